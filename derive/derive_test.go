@@ -1,0 +1,281 @@
+package derive
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testSecret = seq(32)
+
+func mustNew(t testing.TB, secret []byte, id string, p Params) *Deriver {
+	t.Helper()
+	d, err := New(secret, id, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// checkSequence asserts the invariants every sequence must have.
+func checkSequence(t *testing.T, p Params, ks []Knock) {
+	t.Helper()
+	if len(ks) != p.Knocks {
+		t.Fatalf("got %d knocks, want %d: %v", len(ks), p.Knocks, ks)
+	}
+	for i, k := range ks {
+		if !p.Protocols.Has(k.Proto) {
+			t.Errorf("knock %d %v: protocol not in %v", i, k, p.Protocols)
+		}
+		if k.Port < p.PortMin || k.Port > p.PortMax {
+			t.Errorf("knock %d %v: outside %s", i, k, p.RangeString())
+		}
+		if slices.Contains(p.Exclude, k.Port) {
+			t.Errorf("knock %d %v: excluded port", i, k)
+		}
+		if slices.Contains(ks[:i], k) {
+			t.Errorf("knock %d %v: repeated in %v", i, k, ks)
+		}
+	}
+}
+
+func TestSequenceInvariants(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Params)
+	}{
+		{"defaults", func(p *Params) {}},
+		{"icmp only", func(p *Params) { p.Protocols = Protocols(ICMP) }},
+		{"all protocols, excluded ports", func(p *Params) {
+			p.Protocols, p.Exclude = Protocols(TCP|UDP|ICMP), []uint16{20000, 20001, 40000, 59999}
+		}},
+		{"tiny space, 16 knocks", func(p *Params) {
+			p.Knocks, p.Protocols, p.PortMin, p.PortMax = 16, Protocols(TCP), 100, 121
+			p.Exclude = []uint16{100, 110, 121}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultParams()
+			tt.edit(&p)
+			d := mustNew(t, testSecret, "example", p)
+			var ks []Knock
+			for step := uint64(0); step < 2000; step++ {
+				var err error
+				ks, err = d.Sequence(ks, step, netip.Addr{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSequence(t, p, ks)
+			}
+		})
+	}
+}
+
+// TestUniform checks, with a chi-square statistic over a fixed secret (so
+// the figure is deterministic), that the first knock is uniform over a
+// small element space with exclusions.
+func TestUniform(t *testing.T) {
+	p := Params{Period: 30 * time.Second, Knocks: 16, Protocols: Protocols(TCP | UDP), PortMin: 1000, PortMax: 1011, Exclude: []uint16{1003, 1007}}
+	d := mustNew(t, testSecret, "example", p)
+	counts := map[Knock]int{}
+	const n = 20000
+	for step := uint64(0); step < n; step++ {
+		ks, err := d.Sequence(nil, step, netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[ks[0]]++
+	}
+	if len(counts) != 20 {
+		t.Fatalf("first knock took %d distinct values, want 20: %v", len(counts), counts)
+	}
+	want := float64(n) / 20
+	var chi2 float64
+	for _, c := range counts {
+		chi2 += (float64(c) - want) * (float64(c) - want) / want
+	}
+	// 19 degrees of freedom: P(chi2 > 43.8) = 0.001.
+	if chi2 > 43.8 {
+		t.Errorf("chi-square %.1f over 19 dof: first knock is not uniform: %v", chi2, counts)
+	}
+}
+
+// TestInputsSeparate checks that every input changes the sequence.
+func TestInputsSeparate(t *testing.T) {
+	p := DefaultParams()
+	base, err := Sequence(testSecret, "example", p, 1000, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := seq(32)
+	other[31] ^= 1
+	tests := []struct {
+		name   string
+		secret []byte
+		id     string
+		edit   func(*Params)
+		step   uint64
+		src    string
+	}{
+		{"secret", other, "example", nil, 1000, ""},
+		{"server id", testSecret, "example.", nil, 1000, ""},
+		{"step", testSecret, "example", nil, 1001, ""},
+		{"bound IPv4", testSecret, "example", nil, 1000, "198.18.0.1"},
+		{"bound IPv6", testSecret, "example", nil, 1000, "2001:2::1"},
+		{"period", testSecret, "example", func(p *Params) { p.Period = 31 * time.Second }, 1000, ""},
+		{"knocks", testSecret, "example", func(p *Params) { p.Knocks = 5 }, 1000, ""},
+		{"protocols", testSecret, "example", func(p *Params) { p.Protocols |= Protocols(ICMP) }, 1000, ""},
+		{"range", testSecret, "example", func(p *Params) { p.PortMax-- }, 1000, ""},
+		{"exclude", testSecret, "example", func(p *Params) { p.Exclude = []uint16{30000} }, 1000, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := DefaultParams()
+			if tt.edit != nil {
+				tt.edit(&q)
+			}
+			var src netip.Addr
+			if tt.src != "" {
+				src = netip.MustParseAddr(tt.src)
+			}
+			got, err := Sequence(tt.secret, tt.id, q, tt.step, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Equal(got, base) {
+				t.Errorf("changing %s left the sequence at %v", tt.name, got)
+			}
+		})
+	}
+}
+
+func TestSourceForms(t *testing.T) {
+	p := DefaultParams()
+	d := mustNew(t, testSecret, "example", p)
+	v4, _ := d.Sequence(nil, 7, netip.MustParseAddr("198.18.0.9"))
+	mapped, _ := d.Sequence(nil, 7, netip.MustParseAddr("::ffff:198.18.0.9"))
+	if !slices.Equal(v4, mapped) {
+		t.Errorf("IPv4 %v and IPv4-mapped %v differ", v4, mapped)
+	}
+	plain, _ := d.Sequence(nil, 7, netip.MustParseAddr("fe80::1"))
+	zoned, _ := d.Sequence(nil, 7, netip.MustParseAddr("fe80::1%eth0"))
+	if !slices.Equal(plain, zoned) {
+		t.Errorf("zone changed the sequence: %v vs %v", plain, zoned)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Params)
+		want string // substring of the error; "" for valid
+	}{
+		{"defaults", func(p *Params) {}, ""},
+		{"zero period", func(p *Params) { p.Period = 0 }, "step:"},
+		{"fractional period", func(p *Params) { p.Period = 1500 * time.Millisecond }, "step:"},
+		{"period too long", func(p *Params) { p.Period = 2 * time.Hour }, "step:"},
+		{"no knocks", func(p *Params) { p.Knocks = 0 }, "knocks:"},
+		{"too many knocks", func(p *Params) { p.Knocks = 17 }, "knocks:"},
+		{"no protocols", func(p *Params) { p.Protocols = 0 }, "protocols:"},
+		{"unknown protocol bit", func(p *Params) { p.Protocols = 8 }, "protocols:"},
+		{"port 0", func(p *Params) { p.PortMin = 0 }, "knock_range:"},
+		{"inverted range", func(p *Params) { p.PortMin, p.PortMax = 30000, 20000 }, "knock_range:"},
+		{"all excluded", func(p *Params) { p.PortMin, p.PortMax, p.Exclude = 100, 101, []uint16{100, 101} }, "knock_range:"},
+		{"weak", func(p *Params) { p.Knocks = 2 }, "below the minimum of 48"},
+		{"weak small range", func(p *Params) { p.PortMin, p.PortMax = 20000, 20099 }, "below the minimum of 48"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultParams()
+			tt.edit(&p)
+			err := p.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	p := DefaultParams()
+	p.Knocks = 2
+	if !errors.Is(p.Validate(), ErrWeak) {
+		t.Errorf("weak parameters: error does not wrap ErrWeak")
+	}
+}
+
+func TestBits(t *testing.T) {
+	p := DefaultParams()
+	if got := p.Bits(); got < 65 || got > 65.2 {
+		t.Errorf("default Bits() = %.2f, want 65.1", got)
+	}
+	if _, err := New(seq(15), "example", p); err == nil || !strings.Contains(err.Error(), "secret:") {
+		t.Errorf("15-byte secret: err = %v, want a secret: error", err)
+	}
+	if _, err := New(seq(16), "", p); err == nil || !strings.Contains(err.Error(), "server_id:") {
+		t.Errorf("empty server id: err = %v, want a server_id: error", err)
+	}
+}
+
+func TestStep(t *testing.T) {
+	tests := []struct {
+		unix   int64
+		period time.Duration
+		step   uint64
+		left   time.Duration
+	}{
+		{-5, 30 * time.Second, 0, 35 * time.Second},
+		{0, 30 * time.Second, 0, 30 * time.Second},
+		{29, 30 * time.Second, 0, time.Second},
+		{30, 30 * time.Second, 1, 30 * time.Second},
+		{1<<31 + 30, 30 * time.Second, 71582789, 22 * time.Second},
+		{1 << 40, 60 * time.Second, (1 << 40) / 60, 44 * time.Second},
+	}
+	for _, tt := range tests {
+		at := time.Unix(tt.unix, 0)
+		if got := Step(at, tt.period); got != tt.step {
+			t.Errorf("Step(%d, %v) = %d, want %d", tt.unix, tt.period, got, tt.step)
+		}
+		if got := Left(at, tt.period); got != tt.left {
+			t.Errorf("Left(%d, %v) = %v, want %v", tt.unix, tt.period, got, tt.left)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, s := range []string{"tcp/22", "UDP/65535", "icmp/1"} {
+		k, err := ParseKnock(s)
+		if err != nil || !strings.EqualFold(k.String(), s) {
+			t.Errorf("ParseKnock(%q) = %v, %v", s, k, err)
+		}
+	}
+	for _, s := range []string{"", "tcp", "tcp/0", "tcp/65536", "sctp/22", "tcp/-1", "tcp/2 2"} {
+		if _, err := ParseKnock(s); err == nil {
+			t.Errorf("ParseKnock(%q) succeeded, want an error", s)
+		}
+	}
+	for _, s := range []string{"", "1", "0-10", "10-5", "1-65536", "a-b"} {
+		if _, _, err := ParseRange(s); err == nil {
+			t.Errorf("ParseRange(%q) succeeded, want an error", s)
+		}
+	}
+	if _, err := ParseProtocols([]string{"tcp", "tcp"}); err == nil {
+		t.Errorf("ParseProtocols(tcp, tcp) succeeded, want an error")
+	}
+}
+
+func TestSequenceAllocs(t *testing.T) {
+	d := mustNew(t, testSecret, "example", DefaultParams())
+	src := netip.MustParseAddr("2001:2::1")
+	ks := make([]Knock, 0, MaxKnocks)
+	allocs := testing.AllocsPerRun(100, func() {
+		ks, _ = d.Sequence(ks, 12345, src)
+	})
+	if allocs != 0 {
+		t.Errorf("Sequence allocates %.0f times per call, want 0", allocs)
+	}
+}

@@ -1,0 +1,133 @@
+package derive
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits and defaults of the parameters.
+const (
+	DefaultPeriod  = 30 * time.Second
+	DefaultKnocks  = 4
+	DefaultPortMin = 20000
+	DefaultPortMax = 59999
+	MaxKnocks      = 16
+	MaxPeriod      = 3600 * time.Second
+	// MinBits is the least entropy per sequence a parameter set may give.
+	MinBits = 48
+)
+
+// ErrWeak is returned (wrapped) by [Params.Validate] when a parameter set
+// gives fewer than [MinBits] bits per sequence.
+var ErrWeak = errors.New("too little entropy per sequence")
+
+// Params are the knock parameters shared by a server and its clients.
+// They are part of the derivation's input, so a client with other
+// parameters derives unrelated sequences.
+type Params struct {
+	Period    time.Duration // step length: whole seconds, 1 s to 1 h
+	Knocks    int           // knocks per sequence, 1 to MaxKnocks
+	Protocols Protocols     // protocols knocks are drawn from
+	PortMin   uint16        // knock range, inclusive
+	PortMax   uint16
+	Exclude   []uint16 // ports never used as knocks (protected services)
+}
+
+// DefaultParams returns 4 knocks over TCP and UDP in ports 20000-59999
+// with 30-second steps: about 65 bits per sequence.
+func DefaultParams() Params {
+	return Params{
+		Period:    DefaultPeriod,
+		Knocks:    DefaultKnocks,
+		Protocols: Protocols(TCP | UDP),
+		PortMin:   DefaultPortMin,
+		PortMax:   DefaultPortMax,
+	}
+}
+
+// Validate checks every field and the entropy of the set. Its errors
+// start with the name of the field they are about.
+func (p Params) Validate() error {
+	if p.Period < time.Second || p.Period > MaxPeriod || p.Period%time.Second != 0 {
+		return fmt.Errorf("step: %v must be whole seconds from 1s to %v", p.Period, MaxPeriod)
+	}
+	if p.Knocks < 1 || p.Knocks > MaxKnocks {
+		return fmt.Errorf("knocks: %d must be from 1 to %d", p.Knocks, MaxKnocks)
+	}
+	if p.Protocols == 0 || p.Protocols&^Protocols(TCP|UDP|ICMP) != 0 {
+		return fmt.Errorf("protocols: want one or more of tcp, udp, icmp")
+	}
+	if p.PortMin == 0 || p.PortMin > p.PortMax {
+		return fmt.Errorf("knock_range: %s must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535", p.RangeString())
+	}
+	if n := p.Elements(); n < uint32(p.Knocks) {
+		return fmt.Errorf("knock_range: %d usable elements cannot hold %d distinct knocks", n, p.Knocks)
+	}
+	if bits := p.Bits(); bits < MinBits {
+		return fmt.Errorf("knocks, protocols, knock_range: %.1f bits per sequence, below the minimum of %d: %w (add knocks or protocols, or widen the range)", bits, MinBits, ErrWeak)
+	}
+	return nil
+}
+
+// excluded returns the excluded ports that lie in the knock range,
+// sorted and without duplicates: the canonical form used for encoding
+// and sampling.
+func (p Params) excluded() []uint16 {
+	var out []uint16
+	for _, e := range p.Exclude {
+		if e >= p.PortMin && e <= p.PortMax {
+			out = append(out, e)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// values is the number of usable 16-bit values: the range minus the
+// excluded ports.
+func (p Params) values() uint32 {
+	if p.PortMin == 0 || p.PortMin > p.PortMax {
+		return 0
+	}
+	return uint32(p.PortMax) - uint32(p.PortMin) + 1 - uint32(len(p.excluded()))
+}
+
+// Elements returns the size of the element space: protocols times usable
+// values.
+func (p Params) Elements() uint32 {
+	return uint32(len(p.Protocols.List())) * p.values()
+}
+
+// Bits returns the entropy of one sequence in bits: log2 of the number of
+// ordered sequences of distinct elements.
+func (p Params) Bits() float64 {
+	n := float64(p.Elements())
+	var bits float64
+	for i := 0; i < p.Knocks && float64(i) < n; i++ {
+		bits += math.Log2(n - float64(i))
+	}
+	return bits
+}
+
+// RangeString formats the knock range as "20000-59999".
+func (p Params) RangeString() string {
+	return strconv.Itoa(int(p.PortMin)) + "-" + strconv.Itoa(int(p.PortMax))
+}
+
+// ParseRange parses "LOW-HIGH".
+func ParseRange(s string) (lo, hi uint16, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if ok {
+		x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+		y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+		if err1 == nil && err2 == nil && x >= 1 && x <= y {
+			return uint16(x), uint16(y), nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%q: want LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 20000-59999", s)
+}
