@@ -7,4 +7,7 @@ require (
 	github.com/pquerna/otp v1.5.0
 )
 
-require github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
+require (
+	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)

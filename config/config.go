@@ -1,0 +1,239 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults of the fields that derive does not own.
+const (
+	DefaultPath            = "/etc/otpknock/config.yaml"
+	DefaultSecretsDir      = "secrets"
+	DefaultStateFile       = "/var/lib/otpknock/state.json"
+	DefaultSkew            = 1
+	DefaultSequenceTimeout = 10 * time.Second
+	DefaultOpenTimeout     = 30 * time.Second
+	DefaultNFLOGGroup      = 4711
+	MaxSkew                = 10
+)
+
+var (
+	serverIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	userRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+	hostRE     = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,253}$`)
+)
+
+// Config is a parsed and validated server configuration. Paths are
+// absolute (relative ones in the file are resolved from its directory).
+type Config struct {
+	Path            string
+	ServerID        string
+	Host            string // the address clients knock, written into URIs
+	SecretsDir      string
+	StateFile       string
+	Params          derive.Params
+	Skew            int
+	SequenceTimeout time.Duration
+	OpenTimeout     time.Duration
+	NFLOGGroup      uint16
+	Users           []User
+}
+
+// User is one user of the server.
+type User struct {
+	Name       string
+	Open       []derive.Knock // the services a knock opens (tcp or udp)
+	From       []netip.Prefix // sources allowed to knock; empty: any
+	BindSource bool           // the source address is part of the derivation
+}
+
+// file is the YAML form of Config.
+type file struct {
+	ServerID        string `yaml:"server_id"`
+	Host            string `yaml:"host,omitempty"`
+	SecretsDir      string `yaml:"secrets_dir"`
+	StateFile       string `yaml:"state_file"`
+	derive.Fields   `yaml:",inline"`
+	Skew            int           `yaml:"skew"`
+	SequenceTimeout time.Duration `yaml:"sequence_timeout"`
+	OpenTimeout     time.Duration `yaml:"open_timeout"`
+	NFLOGGroup      int           `yaml:"nflog_group"`
+	Users           []userFile    `yaml:"users"`
+}
+
+type userFile struct {
+	Name       string   `yaml:"name"`
+	Open       []string `yaml:"open,flow"`
+	From       []string `yaml:"from,flow,omitempty"`
+	BindSource bool     `yaml:"bind_source,omitempty"`
+}
+
+func defaults() file {
+	return file{
+		SecretsDir: DefaultSecretsDir, StateFile: DefaultStateFile, Fields: derive.DefaultFields(),
+		Skew: DefaultSkew, SequenceTimeout: DefaultSequenceTimeout, OpenTimeout: DefaultOpenTimeout,
+		NFLOGGroup: DefaultNFLOGGroup,
+	}
+}
+
+// Load reads and parses the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config %s does not exist (create one with otpknock init): %w", path, err)
+		}
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses config data read from path (used for messages and to
+// resolve relative paths). Unknown keys are errors, so typos show.
+func Parse(data []byte, path string) (*Config, error) {
+	f := defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, explain(data, err))
+	}
+	c, err := f.validate(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (f *file) validate(path string) (*Config, error) {
+	if !serverIDRE.MatchString(f.ServerID) {
+		return nil, fmt.Errorf("server_id: %q must be 1-64 of A-Z a-z 0-9 . _ - (set it with otpknock init --server-id)", f.ServerID)
+	}
+	if f.Host != "" && !hostRE.MatchString(f.Host) {
+		return nil, fmt.Errorf("host: %q is not a host name or address", f.Host)
+	}
+	p, err := f.Fields.Params()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.SecretsDir == "":
+		return nil, fmt.Errorf("secrets_dir: must not be empty")
+	case f.StateFile == "":
+		return nil, fmt.Errorf("state_file: must not be empty")
+	case f.Skew < 0 || f.Skew > MaxSkew:
+		return nil, fmt.Errorf("skew: %d must be from 0 to %d steps", f.Skew, MaxSkew)
+	case f.SequenceTimeout < 100*time.Millisecond || f.SequenceTimeout > 5*time.Minute:
+		return nil, fmt.Errorf("sequence_timeout: %v must be from 100ms to 5m", f.SequenceTimeout)
+	case f.OpenTimeout < time.Second || f.OpenTimeout > 24*time.Hour || f.OpenTimeout%time.Second != 0:
+		return nil, fmt.Errorf("open_timeout: %v must be whole seconds from 1s to 24h (kernel set timeouts are in seconds)", f.OpenTimeout)
+	case f.NFLOGGroup < 0 || f.NFLOGGroup > 65535:
+		return nil, fmt.Errorf("nflog_group: %d must be from 0 to 65535", f.NFLOGGroup)
+	}
+	dir := filepath.Dir(path)
+	c := &Config{
+		Path: path, ServerID: f.ServerID, Host: f.Host, Params: p, Skew: f.Skew,
+		SecretsDir: resolve(dir, f.SecretsDir), StateFile: resolve(dir, f.StateFile),
+		SequenceTimeout: f.SequenceTimeout, OpenTimeout: f.OpenTimeout, NFLOGGroup: uint16(f.NFLOGGroup),
+	}
+	seen := map[string]bool{}
+	for i, uf := range f.Users {
+		u, err := uf.validate(p)
+		if err != nil {
+			return nil, fmt.Errorf("users[%d]: %w", i, err)
+		}
+		if seen[u.Name] {
+			return nil, fmt.Errorf("users[%d]: name %q is used twice", i, u.Name)
+		}
+		seen[u.Name] = true
+		c.Users = append(c.Users, u)
+	}
+	return c, nil
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func (uf userFile) validate(p derive.Params) (User, error) {
+	if !userRE.MatchString(uf.Name) {
+		return User{}, fmt.Errorf("name: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", uf.Name)
+	}
+	u := User{Name: uf.Name, BindSource: uf.BindSource}
+	if len(uf.Open) == 0 {
+		return User{}, fmt.Errorf("open: %s: list the services a knock opens, e.g. [tcp/22]", uf.Name)
+	}
+	for j, s := range uf.Open {
+		k, err := ParseService(s)
+		if err != nil {
+			return User{}, fmt.Errorf("open[%d]: %w", j, err)
+		}
+		if err := checkOutsideRange(k, p); err != nil {
+			return User{}, fmt.Errorf("open[%d]: %w", j, err)
+		}
+		u.Open = append(u.Open, k)
+	}
+	for j, s := range uf.From {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return User{}, fmt.Errorf("from[%d]: %q is not a CIDR such as 198.18.0.0/15 or 2001:2::/48", j, s)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if pfx != pfx.Masked() {
+			return User{}, fmt.Errorf("from[%d]: %q has host bits set; did you mean %s?", j, s, pfx.Masked())
+		}
+		u.From = append(u.From, pfx)
+	}
+	return u, nil
+}
+
+// ParseService parses a protected service, "tcp/22" or "udp/51820".
+func ParseService(s string) (derive.Knock, error) {
+	k, err := derive.ParseKnock(s)
+	if err != nil {
+		return derive.Knock{}, err
+	}
+	if k.Proto == derive.ICMP {
+		return derive.Knock{}, fmt.Errorf("%q: a service is tcp/PORT or udp/PORT", s)
+	}
+	return k, nil
+}
+
+// checkOutsideRange refuses a protected port inside the knock range unless
+// it is excluded: knocks must never land on a service.
+func checkOutsideRange(k derive.Knock, p derive.Params) error {
+	if k.Port < p.PortMin || k.Port > p.PortMax {
+		return nil
+	}
+	for _, e := range p.Exclude {
+		if e == k.Port {
+			return nil
+		}
+	}
+	return fmt.Errorf("%v lies inside knock_range %s: add %d to exclude (clients must then be provisioned again) or move the range", k, p.RangeString(), k.Port)
+}
+
+// User returns the user called name.
+func (c *Config) User(name string) (User, bool) {
+	for _, u := range c.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return User{}, false
+}

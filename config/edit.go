@@ -1,0 +1,118 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/otpknock/otpknock/internal/safefile"
+	"go.yaml.in/yaml/v3"
+)
+
+// NewUser is a user to add to the config file.
+type NewUser struct {
+	Name       string
+	Open       []string
+	From       []string
+	BindSource bool
+}
+
+// AddUser appends u to the users of the config file at path, keeping the
+// file's comments, and returns the config as now written. The whole file
+// is validated before it is replaced.
+func AddUser(path string, u NewUser) (*Config, error) {
+	return edit(path, func(c *Config, users *yaml.Node) error {
+		if _, ok := c.User(u.Name); ok {
+			return fmt.Errorf("user %q already exists", u.Name)
+		}
+		var n yaml.Node
+		if err := n.Encode(userFile{Name: u.Name, Open: u.Open, From: u.From, BindSource: u.BindSource}); err != nil {
+			return err
+		}
+		users.Content = append(users.Content, &n)
+		return nil
+	})
+}
+
+// RemoveUser deletes the user called name from the config file at path.
+func RemoveUser(path, name string) (*Config, error) {
+	return edit(path, func(c *Config, users *yaml.Node) error {
+		for i, n := range users.Content {
+			var uf userFile
+			if n.Decode(&uf) == nil && uf.Name == name {
+				users.Content = append(users.Content[:i], users.Content[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("no user %q in %s", name, path)
+	})
+}
+
+// edit loads the file as a node tree, lets change edit the users
+// sequence, then validates and writes the result.
+func edit(path string, change func(*Config, *yaml.Node) error) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	old, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	users, err := usersNode(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := change(old, users); err != nil {
+		return nil, err
+	}
+	users.Style = 0 // block style, also when the file said users: []
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", path, err)
+	}
+	c, err := Parse(buf.Bytes(), path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := safefile.Write(path, buf.Bytes(), st.Mode().Perm()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// usersNode finds the users sequence in the document, adding an empty one
+// if the file has none.
+func usersNode(doc *yaml.Node) (*yaml.Node, error) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the top level must be a mapping of keys such as server_id and users")
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "users" {
+			continue
+		}
+		v := m.Content[i+1]
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			v.Kind, v.Tag, v.Value = yaml.SequenceNode, "!!seq", ""
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("users: must be a list")
+		}
+		return v, nil
+	}
+	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "users"}
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	m.Content = append(m.Content, key, seq)
+	return seq, nil
+}

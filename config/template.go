@@ -1,0 +1,119 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+// InitOptions are the values `otpknock init` writes into a new config.
+type InitOptions struct {
+	ServerID   string
+	Host       string
+	SecretsDir string // default "secrets", next to the config
+	StateFile  string
+}
+
+var initTemplate = template.Must(template.New("config").Parse(`# otpknock server configuration.
+# Reference: docs/spec.md. Durations are Go durations (30s, 2m).
+# Clients derive their knocks from server_id, step, knocks, knock_range,
+# protocols and exclude: changing any of them means provisioning every
+# user again (otpknock user add prints the new URI).
+
+# Identity of this server, part of every derivation: one secret used on
+# two servers gives unrelated sequences.
+server_id: {{.ServerID}}
+
+# Address clients knock (a DNS name or IP), written into provisioning URIs.
+host: {{.Host}}
+
+# Directory of the users' secret files (mode 0600), relative to this file.
+secrets_dir: {{.SecretsDir}}
+
+# Where the last used step of each user is kept, so a restart never
+# accepts a sequence twice.
+state_file: {{.StateFile}}
+
+# Length of a time step: a new sequence every step.
+step: 30s
+
+# Steps accepted either side of the server's clock (clock skew).
+skew: 1
+
+# Knocks per sequence.
+knocks: 4
+
+# Ports knocks are drawn from. Keep protected services out of it, or list
+# them in exclude.
+knock_range: 20000-59999
+
+# Knock protocols: tcp (SYN), udp, icmp (echo request).
+protocols: [tcp, udp]
+
+# Ports in knock_range never used as knocks (services listening there).
+exclude: []
+
+# Longest time from the first knock to the last.
+sequence_timeout: 10s
+
+# How long a grant keeps the service open for the knocking address.
+# Established connections outlive it.
+open_timeout: 30s
+
+# NFLOG group the firewall rule logs knock packets to.
+nflog_group: 4711
+
+# Users, added with: otpknock user add NAME --open tcp/22
+#   open:        services a knock opens, e.g. [tcp/22, udp/51820]
+#   from:        allowed source CIDRs (default: any)
+#   bind_source: the source address is part of the sequence (no NAT)
+users: []
+`))
+
+// WriteInit writes a commented default config to path with mode 0600.
+// It refuses to overwrite an existing file. The written file is parsed
+// before it is kept, so a bad --server-id or --host is reported here.
+func WriteInit(path string, o InitOptions) (*Config, error) {
+	if o.SecretsDir == "" {
+		o.SecretsDir = DefaultSecretsDir
+	}
+	if o.StateFile == "" {
+		o.StateFile = DefaultStateFile
+	}
+	if o.Host == "" {
+		o.Host = `""`
+	}
+	for name, v := range map[string]string{"--server-id": o.ServerID, "--secrets-dir": o.SecretsDir, "--state-file": o.StateFile} {
+		if strings.ContainsAny(v, "\n\"'#:{}[]") {
+			return nil, fmt.Errorf("%s: %q contains characters not allowed here", name, v)
+		}
+	}
+	var b strings.Builder
+	if err := initTemplate.Execute(&b, o); err != nil {
+		return nil, err
+	}
+	c, err := Parse([]byte(b.String()), path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the config's directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("%s already exists; init never overwrites a config", path)
+		}
+		return nil, fmt.Errorf("creating config: %w", err)
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return c, nil
+}
