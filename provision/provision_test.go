@@ -1,0 +1,187 @@
+package provision
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/pquerna/otp"
+)
+
+func secret32() []byte {
+	b := make([]byte, 32)
+	for i := range b {
+		b[i] = byte(0xa0 + i)
+	}
+	return b
+}
+
+func accounts() map[string]Account {
+	def := derive.DefaultParams()
+	def.Exclude = []uint16{}
+	wide := derive.Params{Period: 60 * time.Second, Knocks: 6, Protocols: derive.Protocols(derive.TCP | derive.UDP | derive.ICMP),
+		PortMin: 1000, PortMax: 9999, Exclude: []uint16{2222, 8080}}
+	return map[string]Account{
+		"defaults": {ServerID: "gw1", User: "alice", Host: "knock.example.org", Secret: secret32(), Params: def,
+			Open: []derive.Knock{{Proto: derive.TCP, Port: 22}}},
+		"ipv6 host, icmp, excludes, bound": {ServerID: "edge.2", User: "bob", Host: "2001:2::1", Secret: secret32()[:16],
+			Params: wide, Open: []derive.Knock{{Proto: derive.TCP, Port: 2222}, {Proto: derive.UDP, Port: 8080}}, BindSource: true},
+		"no host, no open": {ServerID: "gw1", User: "c", Secret: secret32(), Params: def},
+	}
+}
+
+func TestURIRoundTrip(t *testing.T) {
+	for name, a := range accounts() {
+		t.Run(name, func(t *testing.T) {
+			uri, err := a.URI()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ParseURI(uri)
+			if err != nil {
+				t.Fatalf("ParseURI(%s): %v", uri, err)
+			}
+			if diff := cmp.Diff(a, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s\nURI: %s", diff, uri)
+			}
+			// Authenticator apps and pquerna/otp read the standard fields.
+			key, err := otp.NewKeyFromURL(uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if key.Issuer() != Issuer || key.AccountName() != a.User+"@"+a.ServerID ||
+				key.Period() != uint64(a.Params.Period/time.Second) || key.Algorithm() != otp.AlgorithmSHA256 {
+				t.Errorf("standard fields: issuer %q account %q period %d alg %v", key.Issuer(), key.AccountName(), key.Period(), key.Algorithm())
+			}
+		})
+	}
+}
+
+func TestParseURIErrors(t *testing.T) {
+	good, err := accounts()["defaults"].URI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap := func(from, to string) string {
+		if !strings.Contains(good, from) {
+			t.Fatalf("%q not in %s", from, good)
+		}
+		return strings.Replace(good, from, to, 1)
+	}
+	tests := []struct{ name, uri, want string }{
+		{"not a URI", "hello", "must start with otpauth://"},
+		{"hotp", swap("otpauth://totp/", "otpauth://hotp/"), `type "hotp"`},
+		{"plain authenticator URI", "otpauth://totp/x:y?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=x", "no otpknock field"},
+		{"newer version", swap("otpknock=1", "otpknock=2"), "upgrade otpknock"},
+		{"bad version", swap("otpknock=1", "otpknock=x"), "otpknock:"},
+		{"no server", swap("server=gw1", "server="), "server and user"},
+		{"short secret", swap("secret=", "secret=AAAA&x="), "secret:"},
+		{"bad secret", swap("secret=", "secret=1!&x="), "secret:"},
+		{"bad period", swap("period=30", "period=x"), "period:"},
+		{"fractional-free period", swap("period=30", "period=0"), "period:"},
+		{"bad knocks", swap("knocks=4", "knocks=four"), "knocks:"},
+		{"weak", swap("knocks=4", "knocks=2"), "below the minimum"},
+		{"bad range", swap("range=20000-59999", "range=9-1"), "range:"},
+		{"bad protocol", swap("protocols=tcp%2Cudp", "protocols=tcp%2Csctp"), "protocols:"},
+		{"bad exclude", swap("exclude=", "exclude=x"), "exclude:"},
+		{"bad open", swap("open=tcp%2F22", "open=tcp%2F0"), "open:"},
+		{"bad bind", swap("bind=0", "bind=yes"), "bind:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseURI(tt.uri)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "provisioning URI: ") {
+				t.Errorf("ParseURI() error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPNGRoundTrip(t *testing.T) {
+	uri, _ := accounts()["ipv6 host, icmp, excludes, bound"].URI()
+	b, err := PNG(uri, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadPNG(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != uri {
+		t.Errorf("PNG decodes to %q, want %q", got, uri)
+	}
+	if _, err := ReadPNG(strings.NewReader("not a png")); err == nil || !strings.Contains(err.Error(), "not a PNG") {
+		t.Errorf("ReadPNG(junk) = %v", err)
+	}
+}
+
+// TestTerminalQRScans draws the half-block QR, paints each character
+// cell as two pixels the way a dark terminal shows it, and decodes it.
+func TestTerminalQRScans(t *testing.T) {
+	uri, _ := accounts()["defaults"].URI()
+	var b bytes.Buffer
+	WriteQR(&b, uri)
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	const scale = 4
+	width := len([]rune(lines[0]))
+	img := image.NewGray(image.Rect(0, 0, (width+4)*scale, (2*len(lines)+4)*scale))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	paint := func(x, y int, light bool) {
+		c := color.Gray{Y: 0}
+		if light {
+			c.Y = 0xff
+		}
+		for dx := 0; dx < scale; dx++ {
+			for dy := 0; dy < scale; dy++ {
+				img.SetGray((x+2)*scale+dx, (y+2)*scale+dy, c)
+			}
+		}
+	}
+	for row, line := range lines {
+		for col, r := range []rune(line) {
+			top, bottom := r == '█' || r == '▀', r == '█' || r == '▄'
+			paint(col, 2*row, top)
+			paint(col, 2*row+1, bottom)
+		}
+	}
+	got, err := DecodeQR(img)
+	if err != nil {
+		t.Fatalf("terminal QR does not scan: %v\n%s", err, b.String())
+	}
+	if got != uri {
+		t.Errorf("terminal QR decodes to %q, want %q", got, uri)
+	}
+}
+
+func FuzzParseURI(f *testing.F) {
+	for _, a := range accounts() {
+		uri, _ := a.URI()
+		f.Add(uri)
+	}
+	f.Add("otpauth://totp/a?otpknock=1&secret=%zz")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseURI(s)
+		if err != nil {
+			return
+		}
+		uri, err := a.URI()
+		if err != nil {
+			t.Fatalf("parsed account does not encode: %v", err)
+		}
+		b, err := ParseURI(uri)
+		if err != nil {
+			t.Fatalf("re-encoded URI does not parse: %v\n%s", err, uri)
+		}
+		if a.ServerID != b.ServerID || a.User != b.User || !bytes.Equal(a.Secret, b.Secret) || a.Params.Bits() != b.Params.Bits() {
+			t.Fatalf("round trip changed the account:\n%+v\n%+v", a, b)
+		}
+	})
+}

@@ -1,0 +1,207 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+// Version is the value of the URI's otpknock field this package writes;
+// it is the derivation spec's version.
+const Version = 1
+
+// Issuer is the otpauth issuer of every otpknock URI.
+const Issuer = "otpknock"
+
+// Account is what a client needs to knock for one user of one server.
+type Account struct {
+	ServerID   string
+	User       string
+	Host       string // the address to knock; may be empty in a URI
+	Secret     []byte
+	Params     derive.Params
+	Open       []derive.Knock // the services the knock opens
+	BindSource bool
+}
+
+// URI returns the account's otpauth:// provisioning URI.
+func (a Account) URI() (string, error) {
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer:      Issuer,
+		AccountName: a.User + "@" + a.ServerID,
+		Period:      uint(a.Params.Period / time.Second),
+		Secret:      a.Secret,
+		Algorithm:   otp.AlgorithmSHA256,
+	})
+	if err != nil {
+		return "", fmt.Errorf("building URI: %w", err)
+	}
+	u, err := url.Parse(key.URL())
+	if err != nil {
+		return "", fmt.Errorf("building URI: %w", err)
+	}
+	f := derive.FieldsOf(a.Params)
+	q := u.Query()
+	q.Set("otpknock", strconv.Itoa(Version))
+	q.Set("server", a.ServerID)
+	q.Set("user", a.User)
+	q.Set("host", a.Host)
+	q.Set("knocks", strconv.Itoa(f.Knocks))
+	q.Set("range", f.KnockRange)
+	q.Set("protocols", strings.Join(f.Protocols, ","))
+	q.Set("exclude", joinInts(f.Exclude))
+	q.Set("open", joinKnocks(a.Open))
+	q.Set("bind", map[bool]string{false: "0", true: "1"}[a.BindSource])
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func joinInts(xs []uint16) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(int(x))
+	}
+	return strings.Join(s, ",")
+}
+
+func joinKnocks(ks []derive.Knock) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = k.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// ParseURI parses and validates a provisioning URI. Errors name the field.
+func ParseURI(s string) (Account, error) {
+	a, err := parseURI(strings.TrimSpace(s))
+	if err != nil {
+		return Account{}, fmt.Errorf("provisioning URI: %w", err)
+	}
+	return a, nil
+}
+
+func parseURI(s string) (Account, error) {
+	if !strings.HasPrefix(s, "otpauth://") {
+		return Account{}, errors.New("must start with otpauth://")
+	}
+	key, err := otp.NewKeyFromURL(s)
+	if err != nil {
+		return Account{}, err
+	}
+	if key.Type() != "totp" {
+		return Account{}, fmt.Errorf("type %q: want totp", key.Type())
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Account{}, err
+	}
+	q := u.Query()
+	if err := checkVersion(q.Get("otpknock")); err != nil {
+		return Account{}, err
+	}
+	a := Account{ServerID: q.Get("server"), User: q.Get("user"), Host: q.Get("host")}
+	if a.ServerID == "" || a.User == "" {
+		return Account{}, errors.New("server and user: both must be present")
+	}
+	if a.Secret, err = config.DecodeSecret(key.Secret()); err != nil {
+		return Account{}, fmt.Errorf("secret: %w", err)
+	}
+	if a.Params, err = parseParams(q, key); err != nil {
+		return Account{}, err
+	}
+	if a.Open, err = parseOpen(q.Get("open")); err != nil {
+		return Account{}, err
+	}
+	switch q.Get("bind") {
+	case "", "0":
+	case "1":
+		a.BindSource = true
+	default:
+		return Account{}, fmt.Errorf("bind: %q must be 0 or 1", q.Get("bind"))
+	}
+	return a, nil
+}
+
+func checkVersion(v string) error {
+	if v == "" {
+		return errors.New("no otpknock field: this is a plain authenticator URI without knock parameters; ask the server's administrator for an otpknock URI")
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil || n < 1:
+		return fmt.Errorf("otpknock: %q is not a version number", v)
+	case n > Version:
+		return fmt.Errorf("otpknock: version %d is newer than this client's %d: upgrade otpknock", n, Version)
+	}
+	return nil
+}
+
+func parseParams(q url.Values, key *otp.Key) (derive.Params, error) {
+	period := q.Get("period")
+	if period == "" {
+		period = "30" // the key URI format's default
+	}
+	secs, err := strconv.ParseUint(period, 10, 32)
+	if err != nil {
+		return derive.Params{}, fmt.Errorf("period: %q is not a number of seconds", period)
+	}
+	knocks, err := strconv.Atoi(q.Get("knocks"))
+	if err != nil {
+		return derive.Params{}, fmt.Errorf("knocks: %q is not a number", q.Get("knocks"))
+	}
+	f := derive.Fields{Step: time.Duration(secs) * time.Second, Knocks: knocks, KnockRange: q.Get("range")}
+	if p := q.Get("protocols"); p != "" {
+		f.Protocols = strings.Split(p, ",")
+	}
+	for _, e := range splitNonEmpty(q.Get("exclude")) {
+		n, err := strconv.ParseUint(e, 10, 16)
+		if err != nil || n == 0 {
+			return derive.Params{}, fmt.Errorf("exclude: %q is not a port", e)
+		}
+		f.Exclude = append(f.Exclude, uint16(n))
+	}
+	p, err := f.Params()
+	if err != nil {
+		return derive.Params{}, fmt.Errorf("%w", renameField(err))
+	}
+	return p, nil
+}
+
+// renameField maps derive's config names to the URI's field names.
+func renameField(err error) error {
+	s := err.Error()
+	for from, to := range map[string]string{"knock_range:": "range:", "step:": "period:"} {
+		if strings.HasPrefix(s, from) {
+			return errors.New(to + strings.TrimPrefix(s, from))
+		}
+	}
+	return err
+}
+
+func parseOpen(s string) ([]derive.Knock, error) {
+	var out []derive.Knock
+	for _, x := range splitNonEmpty(s) {
+		k, err := config.ParseService(x)
+		if err != nil {
+			return nil, fmt.Errorf("open: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func splitNonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
