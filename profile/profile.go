@@ -1,0 +1,232 @@
+package profile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/safefile"
+	"github.com/otpknock/otpknock/provision"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPath names the environment variable that overrides the store path.
+const EnvPath = "OTPKNOCK_CLIENT_CONFIG"
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// Profile is one imported account under a local name.
+type Profile struct {
+	Name string
+	provision.Account
+}
+
+// Store is the client's profile file.
+type Store struct {
+	Path     string
+	Profiles []Profile
+}
+
+type storeFile struct {
+	Profiles []profileFile `yaml:"profiles"`
+}
+
+type profileFile struct {
+	Name          string   `yaml:"name"`
+	ServerID      string   `yaml:"server_id"`
+	User          string   `yaml:"user"`
+	Host          string   `yaml:"host"`
+	Secret        string   `yaml:"secret"`
+	derive.Fields `yaml:",inline"`
+	Open          []string `yaml:"open,flow"`
+	BindSource    bool     `yaml:"bind_source,omitempty"`
+}
+
+// DefaultPath returns $OTPKNOCK_CLIENT_CONFIG, else
+// $XDG_CONFIG_HOME/otpknock/client.yaml, else ~/.config/otpknock/client.yaml.
+func DefaultPath(getenv func(string) string) (string, error) {
+	if p := getenv(EnvPath); p != "" {
+		return p, nil
+	}
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "otpknock", "client.yaml"), nil
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config", "otpknock", "client.yaml"), nil
+	}
+	return "", fmt.Errorf("no place for the client profiles: set %s, XDG_CONFIG_HOME or HOME", EnvPath)
+}
+
+// ValidName checks a profile name.
+func ValidName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("profile name %q must be 1-64 of A-Z a-z 0-9 . _ @ -", name)
+	}
+	return nil
+}
+
+// Load reads the store at path; a missing file is an empty store.
+func Load(path string) (*Store, error) {
+	s := &Store{Path: path}
+	if err := safefile.CheckPrivate(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return s, nil
+		}
+		return nil, fmt.Errorf("client profiles: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("client profiles: %w", err)
+	}
+	var f storeFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i, pf := range f.Profiles {
+		p, err := pf.profile()
+		if err != nil {
+			return nil, fmt.Errorf("%s: profiles[%d] (%s): %w", path, i, pf.Name, err)
+		}
+		s.Profiles = append(s.Profiles, p)
+	}
+	return s, nil
+}
+
+func (pf profileFile) profile() (Profile, error) {
+	if err := ValidName(pf.Name); err != nil {
+		return Profile{}, err
+	}
+	p := Profile{Name: pf.Name, Account: provision.Account{ServerID: pf.ServerID, User: pf.User, Host: pf.Host, BindSource: pf.BindSource}}
+	var err error
+	if p.Secret, err = config.DecodeSecret(pf.Secret); err != nil {
+		return Profile{}, fmt.Errorf("secret: %w", err)
+	}
+	if p.Params, err = pf.Fields.Params(); err != nil {
+		return Profile{}, err
+	}
+	for j, o := range pf.Open {
+		k, err := config.ParseService(o)
+		if err != nil {
+			return Profile{}, fmt.Errorf("open[%d]: %w", j, err)
+		}
+		p.Open = append(p.Open, k)
+	}
+	if p.ServerID == "" || p.User == "" || p.Host == "" {
+		return Profile{}, errors.New("server_id, user and host must all be set")
+	}
+	return p, nil
+}
+
+// Save writes the store atomically with mode 0600, creating its directory
+// with mode 0700.
+func (s *Store) Save() error {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return fmt.Errorf("creating the profile directory: %w", err)
+	}
+	f := storeFile{Profiles: []profileFile{}}
+	for _, p := range s.Profiles {
+		pf := profileFile{Name: p.Name, ServerID: p.ServerID, User: p.User, Host: p.Host,
+			Secret: config.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Open: []string{}}
+		for _, k := range p.Open {
+			pf.Open = append(pf.Open, k.String())
+		}
+		f.Profiles = append(f.Profiles, pf)
+	}
+	var b bytes.Buffer
+	b.WriteString("# otpknock client profiles: they hold secrets, keep this file private (mode 0600).\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return err
+	}
+	return safefile.Write(s.Path, b.Bytes(), 0o600)
+}
+
+// Add adds p; a profile of the same name is an error.
+func (s *Store) Add(p Profile) error {
+	if err := ValidName(p.Name); err != nil {
+		return err
+	}
+	if _, err := s.Get(p.Name); err == nil {
+		return fmt.Errorf("a profile named %q exists: choose another with --name, or remove it first", p.Name)
+	}
+	s.Profiles = append(s.Profiles, p)
+	sort.SliceStable(s.Profiles, func(i, j int) bool { return s.Profiles[i].Name < s.Profiles[j].Name })
+	return nil
+}
+
+// Remove deletes the profile called name.
+func (s *Store) Remove(name string) error {
+	i := slices.IndexFunc(s.Profiles, func(p Profile) bool { return p.Name == name })
+	if i < 0 {
+		return s.notFound(name)
+	}
+	s.Profiles = slices.Delete(s.Profiles, i, i+1)
+	return nil
+}
+
+// Get returns the profile called name.
+func (s *Store) Get(name string) (Profile, error) {
+	for _, p := range s.Profiles {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return Profile{}, s.notFound(name)
+}
+
+// Lookup finds a profile by name, else by host when exactly one profile
+// knocks that host. An empty target picks the only profile.
+func (s *Store) Lookup(target string) (Profile, error) {
+	if target == "" {
+		if len(s.Profiles) == 1 {
+			return s.Profiles[0], nil
+		}
+		return Profile{}, s.notFound("")
+	}
+	if p, err := s.Get(target); err == nil {
+		return p, nil
+	}
+	var hits []Profile
+	for _, p := range s.Profiles {
+		if strings.EqualFold(p.Host, target) {
+			hits = append(hits, p)
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		return Profile{}, s.notFound(target)
+	}
+	return Profile{}, fmt.Errorf("%d profiles knock %s (%s): name one, or pass --profile", len(hits), target, names(hits))
+}
+
+func (s *Store) notFound(name string) error {
+	if len(s.Profiles) == 0 {
+		return fmt.Errorf("no profiles in %s: import one with otpknock import URI|FILE.png", s.Path)
+	}
+	if name == "" {
+		return fmt.Errorf("%d profiles in %s: name one (%s)", len(s.Profiles), s.Path, names(s.Profiles))
+	}
+	return fmt.Errorf("no profile %q in %s (have: %s)", name, s.Path, names(s.Profiles))
+}
+
+func names(ps []Profile) string {
+	n := make([]string, len(ps))
+	for i, p := range ps {
+		n[i] = p.Name
+	}
+	return strings.Join(n, ", ")
+}
