@@ -1,0 +1,17 @@
+package cli
+
+import (
+	"github.com/otpknock/otpknock/config"
+	"github.com/spf13/cobra"
+)
+
+func newUserCmd(env *Env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "user",
+		Short: "Add, list and remove the server's users",
+	}
+	var path string
+	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
+	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserRemoveCmd(env, &path))
+	return c
+}

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/safefile"
+	"github.com/otpknock/otpknock/provision"
+	"github.com/spf13/cobra"
+)
+
+type userAddFlags struct {
+	open, from []string
+	bind       bool
+	host       string
+	qrPNG      string
+	noQR       bool
+	secretSize int
+}
+
+func newUserAddCmd(env *Env, path *string) *cobra.Command {
+	var f userAddFlags
+	c := &cobra.Command{
+		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--qr-png FILE]",
+		Short: "Add a user: generate the secret, print the URI and QR code",
+		Long: `Add a user to the config, generate their secret (mode 0600 under
+secrets_dir) and print the provisioning URI and its QR code. The URI holds
+the secret: hand it over privately.`,
+		Example: "  otpknock user add alice --open tcp/22 --from 198.18.0.0/15 --qr-png alice.png",
+		Args:    args(1, 1, "the user's NAME"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return userAdd(env, *path, a[0], f)
+		},
+	}
+	c.Flags().StringSliceVar(&f.open, "open", []string{"tcp/22"}, "service the knock opens, PROTO/PORT (repeatable)")
+	c.Flags().StringSliceVar(&f.from, "from", nil, "source CIDR allowed to knock (repeatable; default any)")
+	c.Flags().BoolVar(&f.bind, "bind-source", false, "bind sequences to the client's source address (no NAT between)")
+	c.Flags().StringVar(&f.host, "host", "", "address clients knock (default: host in the config)")
+	c.Flags().StringVar(&f.qrPNG, "qr-png", "", "also write the QR code to this PNG file (mode 0600)")
+	c.Flags().BoolVar(&f.noQR, "no-qr", false, "do not print the QR code")
+	c.Flags().IntVar(&f.secretSize, "secret-bytes", 32, "secret length in bytes, 16 or more")
+	return c
+}
+
+func userAdd(env *Env, path, name string, f userAddFlags) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	host := f.host
+	if host == "" {
+		host = cfg.Host
+	}
+	if host == "" {
+		return fmt.Errorf("no host to knock: set host in %s or pass --host", path)
+	}
+	if f.secretSize < derive.MinSecret || f.secretSize > 64 {
+		return fmt.Errorf("--secret-bytes: %d must be from %d to 64", f.secretSize, derive.MinSecret)
+	}
+	if _, ok := cfg.User(name); ok {
+		return fmt.Errorf("user %q already exists in %s", name, path)
+	}
+	secret := make([]byte, f.secretSize)
+	if _, err := io.ReadFull(rand.Reader, secret); err != nil {
+		return fmt.Errorf("generating secret: %w", err)
+	}
+	if err := cfg.WriteSecret(name, secret); err != nil {
+		return err
+	}
+	secretPath := cfg.SecretPath(name)
+	cfg, err = config.AddUser(path, config.NewUser{Name: name, Open: f.open, From: f.from, BindSource: f.bind})
+	if err != nil {
+		os.Remove(secretPath) // nothing of a failed add stays behind
+		return err
+	}
+	u, _ := cfg.User(name)
+	acct := provision.Account{ServerID: cfg.ServerID, User: name, Host: host, Secret: secret,
+		Params: cfg.Params, Open: u.Open, BindSource: u.BindSource}
+	uri, err := acct.URI()
+	if err != nil {
+		return err
+	}
+	if f.qrPNG != "" {
+		png, err := provision.PNG(uri, 512)
+		if err != nil {
+			return err
+		}
+		if err := safefile.Write(f.qrPNG, png, 0o600); err != nil {
+			return fmt.Errorf("--qr-png: %w", err)
+		}
+	}
+	printUser(env.Stdout, cfg, u, uri, f)
+	return nil
+}
+
+func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s.\n", u.Name, cfg.Path, knockList(u.Open), fromList(u), bindNote(u.BindSource))
+	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
+	if f.qrPNG != "" {
+		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", f.qrPNG)
+	}
+	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
+	if !f.noQR {
+		fmt.Fprintln(w)
+		provision.WriteQR(w, uri)
+	}
+	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
+}
+
+func knockList(ks []derive.Knock) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = k.String()
+	}
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
+}
+
+func fromList(u config.User) string {
+	if len(u.From) == 0 {
+		return "any"
+	}
+	s := make([]string, len(u.From))
+	for i, p := range u.From {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func bindNote(b bool) string {
+	if b {
+		return ", source-bound"
+	}
+	return ""
+}

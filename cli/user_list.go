@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/spf13/cobra"
+)
+
+func newUserListCmd(env *Env, path *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List users, what they open and the state of their secrets",
+		Args:  args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(*path)
+			if err != nil {
+				return err
+			}
+			if len(cfg.Users) == 0 {
+				fmt.Fprintf(env.Stdout, "No users in %s. Add one with: otpknock user add NAME --open tcp/22\n", cfg.Path)
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tOPENS\tFROM\tBOUND\tSECRET")
+			for _, u := range cfg.Users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, knockList(u.Open), fromList(u), yesNo(u.BindSource), secretState(cfg, u.Name))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// secretState says whether the user's secret file is usable.
+func secretState(cfg *config.Config, name string) string {
+	s, err := cfg.ReadSecret(name)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "MISSING"
+	case err != nil:
+		return "BAD: " + err.Error()
+	}
+	return fmt.Sprintf("ok (%d bits)", 8*len(s))
+}
