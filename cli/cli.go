@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/otpknock/otpknock/clock"
 	"github.com/spf13/cobra"
@@ -88,12 +87,4 @@ func args(min, max int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// plural formats n with a noun.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(noun, "s"))
 }

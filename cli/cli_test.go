@@ -138,6 +138,9 @@ func TestShow(t *testing.T) {
 	want := serverSequence(t, cfg, "alice", h.clock.Now())
 
 	out := h.mustRun("", "show")
+	if server := h.mustRun("", "user", "show", "alice", "-c", cfg); server != out {
+		t.Errorf("user show (server side):\n%s\nshow (client side):\n%s", server, out)
+	}
 	if wantOut := strings.Join(want, " ") + "\nstep 60000000, 13s left\n"; out != wantOut {
 		t.Errorf("show:\n%s\nwant:\n%s", out, wantOut)
 	}
@@ -171,6 +174,12 @@ func TestBoundAndICMP(t *testing.T) {
 	b := h.mustRun("", "show", "--source", "2001:2::11")
 	if a == b {
 		t.Errorf("two sources gave the same bound sequence: %s", a)
+	}
+	if server := h.mustRun("", "user", "show", "carol", "-c", cfg, "--source", "2001:2::10"); server != a {
+		t.Errorf("bound: user show %q, client show %q", server, a)
+	}
+	if _, _, err := h.run("", "user", "show", "carol", "-c", cfg); err == nil || !strings.Contains(err.Error(), "--source") {
+		t.Errorf("user show of a bound user without --source: %v", err)
 	}
 	data, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, bytes.Replace(data, []byte("protocols: [tcp, udp]"), []byte("protocols: [icmp]"), 1), 0o600)

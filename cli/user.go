@@ -12,6 +12,6 @@ func newUserCmd(env *Env) *cobra.Command {
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
-	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserRemoveCmd(env, &path))
+	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserShowCmd(env, &path), newUserRemoveCmd(env, &path))
 	return c
 }

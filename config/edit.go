@@ -26,7 +26,7 @@ func AddUser(path string, u NewUser) (*Config, error) {
 			return fmt.Errorf("user %q already exists", u.Name)
 		}
 		var n yaml.Node
-		if err := n.Encode(userFile{Name: u.Name, Open: u.Open, From: u.From, BindSource: u.BindSource}); err != nil {
+		if err := n.Encode(userFile(u)); err != nil {
 			return err
 		}
 		users.Content = append(users.Content, &n)

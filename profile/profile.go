@@ -41,11 +41,11 @@ type storeFile struct {
 }
 
 type profileFile struct {
-	Name          string   `yaml:"name"`
-	ServerID      string   `yaml:"server_id"`
-	User          string   `yaml:"user"`
-	Host          string   `yaml:"host"`
-	Secret        string   `yaml:"secret"`
+	Name          string `yaml:"name"`
+	ServerID      string `yaml:"server_id"`
+	User          string `yaml:"user"`
+	Host          string `yaml:"host"`
+	Secret        string `yaml:"secret"`
 	derive.Fields `yaml:",inline"`
 	Open          []string `yaml:"open,flow"`
 	BindSource    bool     `yaml:"bind_source,omitempty"`

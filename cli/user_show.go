@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/spf13/cobra"
+)
+
+func newUserShowCmd(env *Env, path *string) *cobra.Command {
+	var source string
+	var offset time.Duration
+	c := &cobra.Command{
+		Use:   "show NAME [--source ADDR]",
+		Short: "Print the sequence the server expects from a user now",
+		Long: `Print the knock sequence the server expects from the user in the
+current step, in the form of the client's otpknock show: compare the two
+when a knock does not open. Source-bound users need --source, the address
+the server sees.`,
+		Args: args(1, 1, "the user's NAME"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			cfg, err := config.Load(*path)
+			if err != nil {
+				return err
+			}
+			u, ok := cfg.User(a[0])
+			if !ok {
+				return fmt.Errorf("no user %q in %s", a[0], cfg.Path)
+			}
+			var src netip.Addr
+			switch {
+			case u.BindSource && source == "":
+				return fmt.Errorf("user %s is source-bound: pass --source ADDR", u.Name)
+			case !u.BindSource && source != "":
+				return fmt.Errorf("--source: user %s is not source-bound", u.Name)
+			case source != "":
+				if src, err = netip.ParseAddr(source); err != nil {
+					return fmt.Errorf("--source: %q is not an IP address", source)
+				}
+			}
+			secret, err := cfg.ReadSecret(u.Name)
+			if err != nil {
+				return err
+			}
+			now := clock.Offset{Clock: env.Clock, By: offset}.Now()
+			step := derive.Step(now, cfg.Params.Period)
+			ks, err := derive.Sequence(secret, cfg.ServerID, cfg.Params, step, src)
+			if err != nil {
+				return err
+			}
+			line, _ := formatSequence(ks, "plain", u.Name)
+			left := int((derive.Left(now, cfg.Params.Period) + time.Second - 1) / time.Second)
+			fmt.Fprintln(env.Stdout, line)
+			fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, left)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&source, "source", "", "the client's address (source-bound users)")
+	c.Flags().DurationVar(&offset, "time-offset", 0, "add this to the local clock")
+	return c
+}
