@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -65,9 +64,9 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	if _, ok := cfg.User(name); ok {
 		return fmt.Errorf("user %q already exists in %s", name, path)
 	}
-	secret := make([]byte, f.secretSize)
-	if _, err := io.ReadFull(rand.Reader, secret); err != nil {
-		return fmt.Errorf("generating secret: %w", err)
+	secret, err := provision.GenerateSecret(f.secretSize)
+	if err != nil {
+		return err
 	}
 	if err := cfg.WriteSecret(name, secret); err != nil {
 		return err

@@ -185,3 +185,20 @@ func FuzzParseURI(f *testing.F) {
 		}
 	})
 }
+
+func TestGenerateSecret(t *testing.T) {
+	a, err := GenerateSecret(32)
+	if err != nil || len(a) != 32 {
+		t.Fatalf("GenerateSecret(32) = %d bytes, %v", len(a), err)
+	}
+	b, _ := GenerateSecret(32)
+	if bytes.Equal(a, b) {
+		t.Errorf("two secrets are equal")
+	}
+	if s, err := GenerateSecret(16); err != nil || len(s) != 16 {
+		t.Errorf("GenerateSecret(16) = %d bytes, %v", len(s), err)
+	}
+	if _, err := GenerateSecret(15); err == nil {
+		t.Errorf("GenerateSecret(15) succeeded")
+	}
+}

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/url"
@@ -204,4 +205,17 @@ func splitNonEmpty(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// GenerateSecret returns a new secret of n bytes: pquerna/otp's TOTP key
+// generation reading crypto/rand.
+func GenerateSecret(n int) ([]byte, error) {
+	if n < derive.MinSecret {
+		return nil, fmt.Errorf("secret length %d bytes: need at least %d", n, derive.MinSecret)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: Issuer, AccountName: "new", SecretSize: uint(n), Rand: rand.Reader})
+	if err != nil {
+		return nil, fmt.Errorf("generating secret: %w", err)
+	}
+	return config.DecodeSecret(key.Secret())
 }
