@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 )
 
@@ -28,6 +29,10 @@ type Env struct {
 	Getenv  func(string) string
 	Clock   clock.Clock
 	Version string
+	// Writer and Prober replace the kernel packet writer and the TCP
+	// dialer of send and connect when set (tests).
+	Writer sender.Writer
+	Prober sender.Prober
 }
 
 // Run runs the otpknock command line args (without the program name).
@@ -45,7 +50,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, ErrNotOpened):
+	case errors.Is(err, ErrNotOpened), errors.Is(err, sender.ErrStillClosed):
 		return ExitNotOpened
 	}
 	return ExitUsage
@@ -60,7 +65,8 @@ current time step derive a one-time knock sequence; the server opens the
 service for the knocking address only, for a short time.
 
 Server:  otpknock init, otpknock user add|list|remove
-Client:  otpknock import, otpknock show, otpknock profiles`,
+Client:  otpknock import, otpknock show, otpknock profiles,
+         otpknock send, otpknock connect`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       env.Version,
@@ -74,6 +80,8 @@ Client:  otpknock import, otpknock show, otpknock profiles`,
 		newImportCmd(env),
 		newShowCmd(env),
 		newProfilesCmd(env),
+		newSendCmd(env),
+		newConnectCmd(env),
 		newVersionCmd(env),
 	)
 	return root

@@ -16,14 +16,18 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/sender"
 )
 
 // harness runs commands in process against a temporary directory.
 type harness struct {
-	t     *testing.T
-	dir   string
-	clock *clock.Fake
-	env   map[string]string
+	t         *testing.T
+	dir       string
+	clock     *clock.Fake
+	env       map[string]string
+	writer    sender.Writer
+	prober    sender.Prober
+	realClock bool
 }
 
 func newHarness(t *testing.T) *harness {
@@ -34,9 +38,14 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
+	var c clock.Clock = h.clock
+	if h.realClock {
+		c = clock.System{}
+	}
 	err = Run(context.Background(), args, Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return h.env[k] }, Clock: h.clock, Version: "test",
+		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test",
+		Writer: h.writer, Prober: h.prober,
 	})
 	return out.String(), errb.String(), err
 }

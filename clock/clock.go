@@ -1,13 +1,16 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
 
-// Clock tells the current time.
+// Clock tells the current time and waits.
 type Clock interface {
 	Now() time.Time
+	// Sleep waits for d or until ctx is done, and returns ctx.Err() then.
+	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // System is the real clock.
@@ -15,6 +18,21 @@ type System struct{}
 
 // Now returns time.Now().
 func (System) Now() time.Time { return time.Now() }
+
+// Sleep waits for d on a timer.
+func (System) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Fake is a settable clock for tests. It is safe for concurrent use.
 type Fake struct {
@@ -39,6 +57,17 @@ func (f *Fake) Set(t time.Time) {
 	f.mu.Unlock()
 }
 
+// Sleep advances the fake clock by d at once.
+func (f *Fake) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d > 0 {
+		f.Advance(d)
+	}
+	return nil
+}
+
 // Advance moves the clock forward by d.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
@@ -55,3 +84,6 @@ type Offset struct {
 
 // Now returns the inner clock's time plus the offset.
 func (o Offset) Now() time.Time { return o.Clock.Now().Add(o.By) }
+
+// Sleep waits on the inner clock.
+func (o Offset) Sleep(ctx context.Context, d time.Duration) error { return o.Clock.Sleep(ctx, d) }

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -15,6 +16,17 @@ func TestFakeAndOffset(t *testing.T) {
 	o := Offset{Clock: f, By: -40 * time.Second}
 	if got := o.Now(); !got.Equal(start.Add(50 * time.Second)) {
 		t.Errorf("Offset.Now() = %v, want %v", got, start.Add(50*time.Second))
+	}
+	if err := o.Sleep(context.Background(), 10*time.Second); err != nil || !f.Now().Equal(start.Add(100*time.Second)) {
+		t.Errorf("Offset.Sleep: %v, fake at %v", err, f.Now())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (System{}).Sleep(ctx, time.Hour); err != context.Canceled {
+		t.Errorf("System.Sleep on a cancelled context = %v", err)
+	}
+	if err := f.Sleep(ctx, time.Second); err != context.Canceled {
+		t.Errorf("Fake.Sleep on a cancelled context = %v", err)
 	}
 	f.Set(start)
 	if !f.Now().Equal(start) {

@@ -108,3 +108,30 @@ func TestLoadRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestState(t *testing.T) {
+	path := StatePath(filepath.Join(t.TempDir(), "cfg", "client.yaml"))
+	s, err := LoadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.LastStep("work"); ok {
+		t.Errorf("empty state has a step")
+	}
+	for _, step := range []uint64{100, 99, 101} {
+		if err := s.Record("work", step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := LoadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got.LastStep("work"); !ok || v != 101 {
+		t.Errorf("LastStep = %d, %v; want 101 (never moves back)", v, ok)
+	}
+	os.WriteFile(path, []byte("{"), 0o600)
+	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "delete it") {
+		t.Errorf("corrupt state: %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/otpknock/otpknock/sender"
+	"github.com/spf13/cobra"
+)
+
+func newConnectCmd(env *Env) *cobra.Command {
+	var f knockFlags
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "connect TARGET PORT",
+		Short: "Knock, wait for PORT to open, then relay stdin and stdout to it",
+		Long: `Knock, wait for the TCP service on PORT to answer, and relay standard
+input and output to that connection: a ProxyCommand for ssh.
+
+  ssh -o ProxyCommand='otpknock connect %h %p' host
+
+or in ~/.ssh/config:
+
+  Host gw1
+      ProxyCommand otpknock connect %h %p`,
+		Args: args(2, 2, "TARGET and PORT"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			port, err := strconv.ParseUint(a[1], 10, 16)
+			if err != nil || port == 0 {
+				return fmt.Errorf("PORT: %q must be a number from 1 to 65535", a[1])
+			}
+			if timeout <= 0 || timeout > 5*time.Minute {
+				return fmt.Errorf("--timeout: %v must be from 1ms to 5m", timeout)
+			}
+			j, err := prepare(cmd.Context(), env, a[0], &f)
+			if err != nil {
+				return err
+			}
+			w := &sender.Wait{Prober: j.prober, Addr: netip.AddrPortFrom(j.req.Dst, uint16(port)), Timeout: timeout}
+			got, err := j.knocker.Open(cmd.Context(), j.req, w, f.retries, j.record)
+			if err != nil {
+				return err
+			}
+			if f.verbose {
+				fmt.Fprintf(env.Stderr, "%v open %s after the first knock; relaying\n", w.Addr, fmtMillis(got.Elapsed))
+			}
+			return relay(got.Conn, env.Stdin, env.Stdout)
+		},
+	}
+	f.register(c)
+	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for PORT after each sequence")
+	return c
+}
+
+// relay copies in to conn and conn to out until the service closes the
+// connection; the end of in half-closes it.
+func relay(conn net.Conn, in io.Reader, out io.Writer) error {
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(out, conn)
+		done <- err
+	}()
+	go func() {
+		io.Copy(conn, in)
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}()
+	if err := <-done; err != nil {
+		return fmt.Errorf("relaying: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Prober tries once to connect to the protected service.
+type Prober interface {
+	// Probe connects to addr within timeout; the caller owns the
+	// connection it returns.
+	Probe(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.Conn, error)
+}
+
+// Dialer is the real Prober: a TCP connect.
+type Dialer struct{}
+
+// Probe dials addr over TCP.
+func (Dialer) Probe(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr.String())
+}
+
+// ErrStillClosed is returned when the service did not answer after every
+// attempt.
+var ErrStillClosed = errors.New("still closed")
+
+// probeTimeout bounds one connect attempt; a dropped SYN is retried with
+// a new one rather than waiting for the kernel's 1 s retransmission.
+const probeTimeout = 300 * time.Millisecond
+
+// Wait is what Open waits for after a sequence.
+type Wait struct {
+	Prober  Prober
+	Addr    netip.AddrPort // the protected service
+	Timeout time.Duration  // per attempt, from the last knock
+}
+
+// Opened describes a successful Open.
+type Opened struct {
+	Result   Result        // the sequence that opened the door
+	Attempts int           // sequences sent, 1 + retries used
+	Elapsed  time.Duration // first knock of that sequence to the answer
+	Conn     net.Conn      // the connection that answered (nil without Wait)
+}
+
+// Open knocks, then waits for the service; while it stays closed it
+// knocks again, in a later step, up to retries times. record is called
+// with each sequence sent, before waiting, so the used step is kept even
+// if the wait is interrupted.
+func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, record func(Result) error) (Opened, error) {
+	var lastErr error
+	for attempt := 1; attempt <= retries+1; attempt++ {
+		res, err := k.Knock(ctx, r)
+		if err != nil {
+			return Opened{}, err
+		}
+		if !r.DryRun && record != nil {
+			if err := record(res); err != nil {
+				return Opened{}, err
+			}
+		}
+		r.LastStep, r.HaveLast = res.Step, true
+		if w == nil || r.DryRun {
+			return Opened{Result: res, Attempts: attempt}, nil
+		}
+		conn, err := k.wait(ctx, w)
+		if err == nil {
+			return Opened{Result: res, Attempts: attempt, Elapsed: k.Clock.Now().Sub(res.First), Conn: conn}, nil
+		}
+		if ctx.Err() != nil {
+			return Opened{}, ctx.Err()
+		}
+		lastErr = err
+		if attempt <= retries {
+			k.status("%v still closed after %s (%v); knocking again\n", w.Addr, w.Timeout, err)
+		}
+	}
+	return Opened{}, fmt.Errorf("%w: %v did not answer within %s after each of %d sequences (last error: %v)", ErrStillClosed, w.Addr, w.Timeout, retries+1, lastErr)
+}
+
+// wait probes the service until it answers or w.Timeout passes.
+func (k *Knocker) wait(ctx context.Context, w *Wait) (net.Conn, error) {
+	deadline := k.Clock.Now().Add(w.Timeout)
+	// Let the last knock reach the server before the probe's SYN does.
+	if err := k.Clock.Sleep(ctx, min(k.Gap, w.Timeout)); err != nil {
+		return nil, err
+	}
+	err := errors.New("no attempt")
+	for left := deadline.Sub(k.Clock.Now()); left > 0; left = deadline.Sub(k.Clock.Now()) {
+		var conn net.Conn
+		start := k.Clock.Now()
+		conn, err = w.Prober.Probe(ctx, w.Addr, min(probeTimeout, left))
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// A refused connect returns at once: pace the attempts.
+		if spent := k.Clock.Now().Sub(start); spent < 50*time.Millisecond {
+			if err := k.Clock.Sleep(ctx, 50*time.Millisecond-spent); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, err
+}

@@ -1,0 +1,131 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+)
+
+// Writer puts one knock packet on the wire.
+type Writer interface {
+	// Write sends knock k to dst and says how ("raw SYN", "connect",
+	// "ping socket", ...).
+	Write(ctx context.Context, dst netip.Addr, k derive.Knock) (how string, err error)
+}
+
+// DefaultGap is the default time between two knocks: long enough that
+// reordering on the way is rare, short enough to open quickly.
+const DefaultGap = 50 * time.Millisecond
+
+// Request is one sequence to send.
+type Request struct {
+	Secret   []byte
+	ServerID string
+	Params   derive.Params
+	Dst      netip.Addr
+	Src      netip.Addr // the bound source for source-bound profiles, else zero
+	LastStep uint64     // last step this profile used, if HaveLast
+	HaveLast bool
+	DryRun   bool // print what would be sent, send nothing
+}
+
+// Result is a sent sequence.
+type Result struct {
+	Step   uint64
+	Knocks []derive.Knock
+	First  time.Time // when the first knock left
+	Last   time.Time // when the last knock left
+}
+
+// Knocker schedules and sends sequences.
+type Knocker struct {
+	Clock   clock.Clock
+	Writer  Writer
+	Gap     time.Duration
+	Status  io.Writer // notices the user should see (waits); may be nil
+	Verbose io.Writer // one line per packet; nil for quiet
+}
+
+// ErrClockBehind is returned when the profile's last used step is far
+// ahead of the clock: the clock moved back, or the state is stale.
+var ErrClockBehind = errors.New("the clock is behind the last used step")
+
+// margin is the time the last knock needs, beyond the gaps, to reach the
+// server within the step.
+func margin(p derive.Params) time.Duration {
+	return min(500*time.Millisecond, p.Period/10)
+}
+
+// start returns when the sequence may start: now, the next step when too
+// little of this one is left, or the step after the last used one.
+func (k *Knocker) start(now time.Time, r Request) (time.Time, string, error) {
+	p := r.Params
+	step := derive.Step(now, p.Period)
+	if r.HaveLast && step <= r.LastStep {
+		at := derive.StepStart(r.LastStep+1, p.Period)
+		if at.Sub(now) > 2*p.Period {
+			return time.Time{}, "", fmt.Errorf("%w: step %d was used, the clock says step %d (fix the clock, or pass --time-offset)", ErrClockBehind, r.LastStep, step)
+		}
+		return at, fmt.Sprintf("step %d already used by this profile", r.LastStep), nil
+	}
+	need := time.Duration(p.Knocks-1)*k.Gap + margin(p)
+	if derive.Left(now, p.Period) < need {
+		return derive.StepStart(step+1, p.Period), "too little of this step is left to finish the sequence", nil
+	}
+	return now, "", nil
+}
+
+// Knock sends the sequence of the first usable step.
+func (k *Knocker) Knock(ctx context.Context, r Request) (Result, error) {
+	now := k.Clock.Now()
+	at, why, err := k.start(now, r)
+	if err != nil {
+		return Result{}, err
+	}
+	if wait := at.Sub(now); wait > 0 {
+		k.status("%s: waiting %s for the next step\n", why, wait.Round(100*time.Millisecond))
+		if err := k.Clock.Sleep(ctx, wait); err != nil {
+			return Result{}, err
+		}
+	}
+	res := Result{First: k.Clock.Now()}
+	res.Step = derive.Step(res.First, r.Params.Period)
+	res.Knocks, err = derive.Sequence(r.Secret, r.ServerID, r.Params, res.Step, r.Src)
+	if err != nil {
+		return Result{}, err
+	}
+	for i, kn := range res.Knocks {
+		if i > 0 {
+			if err := k.Clock.Sleep(ctx, k.Gap); err != nil {
+				return res, err
+			}
+		}
+		how := "dry run, not sent"
+		if !r.DryRun {
+			if how, err = k.Writer.Write(ctx, r.Dst, kn); err != nil {
+				return res, fmt.Errorf("knock %d/%d %v to %v: %w", i+1, len(res.Knocks), kn, r.Dst, err)
+			}
+		}
+		res.Last = k.Clock.Now()
+		k.verbose("knock %d/%d %-9v -> %v (step %d, %s)\n", i+1, len(res.Knocks), kn, r.Dst, res.Step, how)
+	}
+	return res, nil
+}
+
+func (k *Knocker) status(format string, a ...any) {
+	if k.Status != nil {
+		fmt.Fprintf(k.Status, format, a...)
+	}
+}
+
+func (k *Knocker) verbose(format string, a ...any) {
+	if k.Verbose != nil {
+		fmt.Fprintf(k.Verbose, format, a...)
+	}
+}
