@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"bytes"
 	"os"
 	"os/exec"
@@ -9,14 +10,29 @@ import (
 	"testing"
 )
 
-// TestBinary builds the real binary and checks its exit codes and that
-// errors are one line on stderr.
-func TestBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "otpknock")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+// bin is the otpknock binary built for this package's tests, in a
+// directory every user may enter (tests run it as nobody too).
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "otpknock-bin-")
+	if err != nil {
+		panic(err)
 	}
+	os.Chmod(dir, 0o755)
+	bin = filepath.Join(dir, "otpknock")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestBinary checks the real binary's exit codes and that errors are one
+// line on stderr.
+func TestBinary(t *testing.T) {
 	tests := []struct {
 		args     []string
 		code     int
