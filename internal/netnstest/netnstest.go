@@ -97,9 +97,9 @@ func (p *Pair) MustRun(t testing.TB, ns string, args ...string) string {
 	return run(t, "ip", append([]string{"netns", "exec", ns}, args...)...)
 }
 
-// Listen opens a listener inside namespace ns; the socket stays there
-// while the test's goroutines use it.
-func (p *Pair) Listen(t testing.TB, ns, network, addr string) net.Listener {
+// Do runs fn on a thread inside namespace ns: sockets fn opens belong to
+// ns and stay usable from any goroutine afterwards.
+func (p *Pair) Do(t testing.TB, ns string, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -116,12 +116,22 @@ func (p *Pair) Listen(t testing.TB, ns, network, addr string) net.Listener {
 	if err := netns.Set(target); err != nil {
 		t.Fatal(err)
 	}
-	ln, lerr := net.Listen(network, addr)
-	if err := netns.Set(orig); err != nil {
-		panic(fmt.Sprintf("cannot return to the test's namespace: %v", err))
-	}
-	if lerr != nil {
-		t.Fatal(lerr)
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic(fmt.Sprintf("cannot return to the test's namespace: %v", err))
+		}
+	}()
+	fn()
+}
+
+// Listen opens a listener inside namespace ns.
+func (p *Pair) Listen(t testing.TB, ns, network, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	p.Do(t, ns, func() { ln, err = net.Listen(network, addr) })
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln

@@ -1,0 +1,169 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure an NFLOG subscription.
+type Options struct {
+	Group     uint16
+	CopyRange uint32 // bytes of each packet copied: headers only
+	RcvBuf    int    // receive buffer in bytes
+}
+
+// DefaultOptions copies 128 bytes (IP and transport headers, with IPv6
+// extension headers) into an 8 MiB buffer.
+func DefaultOptions(group uint16) Options {
+	return Options{Group: group, CopyRange: 128, RcvBuf: 8 << 20}
+}
+
+// NFLOG is a Source reading an NFLOG group over netlink.
+type NFLOG struct {
+	sock    *nl.NetlinkSocket
+	opts    Options
+	c       counters
+	lastSeq uint32
+	haveSeq bool
+}
+
+// Open binds the NFLOG group: it fails with a clear error when another
+// process holds the group or the kernel lacks NFLOG.
+func Open(o Options) (*NFLOG, error) {
+	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, sysErr("opening netfilter netlink socket", err)
+	}
+	n := &NFLOG{sock: s, opts: o}
+	if err := n.configure(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func sysErr(what string, err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("%s: %w (needs root or CAP_NET_ADMIN)", what, os.ErrPermission)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (n *NFLOG) configure() error {
+	fd := n.sock.GetFd()
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n.opts.RcvBuf); err != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n.opts.RcvBuf)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_NO_ENOBUFS, 1); err != nil {
+		return sysErr("setting NETLINK_NO_ENOBUFS", err)
+	}
+	for _, req := range configRequests(n.opts) {
+		if err := n.request(req); err != nil {
+			if errors.Is(err, unix.EBUSY) {
+				return fmt.Errorf("nflog_group %d is taken by another program (another otpknock server, ulogd?): %w", n.opts.Group, err)
+			}
+			return sysErr(fmt.Sprintf("configuring nflog_group %d", n.opts.Group), err)
+		}
+	}
+	return nil
+}
+
+// request sends one config request and waits for its acknowledgement.
+func (n *NFLOG) request(req *nl.NetlinkRequest) error {
+	if err := n.sock.Send(req); err != nil {
+		return err
+	}
+	msgs, _, err := n.sock.Receive()
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
+			if errno := -int32(nl.NativeEndian().Uint32(m.Data)); errno != 0 {
+				return syscall.Errno(errno)
+			}
+		}
+	}
+	return nil
+}
+
+// Close unbinds the group and closes the socket.
+func (n *NFLOG) Close() error {
+	n.sock.Send(cmdRequest(n.opts.Group, NFULNL_CFG_CMD_UNBIND))
+	n.sock.Close()
+	return nil
+}
+
+// Stats returns the counters so far.
+func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
+
+// Run reads packets until ctx is done. The socket has a short receive
+// timeout so cancellation is noticed.
+func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
+	fd := n.sock.GetFd()
+	tv := unix.NsecToTimeval(200e6)
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return sysErr("setting receive timeout", err)
+	}
+	buf := make([]byte, 1<<16)
+	for ctx.Err() == nil {
+		m, _, err := unix.Recvfrom(fd, buf, 0)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			n.c.lost.Add(1)
+			continue
+		default:
+			return sysErr("reading nflog", err)
+		}
+		n.handle(buf[:m], fn)
+	}
+	return nil
+}
+
+// handle decodes one datagram; it is the only per-packet path.
+func (n *NFLOG) handle(b []byte, fn func(Packet)) {
+	err := walkMessages(b, func(typ uint16, body []byte) {
+		if typ != MsgPacket {
+			return
+		}
+		n.c.messages.Add(1)
+		a, err := parsePacket(body)
+		if err != nil {
+			n.c.malformed.Add(1)
+			return
+		}
+		n.noteSeq(a)
+		p, err := Decode(a.payload)
+		if err != nil {
+			n.c.malformed.Add(1)
+			return
+		}
+		n.c.knocks.Add(1)
+		fn(p)
+	})
+	if err != nil {
+		n.c.malformed.Add(1)
+	}
+}
+
+// noteSeq counts gaps in NFLOG's per-instance sequence numbers.
+func (n *NFLOG) noteSeq(a packetAttrs) {
+	if !a.hasSeq {
+		return
+	}
+	if n.haveSeq && a.seq != n.lastSeq+1 && a.seq > n.lastSeq {
+		n.c.lost.Add(uint64(a.seq - n.lastSeq - 1))
+	}
+	n.lastSeq, n.haveSeq = a.seq, true
+}

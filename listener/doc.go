@@ -1,0 +1,11 @@
+// Package listener receives the packets the firewall logs to an NFLOG
+// group and decodes them into knocks: the source address and the
+// (protocol, port) or (icmp, echo sequence number) knocked.
+//
+// The NFLOG subscription is a netlink socket (vishvananda/netlink's nl
+// package) in copy-packet mode with a small copy range, a large receive
+// buffer and NETLINK_NO_ENOBUFS; NFLOG's per-instance sequence numbers
+// count messages the kernel could not deliver. Decoders are pure,
+// allocation-free functions over bytes, fuzzed: a truncated or odd
+// packet is counted and dropped, never a panic.
+package listener

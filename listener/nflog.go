@@ -1,0 +1,114 @@
+package listener
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// NFLOG constants from the kernel's uapi headers
+// (linux/netfilter/nfnetlink.h, linux/netfilter/nfnetlink_log.h).
+const (
+	nfnlSubsysULOG = 4
+
+	NFULNL_MSG_PACKET = 0
+	NFULNL_MSG_CONFIG = 1
+
+	NFULA_PACKET_HDR = 1
+	NFULA_PAYLOAD    = 9
+	NFULA_SEQ        = 12
+
+	NFULA_CFG_CMD      = 1
+	NFULA_CFG_MODE     = 2
+	NFULA_CFG_NLBUFSIZ = 3
+	NFULA_CFG_TIMEOUT  = 4
+	NFULA_CFG_QTHRESH  = 5
+	NFULA_CFG_FLAGS    = 6
+
+	NFULNL_CFG_CMD_BIND   = 1
+	NFULNL_CFG_CMD_UNBIND = 2
+
+	NFULNL_COPY_PACKET = 2
+	NFULNL_CFG_F_SEQ   = 1
+
+	nlmsgHdrLen  = 16
+	nfgenmsgLen  = 4
+	nlaHdrLen    = 4
+	nlaTypeMask  = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+	nlmsgError   = 2
+	nlmsgDone    = 3
+	nlmsgOverrun = 4
+)
+
+// MsgPacket is the netlink message type of an NFLOG packet.
+const MsgPacket = nfnlSubsysULOG<<8 | NFULNL_MSG_PACKET
+
+// ErrMessage is returned for netlink data that does not parse.
+var ErrMessage = errors.New("malformed netlink message")
+
+// walkMessages calls fn with the type and body of each netlink message
+// in b (one datagram), stopping at the first malformed header.
+func walkMessages(b []byte, fn func(typ uint16, body []byte)) error {
+	for len(b) >= nlmsgHdrLen {
+		n := int(binary.NativeEndian.Uint32(b))
+		if n < nlmsgHdrLen || n > len(b) {
+			return ErrMessage
+		}
+		fn(binary.NativeEndian.Uint16(b[4:]), b[nlmsgHdrLen:n])
+		n = align4(n)
+		if n >= len(b) {
+			return nil
+		}
+		b = b[n:]
+	}
+	if len(b) != 0 {
+		return ErrMessage
+	}
+	return nil
+}
+
+func align4(n int) int { return (n + 3) &^ 3 }
+
+// packetAttrs is what a packet message carries for otpknock.
+type packetAttrs struct {
+	family  uint8
+	payload []byte
+	seq     uint32
+	hasSeq  bool
+}
+
+// parsePacket decodes the body of an NFULNL_MSG_PACKET message: the
+// nfgenmsg header, then attributes.
+func parsePacket(body []byte) (packetAttrs, error) {
+	var a packetAttrs
+	if len(body) < nfgenmsgLen {
+		return a, ErrMessage
+	}
+	a.family = body[0]
+	b := body[nfgenmsgLen:]
+	for len(b) >= nlaHdrLen {
+		n := int(binary.NativeEndian.Uint16(b))
+		typ := binary.NativeEndian.Uint16(b[2:]) & nlaTypeMask
+		if n < nlaHdrLen || n > len(b) {
+			return a, ErrMessage
+		}
+		v := b[nlaHdrLen:n]
+		switch typ {
+		case NFULA_PAYLOAD:
+			a.payload = v
+		case NFULA_SEQ:
+			if len(v) != 4 {
+				return a, ErrMessage
+			}
+			a.seq, a.hasSeq = binary.BigEndian.Uint32(v), true
+		}
+		n = align4(n)
+		if n >= len(b) {
+			break
+		}
+		b = b[n:]
+	}
+	if a.payload == nil {
+		return a, ErrMessage
+	}
+	return a, nil
+}

@@ -1,0 +1,116 @@
+package listener
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"testing"
+)
+
+// nlmsg builds a netlink message of type typ around body.
+func nlmsg(typ uint16, body []byte) []byte {
+	b := make([]byte, 16, 16+len(body)+3)
+	binary.NativeEndian.PutUint32(b, uint32(16+len(body)))
+	binary.NativeEndian.PutUint16(b[4:], typ)
+	b = append(b, body...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func nla(typ uint16, v []byte) []byte {
+	b := make([]byte, 4, 4+len(v)+3)
+	binary.NativeEndian.PutUint16(b, uint16(4+len(v)))
+	binary.NativeEndian.PutUint16(b[2:], typ)
+	b = append(b, v...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// packetMsg is an NFLOG packet message as the kernel sends it: nfgenmsg,
+// packet header, prefix, sequence number and payload.
+func packetMsg(seq uint32, payload []byte) []byte {
+	body := []byte{2, 0, 0x12, 0x67} // AF_INET, v0, group 4711
+	body = append(body, nla(NFULA_PACKET_HDR, []byte{0x08, 0x00, 1, 0})...)
+	body = append(body, nla(10, []byte("otpknock\x00"))...)
+	body = append(body, nla(NFULA_SEQ, binary.BigEndian.AppendUint32(nil, seq))...)
+	body = append(body, nla(NFULA_PAYLOAD|0x4000, payload)...)
+	return nlmsg(MsgPacket, body)
+}
+
+func TestNFLOGMessages(t *testing.T) {
+	pkt := ip4(17, 0, 0, udp(40123))
+	dgram := append(packetMsg(7, pkt), packetMsg(9, ip4(6, 0, 0, tcp(20000, 2)))...)
+	dgram = append(dgram, nlmsg(nlmsgDone, []byte{0, 0, 0, 0})...)
+	var n NFLOG
+	var got []Packet
+	n.handle(dgram, func(p Packet) { got = append(got, p) })
+	if len(got) != 2 || got[0].Knock.Port != 40123 || got[1].Knock.Port != 20000 {
+		t.Fatalf("packets %+v", got)
+	}
+	st := n.Stats()
+	if st.Messages != 2 || st.Knocks != 2 || st.Lost != 1 || st.Malformed != 0 {
+		t.Errorf("stats %+v, want 2 messages, 2 knocks, 1 lost (seq 8), 0 malformed", st)
+	}
+	for name, bad := range map[string][]byte{
+		"length beyond datagram": packetMsg(1, pkt)[:30],
+		"attr length beyond":     nlmsg(MsgPacket, append([]byte{2, 0, 0, 0}, 0xff, 0x00, 9, 0)),
+		"no payload":             nlmsg(MsgPacket, []byte{2, 0, 0, 0}),
+		"short nfgenmsg":         nlmsg(MsgPacket, []byte{2}),
+		"bad seq size":           nlmsg(MsgPacket, append([]byte{2, 0, 0, 0}, nla(NFULA_SEQ, []byte{1})...)),
+		"undecodable payload":    packetMsg(1, []byte{0x45}),
+	} {
+		var n NFLOG
+		n.handle(bad, func(p Packet) { t.Errorf("%s: delivered %+v", name, p) })
+		if n.Stats().Malformed == 0 {
+			t.Errorf("%s: not counted as malformed", name)
+		}
+	}
+	if err := walkMessages([]byte{1, 2, 3}, func(uint16, []byte) {}); !errors.Is(err, ErrMessage) {
+		t.Errorf("walkMessages(3 bytes) = %v", err)
+	}
+}
+
+// TestConfigBytes checks the exact NFULNL_MSG_CONFIG requests: nfgenmsg
+// before the attributes, the group big-endian in res_id, copy-packet
+// mode with the copy range, queue threshold 1 and sequence numbers.
+func TestConfigBytes(t *testing.T) {
+	reqs := configRequests(DefaultOptions(4711))
+	want := []string{
+		// nlmsghdr: len 28, type 0x0401, flags REQUEST|ACK, seq (zeroed), pid 0
+		"1c000000" + "0104" + "0500" + "00000000" + "00000000" +
+			"00001267" + // nfgenmsg: AF_UNSPEC, v0, res_id 4711
+			"0500" + "0100" + "01000000", // NFULA_CFG_CMD = BIND
+		"30000000" + "0104" + "0500" + "00000000" + "00000000" +
+			"00001267" +
+			"0a00" + "0200" + "00000080" + "0200" + "0000" + // NFULA_CFG_MODE: range 128, COPY_PACKET
+			"0800" + "0500" + "00000001" + // NFULA_CFG_QTHRESH 1
+			"0600" + "0600" + "0001" + "0000", // NFULA_CFG_FLAGS SEQ
+	}
+	if len(reqs) != len(want) {
+		t.Fatalf("%d requests, want %d", len(reqs), len(want))
+	}
+	for i, r := range reqs {
+		b := r.Serialize()
+		copy(b[8:12], []byte{0, 0, 0, 0}) // sequence numbers vary
+		if got := hex.EncodeToString(b); got != want[i] {
+			t.Errorf("request %d:\n got %s\nwant %s", i, got, want[i])
+		}
+	}
+}
+
+func FuzzNetlink(f *testing.F) {
+	f.Add(packetMsg(1, ip4(17, 0, 0, udp(40123))))
+	f.Add(append(packetMsg(5, ip6(58, nil, echo(128, 3))), nlmsg(nlmsgDone, nil)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var n NFLOG
+		n.handle(b, func(p Packet) {
+			if !p.Src.IsValid() || p.Knock.Port == 0 {
+				t.Fatalf("bad packet %+v from %x", p, b)
+			}
+		})
+	})
+}
