@@ -1,0 +1,39 @@
+package firewall
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+)
+
+// Backend is the kernel boundary of the server's output.
+type Backend interface {
+	// Setup installs the sets, the chain and the INPUT jump; it changes
+	// nothing when they are already as planned.
+	Setup(Plan) error
+	// Grant opens svc to src for timeout; a repeat refreshes the timeout.
+	Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error
+	// Close stops logging knocks (the daemon exits): the protected ports
+	// stay closed and grants expire on their own.
+	Close(Plan) error
+	// Remove deletes the chain, the jump and the sets.
+	Remove(Plan) error
+	// Status lists the installed rules and the live grants.
+	Status(Plan) (Status, error)
+}
+
+// Status is what Backend.Status reports.
+type Status struct {
+	Installed bool
+	Rules4    []string
+	Rules6    []string
+	Grants    []GrantInfo
+}
+
+// GrantInfo is one live grant.
+type GrantInfo struct {
+	Src  netip.Addr
+	Svc  derive.Knock
+	Left time.Duration
+}

@@ -1,0 +1,15 @@
+// Package firewall installs and runs the server's part of the kernel
+// firewall: an iptables chain (IPv4 and IPv6, through coreos/go-iptables)
+// jumped from INPUT that accepts established sessions and granted
+// sources, logs knock packets to NFLOG and drops everything else in the
+// knock range and on the protected ports; and one hash:ip,port ipset per
+// family whose entries (the grants) carry kernel timeouts, added over
+// netlink (vishvananda/netlink) with no fork or exec per grant.
+//
+// Every rule carries a comment with a digest of the whole rule set, so
+// setup is idempotent (a restart changes nothing when nothing changed)
+// and a changed rule set is replaced by inserting the new rules in front
+// of the old before deleting them: the chain never passes through an
+// open state. Closing for a daemon exit removes the NFLOG rules only, so
+// the protected ports stay closed and grants expire on their own.
+package firewall

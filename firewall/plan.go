@@ -1,0 +1,173 @@
+package firewall
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+)
+
+// Names of the kernel objects.
+const (
+	Chain = "OTPKNOCK"
+	Set4  = "otpknock4"
+	Set6  = "otpknock6"
+	Table = "filter"
+)
+
+// copyRange is the bytes of each knock packet NFLOG copies to the daemon.
+const copyRange = 128
+
+// Plan is the firewall the daemon needs, derived from its config.
+type Plan struct {
+	Group     uint16
+	PortMin   uint16
+	PortMax   uint16
+	Protocols derive.Protocols
+	Protected []derive.Knock // services of all users, sorted, unique
+	Timeout   time.Duration  // open_timeout: the sets' default entry timeout
+}
+
+// PlanFor returns the plan for a config.
+func PlanFor(c *config.Config) Plan {
+	p := Plan{Group: c.NFLOGGroup, PortMin: c.Params.PortMin, PortMax: c.Params.PortMax,
+		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout}
+	for _, u := range c.Users {
+		p.Protected = append(p.Protected, u.Open...)
+	}
+	slices.SortFunc(p.Protected, func(a, b derive.Knock) int {
+		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
+	})
+	p.Protected = slices.Compact(p.Protected)
+	return p
+}
+
+// Set returns the set of addr's family.
+func Set(addr netip.Addr) string {
+	if addr.Unmap().Is4() {
+		return Set4
+	}
+	return Set6
+}
+
+// Rules returns the chain's rules for IPv4 or IPv6, in order, each with
+// the digest comment of the whole rule set.
+func (p Plan) Rules(v6 bool) [][]string {
+	rules := p.rules(v6)
+	tag := []string{"-m", "comment", "--comment", "otpknock:" + p.Digest()}
+	for i := range rules {
+		rules[i] = append(rules[i], tag...)
+	}
+	return rules
+}
+
+func (p Plan) rules(v6 bool) [][]string {
+	set, icmp := Set4, []string{"-p", "icmp", "--icmp-type", "echo-request"}
+	if v6 {
+		set, icmp = Set6, []string{"-p", "ipv6-icmp", "--icmpv6-type", "echo-request"}
+	}
+	rng := strconv.Itoa(int(p.PortMin)) + ":" + strconv.Itoa(int(p.PortMax))
+	nflog := []string{"-j", "NFLOG", "--nflog-group", strconv.Itoa(int(p.Group)), "--nflog-size", strconv.Itoa(copyRange)}
+	var r [][]string
+	for _, ports := range p.protectedPorts() {
+		r = append(r, []string{"-p", ports[0], "-m", "multiport", "--dports", ports[1], "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"})
+	}
+	// Replies to the host's own connections (their ephemeral ports may lie
+	// in the knock range) go on to INPUT's other rules.
+	r = append(r, []string{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"})
+	r = append(r, []string{"-m", "set", "--match-set", set, "src,dst", "-j", "ACCEPT"})
+	var drops [][]string
+	if p.Protocols.Has(derive.TCP) {
+		r = append(r, append([]string{"-p", "tcp", "--syn", "--dport", rng}, nflog...))
+		drops = append(drops, []string{"-p", "tcp", "--dport", rng, "-j", "DROP"})
+	}
+	if p.Protocols.Has(derive.UDP) {
+		r = append(r, append([]string{"-p", "udp", "--dport", rng}, nflog...))
+		drops = append(drops, []string{"-p", "udp", "--dport", rng, "-j", "DROP"})
+	}
+	if p.Protocols.Has(derive.ICMP) {
+		r = append(r, append(slices.Clone(icmp), nflog...))
+		drops = append(drops, append(slices.Clone(icmp), "-j", "DROP"))
+	}
+	r = append(r, drops...)
+	for _, ports := range p.protectedPorts() {
+		r = append(r, []string{"-p", ports[0], "-m", "multiport", "--dports", ports[1], "-j", "DROP"})
+	}
+	return r
+}
+
+// protectedPorts groups the protected ports by protocol, at most 15 per
+// multiport match: pairs of (protocol, "p1,p2,...").
+func (p Plan) protectedPorts() [][2]string {
+	var out [][2]string
+	for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
+		var ports []string
+		for _, k := range p.Protected {
+			if k.Proto == proto {
+				ports = append(ports, strconv.Itoa(int(k.Port)))
+			}
+		}
+		for len(ports) > 0 {
+			n := min(15, len(ports))
+			out = append(out, [2]string{proto.String(), strings.Join(ports[:n], ",")})
+			ports = ports[n:]
+		}
+	}
+	return out
+}
+
+// IsNFLOG reports whether a rule is one of the NFLOG rules.
+func IsNFLOG(rule []string) bool { return slices.Contains(rule, "NFLOG") }
+
+// Digest identifies the rule set: it changes when any rule would.
+func (p Plan) Digest() string {
+	h := sha256.New()
+	for _, v6 := range []bool{false, true} {
+		for _, r := range p.rules(v6) {
+			fmt.Fprintln(h, strings.Join(r, " "))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// jump is the INPUT rule that sends traffic to the chain.
+func jump() []string {
+	return []string{"-j", Chain, "-m", "comment", "--comment", "otpknock"}
+}
+
+// Render returns the commands equivalent to Setup, for --dry-run.
+func (p Plan) Render() string {
+	var b strings.Builder
+	secs := strconv.Itoa(int(p.Timeout.Seconds()))
+	fmt.Fprintf(&b, "ipset create %s hash:ip,port family inet timeout %s -exist\n", Set4, secs)
+	fmt.Fprintf(&b, "ipset create %s hash:ip,port family inet6 timeout %s -exist\n", Set6, secs)
+	for _, fam := range []struct {
+		cmd string
+		v6  bool
+	}{{"iptables", false}, {"ip6tables", true}} {
+		fmt.Fprintf(&b, "%s -t %s -N %s\n", fam.cmd, Table, Chain)
+		for _, r := range p.Rules(fam.v6) {
+			fmt.Fprintf(&b, "%s -t %s -A %s %s\n", fam.cmd, Table, Chain, quote(r))
+		}
+		fmt.Fprintf(&b, "%s -t %s -I INPUT 1 %s\n", fam.cmd, Table, quote(jump()))
+	}
+	return b.String()
+}
+
+func quote(r []string) string {
+	out := make([]string, len(r))
+	for i, s := range r {
+		out[i] = s
+		if strings.ContainsAny(s, " :") && strings.HasPrefix(s, "otpknock") {
+			out[i] = strconv.Quote(s)
+		}
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,78 @@
+package firewall
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/derive"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func testPlan() Plan {
+	return Plan{Group: 4711, PortMin: 20000, PortMax: 59999, Protocols: derive.Protocols(derive.TCP | derive.UDP | derive.ICMP),
+		Protected: []derive.Knock{{Proto: derive.TCP, Port: 22}, {Proto: derive.TCP, Port: 2222}, {Proto: derive.UDP, Port: 1194}},
+		Timeout:   30 * time.Second}
+}
+
+// TestRender compares the dry-run rendering of a plan with
+// testdata/render.golden (go test ./firewall -update rewrites it).
+func TestRender(t *testing.T) {
+	got := testPlan().Render()
+	if *update {
+		os.WriteFile("testdata/render.golden", []byte(got), 0o644)
+	}
+	want, err := os.ReadFile("testdata/render.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("Render() (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanShape(t *testing.T) {
+	p := testPlan()
+	r := p.Rules(false)
+	kinds := make([]string, len(r))
+	for i, rule := range r {
+		j := strings.Join(rule, " ")
+		switch {
+		case strings.Contains(j, "ESTABLISHED") && strings.Contains(j, "ACCEPT"):
+			kinds[i] = "established-accept"
+		case strings.Contains(j, "RETURN"):
+			kinds[i] = "established-return"
+		case strings.Contains(j, "--match-set"):
+			kinds[i] = "set-accept"
+		case IsNFLOG(rule):
+			kinds[i] = "nflog"
+		case strings.Contains(j, "DROP"):
+			kinds[i] = "drop"
+		}
+	}
+	want := []string{"established-accept", "established-accept", "established-return", "set-accept",
+		"nflog", "nflog", "nflog", "drop", "drop", "drop", "drop", "drop"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("rule order (-want +got):\n%s", diff)
+	}
+	q := p
+	q.Protocols = derive.Protocols(derive.TCP)
+	if p.Digest() == q.Digest() {
+		t.Errorf("digest ignores the protocols")
+	}
+	many := p
+	for port := uint16(1000); port < 1020; port++ {
+		many.Protected = append(many.Protected, derive.Knock{Proto: derive.TCP, Port: port})
+	}
+	for _, rule := range many.Rules(true) {
+		for i, s := range rule {
+			if s == "--dports" && strings.Count(rule[i+1], ",") > 14 {
+				t.Errorf("multiport with more than 15 ports: %s", rule[i+1])
+			}
+		}
+	}
+}
