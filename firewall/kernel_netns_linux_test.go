@@ -52,7 +52,9 @@ func TestKernelFirewall(t *testing.T) {
 	dial := func(dst netip.Addr, port int) (net.Conn, error) {
 		var c net.Conn
 		var err error
-		p.Do(t, p.Client, func() { c, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst, uint16(port)).String(), 300*time.Millisecond) })
+		p.Do(t, p.Client, func() {
+			c, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst, uint16(port)).String(), 300*time.Millisecond)
+		})
 		return c, err
 	}
 	open := func(dst netip.Addr, port int) bool {
