@@ -1,0 +1,165 @@
+package matcher
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/listener"
+)
+
+// Handle processes one packet received at now. It returns the event of a
+// sequence the packet completed, if any.
+func (m *Matcher) Handle(now time.Time, p listener.Packet) (Event, bool, error) {
+	if err := m.Advance(now); err != nil {
+		return Event{}, false, err
+	}
+	m.stats.Packets++
+	src := p.Src.Unmap()
+	s := m.sources[src]
+	var ev Event
+	var done bool
+	if s != nil {
+		ev, done = m.advance(s, src, now, p.Knock)
+	}
+	if !done {
+		ev, done = m.start(s, src, now, p.Knock)
+	}
+	return ev, done, nil
+}
+
+// advance moves the source's candidates on knock k.
+func (m *Matcher) advance(s *source, src netip.Addr, now time.Time, k derive.Knock) (Event, bool) {
+	s.last = now
+	kept := s.progs[:0]
+	var ev Event
+	var done bool
+	for _, pr := range s.progs {
+		switch {
+		case now.Sub(pr.start) > m.cfg.SequenceTimeout:
+			m.stats.Expired++
+			continue
+		case done:
+		case k == pr.seq[pr.next]:
+			pr.next++
+			if pr.next == len(pr.seq) {
+				ev, done = m.complete(src, pr.cand), true
+				continue
+			}
+		case pr.next > 0 && k == pr.seq[pr.next-1]:
+			// a duplicate of the last matched knock
+		default:
+			pr.strays++
+			if pr.strays > m.cfg.StrayTolerance {
+				m.stats.Cancelled++
+				continue
+			}
+		}
+		kept = append(kept, pr)
+	}
+	s.progs = kept
+	if done {
+		// A grant ends that user's other candidates from this source.
+		s.progs = slices.DeleteFunc(s.progs, func(pr progress) bool { return m.users[pr.user].Name == ev.User })
+	}
+	return ev, done
+}
+
+// start begins candidates whose sequence starts with k.
+func (m *Matcher) start(s *source, src netip.Addr, now time.Time, k derive.Knock) (Event, bool) {
+	for _, c := range m.first[k] {
+		if ev, done := m.begin(&s, src, now, c); done {
+			return ev, true
+		}
+	}
+	if len(m.bound) == 0 {
+		return Event{}, false
+	}
+	lo, hi := m.window(m.base)
+	for _, i := range m.bound {
+		for st := lo; st <= hi; st++ {
+			seq, err := m.users[i].d.Sequence(m.scratch[:0], st, src)
+			if err != nil || seq[0] != k {
+				continue
+			}
+			c := cand{user: i, step: st, seq: slices.Clone(seq)}
+			if ev, done := m.begin(&s, src, now, c); done {
+				return ev, true
+			}
+		}
+	}
+	return Event{}, false
+}
+
+// begin adds candidate c for the source (creating the source when
+// needed); a one-knock sequence completes at once.
+func (m *Matcher) begin(sp **source, src netip.Addr, now time.Time, c cand) (Event, bool) {
+	s := *sp
+	if s != nil {
+		for _, pr := range s.progs {
+			if pr.user == c.user && pr.step == c.step {
+				return Event{}, false
+			}
+		}
+	}
+	m.stats.Started++
+	if len(c.seq) == 1 {
+		return m.complete(src, c), true
+	}
+	if s == nil {
+		s = m.newSource(src, now)
+		*sp = s
+	}
+	if len(s.progs) >= MaxCandidates {
+		s.progs = s.progs[1:]
+		m.stats.Cancelled++
+	}
+	s.progs = append(s.progs, progress{cand: c, next: 1, start: now})
+	return Event{}, false
+}
+
+func (m *Matcher) newSource(src netip.Addr, now time.Time) *source {
+	for len(m.sources) >= m.cfg.MaxSources && len(m.order) > 0 {
+		old := m.order[0]
+		m.order = m.order[1:]
+		if s, ok := m.sources[old]; ok {
+			m.stats.Evicted += uint64(len(s.progs))
+			delete(m.sources, old)
+		}
+	}
+	s := &source{last: now}
+	m.sources[src] = s
+	m.order = append(m.order, src)
+	return s
+}
+
+// complete decides what a completed candidate leads to.
+func (m *Matcher) complete(src netip.Addr, c cand) Event {
+	m.stats.Completed++
+	u := m.users[c.user]
+	ev := Event{User: u.Name, Src: src, Step: c.step, Open: u.Open}
+	if !allowed(u.From, src) {
+		ev.Kind = Refused
+		return ev
+	}
+	if last, ok := m.used[c.user]; ok && c.step <= last {
+		ev.Kind = Replay
+		return ev
+	}
+	m.used[c.user] = c.step
+	ev.Kind = Grant
+	return ev
+}
+
+func allowed(from []netip.Prefix, src netip.Addr) bool {
+	if len(from) == 0 {
+		return true
+	}
+	for _, p := range from {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}

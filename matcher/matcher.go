@@ -1,0 +1,199 @@
+package matcher
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+)
+
+// Defaults of the bounds.
+const (
+	DefaultStrayTolerance = 2
+	DefaultMaxSources     = 1 << 16
+	MaxCandidates         = 16
+)
+
+// Config are the matcher's parameters.
+type Config struct {
+	ServerID        string
+	Params          derive.Params
+	Skew            int
+	SequenceTimeout time.Duration
+	StrayTolerance  int // strays a candidate survives
+	MaxSources      int
+}
+
+// User is one user as the matcher needs it.
+type User struct {
+	Name   string
+	Secret []byte
+	Open   []derive.Knock
+	From   []netip.Prefix // empty: any source
+	Bind   bool
+}
+
+// Kind says what a completed sequence led to.
+type Kind int
+
+// The kinds of events.
+const (
+	Grant   Kind = iota // a fresh sequence from an allowed source
+	Replay              // a completed sequence whose step was already used
+	Refused             // a completed sequence from a source outside from
+)
+
+func (k Kind) String() string {
+	return [...]string{"grant", "replay", "refused"}[k]
+}
+
+// Event is the outcome of a completed sequence.
+type Event struct {
+	Kind Kind
+	User string
+	Src  netip.Addr
+	Step uint64
+	Open []derive.Knock
+}
+
+// Stats counts what the matcher saw.
+type Stats struct {
+	Packets, Started, Completed, Cancelled, Expired, Evicted uint64
+	Sources                                                  int
+}
+
+type user struct {
+	User
+	d *derive.Deriver
+}
+
+// cand is a (user, step) whose sequence starts with a given knock.
+type cand struct {
+	user int
+	step uint64
+	seq  []derive.Knock
+}
+
+// progress is a candidate being followed for one source.
+type progress struct {
+	cand
+	next   int
+	strays int
+	start  time.Time
+}
+
+type source struct {
+	progs []progress
+	last  time.Time
+}
+
+// Matcher follows knocks. It is not safe for concurrent use: the daemon
+// feeds it from one goroutine.
+type Matcher struct {
+	cfg     Config
+	users   []user
+	bound   []int // indices of source-bound users
+	base    uint64
+	haveWin bool
+	first   map[derive.Knock][]cand
+	sources map[netip.Addr]*source
+	order   []netip.Addr // insertion order, for eviction
+	used    map[int]uint64
+	scratch []derive.Knock
+	stats   Stats
+}
+
+// New builds a matcher. used holds each user's last used step (from the
+// state file); users not in it have used none.
+func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
+	if cfg.StrayTolerance < 0 {
+		cfg.StrayTolerance = DefaultStrayTolerance
+	}
+	if cfg.MaxSources <= 0 {
+		cfg.MaxSources = DefaultMaxSources
+	}
+	m := &Matcher{cfg: cfg, sources: map[netip.Addr]*source{}, used: map[int]uint64{},
+		scratch: make([]derive.Knock, 0, derive.MaxKnocks)}
+	for i, u := range users {
+		d, err := derive.New(u.Secret, cfg.ServerID, cfg.Params)
+		if err != nil {
+			return nil, fmt.Errorf("user %s: %w", u.Name, err)
+		}
+		m.users = append(m.users, user{User: u, d: d})
+		if u.Bind {
+			m.bound = append(m.bound, i)
+		}
+		if s, ok := used[u.Name]; ok {
+			m.used[i] = s
+		}
+	}
+	return m, nil
+}
+
+// Used returns each user's last used step, for the state file.
+func (m *Matcher) Used() map[string]uint64 {
+	out := make(map[string]uint64, len(m.used))
+	for i, s := range m.used {
+		out[m.users[i].Name] = s
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (m *Matcher) Stats() Stats {
+	s := m.stats
+	s.Sources = len(m.sources)
+	return s
+}
+
+// window returns the steps accepted around step t.
+func (m *Matcher) window(t uint64) (lo, hi uint64) {
+	w := uint64(m.cfg.Skew)
+	lo = t - min(t, w)
+	return lo, t + w
+}
+
+// Advance moves the window to now's step, recomputing every unbound
+// user's sequences when the step changed, and drops stale sources.
+func (m *Matcher) Advance(now time.Time) error {
+	t := derive.Step(now, m.cfg.Params.Period)
+	if m.haveWin && t == m.base {
+		return nil
+	}
+	lo, hi := m.window(t)
+	first := make(map[derive.Knock][]cand, len(m.users)*int(hi-lo+1))
+	for i, u := range m.users {
+		if u.Bind {
+			continue
+		}
+		for s := lo; s <= hi; s++ {
+			seq, err := u.d.Sequence(nil, s, netip.Addr{}) // fresh arrays: live candidates keep theirs
+			if err != nil {
+				return fmt.Errorf("user %s step %d: %w", u.Name, s, err)
+			}
+			first[seq[0]] = append(first[seq[0]], cand{user: i, step: s, seq: seq})
+		}
+	}
+	m.first, m.base, m.haveWin = first, t, true
+	m.sweep(now)
+	return nil
+}
+
+// sweep drops sources whose candidates all timed out.
+func (m *Matcher) sweep(now time.Time) {
+	kept := m.order[:0]
+	for _, a := range m.order {
+		s := m.sources[a]
+		if s == nil {
+			continue
+		}
+		if now.Sub(s.last) > m.cfg.SequenceTimeout {
+			m.stats.Expired += uint64(len(s.progs))
+			delete(m.sources, a)
+			continue
+		}
+		kept = append(kept, a)
+	}
+	m.order = kept
+}
