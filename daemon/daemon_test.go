@@ -1,0 +1,197 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/listener"
+)
+
+// syncBuffer is a log sink safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func setupConfig(t *testing.T) (*config.Config, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if _, err := config.WriteInit(path, config.InitOptions{ServerID: "gw1", Host: "198.18.0.1", StateFile: filepath.Join(dir, "state", "state.json")}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.AddUser(path, config.NewUser{Name: "alice", Open: []string{"tcp/22", "udp/1194"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("alice's secret, 32 bytes long!!!")
+	if err := cfg.WriteSecret("alice", secret); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, secret
+}
+
+type running struct {
+	d      *Daemon
+	src    *listener.Fake
+	fw     *firewall.Fake
+	log    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
+	t.Helper()
+	r := &running{src: &listener.Fake{}, fw: fw, log: &syncBuffer{}, done: make(chan error, 1)}
+	r.d = &Daemon{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil)), ConfigPath: cfg.Path}
+	if err := r.d.Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- r.d.Run(ctx) }()
+	return r
+}
+
+func (r *running) knock(t *testing.T, src netip.Addr, ks []derive.Knock) {
+	for _, k := range ks {
+		r.src.Inject(listener.Packet{Src: src, Knock: k})
+	}
+	// Wait until the fake source delivered them.
+	deadline := time.Now().Add(5 * time.Second)
+	want := r.src.Stats().Knocks + uint64(len(ks))
+	for r.src.Stats().Knocks < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+}
+
+func (r *running) stop(t *testing.T) {
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDaemon(t *testing.T) {
+	cfg, secret := setupConfig(t)
+	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	fw := &firewall.Fake{Clock: c}
+	r := start(t, cfg, c, fw)
+	client, other := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
+	r.knock(t, client, seq)
+	r.knock(t, other, seq) // replay from elsewhere
+	if got, want := fw.String(), "installed=true nflog=true setups=1\ngrant 198.18.0.2 tcp/22 30s\ngrant 198.18.0.2 udp/1194 30s"; got != want {
+		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
+	}
+	r.stop(t)
+	logs := r.log.String()
+	for _, s := range []string{
+		`msg=grant src=198.18.0.2 user=alice step=60000000 ports=tcp/22,udp/1194 timeout=30s`,
+		`level=WARN msg=replay src=198.18.0.3 user=alice step=60000000`,
+		`msg=stopped`,
+	} {
+		if !strings.Contains(logs, s) {
+			t.Errorf("log lacks %q:\n%s", s, logs)
+		}
+	}
+	if strings.Contains(logs, config.EncodeSecret(secret)) || strings.Count(logs, "\n") != 4 {
+		t.Errorf("log must be started, grant, replay, stopped and no secret:\n%s", logs)
+	}
+	if !strings.Contains(fw.String(), "nflog=false") {
+		t.Errorf("after stop the NFLOG rules must be gone (fail closed): %s", fw.String())
+	}
+	used, err := LoadState(cfg.StateFile)
+	if err != nil || used["alice"] != 60000000 {
+		t.Fatalf("state: %v, %v", used, err)
+	}
+	if st, _ := os.Stat(cfg.StateFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %04o", st.Mode().Perm())
+	}
+
+	// A restart does not accept the used step again, and reinstalls once.
+	r = start(t, cfg, c, fw)
+	r.knock(t, client, seq)
+	r.stop(t)
+	if !strings.Contains(r.log.String(), "msg=replay src=198.18.0.2") || !strings.Contains(fw.String(), "setups=2") {
+		t.Errorf("after restart:\n%s\n%s", r.log.String(), fw.String())
+	}
+}
+
+func TestReload(t *testing.T) {
+	cfg, _ := setupConfig(t)
+	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	reload := make(chan struct{})
+	fw := &firewall.Fake{Clock: c}
+	r := &running{src: &listener.Fake{}, fw: fw, log: &syncBuffer{}, done: make(chan error, 1)}
+	r.d = &Daemon{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil)), ConfigPath: cfg.Path, Reload: reload}
+	if err := r.d.Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { r.done <- r.d.Run(ctx) }()
+	r.cancel = cancel
+
+	// bob is added without a secret: the reload fails and keeps the old config.
+	if _, err := config.AddUser(cfg.Path, config.NewUser{Name: "bob", Open: []string{"tcp/22"}}); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	bob := []byte("bob's secret is also 32 bytes!!!")
+	waitFor(t, r.log, "config reload failed, keeping the old config")
+	if err := cfg.WriteSecret("bob", bob); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	waitFor(t, r.log, "msg=\"config reloaded\" users=2")
+	seq, _ := derive.Sequence(bob, "gw1", cfg.Params, 60000000, netip.Addr{})
+	r.knock(t, netip.MustParseAddr("2001:2::2"), seq)
+	r.stop(t)
+	if !strings.Contains(fw.String(), "grant 2001:2::2 tcp/22 30s") {
+		t.Errorf("bob after reload: %s\n%s", fw.String(), r.log.String())
+	}
+}
+
+func waitFor(t *testing.T, log *syncBuffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never said %q:\n%s", s, log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLoadStateRefusesGarbage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(path, []byte("{}"), 0o600)
+	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "refusing to start") {
+		t.Errorf("LoadState(garbage) = %v", err)
+	}
+}
