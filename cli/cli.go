@@ -64,7 +64,8 @@ func newRoot(env *Env) *cobra.Command {
 current time step derive a one-time knock sequence; the server opens the
 service for the knocking address only, for a short time.
 
-Server:  otpknock init, otpknock user add|list|remove
+Server:  otpknock init, otpknock user add|list|show|remove,
+         otpknock server, otpknock firewall status|remove
 Client:  otpknock import, otpknock show, otpknock profiles,
          otpknock send, otpknock connect`,
 		SilenceUsage:  true,
@@ -82,6 +83,8 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		newProfilesCmd(env),
 		newSendCmd(env),
 		newConnectCmd(env),
+		newServerCmd(env),
+		newFirewallCmd(env),
 		newVersionCmd(env),
 	)
 	return root

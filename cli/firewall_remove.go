@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/spf13/cobra"
+)
+
+func newFirewallRemoveCmd(env *Env, path *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove",
+		Short: "Remove the chain, its INPUT jump and the sets (stop the server first)",
+		Long: `Remove everything otpknock installed: the INPUT jump, the chain and
+the sets with their grants. The protected ports then follow the rest of
+your firewall: if it accepts them, they are open to everyone.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(*path)
+			if err != nil {
+				return err
+			}
+			fw, err := firewall.NewKernel()
+			if err != nil {
+				return err
+			}
+			if err := fw.Remove(firewall.PlanFor(cfg)); err != nil {
+				return fmt.Errorf("removing the firewall: %w", err)
+			}
+			fmt.Fprintf(env.Stdout, "Removed the %s chain, its INPUT jump and the sets %s and %s.\n", firewall.Chain, firewall.Set4, firewall.Set6)
+			return nil
+		},
+	}
+}
