@@ -41,7 +41,7 @@ bench: ## run the Go benchmarks
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-demo: deps build ## the demo: provision a user, import it, both sides derive the same knock
+demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
 clean: ## remove build output

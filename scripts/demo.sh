@@ -1,52 +1,112 @@
 #!/usr/bin/env bash
-# The otpknock demo: an administrator provisions a user, the user imports
-# the QR code, and both sides derive the same one-time knock sequence.
-# Everything happens in a temporary directory that is removed at the end.
+# The otpknock demo, in network namespaces made for it and removed after:
+# a server guarding a web service on tcp/2222, a client (alice) and a
+# stranger on the client's link. The administrator provisions alice with
+# a QR code; the stranger and alice are blocked; alice knocks and the
+# port opens for her only; the grant expires on time.
 set -euo pipefail
 bin=$(realpath "${1:-bin/otpknock}")
+if [[ $(id -u) != 0 ]]; then
+	echo "demo: needs root (network namespaces, iptables): sudo make demo" >&2
+	exit 1
+fi
+srv=otpk-demo-$$-srv
+cli=otpk-demo-$$-cli
 work=$(mktemp -d /tmp/otpknock-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	ip netns del "$srv" 2>/dev/null || true
+	ip netns del "$cli" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
 export OTPKNOCK_CLIENT_CONFIG=$work/client/client.yaml
 cfg=$work/server/config.yaml
 if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
-run() { printf '$ %s\n' "otpknock $*"; "$bin" "$@"; }
+on() { local ns=$1; shift; printf '[%s] $ %s\n' "${ns##*-}" "$*"; ip netns exec "$ns" "$@"; }
+# probe NS SRC PORT: can SRC open tcp/PORT on the server?
+probe() {
+	ip netns exec "$1" python3 - "$2" "$3" <<'PY'
+import socket, sys
+s = socket.socket(); s.settimeout(1)
+s.bind((sys.argv[1], 0))
+try:
+    s.connect(("198.18.0.1", int(sys.argv[2]))); print("  %s -> tcp/%s: OPEN" % (sys.argv[1], sys.argv[2]))
+except OSError:
+    print("  %s -> tcp/%s: closed (no answer)" % (sys.argv[1], sys.argv[2]))
+PY
+}
 
-say "Server: write a commented config"
-run init --config "$cfg" --server-id demo-gw --host 198.18.0.1
+say "Network: server 198.18.0.1 <-> client 198.18.0.2 (alice) and 198.18.0.3 (a stranger)"
+ip netns add "$srv"
+ip netns add "$cli"
+ip link add veth0 netns "$srv" type veth peer name veth0 netns "$cli"
+ip -n "$srv" addr add 198.18.0.1/24 dev veth0
+ip -n "$cli" addr add 198.18.0.2/24 dev veth0
+ip -n "$cli" addr add 198.18.0.3/24 dev veth0
+for ns in "$srv" "$cli"; do ip -n "$ns" link set veth0 up; ip -n "$ns" link set lo up; done
+mkdir -p "$work/www" && echo "hello from the protected service" >"$work/www/index.html"
+ip netns exec "$srv" python3 -m http.server 2222 --bind 198.18.0.1 --directory "$work/www" >/dev/null 2>&1 &
+pids+=($!)
 
-say "Server: add alice, who may open SSH; her QR code goes to alice.png"
-run user add alice --config "$cfg" --open tcp/22 --qr-png "$work/alice.png"
+say "Server: config, and a user who may open tcp/2222 (open_timeout 10s for the demo)"
+on "$srv" "$bin" init --config "$cfg" --server-id demo-gw --host 198.18.0.1
+sed -i 's/^open_timeout: 30s/open_timeout: 10s/' "$cfg"
+on "$srv" "$bin" user add alice --config "$cfg" --open tcp/2222 --qr-png "$work/alice.png" --no-qr | sed -n 1,3p
+on "$srv" "$bin" server --config "$cfg" --dry-run | grep -c . | sed 's/^/  firewall: /; s/$/ rules and sets to install/'
 
-say "Server: users and the state of their secrets"
-run user list --config "$cfg"
+say "Server: start it"
+ip netns exec "$srv" "$bin" server --config "$cfg" 2>"$work/server.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q 'msg=started' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
+sed 's/^/  log: /' "$work/server.log"
 
-say "Client: import alice's profile from the QR code image"
-run import "$work/alice.png" --name demo
+say "Client: alice imports her QR code"
+on "$cli" "$bin" import "$work/alice.png" --name demo
 
-# Read both sides twice at most: a step boundary may fall between them.
-for attempt in 1 2; do
-	client=$("$bin" show demo)
-	server=$("$bin" user show alice --config "$cfg")
-	[[ $client == "$server" ]] && break
-done
+say "Before any knock, the service is closed to everyone"
+probe "$cli" 198.18.0.3 2222
+probe "$cli" 198.18.0.2 2222
 
-say "Client: the sequence to knock now (and the knock client's form)"
-printf '$ otpknock show demo\n%s\n' "$client"
-run show demo --format knock | sed -n 1,2p
+say "Alice knocks: the current one-time sequence, then she waits for the door"
+sent=$(on "$cli" "$bin" send demo -v --wait tcp/2222 2>&1)
+echo "$sent"
 
-say "Server: the sequence it expects from alice now"
-printf '$ otpknock user show alice --config %s\n%s\n' "$cfg" "$server"
-if [[ $client != "$server" ]]; then
-	echo "demo: client and server disagree" >&2
-	exit 1
-fi
-echo "Client and server agree, with no network exchange: the sequence comes from the secret and the clock."
+say "The service is open for alice only"
+probe "$cli" 198.18.0.2 2222
+probe "$cli" 198.18.0.3 2222
+on "$cli" python3 -c 'import urllib.request; print("  " + urllib.request.urlopen("http://198.18.0.1:2222/").read().decode().strip())'
+on "$srv" "$bin" firewall status --config "$cfg" | grep -A3 '^Sets'
 
-say "One step (30 s) later the sequence is another one"
-run show demo --time-offset 30s
+say "The stranger captured alice's packets and replays them from his own address"
+knocks=$(grep -o 'knock [0-9]*/[0-9]* [a-z]*/[0-9]*' <<<"$sent" | awk '{print $3}' | tr '\n' ' ')
+echo "  replaying: $knocks"
+ip netns exec "$cli" python3 - 198.18.0.3 $knocks <<'PY'
+import socket, sys, time
+src = sys.argv[1]
+for k in sys.argv[2:]:
+    proto, port = k.split("/")
+    if proto == "tcp":
+        s = socket.socket(); s.setblocking(False); s.bind((src, 0))
+        try: s.connect(("198.18.0.1", int(port)))
+        except BlockingIOError: pass
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((src, 0))
+        s.sendto(b"", ("198.18.0.1", int(port)))
+    s.close(); time.sleep(0.05)
+PY
+sleep 0.3
+probe "$cli" 198.18.0.3 2222
+grep 'msg=replay' "$work/server.log" | sed 's/^/  log: /'
 
-say "Client: profiles (secrets are never shown)"
-run profiles
+say "Ten seconds later the grant has expired in the kernel"
+sleep 10.5
+probe "$cli" 198.18.0.2 2222
+
+say "Server log"
+sed 's/^/  /' "$work/server.log"
 echo
 echo "demo: ok"
