@@ -28,10 +28,11 @@ type Daemon struct {
 	Reload     <-chan struct{}
 	ConfigPath string
 
-	mu   sync.Mutex
-	cfg  *config.Config
-	plan firewall.Plan
-	m    *matcher.Matcher
+	mu      sync.Mutex
+	cfg     *config.Config
+	plan    firewall.Plan
+	m       *matcher.Matcher
+	persist chan struct{} // a grant changed the used steps
 }
 
 // Build loads the users' secrets and the state file and builds the
@@ -64,6 +65,7 @@ func (d *Daemon) Start(cfg *config.Config) error {
 		return fmt.Errorf("installing the firewall: %w", err)
 	}
 	d.cfg, d.plan, d.m = cfg, plan, m
+	d.persist = make(chan struct{}, 1)
 	return nil
 }
 
@@ -76,10 +78,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		d.housekeeping(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		d.persister(ctx)
 	}()
 	err := d.Source.Run(ctx, d.handle)
 	cancel()
@@ -91,6 +97,9 @@ func (d *Daemon) stop(runErr error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	closeErr := d.Firewall.Close(d.plan)
+	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
+		d.Log.Error("saving state", "err", err)
+	}
 	st, ms := d.Source.Stats(), d.m.Stats()
 	d.Log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
 		"completed", ms.Completed, "evicted", ms.Evicted)
@@ -148,20 +157,46 @@ func (d *Daemon) handle(p listener.Packet) {
 	case matcher.Refused:
 		d.Log.Warn("refused source", attrs...)
 	case matcher.Grant:
-		d.grant(ev.Src, ev.Open, attrs)
+		d.grant(ev.Src, ev.Open, p.At, attrs)
 	}
 }
 
-func (d *Daemon) grant(src netip.Addr, open []derive.Knock, attrs []any) {
+// grant opens the services; the latency logged runs from the kernel's
+// logging of the last knock (at) to the last set entry added.
+func (d *Daemon) grant(src netip.Addr, open []derive.Knock, at time.Time, attrs []any) {
 	for _, svc := range open {
 		if err := d.Firewall.Grant(src, svc, d.cfg.OpenTimeout); err != nil {
 			d.Log.Error("grant failed", append(attrs, "err", err)...)
 			return
 		}
 	}
-	d.Log.Info("grant", append(attrs, "timeout", d.cfg.OpenTimeout.String())...)
-	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
-		d.Log.Error("saving state", "err", err)
+	attrs = append(attrs, "timeout", d.cfg.OpenTimeout.String())
+	if !at.IsZero() {
+		attrs = append(attrs, "latency", time.Since(at).String())
+	}
+	select {
+	case d.persist <- struct{}{}:
+	default: // a save is already due; it will include this step
+	}
+	d.Log.Info("grant", attrs...)
+}
+
+// persister saves the used steps after grants, off the packet path: the
+// fsync does not delay the next knock. Bursts of grants coalesce into one
+// write; stop saves once more.
+func (d *Daemon) persister(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.persist:
+			d.mu.Lock()
+			used, path := d.m.Used(), d.cfg.StateFile
+			d.mu.Unlock()
+			if err := SaveState(path, used); err != nil {
+				d.Log.Error("saving state", "err", err)
+			}
+		}
 	}
 }
 

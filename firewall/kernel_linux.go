@@ -18,6 +18,7 @@ import (
 // ipset over netlink.
 type Kernel struct {
 	v4, v6 *iptables.IPTables
+	nl     *netlink.Handle // one netfilter netlink socket for all grants
 }
 
 // NewKernel finds iptables and ip6tables.
@@ -30,7 +31,11 @@ func NewKernel() (*Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ip6tables: %w (install the iptables package)", err)
 	}
-	return &Kernel{v4: v4, v6: v6}, nil
+	h, err := netlink.NewHandle(unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, setErr("opening a netfilter netlink socket", err)
+	}
+	return &Kernel{v4: v4, v6: v6, nl: h}, nil
 }
 
 func (k *Kernel) families() []struct {
@@ -155,7 +160,7 @@ func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) 
 		proto = unix.IPPROTO_UDP
 	}
 	e := &netlink.IPSetEntry{IP: src.AsSlice(), Port: &port, Protocol: &proto, Timeout: &secs, Replace: true}
-	if err := netlink.IpsetAdd(Set(src), e); err != nil {
+	if err := k.nl.IpsetAdd(Set(src), e); err != nil {
 		return setErr(fmt.Sprintf("adding %v %v to set %q", src, svc, Set(src)), err)
 	}
 	return nil

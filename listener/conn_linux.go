@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -148,6 +149,9 @@ func (n *NFLOG) handle(b []byte, fn func(Packet)) {
 		if err != nil {
 			n.c.malformed.Add(1)
 			return
+		}
+		if a.sec > 0 {
+			p.At = time.Unix(a.sec, a.usec*1000)
 		}
 		n.c.knocks.Add(1)
 		fn(p)

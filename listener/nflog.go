@@ -14,6 +14,7 @@ const (
 	NFULNL_MSG_CONFIG = 1
 
 	NFULA_PACKET_HDR = 1
+	NFULA_TIMESTAMP  = 3
 	NFULA_PAYLOAD    = 9
 	NFULA_SEQ        = 12
 
@@ -74,6 +75,8 @@ type packetAttrs struct {
 	payload []byte
 	seq     uint32
 	hasSeq  bool
+	sec     int64 // NFULA_TIMESTAMP: when the packet met the rule
+	usec    int64
 }
 
 // parsePacket decodes the body of an NFULNL_MSG_PACKET message: the
@@ -95,6 +98,11 @@ func parsePacket(body []byte) (packetAttrs, error) {
 		switch typ {
 		case NFULA_PAYLOAD:
 			a.payload = v
+		case NFULA_TIMESTAMP:
+			if len(v) != 16 {
+				return a, ErrMessage
+			}
+			a.sec, a.usec = int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
 		case NFULA_SEQ:
 			if len(v) != 4 {
 				return a, ErrMessage

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+	"time"
 )
 
 // nlmsg builds a netlink message of type typ around body.
@@ -36,6 +37,7 @@ func packetMsg(seq uint32, payload []byte) []byte {
 	body := []byte{2, 0, 0x12, 0x67} // AF_INET, v0, group 4711
 	body = append(body, nla(NFULA_PACKET_HDR, []byte{0x08, 0x00, 1, 0})...)
 	body = append(body, nla(10, []byte("otpknock\x00"))...)
+	body = append(body, nla(NFULA_TIMESTAMP, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1800000000), 250000))...)
 	body = append(body, nla(NFULA_SEQ, binary.BigEndian.AppendUint32(nil, seq))...)
 	body = append(body, nla(NFULA_PAYLOAD|0x4000, payload)...)
 	return nlmsg(MsgPacket, body)
@@ -48,7 +50,7 @@ func TestNFLOGMessages(t *testing.T) {
 	var n NFLOG
 	var got []Packet
 	n.handle(dgram, func(p Packet) { got = append(got, p) })
-	if len(got) != 2 || got[0].Knock.Port != 40123 || got[1].Knock.Port != 20000 {
+	if len(got) != 2 || got[0].Knock.Port != 40123 || got[1].Knock.Port != 20000 || !got[0].At.Equal(time.Unix(1800000000, 250e6)) {
 		t.Fatalf("packets %+v", got)
 	}
 	st := n.Stats()
@@ -60,6 +62,7 @@ func TestNFLOGMessages(t *testing.T) {
 		"attr length beyond":     nlmsg(MsgPacket, append([]byte{2, 0, 0, 0}, 0xff, 0x00, 9, 0)),
 		"no payload":             nlmsg(MsgPacket, []byte{2, 0, 0, 0}),
 		"short nfgenmsg":         nlmsg(MsgPacket, []byte{2}),
+		"bad timestamp size":     nlmsg(MsgPacket, append(append([]byte{2, 0, 0, 0}, nla(NFULA_TIMESTAMP, []byte{1, 2})...), nla(NFULA_PAYLOAD, pkt)...)),
 		"bad seq size":           nlmsg(MsgPacket, append([]byte{2, 0, 0, 0}, nla(NFULA_SEQ, []byte{1})...)),
 		"undecodable payload":    packetMsg(1, []byte{0x45}),
 	} {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/otpknock/otpknock/derive"
 )
@@ -12,6 +13,7 @@ import (
 type Packet struct {
 	Src   netip.Addr
 	Knock derive.Knock
+	At    time.Time // when the kernel logged it; zero when unknown
 }
 
 // Decoding errors; each is a reason a packet is counted as malformed or
