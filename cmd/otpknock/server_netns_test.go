@@ -217,6 +217,10 @@ func TestServerEndToEnd(t *testing.T) {
 	if w.open(w.stranger, p.ServerV4, 2222) {
 		t.Errorf("alice's grant opened the port for another address")
 	}
+	status := w.must(p.Server, "firewall", "status", "-c", w.cfg)
+	if !regexp.MustCompile(`198\.18\.0\.2\s+tcp/2222\s+[1-3]s`).MatchString(status) || !strings.Contains(status, "knock logging on") {
+		t.Errorf("firewall status:\n%s", status)
+	}
 	if w.open(none, p.ServerV4, 2223) {
 		t.Errorf("alice's grant opened bob's port")
 	}
@@ -298,5 +302,36 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 	if closedAfter < 2*time.Second || closedAfter > 4*time.Second {
 		t.Errorf("after kill -9 the grant closed %v after opening, want 3s +- 1s", closedAfter)
+	}
+}
+
+// TestServerChecks: without privileges the server stops at once with
+// one line and exit code 2; --dry-run needs none.
+func TestServerChecks(t *testing.T) {
+	netnstest.Require(t, "setpriv")
+	dir, err := os.MkdirTemp("", "otpknock-checks-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	cfg := filepath.Join(dir, "config.yaml")
+	if out, err := exec.Command(bin, "init", "-c", cfg, "--server-id", "gw1").CombinedOutput(); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	os.Chown(cfg, nobody, nobody)
+	cmd := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("unprivileged server: %v, want exit 2", err)
+	}
+	if !strings.Contains(stderr.String(), "needs root or CAP_NET_ADMIN") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("stderr %q: want one line naming root or CAP_NET_ADMIN", stderr.String())
+	}
+	out, err := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg, "--dry-run").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-j NFLOG --nflog-group 4711") {
+		t.Errorf("--dry-run as nobody: %v\n%s", err, out)
 	}
 }
