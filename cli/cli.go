@@ -67,7 +67,7 @@ service for the knocking address only, for a short time.
 Server:  otpknock init, otpknock user add|list|show|remove,
          otpknock server, otpknock firewall status|remove
 Client:  otpknock import, otpknock show, otpknock profiles,
-         otpknock send, otpknock connect`,
+         otpknock send, otpknock connect, otpknock tui`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       env.Version,
@@ -85,6 +85,7 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		newConnectCmd(env),
 		newServerCmd(env),
 		newFirewallCmd(env),
+		newTUICmd(env),
 		newVersionCmd(env),
 	)
 	return root

@@ -45,7 +45,10 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 			if err != nil {
 				return err
 			}
-			p := profile.Profile{Name: pickName(s, name, acct), Account: acct}
+			if name == "" {
+				name = s.DefaultName(acct)
+			}
+			p := profile.Profile{Name: name, Account: acct}
 			if err := s.Add(p); err != nil {
 				return err
 			}
@@ -93,16 +96,4 @@ func readURI(env *Env, arg string) (string, error) {
 		return "", fmt.Errorf("%s: neither an otpauth:// URI nor a PNG QR code", arg)
 	}
 	return uri, nil
-}
-
-// pickName returns the requested name, else the server id, else
-// user@server when the server id is taken.
-func pickName(s *profile.Store, name string, a provision.Account) string {
-	if name != "" {
-		return name
-	}
-	if _, err := s.Get(a.ServerID); err != nil {
-		return a.ServerID
-	}
-	return a.User + "@" + a.ServerID
 }

@@ -166,6 +166,15 @@ func (s *Store) Add(p Profile) error {
 	return nil
 }
 
+// DefaultName proposes a free name for an imported account: its server
+// id, else user@server.
+func (s *Store) DefaultName(a provision.Account) string {
+	if _, err := s.Get(a.ServerID); err != nil {
+		return a.ServerID
+	}
+	return a.User + "@" + a.ServerID
+}
+
 // Remove deletes the profile called name.
 func (s *Store) Remove(name string) error {
 	i := slices.IndexFunc(s.Profiles, func(p Profile) bool { return p.Name == name })

@@ -50,6 +50,8 @@ type Knocker struct {
 	Gap     time.Duration
 	Status  io.Writer // notices the user should see (waits); may be nil
 	Verbose io.Writer // one line per packet; nil for quiet
+	// OnSent, when set, is called after each packet left.
+	OnSent func(step uint64, i int, k derive.Knock, total int)
 }
 
 // ErrClockBehind is returned when the profile's last used step is far
@@ -113,6 +115,9 @@ func (k *Knocker) Knock(ctx context.Context, r Request) (Result, error) {
 			}
 		}
 		res.Last = k.Clock.Now()
+		if k.OnSent != nil && !r.DryRun {
+			k.OnSent(res.Step, i, kn, len(res.Knocks))
+		}
 		k.verbose("knock %d/%d %-9v -> %v (step %d, %s)\n", i+1, len(res.Knocks), kn, r.Dst, res.Step, how)
 	}
 	return res, nil

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/tui"
+	"github.com/spf13/cobra"
+)
+
+func newTUICmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tui",
+		Short: "The knock at a glance: profiles, the current sequence, one key to knock",
+		Long: `A terminal interface for knocking by hand: the list of profiles
+(filter with /), the current sequence of the selected one with the time
+left until it rotates, enter to knock and check that the service opened,
+i to import a URI, d to delete, c to copy the sequence for the knock
+client, ? for help, q to quit. Colors follow the terminal and NO_COLOR.`,
+		Args: args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(env)
+			if err != nil {
+				return err
+			}
+			state, err := profile.LoadState(profile.StatePath(s.Path))
+			if err != nil {
+				return err
+			}
+			deps := tui.Deps{
+				Store:     tui.FileStore{S: s},
+				Knocker:   tui.SenderKnocker{Clock: env.Clock, State: state, Gap: sender.DefaultGap, Retries: 1, Timeout: 5 * time.Second},
+				Clipboard: tui.ExecClipboard{},
+				Clock:     env.Clock,
+			}
+			r := lipgloss.NewRenderer(env.Stdout)
+			m := tui.New(deps, tui.DefaultKeyMap(), tui.DefaultStyles(r))
+			_, err = tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(env.Stdin), tea.WithOutput(env.Stdout),
+				tea.WithContext(cmd.Context())).Run()
+			return err
+		},
+	}
+}

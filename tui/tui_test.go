@@ -1,0 +1,237 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/provision"
+)
+
+// memStore is an in-memory Store.
+type memStore struct{ s profile.Store }
+
+func (m *memStore) List() []profile.Profile { return m.s.Profiles }
+func (m *memStore) Add(p profile.Profile) error {
+	return m.s.Add(p)
+}
+func (m *memStore) Remove(name string) error      { return m.s.Remove(name) }
+func (m *memStore) Name(p profile.Profile) string { return m.s.DefaultName(p.Account) }
+
+// fakeKnocker reports the profile's sequence for the clock's step as
+// sent, then returns out or err.
+type fakeKnocker struct {
+	clock *clock.Fake
+	out   Outcome
+	err   error
+	calls int
+}
+
+func (f *fakeKnocker) Knock(_ context.Context, p profile.Profile, sent func(Sent)) (Outcome, error) {
+	f.calls++
+	step := derive.Step(f.clock.Now(), p.Params.Period)
+	var src netip.Addr
+	if p.BindSource {
+		src = netip.MustParseAddr("2001:2::2")
+	}
+	seq, _ := derive.Sequence(p.Secret, p.ServerID, p.Params, step, src)
+	for i, k := range seq {
+		sent(Sent{Step: step, Index: i, Knock: k, Total: len(seq)})
+	}
+	f.out.Step = step
+	return f.out, f.err
+}
+
+type fakeClipboard struct{ got string }
+
+func (f *fakeClipboard) Copy(s string) error { f.got = s; return nil }
+
+func testProfiles() []profile.Profile {
+	acct := func(user, host string, open ...derive.Knock) provision.Account {
+		return provision.Account{ServerID: "gw1", User: user, Host: host, Secret: []byte(user + "'s secret of 32 bytes......")[:32],
+			Params: derive.DefaultParams(), Open: open}
+	}
+	home := acct("bob", "2001:2::1", derive.Knock{Proto: derive.TCP, Port: 2222})
+	home.BindSource = true
+	return []profile.Profile{
+		{Name: "gw1", Account: acct("alice", "knock.example.org", derive.Knock{Proto: derive.TCP, Port: 22}, derive.Knock{Proto: derive.UDP, Port: 1194})},
+		{Name: "home", Account: home},
+	}
+}
+
+type fixture struct {
+	store *memStore
+	kn    *fakeKnocker
+	clip  *fakeClipboard
+	clock *clock.Fake
+}
+
+func newFixture(profiles []profile.Profile) (Model, *fixture) {
+	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(13 * time.Second).UTC())
+	f := &fixture{store: &memStore{}, clip: &fakeClipboard{}, clock: c}
+	f.kn = &fakeKnocker{clock: c, out: Outcome{Service: "198.18.0.1:22", Opened: true, Elapsed: 38 * time.Millisecond, Attempts: 1}}
+	for _, p := range profiles {
+		f.store.s.Add(p)
+	}
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	m := New(Deps{Store: f.store, Knocker: f.kn, Clipboard: f.clip, Clock: c}, DefaultKeyMap(), DefaultStyles(r))
+	return m, f
+}
+
+func keyMsg(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+// screen runs the model in teatest at w x h, sends the keys, waits for
+// want in the output, and compares the final view with the golden file.
+func screen(t *testing.T, m Model, w, h int, keys []string, want string) Model {
+	t.Helper()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	for _, k := range keys {
+		if strings.HasPrefix(k, "type:") {
+			tm.Type(strings.TrimPrefix(k, "type:"))
+			continue
+		}
+		tm.Send(keyMsg(k))
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
+		teatest.WithDuration(5*time.Second))
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
+	golden.RequireEqual(t, []byte(final.View()))
+	return final
+}
+
+func TestScreens(t *testing.T) {
+	failing := func(f *fixture) {
+		f.kn.out = Outcome{Service: "198.18.0.1:22", Attempts: 2, Reason: "no answer within 5s"}
+	}
+	tests := []struct {
+		name     string
+		profiles []profile.Profile
+		w, h     int
+		keys     []string
+		want     string
+		setup    func(*fixture)
+	}{
+		{"main", testProfiles(), 80, 24, nil, "Knock now", nil},
+		{"help", testProfiles(), 80, 24, []string{"?"}, "copy for knock", nil},
+		{"import error", testProfiles(), 80, 24, []string{"i", "type:otpauth://totp/x?secret=AAAA", "enter"}, "no otpknock field", nil},
+		{"knock success", testProfiles(), 80, 24, []string{"enter"}, "open in 38 ms", nil},
+		{"knock failure", testProfiles(), 80, 24, []string{"enter"}, "still closed", failing},
+		{"narrow", testProfiles(), 60, 20, nil, "Knock now", nil},
+		{"wide", testProfiles(), 120, 30, nil, "Knock now", nil},
+		{"empty", nil, 80, 24, nil, "No profiles yet", nil},
+		{"filter", testProfiles(), 80, 24, []string{"/", "type:home", "enter"}, "source-bound", nil},
+		{"bound profile", testProfiles(), 80, 24, []string{"down"}, "source-bound", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, f := newFixture(tt.profiles)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			screen(t, m, tt.w, tt.h, tt.keys, tt.want)
+		})
+	}
+}
+
+// TestTransitions drives Update directly and checks the state.
+func TestTransitions(t *testing.T) {
+	good, _ := testProfiles()[0].Account.URI()
+	tests := []struct {
+		name  string
+		keys  []string
+		check func(*testing.T, Model, *fixture)
+	}{
+		{"cursor stays in range", []string{"down", "down", "down", "k", "k", "k"}, func(t *testing.T, m Model, _ *fixture) {
+			if m.cursor != 0 {
+				t.Errorf("cursor %d", m.cursor)
+			}
+		}},
+		{"delete needs confirmation", []string{"d", "n"}, func(t *testing.T, m Model, f *fixture) {
+			if len(f.store.List()) != 2 || m.mode != browsing {
+				t.Errorf("profiles %d, mode %v", len(f.store.List()), m.mode)
+			}
+		}},
+		{"delete confirmed", []string{"down", "d", "y"}, func(t *testing.T, m Model, f *fixture) {
+			if len(f.store.List()) != 1 || f.store.List()[0].Name != "gw1" || !strings.Contains(m.log[0].text, "deleted home") {
+				t.Errorf("profiles %v, log %v", f.store.List(), m.log)
+			}
+		}},
+		{"import a URI", []string{"d", "y", "i", "type:" + good, "enter"}, func(t *testing.T, m Model, f *fixture) {
+			if m.mode != browsing || len(f.store.List()) != 2 || m.inputErr != "" {
+				t.Errorf("mode %v, profiles %d, err %q", m.mode, len(f.store.List()), m.inputErr)
+			}
+		}},
+		{"import esc cancels", []string{"i", "type:junk", "esc"}, func(t *testing.T, m Model, f *fixture) {
+			if m.mode != browsing || len(f.store.List()) != 2 {
+				t.Errorf("mode %v", m.mode)
+			}
+		}},
+		{"copy in knock form", []string{"c"}, func(t *testing.T, m Model, f *fixture) {
+			if !strings.HasPrefix(f.clip.got, "knock knock.example.org ") || strings.Count(f.clip.got, ":") != 4 {
+				t.Errorf("copied %q", f.clip.got)
+			}
+		}},
+		{"filter with no match, esc clears", []string{"/", "type:zzz", "esc"}, func(t *testing.T, m Model, _ *fixture) {
+			if m.filter.Value() != "" || len(m.visible()) != 2 {
+				t.Errorf("filter %q", m.filter.Value())
+			}
+		}},
+		{"keys wait while knocking", []string{"enter", "q"}, func(t *testing.T, m Model, _ *fixture) {
+			if m.mode != knocking {
+				t.Errorf("mode %v, want knocking (q ignored until done)", m.mode)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, f := newFixture(testProfiles())
+			var model tea.Model = m
+			for _, k := range tt.keys {
+				if strings.HasPrefix(k, "type:") {
+					for _, r := range strings.TrimPrefix(k, "type:") {
+						model, _ = model.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+					}
+					continue
+				}
+				model, _ = model.Update(keyMsg(k))
+			}
+			tt.check(t, model.(Model), f)
+		})
+	}
+}
+
+func TestKnockErrorIsLogged(t *testing.T) {
+	m, f := newFixture(testProfiles())
+	f.kn.err = errors.New("resolving knock.example.org: no such host")
+	final := screen(t, m, 80, 24, []string{"enter"}, "no such host")
+	if len(final.log) != 1 || final.log[0].ok {
+		t.Errorf("log %+v", final.log)
+	}
+}
