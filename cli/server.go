@@ -17,7 +17,7 @@ import (
 
 func newServerCmd(env *Env) *cobra.Command {
 	var path, logFormat, logLevel string
-	var dryRun bool
+	var dryRun, checkOnly bool
 	c := &cobra.Command{
 		Use:   "server [--config FILE] [--dry-run]",
 		Short: "Run the knock server: watch knocks, open services for their senders",
@@ -28,7 +28,8 @@ reloads users and secrets; SIGINT or SIGTERM stop it, leaving the
 protected ports closed and live grants expiring on their own.
 
 Needs root or CAP_NET_ADMIN. --dry-run prints the firewall it would
-install and exits.`,
+install and exits; --check validates the config, the secrets and the
+kernel support without changing anything.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
@@ -39,6 +40,9 @@ install and exits.`,
 				fmt.Fprint(env.Stdout, firewall.PlanFor(cfg).Render())
 				return nil
 			}
+			if checkOnly {
+				return check(env.Stdout, cfg)
+			}
 			log, err := newLogger(env, logFormat, logLevel)
 			if err != nil {
 				return err
@@ -48,6 +52,7 @@ install and exits.`,
 	}
 	c.Flags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the firewall rules and sets it would install, then exit")
+	c.Flags().BoolVar(&checkOnly, "check", false, "check config, secrets and kernel support, change nothing, then exit")
 	c.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return c

@@ -8,30 +8,14 @@ import (
 	"strings"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/privs"
 )
-
-// capNetAdmin is CAP_NET_ADMIN's bit in the capability sets.
-const capNetAdmin = 12
 
 // CheckPrivileges returns an error unless the process runs as root or
 // holds CAP_NET_ADMIN.
 func CheckPrivileges() error {
-	if os.Geteuid() == 0 {
+	if privs.NetAdmin() {
 		return nil
-	}
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return fmt.Errorf("checking capabilities: %w", err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err == nil && caps&(1<<capNetAdmin) != 0 {
-				return nil
-			}
-		}
 	}
 	return fmt.Errorf("the server needs root or CAP_NET_ADMIN (for iptables, ipset and NFLOG)")
 }

@@ -11,6 +11,8 @@ import (
 type Kernel struct{ Backend }
 
 // NewKernel returns an error: not supported on this GOOS.
-func NewKernel() (*Kernel, error) {
-	return nil, fmt.Errorf("the firewall is not supported on %s", runtime.GOOS)
+func NewKernel() (*Kernel, error) { return nil, errUnsupported() }
+
+func errUnsupported() error {
+	return fmt.Errorf("the firewall is not supported on %s", runtime.GOOS)
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otpknock/otpknock/internal/privs"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -68,8 +69,10 @@ func (n *NFLOG) configure() error {
 	}
 	for _, req := range configRequests(n.opts) {
 		if err := n.request(req); err != nil {
-			if errors.Is(err, unix.EBUSY) {
-				return fmt.Errorf("nflog_group %d is taken by another program (another otpknock server, ulogd?): %w", n.opts.Group, err)
+			// The kernel answers EPERM both without CAP_NET_ADMIN and when
+			// another socket holds the group.
+			if errors.Is(err, unix.EBUSY) || (errors.Is(err, unix.EPERM) && privs.NetAdmin()) {
+				return fmt.Errorf("nflog_group %d: %w (another otpknock server, ulogd?)", n.opts.Group, ErrGroupTaken)
 			}
 			return sysErr(fmt.Sprintf("configuring nflog_group %d", n.opts.Group), err)
 		}

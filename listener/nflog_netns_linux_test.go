@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -41,6 +42,8 @@ func TestNFLOGKernel(t *testing.T) {
 	if err == nil {
 		second.Close()
 		t.Errorf("a second listener bound the same group")
+	} else if !errors.Is(err, ErrGroupTaken) {
+		t.Errorf("second bind: %v, want ErrGroupTaken", err)
 	}
 
 	var mu sync.Mutex

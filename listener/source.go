@@ -2,9 +2,13 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
+
+// ErrGroupTaken is returned by Open when another socket holds the group.
+var ErrGroupTaken = errors.New("the NFLOG group is taken by another program")
 
 // Stats counts what a source saw. Lost counts packets the kernel logged
 // but could not deliver (gaps in NFLOG sequence numbers, socket

@@ -198,8 +198,14 @@ func acceptAll(ln net.Listener) {
 func TestServerEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	p := w.p
+	if out := w.must(p.Server, "server", "--check", "-c", w.cfg); strings.Count(out, "ok   ") != 10 || strings.Contains(out, "FAIL") {
+		t.Errorf("server --check before start (want 10 ok lines):\n%s", out)
+	}
 	w.startServer()
 	none := netip.Addr{}
+	if out := w.must(p.Server, "server", "--check", "-c", w.cfg); !strings.Contains(out, "held (a running server?)") || !strings.Contains(out, "otpknock's installed: true") {
+		t.Errorf("server --check while running:\n%s", out)
+	}
 
 	if w.open(none, p.ServerV4, 2222) || w.open(none, p.ServerV6, 2222) {
 		t.Fatalf("protected port open before any knock")
@@ -329,6 +335,11 @@ func TestServerChecks(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "needs root or CAP_NET_ADMIN") || strings.Count(stderr.String(), "\n") != 1 {
 		t.Errorf("stderr %q: want one line naming root or CAP_NET_ADMIN", stderr.String())
+	}
+	cmd = exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg, "--check")
+	checkOut, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(checkOut), "FAIL the server needs root or CAP_NET_ADMIN") {
+		t.Errorf("--check as nobody: %v, want exit 2 and a FAIL line\n%s", err, checkOut)
 	}
 	out, err := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg, "--dry-run").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "-j NFLOG --nflog-group 4711") {

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package firewall
+
+// Probe returns an error: not supported on this GOOS.
+func (k *Kernel) Probe() (int, bool, error) { return 0, false, errUnsupported() }
