@@ -8,7 +8,14 @@ BENCHTIME  ?= 1s
 GOBIN      := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help deps build test lint bench fuzz demo vectors vectors-check clean
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+SHAREDIR   := $(PREFIX)/share
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+
+.PHONY: help deps build test lint bench fuzz demo vectors vectors-check install clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +50,20 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 
 demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
+
+install: build ## install binary, systemd unit, sysusers entry, example config, completions, man pages (PREFIX, DESTDIR)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
+	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
+	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
+	install -D -m 0644 packaging/otpknock.sysusers $(DESTDIR)$(SYSUSERSDIR)/otpknock.conf
+	rm -f $(BIN).example.yaml && $(BIN) init --config $(BIN).example.yaml --server-id CHANGE-ME --host knock.example.org --secrets-dir /etc/otpknock/secrets >/dev/null
+	install -D -m 0644 $(BIN).example.yaml $(DESTDIR)$(SHAREDIR)/doc/otpknock/config.example.yaml
+	$(BIN) completion bash > $(BIN).bash && install -D -m 0644 $(BIN).bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/otpknock
+	$(BIN) completion zsh > $(BIN).zsh && install -D -m 0644 $(BIN).zsh $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_otpknock
+	$(BIN) completion fish > $(BIN).fish && install -D -m 0644 $(BIN).fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/otpknock.fish
+	rm -rf $(BIN).man && $(BIN) man $(BIN).man >/dev/null
+	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(BIN).man/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
+	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
 
 clean: ## remove build output
 	rm -rf bin

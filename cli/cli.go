@@ -86,6 +86,7 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		newServerCmd(env),
 		newFirewallCmd(env),
 		newTUICmd(env),
+		newManCmd(env),
 		newVersionCmd(env),
 	)
 	return root

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/internal/netnstest"
+)
+
+const unitFile = "../../packaging/otpknock.service"
+
+// unitCaps returns the unit's AmbientCapabilities as setpriv wants them:
+// "+net_admin,+net_raw".
+func unitCaps(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "AmbientCapabilities="); ok {
+			var caps []string
+			for _, c := range strings.Fields(v) {
+				caps = append(caps, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+			}
+			return strings.Join(caps, ",")
+		}
+	}
+	t.Fatalf("%s has no AmbientCapabilities", unitFile)
+	return ""
+}
+
+// TestSystemdUnit checks the unit with systemd-analyze: it verifies, and
+// its offline security exposure stays at "OK" (2.5 or less).
+func TestSystemdUnit(t *testing.T) {
+	netnstest.Require(t, "systemd-analyze")
+	data, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := filepath.Join(t.TempDir(), "otpknock.service")
+	os.WriteFile(unit, []byte(strings.ReplaceAll(string(data), "/usr/bin/otpknock", bin)), 0o644)
+	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", unit).CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	out, err := exec.Command("systemd-analyze", "security", "--offline=true", unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in:\n%s", out)
+	}
+	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > 2.5 {
+		t.Errorf("exposure level %.1f, want 2.5 or less:\n%s", level, out)
+	}
+}
+
+// TestServerLeastPrivilege runs the server as nobody with exactly the
+// unit's capabilities and checks that a knock opens the port.
+func TestServerLeastPrivilege(t *testing.T) {
+	netnstest.Require(t, "setpriv", "iptables", "ip6tables")
+	caps := unitCaps(t)
+	p := netnstest.NewPair(t)
+	dir, err := os.MkdirTemp("", "otpknock-lp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	w := &world{t: t, p: p, cfg: filepath.Join(dir, "etc", "config.yaml"), store: filepath.Join(dir, "client", "client.yaml")}
+	w.must(p.Server, "init", "-c", w.cfg, "--server-id", "lp", "--host", p.ServerV4.String(), "--state-file", filepath.Join(dir, "state", "state.json"))
+	uri := regexp.MustCompile(`otpauth://\S+`).FindString(w.must(p.Server, "user", "add", "alice", "-c", w.cfg, "--open", "tcp/2222", "--no-qr"))
+	imp := p.Cmd(p.Client, bin, "import", "-", "--name", "alice")
+	imp.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
+	imp.Stdin = strings.NewReader(uri)
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	filepath.Walk(filepath.Join(dir, "etc"), func(f string, _ os.FileInfo, _ error) error { return os.Lchown(f, nobody, nobody) })
+	os.MkdirAll(filepath.Join(dir, "state"), 0o700)
+	os.Lchown(filepath.Join(dir, "state"), nobody, nobody)
+	go acceptAll(p.Listen(t, p.Server, "tcp", "[::]:2222"))
+
+	w.log = &logBuf{}
+	w.server = p.Cmd(p.Server, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+		"--inh-caps=-all,"+caps, "--ambient-caps=-all,"+caps, "--bounding-set=-all,"+caps, "--", bin, "server", "-c", w.cfg)
+	w.server.Stderr = w.log
+	if err := w.server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w.server.Process.Kill(); w.server.Wait() }()
+	w.waitLog("msg=started")
+	status := procStatus(t, w.server.Process.Pid)
+	if status["Uid"] != "65534" || status["CapEff"] != "0000000000003000" {
+		t.Fatalf("server runs as uid %s with CapEff %s, want 65534 and CAP_NET_ADMIN|CAP_NET_RAW only", status["Uid"], status["CapEff"])
+	}
+	if _, _, err := w.knock("alice", 2222); err != nil {
+		t.Fatalf("knock on the unprivileged server: %v\n%s", err, w.log)
+	}
+	w.waitLog("msg=grant src=198.18.0.2 user=alice")
+	if !w.open(netip.Addr{}, p.ServerV4, 2222) {
+		t.Errorf("port closed after the grant")
+	}
+}
+
+// procStatus reads the first field of each line of /proc/PID/status of
+// the process setpriv became.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	var out map[string]string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = map[string]string{}
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			k, v, _ := strings.Cut(s.Text(), ":")
+			if fs := strings.Fields(v); len(fs) > 0 {
+				out[k] = fs[0]
+			}
+		}
+		f.Close()
+		if out["Name"] == "otpknock" {
+			return out
+		}
+	}
+	t.Fatalf("process %d never became otpknock: %v", pid, out)
+	return nil
+}
