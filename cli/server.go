@@ -102,5 +102,13 @@ func serve(cmd *cobra.Command, env *Env, cfg *config.Config, log *slog.Logger) e
 	if err := d.Start(cfg); err != nil {
 		return err
 	}
+	if cfg.MetricsListen != "" {
+		d.Metrics = daemon.NewMetrics(d)
+		go func() {
+			if err := d.Metrics.Serve(cmd.Context(), cfg.MetricsListen); err != nil {
+				log.Error("metrics", "err", err)
+			}
+		}()
+	}
 	return d.Run(cmd.Context())
 }

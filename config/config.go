@@ -46,6 +46,7 @@ type Config struct {
 	SequenceTimeout time.Duration
 	OpenTimeout     time.Duration
 	NFLOGGroup      uint16
+	MetricsListen   string // loopback host:port for /metrics and /healthz; "" is off
 	Users           []User
 }
 
@@ -68,6 +69,7 @@ type file struct {
 	SequenceTimeout time.Duration `yaml:"sequence_timeout"`
 	OpenTimeout     time.Duration `yaml:"open_timeout"`
 	NFLOGGroup      int           `yaml:"nflog_group"`
+	MetricsListen   string        `yaml:"metrics_listen"`
 	Users           []userFile    `yaml:"users"`
 }
 
@@ -139,8 +141,11 @@ func (f *file) validate(path string) (*Config, error) {
 	case f.NFLOGGroup < 0 || f.NFLOGGroup > 65535:
 		return nil, fmt.Errorf("nflog_group: %d must be from 0 to 65535", f.NFLOGGroup)
 	}
+	if err := checkLoopback(f.MetricsListen); err != nil {
+		return nil, fmt.Errorf("metrics_listen: %w", err)
+	}
 	dir := filepath.Dir(path)
-	c := &Config{
+	c := &Config{MetricsListen: f.MetricsListen,
 		Path: path, ServerID: f.ServerID, Host: f.Host, Params: p, Skew: f.Skew,
 		SecretsDir: resolve(dir, f.SecretsDir), StateFile: resolve(dir, f.StateFile),
 		SequenceTimeout: f.SequenceTimeout, OpenTimeout: f.OpenTimeout, NFLOGGroup: uint16(f.NFLOGGroup),
@@ -158,6 +163,18 @@ func (f *file) validate(path string) (*Config, error) {
 		c.Users = append(c.Users, u)
 	}
 	return c, nil
+}
+
+// checkLoopback accepts "" or a loopback address with a port.
+func checkLoopback(s string) error {
+	if s == "" {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || !ap.Addr().IsLoopback() || ap.Port() == 0 {
+		return fmt.Errorf("%q must be a loopback address and port, e.g. 127.0.0.1:9557 or [::1]:9557", s)
+	}
+	return nil
 }
 
 func resolve(dir, p string) string {

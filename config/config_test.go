@@ -67,6 +67,8 @@ func TestParseErrors(t *testing.T) {
 		{"sequence timeout", base + "sequence_timeout: 0s\n", "sequence_timeout:"},
 		{"open timeout", base + "open_timeout: 1500ms\n", "open_timeout:"},
 		{"nflog group", base + "nflog_group: 70000\n", "nflog_group:"},
+		{"metrics not loopback", base + "metrics_listen: 0.0.0.0:9557\n", "metrics_listen:"},
+		{"metrics no port", base + "metrics_listen: 127.0.0.1\n", "metrics_listen:"},
 		{"empty secrets dir", base + "secrets_dir: ''\n", "secrets_dir:"},
 		{"bad host", base + "host: 'http://x'\n", "host:"},
 		{"user name", base + "users: [{name: Bob, open: [tcp/22]}]\n", "users[0]: name:"},

@@ -65,6 +65,10 @@ open_timeout: 30s
 # NFLOG group the firewall rule logs knock packets to.
 nflog_group: 4711
 
+# Prometheus metrics and a health check (/metrics, /healthz) on a
+# loopback address, e.g. 127.0.0.1:9557; empty: off.
+metrics_listen: ""
+
 # Users, added with: otpknock user add NAME --open tcp/22
 #   open:        services a knock opens, e.g. [tcp/22, udp/51820]
 #   from:        allowed source CIDRs (default: any)

@@ -27,6 +27,7 @@ type Daemon struct {
 	// ConfigPath again (SIGHUP).
 	Reload     <-chan struct{}
 	ConfigPath string
+	Metrics    *Metrics // nil: no metrics
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -142,6 +143,7 @@ func (d *Daemon) housekeeping(ctx context.Context) {
 func (d *Daemon) handle(p listener.Packet) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.Metrics.packet(p.Knock.Proto)
 	ev, done, err := d.m.Handle(d.Clock.Now(), p)
 	if err != nil {
 		d.Log.Error("matching", "err", err)
@@ -150,6 +152,7 @@ func (d *Daemon) handle(p listener.Packet) {
 	if !done {
 		return
 	}
+	d.Metrics.event(ev.Kind)
 	attrs := []any{"src", ev.Src.String(), "user", ev.User, "step", ev.Step, "ports", ports(ev.Open)}
 	switch ev.Kind {
 	case matcher.Replay:

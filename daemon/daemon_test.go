@@ -3,7 +3,12 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -71,10 +76,21 @@ func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *
 	if err := r.d.Start(cfg); err != nil {
 		t.Fatal(err)
 	}
+	r.d.Metrics = NewMetrics(r.d)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.d.Run(ctx) }()
 	return r
+}
+
+// scrape returns the metrics page.
+func (r *running) scrape(t *testing.T, path string) string {
+	rec := httptest.NewRecorder()
+	r.d.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET %s: %d", path, rec.Code)
+	}
+	return rec.Body.String()
 }
 
 func (r *running) knock(t *testing.T, src netip.Addr, ks []derive.Knock) {
@@ -108,6 +124,28 @@ func TestDaemon(t *testing.T) {
 	r.knock(t, other, seq) // replay from elsewhere
 	if got, want := fw.String(), "installed=true nflog=true setups=1\ngrant 198.18.0.2 tcp/22 30s\ngrant 198.18.0.2 udp/1194 30s"; got != want {
 		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
+	}
+	metrics := r.scrape(t, "/metrics")
+	var tcp, udp int
+	for _, k := range seq {
+		if k.Proto == derive.TCP {
+			tcp += 2
+		} else {
+			udp += 2
+		}
+	}
+	for _, want := range []string{
+		`otpknock_sequences_total{outcome="grant"} 1`, `otpknock_sequences_total{outcome="replay"} 1`,
+		`otpknock_sequences_total{outcome="refused"} 0`, fmt.Sprintf(`otpknock_packets_total{proto="tcp"} %d`, tcp),
+		fmt.Sprintf(`otpknock_packets_total{proto="udp"} %d`, udp), "otpknock_sources_tracked ", "otpknock_nflog_lost_total 0",
+		"otpknock_step_precompute_seconds ",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
+	if r.scrape(t, "/healthz") != "ok\n" {
+		t.Errorf("healthz")
 	}
 	r.stop(t)
 	logs := r.log.String()
@@ -193,5 +231,37 @@ func TestLoadStateRefusesGarbage(t *testing.T) {
 	os.WriteFile(path, []byte("{}"), 0o600)
 	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "refusing to start") {
 		t.Errorf("LoadState(garbage) = %v", err)
+	}
+}
+
+func TestMetricsServe(t *testing.T) {
+	cfg, _ := setupConfig(t)
+	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	r := start(t, cfg, c, &firewall.Fake{Clock: c})
+	defer r.stop(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.d.Metrics.Serve(ctx, addr) }()
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+	}
+	if string(body) != "ok\n" {
+		t.Errorf("healthz over HTTP: %q", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve after cancel: %v", err)
 	}
 }

@@ -61,6 +61,7 @@ type Event struct {
 type Stats struct {
 	Packets, Started, Completed, Cancelled, Expired, Evicted uint64
 	Sources                                                  int
+	Precompute                                               time.Duration // the last window rebuild
 }
 
 type user struct {
@@ -161,6 +162,7 @@ func (m *Matcher) Advance(now time.Time) error {
 	if m.haveWin && t == m.base {
 		return nil
 	}
+	began := time.Now()
 	lo, hi := m.window(t)
 	first := make(map[derive.Knock][]cand, len(m.users)*int(hi-lo+1))
 	for i, u := range m.users {
@@ -176,6 +178,7 @@ func (m *Matcher) Advance(now time.Time) error {
 		}
 	}
 	m.first, m.base, m.haveWin = first, t, true
+	m.stats.Precompute = time.Since(began)
 	m.sweep(now)
 	return nil
 }

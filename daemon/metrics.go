@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/matcher"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the server's Prometheus metrics, in their own registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+	packets  *prometheus.CounterVec
+	events   *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics of d (call after Start).
+func NewMetrics(d *Daemon) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.packets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packets_total",
+		Help: "Knock packets received, by protocol."}, []string{"proto"})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_sequences_total",
+		Help: "Completed sequences by outcome: grant, replay or refused."}, []string{"outcome"})
+	for _, p := range []derive.Proto{derive.TCP, derive.UDP, derive.ICMP} {
+		m.packets.WithLabelValues(p.String())
+	}
+	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {
+		m.events.WithLabelValues(k.String())
+	}
+	stat := func(f func(matcher.Stats) float64) func() float64 {
+		return func() float64 {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return f(d.m.Stats())
+		}
+	}
+	m.Registry.MustRegister(m.packets, m.events,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_sources_tracked", Help: "Sources with a sequence in progress."},
+			stat(func(s matcher.Stats) float64 { return float64(s.Sources) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_candidates_cancelled_total", Help: "Sequences cancelled by strays or the source cap."},
+			stat(func(s matcher.Stats) float64 { return float64(s.Cancelled + s.Evicted) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_step_precompute_seconds", Help: "Time the last window of sequences took to compute."},
+			stat(func(s matcher.Stats) float64 { return s.Precompute.Seconds() })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_lost_total", Help: "Packets logged by the kernel but not received."},
+			func() float64 { return float64(d.Source.Stats().Lost) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_malformed_total", Help: "Logged packets that did not decode."},
+			func() float64 { return float64(d.Source.Stats().Malformed) }),
+	)
+	return m
+}
+
+func (m *Metrics) packet(p derive.Proto) {
+	if m != nil {
+		m.packets.WithLabelValues(p.String()).Inc()
+	}
+}
+
+func (m *Metrics) event(k matcher.Kind) {
+	if m != nil {
+		m.events.WithLabelValues(k.String()).Inc()
+	}
+}
+
+// Handler serves /metrics and /healthz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return mux
+}
+
+// Serve serves the metrics on addr until ctx is done.
+func (m *Metrics) Serve(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics_listen: %w", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
