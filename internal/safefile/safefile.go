@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Write replaces path with data: it writes a temporary file in the same
@@ -40,6 +41,17 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// ChownTo gives path the owner and group recorded in ref when the
+// process runs as root, so files an administrator edits stay readable by
+// the service user that owns them; otherwise it does nothing.
+func ChownTo(path string, ref os.FileInfo) error {
+	sys, ok := ref.Sys().(*syscall.Stat_t)
+	if os.Geteuid() != 0 || !ok {
+		return nil
+	}
+	return os.Chown(path, int(sys.Uid), int(sys.Gid))
 }
 
 // CheckPrivate returns an error unless the file at path is readable by
