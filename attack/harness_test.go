@@ -1,0 +1,353 @@
+package attack
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/netnstest"
+	"golang.org/x/sys/unix"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "otpknock-attack-")
+	if err != nil {
+		panic(err)
+	}
+	os.Chmod(dir, 0o755)
+	bin = filepath.Join(dir, "otpknock")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/otpknock").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// scale returns ci in the bounded run and full under make adversarial.
+func scale(ci, full int) int {
+	if os.Getenv("OTPKNOCK_ADVERSARIAL") == "full" {
+		return full
+	}
+	return ci
+}
+
+var reportMu sync.Mutex
+
+// figure logs a row's figure and appends it to $OTPKNOCK_REPORT.
+func figure(t *testing.T, row, format string, a ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, a...)
+	t.Logf("%s: %s", row, msg)
+	path := os.Getenv("OTPKNOCK_REPORT")
+	if path == "" {
+		return
+	}
+	reportMu.Lock()
+	defer reportMu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Errorf("report: %v", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "| %s | %s |\n", row, msg)
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// user is a provisioned user with its secret.
+type user struct {
+	name   string
+	secret []byte
+}
+
+// arena is the lab with a configured server and client profiles.
+type arena struct {
+	t      *testing.T
+	l      *netnstest.Lab
+	dir    string
+	cfg    *config.Config
+	store  string
+	users  []user
+	server *exec.Cmd
+	log    *logBuf
+}
+
+// newArena provisions n users opening tcp/2222 (the last one source-
+// bound), imports them as client profiles, and starts the server.
+func newArena(t *testing.T, n int, edit func(string) string) *arena {
+	netnstest.Require(t, "iptables", "ip6tables")
+	a := &arena{t: t, l: netnstest.NewLab(t), dir: t.TempDir()}
+	path := filepath.Join(a.dir, "config.yaml")
+	a.run("", "init", "-c", path, "--server-id", "lab", "--host", "198.18.1.1", "--state-file", filepath.Join(a.dir, "state.json"))
+	data, _ := os.ReadFile(path)
+	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s").Replace(string(data))
+	if edit != nil {
+		text = edit(text)
+	}
+	os.WriteFile(path, []byte(text), 0o600)
+	a.store = filepath.Join(a.dir, "client", "client.yaml")
+	for i := range n {
+		name := fmt.Sprintf("u%d", i)
+		args := []string{"user", "add", name, "-c", path, "--open", "tcp/2222", "--no-qr"}
+		if i == n-1 {
+			args = append(args, "--bind-source")
+		}
+		uri := regexp.MustCompile(`otpauth://\S+`).FindString(a.run("", args...))
+		cmd := exec.Command(bin, "import", "-", "--name", name)
+		cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
+		cmd.Stdin = strings.NewReader(uri)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("import: %v\n%s", err, out)
+		}
+	}
+	var err error
+	if a.cfg, err = config.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range a.cfg.Users {
+		s, err := a.cfg.ReadSecret(u.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.users = append(a.users, user{u.Name, s})
+	}
+	go acceptAll(a.l.Listen(t, a.l.Server, "tcp", "[::]:2222"))
+	a.start()
+	t.Cleanup(func() { a.kill() })
+	return a
+}
+
+func (a *arena) run(ns string, args ...string) string {
+	a.t.Helper()
+	var cmd *exec.Cmd
+	if ns == "" {
+		cmd = exec.Command(bin, args...)
+	} else {
+		cmd = a.l.Cmd(ns, append([]string{bin}, args...)...)
+	}
+	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		a.t.Fatalf("otpknock %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (a *arena) start() {
+	a.t.Helper()
+	a.log = &logBuf{}
+	a.server = a.l.Cmd(a.l.Server, bin, "server", "-c", a.cfg.Path)
+	a.server.Stderr = a.log
+	if err := a.server.Start(); err != nil {
+		a.t.Fatal(err)
+	}
+	a.waitLog("msg=started", 10*time.Second)
+}
+
+func (a *arena) kill() {
+	if a.server != nil && a.server.ProcessState == nil {
+		a.server.Process.Kill()
+		a.server.Wait()
+	}
+}
+
+func (a *arena) waitLog(s string, d time.Duration) bool {
+	a.t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(a.log.String(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// grants counts the grant lines for src.
+func (a *arena) grants(src string) int {
+	return strings.Count(a.log.String(), "msg=grant src="+src+" ")
+}
+
+// send knocks with the real client as profile name; it returns whether
+// the service answered.
+func (a *arena) send(ns, name string, extra ...string) (bool, string) {
+	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait", "tcp/2222,2s"}, extra...)...)
+	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
+	out, err := cmd.CombinedOutput()
+	return err == nil, string(out)
+}
+
+var knockRE = regexp.MustCompile(`knock \d+/\d+ (\S+)\s+-> \S+ \(step (\d+)`)
+
+// sent parses the knocks and step of a send -v output.
+func sent(out string) ([]derive.Knock, uint64) {
+	var ks []derive.Knock
+	var step uint64
+	for _, m := range knockRE.FindAllStringSubmatch(out, -1) {
+		k, _ := derive.ParseKnock(m[1])
+		ks = append(ks, k)
+		step, _ = strconv.ParseUint(m[2], 10, 64)
+	}
+	return ks, step
+}
+
+// seqOf derives u's sequence for step (src only for bound users).
+func (a *arena) seqOf(u user, step uint64, src netip.Addr) []derive.Knock {
+	ks, err := derive.Sequence(u.secret, a.cfg.ServerID, a.cfg.Params, step, src)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return ks
+}
+
+// nextStep sleeps until just after the next step begins.
+func (a *arena) nextStep() {
+	time.Sleep(derive.Left(time.Now(), a.cfg.Params.Period) + 20*time.Millisecond)
+}
+
+func (a *arena) step() uint64 { return derive.Step(time.Now(), a.cfg.Params.Period) }
+
+// waitFreshStep sleeps into the next step when less than need is left.
+func (a *arena) waitFreshStep(need time.Duration) {
+	if left := derive.Left(time.Now(), a.cfg.Params.Period); left < need {
+		time.Sleep(left + 20*time.Millisecond)
+	}
+}
+
+// open reports whether tcp/2222 answers from namespace ns.
+func (a *arena) open(ns string) bool {
+	var err error
+	a.l.Do(a.t, ns, func() {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", "198.18.1.1:2222", 300*time.Millisecond); err == nil {
+			c.Close()
+		}
+	})
+	return err == nil
+}
+
+func acceptAll(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
+
+// raw sends hand-built IPv4 packets (any source address) from the
+// namespace it was opened in.
+type raw struct{ fd int }
+
+func openRaw(t *testing.T, l *netnstest.Lab, ns string) *raw {
+	var fd int
+	var err error
+	l.Do(t, ns, func() { fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return &raw{fd: fd}
+}
+
+// send sends knock k from src to dst as a TCP SYN, a UDP datagram or an
+// ICMP echo request.
+func (r *raw) send(src, dst netip.Addr, k derive.Knock) error {
+	return r.packet(ipv4(src, dst, k))
+}
+
+func (r *raw) packet(b []byte) error {
+	d := [4]byte(b[16:20])
+	return unix.Sendto(r.fd, b, 0, &unix.SockaddrInet4{Addr: d})
+}
+
+// ipv4 builds an IPv4 packet carrying knock k, checksums included.
+func ipv4(src, dst netip.Addr, k derive.Knock) []byte {
+	var l4 []byte
+	proto := byte(0)
+	switch k.Proto {
+	case derive.TCP:
+		proto, l4 = 6, make([]byte, 20)
+		binary.BigEndian.PutUint16(l4[0:], 40000+k.Port%20000)
+		binary.BigEndian.PutUint16(l4[2:], k.Port)
+		l4[12], l4[13] = 5<<4, 0x02
+		binary.BigEndian.PutUint16(l4[14:], 64240)
+	case derive.UDP:
+		proto, l4 = 17, make([]byte, 8)
+		binary.BigEndian.PutUint16(l4[0:], 40000+k.Port%20000)
+		binary.BigEndian.PutUint16(l4[2:], k.Port)
+		binary.BigEndian.PutUint16(l4[4:], 8)
+	case derive.ICMP:
+		proto, l4 = 1, make([]byte, 8)
+		l4[0] = 8
+		binary.BigEndian.PutUint16(l4[6:], k.Port)
+		binary.BigEndian.PutUint16(l4[2:], csum(l4, 0))
+	}
+	if proto != 1 {
+		var ph [12]byte
+		copy(ph[0:], src.AsSlice())
+		copy(ph[4:], dst.AsSlice())
+		ph[9] = proto
+		binary.BigEndian.PutUint16(ph[10:], uint16(len(l4)))
+		off := 16
+		if proto == 17 {
+			off = 6
+		}
+		binary.BigEndian.PutUint16(l4[off:], csum(l4, sum(ph[:])))
+	}
+	h := make([]byte, 20, 20+len(l4))
+	h[0], h[8], h[9] = 0x45, 64, proto
+	binary.BigEndian.PutUint16(h[2:], uint16(20+len(l4)))
+	copy(h[12:], src.AsSlice())
+	copy(h[16:], dst.AsSlice())
+	binary.BigEndian.PutUint16(h[10:], csum(h, 0))
+	return append(h, l4...)
+}
+
+func sum(b []byte) uint32 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	return s
+}
+
+func csum(b []byte, init uint32) uint16 {
+	s := init + sum(b)
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}
+
+// require needs root, namespaces, iptables and the given tools.
+func require(t *testing.T, tools ...string) {
+	t.Helper()
+	netnstest.Require(t, append([]string{"iptables"}, tools...)...)
+}

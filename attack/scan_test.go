@@ -1,0 +1,83 @@
+package attack
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+)
+
+// TestScans runs nmap against the server from the attacker: full TCP SYN
+// scans in random and in sequential order, and a UDP scan of the top
+// ports. Nothing may open.
+func TestScans(t *testing.T) {
+	require(t, "nmap")
+	a := newArena(t, 3, nil)
+	attacker := a.l.AttackerV4.String()
+	scans := []struct {
+		name string
+		args []string
+	}{
+		{"nmap -sS -p- (random order)", []string{"-sS", "-p-"}},
+		{"nmap -sS -p- -r (in order)", []string{"-sS", "-p-", "-r"}},
+		{"nmap -sU --top-ports 1000", []string{"-sU", "--top-ports", "1000"}},
+	}
+	rounds := scale(1, 5)
+	for _, s := range scans {
+		opened := 0
+		for range rounds {
+			before := a.grants(attacker)
+			args := append([]string{"netns", "exec", a.l.Attacker, "nmap", "-n", "-Pn", "-T5", "--min-rate", "20000", "--max-retries", "0"}, s.args...)
+			if out, err := exec.Command("ip", append(args, "198.18.1.1")...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", s.name, err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if a.grants(attacker) > before {
+				opened++
+			}
+		}
+		figure(t, "scan: "+s.name, "scans %d, opened %d", rounds, opened)
+		if opened != 0 {
+			t.Errorf("%s opened the door %d times", s.name, opened)
+		}
+	}
+}
+
+// TestSweeps sends every TCP and UDP port of the knock range from the
+// attacker, in order, twice inside each step, over several steps.
+func TestSweeps(t *testing.T) {
+	a := newArena(t, 20, nil)
+	r := openRaw(t, a.l, a.l.Attacker)
+	p := a.cfg.Params
+	steps, perStep := scale(2, 10), 2
+	sweeps, opened, packets := 0, 0, 0
+	start := time.Now()
+	for range steps {
+		a.nextStep()
+		for range perStep {
+			before := a.grants(a.l.AttackerV4.String())
+			for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
+				for port := int(p.PortMin); port <= int(p.PortMax); port++ {
+					if err := r.send(a.l.AttackerV4, a.l.ServerV4, derive.Knock{Proto: proto, Port: uint16(port)}); err != nil {
+						t.Fatal(err)
+					}
+					packets++
+				}
+			}
+			sweeps++
+			time.Sleep(50 * time.Millisecond)
+			if a.grants(a.l.AttackerV4.String()) > before {
+				opened++
+			}
+		}
+	}
+	rate := float64(packets) / time.Since(start).Seconds()
+	figure(t, "sweep: every TCP and UDP port of the range, in order, twice per step", "sweeps %d (%d packets, %.0f pps), opened %d", sweeps, packets, rate, opened)
+	if opened != 0 {
+		t.Errorf("sweeps opened the door %d times", opened)
+	}
+	if a.server.ProcessState != nil {
+		t.Errorf("the server died during the sweeps")
+	}
+}
