@@ -193,7 +193,7 @@ func (a *arena) grants(src string) int {
 // send knocks with the real client as profile name; it returns whether
 // the service answered.
 func (a *arena) send(ns, name string, extra ...string) (bool, string) {
-	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait", "tcp/2222,2s"}, extra...)...)
+	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait=tcp/2222,2s"}, extra...)...)
 	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
 	out, err := cmd.CombinedOutput()
 	return err == nil, string(out)
@@ -234,18 +234,6 @@ func (a *arena) waitFreshStep(need time.Duration) {
 	if left := derive.Left(time.Now(), a.cfg.Params.Period); left < need {
 		time.Sleep(left + 20*time.Millisecond)
 	}
-}
-
-// open reports whether tcp/2222 answers from namespace ns.
-func (a *arena) open(ns string) bool {
-	var err error
-	a.l.Do(a.t, ns, func() {
-		var c net.Conn
-		if c, err = net.DialTimeout("tcp", "198.18.1.1:2222", 300*time.Millisecond); err == nil {
-			c.Close()
-		}
-	})
-	return err == nil
 }
 
 func acceptAll(ln net.Listener) {

@@ -55,7 +55,7 @@ func TestReplay(t *testing.T) {
 		replays("one step later, spoofed as the client", l.ClientV4, ks, client)
 		if i == 0 {
 			a.waitFreshStep(time.Second)
-			ok, out := a.send(l.Client, a.users[5%5].name, "--retries", "0")
+			ok, out := a.send(l.Client, a.users[1].name, "--retries", "0")
 			if !ok {
 				t.Fatalf("client knock before kill -9: %s", out)
 			}
@@ -101,7 +101,7 @@ func TestOnPathRace(t *testing.T) {
 			last := ks[len(ks)-1]
 			drop := []string{"iptables", "-I", "FORWARD", "-s", l.ClientV4.String(), "-p", last.Proto.String(), "--dport", itoa(last.Port), "-j", "DROP"}
 			l.MustRun(t, l.Router, drop...)
-			if ok, out := a.send(l.Client, tc.u.name, "--retries", "0", "--wait", "tcp/2222,300ms"); ok {
+			if ok, out := a.send(l.Client, tc.u.name, "--retries", "0", "--wait=tcp/2222,300ms"); ok {
 				t.Fatalf("%s: the client opened although its last knock was dropped:\n%s", tc.mode, out)
 			}
 			l.MustRun(t, l.Router, append([]string{"iptables", "-D"}, drop[2:]...)...)

@@ -103,7 +103,7 @@ func (d *Daemon) stop(runErr error) error {
 	}
 	st, ms := d.Source.Stats(), d.m.Stats()
 	d.Log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
-		"completed", ms.Completed, "evicted", ms.Evicted)
+		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted)
 	if runErr != nil {
 		return fmt.Errorf("reading knocks: %w", runErr)
 	}

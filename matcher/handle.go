@@ -43,6 +43,7 @@ func (m *Matcher) advance(s *source, src netip.Addr, now time.Time, k derive.Kno
 		case done:
 		case k == pr.seq[pr.next]:
 			pr.next++
+			pr.strays = 0
 			if pr.next == len(pr.seq) {
 				ev, done = m.complete(src, pr.cand), true
 				continue

@@ -10,7 +10,9 @@ import (
 
 // Defaults of the bounds.
 const (
-	DefaultStrayTolerance = 2
+	// DefaultStrayTolerance is the strays allowed between two knocks of
+	// a sequence (see the package documentation for the figures).
+	DefaultStrayTolerance = 8
 	DefaultMaxSources     = 1 << 16
 	MaxCandidates         = 16
 )
@@ -21,7 +23,7 @@ type Config struct {
 	Params          derive.Params
 	Skew            int
 	SequenceTimeout time.Duration
-	StrayTolerance  int // strays a candidate survives
+	StrayTolerance  int // strays a candidate survives between two of its knocks
 	MaxSources      int
 }
 
@@ -80,7 +82,7 @@ type cand struct {
 type progress struct {
 	cand
 	next   int
-	strays int
+	strays int // since the last matched knock
 	start  time.Time
 }
 

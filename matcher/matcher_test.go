@@ -100,6 +100,15 @@ func cat(parts ...[]pkt) []pkt {
 
 func stray(port uint16) derive.Knock { return derive.Knock{Proto: derive.UDP, Port: port} }
 
+// strays returns n stray packets from src on ports from port up.
+func strays(src netip.Addr, port uint16, n int) []pkt {
+	var out []pkt
+	for i := range n {
+		out = append(out, pkt{0, src, stray(port + uint16(i))})
+	}
+	return out
+}
+
 func TestScenarios(t *testing.T) {
 	a := seqOf(t, "alice", stepT, netip.Addr{})
 	aPrev, aNext, aOld := seqOf(t, "alice", stepT-1, netip.Addr{}), seqOf(t, "alice", stepT+1, netip.Addr{}), seqOf(t, "alice", stepT-2, netip.Addr{})
@@ -113,8 +122,9 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"exact sequence", nil, knocks(client, 0, a...), []string{"grant alice 198.18.0.2 step=T+0"}},
 		{"duplicates are no-ops", nil, knocks(client, 0, a[0], a[0], a[1], a[1], a[1], a[2], a[3]), []string{"grant alice 198.18.0.2 step=T+0"}},
-		{"two strays tolerated", nil, knocks(client, 0, a[0], stray(1), a[1], a[2], stray(2), a[3]), []string{"grant alice 198.18.0.2 step=T+0"}},
-		{"three strays cancel", nil, knocks(client, 0, a[0], stray(1), a[1], stray(2), a[2], stray(3), a[3]), nil},
+		{"eight strays in each gap tolerated", nil, cat(knocks(client, 0, a[0]), strays(client, 1, 8), knocks(client, 0, a[1]), strays(client, 10, 8),
+			knocks(client, 0, a[2]), strays(client, 20, 8), knocks(client, 0, a[3])), []string{"grant alice 198.18.0.2 step=T+0"}},
+		{"nine strays in one gap cancel", nil, cat(knocks(client, 0, a[0], a[1]), strays(client, 1, 9), knocks(client, 0, a[2], a[3])), nil},
 		{"wrong order", nil, knocks(client, 0, a[1], a[0], a[2], a[3]), nil},
 		{"previous step", nil, knocks(client, 0, aPrev...), []string{"grant alice 198.18.0.2 step=T-1"}},
 		{"next step", nil, knocks(client, 0, aNext...), []string{"grant alice 198.18.0.2 step=T+1"}},
@@ -212,5 +222,37 @@ func TestSourceCap(t *testing.T) {
 	}
 	if used := m.Used(); used["alice"] != stepT {
 		t.Errorf("Used() = %v", used)
+	}
+}
+
+// TestSweepsManyUsers sweeps the range in order and shuffled against
+// 1,000 users (3,000 candidates in the window): nothing may complete.
+func TestSweepsManyUsers(t *testing.T) {
+	us := make([]User, 1000)
+	for i := range us {
+		us[i] = User{Name: fmt.Sprintf("u%d", i), Secret: []byte(fmt.Sprintf("secret of sweep user %012d", i)), Open: ssh}
+	}
+	p := derive.DefaultParams()
+	var all []derive.Knock
+	for port := int(p.PortMin); port <= int(p.PortMax); port++ {
+		for _, proto := range []derive.Proto{derive.TCP, derive.UDP} { // interleaved, as a careful attacker would
+			all = append(all, derive.Knock{Proto: proto, Port: uint16(port)})
+		}
+	}
+	shuffled := append([]derive.Knock(nil), all...)
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for name, order := range map[string][]derive.Knock{"interleaved ascending": all, "random": shuffled} {
+		m, err := New(Config{ServerID: "gw1", Params: p, Skew: 1, SequenceTimeout: 10 * time.Second, StrayTolerance: DefaultStrayTolerance}, us, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range order {
+			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), listener.Packet{Src: client, Knock: k}); ok {
+				t.Errorf("%s sweep completed %v at packet %d", name, ev, i)
+			}
+		}
+		if st := m.Stats(); st.Started < 1000 {
+			t.Errorf("%s: only %d candidates started", name, st.Started)
+		}
 	}
 }
