@@ -143,11 +143,16 @@ type Capture struct {
 	lines chan string
 }
 
-// StartCapture runs tcpdump on veth0 of ns with the given filter and
-// returns once it is listening.
-func (p *Pair) StartCapture(t testing.TB, ns, filter string) *Capture {
+// StartCapture runs tcpdump on veth0 of ns with the given filter, on
+// incoming packets (or on those of direction "out"), and returns once it
+// is listening.
+func (p *Pair) StartCapture(t testing.TB, ns, filter string, direction ...string) *Capture {
 	t.Helper()
-	cmd := p.Cmd(ns, "tcpdump", "-i", "veth0", "-nn", "-t", "-l", "-Q", "in", filter)
+	dir := "in"
+	if len(direction) > 0 {
+		dir = direction[0]
+	}
+	cmd := p.Cmd(ns, "tcpdump", "-i", "veth0", "-nn", "-t", "-l", "-Q", dir, filter)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
