@@ -94,6 +94,7 @@ type arena struct {
 	users  []user
 	server *exec.Cmd
 	log    *logBuf
+	rot    int // knockRounds' next user
 }
 
 // newArena provisions n users opening tcp/2222 (the last one source-
@@ -112,7 +113,9 @@ func newArena(t *testing.T, n int, edit func(string) string) *arena {
 	a.store = filepath.Join(a.dir, "client", "client.yaml")
 	for i := range n {
 		name := fmt.Sprintf("u%d", i)
-		args := []string{"user", "add", name, "-c", path, "--open", "tcp/2222", "--no-qr"}
+		// tcp/2222 is every user's; tcp/3000+i is u<i>'s own, so a probe
+		// there shows whether this user's knock opened it.
+		args := []string{"user", "add", name, "-c", path, "--open", fmt.Sprintf("tcp/2222,tcp/%d", 3000+i), "--no-qr"}
 		if i == n-1 {
 			args = append(args, "--bind-source")
 		}
@@ -136,6 +139,9 @@ func newArena(t *testing.T, n int, edit func(string) string) *arena {
 		a.users = append(a.users, user{u.Name, s})
 	}
 	go acceptAll(a.l.Listen(t, a.l.Server, "tcp", "[::]:2222"))
+	for i := range n {
+		go acceptAll(a.l.Listen(t, a.l.Server, "tcp", fmt.Sprintf("[::]:%d", 3000+i)))
+	}
 	a.start()
 	t.Cleanup(func() { a.kill() })
 	return a

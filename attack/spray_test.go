@@ -1,8 +1,10 @@
 package attack
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,19 +35,30 @@ func spray(r *raw, src, dst netip.Addr, p derive.Params, rate int, stop <-chan s
 }
 
 // knockRounds has the client in ns (seen by the server as src) knock n
-// times, rotating over the unbound users, and returns how many knocks
-// the server granted. Grants are counted in the server's log: all users
-// open the same port, so an earlier grant would make a probe succeed.
+// times, rotating over the unbound users, each waiting on its own port,
+// and returns how many knocks the server granted (counted in its log).
+// The rotation goes on across calls, so a user comes back only after
+// its last grant expired: its own port then shows its own knock.
 func (a *arena) knockRounds(ns, src string, n int, extra ...string) int {
 	ok := 0
-	for i := range n {
-		if i%(len(a.users)-1) == 0 && i > 0 {
+	for range n {
+		u := a.rot % (len(a.users) - 1)
+		a.rot++
+		if u == 0 && a.rot > 1 {
 			a.nextStep() // every user knocked in this step
 		}
-		before := a.grants(src)
-		a.send(ns, a.users[i%(len(a.users)-1)].name, append([]string{"--wait=tcp/2222,300ms"}, extra...)...)
-		if a.grants(src) > before {
+		mine := "msg=grant src=" + src + " user=" + a.users[u].name + " "
+		before := strings.Count(a.log.String(), mine)
+		opened, out := a.send(ns, a.users[u].name, append([]string{fmt.Sprintf("--wait=tcp/%d,300ms", 3000+u)}, extra...)...)
+		// The server's log reaches us through a pipe: give the grant line
+		// a moment when the client saw its port open.
+		for wait := 0; opened && wait < 50 && strings.Count(a.log.String(), mine) == before; wait++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if strings.Count(a.log.String(), mine) > before {
 			ok++
+		} else {
+			a.t.Logf("%s was not granted; the client said:\n%s", a.users[u].name, out)
 		}
 	}
 	return ok
