@@ -15,7 +15,7 @@ SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
-.PHONY: help deps build test lint bench fuzz demo vectors vectors-check install clean
+.PHONY: help deps build test lint bench fuzz demo vectors vectors-check install adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+adversarial: deps ## the full adversarial suite (as root, about 30 min): figures in ADVERSARIAL.md
+	scripts/adversarial.sh
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
