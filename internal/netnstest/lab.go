@@ -41,6 +41,9 @@ func NewLab(t testing.TB) *Lab {
 		run(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 		l.MustRun(t, ns, "ip", "link", "set", "lo", "up")
+		// No duplicate address detection: link-local addresses would stay
+		// tentative for a while and delay neighbour discovery.
+		l.MustRun(t, ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 	}
 	link := func(a, an, b, bn string) {
 		run(t, "ip", "link", "add", an, "netns", a, "type", "veth", "peer", "name", bn, "netns", b)
