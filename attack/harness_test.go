@@ -1,7 +1,6 @@
 package attack
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -25,18 +24,14 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "otpknock-attack-")
+	path, remove, err := netnstest.BuildBinary("../cmd/otpknock")
 	if err != nil {
-		panic(err)
-	}
-	os.Chmod(dir, 0o755)
-	bin = filepath.Join(dir, "otpknock")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/otpknock").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	bin = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -70,14 +65,6 @@ func figure(t *testing.T, row, format string, a ...any) {
 	fmt.Fprintf(f, "| %s | %s |\n", row, msg)
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // user is a provisioned user with its secret.
 type user struct {
 	name   string
@@ -93,7 +80,7 @@ type arena struct {
 	store  string
 	users  []user
 	server *exec.Cmd
-	log    *logBuf
+	log    *netnstest.Buffer
 	rot    int // knockRounds' next user
 }
 
@@ -165,7 +152,7 @@ func (a *arena) run(ns string, args ...string) string {
 
 func (a *arena) start() {
 	a.t.Helper()
-	a.log = &logBuf{}
+	a.log = &netnstest.Buffer{}
 	a.server = a.l.Cmd(a.l.Server, bin, "server", "-c", a.cfg.Path)
 	a.server.Stderr = a.log
 	if err := a.server.Start(); err != nil {

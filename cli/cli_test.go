@@ -64,8 +64,8 @@ func (h *harness) path(p string) string { return filepath.Join(h.dir, p) }
 var uriRE = regexp.MustCompile(`otpauth://\S+`)
 
 // serverSequence derives what the server expects from its config and the
-// user's secret file.
-func serverSequence(t *testing.T, cfgPath, user string, at time.Time) []string {
+// user's secret file, at a time, from src (zero unless source-bound).
+func serverSequence(t *testing.T, cfgPath, user string, at time.Time, src netip.Addr) []string {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -75,7 +75,7 @@ func serverSequence(t *testing.T, cfgPath, user string, at time.Time) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := derive.Sequence(secret, cfg.ServerID, cfg.Params, derive.Step(at, cfg.Params.Period), netip.Addr{})
+	ks, err := derive.Sequence(secret, cfg.ServerID, cfg.Params, derive.Step(at, cfg.Params.Period), src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestProvisioningRoundTrip(t *testing.T) {
 			if err := json.Unmarshal([]byte(h.mustRun("", "show", tc.profile, "--json")), &got); err != nil {
 				t.Fatal(err)
 			}
-			want := serverSequence(t, cfg, tc.user, at)
+			want := serverSequence(t, cfg, tc.user, at, netip.Addr{})
 			if diff := cmp.Diff(want, got.Sequence); diff != "" {
 				t.Errorf("%s at %v: client sequence (-server +client):\n%s", tc.profile, at, diff)
 			}
@@ -144,7 +144,7 @@ func TestShow(t *testing.T) {
 	h.mustRun("", "init", "--config", cfg, "--server-id", "gw1", "--host", "198.18.0.1")
 	uri := uriRE.FindString(h.mustRun("", "user", "add", "alice", "-c", cfg, "--no-qr"))
 	h.mustRun(uri, "import", "-")
-	want := serverSequence(t, cfg, "alice", h.clock.Now())
+	want := serverSequence(t, cfg, "alice", h.clock.Now(), netip.Addr{})
 
 	out := h.mustRun("", "show")
 	if server := h.mustRun("", "user", "show", "alice", "-c", cfg); server != out {

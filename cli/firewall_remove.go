@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/spf13/cobra"
 )
@@ -17,15 +16,11 @@ the sets with their grants. The protected ports then follow the rest of
 your firewall: if it accepts them, they are open to everyone.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(*path)
+			_, fw, plan, err := kernelFirewall(*path)
 			if err != nil {
 				return err
 			}
-			fw, err := firewall.NewKernel()
-			if err != nil {
-				return err
-			}
-			if err := fw.Remove(firewall.PlanFor(cfg)); err != nil {
+			if err := fw.Remove(plan); err != nil {
 				return fmt.Errorf("removing the firewall: %w", err)
 			}
 			fmt.Fprintf(env.Stdout, "Removed the %s chain, its INPUT jump and the sets %s and %s.\n", firewall.Chain, firewall.Set4, firewall.Set6)

@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/spf13/cobra"
 )
@@ -17,15 +16,10 @@ func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 		Short: "List the chain's rules, the sets and each grant with its time left",
 		Args:  args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(*path)
+			_, fw, plan, err := kernelFirewall(*path)
 			if err != nil {
 				return err
 			}
-			fw, err := firewall.NewKernel()
-			if err != nil {
-				return err
-			}
-			plan := firewall.PlanFor(cfg)
 			st, err := fw.Status(plan)
 			if err != nil {
 				return err

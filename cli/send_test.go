@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/sender"
@@ -92,34 +91,12 @@ func TestSendDryRun(t *testing.T) {
 func TestSendBound(t *testing.T) {
 	h, f := withProfile(t, "198.18.0.1", "--bind-source")
 	h.mustRun("", "send", "gw1", "--public-ip", "198.19.7.7")
-	cfgPath := h.path("config.yaml")
-	want := serverBound(t, cfgPath, netip.MustParseAddr("198.19.7.7"), 60000000)
+	want := serverSequence(t, h.path("config.yaml"), "alice", h.clock.Now(), netip.MustParseAddr("198.19.7.7"))
 	for _, k := range want {
 		if !strings.Contains(f.String(), " "+k+" -> ") {
 			t.Errorf("packet %s of the bound sequence not sent:\n%s", k, f.String())
 		}
 	}
-}
-
-func serverBound(t *testing.T, cfgPath string, src netip.Addr, step uint64) []string {
-	t.Helper()
-	c, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, err := c.ReadSecret("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := derive.Sequence(secret, c.ServerID, c.Params, step, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, k := range ks {
-		out = append(out, k.String())
-	}
-	return out
 }
 
 func TestSendErrors(t *testing.T) {

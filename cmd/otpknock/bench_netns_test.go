@@ -49,7 +49,7 @@ func BenchmarkKnockToGrant(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	log := &logBuf{}
+	log := &netnstest.Buffer{}
 	srv := p.Cmd(p.Server, bin, "server", "-c", cfgPath)
 	srv.Stderr = log
 	if err := srv.Start(); err != nil {

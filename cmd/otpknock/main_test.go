@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/otpknock/otpknock/internal/netnstest"
 	"strings"
 	"testing"
 )
@@ -15,18 +17,14 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "otpknock-bin-")
+	path, remove, err := netnstest.BuildBinary(".")
 	if err != nil {
-		panic(err)
-	}
-	os.Chmod(dir, 0o755)
-	bin = filepath.Join(dir, "otpknock")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	bin = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

@@ -91,7 +91,7 @@ func TestServerLeastPrivilege(t *testing.T) {
 	os.Lchown(filepath.Join(dir, "state"), nobody, nobody)
 	go acceptAll(p.Listen(t, p.Server, "tcp", "[::]:2222"))
 
-	w.log = &logBuf{}
+	w.log = &netnstest.Buffer{}
 	w.server = p.Cmd(p.Server, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
 		"--inh-caps=-all,"+caps, "--ambient-caps=-all,"+caps, "--bounding-set=-all,"+caps, "--", bin, "server", "-c", w.cfg)
 	w.server.Stderr = w.log

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,14 +20,6 @@ import (
 	"github.com/otpknock/otpknock/sender"
 )
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // world is a server namespace guarding three services and a client.
 type world struct {
 	t        *testing.T
@@ -36,7 +27,7 @@ type world struct {
 	cfg      string
 	store    string
 	server   *exec.Cmd
-	log      *logBuf
+	log      *netnstest.Buffer
 	stranger netip.Addr
 }
 
@@ -58,7 +49,7 @@ func (w *world) must(ns string, args ...string) string {
 
 func (w *world) startServer() {
 	w.t.Helper()
-	w.log = &logBuf{}
+	w.log = &netnstest.Buffer{}
 	w.server = w.p.Cmd(w.p.Server, bin, "server", "-c", w.cfg)
 	w.server.Stderr = w.log
 	if err := w.server.Start(); err != nil {

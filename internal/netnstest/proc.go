@@ -1,0 +1,46 @@
+package netnstest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+)
+
+// Buffer collects a process's output while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// BuildBinary builds the Go command package pkg into a directory every
+// user may enter (tests run it as nobody too). remove deletes it.
+func BuildBinary(pkg string) (path string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "otpknock-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	os.Chmod(dir, 0o755)
+	path = filepath.Join(dir, "otpknock")
+	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
