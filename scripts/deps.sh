@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # command:package pairs the tests and the demo use.
-wanted=(python3:python3 ip:iproute2 iptables:iptables ipset:ipset tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd)
+wanted=(python3:python3 ip:iproute2 iptables:iptables ipset:ipset tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3)
 
 missing=()
 for pair in "${wanted[@]}"; do
