@@ -23,17 +23,7 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) {
-	path, remove, err := netnstest.BuildBinary("../cmd/otpknock")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bin = path
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(netnstest.RunWithBinary(m, "../cmd/otpknock", &bin)) }
 
 // scale returns ci in the bounded run and full under make adversarial.
 func scale(ci, full int) int {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,17 +15,7 @@ import (
 // directory every user may enter (tests run it as nobody too).
 var bin string
 
-func TestMain(m *testing.M) {
-	path, remove, err := netnstest.BuildBinary(".")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bin = path
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(netnstest.RunWithBinary(m, ".", &bin)) }
 
 // TestBinary checks the real binary's exit codes and that errors are one
 // line on stderr.

@@ -95,6 +95,18 @@ func (w *world) open(from, dst netip.Addr, port uint16) bool {
 	return err == nil
 }
 
+// closesAfter probes port every 100 ms and returns how long after since
+// it stopped answering (0: still open after 6 s).
+func (w *world) closesAfter(since time.Time, port uint16) time.Duration {
+	for time.Since(since) < 6*time.Second {
+		if !w.open(netip.Addr{}, w.p.ServerV4, port) {
+			return time.Since(since)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0
+}
+
 // sendFrom sends knocks from the client namespace with the route's
 // source set to src: a replay of captured packets from another address.
 func (w *world) sendFrom(src netip.Addr, ks []string) {
@@ -232,14 +244,7 @@ func TestServerEndToEnd(t *testing.T) {
 	w.waitLog("msg=replay src=198.18.0.2 user=alice")
 
 	// The grant closes on time (open_timeout 3s, within 1s).
-	var closedAfter time.Duration
-	for time.Since(grantedAt) < 6*time.Second {
-		if !w.open(none, p.ServerV4, 2222) {
-			closedAfter = time.Since(grantedAt)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	closedAfter := w.closesAfter(grantedAt, 2222)
 	if closedAfter < 2*time.Second || closedAfter > 4*time.Second {
 		t.Errorf("grant closed %v after the door opened, want 3s +- 1s", closedAfter)
 	}
@@ -289,14 +294,7 @@ func TestServerEndToEnd(t *testing.T) {
 		t.Fatalf("dave: %v", err)
 	}
 	w.stopServer(syscall.SIGKILL)
-	closedAfter = 0
-	for time.Since(grantedAt) < 6*time.Second {
-		if !w.open(none, p.ServerV4, 2225) {
-			closedAfter = time.Since(grantedAt)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	closedAfter = w.closesAfter(grantedAt, 2225)
 	if closedAfter < 2*time.Second || closedAfter > 4*time.Second {
 		t.Errorf("after kill -9 the grant closed %v after opening, want 3s +- 1s", closedAfter)
 	}

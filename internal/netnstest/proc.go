@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // Buffer collects a process's output while the test reads it.
@@ -43,4 +44,17 @@ func BuildBinary(pkg string) (path string, remove func(), err error) {
 		return "", nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// RunWithBinary builds the command package pkg into *bin, runs the
+// package's tests and removes the binary: the body of a TestMain.
+func RunWithBinary(m *testing.M, pkg string, bin *string) int {
+	path, remove, err := BuildBinary(pkg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer remove()
+	*bin = path
+	return m.Run()
 }
