@@ -15,7 +15,7 @@ SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
-.PHONY: help deps build test lint bench fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build test lint bench bench-compare fuzz demo vectors vectors-check install adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,10 @@ bench: ## run the Go benchmarks
 
 adversarial: deps ## the full adversarial suite (as root, about 30 min): figures in ADVERSARIAL.md
 	scripts/adversarial.sh
+
+bench-compare: deps build ## knock-to-open of otpknock, knockd and fwknop side by side (as root; N=50)
+	@command -v knockd >/dev/null || apt-get install -y -qq knockd fwknop-server fwknop-client >/dev/null
+	bench/compare.sh $${N:-50}
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
