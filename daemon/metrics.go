@@ -17,19 +17,20 @@ import (
 // Metrics are the server's Prometheus metrics, in their own registry.
 type Metrics struct {
 	Registry *prometheus.Registry
-	packets  *prometheus.CounterVec
+	packets  map[derive.Proto]prometheus.Counter // resolved once: counted per packet
 	events   *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics of d (call after Start).
 func NewMetrics(d *Daemon) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
-	m.packets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packets_total",
+	packets := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packets_total",
 		Help: "Knock packets received, by protocol."}, []string{"proto"})
+	m.packets = map[derive.Proto]prometheus.Counter{}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_sequences_total",
 		Help: "Completed sequences by outcome: grant, replay or refused."}, []string{"outcome"})
 	for _, p := range []derive.Proto{derive.TCP, derive.UDP, derive.ICMP} {
-		m.packets.WithLabelValues(p.String())
+		m.packets[p] = packets.WithLabelValues(p.String())
 	}
 	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {
 		m.events.WithLabelValues(k.String())
@@ -41,7 +42,7 @@ func NewMetrics(d *Daemon) *Metrics {
 			return f(d.m.Stats())
 		}
 	}
-	m.Registry.MustRegister(m.packets, m.events,
+	m.Registry.MustRegister(packets, m.events,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_sources_tracked", Help: "Sources with a sequence in progress."},
 			stat(func(s matcher.Stats) float64 { return float64(s.Sources) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_candidates_cancelled_total", Help: "Sequences cancelled by strays or the source cap."},
@@ -57,8 +58,11 @@ func NewMetrics(d *Daemon) *Metrics {
 }
 
 func (m *Metrics) packet(p derive.Proto) {
-	if m != nil {
-		m.packets.WithLabelValues(p.String()).Inc()
+	if m == nil {
+		return
+	}
+	if c, ok := m.packets[p]; ok {
+		c.Inc()
 	}
 }
 
