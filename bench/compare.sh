@@ -10,23 +10,8 @@ bin=$(realpath bin/otpknock)
 for tool in knockd knock python3 iptables; do
 	command -v "$tool" >/dev/null || { echo "compare: needs $tool (apt-get install knockd)" >&2; exit 1; }
 done
-srv=otpk-cmp-$$-srv cli=otpk-cmp-$$-cli
-work=$(mktemp -d /tmp/otpknock-compare.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	ip netns del "$srv" 2>/dev/null || true
-	ip netns del "$cli" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns add "$srv"
-ip netns add "$cli"
-ip link add veth0 netns "$srv" type veth peer name veth0 netns "$cli"
-ip -n "$srv" addr add 198.18.0.1/24 dev veth0
-ip -n "$cli" addr add 198.18.0.2/24 dev veth0
-for ns in "$srv" "$cli"; do ip -n "$ns" link set veth0 up; ip -n "$ns" link set lo up; done
+. "$(dirname "$0")/../scripts/netns.sh"
+netns_pair cmp
 ip netns exec "$srv" python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

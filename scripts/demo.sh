@@ -10,18 +10,8 @@ if [[ $(id -u) != 0 ]]; then
 	echo "demo: needs root (network namespaces, iptables): sudo make demo" >&2
 	exit 1
 fi
-srv=otpk-demo-$$-srv
-cli=otpk-demo-$$-cli
-work=$(mktemp -d /tmp/otpknock-demo.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	ip netns del "$srv" 2>/dev/null || true
-	ip netns del "$cli" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/netns.sh"
+netns_pair demo
 export OTPKNOCK_CLIENT_CONFIG=$work/client/client.yaml
 cfg=$work/server/config.yaml
 if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
@@ -41,13 +31,7 @@ PY
 }
 
 say "Network: server 198.18.0.1 <-> client 198.18.0.2 (alice) and 198.18.0.3 (a stranger)"
-ip netns add "$srv"
-ip netns add "$cli"
-ip link add veth0 netns "$srv" type veth peer name veth0 netns "$cli"
-ip -n "$srv" addr add 198.18.0.1/24 dev veth0
-ip -n "$cli" addr add 198.18.0.2/24 dev veth0
 ip -n "$cli" addr add 198.18.0.3/24 dev veth0
-for ns in "$srv" "$cli"; do ip -n "$ns" link set veth0 up; ip -n "$ns" link set lo up; done
 mkdir -p "$work/www" && echo "hello from the protected service" >"$work/www/index.html"
 ip netns exec "$srv" python3 -m http.server 2222 --bind 198.18.0.1 --directory "$work/www" >/dev/null 2>&1 &
 pids+=($!)

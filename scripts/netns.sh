@@ -1,0 +1,29 @@
+# Sourced by scripts/demo.sh and bench/compare.sh: a server and a client
+# network namespace joined by veth0 (198.18.0.1 and 198.18.0.2), a work
+# directory, and a cleanup on exit that stops the background processes
+# listed in pids, deletes the namespaces and the directory.
+# Usage: netns_pair NAME; sets srv, cli, work and pids.
+netns_pair() {
+	srv=otpk-$1-$$-srv
+	cli=otpk-$1-$$-cli
+	work=$(mktemp -d "/tmp/otpknock-$1.XXXXXX")
+	pids=()
+	trap netns_cleanup EXIT
+	ip netns add "$srv"
+	ip netns add "$cli"
+	ip link add veth0 netns "$srv" type veth peer name veth0 netns "$cli"
+	ip -n "$srv" addr add 198.18.0.1/24 dev veth0
+	ip -n "$cli" addr add 198.18.0.2/24 dev veth0
+	for ns in "$srv" "$cli"; do
+		ip -n "$ns" link set veth0 up
+		ip -n "$ns" link set lo up
+	done
+}
+
+netns_cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	ip netns del "$srv" 2>/dev/null || true
+	ip netns del "$cli" 2>/dev/null || true
+	rm -rf "$work"
+}
