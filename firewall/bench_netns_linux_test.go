@@ -16,17 +16,7 @@ import (
 func BenchmarkGrant(b *testing.B) {
 	netnstest.Require(b, "iptables", "ip6tables")
 	p := netnstest.NewPair(b)
-	var k *Kernel
-	var err error
-	plan := testPlan()
-	p.Do(b, p.Server, func() {
-		if k, err = NewKernel(); err == nil {
-			err = k.Setup(plan)
-		}
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	k := kernelIn(b, p, testPlan())
 	svc := derive.Knock{Proto: derive.TCP, Port: 22}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

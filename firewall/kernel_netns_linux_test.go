@@ -23,18 +23,12 @@ func TestKernelFirewall(t *testing.T) {
 	p := netnstest.NewPair(t)
 	plan := testPlan()
 	plan.Protected = []derive.Knock{{Proto: derive.TCP, Port: 2222}, {Proto: derive.TCP, Port: 2223}}
-	var k *Kernel
+	k := kernelIn(t, p, plan)
 	var err error
 	in := func(fn func()) { p.Do(t, p.Server, fn) }
-	in(func() { k, err = NewKernel() })
+	in(func() { err = k.Setup(plan) }) // a second setup must change nothing
 	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ { // the second setup must change nothing
-		in(func() { err = k.Setup(plan) })
-		if err != nil {
-			t.Fatalf("setup %d: %v", i+1, err)
-		}
+		t.Fatalf("second setup: %v", err)
 	}
 	for _, ipt := range []string{"iptables", "ip6tables"} {
 		rules := p.MustRun(t, p.Server, ipt, "-S", Chain)
@@ -141,6 +135,23 @@ func TestKernelFirewall(t *testing.T) {
 	if out, _ := p.Cmd(p.Server, "ipset", "list", "-n").CombinedOutput(); strings.Contains(string(out), "otpknock") {
 		t.Errorf("sets left after Remove: %s", out)
 	}
+}
+
+// kernelIn opens the kernel backend in the pair's server namespace and
+// installs plan.
+func kernelIn(t testing.TB, p *netnstest.Pair, plan Plan) *Kernel {
+	t.Helper()
+	var k *Kernel
+	var err error
+	p.Do(t, p.Server, func() {
+		if k, err = NewKernel(); err == nil {
+			err = k.Setup(plan)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // serve echoes each connection's lines back.
