@@ -131,12 +131,38 @@ func (d *Daemon) housekeeping(ctx context.Context) {
 				d.Log.Error("precomputing sequences", "err", err)
 			}
 			d.mu.Unlock()
+			d.prepareNext()
 			if st := d.Source.Stats(); st.Lost > lost {
 				d.Log.Warn("nflog messages lost", "lost", st.Lost-lost, "total", st.Lost)
 				lost = st.Lost
 			}
 		}
 	}
+}
+
+// prepareLead is how long before a step begins its window is built.
+const prepareLead = 5 * time.Second
+
+// prepareNext builds the next step's window without holding the lock, so
+// packets keep flowing during a build (about 70 ms with 100,000 users),
+// and installs it for the rollover.
+func (d *Daemon) prepareNext() {
+	now := d.Clock.Now()
+	d.mu.Lock()
+	m := d.m
+	need := m.NeedsNext(now, prepareLead)
+	d.mu.Unlock()
+	if !need {
+		return
+	}
+	w, err := m.PrepareNext(now)
+	if err != nil {
+		d.Log.Error("precomputing sequences", "err", err)
+		return
+	}
+	d.mu.Lock()
+	d.m.Install(w) // a matcher that replaced m in a reload ignores it
+	d.mu.Unlock()
 }
 
 // handle is the per-packet path.

@@ -265,3 +265,32 @@ func TestMetricsServe(t *testing.T) {
 		t.Errorf("Serve after cancel: %v", err)
 	}
 }
+
+// TestPrepareAhead checks that housekeeping builds the next step's window
+// before the step begins, off the packet path, and that knocks of that
+// step then match.
+func TestPrepareAhead(t *testing.T) {
+	cfg, secret := setupConfig(t)
+	next := derive.StepStart(60000001, 30*time.Second)
+	c := clock.NewFake(next.Add(-3 * time.Second))
+	fw := &firewall.Fake{Clock: c}
+	r := start(t, cfg, c, fw)
+	defer r.stop(t)
+	ready := func() bool {
+		r.d.mu.Lock()
+		defer r.d.mu.Unlock()
+		return !r.d.m.NeedsNext(c.Now(), prepareLead)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !ready() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !ready() {
+		t.Fatalf("the next step's window was not built within 5 s of housekeeping")
+	}
+	c.Advance(3 * time.Second)
+	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000001, netip.Addr{})
+	r.knock(t, netip.MustParseAddr("198.18.0.2"), seq)
+	if got, want := fw.String(), "installed=true nflog=true setups=1\ngrant 198.18.0.2 tcp/22 30s\ngrant 198.18.0.2 udp/1194 30s"; got != want {
+		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
+	}
+}

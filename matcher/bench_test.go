@@ -32,7 +32,7 @@ func BenchmarkHandleNonMatching(b *testing.B) {
 	var pkts []listener.Packet
 	for port := 20000; len(pkts) < 1024; port++ {
 		k := derive.Knock{Proto: derive.UDP, Port: uint16(port)}
-		if _, starts := m.first[k]; !starts {
+		if len(m.win.Load().starting(k)) == 0 {
 			pkts = append(pkts, listener.Packet{Src: netip.AddrFrom4([4]byte{198, 18, byte(port >> 8), byte(port)}), Knock: k})
 		}
 	}
@@ -98,7 +98,7 @@ func packetCost(m *Matcher, at time.Time) float64 {
 	var pkts []listener.Packet
 	for port := 1; len(pkts) < 1024 && port < 65536; port++ {
 		k := derive.Knock{Proto: derive.UDP, Port: uint16(port)}
-		if _, starts := m.first[k]; !starts {
+		if len(m.win.Load().starting(k)) == 0 {
 			pkts = append(pkts, listener.Packet{Src: netip.AddrFrom4([4]byte{198, 18, byte(port >> 8), byte(port)}), Knock: k})
 		}
 	}

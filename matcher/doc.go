@@ -1,9 +1,11 @@
 // Package matcher turns the stream of knock packets into grants.
 //
 // For every user it precomputes the sequences of the steps
-// T-skew..T+skew around the current step T, refreshed when the step
-// changes, and maps each sequence's first knock to its candidates, so a
-// packet that starts nothing costs one map lookup and creates no state.
+// T-skew..T+skew around the current step T (a Window) and indexes them by
+// first knock in a table with one slot per (protocol, port), so a packet
+// that starts nothing costs one array lookup and creates no state. The
+// daemon builds the next step's window ahead, beside the packet path, and
+// each build derives only the step it adds.
 // A packet that matches a first knock starts a candidate for (source,
 // user, step): the step is locked at that first knock. Later packets from
 // the source advance it when they are its next knock; a repeat of the

@@ -69,7 +69,8 @@ func (m *Matcher) advance(s *source, src netip.Addr, now time.Time, k derive.Kno
 
 // start begins candidates whose sequence starts with k.
 func (m *Matcher) start(s *source, src netip.Addr, now time.Time, k derive.Knock) (Event, bool) {
-	for _, c := range m.first[k] {
+	w := m.win.Load()
+	for _, c := range w.starting(k) {
 		if ev, done := m.begin(&s, src, now, c); done {
 			return ev, true
 		}
@@ -77,7 +78,7 @@ func (m *Matcher) start(s *source, src netip.Addr, now time.Time, k derive.Knock
 	if len(m.bound) == 0 {
 		return Event{}, false
 	}
-	lo, hi := m.window(m.base)
+	lo, hi := m.window(w.base)
 	for _, i := range m.bound {
 		for st := lo; st <= hi; st++ {
 			seq, err := m.users[i].d.Sequence(m.scratch[:0], st, src)

@@ -3,6 +3,8 @@ package matcher
 import (
 	"fmt"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -92,14 +94,15 @@ type source struct {
 }
 
 // Matcher follows knocks. It is not safe for concurrent use: the daemon
-// feeds it from one goroutine.
+// feeds it from one goroutine, except PrepareNext, which may run beside
+// the others (see Window).
 type Matcher struct {
 	cfg     Config
 	users   []user
-	bound   []int // indices of source-bound users
-	base    uint64
-	haveWin bool
-	first   map[derive.Knock][]cand
+	bound   []int                  // indices of source-bound users
+	win     atomic.Pointer[Window] // the current window
+	next    *Window                // the next step's, built ahead
+	derive  sync.Mutex             // held while unbound users' derivers run
 	sources map[netip.Addr]*source
 	order   []netip.Addr // insertion order, for eviction
 	used    map[int]uint64
@@ -155,34 +158,6 @@ func (m *Matcher) window(t uint64) (lo, hi uint64) {
 	w := uint64(m.cfg.Skew)
 	lo = t - min(t, w)
 	return lo, t + w
-}
-
-// Advance moves the window to now's step, recomputing every unbound
-// user's sequences when the step changed, and drops stale sources.
-func (m *Matcher) Advance(now time.Time) error {
-	t := derive.Step(now, m.cfg.Params.Period)
-	if m.haveWin && t == m.base {
-		return nil
-	}
-	began := time.Now()
-	lo, hi := m.window(t)
-	first := make(map[derive.Knock][]cand, len(m.users)*int(hi-lo+1))
-	for i, u := range m.users {
-		if u.Bind {
-			continue
-		}
-		for s := lo; s <= hi; s++ {
-			seq, err := u.d.Sequence(nil, s, netip.Addr{}) // fresh arrays: live candidates keep theirs
-			if err != nil {
-				return fmt.Errorf("user %s step %d: %w", u.Name, s, err)
-			}
-			first[seq[0]] = append(first[seq[0]], cand{user: i, step: s, seq: seq})
-		}
-	}
-	m.first, m.base, m.haveWin = first, t, true
-	m.stats.Precompute = time.Since(began)
-	m.sweep(now)
-	return nil
 }
 
 // sweep drops sources whose candidates all timed out.
