@@ -109,28 +109,29 @@ func (n *NFLOG) Close() error {
 // Stats returns the counters so far.
 func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
 
-// Run reads packets until ctx is done. The socket has a short receive
-// timeout so cancellation is noticed.
+// Run reads packets until ctx is done. The socket is non-blocking (the
+// netlink library registers it with Go's poller): Run reads every message
+// waiting, then sleeps in poll(2) until the next arrives, waking at least
+// every 200 ms to notice cancellation.
 func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	fd := n.sock.GetFd()
-	tv := unix.NsecToTimeval(200e6)
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return sysErr("setting receive timeout", err)
-	}
+	wait := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	buf := make([]byte, 1<<16)
 	for ctx.Err() == nil {
-		m, _, err := unix.Recvfrom(fd, buf, 0)
+		m, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
 		switch {
 		case err == nil:
-		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
-			continue
+			n.handle(buf[:m], fn)
+		case errors.Is(err, unix.EAGAIN):
+			if _, err := unix.Poll(wait, 200); err != nil && !errors.Is(err, unix.EINTR) {
+				return sysErr("waiting for nflog", err)
+			}
+		case errors.Is(err, unix.EINTR):
 		case errors.Is(err, unix.ENOBUFS):
 			n.c.lost.Add(1)
-			continue
 		default:
 			return sysErr("reading nflog", err)
 		}
-		n.handle(buf[:m], fn)
 	}
 	return nil
 }

@@ -25,5 +25,25 @@ netns_cleanup() {
 	wait 2>/dev/null || true
 	ip netns del "$srv" 2>/dev/null || true
 	ip netns del "$cli" 2>/dev/null || true
+	[ -z "${atk:-}" ] || ip netns del "$atk" 2>/dev/null || true
 	rm -rf "$work"
+}
+
+# netns_attacker: an attacker namespace (198.18.0.3) on the client's
+# link: the client's veth0 becomes a port of a bridge in the client's
+# namespace, so the server sees the attacker's packets on its veth0 like
+# the client's. Sets atk; netns_cleanup deletes it.
+netns_attacker() {
+	atk=${srv%-srv}-atk
+	ip netns add "$atk"
+	ip -n "$cli" link add br0 type bridge
+	ip -n "$cli" addr del 198.18.0.2/24 dev veth0
+	ip -n "$cli" link set veth0 master br0
+	ip link add veth1 netns "$cli" type veth peer name veth0 netns "$atk"
+	ip -n "$cli" link set veth1 master br0
+	ip -n "$cli" addr add 198.18.0.2/24 dev br0
+	ip -n "$atk" addr add 198.18.0.3/24 dev veth0
+	for l in br0 veth1; do ip -n "$cli" link set "$l" up; done
+	ip -n "$atk" link set veth0 up
+	ip -n "$atk" link set lo up
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Knock-to-open trials, run in the client's namespace.
+
+Runs CMD N times; each trial waits until the service (HOST:PORT) is closed
+again, starts CMD and probes the service every 5 ms until a TCP connect
+succeeds (or 5 s pass). In CMD, {i} is the trial's number plus OFFSET.
+While the trials run it samples the server process PID (CPU time with its
+reaped children, resident memory) and the packets received on the
+server's interface (namespace SRVNS, veth0), and prints one markdown row:
+
+| name | opened | min | median | p90 | p99 | max | kpps at server | server CPU | server RSS |
+
+Usage: trials.py N OFFSET NAME HOST PORT PID SRVNS CMD...
+"""
+import json, socket, statistics, subprocess, sys, time
+
+n, offset, name, host, port, pid, srvns = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:5], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+cmd = sys.argv[8:]
+
+
+def is_open(timeout):
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def cpu():  # utime + stime + cutime + cstime, seconds
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in f[11:15]) / 100
+
+
+def rss():  # VmRSS, VmHWM in MiB
+    st = dict(l.split(":", 1) for l in open("/proc/%d/status" % pid))
+    return int(st["VmRSS"].split()[0]) / 1024, int(st["VmHWM"].split()[0]) / 1024
+
+
+def rx():
+    out = subprocess.run(["ip", "-n", srvns, "-j", "-s", "link", "show", "veth0"], capture_output=True, text=True).stdout
+    return json.loads(out)[0]["stats64"]["rx"]["packets"]
+
+
+times, fails = [], 0
+c0, r0, w0 = cpu(), rx(), time.monotonic()
+for i in range(n):
+    deadline = time.monotonic() + 15
+    while is_open(0.2) and time.monotonic() < deadline:
+        time.sleep(0.1)  # wait for the previous grant to expire
+    c = [a.replace("{i}", str(i + offset)) for a in cmd]
+    t0 = time.monotonic()
+    p = subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = t0 + 5
+    while time.monotonic() < end and not is_open(0.005):
+        pass
+    t1 = time.monotonic()
+    p.wait()
+    if t1 >= end:
+        fails += 1
+    else:
+        times.append((t1 - t0) * 1000)
+c1, r1, w1 = cpu(), rx(), time.monotonic()
+mem, hwm = rss()
+times.sort()
+q = lambda f: times[min(len(times) - 1, int(f * len(times)))] if times else float("nan")
+print("| %s | %d/%d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f (peak %.1f) MiB |" % (
+    name, len(times), n, q(0), statistics.median(times) if times else float("nan"), q(0.9), q(0.99),
+    q(1), (r1 - r0) / (w1 - w0) / 1000, 100 * (c1 - c0) / (w1 - w0), mem, hwm), flush=True)
