@@ -15,7 +15,7 @@ SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
-.PHONY: help deps build test lint bench bench-compare fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,9 +48,12 @@ bench: ## run the Go benchmarks
 adversarial: deps ## the full adversarial suite (as root, about 30 min): figures in ADVERSARIAL.md
 	scripts/adversarial.sh
 
-bench-compare: deps build ## knock-to-open of otpknock, knockd and fwknop side by side (as root; N=50)
+bench-compare: deps build ## otpknock, knockd and fwknop side by side, with floods (as root; N=50 F=20)
 	@command -v knockd >/dev/null || apt-get install -y -qq knockd fwknop-server fwknop-client >/dev/null
-	bench/compare.sh $${N:-50}
+	bench/compare.sh $${N:-50} $${F:-20}
+
+bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, precompute, RSS (as root)
+	bench/scale.sh
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# otpknock with 1, 1,000 and 100,000 users: for each count the server
+# starts in a namespace (5 s steps, so rollovers come quickly), the last
+# user knocks from a client namespace, and the table gives the start-up
+# time, the step precompute time (otpknock_step_precompute_seconds), the
+# server's resident memory after three rollovers and its peak, and the
+# knock-to-open time. Users are written straight into the config (and
+# their secret files) except the last, added with otpknock user add.
+# Usage (root): bench/scale.sh [COUNTS...]   (make bench-scale)
+set -euo pipefail
+counts=("${@:-1 1000 100000}")
+read -ra counts <<<"${counts[*]}"
+here=$(dirname "$(realpath "$0")")
+bin=$(realpath bin/otpknock)
+. "$here/../scripts/netns.sh"
+netns_pair scale
+ip netns exec "$srv" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.1", 2222)); s.listen(128)
+while True:
+    c, _ = s.accept(); c.close()' &
+pids+=($!)
+echo "| users | start-up s | precompute ms | RSS after 3 rollovers MiB | peak RSS MiB | knock-to-open ms |"
+echo "|---|---|---|---|---|---|"
+for n in "${counts[@]}"; do
+	d=$work/$n
+	cfg=$d/config.yaml
+	export OTPKNOCK_CLIENT_CONFIG=$d/client.yaml
+	"$bin" init -c "$cfg" --server-id scale --host 198.18.0.1 --state-file "$d/state.json" >/dev/null
+	sed -i -e 's/^step: 30s/step: 5s/' -e 's/^metrics_listen: ""/metrics_listen: 127.0.0.1:9557/' -e 's/^users:.*/users:/' "$cfg"
+	python3 - "$cfg" "$d/secrets" "$((n - 1))" <<'PY'
+import base64, os, sys
+cfg, secrets, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(secrets, mode=0o700, exist_ok=True)
+with open(cfg, "a") as f:
+    for i in range(n):
+        f.write("  - name: u%d\n    open: [tcp/2222]\n" % i)
+        with open(os.path.join(secrets, "u%d.key" % i), "w") as k:
+            k.write(base64.b32encode(os.urandom(32)).decode().rstrip("=") + "\n")
+        os.chmod(os.path.join(secrets, "u%d.key" % i), 0o600)
+PY
+	"$bin" user add last -c "$cfg" --open tcp/2222 --no-qr | grep -o 'otpauth://[^ ]*' | "$bin" import - --name last >/dev/null
+	t0=$(date +%s.%N)
+	ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$d/log" &
+	spid=$!
+	until grep -q 'msg=started' "$d/log"; do
+		kill -0 "$spid" || { cat "$d/log" >&2; exit 1; }
+		sleep 0.05
+	done
+	up=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {print a - b}')
+	sleep 16 # three rollovers of 5 s steps
+	metric() { ip netns exec "$srv" python3 -c 'import urllib.request,sys; print(urllib.request.urlopen("http://127.0.0.1:9557/metrics").read().decode())' | awk -v m="$1" '$1 == m {print $2}'; }
+	pre=$(metric otpknock_step_precompute_seconds)
+	rss=$(awk '/VmRSS/ {print $2 / 1024}' "/proc/$spid/status")
+	t1=$(date +%s%N)
+	open=failed
+	if ip netns exec "$cli" "$bin" send last --gap 1ms >/dev/null 2>&1; then
+		open=$(awk -v a="$(date +%s%N)" -v b="$t1" 'BEGIN {printf "%.1f", (a - b) / 1e6}')
+	fi
+	hwm=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$spid/status")
+	printf '| %d | %.2f | %.1f | %.1f | %.1f | %s |\n' "$n" "$up" "$(awk -v p="$pre" 'BEGIN {print p * 1000}')" "$rss" "$hwm" "$open"
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	ip netns exec "$srv" "$bin" firewall remove -c "$cfg" >/dev/null
+done
