@@ -22,13 +22,7 @@ floods=("-i u100" "-i u20" "--flood")
 . "$here/../scripts/netns.sh"
 netns_pair cmp
 netns_attacker
-ip netns exec "$srv" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.0.1", 2222)); s.listen(128)
-while True:
-    c, _ = s.accept(); c.close()' &
-pids+=($!)
+netns_service 2222
 
 # trials N OFFSET NAME PID CMD...: one row of bench/trials.py.
 trials() {

@@ -14,13 +14,7 @@ here=$(dirname "$(realpath "$0")")
 bin=$(realpath bin/otpknock)
 . "$here/../scripts/netns.sh"
 netns_pair scale
-ip netns exec "$srv" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.0.1", 2222)); s.listen(128)
-while True:
-    c, _ = s.accept(); c.close()' &
-pids+=($!)
+netns_service 2222
 echo "| users | start-up s | precompute ms | RSS after 3 rollovers MiB | peak RSS MiB | knock-to-open ms |"
 echo "|---|---|---|---|---|---|"
 for n in "${counts[@]}"; do

@@ -18,8 +18,9 @@ import (
 // sends UDP packets to closed ports as fast as it can, an NFLOG rule in
 // the server namespace logs them and the listener decodes them. One op
 // is one packet; reader-ns/pkt is the reader thread's CPU time per
-// packet (reader-user-ns/pkt the part in user space: decoding), pkts/s is the rate read, lost the messages the kernel
-// dropped for a full receive buffer.
+// packet (reader-user-ns/pkt the part in user space: decoding), pkts/s
+// the rate read, lost the messages the kernel dropped for a full receive
+// buffer.
 //
 //	sudo go test ./listener -run '^$' -bench NFLOGRead -cpuprofile cpu.out
 func BenchmarkNFLOGRead(b *testing.B) {

@@ -22,20 +22,11 @@ func manyUsers(n int) []User {
 // BenchmarkHandleNonMatching is the cost of a packet that starts nothing
 // (a scan, a flood) with 10,000 users.
 func BenchmarkHandleNonMatching(b *testing.B) {
-	m, err := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second}, manyUsers(10000), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := benchMatcher(b, 10000)
 	if err := m.Advance(t0); err != nil {
 		b.Fatal(err)
 	}
-	var pkts []listener.Packet
-	for port := 20000; len(pkts) < 1024; port++ {
-		k := derive.Knock{Proto: derive.UDP, Port: uint16(port)}
-		if len(m.win.Load().starting(k)) == 0 {
-			pkts = append(pkts, listener.Packet{Src: netip.AddrFrom4([4]byte{198, 18, byte(port >> 8), byte(port)}), Knock: k})
-		}
-	}
+	pkts := nonStarting(m, 20000)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -47,10 +38,7 @@ func BenchmarkHandleNonMatching(b *testing.B) {
 // BenchmarkAdvance is the per-step precomputation for 10,000 users and
 // skew 1 (30,000 sequences).
 func BenchmarkAdvance(b *testing.B) {
-	m, err := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second}, manyUsers(10000), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := benchMatcher(b, 10000)
 	i := 0
 	for b.Loop() {
 		m.Advance(t0.Add(time.Duration(i) * 30 * time.Second))
@@ -67,10 +55,7 @@ func BenchmarkAdvance(b *testing.B) {
 func BenchmarkScale(b *testing.B) {
 	for _, n := range []int{1, 1000, 100000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-			m, err := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second}, manyUsers(n), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			m := benchMatcher(b, n)
 			i := 0
 			for b.Loop() {
 				if err := m.Advance(t0.Add(time.Duration(i) * 30 * time.Second)); err != nil {
@@ -84,6 +69,28 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
+// benchMatcher is a matcher of n users with the default parameters.
+func benchMatcher(b *testing.B, n int) *Matcher {
+	m, err := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second}, manyUsers(n), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// nonStarting returns 1,024 UDP packets, each from its own source, to the
+// ports from port up that start no sequence in m's current window.
+func nonStarting(m *Matcher, port int) []listener.Packet {
+	var pkts []listener.Packet
+	for ; len(pkts) < 1024 && port < 65536; port++ {
+		k := derive.Knock{Proto: derive.UDP, Port: uint16(port)}
+		if len(m.win.Load().starting(k)) == 0 {
+			pkts = append(pkts, listener.Packet{Src: netip.AddrFrom4([4]byte{198, 18, byte(port >> 8), byte(port)}), Knock: k})
+		}
+	}
+	return pkts
+}
+
 // liveHeap is the heap in use after a collection.
 func liveHeap() uint64 {
 	var ms runtime.MemStats
@@ -95,13 +102,7 @@ func liveHeap() uint64 {
 // packetCost is the mean time in ns of a packet that starts no sequence,
 // over 100,000 packets from 1,024 sources.
 func packetCost(m *Matcher, at time.Time) float64 {
-	var pkts []listener.Packet
-	for port := 1; len(pkts) < 1024 && port < 65536; port++ {
-		k := derive.Knock{Proto: derive.UDP, Port: uint16(port)}
-		if len(m.win.Load().starting(k)) == 0 {
-			pkts = append(pkts, listener.Packet{Src: netip.AddrFrom4([4]byte{198, 18, byte(port >> 8), byte(port)}), Knock: k})
-		}
-	}
+	pkts := nonStarting(m, 1)
 	began := time.Now()
 	for i := range 100000 {
 		m.Handle(at, pkts[i&1023])

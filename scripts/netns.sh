@@ -1,7 +1,8 @@
-# Sourced by scripts/demo.sh and bench/compare.sh: a server and a client
-# network namespace joined by veth0 (198.18.0.1 and 198.18.0.2), a work
-# directory, and a cleanup on exit that stops the background processes
-# listed in pids, deletes the namespaces and the directory.
+# Sourced by scripts/demo.sh, bench/compare.sh and bench/scale.sh: a
+# server and a client network namespace joined by veth0 (198.18.0.1 and
+# 198.18.0.2), a work directory, and a cleanup on exit that stops the
+# background processes listed in pids, deletes the namespaces and the
+# directory.
 # Usage: netns_pair NAME; sets srv, cli, work and pids.
 netns_pair() {
 	srv=otpk-$1-$$-srv
@@ -27,6 +28,18 @@ netns_cleanup() {
 	ip netns del "$cli" 2>/dev/null || true
 	[ -z "${atk:-}" ] || ip netns del "$atk" 2>/dev/null || true
 	rm -rf "$work"
+}
+
+# netns_service PORT: a TCP service on 198.18.0.1:PORT in the server's
+# namespace that accepts and closes every connection, stopped on exit.
+netns_service() {
+	ip netns exec "$srv" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.1", int(sys.argv[1]))); s.listen(128)
+while True:
+    c, _ = s.accept(); c.close()' "$1" &
+	pids+=($!)
 }
 
 # netns_attacker: an attacker namespace (198.18.0.3) on the client's
