@@ -193,7 +193,7 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 		return User{}, fmt.Errorf("open: %s: list the services a knock opens, e.g. [tcp/22]", uf.Name)
 	}
 	for j, s := range uf.Open {
-		k, err := ParseService(s)
+		k, err := derive.ParseService(s)
 		if err != nil {
 			return User{}, fmt.Errorf("open[%d]: %w", j, err)
 		}
@@ -217,18 +217,6 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 		u.From = append(u.From, pfx)
 	}
 	return u, nil
-}
-
-// ParseService parses a protected service, "tcp/22" or "udp/51820".
-func ParseService(s string) (derive.Knock, error) {
-	k, err := derive.ParseKnock(s)
-	if err != nil {
-		return derive.Knock{}, err
-	}
-	if k.Proto == derive.ICMP {
-		return derive.Knock{}, fmt.Errorf("%q: a service is tcp/PORT or udp/PORT", s)
-	}
-	return k, nil
 }
 
 // checkOutsideRange refuses a protected port inside the knock range unless

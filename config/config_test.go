@@ -176,7 +176,7 @@ func TestSecrets(t *testing.T) {
 	if _, err := c.ReadSecret("alice"); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("0644 secret: err = %v, want a chmod 600 hint", err)
 	}
-	os.WriteFile(c.SecretPath("short"), []byte(EncodeSecret(secret[:15])), 0o600)
+	os.WriteFile(c.SecretPath("short"), []byte(derive.EncodeSecret(secret[:15])), 0o600)
 	if _, err := c.ReadSecret("short"); err == nil || !strings.Contains(err.Error(), "need at least 128") {
 		t.Errorf("short secret: err = %v", err)
 	}

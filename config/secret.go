@@ -1,36 +1,18 @@
 package config
 
 import (
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/safefile"
 )
 
-// b32 is the otpauth URI secret encoding: RFC 4648 Base32 without padding.
-var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-// EncodeSecret returns the Base32 form of a secret, as in otpauth URIs.
-func EncodeSecret(secret []byte) string { return b32.EncodeToString(secret) }
-
-// DecodeSecret parses Base32 (any case, padding and spaces ignored) and
-// refuses secrets shorter than 128 bits.
-func DecodeSecret(s string) ([]byte, error) {
-	s = strings.ToUpper(strings.NewReplacer(" ", "", "=", "", "\n", "", "\r", "", "\t", "").Replace(s))
-	b, err := b32.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("secret is not Base32: %w", err)
-	}
-	if len(b) < derive.MinSecret {
-		return nil, fmt.Errorf("secret has %d bits, need at least %d", 8*len(b), 8*derive.MinSecret)
-	}
-	return b, nil
-}
+// EncodeSecret is [derive.EncodeSecret], the Base32 form of a secret;
+// the server's secret files hold it.
+func EncodeSecret(secret []byte) string { return derive.EncodeSecret(secret) }
 
 // SecretPath returns the file holding the user's secret.
 func (c *Config) SecretPath(user string) string {
@@ -51,7 +33,7 @@ func (c *Config) ReadSecret(user string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret of user %q: %w", user, err)
 	}
-	b, err := DecodeSecret(string(data))
+	b, err := derive.DecodeSecret(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -68,7 +50,7 @@ func (c *Config) WriteSecret(user string, secret []byte) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s already exists: remove the user first or delete the stale file", path)
 	}
-	if err := safefile.Write(path, []byte(EncodeSecret(secret)+"\n"), 0o600); err != nil {
+	if err := safefile.Write(path, []byte(derive.EncodeSecret(secret)+"\n"), 0o600); err != nil {
 		return err
 	}
 	// The service user owns the secrets directory: it must read the file.

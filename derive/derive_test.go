@@ -279,3 +279,39 @@ func TestSequenceAllocs(t *testing.T) {
 		t.Errorf("Sequence allocates %.0f times per call, want 0", allocs)
 	}
 }
+
+func TestSecretText(t *testing.T) {
+	secret := seq(20)
+	text := EncodeSecret(secret)
+	if strings.ContainsAny(text, "=") {
+		t.Errorf("EncodeSecret(%x) = %q: padded", secret, text)
+	}
+	for _, in := range []string{text, strings.ToLower(text), " " + text[:8] + " " + text[8:] + "\n", text + "===="} {
+		got, err := DecodeSecret(in)
+		if err != nil || !slices.Equal(got, secret) {
+			t.Errorf("DecodeSecret(%q) = %x, %v, want %x", in, got, err, secret)
+		}
+	}
+	tests := []struct{ in, want string }{
+		{"1!", "not Base32"},
+		{EncodeSecret(seq(15)), "has 120 bits, need at least 128"},
+	}
+	for _, tt := range tests {
+		if _, err := DecodeSecret(tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DecodeSecret(%q): err = %v, want one containing %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestParseService(t *testing.T) {
+	for _, s := range []string{"tcp/22", "udp/51820"} {
+		if k, err := ParseService(s); err != nil || k.String() != s {
+			t.Errorf("ParseService(%q) = %v, %v", s, k, err)
+		}
+	}
+	for _, s := range []string{"icmp/1", "tcp/0", "22"} {
+		if _, err := ParseService(s); err == nil {
+			t.Errorf("ParseService(%q) succeeded, want an error", s)
+		}
+	}
+}

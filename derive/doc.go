@@ -8,6 +8,10 @@
 // from a time they chose, so the server, the client, the tests and the
 // published vectors all agree.
 //
+// It also holds the text forms clients and server share: the Base32
+// secret ([EncodeSecret]), knocks and services ([ParseKnock],
+// [ParseService]) and the parameters ([Fields]).
+//
 // The exact byte encoding, the sampling and the parameters are specified
 // in docs/spec.md; testdata/derive_v1.json holds vectors checked both by
 // this package's tests and by an independent reference implementation in

@@ -117,3 +117,16 @@ func ParseKnock(s string) (Knock, error) {
 	}
 	return Knock{Proto: p, Port: uint16(n)}, nil
 }
+
+// ParseService parses a protected service, "tcp/22" or "udp/51820": a
+// knock's form without ICMP, which opens nothing.
+func ParseService(s string) (Knock, error) {
+	k, err := ParseKnock(s)
+	if err != nil {
+		return Knock{}, err
+	}
+	if k.Proto == ICMP {
+		return Knock{}, fmt.Errorf("%q: a service is tcp/PORT or udp/PORT", s)
+	}
+	return k, nil
+}

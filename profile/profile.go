@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/otpknock/otpknock/provision"
@@ -109,14 +108,14 @@ func (pf profileFile) profile() (Profile, error) {
 	}
 	p := Profile{Name: pf.Name, Account: provision.Account{ServerID: pf.ServerID, User: pf.User, Host: pf.Host, BindSource: pf.BindSource}}
 	var err error
-	if p.Secret, err = config.DecodeSecret(pf.Secret); err != nil {
+	if p.Secret, err = derive.DecodeSecret(pf.Secret); err != nil {
 		return Profile{}, fmt.Errorf("secret: %w", err)
 	}
 	if p.Params, err = pf.Fields.Params(); err != nil {
 		return Profile{}, err
 	}
 	for j, o := range pf.Open {
-		k, err := config.ParseService(o)
+		k, err := derive.ParseService(o)
 		if err != nil {
 			return Profile{}, fmt.Errorf("open[%d]: %w", j, err)
 		}
@@ -137,7 +136,7 @@ func (s *Store) Save() error {
 	f := storeFile{Profiles: []profileFile{}}
 	for _, p := range s.Profiles {
 		pf := profileFile{Name: p.Name, ServerID: p.ServerID, User: p.User, Host: p.Host,
-			Secret: config.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Open: []string{}}
+			Secret: derive.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Open: []string{}}
 		for _, k := range p.Open {
 			pf.Open = append(pf.Open, k.String())
 		}

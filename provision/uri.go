@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -113,7 +112,7 @@ func parseURI(s string) (Account, error) {
 	if a.ServerID == "" || a.User == "" {
 		return Account{}, errors.New("server and user: both must be present")
 	}
-	if a.Secret, err = config.DecodeSecret(key.Secret()); err != nil {
+	if a.Secret, err = derive.DecodeSecret(key.Secret()); err != nil {
 		return Account{}, fmt.Errorf("secret: %w", err)
 	}
 	if a.Params, err = parseParams(q, key); err != nil {
@@ -191,7 +190,7 @@ func renameField(err error) error {
 func parseOpen(s string) ([]derive.Knock, error) {
 	var out []derive.Knock
 	for _, x := range splitNonEmpty(s) {
-		k, err := config.ParseService(x)
+		k, err := derive.ParseService(x)
 		if err != nil {
 			return nil, fmt.Errorf("open: %w", err)
 		}
@@ -217,5 +216,5 @@ func GenerateSecret(n int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating secret: %w", err)
 	}
-	return config.DecodeSecret(key.Secret())
+	return derive.DecodeSecret(key.Secret())
 }
