@@ -125,7 +125,7 @@ func (f *file) validate(path string) (*Config, error) {
 	}
 	p, err := f.Fields.Params()
 	if err != nil {
-		return nil, err
+		return nil, derive.Rename(err, derive.Field.Key)
 	}
 	switch {
 	case f.SecretsDir == "":

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash"
 	"net/netip"
 )
@@ -45,13 +44,14 @@ type Deriver struct {
 }
 
 // New validates its inputs and returns a Deriver. The secret must be at
-// least [MinSecret] bytes; serverID 1 to 255 bytes.
+// least [MinSecret] bytes; serverID 1 to 255 bytes. Its errors are
+// [*FieldError]s.
 func New(secret []byte, serverID string, p Params) (*Deriver, error) {
 	if len(secret) < MinSecret {
-		return nil, fmt.Errorf("secret: %d bytes, need at least %d (128 bits)", len(secret), MinSecret)
+		return nil, fieldError(FieldSecret, "%d bytes, need at least %d (128 bits)", len(secret), MinSecret)
 	}
 	if len(serverID) == 0 || len(serverID) > 255 {
-		return nil, fmt.Errorf("server_id: must be 1 to 255 bytes, got %d", len(serverID))
+		return nil, fieldError(FieldServerID, "must be 1 to 255 bytes, got %d", len(serverID))
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err

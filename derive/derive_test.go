@@ -168,43 +168,105 @@ func TestSourceForms(t *testing.T) {
 	}
 }
 
+// fieldOf returns the field of err's FieldError, 0 for none.
+func fieldOf(err error) Field {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return 0
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		edit func(*Params)
-		want string // substring of the error; "" for valid
+		name  string
+		edit  func(*Params)
+		field Field  // the field of the error; 0 for valid
+		want  string // the error's text
 	}{
-		{"defaults", func(p *Params) {}, ""},
-		{"zero period", func(p *Params) { p.Period = 0 }, "step:"},
-		{"fractional period", func(p *Params) { p.Period = 1500 * time.Millisecond }, "step:"},
-		{"period too long", func(p *Params) { p.Period = 2 * time.Hour }, "step:"},
-		{"no knocks", func(p *Params) { p.Knocks = 0 }, "knocks:"},
-		{"too many knocks", func(p *Params) { p.Knocks = 17 }, "knocks:"},
-		{"no protocols", func(p *Params) { p.Protocols = 0 }, "protocols:"},
-		{"unknown protocol bit", func(p *Params) { p.Protocols = 8 }, "protocols:"},
-		{"port 0", func(p *Params) { p.PortMin = 0 }, "knock_range:"},
-		{"inverted range", func(p *Params) { p.PortMin, p.PortMax = 30000, 20000 }, "knock_range:"},
-		{"all excluded", func(p *Params) { p.PortMin, p.PortMax, p.Exclude = 100, 101, []uint16{100, 101} }, "knock_range:"},
-		{"weak", func(p *Params) { p.Knocks = 2 }, "below the minimum of 48"},
-		{"weak small range", func(p *Params) { p.PortMin, p.PortMax = 20000, 20099 }, "below the minimum of 48"},
+		{"defaults", func(p *Params) {}, 0, ""},
+		{"zero period", func(p *Params) { p.Period = 0 }, FieldPeriod, "period: 0s must be whole seconds from 1s to 1h0m0s"},
+		{"fractional period", func(p *Params) { p.Period = 1500 * time.Millisecond }, FieldPeriod, "period: 1.5s must be whole seconds from 1s to 1h0m0s"},
+		{"period too long", func(p *Params) { p.Period = 2 * time.Hour }, FieldPeriod, "period: 2h0m0s must be whole seconds from 1s to 1h0m0s"},
+		{"no knocks", func(p *Params) { p.Knocks = 0 }, FieldKnocks, "knocks: 0 must be from 1 to 16"},
+		{"too many knocks", func(p *Params) { p.Knocks = 17 }, FieldKnocks, "knocks: 17 must be from 1 to 16"},
+		{"no protocols", func(p *Params) { p.Protocols = 0 }, FieldProtocols, "protocols: want one or more of tcp, udp, icmp"},
+		{"unknown protocol bit", func(p *Params) { p.Protocols = 8 }, FieldProtocols, "protocols: want one or more of tcp, udp, icmp"},
+		{"port 0", func(p *Params) { p.PortMin = 0 }, FieldRange, "knock range: 0-59999 must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535"},
+		{"inverted range", func(p *Params) { p.PortMin, p.PortMax = 30000, 20000 }, FieldRange, "knock range: 30000-20000 must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535"},
+		{"all excluded", func(p *Params) { p.PortMin, p.PortMax, p.Exclude = 100, 101, []uint16{100, 101} }, FieldRange, "knock range: 0 usable elements cannot hold 4 distinct knocks"},
+		{"weak", func(p *Params) { p.Knocks = 2 }, FieldStrength,
+			"knocks, protocols and knock range: 32.6 bits per sequence, below the minimum of 48: too little entropy per sequence (add knocks or protocols, or widen the range)"},
+		{"weak small range", func(p *Params) { p.PortMin, p.PortMax = 20000, 20099 }, FieldStrength,
+			"knocks, protocols and knock range: 30.5 bits per sequence, below the minimum of 48: too little entropy per sequence (add knocks or protocols, or widen the range)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := DefaultParams()
 			tt.edit(&p)
 			err := p.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
+			if tt.field == 0 {
+				if err != nil {
+					t.Errorf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want || fieldOf(err) != tt.field {
+				t.Errorf("Validate() = %v (field %v), want %q (field %v)", err, fieldOf(err), tt.want, tt.field)
+			}
+			if errors.Is(err, ErrWeak) != (tt.field == FieldStrength) {
+				t.Errorf("Validate() = %v: wraps ErrWeak %v, want %v", err, errors.Is(err, ErrWeak), tt.field == FieldStrength)
 			}
 		})
 	}
+}
+
+func TestFieldsParams(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Fields)
+		field Field
+	}{
+		{"bad protocol", func(f *Fields) { f.Protocols = []string{"tcp", "sctp"} }, FieldProtocols},
+		{"bad range", func(f *Fields) { f.KnockRange = "5-1" }, FieldRange},
+		{"bad step", func(f *Fields) { f.Step = 1500 * time.Millisecond }, FieldPeriod},
+		{"weak", func(f *Fields) { f.Knocks = 2 }, FieldStrength},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := DefaultFields()
+			tt.edit(&f)
+			if _, err := f.Params(); fieldOf(err) != tt.field {
+				t.Errorf("Params() = %v (field %v), want field %v", err, fieldOf(err), tt.field)
+			}
+		})
+	}
+	if p, err := DefaultFields().Params(); err != nil || p.Bits() != DefaultParams().Bits() {
+		t.Errorf("DefaultFields().Params() = %+v, %v, want DefaultParams()", p, err)
+	}
+}
+
+func TestRename(t *testing.T) {
 	p := DefaultParams()
+	p.PortMin = 0
+	err := Rename(p.Validate(), Field.Key)
+	if want := "knock_range: 0-59999 must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535"; err == nil || err.Error() != want {
+		t.Errorf("Rename(Validate(), Key) = %v, want %q", err, want)
+	}
+	if fieldOf(err) != FieldRange {
+		t.Errorf("renamed error %v: errors.As finds field %v, want %v", err, fieldOf(err), FieldRange)
+	}
+	p = DefaultParams()
 	p.Knocks = 2
-	if !errors.Is(p.Validate(), ErrWeak) {
-		t.Errorf("weak parameters: error does not wrap ErrWeak")
+	if err := Rename(p.Validate(), Field.Key); !errors.Is(err, ErrWeak) || !strings.HasPrefix(err.Error(), "knocks, protocols, knock_range: 32.6 bits") {
+		t.Errorf("Rename(weak, Key) = %v, want ErrWeak under the YAML keys", err)
+	}
+	other := errors.New("other")
+	if got := Rename(other, Field.Key); got != other {
+		t.Errorf("Rename(other) = %v, want it unchanged", got)
+	}
+	if got := Rename(nil, Field.Key); got != nil {
+		t.Errorf("Rename(nil) = %v, want nil", got)
 	}
 }
 
@@ -213,11 +275,11 @@ func TestBits(t *testing.T) {
 	if got := p.Bits(); got < 65 || got > 65.2 {
 		t.Errorf("default Bits() = %.2f, want 65.1", got)
 	}
-	if _, err := New(seq(15), "example", p); err == nil || !strings.Contains(err.Error(), "secret:") {
-		t.Errorf("15-byte secret: err = %v, want a secret: error", err)
+	if _, err := New(seq(15), "example", p); fieldOf(err) != FieldSecret {
+		t.Errorf("15-byte secret: err = %v, want a secret error", err)
 	}
-	if _, err := New(seq(16), "", p); err == nil || !strings.Contains(err.Error(), "server_id:") {
-		t.Errorf("empty server id: err = %v, want a server_id: error", err)
+	if _, err := New(seq(16), "", p); fieldOf(err) != FieldServerID {
+		t.Errorf("empty server id: err = %v, want a server id error", err)
 	}
 }
 
@@ -293,11 +355,11 @@ func TestSecretText(t *testing.T) {
 		}
 	}
 	tests := []struct{ in, want string }{
-		{"1!", "not Base32"},
-		{EncodeSecret(seq(15)), "has 120 bits, need at least 128"},
+		{"1!", "secret: not Base32"},
+		{EncodeSecret(seq(15)), "secret: 120 bits, need at least 128"},
 	}
 	for _, tt := range tests {
-		if _, err := DecodeSecret(tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := DecodeSecret(tt.in); fieldOf(err) != FieldSecret || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("DecodeSecret(%q): err = %v, want one containing %q", tt.in, err, tt.want)
 		}
 	}

@@ -1,9 +1,6 @@
 package derive
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Fields is the textual form of [Params] shared by the server config,
 // client profiles and provisioning URIs. Its tags name the config keys.
@@ -30,16 +27,19 @@ func FieldsOf(p Params) Fields {
 	return f
 }
 
-// Params parses and validates the fields. Errors name the field.
+// Params parses and validates the fields. Its errors are [*FieldError]s.
 func (f Fields) Params() (Params, error) {
 	protos, err := ParseProtocols(f.Protocols)
 	if err != nil {
-		return Params{}, fmt.Errorf("protocols: %w", err)
+		return Params{}, &FieldError{Field: FieldProtocols, Err: err}
 	}
 	lo, hi, err := ParseRange(f.KnockRange)
 	if err != nil {
-		return Params{}, fmt.Errorf("knock_range: %w", err)
+		return Params{}, &FieldError{Field: FieldRange, Err: err}
 	}
 	p := Params{Period: f.Step, Knocks: f.Knocks, Protocols: protos, PortMin: lo, PortMax: hi, Exclude: f.Exclude}
-	return p, p.Validate()
+	if err := p.Validate(); err != nil {
+		return Params{}, err
+	}
+	return p, nil
 }

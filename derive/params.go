@@ -50,26 +50,27 @@ func DefaultParams() Params {
 	}
 }
 
-// Validate checks every field and the entropy of the set. Its errors
-// start with the name of the field they are about.
+// Validate checks every field and the entropy of the set. Its errors are
+// [*FieldError]s naming the field they are about; one that is about the
+// entropy, [FieldStrength], wraps [ErrWeak].
 func (p Params) Validate() error {
 	if p.Period < time.Second || p.Period > MaxPeriod || p.Period%time.Second != 0 {
-		return fmt.Errorf("step: %v must be whole seconds from 1s to %v", p.Period, MaxPeriod)
+		return fieldError(FieldPeriod, "%v must be whole seconds from 1s to %v", p.Period, MaxPeriod)
 	}
 	if p.Knocks < 1 || p.Knocks > MaxKnocks {
-		return fmt.Errorf("knocks: %d must be from 1 to %d", p.Knocks, MaxKnocks)
+		return fieldError(FieldKnocks, "%d must be from 1 to %d", p.Knocks, MaxKnocks)
 	}
 	if p.Protocols == 0 || p.Protocols&^Protocols(TCP|UDP|ICMP) != 0 {
-		return fmt.Errorf("protocols: want one or more of tcp, udp, icmp")
+		return fieldError(FieldProtocols, "want one or more of tcp, udp, icmp")
 	}
 	if p.PortMin == 0 || p.PortMin > p.PortMax {
-		return fmt.Errorf("knock_range: %s must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535", p.RangeString())
+		return fieldError(FieldRange, "%s must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535", p.RangeString())
 	}
 	if n := p.Elements(); n < uint32(p.Knocks) {
-		return fmt.Errorf("knock_range: %d usable elements cannot hold %d distinct knocks", n, p.Knocks)
+		return fieldError(FieldRange, "%d usable elements cannot hold %d distinct knocks", n, p.Knocks)
 	}
 	if bits := p.Bits(); bits < MinBits {
-		return fmt.Errorf("knocks, protocols, knock_range: %.1f bits per sequence, below the minimum of %d: %w (add knocks or protocols, or widen the range)", bits, MinBits, ErrWeak)
+		return fieldError(FieldStrength, "%.1f bits per sequence, below the minimum of %d: %w (add knocks or protocols, or widen the range)", bits, MinBits, ErrWeak)
 	}
 	return nil
 }

@@ -14,15 +14,16 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 func EncodeSecret(secret []byte) string { return b32.EncodeToString(secret) }
 
 // DecodeSecret parses Base32 (any case, padding and spaces ignored) and
-// refuses secrets shorter than [MinSecret] bytes (128 bits).
+// refuses secrets shorter than [MinSecret] bytes (128 bits). Its errors
+// are [*FieldError]s about [FieldSecret].
 func DecodeSecret(s string) ([]byte, error) {
 	s = strings.ToUpper(strings.NewReplacer(" ", "", "=", "", "\n", "", "\r", "", "\t", "").Replace(s))
 	b, err := b32.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("secret is not Base32: %w", err)
+		return nil, &FieldError{Field: FieldSecret, Err: fmt.Errorf("not Base32: %w", err)}
 	}
 	if len(b) < MinSecret {
-		return nil, fmt.Errorf("secret has %d bits, need at least %d", 8*len(b), 8*MinSecret)
+		return nil, fieldError(FieldSecret, "%d bits, need at least %d", 8*len(b), 8*MinSecret)
 	}
 	return b, nil
 }

@@ -109,10 +109,10 @@ func (pf profileFile) profile() (Profile, error) {
 	p := Profile{Name: pf.Name, Account: provision.Account{ServerID: pf.ServerID, User: pf.User, Host: pf.Host, BindSource: pf.BindSource}}
 	var err error
 	if p.Secret, err = derive.DecodeSecret(pf.Secret); err != nil {
-		return Profile{}, fmt.Errorf("secret: %w", err)
+		return Profile{}, derive.Rename(err, derive.Field.Key)
 	}
 	if p.Params, err = pf.Fields.Params(); err != nil {
-		return Profile{}, err
+		return Profile{}, derive.Rename(err, derive.Field.Key)
 	}
 	for j, o := range pf.Open {
 		k, err := derive.ParseService(o)

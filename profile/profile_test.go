@@ -97,8 +97,8 @@ func TestLoadRefuses(t *testing.T) {
 	tests := []struct{ name, path, want string }{
 		{"readable by others", write("open.yaml", "profiles: []\n", 0o644), "chmod 600"},
 		{"unknown key", write("typo.yaml", "profile: []\n", 0o600), "field profile not found"},
-		{"bad secret", write("secret.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: AAAA, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "profiles[0] (a): secret:"},
-		{"weak params", write("weak.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 2, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "below the minimum"},
+		{"bad secret", write("secret.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: AAAA, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "profiles[0] (a): secret: 16 bits, need at least 128"},
+		{"weak params", write("weak.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 2, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "profiles[0] (a): knocks, protocols, knock_range: 32.6 bits per sequence, below the minimum of 48"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

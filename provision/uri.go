@@ -113,7 +113,7 @@ func parseURI(s string) (Account, error) {
 		return Account{}, errors.New("server and user: both must be present")
 	}
 	if a.Secret, err = derive.DecodeSecret(key.Secret()); err != nil {
-		return Account{}, fmt.Errorf("secret: %w", err)
+		return Account{}, derive.Rename(err, param)
 	}
 	if a.Params, err = parseParams(q, key); err != nil {
 		return Account{}, err
@@ -171,20 +171,24 @@ func parseParams(q url.Values, key *otp.Key) (derive.Params, error) {
 	}
 	p, err := f.Params()
 	if err != nil {
-		return derive.Params{}, fmt.Errorf("%w", renameField(err))
+		return derive.Params{}, derive.Rename(err, param)
 	}
 	return p, nil
 }
 
-// renameField maps derive's config names to the URI's field names.
-func renameField(err error) error {
-	s := err.Error()
-	for from, to := range map[string]string{"knock_range:": "range:", "step:": "period:"} {
-		if strings.HasPrefix(s, from) {
-			return errors.New(to + strings.TrimPrefix(s, from))
-		}
+// param names derive's fields as the URI's query parameters do.
+func param(f derive.Field) string {
+	switch f {
+	case derive.FieldServerID:
+		return "server"
+	case derive.FieldPeriod:
+		return "period"
+	case derive.FieldRange:
+		return "range"
+	case derive.FieldStrength:
+		return "knocks, protocols, range"
 	}
-	return err
+	return f.String() // secret, knocks, protocols, exclude
 }
 
 func parseOpen(s string) ([]derive.Knock, error) {
