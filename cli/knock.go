@@ -89,7 +89,8 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags) (*knoc
 	j := &knockJob{store: store, state: state, prof: p, prober: env.Prober}
 	j.req = sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst}
 	j.req.LastStep, j.req.HaveLast = state.LastStep(p.Name)
-	if j.req.Src, err = boundSource(p, dst, f.publicIP); err != nil {
+	route := func() (netip.Addr, error) { return sender.RouteSource(dst) }
+	if j.req.Src, err = sourceArg("--public-ip", f.publicIP, "profile "+p.Name, p.BindSource, route); err != nil {
 		return nil, err
 	}
 	w := env.Writer
@@ -128,22 +129,27 @@ func resolve(ctx context.Context, host string, f *knockFlags) (netip.Addr, error
 	return addrs[0].Unmap(), nil
 }
 
-// boundSource returns the address a source-bound profile derives with.
-func boundSource(p profile.Profile, dst netip.Addr, publicIP string) (netip.Addr, error) {
-	if !p.BindSource {
-		if publicIP != "" {
-			return netip.Addr{}, fmt.Errorf("--public-ip: profile %s is not source-bound", p.Name)
-		}
+// sourceArg checks the flag (--source, --public-ip) that gives the
+// address the server sees for who ("profile work", "user bob"): it is
+// for source-bound ones only (bound), and returns the zero Addr for the
+// others. A bound one without the flag gets fallback's address, or, with
+// no fallback, an error asking for the flag.
+func sourceArg(flag, value, who string, bound bool, fallback func() (netip.Addr, error)) (netip.Addr, error) {
+	switch {
+	case !bound && value != "":
+		return netip.Addr{}, fmt.Errorf("%s: %s is not source-bound", flag, who)
+	case !bound:
 		return netip.Addr{}, nil
+	case value == "" && fallback != nil:
+		return fallback()
+	case value == "":
+		return netip.Addr{}, fmt.Errorf("%s is source-bound: pass %s ADDR, the address the server sees the knocks come from", who, flag)
 	}
-	if publicIP != "" {
-		a, err := netip.ParseAddr(publicIP)
-		if err != nil {
-			return netip.Addr{}, fmt.Errorf("--public-ip: %q is not an IP address", publicIP)
-		}
-		return a.Unmap(), nil
+	a, err := netip.ParseAddr(value)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%s: %q is not an IP address", flag, value)
 	}
-	return sender.RouteSource(dst)
+	return a.Unmap(), nil
 }
 
 // record returns the callback that keeps each used step.

@@ -2,14 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/profile"
 	"github.com/spf13/cobra"
 )
 
@@ -68,7 +64,7 @@ func show(env *Env, target string, f showFlags) error {
 	if err != nil {
 		return err
 	}
-	src, err := sourceFor(p, f.source)
+	src, err := sourceArg("--source", f.source, "profile "+p.Name, p.BindSource, nil)
 	if err != nil {
 		return err
 	}
@@ -96,35 +92,15 @@ func show(env *Env, target string, f showFlags) error {
 	return nil
 }
 
-// sourceFor returns the bound source address for a source-bound profile.
-func sourceFor(p profile.Profile, flag string) (netip.Addr, error) {
-	if !p.BindSource {
-		if flag != "" {
-			return netip.Addr{}, fmt.Errorf("--source: profile %s is not source-bound", p.Name)
-		}
-		return netip.Addr{}, nil
-	}
-	if flag == "" {
-		return netip.Addr{}, fmt.Errorf("profile %s is source-bound: pass --source ADDR, the address the server sees you knock from", p.Name)
-	}
-	a, err := netip.ParseAddr(flag)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("--source: %q is not an IP address", flag)
-	}
-	return a, nil
-}
-
+// formatSequence writes a sequence as --format asks: plain (tcp/23456,
+// space-separated) or knock (the knock client's 23456:tcp).
 func formatSequence(ks []derive.Knock, format, name string) (string, error) {
-	parts := make([]string, len(ks))
-	for i, k := range ks {
-		if format == "plain" {
-			parts[i] = k.String()
-			continue
-		}
-		if k.Proto == derive.ICMP {
-			return "", fmt.Errorf("profile %s knocks with icmp, which the knock client cannot send: use otpknock send", name)
-		}
-		parts[i] = strconv.Itoa(int(k.Port)) + ":" + k.Proto.String()
+	if format == "plain" {
+		return derive.Knocks(ks).Join(" "), nil
 	}
-	return strings.Join(parts, " "), nil
+	args, ok := derive.Knocks(ks).KnockArgs()
+	if !ok {
+		return "", fmt.Errorf("profile %s knocks with icmp, which the knock client cannot send: use otpknock send", name)
+	}
+	return args, nil
 }

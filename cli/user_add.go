@@ -111,15 +111,12 @@ func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f use
 	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
 }
 
+// knockList joins services for a table or message; "-" for none.
 func knockList(ks []derive.Knock) string {
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = k.String()
-	}
-	if len(s) == 0 {
+	if len(ks) == 0 {
 		return "-"
 	}
-	return strings.Join(s, ",")
+	return derive.Knocks(ks).String()
 }
 
 func fromList(u config.User) string {

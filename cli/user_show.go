@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/otpknock/otpknock/clock"
@@ -31,16 +30,9 @@ the server sees.`,
 			if !ok {
 				return fmt.Errorf("no user %q in %s", a[0], cfg.Path)
 			}
-			var src netip.Addr
-			switch {
-			case u.BindSource && source == "":
-				return fmt.Errorf("user %s is source-bound: pass --source ADDR", u.Name)
-			case !u.BindSource && source != "":
-				return fmt.Errorf("--source: user %s is not source-bound", u.Name)
-			case source != "":
-				if src, err = netip.ParseAddr(source); err != nil {
-					return fmt.Errorf("--source: %q is not an IP address", source)
-				}
+			src, err := sourceArg("--source", source, "user "+u.Name, u.BindSource, nil)
+			if err != nil {
+				return err
 			}
 			secret, err := cfg.ReadSecret(u.Name)
 			if err != nil {

@@ -377,3 +377,30 @@ func TestParseService(t *testing.T) {
 		}
 	}
 }
+
+func TestKnocksText(t *testing.T) {
+	tests := []struct {
+		name        string
+		ks          Knocks
+		str, spaced string
+		args        string
+		ok          bool
+	}{
+		{"none", nil, "", "", "", true},
+		{"tcp and udp", Knocks{{TCP, 23456}, {UDP, 34567}}, "tcp/23456,udp/34567", "tcp/23456 udp/34567", "23456:tcp 34567:udp", true},
+		{"icmp", Knocks{{TCP, 23456}, {ICMP, 7}}, "tcp/23456,icmp/7", "tcp/23456 icmp/7", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.ks.String(); got != tt.str {
+				t.Errorf("String() = %q, want %q", got, tt.str)
+			}
+			if got := tt.ks.Join(" "); got != tt.spaced {
+				t.Errorf("Join(\" \") = %q, want %q", got, tt.spaced)
+			}
+			if args, ok := tt.ks.KnockArgs(); args != tt.args || ok != tt.ok {
+				t.Errorf("KnockArgs() = %q, %v, want %q, %v", args, ok, tt.args, tt.ok)
+			}
+		})
+	}
+}

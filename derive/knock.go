@@ -101,6 +101,36 @@ func (k Knock) String() string {
 	return k.Proto.String() + "/" + strconv.Itoa(int(k.Port))
 }
 
+// Knocks is a list of knocks: a sequence, or the services a knock opens.
+type Knocks []Knock
+
+// String joins the knocks with commas, "tcp/22,udp/51820": the form of
+// lists in messages and of the provisioning URI's open field.
+func (ks Knocks) String() string { return ks.Join(",") }
+
+// Join joins the knocks' [Knock.String] forms with sep.
+func (ks Knocks) Join(sep string) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = k.String()
+	}
+	return strings.Join(s, sep)
+}
+
+// KnockArgs returns the knocks as arguments of the classic knock client
+// (knockd's knock), "23456:tcp 34567:udp". ok is false when a knock is
+// ICMP, which that client cannot send.
+func (ks Knocks) KnockArgs() (args string, ok bool) {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		if k.Proto == ICMP {
+			return "", false
+		}
+		s[i] = strconv.Itoa(int(k.Port)) + ":" + k.Proto.String()
+	}
+	return strings.Join(s, " "), true
+}
+
 // ParseKnock parses the "proto/port" form written by [Knock.String].
 func ParseKnock(s string) (Knock, error) {
 	name, num, ok := strings.Cut(s, "/")

@@ -58,7 +58,7 @@ func (a Account) URI() (string, error) {
 	q.Set("range", f.KnockRange)
 	q.Set("protocols", strings.Join(f.Protocols, ","))
 	q.Set("exclude", joinInts(f.Exclude))
-	q.Set("open", joinKnocks(a.Open))
+	q.Set("open", derive.Knocks(a.Open).String())
 	q.Set("bind", map[bool]string{false: "0", true: "1"}[a.BindSource])
 	u.RawQuery = q.Encode()
 	return u.String(), nil
@@ -68,14 +68,6 @@ func joinInts(xs []uint16) string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
 		s[i] = strconv.Itoa(int(x))
-	}
-	return strings.Join(s, ",")
-}
-
-func joinKnocks(ks []derive.Knock) string {
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = k.String()
 	}
 	return strings.Join(s, ",")
 }

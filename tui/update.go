@@ -3,8 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -177,15 +175,12 @@ func (m *Model) copySequence() {
 		m.status = err.Error()
 		return
 	}
-	parts := make([]string, len(seq))
-	for i, k := range seq {
-		if k.Proto == derive.ICMP {
-			m.status = "icmp knocks cannot be sent by the knock client: press enter to knock"
-			return
-		}
-		parts[i] = strconv.Itoa(int(k.Port)) + ":" + k.Proto.String()
+	args, ok := derive.Knocks(seq).KnockArgs()
+	if !ok {
+		m.status = "icmp knocks cannot be sent by the knock client: press enter to knock"
+		return
 	}
-	text := "knock " + p.Host + " " + strings.Join(parts, " ")
+	text := "knock " + p.Host + " " + args
 	if m.deps.Clipboard == nil {
 		m.status = "no clipboard available"
 		return

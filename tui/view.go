@@ -175,14 +175,10 @@ func (m Model) logView() string {
 }
 
 func opens(p profile.Profile) string {
-	var s []string
-	for _, k := range p.Open {
-		s = append(s, k.String())
-	}
-	if len(s) == 0 {
+	if len(p.Open) == 0 {
 		return "-"
 	}
-	return strings.Join(s, ",")
+	return derive.Knocks(p.Open).String()
 }
 
 func truncate(s string, n int) string {
