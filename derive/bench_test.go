@@ -20,8 +20,11 @@ func BenchmarkSequence(b *testing.B) {
 			ks := make([]Knock, 0, MaxKnocks)
 			b.ReportAllocs()
 			var step uint64
+			var err error
 			for b.Loop() {
-				ks, _ = d.Sequence(ks, step, bc.src)
+				if ks, err = d.Sequence(ks, step, bc.src); err != nil {
+					b.Fatal(err)
+				}
 				step++
 			}
 		})

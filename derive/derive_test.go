@@ -20,6 +20,21 @@ func mustNew(t testing.TB, secret []byte, id string, p Params) *Deriver {
 	return d
 }
 
+// mustSequence derives the sequence for step from the address src ("" for
+// none) and fails the test on an error.
+func mustSequence(t testing.TB, d *Deriver, step uint64, src string) []Knock {
+	t.Helper()
+	var a netip.Addr
+	if src != "" {
+		a = netip.MustParseAddr(src)
+	}
+	ks, err := d.Sequence(nil, step, a)
+	if err != nil {
+		t.Fatalf("Sequence(step %d, src %q): %v", step, src, err)
+	}
+	return ks
+}
+
 // checkSequence asserts the invariants every sequence must have.
 func checkSequence(t *testing.T, p Params, ks []Knock) {
 	t.Helper()
@@ -156,15 +171,20 @@ func TestInputsSeparate(t *testing.T) {
 func TestSourceForms(t *testing.T) {
 	p := DefaultParams()
 	d := mustNew(t, testSecret, "example", p)
-	v4, _ := d.Sequence(nil, 7, netip.MustParseAddr("198.18.0.9"))
-	mapped, _ := d.Sequence(nil, 7, netip.MustParseAddr("::ffff:198.18.0.9"))
+	v4 := mustSequence(t, d, 7, "198.18.0.9")
+	mapped := mustSequence(t, d, 7, "::ffff:198.18.0.9")
+	checkSequence(t, p, v4)
 	if !slices.Equal(v4, mapped) {
 		t.Errorf("IPv4 %v and IPv4-mapped %v differ", v4, mapped)
 	}
-	plain, _ := d.Sequence(nil, 7, netip.MustParseAddr("fe80::1"))
-	zoned, _ := d.Sequence(nil, 7, netip.MustParseAddr("fe80::1%eth0"))
+	plain := mustSequence(t, d, 7, "fe80::1")
+	zoned := mustSequence(t, d, 7, "fe80::1%eth0")
+	checkSequence(t, p, plain)
 	if !slices.Equal(plain, zoned) {
 		t.Errorf("zone changed the sequence: %v vs %v", plain, zoned)
+	}
+	if unbound := mustSequence(t, d, 7, ""); slices.Equal(unbound, v4) || slices.Equal(unbound, plain) {
+		t.Errorf("the source did not change the sequence: unbound %v, IPv4 %v, IPv6 %v", unbound, v4, plain)
 	}
 }
 
@@ -334,9 +354,13 @@ func TestSequenceAllocs(t *testing.T) {
 	d := mustNew(t, testSecret, "example", DefaultParams())
 	src := netip.MustParseAddr("2001:2::1")
 	ks := make([]Knock, 0, MaxKnocks)
+	var err error
 	allocs := testing.AllocsPerRun(100, func() {
-		ks, _ = d.Sequence(ks, 12345, src)
+		ks, err = d.Sequence(ks, 12345, src)
 	})
+	if err != nil || len(ks) != DefaultKnocks {
+		t.Fatalf("Sequence = %v, %v", ks, err)
+	}
 	if allocs != 0 {
 		t.Errorf("Sequence allocates %.0f times per call, want 0", allocs)
 	}

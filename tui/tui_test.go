@@ -168,9 +168,14 @@ func TestTransitions(t *testing.T) {
 		keys  []string
 		check func(*testing.T, Model, *fixture)
 	}{
-		{"cursor stays in range", []string{"down", "down", "down", "k", "k", "k"}, func(t *testing.T, m Model, _ *fixture) {
-			if m.cursor != 0 {
-				t.Errorf("cursor %d", m.cursor)
+		{"cursor stops at the last profile", []string{"down", "j", "down"}, func(t *testing.T, m Model, _ *fixture) {
+			if p, ok := m.selected(); m.cursor != 1 || !ok || p.Name != "home" {
+				t.Errorf("cursor %d on %q, want 1 on the last profile, home", m.cursor, p.Name)
+			}
+		}},
+		{"cursor stops at the first profile", []string{"down", "down", "k", "up", "k"}, func(t *testing.T, m Model, _ *fixture) {
+			if p, ok := m.selected(); m.cursor != 0 || !ok || p.Name != "gw1" {
+				t.Errorf("cursor %d on %q, want 0 on the first profile, gw1", m.cursor, p.Name)
 			}
 		}},
 		{"delete needs confirmation", []string{"d", "n"}, func(t *testing.T, m Model, f *fixture) {
