@@ -29,52 +29,81 @@ var ErrExhausted = errors.New("derive: HMAC stream exhausted")
 // does not allocate. A Deriver is not safe for concurrent use; make one
 // per goroutine.
 type Deriver struct {
-	mac    hash.Hash
-	msg    []byte // message with counter, step and source patched in place
-	srcOff int    // offset of the source field
-	sum    []byte
-	protos []Proto
-	excl   []uint16
-	lo     uint16
-	values uint32 // usable values per protocol
-	n      uint32 // element count
-	limit  uint64 // rejection bound: the largest multiple of n <= 2^32
-	knocks int
-	picked []uint32
+	mac     hash.Hash
+	msg     []byte // message with counter, step and source patched in place
+	srcOff  int    // offset of the source field
+	stepOff int    // offset of the step
+	sum     []byte
+	protos  []Proto
+	excl    []uint16
+	lo      uint16
+	values  uint32 // usable values per protocol
+	n       uint32 // element count
+	limit   uint64 // rejection bound: the largest multiple of n <= 2^32
+	knocks  int
+	picked  []uint32
 }
 
 // New validates its inputs and returns a Deriver. The secret must be at
 // least [MinSecret] bytes; serverID 1 to 255 bytes. Its errors are
 // [*FieldError]s.
 func New(secret []byte, serverID string, p Params) (*Deriver, error) {
-	if len(secret) < MinSecret {
-		return nil, fieldError(FieldSecret, "%d bytes, need at least %d (128 bits)", len(secret), MinSecret)
-	}
-	if len(serverID) == 0 || len(serverID) > 255 {
-		return nil, fieldError(FieldServerID, "must be 1 to 255 bytes, got %d", len(serverID))
+	if err := checkKey(secret, serverID); err != nil {
+		return nil, err
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	return newDeriver(secret, serverID, p, Label, p.Protocols.List(), p.Knocks), nil
+}
+
+// checkKey validates the secret and the server identity.
+func checkKey(secret []byte, serverID string) error {
+	if len(secret) < MinSecret {
+		return fieldError(FieldSecret, "%d bytes, need at least %d (128 bits)", len(secret), MinSecret)
+	}
+	if len(serverID) == 0 || len(serverID) > 255 {
+		return fieldError(FieldServerID, "must be 1 to 255 bytes, got %d", len(serverID))
+	}
+	return nil
+}
+
+// newDeriver builds a Deriver whose messages start with label and which
+// draws knocks distinct elements over protos; p is encoded as given.
+func newDeriver(secret []byte, serverID string, p Params, label string, protos []Proto, knocks int) *Deriver {
 	d := &Deriver{
 		mac:    hmac.New(sha256.New, secret),
 		sum:    make([]byte, 0, sha256.Size),
-		protos: p.Protocols.List(),
+		protos: protos,
 		excl:   p.excluded(),
 		lo:     p.PortMin,
 		values: p.values(),
-		knocks: p.Knocks,
+		knocks: knocks,
 		picked: make([]uint32, 0, MaxKnocks),
 	}
 	d.n = uint32(len(d.protos)) * d.values
 	d.limit = (1 << 32) / uint64(d.n) * uint64(d.n)
-	d.msg, d.srcOff = encodePrefix(serverID, p, d.excl)
-	return d, nil
+	d.msg, d.srcOff = encodePrefix(label, serverID, p, d.excl)
+	d.stepOff = stepOffset(label)
+	return d
 }
 
 // encodePrefix builds the message up to (not including) the source
 // field, with zeroed counter and step, and room for the longest source.
-func encodePrefix(serverID string, p Params, excl []uint16) ([]byte, int) {
+func encodePrefix(label, serverID string, p Params, excl []uint16) ([]byte, int) {
+	params := encodeParams(p, excl)
+	msg := make([]byte, 0, 4+2+len(label)+8+2+len(serverID)+2+len(params)+2+16)
+	msg = binary.BigEndian.AppendUint32(msg, 0) // counter
+	msg = appendLP(msg, []byte(label))
+	msg = binary.BigEndian.AppendUint64(msg, 0) // step
+	msg = appendLP(msg, []byte(serverID))
+	msg = appendLP(msg, params)
+	return msg, len(msg)
+}
+
+// encodeParams is the params field of every message: period, knocks,
+// protocols, range and the canonical excluded ports.
+func encodeParams(p Params, excl []uint16) []byte {
 	params := make([]byte, 0, 12+2*len(excl))
 	params = binary.BigEndian.AppendUint32(params, uint32(p.Period.Seconds()))
 	params = append(params, byte(p.Knocks), byte(p.Protocols))
@@ -84,17 +113,12 @@ func encodePrefix(serverID string, p Params, excl []uint16) ([]byte, int) {
 	for _, e := range excl {
 		params = binary.BigEndian.AppendUint16(params, e)
 	}
-	msg := make([]byte, 0, 4+2+len(Label)+8+2+len(serverID)+2+len(params)+2+16)
-	msg = binary.BigEndian.AppendUint32(msg, 0) // counter
-	msg = appendLP(msg, []byte(Label))
-	msg = binary.BigEndian.AppendUint64(msg, 0) // step
-	msg = appendLP(msg, []byte(serverID))
-	msg = appendLP(msg, params)
-	return msg, len(msg)
+	return params
 }
 
-// stepOff is the offset of the step in the message.
-const stepOff = 4 + 2 + len(Label)
+// stepOffset is the offset of the step in a message that starts with
+// label: after the counter and the length-prefixed label.
+func stepOffset(label string) int { return 4 + 2 + len(label) }
 
 func appendLP(b, field []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(field)))
@@ -111,7 +135,7 @@ func (d *Deriver) Message(i uint32, step uint64, src netip.Addr) []byte {
 }
 
 func (d *Deriver) setMessage(step uint64, src netip.Addr) {
-	binary.BigEndian.PutUint64(d.msg[stepOff:], step)
+	binary.BigEndian.PutUint64(d.msg[d.stepOff:], step)
 	d.msg = d.msg[:d.srcOff]
 	switch {
 	case !src.IsValid():

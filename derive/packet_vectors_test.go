@@ -1,0 +1,236 @@
+package derive
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const packetVectorFile = "../testdata/packet_v1.json"
+
+// packetFileJSON is the published vector file of packet knocks. The inputs
+// are the table below; the outputs are computed by this package and
+// checked independently by docs/reference/packet_v1.py.
+type packetFileJSON struct {
+	Spec    string             `json:"spec"`
+	Source  string             `json:"source"`
+	Vectors []packetVectorJSON `json:"vectors"`
+}
+
+// packetVectorJSON is one vector. A vector with Open set is a payload
+// given to the server: OpenError is "" when it verifies (and Claim is what
+// it claims), else "size", "tag" or "claim".
+type packetVectorJSON struct {
+	Name       string   `json:"name"`
+	SecretHex  string   `json:"secret_hex"`
+	ServerID   string   `json:"server_id"`
+	Period     int      `json:"period"`
+	Knocks     int      `json:"knocks"`
+	Protocols  []string `json:"protocols"`
+	KnockRange string   `json:"knock_range"`
+	Exclude    []uint16 `json:"exclude"`
+	Step       string   `json:"step"`
+	Bound      string   `json:"bound_source"` // "" when not source-bound
+	NonceHex   string   `json:"nonce_hex"`
+	ClaimAddrs []string `json:"claim_addrs"`
+	ClaimSrc   bool     `json:"claim_source"`
+	Size       int      `json:"size"`
+
+	// Outputs of sealing.
+	PortMessage1 string `json:"port_message_1_hex"`
+	Element      string `json:"element"`
+	PlainHex     string `json:"plaintext_hex"`
+	PayloadHex   string `json:"payload_hex"`
+
+	// A payload given to the server (a tampered copy), and the outcome.
+	OpenHex   string `json:"open_hex,omitempty"`
+	OpenError string `json:"open_error,omitempty"`
+}
+
+func packetVectorInputs() []packetVectorJSON {
+	base := func(name string) packetVectorJSON {
+		return packetVectorJSON{Name: name, SecretHex: hex.EncodeToString(seq(32)), ServerID: "example",
+			Period: 30, Knocks: 4, Protocols: []string{"tcp", "udp", "icmp"}, KnockRange: "20000-59999",
+			Exclude: []uint16{}, Step: "59000000", NonceHex: hex.EncodeToString(bytes.Repeat([]byte{0xa5}, NonceSize)),
+			ClaimAddrs: []string{"198.18.0.2"}, Size: 64}
+	}
+	var vs []packetVectorJSON
+	add := func(v packetVectorJSON, edit func(*packetVectorJSON)) {
+		edit(&v)
+		vs = append(vs, v)
+	}
+	add(base("ipv4"), func(v *packetVectorJSON) {})
+	add(base("ipv6"), func(v *packetVectorJSON) { v.ClaimAddrs = []string{"2001:2::2"} })
+	add(base("dual stack"), func(v *packetVectorJSON) { v.ClaimAddrs = []string{"198.18.0.2", "2001:2::2"}; v.Size = 128 })
+	add(base("behind NAT"), func(v *packetVectorJSON) { v.ClaimAddrs = []string{}; v.ClaimSrc = true; v.Size = MinPayload })
+	add(base("NAT and global ipv6"), func(v *packetVectorJSON) { v.ClaimAddrs = []string{"2001:2::2"}; v.ClaimSrc = true; v.Size = 100 })
+	add(base("bound ipv4"), func(v *packetVectorJSON) { v.Bound = "198.18.0.2" })
+	add(base("bound ipv6"), func(v *packetVectorJSON) { v.ClaimAddrs = []string{"2001:2::2"}; v.Bound = "2001:2::2"; v.Size = 90 })
+	add(base("udp only"), func(v *packetVectorJSON) { v.Protocols = []string{"udp"} })
+	add(base("icmp only"), func(v *packetVectorJSON) { v.Protocols = []string{"icmp"}; v.Step = "59000001" })
+	add(base("tcp and icmp, excluded ports"), func(v *packetVectorJSON) {
+		v.Protocols = []string{"tcp", "icmp"}
+		v.KnockRange = "1000-1099"
+		v.Knocks = 8
+		v.Exclude = []uint16{1000, 1050, 1050, 5}
+	})
+	add(base("largest payload, four addresses"), func(v *packetVectorJSON) {
+		v.ClaimAddrs = []string{"198.18.0.2", "2001:2::2", "198.18.0.3", "2001:2::3"}
+		v.Size = MaxPayload
+	})
+	add(base("64-bit step"), func(v *packetVectorJSON) { v.Step = "18446744073709551615" })
+	add(base("other server id"), func(v *packetVectorJSON) { v.ServerID = "example-2" })
+	// Payloads the server must refuse.
+	add(base("refused: tag bit flipped"), func(v *packetVectorJSON) { v.OpenError = "tag" })
+	add(base("refused: ciphertext bit flipped"), func(v *packetVectorJSON) { v.OpenError = "tag" })
+	add(base("refused: truncated"), func(v *packetVectorJSON) { v.OpenError = "tag" })
+	add(base("refused: too short"), func(v *packetVectorJSON) { v.OpenError = "size" })
+	return vs
+}
+
+// tamper returns the payload a refusal vector gives the server.
+func tamper(name string, payload []byte) []byte {
+	b := bytes.Clone(payload)
+	switch name {
+	case "refused: tag bit flipped":
+		b[len(b)-1] ^= 0x01
+	case "refused: ciphertext bit flipped":
+		b[NonceSize] ^= 0x80
+	case "refused: truncated":
+		b = b[:len(b)-1]
+	case "refused: too short":
+		b = b[:MinPayload-1]
+	}
+	return b
+}
+
+func (v packetVectorJSON) inputs(t *testing.T) (*PacketDeriver, uint64, []byte, Claim, netip.Addr) {
+	t.Helper()
+	f := Fields{Step: time.Duration(v.Period) * time.Second, Knocks: v.Knocks, KnockRange: v.KnockRange, Protocols: v.Protocols, Exclude: v.Exclude}
+	p, err := f.Params()
+	if err != nil {
+		t.Fatalf("%s: params: %v", v.Name, err)
+	}
+	secret, _ := hex.DecodeString(v.SecretHex)
+	pd, err := NewPacket(secret, v.ServerID, p)
+	if err != nil {
+		t.Fatalf("%s: %v", v.Name, err)
+	}
+	step, err := strconv.ParseUint(v.Step, 10, 64)
+	if err != nil {
+		t.Fatalf("%s: step: %v", v.Name, err)
+	}
+	nonce, _ := hex.DecodeString(v.NonceHex)
+	c := Claim{Source: v.ClaimSrc}
+	for _, a := range v.ClaimAddrs {
+		c.Addrs = append(c.Addrs, netip.MustParseAddr(a))
+	}
+	var bound netip.Addr
+	if v.Bound != "" {
+		bound = netip.MustParseAddr(v.Bound)
+	}
+	return pd, step, nonce, c, bound
+}
+
+// computePacket fills in the outputs of v from this implementation.
+func computePacket(t *testing.T, v packetVectorJSON) packetVectorJSON {
+	pd, step, nonce, c, bound := v.inputs(t)
+	k, err := pd.Knock(step)
+	if err != nil {
+		t.Fatalf("%s: %v", v.Name, err)
+	}
+	payload, err := pd.Seal(nil, step, nonce, c, bound, v.Size)
+	if err != nil {
+		t.Fatalf("%s: seal: %v", v.Name, err)
+	}
+	v.PortMessage1 = hex.EncodeToString(pd.port.Message(1, step, netip.Addr{}))
+	v.Element = k.String()
+	v.PayloadHex = hex.EncodeToString(payload)
+	pt := bytes.Clone(payload[NonceSize : len(payload)-TagSize])
+	pd.xorKeystream(pt, step, nonce)
+	v.PlainHex = hex.EncodeToString(pt)
+	if v.OpenError != "" {
+		open := tamper(v.Name, payload)
+		v.OpenHex = hex.EncodeToString(open)
+		_, err := pd.Open(open, step, k, bound)
+		v.OpenError = openErrorName(err)
+	}
+	return v
+}
+
+func openErrorName(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrPayloadSize):
+		return "size"
+	case errors.Is(err, ErrTag):
+		return "tag"
+	case errors.Is(err, ErrClaim):
+		return "claim"
+	}
+	return err.Error()
+}
+
+func TestPacketVectors(t *testing.T) {
+	var got []packetVectorJSON
+	for _, v := range packetVectorInputs() {
+		got = append(got, computePacket(t, v))
+	}
+	if *update {
+		out, err := json.MarshalIndent(packetFileJSON{
+			Spec:    "docs/spec.md, Packet knocks (otpknock/v1/packet-*)",
+			Source:  "inputs: derive/packet_vectors_test.go; outputs: this implementation (go test ./derive -run TestPacketVectors -update), checked independently by docs/reference/packet_v1.py",
+			Vectors: got,
+		}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(packetVectorFile, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(packetVectorFile)
+	if err != nil {
+		t.Fatalf("%v (run go test ./derive -run TestPacketVectors -update)", err)
+	}
+	var file packetFileJSON
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatalf("%s: %v", packetVectorFile, err)
+	}
+	if diff := cmp.Diff(file.Vectors, got); diff != "" {
+		t.Errorf("%s differs from this implementation (-file +computed):\n%s", packetVectorFile, diff)
+	}
+	// Every published payload opens to its claim; every refusal is refused.
+	for _, v := range file.Vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			pd, step, _, c, bound := v.inputs(t)
+			k, err := ParseKnock(v.Element)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := hex.DecodeString(v.PayloadHex)
+			got, err := pd.Open(payload, step, k, bound)
+			if err != nil {
+				t.Fatalf("Open(payload) = %v", err)
+			}
+			if got.Source != c.Source || len(got.Addrs) != len(c.Addrs) {
+				t.Errorf("claim = %+v, want %+v", got, c)
+			}
+			if v.OpenHex != "" {
+				open, _ := hex.DecodeString(v.OpenHex)
+				if _, err := pd.Open(open, step, k, bound); openErrorName(err) != v.OpenError || err == nil {
+					t.Errorf("Open(tampered) = %v, want %q", err, v.OpenError)
+				}
+			}
+		})
+	}
+}
