@@ -140,7 +140,7 @@ func refuse(t *testing.T, v errorVectorJSON) error {
 
 func TestErrorVectors(t *testing.T) {
 	got := errorFileJSON{Spec: "docs/spec.md (otpknock/v1)",
-		Source: "inputs and categories: derive/vectors_errors_test.go, checked against this implementation and independently by docs/reference/derive_v1.py; format: testdata/README.md",
+		Source:  "inputs and categories: derive/vectors_errors_test.go, checked against this implementation and independently by docs/reference/derive_v1.py; format: testdata/README.md",
 		Vectors: errorInputs()}
 	want := readVectors[errorFileJSON](t, errorVectorFile, got)
 	if diff := cmp.Diff(want, got); diff != "" {
