@@ -132,8 +132,11 @@ func uriInputs(t *testing.T) []uriVectorJSON {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := required.set("issuer", "otpknock").set("algorithm", "SHA256").set("digits", "6").set("period", "30").
-		set("host", "knock.example.org").set("exclude", "51820").set("open", "tcp/22,udp/51820").set("bind", "0")
+	// The example of spec section 9, field for field.
+	full := q{{"secret", rfcSecret}, {"issuer", "otpknock"}, {"algorithm", "SHA256"}, {"digits", "6"}, {"period", "30"},
+		{"otpknock", "1"}, {"server", "example"}, {"user", "alice"}, {"host", "knock.example.org"},
+		{"knocks", "4"}, {"range", "20000-59999"}, {"protocols", "tcp,udp"}, {"exclude", "51820"},
+		{"open", "tcp/22,udp/51820"}, {"bind", "0"}}
 	vs := []uriVectorJSON{
 		{Name: "written by otpknock (commas and slashes percent-encoded)", URI: w},
 		{Name: "the spec's example (literal commas and slashes)", URI: full.uri()},
