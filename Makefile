@@ -30,11 +30,13 @@ test: deps ## run every test, root/netns ones included, and the vector cross-che
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory vectors-check
 
-vectors-check: ## verify testdata/derive_v1.json with the independent Python reference
-	python3 docs/reference/derive_v1.py testdata/derive_v1.json
+vectors-check: ## verify every vector file of testdata/ with the independent Python reference
+	python3 docs/reference/derive_v1.py testdata/derive_v1.json testdata/derive_v1_errors.json
+	python3 docs/reference/uri_v1.py testdata/uri_v1.json
 
-vectors: ## rewrite testdata/derive_v1.json from this implementation
-	$(GO) test ./derive -run TestVectors -update
+vectors: ## rewrite the vector files of testdata/ from this implementation
+	$(GO) test ./derive -run 'TestVectors|TestErrorVectors' -update
+	$(GO) test ./provision -run TestURIVectors -update
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'lint: run gofmt -w on these files'; exit 1; }

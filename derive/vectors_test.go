@@ -2,25 +2,30 @@ package derive
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/derive_v1.json from this implementation")
+var update = flag.Bool("update", false, "rewrite testdata/derive_v1.json and derive_v1_errors.json from this implementation")
 
 const vectorFile = "../testdata/derive_v1.json"
 
 // vectorFileJSON is the published vector file. The inputs are the table
 // below; the outputs are computed by this package and checked
-// independently by docs/reference/derive_v1.py.
+// independently by docs/reference/derive_v1.py. testdata/README.md
+// documents the format.
 type vectorFileJSON struct {
 	Spec    string       `json:"spec"`
 	Source  string       `json:"source"`
@@ -28,19 +33,32 @@ type vectorFileJSON struct {
 }
 
 type vectorJSON struct {
-	Name       string   `json:"name"`
-	SecretHex  string   `json:"secret_hex"`
-	ServerID   string   `json:"server_id"`
-	Period     int      `json:"period"`
-	Knocks     int      `json:"knocks"`
-	Protocols  []string `json:"protocols"`
-	KnockRange string   `json:"knock_range"`
-	Exclude    []uint16 `json:"exclude"`
-	Source     string   `json:"source"`
-	UnixTime   *int64   `json:"unix_time,omitempty"`
-	Step       string   `json:"step"`
-	Message1   string   `json:"message_1_hex"`
-	Sequence   []string `json:"sequence"`
+	Name       string      `json:"name"`
+	SecretHex  string      `json:"secret_hex"`
+	ServerID   string      `json:"server_id"`
+	Period     int         `json:"period"`
+	Knocks     int         `json:"knocks"`
+	Protocols  []string    `json:"protocols"`
+	KnockRange string      `json:"knock_range"`
+	Exclude    []uint16    `json:"exclude"`
+	Source     string      `json:"source"`
+	UnixTime   json.Number `json:"unix_time,omitempty"`
+	Step       string      `json:"step"`
+	Message1   string      `json:"message_1_hex"`
+	Elements   uint32      `json:"elements"`
+	Limit      uint64      `json:"limit"`
+	BlocksHex  []string    `json:"blocks_hex"`
+	Draws      []drawJSON  `json:"draws"`
+	Sequence   []string    `json:"sequence"`
+}
+
+// drawJSON is one 32-bit draw of the stream and what sampling did with
+// it: "knock" (appended), "duplicate" (its element was already drawn) or
+// "rejected" (x >= limit, no element).
+type drawJSON struct {
+	X       uint32  `json:"x"`
+	Element *uint32 `json:"element,omitempty"`
+	Outcome string  `json:"outcome"`
 }
 
 func seq(n int) []byte {
@@ -51,10 +69,8 @@ func seq(n int) []byte {
 	return b
 }
 
-func i64(v int64) *int64 { return &v }
-
 // vectorInputs fills in every input field; Step is set when UnixTime is
-// nil.
+// empty.
 func vectorInputs() []vectorJSON {
 	base := func(name string) vectorJSON {
 		return vectorJSON{Name: name, SecretHex: hex.EncodeToString(seq(32)), ServerID: "example",
@@ -68,8 +84,8 @@ func vectorInputs() []vectorJSON {
 	}
 	add(base("default step 0"), func(v *vectorJSON) {})
 	add(base("default step 1"), func(v *vectorJSON) { v.Step = "1" })
-	for _, t := range []int64{29, 30, 59, 60, 1111111109, 1111111111, 1234567890, 2000000000, 2147483647, 2147483669, 2147483670, 20000000000} {
-		add(base("unix time "+strconv.FormatInt(t, 10)), func(v *vectorJSON) { v.UnixTime = i64(t) })
+	for _, t := range []string{"29", "30", "59", "60", "1111111109", "1111111111", "1234567890", "2000000000", "2147483647", "2147483669", "2147483670", "20000000000"} {
+		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = json.Number(t) })
 	}
 	for _, s := range []string{"4294967295", "4294967296", "9223372036854775808", "18446744073709551615"} {
 		add(base("64-bit step "+s), func(v *vectorJSON) { v.Step = s })
@@ -87,11 +103,45 @@ func vectorInputs() []vectorJSON {
 	})
 	add(base("excluded ports, default range"), func(v *vectorJSON) { v.Exclude = []uint16{20000, 33333, 59999}; v.Step = "56789012" })
 	add(base("minimum secret, 60 s step, 16 knocks"), func(v *vectorJSON) {
-		v.SecretHex, v.Period, v.Knocks, v.UnixTime = hex.EncodeToString(seq(16)), 60, 16, i64(1800000000)
+		v.SecretHex, v.Period, v.Knocks, v.UnixTime = hex.EncodeToString(seq(16)), 60, 16, "1800000000"
 	})
 	add(base("three knocks over every protocol and port"), func(v *vectorJSON) {
 		v.Knocks, v.KnockRange, v.Protocols, v.Step = 3, "1-65535", []string{"tcp", "udp", "icmp"}, "56789012"
 	})
+	return append(vs, edgeInputs(base)...)
+}
+
+// edgeInputs are the vectors that reach each path of the sampling and
+// each edge of the time and source rules. The steps of the first two
+// were found by searching: the first step from 56789012 whose sequence
+// rejects a draw, and the first with a duplicate.
+func edgeInputs(base func(string) vectorJSON) []vectorJSON {
+	var vs []vectorJSON
+	add := func(v vectorJSON, edit func(*vectorJSON)) {
+		edit(&v)
+		vs = append(vs, v)
+	}
+	add(base("a rejected draw (x >= limit), three blocks"), func(v *vectorJSON) {
+		v.Knocks, v.KnockRange, v.Protocols, v.Step = 16, "4-65535", []string{"tcp", "udp", "icmp"}, "56793923"
+	})
+	add(base("a duplicate element, second block"), func(v *vectorJSON) {
+		v.Knocks, v.KnockRange, v.Protocols = 8, "1000-1099", []string{"tcp", "udp", "icmp"}
+		v.Exclude, v.Step = []uint16{1099, 1000, 1001, 1050, 22, 1050}, "56789014"
+	})
+	add(base("secret longer than the HMAC block (100 bytes)"), func(v *vectorJSON) {
+		v.SecretHex, v.Step = hex.EncodeToString(seq(100)), "56789012"
+	})
+	add(base("at the 48-bit floor: 3 knocks, 65538 elements"), func(v *vectorJSON) {
+		v.Knocks, v.KnockRange, v.Step = 3, "1-32769", "56789012"
+	})
+	add(base("3600 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 3600, "1800000000" })
+	add(base("1 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 1, "1800000000" })
+	for _, t := range []string{"-1", "-0.5", "-9223372036854775808", "29.999999999", "59.999999999", "1111111109.999999999", "9223372036854775807"} {
+		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = json.Number(t) })
+	}
+	add(base("largest time, 1 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 1, "9223372036854775807" })
+	add(base("bound link-local IPv6 source"), func(v *vectorJSON) { v.Source = "fe80::1"; v.Step = "56789012" })
+	add(base("bound IPv6 source with a zone (zone dropped)"), func(v *vectorJSON) { v.Source = "fe80::1%eth0"; v.Step = "56789012" })
 	return vs
 }
 
@@ -120,12 +170,45 @@ func (v vectorJSON) params(t *testing.T) Params {
 		Protocols: ps, PortMin: lo, PortMax: hi, Exclude: v.Exclude}
 }
 
+// unixTime parses a decimal number of seconds exactly (up to nine
+// fraction digits), as spec section 2 asks: never through a binary float.
+func unixTime(t *testing.T, n json.Number) time.Time {
+	t.Helper()
+	s := string(n)
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > 9 {
+		t.Fatalf("unix_time %s: more than 9 fraction digits", n)
+	}
+	sec, err := strconv.ParseUint(whole, 10, 64)
+	if err != nil || (!neg && sec > 1<<63-1) || (neg && sec > 1<<63) {
+		t.Fatalf("unix_time %s: outside int64 seconds", n)
+	}
+	var nsec int64
+	if frac != "" {
+		f, err := strconv.ParseInt(frac+"000000000"[len(frac):], 10, 64)
+		if err != nil {
+			t.Fatalf("unix_time %s: %v", n, err)
+		}
+		nsec = f
+	}
+	if !neg {
+		return time.Unix(int64(sec), nsec)
+	}
+	// -sec wraps in uint64, so -2^63 converts exactly; time.Unix
+	// normalises the negative nsec into [0, 1e9).
+	return time.Unix(int64(-sec), -nsec)
+}
+
 // compute fills in the outputs of v from this implementation.
 func compute(t *testing.T, v vectorJSON) vectorJSON {
 	t.Helper()
 	p := v.params(t)
-	if v.UnixTime != nil {
-		v.Step = strconv.FormatUint(Step(time.Unix(*v.UnixTime, 0), p.Period), 10)
+	if v.UnixTime != "" {
+		v.Step = strconv.FormatUint(Step(unixTime(t, v.UnixTime), p.Period), 10)
 	}
 	step, err := strconv.ParseUint(v.Step, 10, 64)
 	if err != nil {
@@ -149,37 +232,91 @@ func compute(t *testing.T, v vectorJSON) vectorJSON {
 	for _, k := range ks {
 		v.Sequence = append(v.Sequence, k.String())
 	}
+	v.Elements = p.Elements()
+	v.Limit = (1 << 32) / uint64(v.Elements) * uint64(v.Elements)
+	var traced []string
+	v.BlocksHex, v.Draws, traced = trace(d, secret, p, step, src)
+	if !cmp.Equal(traced, v.Sequence) {
+		t.Errorf("%s: the trace's sequence %v is not Sequence's %v", v.Name, traced, v.Sequence)
+	}
 	return v
+}
+
+// trace replays spec sections 5 and 6 over the messages this package
+// builds, recording the blocks and draws the vectors publish; compute
+// checks that it ends in the sequence Sequence returned.
+func trace(d *Deriver, secret []byte, p Params, step uint64, src netip.Addr) ([]string, []drawJSON, []string) {
+	n := p.Elements()
+	limit := (1 << 32) / uint64(n) * uint64(n)
+	values := usableValues(p)
+	protos := p.Protocols.List()
+	var blocks []string
+	var draws []drawJSON
+	var picked []uint32
+	for i := uint32(1); i <= 255; i++ {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write(d.Message(i, step, src))
+		sum := mac.Sum(nil)
+		blocks = append(blocks, hex.EncodeToString(sum))
+		for w := 0; w < len(sum); w += 4 {
+			x := binary.BigEndian.Uint32(sum[w:])
+			if uint64(x) >= limit {
+				draws = append(draws, drawJSON{X: x, Outcome: "rejected"})
+				continue
+			}
+			e := x % n
+			outcome := "knock"
+			for _, q := range picked {
+				if q == e {
+					outcome = "duplicate"
+				}
+			}
+			draws = append(draws, drawJSON{X: x, Element: &e, Outcome: outcome})
+			if outcome == "duplicate" {
+				continue
+			}
+			picked = append(picked, e)
+			if len(picked) == p.Knocks {
+				var out []string
+				for _, e := range picked {
+					nv := uint32(len(values))
+					out = append(out, Knock{Proto: protos[e/nv], Port: values[e%nv]}.String())
+				}
+				return blocks, draws, out
+			}
+		}
+	}
+	return blocks, draws, nil
+}
+
+// usableValues lists lo..hi without the excluded ports, ascending.
+func usableValues(p Params) []uint16 {
+	excl := map[uint16]bool{}
+	for _, e := range FieldsOf(p).Exclude {
+		excl[e] = true
+	}
+	var out []uint16
+	for v := uint32(p.PortMin); v <= uint32(p.PortMax); v++ {
+		if !excl[uint16(v)] {
+			out = append(out, uint16(v))
+		}
+	}
+	return out
 }
 
 func TestVectors(t *testing.T) {
 	var got vectorFileJSON
 	got.Spec = "docs/spec.md (otpknock/v1)"
-	got.Source = "inputs: derive/vectors_test.go; outputs: this implementation (go test ./derive -update), checked independently by docs/reference/derive_v1.py"
+	got.Source = "inputs: derive/vectors_test.go; outputs: this implementation (go test ./derive -update), checked independently by docs/reference/derive_v1.py; format: testdata/README.md"
 	for _, in := range vectorInputs() {
 		got.Vectors = append(got.Vectors, compute(t, in))
 	}
-	if *update {
-		b, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(vectorFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatalf("reading vectors (run go test ./derive -update to create them): %v", err)
-	}
-	var want vectorFileJSON
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&want); err != nil {
-		t.Fatalf("%s: %v", vectorFile, err)
-	}
+	want := readVectors[vectorFileJSON](t, vectorFile, got)
 	if len(want.Vectors) != len(got.Vectors) {
 		t.Fatalf("%s has %d vectors, the table %d", vectorFile, len(want.Vectors), len(got.Vectors))
+	}
+	if diff := cmp.Diff(want.Source, got.Source); diff != "" {
+		t.Errorf("source (-want +got):\n%s", diff)
 	}
 	for i, w := range want.Vectors {
 		t.Run(w.Name, func(t *testing.T) {
@@ -193,4 +330,61 @@ func TestVectors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("coverage", func(t *testing.T) { checkCoverage(t, want.Vectors) })
+}
+
+// checkCoverage asserts that the vectors reach every path of the sampling
+// and every rule of the time step, so a table edit cannot lose one.
+func checkCoverage(t *testing.T, vs []vectorJSON) {
+	seen := map[string]bool{}
+	for _, v := range vs {
+		for _, d := range v.Draws {
+			seen[d.Outcome] = true
+		}
+		seen["blocks "+strconv.Itoa(len(v.BlocksHex))] = true
+		if u := string(v.UnixTime); u != "" {
+			switch {
+			case u[0] == '-':
+				seen["negative time"] = true
+			case strings.Contains(u, "."):
+				seen["fractional time"] = true
+			}
+		}
+		if len(v.SecretHex) > 2*64 {
+			seen["secret longer than the HMAC block"] = true
+		}
+	}
+	for _, want := range []string{"knock", "duplicate", "rejected", "blocks 1", "blocks 2", "blocks 3",
+		"negative time", "fractional time", "secret longer than the HMAC block"} {
+		if !seen[want] {
+			t.Errorf("no vector has %s", want)
+		}
+	}
+}
+
+// readVectors rewrites path from got under -update, then reads it back
+// strictly (unknown fields are errors).
+func readVectors[T any](t *testing.T, path string, got T) T {
+	t.Helper()
+	if *update {
+		b, err := json.MarshalIndent(got, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading vectors (run go test ./derive -update to create them): %v", err)
+	}
+	var want T
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&want); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return want
 }
