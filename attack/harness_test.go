@@ -172,6 +172,20 @@ func (a *arena) grants(src string) int {
 	return strings.Count(a.log.String(), "msg=grant src="+src+" ")
 }
 
+// control is the positive control of the tests that assert no grant:
+// the client knocks once with the real client and the server must log
+// a grant for it that grants recognises, so a renamed log key or a
+// broken server cannot pass for "nothing opened".
+func (a *arena) control() {
+	a.t.Helper()
+	client := a.l.ClientV4.String()
+	before := a.grants(client)
+	ok := a.knockRounds(a.l.Client, client, 1, "--retries", "1")
+	if after := a.grants(client); ok != 1 || after != before+1 {
+		a.t.Errorf("positive control: the client's knock opened %d of 1, grant lines for %s went from %d to %d, want one more", ok, client, before, after)
+	}
+}
+
 // send knocks with the real client as profile name; it returns whether
 // the service answered.
 func (a *arena) send(ns, name string, extra ...string) (bool, string) {
