@@ -33,7 +33,8 @@ func procStat(t *testing.T, pid int) (int, time.Duration) {
 
 // TestFlood floods the server with SYNs from random sources, to the knock
 // range and to the current first knock of a user, at the highest rate
-// hping3 reaches here, while the client knocks.
+// hping3 reaches here, while the client knocks: the server must stay
+// within its memory bound and the client's knocks must still open.
 func TestFlood(t *testing.T) {
 	require(t, "hping3")
 	a := newArena(t, 20, nil)
@@ -74,6 +75,15 @@ func TestFlood(t *testing.T) {
 			float64(sentN)/elapsed.Seconds()/1000, dur, hwm/1024, 100*(cpu1-cpu0).Seconds()/elapsed.Seconds(), ok, knocks)
 		if hwm > 256*1024 {
 			t.Errorf("peak RSS %d MB under flood", hwm/1024)
+		}
+		// The flood comes from random sources: the client's candidates
+		// are its own (per source), NFLOG loses nothing at these rates
+		// (NETLINK_NO_ENOBUFS, 8 MiB buffer; lost=0 in ADVERSARIAL.md)
+		// and a knock cut by an eviction is retried in the next step, so
+		// every knock should open (60/60 measured for both targets). One
+		// failure in ten is allowed for a shared machine's scheduling.
+		if least := knocks - (knocks+9)/10; ok < least {
+			t.Errorf("flood to the %s: legitimate success %d/%d, want at least %d", target, ok, knocks, least)
 		}
 	}
 	a.server.Process.Signal(syscall.SIGTERM)

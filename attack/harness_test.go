@@ -1,9 +1,7 @@
 package attack
 
 import (
-	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/internal/packettest"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,9 +114,9 @@ func newArena(t *testing.T, n int, edit func(string) string) *arena {
 		}
 		a.users = append(a.users, user{u.Name, s})
 	}
-	go acceptAll(a.l.Listen(t, a.l.Server, "tcp", "[::]:2222"))
+	go netnstest.AcceptAll(a.l.Listen(t, a.l.Server, "tcp", "[::]:2222"))
 	for i := range n {
-		go acceptAll(a.l.Listen(t, a.l.Server, "tcp", fmt.Sprintf("[::]:%d", 3000+i)))
+		go netnstest.AcceptAll(a.l.Listen(t, a.l.Server, "tcp", fmt.Sprintf("[::]:%d", 3000+i)))
 	}
 	a.start()
 	t.Cleanup(func() { a.kill() })
@@ -173,6 +172,20 @@ func (a *arena) grants(src string) int {
 	return strings.Count(a.log.String(), "msg=grant src="+src+" ")
 }
 
+// control is the positive control of the tests that assert no grant:
+// the client knocks once with the real client and the server must log
+// a grant for it that grants recognises, so a renamed log key or a
+// broken server cannot pass for "nothing opened".
+func (a *arena) control() {
+	a.t.Helper()
+	client := a.l.ClientV4.String()
+	before := a.grants(client)
+	ok := a.knockRounds(a.l.Client, client, 1, "--retries", "1")
+	if after := a.grants(client); ok != 1 || after != before+1 {
+		a.t.Errorf("positive control: the client's knock opened %d of 1, grant lines for %s went from %d to %d, want one more", ok, client, before, after)
+	}
+}
+
 // send knocks with the real client as profile name; it returns whether
 // the service answered.
 func (a *arena) send(ns, name string, extra ...string) (bool, string) {
@@ -219,16 +232,6 @@ func (a *arena) waitFreshStep(need time.Duration) {
 	}
 }
 
-func acceptAll(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c.Close()
-	}
-}
-
 // raw sends hand-built IPv4 packets (any source address) from the
 // namespace it was opened in.
 type raw struct{ fd int }
@@ -247,74 +250,12 @@ func openRaw(t *testing.T, l *netnstest.Lab, ns string) *raw {
 // send sends knock k from src to dst as a TCP SYN, a UDP datagram or an
 // ICMP echo request.
 func (r *raw) send(src, dst netip.Addr, k derive.Knock) error {
-	return r.packet(ipv4(src, dst, k))
+	return r.packet(packettest.Knock(src, dst, k))
 }
 
 func (r *raw) packet(b []byte) error {
 	d := [4]byte(b[16:20])
 	return unix.Sendto(r.fd, b, 0, &unix.SockaddrInet4{Addr: d})
-}
-
-// ipv4 builds an IPv4 packet carrying knock k, checksums included.
-func ipv4(src, dst netip.Addr, k derive.Knock) []byte {
-	var l4 []byte
-	proto := byte(0)
-	switch k.Proto {
-	case derive.TCP:
-		proto, l4 = 6, make([]byte, 20)
-		binary.BigEndian.PutUint16(l4[0:], 40000+k.Port%20000)
-		binary.BigEndian.PutUint16(l4[2:], k.Port)
-		l4[12], l4[13] = 5<<4, 0x02
-		binary.BigEndian.PutUint16(l4[14:], 64240)
-	case derive.UDP:
-		proto, l4 = 17, make([]byte, 8)
-		binary.BigEndian.PutUint16(l4[0:], 40000+k.Port%20000)
-		binary.BigEndian.PutUint16(l4[2:], k.Port)
-		binary.BigEndian.PutUint16(l4[4:], 8)
-	case derive.ICMP:
-		proto, l4 = 1, make([]byte, 8)
-		l4[0] = 8
-		binary.BigEndian.PutUint16(l4[6:], k.Port)
-		binary.BigEndian.PutUint16(l4[2:], csum(l4, 0))
-	}
-	if proto != 1 {
-		var ph [12]byte
-		copy(ph[0:], src.AsSlice())
-		copy(ph[4:], dst.AsSlice())
-		ph[9] = proto
-		binary.BigEndian.PutUint16(ph[10:], uint16(len(l4)))
-		off := 16
-		if proto == 17 {
-			off = 6
-		}
-		binary.BigEndian.PutUint16(l4[off:], csum(l4, sum(ph[:])))
-	}
-	h := make([]byte, 20, 20+len(l4))
-	h[0], h[8], h[9] = 0x45, 64, proto
-	binary.BigEndian.PutUint16(h[2:], uint16(20+len(l4)))
-	copy(h[12:], src.AsSlice())
-	copy(h[16:], dst.AsSlice())
-	binary.BigEndian.PutUint16(h[10:], csum(h, 0))
-	return append(h, l4...)
-}
-
-func sum(b []byte) uint32 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
-
-func csum(b []byte, init uint32) uint16 {
-	s := init + sum(b)
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }
 
 // require needs root, namespaces, iptables and the given tools.

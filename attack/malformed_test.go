@@ -10,21 +10,22 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/packettest"
 	"golang.org/x/sys/unix"
 )
 
 // malformed4 returns odd IPv4 packets from src to dst: truncated and
 // inconsistent headers, options, fragments and odd transport headers.
 func malformed4(src, dst netip.Addr) map[string][]byte {
-	udp := ipv4(src, dst, derive.Knock{Proto: derive.UDP, Port: 30000})
-	syn := ipv4(src, dst, derive.Knock{Proto: derive.TCP, Port: 30001})
+	udp := packettest.Knock(src, dst, derive.Knock{Proto: derive.UDP, Port: 30000})
+	syn := packettest.Knock(src, dst, derive.Knock{Proto: derive.TCP, Port: 30001})
 	fix := func(b []byte) []byte { // recompute the IPv4 header checksum
 		b[10], b[11] = 0, 0
 		ihl := int(b[0]&0x0f) * 4
 		if ihl > len(b) {
 			ihl = len(b) &^ 1
 		}
-		binary.BigEndian.PutUint16(b[10:], csum(b[:ihl], 0))
+		binary.BigEndian.PutUint16(b[10:], packettest.Checksum(b[:ihl]))
 		return b
 	}
 	clone := func(b []byte) []byte { return append([]byte(nil), b...) }
@@ -60,16 +61,10 @@ func malformed4(src, dst netip.Addr) map[string][]byte {
 // chains, fragments and truncated transport headers.
 func malformed6(src, dst netip.Addr) map[string][]byte {
 	pkt := func(next byte, payload []byte) []byte {
-		b := make([]byte, 40, 40+len(payload))
-		b[0] = 0x60
-		binary.BigEndian.PutUint16(b[4:], uint16(len(payload)))
-		b[6], b[7] = next, 64
-		copy(b[8:], src.AsSlice())
-		copy(b[24:], dst.AsSlice())
-		return append(b, payload...)
+		return packettest.V6{Src: src, Dst: dst, Next: next}.Packet(payload)
 	}
-	ext := func(next byte) []byte { return []byte{next, 0, 1, 4, 0, 0, 0, 0} } // PadN option
-	udp := []byte{0x9c, 0x40, 0x75, 0x30, 0, 8, 0, 0}                          // to port 30000
+	ext := func(next byte) []byte { return packettest.Ext(next, 8) }
+	udp := packettest.UDP(40000, 30000, nil)
 	chain := func(n int, last byte, tail []byte) []byte {
 		var p []byte
 		for i := 0; i < n; i++ {

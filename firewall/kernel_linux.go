@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/errno"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -87,10 +87,7 @@ func createSet(name string, v6 bool, timeout time.Duration) error {
 }
 
 func setErr(what string, err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%s: %w (needs root or CAP_NET_ADMIN)", what, os.ErrPermission)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return errno.Wrap(what, err, "needs root or CAP_NET_ADMIN")
 }
 
 // syncChain makes the chain hold exactly want. When it already does

@@ -7,17 +7,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cmdRequest is an NFULNL_MSG_CONFIG request carrying one command for
+// cmdRequest is an nfulnlMsgConfig request carrying one command for
 // the group. The nfgenmsg header goes in with AddData so that it is
 // serialized before the attributes.
 func cmdRequest(group uint16, cmd uint8) *nl.NetlinkRequest {
 	req := configRequest(group)
-	req.AddData(nl.NewRtAttr(NFULA_CFG_CMD, []byte{cmd}))
+	req.AddData(nl.NewRtAttr(nfulaCfgCmd, []byte{cmd}))
 	return req
 }
 
 func configRequest(group uint16) *nl.NetlinkRequest {
-	req := nl.NewNetlinkRequest(nfnlSubsysULOG<<8|NFULNL_MSG_CONFIG, unix.NLM_F_ACK)
+	req := nl.NewNetlinkRequest(nfnlSubsysULOG<<8|nfulnlMsgConfig, unix.NLM_F_ACK)
 	var res [2]byte
 	binary.BigEndian.PutUint16(res[:], group)
 	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_UNSPEC, Version: 0, ResId: nl.NativeEndian().Uint16(res[:])})
@@ -31,9 +31,9 @@ func configRequests(o Options) []*nl.NetlinkRequest {
 	mode := configRequest(o.Group)
 	m := make([]byte, 6) // struct nfulnl_msg_config_mode
 	binary.BigEndian.PutUint32(m, o.CopyRange)
-	m[4] = NFULNL_COPY_PACKET
-	mode.AddData(nl.NewRtAttr(NFULA_CFG_MODE, m))
-	mode.AddData(nl.NewRtAttr(NFULA_CFG_QTHRESH, binary.BigEndian.AppendUint32(nil, 1)))
-	mode.AddData(nl.NewRtAttr(NFULA_CFG_FLAGS, binary.BigEndian.AppendUint16(nil, NFULNL_CFG_F_SEQ)))
-	return []*nl.NetlinkRequest{cmdRequest(o.Group, NFULNL_CFG_CMD_BIND), mode}
+	m[4] = nfulnlCopyPacket
+	mode.AddData(nl.NewRtAttr(nfulaCfgMode, m))
+	mode.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, 1)))
+	mode.AddData(nl.NewRtAttr(nfulaCfgFlags, binary.BigEndian.AppendUint16(nil, nfulnlCfgFSeq)))
+	return []*nl.NetlinkRequest{cmdRequest(o.Group, nfulnlCfgCmdBind), mode}
 }

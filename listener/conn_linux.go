@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
+	"github.com/otpknock/otpknock/internal/errno"
 	"github.com/otpknock/otpknock/internal/privs"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -27,9 +27,23 @@ func DefaultOptions(group uint16) Options {
 	return Options{Group: group, CopyRange: 128, RcvBuf: 8 << 20}
 }
 
+// conn is the netlink connection the NFLOG subscription is configured
+// through: send one request, receive the messages of one datagram.
+// *nl.NetlinkSocket is the kernel's; fakeConn checks the exact requests
+// and replays canned replies.
+type conn interface {
+	// Send writes one request.
+	Send(req *nl.NetlinkRequest) error
+	// Receive reads one datagram and returns its messages.
+	Receive() ([]syscall.NetlinkMessage, *unix.SockaddrNetlink, error)
+	// Close closes the connection.
+	Close()
+}
+
 // NFLOG is a Source reading an NFLOG group over netlink.
 type NFLOG struct {
-	sock    *nl.NetlinkSocket
+	conn    conn
+	fd      int // the socket Run reads packets from
 	opts    Options
 	c       counters
 	lastSeq uint32
@@ -43,56 +57,63 @@ func Open(o Options) (*NFLOG, error) {
 	if err != nil {
 		return nil, sysErr("opening netfilter netlink socket", err)
 	}
-	n := &NFLOG{sock: s, opts: o}
-	if err := n.configure(); err != nil {
+	if err := setSockopts(s.GetFd(), o); err != nil {
 		s.Close()
 		return nil, err
 	}
-	return n, nil
+	if err := configure(s, o, privs.NetAdmin); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &NFLOG{conn: s, fd: s.GetFd(), opts: o}, nil
 }
 
 func sysErr(what string, err error) error {
-	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		return fmt.Errorf("%s: %w (needs root or CAP_NET_ADMIN)", what, os.ErrPermission)
-	}
-	return fmt.Errorf("%s: %w", what, err)
+	return errno.Wrap(what, err, "needs root or CAP_NET_ADMIN")
 }
 
-func (n *NFLOG) configure() error {
-	fd := n.sock.GetFd()
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n.opts.RcvBuf); err != nil {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n.opts.RcvBuf)
+// setSockopts sizes the receive buffer (past rmem_max when privileged)
+// and turns overruns into sequence gaps instead of ENOBUFS errors.
+func setSockopts(fd int, o Options) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, o.RcvBuf); err != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, o.RcvBuf)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_NO_ENOBUFS, 1); err != nil {
 		return sysErr("setting NETLINK_NO_ENOBUFS", err)
 	}
-	for _, req := range configRequests(n.opts) {
-		if err := n.request(req); err != nil {
-			// The kernel answers EPERM both without CAP_NET_ADMIN and when
-			// another socket holds the group.
-			if errors.Is(err, unix.EBUSY) || (errors.Is(err, unix.EPERM) && privs.NetAdmin()) {
-				return fmt.Errorf("nflog_group %d: %w (another otpknock server, ulogd?)", n.opts.Group, ErrGroupTaken)
+	return nil
+}
+
+// configure sends the bind and mode requests in turn, each waiting for
+// its acknowledgement. The kernel answers EPERM both without
+// CAP_NET_ADMIN and when another socket holds the group: netAdmin tells
+// which (it is asked only then).
+func configure(c conn, o Options, netAdmin func() bool) error {
+	for _, req := range configRequests(o) {
+		if err := request(c, req); err != nil {
+			if errors.Is(err, unix.EBUSY) || (errors.Is(err, unix.EPERM) && netAdmin()) {
+				return fmt.Errorf("nflog_group %d: %w (another otpknock server, ulogd?)", o.Group, ErrGroupTaken)
 			}
-			return sysErr(fmt.Sprintf("configuring nflog_group %d", n.opts.Group), err)
+			return sysErr(fmt.Sprintf("configuring nflog_group %d", o.Group), err)
 		}
 	}
 	return nil
 }
 
-// request sends one config request and waits for its acknowledgement.
-func (n *NFLOG) request(req *nl.NetlinkRequest) error {
-	if err := n.sock.Send(req); err != nil {
+// request sends one config request and waits for its acknowledgement:
+// an NLMSG_ERROR message whose error is 0, or the errno it carries.
+func request(c conn, req *nl.NetlinkRequest) error {
+	if err := c.Send(req); err != nil {
 		return err
 	}
-	msgs, _, err := n.sock.Receive()
+	msgs, _, err := c.Receive()
 	if err != nil {
 		return err
 	}
 	for _, m := range msgs {
 		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
-			if errno := -int32(nl.NativeEndian().Uint32(m.Data)); errno != 0 {
-				return syscall.Errno(errno)
+			if code := -int32(nl.NativeEndian().Uint32(m.Data)); code != 0 {
+				return syscall.Errno(code)
 			}
 		}
 	}
@@ -101,8 +122,8 @@ func (n *NFLOG) request(req *nl.NetlinkRequest) error {
 
 // Close unbinds the group and closes the socket.
 func (n *NFLOG) Close() error {
-	n.sock.Send(cmdRequest(n.opts.Group, NFULNL_CFG_CMD_UNBIND))
-	n.sock.Close()
+	n.conn.Send(cmdRequest(n.opts.Group, nfulnlCfgCmdUnbind))
+	n.conn.Close()
 	return nil
 }
 
@@ -114,7 +135,7 @@ func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
 // waiting, then sleeps in poll(2) until the next arrives, waking at least
 // every 200 ms to notice cancellation.
 func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
-	fd := n.sock.GetFd()
+	fd := n.fd
 	wait := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	buf := make([]byte, 1<<16)
 	for ctx.Err() == nil {
@@ -139,7 +160,7 @@ func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 // handle decodes one datagram; it is the only per-packet path.
 func (n *NFLOG) handle(b []byte, fn func(Packet)) {
 	err := walkMessages(b, func(typ uint16, body []byte) {
-		if typ != MsgPacket {
+		if typ != msgPacket {
 			return
 		}
 		n.c.messages.Add(1)

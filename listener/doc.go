@@ -5,7 +5,11 @@
 // The NFLOG subscription is a netlink socket (vishvananda/netlink's nl
 // package) in copy-packet mode with a small copy range, a large receive
 // buffer and NETLINK_NO_ENOBUFS; NFLOG's per-instance sequence numbers
-// count messages the kernel could not deliver. Decoders are pure,
+// count messages the kernel could not deliver. The subscription is
+// configured through a small conn interface (send a request, receive the
+// answer); fakeConn stands in for the kernel in tests, checking the
+// exact request bytes and answering with canned acknowledgements and
+// errnos. Decoders are pure,
 // allocation-free functions over bytes, fuzzed: a truncated or odd
 // packet is counted and dropped, never a panic.
 package listener

@@ -10,26 +10,26 @@ import (
 const (
 	nfnlSubsysULOG = 4
 
-	NFULNL_MSG_PACKET = 0
-	NFULNL_MSG_CONFIG = 1
+	nfulnlMsgPacket = 0
+	nfulnlMsgConfig = 1
 
-	NFULA_PACKET_HDR = 1
-	NFULA_TIMESTAMP  = 3
-	NFULA_PAYLOAD    = 9
-	NFULA_SEQ        = 12
+	nfulaPacketHdr = 1
+	nfulaTimestamp = 3
+	nfulaPayload   = 9
+	nfulaSeq       = 12
 
-	NFULA_CFG_CMD      = 1
-	NFULA_CFG_MODE     = 2
-	NFULA_CFG_NLBUFSIZ = 3
-	NFULA_CFG_TIMEOUT  = 4
-	NFULA_CFG_QTHRESH  = 5
-	NFULA_CFG_FLAGS    = 6
+	nfulaCfgCmd      = 1
+	nfulaCfgMode     = 2
+	nfulaCfgNlbufsiz = 3
+	nfulaCfgTimeout  = 4
+	nfulaCfgQthresh  = 5
+	nfulaCfgFlags    = 6
 
-	NFULNL_CFG_CMD_BIND   = 1
-	NFULNL_CFG_CMD_UNBIND = 2
+	nfulnlCfgCmdBind   = 1
+	nfulnlCfgCmdUnbind = 2
 
-	NFULNL_COPY_PACKET = 2
-	NFULNL_CFG_F_SEQ   = 1
+	nfulnlCopyPacket = 2
+	nfulnlCfgFSeq    = 1
 
 	nlmsgHdrLen  = 16
 	nfgenmsgLen  = 4
@@ -40,8 +40,8 @@ const (
 	nlmsgOverrun = 4
 )
 
-// MsgPacket is the netlink message type of an NFLOG packet.
-const MsgPacket = nfnlSubsysULOG<<8 | NFULNL_MSG_PACKET
+// msgPacket is the netlink message type of an NFLOG packet.
+const msgPacket = nfnlSubsysULOG<<8 | nfulnlMsgPacket
 
 // ErrMessage is returned for netlink data that does not parse.
 var ErrMessage = errors.New("malformed netlink message")
@@ -75,11 +75,11 @@ type packetAttrs struct {
 	payload []byte
 	seq     uint32
 	hasSeq  bool
-	sec     int64 // NFULA_TIMESTAMP: when the packet met the rule
+	sec     int64 // nfulaTimestamp: when the packet met the rule
 	usec    int64
 }
 
-// parsePacket decodes the body of an NFULNL_MSG_PACKET message: the
+// parsePacket decodes the body of an nfulnlMsgPacket message: the
 // nfgenmsg header, then attributes.
 func parsePacket(body []byte) (packetAttrs, error) {
 	var a packetAttrs
@@ -96,14 +96,14 @@ func parsePacket(body []byte) (packetAttrs, error) {
 		}
 		v := b[nlaHdrLen:n]
 		switch typ {
-		case NFULA_PAYLOAD:
+		case nfulaPayload:
 			a.payload = v
-		case NFULA_TIMESTAMP:
+		case nfulaTimestamp:
 			if len(v) != 16 {
 				return a, ErrMessage
 			}
 			a.sec, a.usec = int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
-		case NFULA_SEQ:
+		case nfulaSeq:
 			if len(v) != 4 {
 				return a, ErrMessage
 			}

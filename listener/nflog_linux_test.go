@@ -35,12 +35,12 @@ func nla(typ uint16, v []byte) []byte {
 // packet header, prefix, sequence number and payload.
 func packetMsg(seq uint32, payload []byte) []byte {
 	body := []byte{2, 0, 0x12, 0x67} // AF_INET, v0, group 4711
-	body = append(body, nla(NFULA_PACKET_HDR, []byte{0x08, 0x00, 1, 0})...)
+	body = append(body, nla(nfulaPacketHdr, []byte{0x08, 0x00, 1, 0})...)
 	body = append(body, nla(10, []byte("otpknock\x00"))...)
-	body = append(body, nla(NFULA_TIMESTAMP, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1800000000), 250000))...)
-	body = append(body, nla(NFULA_SEQ, binary.BigEndian.AppendUint32(nil, seq))...)
-	body = append(body, nla(NFULA_PAYLOAD|0x4000, payload)...)
-	return nlmsg(MsgPacket, body)
+	body = append(body, nla(nfulaTimestamp, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1800000000), 250000))...)
+	body = append(body, nla(nfulaSeq, binary.BigEndian.AppendUint32(nil, seq))...)
+	body = append(body, nla(nfulaPayload|0x4000, payload)...)
+	return nlmsg(msgPacket, body)
 }
 
 func TestNFLOGMessages(t *testing.T) {
@@ -59,11 +59,11 @@ func TestNFLOGMessages(t *testing.T) {
 	}
 	for name, bad := range map[string][]byte{
 		"length beyond datagram": packetMsg(1, pkt)[:30],
-		"attr length beyond":     nlmsg(MsgPacket, append([]byte{2, 0, 0, 0}, 0xff, 0x00, 9, 0)),
-		"no payload":             nlmsg(MsgPacket, []byte{2, 0, 0, 0}),
-		"short nfgenmsg":         nlmsg(MsgPacket, []byte{2}),
-		"bad timestamp size":     nlmsg(MsgPacket, append(append([]byte{2, 0, 0, 0}, nla(NFULA_TIMESTAMP, []byte{1, 2})...), nla(NFULA_PAYLOAD, pkt)...)),
-		"bad seq size":           nlmsg(MsgPacket, append([]byte{2, 0, 0, 0}, nla(NFULA_SEQ, []byte{1})...)),
+		"attr length beyond":     nlmsg(msgPacket, append([]byte{2, 0, 0, 0}, 0xff, 0x00, 9, 0)),
+		"no payload":             nlmsg(msgPacket, []byte{2, 0, 0, 0}),
+		"short nfgenmsg":         nlmsg(msgPacket, []byte{2}),
+		"bad timestamp size":     nlmsg(msgPacket, append(append([]byte{2, 0, 0, 0}, nla(nfulaTimestamp, []byte{1, 2})...), nla(nfulaPayload, pkt)...)),
+		"bad seq size":           nlmsg(msgPacket, append([]byte{2, 0, 0, 0}, nla(nfulaSeq, []byte{1})...)),
 		"undecodable payload":    packetMsg(1, []byte{0x45}),
 	} {
 		var n NFLOG
@@ -77,7 +77,7 @@ func TestNFLOGMessages(t *testing.T) {
 	}
 }
 
-// TestConfigBytes checks the exact NFULNL_MSG_CONFIG requests: nfgenmsg
+// TestConfigBytes checks the exact nfulnlMsgConfig requests: nfgenmsg
 // before the attributes, the group big-endian in res_id, copy-packet
 // mode with the copy range, queue threshold 1 and sequence numbers.
 func TestConfigBytes(t *testing.T) {
@@ -86,12 +86,12 @@ func TestConfigBytes(t *testing.T) {
 		// nlmsghdr: len 28, type 0x0401, flags REQUEST|ACK, seq (zeroed), pid 0
 		"1c000000" + "0104" + "0500" + "00000000" + "00000000" +
 			"00001267" + // nfgenmsg: AF_UNSPEC, v0, res_id 4711
-			"0500" + "0100" + "01000000", // NFULA_CFG_CMD = BIND
+			"0500" + "0100" + "01000000", // nfulaCfgCmd = BIND
 		"30000000" + "0104" + "0500" + "00000000" + "00000000" +
 			"00001267" +
-			"0a00" + "0200" + "00000080" + "0200" + "0000" + // NFULA_CFG_MODE: range 128, COPY_PACKET
-			"0800" + "0500" + "00000001" + // NFULA_CFG_QTHRESH 1
-			"0600" + "0600" + "0001" + "0000", // NFULA_CFG_FLAGS SEQ
+			"0a00" + "0200" + "00000080" + "0200" + "0000" + // nfulaCfgMode: range 128, COPY_PACKET
+			"0800" + "0500" + "00000001" + // nfulaCfgQthresh 1
+			"0600" + "0600" + "0001" + "0000", // nfulaCfgFlags SEQ
 	}
 	if len(reqs) != len(want) {
 		t.Fatalf("%d requests, want %d", len(reqs), len(want))

@@ -1,12 +1,12 @@
 package listener
 
 import (
-	"encoding/binary"
 	"errors"
 	"net/netip"
 	"testing"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/packettest"
 )
 
 var (
@@ -16,66 +16,24 @@ var (
 	dst6 = netip.MustParseAddr("2001:2::1")
 )
 
-func tcp(port uint16, flags byte) []byte {
-	b := make([]byte, 20)
-	binary.BigEndian.PutUint16(b[0:], 40000)
-	binary.BigEndian.PutUint16(b[2:], port)
-	b[12], b[13] = 5<<4, flags
-	return b
-}
+// The tests' packets come from packettest, from source port 40000 and
+// between the addresses above.
+func tcp(port uint16, flags byte) []byte { return packettest.TCP(40000, port, flags) }
+func udp(port uint16) []byte             { return packettest.UDP(40000, port, nil) }
+func echo(typ byte, seq uint16) []byte   { return packettest.Echo(typ, seq) }
 
-func udp(port uint16) []byte {
-	b := make([]byte, 8)
-	binary.BigEndian.PutUint16(b[0:], 40000)
-	binary.BigEndian.PutUint16(b[2:], port)
-	return b
-}
-
-func echo(typ byte, seq uint16) []byte {
-	b := make([]byte, 8)
-	b[0] = typ
-	binary.BigEndian.PutUint16(b[6:], seq)
-	return b
-}
-
-// ip4 builds an IPv4 header with optWords of options and a fragment
-// offset field value.
+// ip4 is an IPv4 packet with optWords of options and a fragment field.
 func ip4(proto byte, optWords int, frag uint16, l4 []byte) []byte {
-	ihl := 5 + optWords
-	b := make([]byte, ihl*4, ihl*4+len(l4))
-	b[0] = 0x40 | byte(ihl)
-	binary.BigEndian.PutUint16(b[6:], frag)
-	b[9] = proto
-	copy(b[12:], src4.AsSlice())
-	copy(b[16:], dst4.AsSlice())
-	return append(b, l4...)
+	return packettest.V4{Src: src4, Dst: dst4, Proto: proto, Options: make([]byte, 4*optWords), Frag: frag}.Packet(l4)
 }
 
-// ip6 builds an IPv6 header followed by extension headers (next-header,
-// bytes) and the transport header.
+// ip6 is an IPv6 packet with extension headers, then l4.
 func ip6(next byte, exts [][]byte, l4 []byte) []byte {
-	b := make([]byte, 40)
-	b[0] = 0x60
-	b[6] = next
-	copy(b[8:], src6.AsSlice())
-	copy(b[24:], dst6.AsSlice())
+	var payload []byte
 	for _, e := range exts {
-		b = append(b, e...)
+		payload = append(payload, e...)
 	}
-	return append(b, l4...)
-}
-
-func ext(next byte, n int) []byte { // hop-by-hop, routing or dest options of n bytes
-	e := make([]byte, n)
-	e[0], e[1] = next, byte(n/8-1)
-	return e
-}
-
-func frag6(next byte, offset uint16) []byte {
-	e := make([]byte, 8)
-	e[0] = next
-	binary.BigEndian.PutUint16(e[2:], offset<<3)
-	return e
+	return packettest.V6{Src: src6, Dst: dst6, Next: next}.Packet(append(payload, l4...))
 }
 
 func TestDecode(t *testing.T) {
@@ -97,12 +55,12 @@ func TestDecode(t *testing.T) {
 		{"v6 tcp syn", ip6(6, nil, tcp(20001, 0x02)), src6, k(derive.TCP, 20001), nil},
 		{"v6 udp", ip6(17, nil, udp(59999)), src6, k(derive.UDP, 59999), nil},
 		{"v6 echo", ip6(58, nil, echo(128, 4242)), src6, k(derive.ICMP, 4242), nil},
-		{"v6 ext chain", ip6(0, [][]byte{ext(60, 8), ext(43, 16), ext(44, 24), frag6(17, 0)}, udp(30000)), src6, k(derive.UDP, 30000), nil},
-		{"v6 non-first fragment", ip6(44, [][]byte{frag6(17, 100)}, udp(30000)), src6, derive.Knock{}, ErrFragment},
+		{"v6 ext chain", ip6(0, [][]byte{packettest.Ext(60, 8), packettest.Ext(43, 16), packettest.Ext(44, 24), packettest.Fragment6(17, 0, false)}, udp(30000)), src6, k(derive.UDP, 30000), nil},
+		{"v6 non-first fragment", ip6(44, [][]byte{packettest.Fragment6(17, 100, false)}, udp(30000)), src6, derive.Knock{}, ErrFragment},
 		{"v4 non-first fragment", ip4(17, 0, 0x0010, udp(40123)), src4, derive.Knock{}, ErrFragment},
 		{"v6 esp", ip6(50, nil, udp(30000)), src6, derive.Knock{}, ErrExtChain},
-		{"v6 endless chain", ip6(60, [][]byte{ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8), ext(60, 8)}, udp(1)), src6, derive.Knock{}, ErrExtChain},
-		{"v6 ext truncated", ip6(0, [][]byte{ext(17, 16)[:12]}, nil), src6, derive.Knock{}, ErrTruncated},
+		{"v6 endless chain", ip6(60, [][]byte{packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8), packettest.Ext(60, 8)}, udp(1)), src6, derive.Knock{}, ErrExtChain},
+		{"v6 ext truncated", ip6(0, [][]byte{packettest.Ext(17, 16)[:12]}, nil), src6, derive.Knock{}, ErrTruncated},
 		{"syn-ack", ip4(6, 0, 0, tcp(23456, 0x12)), src4, derive.Knock{}, ErrNotKnock},
 		{"rst", ip4(6, 0, 0, tcp(23456, 0x04)), src4, derive.Knock{}, ErrNotKnock},
 		{"syn-fin", ip4(6, 0, 0, tcp(23456, 0x03)), src4, derive.Knock{}, ErrNotKnock},
@@ -141,7 +99,7 @@ func TestDecode(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(ip4(6, 0, 0, tcp(23456, 0x02)))
 	f.Add(ip4(1, 2, 0, echo(8, 1)))
-	f.Add(ip6(0, [][]byte{ext(44, 8), frag6(58, 0)}, echo(128, 7)))
+	f.Add(ip6(0, [][]byte{packettest.Ext(44, 8), packettest.Fragment6(58, 0, false)}, echo(128, 7)))
 	f.Add(ip6(51, [][]byte{{17, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}, udp(9)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Decode(b)

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/errno"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -62,12 +63,7 @@ func family(a netip.Addr) int {
 }
 
 // sysErr maps permission errnos to os.ErrPermission.
-func sysErr(op string, err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%s: %w (%v)", op, os.ErrPermission, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
+func sysErr(op string, err error) error { return errno.Wrap(op, err, "") }
 
 // connectSYN starts a non-blocking connect, whose SYN the kernel sends
 // before connect returns, and closes the socket at once: a socket closed

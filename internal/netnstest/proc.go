@@ -3,6 +3,7 @@ package netnstest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,4 +58,16 @@ func RunWithBinary(m *testing.M, pkg string, bin *string) int {
 	defer remove()
 	*bin = path
 	return m.Run()
+}
+
+// AcceptAll accepts and closes connections on ln until it is closed: a
+// service that answers a connect and nothing more.
+func AcceptAll(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
 }

@@ -1,9 +1,10 @@
-// Package privs tells whether the process may administer the network:
-// root, or the CAP_NET_ADMIN capability in its effective set.
 package privs
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -23,12 +24,28 @@ func NetAdmin() bool {
 		return false
 	}
 	defer f.Close()
-	s := bufio.NewScanner(f)
+	ok, err := netAdminIn(f)
+	return err == nil && ok
+}
+
+// errNoCapEff is returned for a status file without a CapEff line.
+var errNoCapEff = errors.New("no CapEff line")
+
+// netAdminIn reports whether the CapEff line of a /proc/<pid>/status
+// file holds CAP_NET_ADMIN.
+func netAdminIn(status io.Reader) (bool, error) {
+	s := bufio.NewScanner(status)
 	for s.Scan() {
 		if v, ok := strings.CutPrefix(s.Text(), "CapEff:"); ok {
 			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && caps&(1<<capNetAdmin) != 0
+			if err != nil {
+				return false, fmt.Errorf("CapEff %q: %w", strings.TrimSpace(v), err)
+			}
+			return caps&(1<<capNetAdmin) != 0, nil
 		}
 	}
-	return false
+	if err := s.Err(); err != nil {
+		return false, err
+	}
+	return false, errNoCapEff
 }
