@@ -14,6 +14,7 @@ BINDIR     := $(PREFIX)/bin
 SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 .PHONY: help deps build test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
 
@@ -64,11 +65,12 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
-install: build ## install binary, systemd unit, sysusers entry, example config, completions, man pages (PREFIX, DESTDIR)
+install: build ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
 	install -D -m 0644 packaging/otpknock.sysusers $(DESTDIR)$(SYSUSERSDIR)/otpknock.conf
+	install -D -m 0644 packaging/otpknock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/otpknock.conf
 	rm -f $(BIN).example.yaml && $(BIN) init --config $(BIN).example.yaml --server-id CHANGE-ME --host knock.example.org --secrets-dir /etc/otpknock/secrets >/dev/null
 	install -D -m 0644 $(BIN).example.yaml $(DESTDIR)$(SHAREDIR)/doc/otpknock/config.example.yaml
 	$(BIN) completion bash > $(BIN).bash && install -D -m 0644 $(BIN).bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/otpknock
@@ -76,7 +78,7 @@ install: build ## install binary, systemd unit, sysusers entry, example config, 
 	$(BIN) completion fish > $(BIN).fish && install -D -m 0644 $(BIN).fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/otpknock.fish
 	rm -rf $(BIN).man && $(BIN) man $(BIN).man >/dev/null
 	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(BIN).man/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
-	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
+	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
 
 clean: ## remove build output
 	rm -rf bin

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +29,7 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 		Example: "  otpknock import -            # paste the URI, then ctrl-d\n  otpknock import alice.png --name work",
 		Args:    args(1, 1, "one URI, FILE or -"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			uri, err := readURI(env, a[0])
+			uri, err := readURI(cmd.Context(), env, a[0])
 			if err != nil {
 				return err
 			}
@@ -55,8 +57,9 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 			if err := s.Save(); err != nil {
 				return err
 			}
+			pr := provision.Printable
 			fmt.Fprintf(env.Stdout, "Imported profile %s (%s@%s, knocks %s, opens %s) into %s.\n",
-				p.Name, acct.User, acct.ServerID, acct.Host, knockList(acct.Open), s.Path)
+				pr(p.Name), pr(acct.User), pr(acct.ServerID), pr(acct.Host), knockList(acct.Open), pr(s.Path))
 			if strings.HasPrefix(strings.TrimSpace(a[0]), "otpauth://") {
 				fmt.Fprintln(env.Stderr, "note: the URI and its secret were on the command line; clear them from your shell history (next time use: otpknock import -)")
 			}
@@ -68,24 +71,35 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 	return c
 }
 
+// maxInput is the most import reads from a file or standard input: a
+// URI is some hundred bytes, its QR code PNG some KiB.
+const maxInput = provision.MaxPNGBytes
+
 // readURI returns the URI given directly, on stdin (-), or in a file
-// holding the URI text or a QR code PNG.
-func readURI(env *Env, arg string) (string, error) {
+// holding the URI text or a QR code PNG. Reading stops at maxInput bytes
+// and when ctx ends (SIGINT, SIGTERM).
+func readURI(ctx context.Context, env *Env, arg string) (string, error) {
 	if strings.HasPrefix(strings.TrimSpace(arg), "otpauth://") {
 		return arg, nil
 	}
-	var data []byte
-	var err error
-	if arg == "-" {
-		data, err = io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
-	} else {
-		data, err = os.ReadFile(arg)
+	r := env.Stdin
+	if arg != "-" {
+		f, err := os.Open(arg)
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", arg, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := readAll(ctx, r, maxInput)
+	if errors.Is(err, errTooLarge) {
+		return "", fmt.Errorf("%s: file too large: more than %d MiB, a provisioning URI or its QR code PNG is far smaller", arg, maxInput>>20)
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", arg, err)
 	}
 	if bytes.HasPrefix(data, pngMagic) {
-		uri, err := provision.ReadPNG(bytes.NewReader(data))
+		uri, err := provision.DecodePNG(data)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", arg, err)
 		}
@@ -96,4 +110,43 @@ func readURI(env *Env, arg string) (string, error) {
 		return "", fmt.Errorf("%s: neither an otpauth:// URI nor a PNG QR code", arg)
 	}
 	return uri, nil
+}
+
+// errTooLarge is readAll's error for input longer than its limit.
+var errTooLarge = errors.New("too large")
+
+// readAll reads r to its end, at most limit bytes, returning when ctx
+// ends even if a read blocks (a terminal, a pipe nobody writes).
+func readAll(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, r}, limit+1))
+		done <- result{data, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted: %w", ctx.Err())
+	case res := <-done:
+		if res.err == nil && int64(len(res.data)) > limit {
+			return nil, errTooLarge
+		}
+		return res.data, res.err
+	}
+}
+
+// ctxReader stops reading once its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -85,11 +85,8 @@ func edit(path string, change func(*Config, *yaml.Node) error) (*Config, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := safefile.Write(path, buf.Bytes(), st.Mode().Perm()); err != nil {
+	if err := safefile.WriteOwned(path, buf.Bytes(), st.Mode().Perm(), st); err != nil {
 		return nil, err
-	}
-	if err := safefile.ChownTo(path, st); err != nil {
-		return nil, fmt.Errorf("keeping the owner of %s: %w", path, err)
 	}
 	return c, nil
 }

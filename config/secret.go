@@ -50,13 +50,10 @@ func (c *Config) WriteSecret(user string, secret []byte) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s already exists: remove the user first or delete the stale file", path)
 	}
-	if err := safefile.Write(path, []byte(derive.EncodeSecret(secret)+"\n"), 0o600); err != nil {
-		return err
-	}
 	// The service user owns the secrets directory: it must read the file.
 	dir, err := os.Stat(c.SecretsDir)
 	if err != nil {
 		return err
 	}
-	return safefile.ChownTo(path, dir)
+	return safefile.WriteOwned(path, []byte(derive.EncodeSecret(secret)+"\n"), 0o600, dir)
 }

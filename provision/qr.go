@@ -2,6 +2,7 @@ package provision
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -45,22 +46,65 @@ func PNG(uri string, size int) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// DecodeQR returns the text of the QR code in img.
+// Limits on a QR code PNG to read. A provisioning URI's QR code needs a
+// few hundred pixels a side and some KiB; the limits refuse images whose
+// decoding would take hundreds of MiB before anything is allocated.
+const (
+	MaxPNGBytes = 8 << 20 // bytes of the file
+	MaxPNGSide  = 4096    // pixels, width and height each
+	minPNGSide  = 21      // the smallest QR code, one pixel a module
+)
+
+// ErrNoQR is returned when an image holds no QR code the reader can find.
+var ErrNoQR = errors.New("no readable QR code in the image: import the otpauth:// URI instead")
+
+// DecodeQR returns the text of the QR code in img. It tries the reader's
+// search for a code in a photo first and then reads the image as a bare
+// code, as PNG writes it, which the search sometimes misjudges.
 func DecodeQR(img image.Image) (string, error) {
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	if err != nil {
 		return "", fmt.Errorf("reading QR code: %w", err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		return "", fmt.Errorf("no readable QR code in the image: %w", err)
+	for _, hints := range []map[gozxing.DecodeHintType]interface{}{
+		{gozxing.DecodeHintType_TRY_HARDER: true},
+		{gozxing.DecodeHintType_TRY_HARDER: true, gozxing.DecodeHintType_PURE_BARCODE: true},
+	} {
+		if res, err := qrcode.NewQRCodeReader().Decode(bmp, hints); err == nil {
+			return res.GetText(), nil
+		}
 	}
-	return res.GetText(), nil
+	return "", ErrNoQR
 }
 
-// ReadPNG decodes a PNG image and returns the text of its QR code.
+// ReadPNG reads a PNG image of at most MaxPNGBytes and returns the text
+// of its QR code.
 func ReadPNG(r io.Reader) (string, error) {
-	img, err := png.Decode(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxPNGBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading PNG: %w", err)
+	}
+	if len(data) > MaxPNGBytes {
+		return "", fmt.Errorf("PNG too large: more than %d MiB", MaxPNGBytes>>20)
+	}
+	return DecodePNG(data)
+}
+
+// DecodePNG returns the text of the QR code in the PNG image data. The
+// image's header is checked first: an image wider or higher than
+// MaxPNGSide is refused without decoding it.
+func DecodePNG(data []byte) (string, error) {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("not a PNG image: %w", err)
+	}
+	if cfg.Width > MaxPNGSide || cfg.Height > MaxPNGSide {
+		return "", fmt.Errorf("PNG image of %dx%d pixels too large: a QR code needs at most %dx%d", cfg.Width, cfg.Height, MaxPNGSide, MaxPNGSide)
+	}
+	if cfg.Width < minPNGSide || cfg.Height < minPNGSide {
+		return "", fmt.Errorf("PNG image of %dx%d pixels too small for a QR code", cfg.Width, cfg.Height)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("not a PNG image: %w", err)
 	}

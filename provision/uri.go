@@ -104,6 +104,9 @@ func parseURI(s string) (Account, error) {
 	if a.ServerID == "" || a.User == "" {
 		return Account{}, errors.New("server and user: both must be present")
 	}
+	if err := checkNames(a); err != nil {
+		return Account{}, err
+	}
 	if a.Secret, err = derive.DecodeSecret(key.Secret()); err != nil {
 		return Account{}, derive.Rename(err, param)
 	}
