@@ -1,6 +1,7 @@
 package derive
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -287,6 +288,47 @@ func TestExcludeLimit(t *testing.T) {
 			var fe *FieldError
 			if !errors.As(err, &fe) || fe.Field != FieldExclude || !strings.HasPrefix(err.Error(), tt.msgStart) {
 				t.Errorf("Validate() = %v, want a FieldExclude error starting %q", err, tt.msgStart)
+			}
+		})
+	}
+}
+
+// TestDecodeSecretStrict checks the Base32 rules of spec section 9.3,
+// each on both sides.
+func TestDecodeSecretStrict(t *testing.T) {
+	const s20 = "AAAQEAYEAUDAOCAJBIFQYDIOB4IBCEQT" // seq(20): 32 characters
+	const s16 = "AAAQEAYEAUDAOCAJBIFQYDIOB4"       // seq(16): 26 characters (length 2 mod 8)
+	tests := []struct {
+		name, in string
+		want     []byte // nil: refused
+	}{
+		{"upper case", s20, seq(20)},
+		{"lower case", strings.ToLower(s20), seq(20)},
+		{"whitespace anywhere", " AAAQ\tEAYE\r\nAUDAOCAJBIFQYDIOB4IBCEQT\n", seq(20)},
+		{"padding at the end", s16 + "======", seq(16)},
+		{"16 bytes unpadded", s16, seq(16)},
+		{"length 1 mod 8", s20 + "A", nil},
+		{"length 3 mod 8", s20 + "AAA", nil},
+		{"length 6 mod 8", s20 + "AAAAAA", nil},
+		{"length 6 mod 8, padded", s20 + "AAAAAA==", nil},
+		{"padding inside", s20[:8] + "=" + s20[8:], nil},
+		{"padding before the last character", s16[:25] + "=" + s16[25:], nil},
+		{"non-ASCII letter that upper-cases to ASCII", "ı" + s20[1:], nil},
+		{"digit outside the alphabet", s20[:31] + "1", nil},
+		{"15 bytes", EncodeSecret(seq(15)), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeSecret(tt.in)
+			if tt.want == nil {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != FieldSecret {
+					t.Errorf("DecodeSecret(%q) = %x, %v; want a FieldSecret error", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, tt.want) {
+				t.Errorf("DecodeSecret(%q) = %x, %v; want %x", tt.in, got, err, tt.want)
 			}
 		})
 	}

@@ -78,9 +78,7 @@ var uriDeviations = map[string]string{
 	"malformed query: semicolon":        "ParseURI must refuse a query url.ParseQuery rejects; url.Query drops the pair and the client derives without the exclusions",
 	"malformed query: bad escape":       "same: a bad percent-escape drops the exclude pair silently",
 	"repeated field":                    "ParseURI must refuse a repeated otpknock field; url.Values.Get takes the first",
-	"secret: 33 Base32 characters":      "config.DecodeSecret must refuse a length of 1, 3 or 6 modulo 8; Go's decoder drops the trailing characters",
 	"server: 256 bytes":                 "ParseURI must refuse a server longer than 255 bytes (derive refuses it only when knocking)",
-	"secret: non-Base32 padding inside": "config.DecodeSecret removes '=' anywhere; only trailing padding is allowed",
 }
 
 // q is a query of raw (already percent-encoded) pairs.
