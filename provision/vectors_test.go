@@ -75,10 +75,10 @@ var uriErrorWords = map[string][]string{
 // change provision (or config) needs. The test asserts they are still
 // accepted, so a fix fails here until its entry is removed.
 var uriDeviations = map[string]string{
-	"malformed query: semicolon":        "ParseURI must refuse a query url.ParseQuery rejects; url.Query drops the pair and the client derives without the exclusions",
-	"malformed query: bad escape":       "same: a bad percent-escape drops the exclude pair silently",
-	"repeated field":                    "ParseURI must refuse a repeated otpknock field; url.Values.Get takes the first",
-	"server: 256 bytes":                 "ParseURI must refuse a server longer than 255 bytes (derive refuses it only when knocking)",
+	"malformed query: semicolon":  "ParseURI must refuse a query url.ParseQuery rejects; url.Query drops the pair and the client derives without the exclusions",
+	"malformed query: bad escape": "same: a bad percent-escape drops the exclude pair silently",
+	"repeated field":              "ParseURI must refuse a repeated otpknock field; url.Values.Get takes the first",
+	"server: 256 bytes":           "ParseURI must refuse a server longer than 255 bytes (derive refuses it only when knocking)",
 }
 
 // q is a query of raw (already percent-encoded) pairs.
