@@ -12,8 +12,15 @@
 // secret ([EncodeSecret]), knocks and services ([ParseKnock],
 // [ParseService]) and the parameters ([Fields]).
 //
-// The exact byte encoding, the sampling and the parameters are specified
-// in docs/spec.md; testdata/derive_v1.json holds vectors checked both by
-// this package's tests and by an independent reference implementation in
-// docs/reference.
+// The exact byte encoding, the sampling, the parameters and the packet
+// knocks ([PacketDeriver]) are specified in docs/spec.md. The vector files
+// of testdata/ are checked both by this package's tests and by an
+// independent reference implementation in docs/reference:
+//
+//   - derive_v1.json: sequences, with every intermediate value;
+//   - derive_v1_errors.json: parameter sets to refuse;
+//   - packet_v1.json: packet knocks, and payloads to refuse;
+//   - rfc6238.json: RFC 6238's time steps (checked here only).
+//
+// testdata/uri_v1.json, the provisioning URIs, is provision's.
 package derive

@@ -2,9 +2,13 @@ package derive
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash"
 	"net/netip"
 	"os"
 	"strconv"
@@ -46,8 +50,13 @@ type packetVectorJSON struct {
 
 	// Outputs of sealing.
 	PortMessage1 string `json:"port_message_1_hex"`
+	PortBlock1   string `json:"port_block_1_hex"` // HMAC of port message 1: the first draws
 	Element      string `json:"element"`
 	PlainHex     string `json:"plaintext_hex"`
+	EncMessage1  string `json:"enc_message_1_hex"` // keystream message, counter 1
+	KeystreamHex string `json:"keystream_hex"`     // as long as the sealed claim
+	TagMessage   string `json:"tag_message_hex"`
+	TagHex       string `json:"tag_hex"`
 	PayloadHex   string `json:"payload_hex"`
 
 	// A payload given to the server (a tampered copy), and the outcome.
@@ -152,11 +161,20 @@ func computePacket(t *testing.T, v packetVectorJSON) packetVectorJSON {
 		t.Fatalf("%s: seal: %v", v.Name, err)
 	}
 	v.PortMessage1 = hex.EncodeToString(pd.port.Message(1, step, netip.Addr{}))
+	v.PortBlock1 = hexMAC(pd.mac, v.PortMessage1)
 	v.Element = k.String()
 	v.PayloadHex = hex.EncodeToString(payload)
-	pt := bytes.Clone(payload[NonceSize : len(payload)-TagSize])
+	body := payload[NonceSize : len(payload)-TagSize]
+	pt := bytes.Clone(body)
 	pd.xorKeystream(pt, step, nonce)
 	v.PlainHex = hex.EncodeToString(pt)
+	ks := make([]byte, len(body))
+	pd.xorKeystream(ks, step, nonce)
+	v.KeystreamHex = hex.EncodeToString(ks)
+	v.EncMessage1 = hex.EncodeToString(packetMessage(pd.enc, PacketEncLabel, 1, step, lpBytes(nonce)))
+	v.TagMessage = hex.EncodeToString(packetMessage(pd.tag, PacketTagLabel, 0, step,
+		[]byte{byte(k.Proto), byte(k.Port >> 8), byte(k.Port)}, lpBytes(nonce), lpBytes(body), lpBytes(boundBytes(bound))))
+	v.TagHex = hex.EncodeToString(payload[len(payload)-TagSize:])
 	if v.OpenError != "" {
 		open := tamper(v.Name, payload)
 		v.OpenHex = hex.EncodeToString(open)
@@ -164,6 +182,30 @@ func computePacket(t *testing.T, v packetVectorJSON) packetVectorJSON {
 		v.OpenError = openErrorName(err)
 	}
 	return v
+}
+
+// packetMessage writes a message of spec section 11 from the deriver's
+// prefix (counter, label, step, server id, params) and the given tail,
+// without the deriver's code: it is what HMAC gets.
+func packetMessage(prefix []byte, label string, counter uint32, step uint64, tail ...[]byte) []byte {
+	m := bytes.Clone(prefix)
+	binary.BigEndian.PutUint32(m, counter)
+	binary.BigEndian.PutUint64(m[stepOffset(label):], step)
+	for _, t := range tail {
+		m = append(m, t...)
+	}
+	return m
+}
+
+func lpBytes(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...)
+}
+
+func boundBytes(a netip.Addr) []byte {
+	if !a.IsValid() {
+		return nil
+	}
+	return a.Unmap().AsSlice()
 }
 
 func openErrorName(err error) string {
@@ -209,6 +251,19 @@ func TestPacketVectors(t *testing.T) {
 	if diff := cmp.Diff(file.Vectors, got); diff != "" {
 		t.Errorf("%s differs from this implementation (-file +computed):\n%s", packetVectorFile, diff)
 	}
+	// The published messages are what HMAC gets: their MACs are the
+	// payload's tag and the keystream's first block.
+	for _, v := range file.Vectors {
+		secret, _ := hex.DecodeString(v.SecretHex)
+		mac := hmac.New(sha256.New, secret)
+		if got := hexMAC(mac, v.TagMessage)[:2*TagSize]; got != v.TagHex {
+			t.Errorf("%s: HMAC(tag message) = %s, want tag %s", v.Name, got, v.TagHex)
+		}
+		ks := hexMAC(mac, v.EncMessage1)
+		if n := min(len(ks), len(v.KeystreamHex)); ks[:n] != v.KeystreamHex[:n] {
+			t.Errorf("%s: HMAC(keystream message 1) = %s, want %s", v.Name, ks[:n], v.KeystreamHex[:n])
+		}
+	}
 	// Every published payload opens to its claim; every refusal is refused.
 	for _, v := range file.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
@@ -233,4 +288,12 @@ func TestPacketVectors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hexMAC returns the hex HMAC of a hex message with m's key.
+func hexMAC(m hash.Hash, msgHex string) string {
+	msg, _ := hex.DecodeString(msgHex)
+	m.Reset()
+	m.Write(msg)
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -20,6 +20,10 @@ const (
 	MaxPeriod      = 3600 * time.Second
 	// MinBits is the least entropy per sequence a parameter set may give.
 	MinBits = 48
+	// MaxExcluded is the most excluded ports a knock range may hold: the
+	// encoded parameters, 12 + 2 per excluded port bytes, carry a 16-bit
+	// length in every derivation message.
+	MaxExcluded = (65535 - 12) / 2
 )
 
 // ErrWeak is returned (wrapped) by [Params.Validate] when a parameter set
@@ -65,6 +69,9 @@ func (p Params) Validate() error {
 	}
 	if p.PortMin == 0 || p.PortMin > p.PortMax {
 		return fieldError(FieldRange, "%s must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535", p.RangeString())
+	}
+	if n := len(p.excluded()); n > MaxExcluded {
+		return fieldError(FieldExclude, "%d excluded ports in the knock range, at most %d", n, MaxExcluded)
 	}
 	if n := p.Elements(); n < uint32(p.Knocks) {
 		return fieldError(FieldRange, "%d usable elements cannot hold %d distinct knocks", n, p.Knocks)

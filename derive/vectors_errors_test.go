@@ -1,8 +1,10 @@
 package derive
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,9 +55,7 @@ var errorWords = map[string][]string{
 // knownDeviations are error vectors this implementation does not refuse
 // yet, with the change they need. The test asserts that they still pass
 // New, so fixing one fails here until its entry is removed.
-var knownDeviations = map[string]string{
-	"32762 excluded ports overflow lp(params)": "Params.Validate must refuse more than 32761 excluded ports in the range (u16 length of params)",
-}
+var knownDeviations = map[string]string{}
 
 func errorInputs() []errorVectorJSON {
 	base := func(name, category string) errorVectorJSON {
@@ -242,4 +242,94 @@ func weak(k int, ps Protocols, values uint32) bool {
 	p := Params{Period: 30 * time.Second, Knocks: k, Protocols: ps, PortMin: 1, PortMax: uint16(values)}
 	err := p.Validate()
 	return err != nil
+}
+
+// TestExcludeLimit checks both sides of the exclude limit of spec section
+// 3: MaxExcluded ports in the range encode, one more is a FieldExclude
+// error, and ports outside the range do not count.
+func TestExcludeLimit(t *testing.T) {
+	params := func(excluded, outside int) Params {
+		p := Params{Period: 30 * time.Second, Knocks: 4, Protocols: Protocols(TCP | UDP | ICMP), PortMin: 2, PortMax: 65535}
+		for i := 0; i < excluded; i++ {
+			p.Exclude = append(p.Exclude, uint16(2+i), uint16(2+i)) // duplicates count once
+		}
+		for i := 0; i < outside; i++ {
+			p.Exclude = append(p.Exclude, 1)
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		p        Params
+		refused  bool
+		msgStart string
+	}{
+		{"at the limit", params(MaxExcluded, 0), false, ""},
+		{"at the limit, plus a port outside the range", params(MaxExcluded, 1), false, ""},
+		{"one more", params(MaxExcluded+1, 0), true, "exclude: 32762 excluded ports in the knock range, at most 32761"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.Validate()
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				d, err := New(seq(32), "example", tt.p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg := d.Message(1, 0, netip.Addr{})
+				if got, want := len(msg), 4+2+len(Label)+8+2+len("example")+2+12+2*MaxExcluded+2; got != want {
+					t.Errorf("message length %d, want %d", got, want)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != FieldExclude || !strings.HasPrefix(err.Error(), tt.msgStart) {
+				t.Errorf("Validate() = %v, want a FieldExclude error starting %q", err, tt.msgStart)
+			}
+		})
+	}
+}
+
+// TestDecodeSecretStrict checks the Base32 rules of spec section 9.3,
+// each on both sides.
+func TestDecodeSecretStrict(t *testing.T) {
+	const s20 = "AAAQEAYEAUDAOCAJBIFQYDIOB4IBCEQT" // seq(20): 32 characters
+	const s16 = "AAAQEAYEAUDAOCAJBIFQYDIOB4"       // seq(16): 26 characters (length 2 mod 8)
+	tests := []struct {
+		name, in string
+		want     []byte // nil: refused
+	}{
+		{"upper case", s20, seq(20)},
+		{"lower case", strings.ToLower(s20), seq(20)},
+		{"whitespace anywhere", " AAAQ\tEAYE\r\nAUDAOCAJBIFQYDIOB4IBCEQT\n", seq(20)},
+		{"padding at the end", s16 + "======", seq(16)},
+		{"16 bytes unpadded", s16, seq(16)},
+		{"length 1 mod 8", s20 + "A", nil},
+		{"length 3 mod 8", s20 + "AAA", nil},
+		{"length 6 mod 8", s20 + "AAAAAA", nil},
+		{"length 6 mod 8, padded", s20 + "AAAAAA==", nil},
+		{"padding inside", s20[:8] + "=" + s20[8:], nil},
+		{"padding before the last character", s16[:25] + "=" + s16[25:], nil},
+		{"non-ASCII letter that upper-cases to ASCII", "ı" + s20[1:], nil},
+		{"digit outside the alphabet", s20[:31] + "1", nil},
+		{"15 bytes", EncodeSecret(seq(15)), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeSecret(tt.in)
+			if tt.want == nil {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != FieldSecret {
+					t.Errorf("DecodeSecret(%q) = %x, %v; want a FieldSecret error", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, tt.want) {
+				t.Errorf("DecodeSecret(%q) = %x, %v; want %x", tt.in, got, err, tt.want)
+			}
+		})
+	}
 }

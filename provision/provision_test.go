@@ -33,6 +33,7 @@ func accounts() map[string]Account {
 		"ipv6 host, icmp, excludes, bound": {ServerID: "edge.2", User: "bob", Host: "2001:2::1", Secret: secret32()[:16],
 			Params: wide, Open: []derive.Knock{{Proto: derive.TCP, Port: 2222}, {Proto: derive.UDP, Port: 8080}}, BindSource: true},
 		"no host, no open": {ServerID: "gw1", User: "c", Secret: secret32(), Params: def},
+		"packet knocks":    {ServerID: "gw1", User: "d", Host: "knock.example.org", Secret: secret32(), Params: def, Knock: Packet},
 	}
 }
 
@@ -92,6 +93,14 @@ func TestParseURIErrors(t *testing.T) {
 		{"bad exclude", swap("exclude=", "exclude=x"), "exclude:"},
 		{"bad open", swap("open=tcp%2F22", "open=tcp%2F0"), "open:"},
 		{"bad bind", swap("bind=0", "bind=yes"), "bind:"},
+		{"semicolon", swap("exclude=", "exclude=20001;20002"), "URI: malformed query: invalid semicolon separator"},
+		{"bad escape", swap("exclude=", "exclude=2000%zz"), `URI: malformed query: invalid URL escape "%zz"`},
+		{"repeated field", swap("exclude=", "exclude=20001&exclude=20002"), "URI: exclude: given 2 times, a URI holds it once"},
+		{"repeated empty field", swap("bind=0", "bind=0&bind="), "URI: bind: given 2 times"},
+		{"server of 256 bytes", swap("server=gw1", "server="+strings.Repeat("s", 256)), "URI: server: \"" + strings.Repeat("s", 256) + "\" must be 1-64 of"},
+		{"unknown knock mode", swap("bind=0", "bind=0&knock=burst"), `URI: knock: "burst" must be sequence or packet`},
+		{"packet knocks over tcp only", swap("protocols=tcp%2Cudp", "protocols=tcp&knock=packet"), "URI: protocols: packet knocks need udp or icmp"},
+		{"type in upper case", swap("otpauth://totp/", "otpauth://TOTP/"), `type "TOTP"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

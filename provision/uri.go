@@ -30,7 +30,31 @@ type Account struct {
 	Params     derive.Params
 	Open       []derive.Knock // the services the knock opens
 	BindSource bool
+	Knock      KnockMode // how the user knocks: the URI's knock field
 }
+
+// KnockMode is how a user knocks (docs/spec.md sections 10 and 11).
+type KnockMode uint8
+
+// The knock modes; the zero value is a sequence, as when a URI has no
+// knock field.
+const (
+	Sequence KnockMode = iota // a sequence of bare knocks (knock absent or "sequence")
+	Packet                    // one packet carrying a MAC (knock=packet)
+)
+
+// String returns "sequence" or "packet", the knock field's values.
+func (m KnockMode) String() string {
+	if m == Packet {
+		return "packet"
+	}
+	return "sequence"
+}
+
+// uriFields are the fields a URI may hold at most once (spec section
+// 9.2, rule 3).
+var uriFields = [...]string{"otpknock", "secret", "server", "user", "host", "period", "knocks",
+	"range", "protocols", "exclude", "open", "bind", "knock"}
 
 // URI returns the account's otpauth:// provisioning URI.
 func (a Account) URI() (string, error) {
@@ -60,6 +84,9 @@ func (a Account) URI() (string, error) {
 	q.Set("exclude", joinInts(f.Exclude))
 	q.Set("open", derive.Knocks(a.Open).String())
 	q.Set("bind", map[bool]string{false: "0", true: "1"}[a.BindSource])
+	if a.Knock == Packet {
+		q.Set("knock", a.Knock.String()) // absent for a sequence, which every reader knows
+	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
@@ -82,21 +109,10 @@ func ParseURI(s string) (Account, error) {
 }
 
 func parseURI(s string) (Account, error) {
-	if !strings.HasPrefix(s, "otpauth://") {
-		return Account{}, errors.New("must start with otpauth://")
-	}
-	key, err := otp.NewKeyFromURL(s)
+	q, err := readQuery(s)
 	if err != nil {
 		return Account{}, err
 	}
-	if key.Type() != "totp" {
-		return Account{}, fmt.Errorf("type %q: want totp", key.Type())
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return Account{}, err
-	}
-	q := u.Query()
 	if err := checkVersion(q.Get("otpknock")); err != nil {
 		return Account{}, err
 	}
@@ -107,10 +123,10 @@ func parseURI(s string) (Account, error) {
 	if err := checkNames(a); err != nil {
 		return Account{}, err
 	}
-	if a.Secret, err = derive.DecodeSecret(key.Secret()); err != nil {
+	if a.Secret, err = derive.DecodeSecret(q.Get("secret")); err != nil {
 		return Account{}, derive.Rename(err, param)
 	}
-	if a.Params, err = parseParams(q, key); err != nil {
+	if a.Params, err = parseParams(q); err != nil {
 		return Account{}, err
 	}
 	if a.Open, err = parseOpen(q.Get("open")); err != nil {
@@ -123,7 +139,65 @@ func parseURI(s string) (Account, error) {
 	default:
 		return Account{}, fmt.Errorf("bind: %q must be 0 or 1", q.Get("bind"))
 	}
+	if a.Knock, err = parseKnock(q.Get("knock")); err != nil {
+		return Account{}, err
+	}
+	if err := checkDerivable(a); err != nil {
+		return Account{}, derive.Rename(err, param)
+	}
 	return a, nil
+}
+
+// readQuery checks that s is an otpauth://totp/ URI and returns its
+// decoded query. A malformed pair (a ';', a bad '%' escape) is an error,
+// never skipped: dropping a bad exclude would derive without it. So is a
+// field of uriFields given twice.
+func readQuery(s string) (url.Values, error) {
+	if !strings.HasPrefix(s, "otpauth://") {
+		return nil, errors.New("must start with otpauth://")
+	}
+	if !strings.HasPrefix(s, "otpauth://totp/") {
+		typ, _, _ := strings.Cut(strings.TrimPrefix(s, "otpauth://"), "/")
+		return nil, fmt.Errorf("type %q: want otpauth://totp/", typ)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not an otpauth URI: %w", err)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query: %w", err)
+	}
+	for _, name := range uriFields {
+		if n := len(q[name]); n > 1 {
+			return nil, fmt.Errorf("%s: given %d times, a URI holds it once", name, n)
+		}
+	}
+	return q, nil
+}
+
+// parseKnock reads the knock field: absent or "sequence", or "packet"
+// (any case).
+func parseKnock(s string) (KnockMode, error) {
+	switch {
+	case s == "" || strings.EqualFold(s, "sequence"):
+		return Sequence, nil
+	case strings.EqualFold(s, "packet"):
+		return Packet, nil
+	}
+	return 0, fmt.Errorf("knock: %q must be sequence or packet", s)
+}
+
+// checkDerivable checks what derive checks when it knocks, so that a URI
+// a client could not knock with is refused on import: the server id's
+// length and, for packet knocks, a protocol a packet can travel over.
+func checkDerivable(a Account) error {
+	if a.Knock == Packet {
+		_, err := derive.NewPacket(a.Secret, a.ServerID, a.Params)
+		return err
+	}
+	_, err := derive.New(a.Secret, a.ServerID, a.Params)
+	return err
 }
 
 func checkVersion(v string) error {
@@ -140,7 +214,7 @@ func checkVersion(v string) error {
 	return nil
 }
 
-func parseParams(q url.Values, key *otp.Key) (derive.Params, error) {
+func parseParams(q url.Values) (derive.Params, error) {
 	period := q.Get("period")
 	if period == "" {
 		period = "30" // the key URI format's default

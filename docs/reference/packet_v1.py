@@ -69,19 +69,24 @@ class Key:
                     return self.protos[e // len(values)], values[e % len(values)]
         raise ValueError("HMAC stream exhausted")
 
+    def enc_message(self, i: int, step: int, nonce: bytes) -> bytes:
+        return self.prefix(i, ENC_LABEL, step) + lp(nonce)
+
+    def tag_message(self, step, element, nonce, body, bound) -> bytes:
+        proto, value = element
+        return (self.prefix(0, TAG_LABEL, step) + struct.pack(">BH", MASK[proto], value)
+                + lp(nonce) + lp(body) + lp(packed(bound)))
+
     def keystream(self, step: int, nonce: bytes, n: int) -> bytes:
         out = b""
         i = 1
         while len(out) < n:
-            out += self.mac(self.prefix(i, ENC_LABEL, step) + lp(nonce))
+            out += self.mac(self.enc_message(i, step, nonce))
             i += 1
         return out[:n]
 
     def tag(self, step, element, nonce, body, bound) -> bytes:
-        proto, value = element
-        msg = (self.prefix(0, TAG_LABEL, step) + struct.pack(">BH", MASK[proto], value)
-               + lp(nonce) + lp(body) + lp(packed(bound)))
-        return self.mac(msg)[:TAG]
+        return self.mac(self.tag_message(step, element, nonce, body, bound))[:TAG]
 
 
 def claim_bytes(addrs, source, size):
@@ -125,6 +130,8 @@ def check(v):
     errors = []
     if key.prefix(1, PORT_LABEL, step).hex() + lp(b"").hex() != v["port_message_1_hex"]:
         errors.append("port message 1")
+    if key.mac(key.prefix(1, PORT_LABEL, step) + lp(b"")).hex() != v["port_block_1_hex"]:
+        errors.append("port block 1")
     element = key.element(step)
     if f"{element[0]}/{element[1]}" != v["element"]:
         errors.append(f"element {element[0]}/{element[1]} != {v['element']}")
@@ -132,8 +139,18 @@ def check(v):
     pt = claim_bytes(v["claim_addrs"], v["claim_source"], v["size"])
     if pt.hex() != v["plaintext_hex"]:
         errors.append("plaintext")
-    body = bytes(a ^ b for a, b in zip(pt, key.keystream(step, nonce, len(pt))))
-    payload = nonce + body + key.tag(step, element, nonce, body, v["bound_source"])
+    stream = key.keystream(step, nonce, len(pt))
+    if key.enc_message(1, step, nonce).hex() != v["enc_message_1_hex"]:
+        errors.append("keystream message 1")
+    if stream.hex() != v["keystream_hex"]:
+        errors.append("keystream")
+    body = bytes(a ^ b for a, b in zip(pt, stream))
+    if key.tag_message(step, element, nonce, body, v["bound_source"]).hex() != v["tag_message_hex"]:
+        errors.append("tag message")
+    tag = key.tag(step, element, nonce, body, v["bound_source"])
+    if tag.hex() != v["tag_hex"]:
+        errors.append("tag")
+    payload = nonce + body + tag
     if payload.hex() != v["payload_hex"]:
         errors.append("payload")
     err, claim = open_payload(key, step, element, payload, v["bound_source"])

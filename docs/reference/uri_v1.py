@@ -17,11 +17,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import derive_v1  # noqa: E402  (the derivation reference, beside this file)
+import packet_v1  # noqa: E402  (the packet knock reference, beside this file)
 from derive_v1 import Refused  # noqa: E402
 
 SCHEME = "otpauth://"
 FIELDS = ["otpknock", "secret", "server", "user", "host", "period", "knocks", "range",
-          "protocols", "exclude", "open", "bind"]
+          "protocols", "exclude", "open", "bind", "knock"]
 # Field categories of derive_v1's errors, as URI field names.
 URI_FIELD = {"knock_range": "range", "server_id": "server"}
 
@@ -33,9 +34,9 @@ PORT = r"[0-9]+"
 VALUE = {
     "otpknock": r"1",
     "secret": r"[A-Za-z2-7]+=*",
-    "server": r".+",
-    "user": r".+",
-    "host": r"[A-Za-z0-9.:_-]*",
+    "server": r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+    "user": r"[a-z0-9][a-z0-9._-]{0,31}",
+    "host": r"[A-Za-z0-9.:_-]{0,253}",
     "period": r"[0-9]+",
     "knocks": r"[0-9]+",
     "range": PORT + "-" + PORT,
@@ -43,6 +44,7 @@ VALUE = {
     "exclude": r"(?:%s(?:,%s)*)?" % (PORT, PORT),
     "open": r"(?:(?i:tcp|udp)/%s(?:,(?i:tcp|udp)/%s)*)?" % (PORT, PORT),
     "bind": r"[01]?",
+    "knock": r"(?i:sequence|packet)?",
 }
 
 
@@ -107,10 +109,12 @@ def canonical_base32(s):
 
 
 def secret(s):
-    s = re.sub(r"[ \t\r\n]", "", s).upper()  # whitespace: outside the grammar, removed
+    s = re.sub(r"[ \t\r\n]", "", s)  # whitespace: outside the grammar, removed
     s = s.rstrip("=")
-    if not re.fullmatch(r"[A-Z2-7]*", s) or len(s) % 8 in (1, 3, 6):
+    # ASCII letters only: str.upper() maps some other letters to ASCII ones.
+    if not re.fullmatch(r"[A-Za-z2-7]*", s) or len(s) % 8 in (1, 3, 6):
         raise Refused("secret")
+    s = s.upper()
     return base64.b32decode(s + "=" * (-len(s) % 8))
 
 
@@ -138,6 +142,9 @@ def read(uri):
     for need in ("server", "user"):
         if need not in f:
             raise Refused(need)
+    for name in ("server", "user", "host"):  # section 9.1: the server's own name rules
+        if name in f and not re.fullmatch(VALUE[name], f[name]):
+            raise Refused(name)
     if "secret" not in f:
         raise Refused("secret")
     key = secret(f["secret"])
@@ -160,6 +167,11 @@ def read(uri):
         opens.append("%s/%d" % (proto.lower(), port(num, "open")))
     if f.get("bind", "0") not in ("0", "1"):
         raise Refused("bind")
+    knock = f.get("knock", "sequence").lower()
+    if knock not in ("sequence", "packet"):
+        raise Refused("knock")
+    if knock == "packet" and not set(protos) & {"udp", "icmp"}:
+        raise Refused("protocols")
     v = {"secret_hex": key.hex(), "server_id": f["server"],
          "period": number(f.get("period", "30"), "period", top=2**32),
          "knocks": number(f["knocks"], "knocks", signed=True, top=2**63),
@@ -174,7 +186,7 @@ def read(uri):
     account = {"server_id": f["server"], "user": f["user"], "host": f.get("host", ""),
                "secret_hex": key.hex(), "period": params.period, "knocks": params.knocks,
                "protocols": params.protos, "knock_range": v["knock_range"],
-               "exclude": params.excl, "open": opens, "bind": f.get("bind") == "1"}
+               "exclude": params.excl, "open": opens, "bind": f.get("bind") == "1", "knock": knock}
     return account, v
 
 
@@ -196,6 +208,12 @@ def check(vec):
         return bad + ["accepted, want a %s error" % vec["error"]]
     if account != vec["account"]:
         bad.append("account: want %s, got %s" % (vec["account"], account))
+    if account["knock"] == "packet":
+        # Section 11.1: one draw over udp and icmp, whatever the source.
+        proto, value = packet_v1.Key(v).element(int(vec["step"]))
+        if "%s/%d" % (proto, value) != vec.get("element") or "sequence" in vec:
+            bad.append("element: want %s, got %s/%d" % (vec.get("element"), proto, value))
+        return bad
     v.update(step=vec["step"], source=vec.get("source", "") if account["bind"] else "")
     seq = derive_v1.derive_vector(v)["sequence"]
     if seq != vec["sequence"]:
