@@ -33,7 +33,7 @@ func accounts() map[string]Account {
 		"ipv6 host, icmp, excludes, bound": {ServerID: "edge.2", User: "bob", Host: "2001:2::1", Secret: secret32()[:16],
 			Params: wide, Open: []derive.Knock{{Proto: derive.TCP, Port: 2222}, {Proto: derive.UDP, Port: 8080}}, BindSource: true},
 		"no host, no open": {ServerID: "gw1", User: "c", Secret: secret32(), Params: def},
-		"packet knocks":    {ServerID: "gw1", User: "d", Host: "knock.example.org", Secret: secret32(), Params: def, Knock: Packet},
+		"packet knocks":    {ServerID: "gw1", User: "d", Host: "knock.example.org", Secret: secret32(), Params: def, Knock: derive.ModePacket},
 	}
 }
 

@@ -30,25 +30,7 @@ type Account struct {
 	Params     derive.Params
 	Open       []derive.Knock // the services the knock opens
 	BindSource bool
-	Knock      KnockMode // how the user knocks: the URI's knock field
-}
-
-// KnockMode is how a user knocks (docs/spec.md sections 10 and 11).
-type KnockMode uint8
-
-// The knock modes; the zero value is a sequence, as when a URI has no
-// knock field.
-const (
-	Sequence KnockMode = iota // a sequence of bare knocks (knock absent or "sequence")
-	Packet                    // one packet carrying a MAC (knock=packet)
-)
-
-// String returns "sequence" or "packet", the knock field's values.
-func (m KnockMode) String() string {
-	if m == Packet {
-		return "packet"
-	}
-	return "sequence"
+	Knock      derive.Mode // how the user knocks: the URI's knock field
 }
 
 // uriFields are the fields a URI may hold at most once (spec section
@@ -84,7 +66,7 @@ func (a Account) URI() (string, error) {
 	q.Set("exclude", joinInts(f.Exclude))
 	q.Set("open", derive.Knocks(a.Open).String())
 	q.Set("bind", map[bool]string{false: "0", true: "1"}[a.BindSource])
-	if a.Knock == Packet {
+	if a.Knock == derive.ModePacket {
 		q.Set("knock", a.Knock.String()) // absent for a sequence, which every reader knows
 	}
 	u.RawQuery = q.Encode()
@@ -178,21 +160,19 @@ func readQuery(s string) (url.Values, error) {
 
 // parseKnock reads the knock field: absent or "sequence", or "packet"
 // (any case).
-func parseKnock(s string) (KnockMode, error) {
-	switch {
-	case s == "" || strings.EqualFold(s, "sequence"):
-		return Sequence, nil
-	case strings.EqualFold(s, "packet"):
-		return Packet, nil
+func parseKnock(s string) (derive.Mode, error) {
+	m, err := derive.ParseMode(s)
+	if err != nil {
+		return 0, fmt.Errorf("knock: %w", err)
 	}
-	return 0, fmt.Errorf("knock: %q must be sequence or packet", s)
+	return m, nil
 }
 
 // checkDerivable checks what derive checks when it knocks, so that a URI
 // a client could not knock with is refused on import: the server id's
 // length and, for packet knocks, a protocol a packet can travel over.
 func checkDerivable(a Account) error {
-	if a.Knock == Packet {
+	if a.Knock == derive.ModePacket {
 		_, err := derive.NewPacket(a.Secret, a.ServerID, a.Params)
 		return err
 	}

@@ -272,7 +272,7 @@ func computeURI(t *testing.T, v uriVectorJSON) (uriVectorJSON, error) {
 		}
 	}
 	v.Account, v.Step = acct, strconv.Itoa(vectorStep)
-	if a.Knock == Packet {
+	if a.Knock == derive.ModePacket {
 		pd, err := derive.NewPacket(a.Secret, a.ServerID, a.Params)
 		if err != nil {
 			return v, fmt.Errorf("parsed, but derive refuses it: %w", err)
