@@ -140,6 +140,9 @@ func (pd *PacketDeriver) Seal(dst []byte, step uint64, nonce []byte, c Claim, sr
 	if len(c.Addrs) > MaxClaimAddrs {
 		return dst, fmt.Errorf("claim: %d addresses, at most %d", len(c.Addrs), MaxClaimAddrs)
 	}
+	if len(c.Addrs) == 0 && !c.Source {
+		return dst, fmt.Errorf("claim: no address and no source: nothing could be opened")
+	}
 	need := NonceSize + ClaimLen(c) + TagSize
 	if size < need || size > MaxPayload {
 		return dst, fmt.Errorf("payload size %d: want %d to %d for this claim", size, need, MaxPayload)

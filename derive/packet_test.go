@@ -149,10 +149,11 @@ func TestSealErrors(t *testing.T) {
 		claim Claim
 		size  int
 	}{
-		{"short nonce", nonce[:15], Claim{}, PayloadMin},
+		{"short nonce", nonce[:15], Claim{Source: true}, PayloadMin},
+		{"nothing to open", nonce, Claim{}, PayloadMin},
 		{"five addresses", nonce, five, PayloadMax},
 		{"too small for the claim", nonce, Claim{Addrs: []netip.Addr{v6}}, MinPayload},
-		{"too large", nonce, Claim{}, MaxPayload + 1},
+		{"too large", nonce, Claim{Source: true}, MaxPayload + 1},
 		{"invalid address", nonce, Claim{Addrs: []netip.Addr{{}}}, PayloadMin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
