@@ -2,11 +2,13 @@
 // door opened.
 //
 // A [Writer] sends one packet per knock: a TCP SYN, a UDP datagram or an
-// ICMP echo request whose sequence number is the knock's value. The
-// kernel writer (Linux) uses raw sockets when privileged and plain
-// sockets otherwise; [Fake] records packets for tests. A [Knocker]
-// schedules a sequence on a [clock.Clock]: it locks the step at the first
-// knock, waits for the next step when too little of this one is left or
+// ICMP echo request whose sequence number is the knock's value; a
+// [PayloadWriter] also sends UDP and ICMP knocks carrying a payload.
+// [Portable] works on Linux, macOS, FreeBSD and Windows without
+// privileges (ICMP where the OS has unprivileged ICMP sockets); [Kernel]
+// adds a raw SYN for root on Linux and is [Portable] elsewhere; [Fake]
+// records packets for tests. A [Knocker] schedules a sequence on a
+// [clock.Clock]: it locks the step at the first knock, waits for the next step when too little of this one is left or
 // when this profile already used it (the server accepts each step once),
 // spaces knocks by a gap, and, with a [Prober], waits for the service and
 // knocks again in a later step when it stays closed.

@@ -35,7 +35,28 @@ func (f *Fake) Write(_ context.Context, dst netip.Addr, k derive.Knock) (string,
 	return "fake", nil
 }
 
-// String returns one line per packet: "  0.05s tcp/23456 -> 198.18.0.1".
+// WritePayload records a UDP or ICMP knock and its payload, in hex;
+// like [Portable], it refuses a payload on a TCP knock.
+func (f *Fake) WritePayload(_ context.Context, dst netip.Addr, k derive.Knock, payload []byte) (string, error) {
+	if k.Proto == derive.TCP {
+		return "", fmt.Errorf("%v: %w", k, ErrTCPPayload)
+	}
+	if f.Err != nil {
+		return "", f.Err
+	}
+	hex := fmt.Sprintf("%x", payload)
+	if len(payload) == 0 {
+		hex = "(empty)"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.packets = append(f.packets, fmt.Sprintf("%6.2fs %v -> %v payload %s", f.Clock.Now().Sub(f.Start).Seconds(), k, dst, hex))
+	return "fake", nil
+}
+
+// String returns one line per packet: "  0.05s tcp/23456 -> 198.18.0.1",
+// with " payload 6f7470" (or " payload (empty)") after a packet sent
+// with WritePayload.
 func (f *Fake) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
