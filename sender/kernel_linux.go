@@ -43,7 +43,6 @@ func (k *Kernel) WritePayload(ctx context.Context, dst netip.Addr, kn derive.Kno
 
 func (k *Kernel) portable() *Portable { return &Portable{NoRaw: k.NoRaw} }
 
-
 func rawSYN(dst netip.Addr, port uint16) error {
 	src, err := routeSource(dst)
 	if err != nil {

@@ -12,4 +12,3 @@ import (
 func connectSYN(netip.Addr, uint16) error {
 	return fmt.Errorf("tcp knocks are not supported on %s", runtime.GOOS)
 }
-
