@@ -146,6 +146,19 @@ func (m *Matcher) Used() map[string]uint64 {
 	return out
 }
 
+// MarkUsed records steps as used: each named user's last used step
+// becomes at least used[name]. The daemon passes the steps a replaced
+// matcher used after this one was built.
+func (m *Matcher) MarkUsed(used map[string]uint64) {
+	for i, u := range m.users {
+		if s, ok := used[u.Name]; ok {
+			if last, ok := m.used[i]; !ok || s > last {
+				m.used[i] = s
+			}
+		}
+	}
+}
+
 // Stats returns the counters.
 func (m *Matcher) Stats() Stats {
 	s := m.stats
