@@ -50,6 +50,11 @@ type Daemon struct {
 	m    *matcher.Matcher
 }
 
+// ErrInstall marks New's failure to install the firewall: a failure of
+// the kernel, where New's other errors are the config's, its secrets' or
+// its state file's.
+var ErrInstall = errors.New("installing the firewall")
+
 // New returns a daemon ready to Run: state and secrets loaded, matcher
 // and metrics built, firewall installed.
 func New(cfg *config.Config, deps Deps) (*Daemon, error) {
@@ -63,7 +68,7 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 	}
 	plan := FirewallPlan(cfg)
 	if err := deps.Firewall.Setup(plan); err != nil {
-		return nil, fmt.Errorf("installing the firewall: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
 		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m}
