@@ -11,8 +11,9 @@ import (
 // Window is the sequences of every user not bound to a source, for the
 // steps a knock may use around one step (skew on either side), indexed by
 // their first knock in a dense table (one slot per protocol and port), so
-// that a packet costs one array lookup and a rollover a counting sort. Building one for 100,000 users takes a fraction of a
-// second, so the daemon builds the next step's on another goroutine
+// that a packet costs one array lookup and a rollover a counting sort.
+// Building one for 100,000 users takes a fraction of a second, so the
+// daemon builds the next step's on another goroutine
 // (PrepareNext) and hands it over (Install) before the step begins; the
 // packet path then only swaps it in. Each build reuses the sequences of
 // the steps it shares with the current window: one step's worth of
