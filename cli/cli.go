@@ -2,24 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 )
-
-// Exit codes of the otpknock binary.
-const (
-	ExitOK        = 0
-	ExitNotOpened = 1 // the knock was sent but the service did not open
-	ExitUsage     = 2 // bad flags, arguments, configuration or input
-)
-
-// ErrNotOpened marks failures that exit with ExitNotOpened.
-var ErrNotOpened = errors.New("not opened")
 
 // Env is everything a command reads from or writes to its surroundings.
 type Env struct {
@@ -33,27 +27,73 @@ type Env struct {
 	// dialer of send and connect when set (tests).
 	Writer sender.Writer
 	Prober sender.Prober
+	// Firewall and Packets open the server's kernel boundaries for
+	// server and firewall status|remove; nil means the kernel's
+	// (firewall.NewKernel; listener.Open on the config's NFLOG group),
+	// and server then first checks for root or CAP_NET_ADMIN. A source
+	// that is an io.Closer is closed when the server ends.
+	Firewall func() (firewall.Backend, error)
+	Packets  func(group uint16) (listener.Source, error)
+	// Hangup delivers the server's reload requests; nil means the
+	// process's SIGHUP.
+	Hangup <-chan os.Signal
+}
+
+// firewall opens the server's firewall backend: Env's, or the kernel's.
+func (env *Env) firewall() (firewall.Backend, error) {
+	if env.Firewall != nil {
+		return env.Firewall()
+	}
+	k, err := firewall.NewKernel()
+	if err != nil {
+		return nil, err // a nil *Kernel must not become a non-nil Backend
+	}
+	return k, nil
+}
+
+// packets opens the server's packet source for an NFLOG group: Env's,
+// or the kernel's.
+func (env *Env) packets(group uint16) (listener.Source, error) {
+	if env.Packets != nil {
+		return env.Packets(group)
+	}
+	src, err := listener.Open(listener.DefaultOptions(group))
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// kernel says whether the server's boundaries are the kernel's.
+func (env *Env) kernel() bool { return env.Firewall == nil && env.Packets == nil }
+
+// hangups returns the channel of reload requests and the function that
+// stops it: Env's, or the process's SIGHUP.
+func (env *Env) hangups() (<-chan os.Signal, func()) {
+	if env.Hangup != nil {
+		return env.Hangup, func() {}
+	}
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
 }
 
 // Run runs the otpknock command line args (without the program name).
+// Its errors carry their exit code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
 	root := newRoot(&env)
+	ran := classifyErrors(root)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	return root.ExecuteContext(ctx)
-}
-
-// ExitCode maps an error returned by Run to the process exit code.
-func ExitCode(err error) int {
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, ErrNotOpened), errors.Is(err, sender.ErrStillClosed):
-		return ExitNotOpened
+	err := root.ExecuteContext(ctx)
+	if err != nil && !*ran {
+		// cobra refused the command line: unknown command or flag,
+		// wrong arguments.
+		err = usage(err)
 	}
-	return ExitUsage
+	return err
 }
 
 func newRoot(env *Env) *cobra.Command {
@@ -73,7 +113,7 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		Version:       env.Version,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
+		return usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
 	root.AddCommand(
 		newInitCmd(env),
@@ -96,7 +136,7 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 func args(min, max int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, a []string) error {
 		if len(a) < min || len(a) > max {
-			return fmt.Errorf("%s: want %s, got %d argument(s) (see %s --help)", c.CommandPath(), what, len(a), c.CommandPath())
+			return usage(fmt.Errorf("%s: want %s, got %d argument(s) (see %s --help)", c.CommandPath(), what, len(a), c.CommandPath()))
 		}
 		return nil
 	}

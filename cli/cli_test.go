@@ -258,9 +258,3 @@ func TestErrors(t *testing.T) {
 		t.Errorf("failed imports created the profile store")
 	}
 }
-
-func TestExitCode(t *testing.T) {
-	if ExitCode(nil) != 0 || ExitCode(ErrNotOpened) != 1 || ExitCode(os.ErrNotExist) != 2 {
-		t.Errorf("ExitCode mapping wrong")
-	}
-}

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"errors"
+	"os"
+
 	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/spf13/cobra"
 )
@@ -17,16 +21,25 @@ func newFirewallCmd(env *Env) *cobra.Command {
 	return c
 }
 
-// kernelFirewall loads the config at path and opens the kernel firewall
-// with the plan for it.
-func kernelFirewall(path string) (*config.Config, *firewall.Kernel, firewall.Plan, error) {
+// openFirewall loads the config at path and opens the firewall backend
+// (Env's, or the kernel's) with the plan for it.
+func openFirewall(env *Env, path string) (firewall.Backend, firewall.Plan, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, nil, firewall.Plan{}, err
+		return nil, firewall.Plan{}, usage(err)
 	}
-	fw, err := firewall.NewKernel()
+	fw, err := env.firewall()
 	if err != nil {
-		return nil, nil, firewall.Plan{}, err
+		return nil, firewall.Plan{}, err
 	}
-	return cfg, fw, firewall.PlanFor(cfg), nil
+	return fw, daemon.FirewallPlan(cfg), nil
+}
+
+// privileged marks a permission error as a usage error: the command
+// needs root or CAP_NET_ADMIN.
+func privileged(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return usage(err)
+	}
+	return err
 }

@@ -14,14 +14,15 @@ func newFirewallRemoveCmd(env *Env, path *string) *cobra.Command {
 		Long: `Remove everything otpknock installed: the INPUT jump, the chain and
 the sets with their grants. The protected ports then follow the rest of
 your firewall: if it accepts them, they are open to everyone.`,
-		Args: args(0, 0, "no arguments"),
+		Args:        args(0, 0, "no arguments"),
+		Annotations: classifiedErrors(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, fw, plan, err := kernelFirewall(*path)
+			fw, plan, err := openFirewall(env, *path)
 			if err != nil {
 				return err
 			}
 			if err := fw.Remove(plan); err != nil {
-				return fmt.Errorf("removing the firewall: %w", err)
+				return privileged(fmt.Errorf("removing the firewall: %w", err))
 			}
 			fmt.Fprintf(env.Stdout, "Removed the %s chain, its INPUT jump and the sets %s and %s.\n", firewall.Chain, firewall.Set4, firewall.Set6)
 			return nil

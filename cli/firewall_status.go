@@ -12,17 +12,18 @@ import (
 
 func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "List the chain's rules, the sets and each grant with its time left",
-		Args:  args(0, 0, "no arguments"),
+		Use:         "status",
+		Short:       "List the chain's rules, the sets and each grant with its time left",
+		Args:        args(0, 0, "no arguments"),
+		Annotations: classifiedErrors(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, fw, plan, err := kernelFirewall(*path)
+			fw, plan, err := openFirewall(env, *path)
 			if err != nil {
 				return err
 			}
 			st, err := fw.Status(plan)
 			if err != nil {
-				return err
+				return privileged(err)
 			}
 			if !st.Installed {
 				fmt.Fprintf(env.Stdout, "Not installed: no %s chain (otpknock server installs it).\n", firewall.Chain)

@@ -1,17 +1,17 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+	"sync"
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
-	"github.com/otpknock/otpknock/firewall"
-	"github.com/otpknock/otpknock/listener"
 	"github.com/spf13/cobra"
 )
 
@@ -29,25 +29,30 @@ protected ports closed and live grants expiring on their own.
 
 Needs root or CAP_NET_ADMIN. --dry-run prints the firewall it would
 install and exits; --check validates the config, the secrets and the
-kernel support without changing anything.`,
-		Args: args(0, 0, "no arguments"),
+kernel support without changing anything.
+
+Exit status: 2 for bad flags, configuration, secrets or state file (and
+a failed --check or missing privileges), 1 when the server fails to
+install the firewall, to open NFLOG, or while it runs.`,
+		Args:        args(0, 0, "no arguments"),
+		Annotations: classifiedErrors(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if dryRun {
-				fmt.Fprint(env.Stdout, firewall.PlanFor(cfg).Render())
+				fmt.Fprint(env.Stdout, daemon.FirewallPlan(cfg).Render())
 				return nil
 			}
 			if checkOnly {
-				return check(env.Stdout, cfg)
+				return usage(check(env.Stdout, cfg))
 			}
 			log, err := newLogger(env, logFormat, logLevel)
 			if err != nil {
-				return err
+				return usage(err)
 			}
-			return serve(cmd, env, cfg, log)
+			return serve(cmd.Context(), env, cfg, log)
 		},
 	}
 	c.Flags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
@@ -73,42 +78,62 @@ func newLogger(env *Env, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q must be text or json", format)
 }
 
-func serve(cmd *cobra.Command, env *Env, cfg *config.Config, log *slog.Logger) error {
-	if err := daemon.CheckPrivileges(); err != nil {
-		return err
+// serve opens the kernel boundaries, builds the daemon and runs it until
+// ctx ends or it fails. Its goroutines (reloads, metrics) end before it
+// returns.
+func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) error {
+	if env.kernel() {
+		if err := daemon.CheckPrivileges(); err != nil {
+			return usage(err)
+		}
 	}
 	if ls := daemon.ListenersInRange(cfg.Params); len(ls) > 0 {
 		log.Warn("local sockets listen inside the knock range; the firewall drops their traffic", "sockets", strings.Join(ls, ","))
 	}
-	fw, err := firewall.NewKernel()
+	fw, err := env.firewall()
 	if err != nil {
 		return err
 	}
-	src, err := listener.Open(listener.DefaultOptions(cfg.NFLOGGroup))
+	src, err := env.packets(cfg.NFLOGGroup)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	reload := make(chan struct{})
-	go func() {
-		for range hup {
-			reload <- struct{}{}
+	if c, ok := src.(io.Closer); ok {
+		defer c.Close()
+	}
+	d, err := daemon.New(cfg, daemon.Deps{Source: src, Firewall: fw, Clock: env.Clock, Log: log})
+	if err != nil {
+		if !errors.Is(err, daemon.ErrInstall) {
+			err = usage(err) // the state file or a secret
 		}
-	}()
-	d := &daemon.Daemon{Source: src, Firewall: fw, Clock: env.Clock, Log: log, Reload: reload, ConfigPath: cfg.Path}
-	if err := d.Start(cfg); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	hup, stopHangups := env.hangups()
+	defer stopHangups()
+	var wg sync.WaitGroup
+	wg.Go(func() { relayReloads(ctx, hup, d) })
 	if cfg.MetricsListen != "" {
-		d.Metrics = daemon.NewMetrics(d)
-		go func() {
-			if err := d.Metrics.Serve(cmd.Context(), cfg.MetricsListen); err != nil {
+		wg.Go(func() {
+			if err := d.Metrics().ListenAndServe(ctx, cfg.MetricsListen); err != nil {
 				log.Error("metrics", "err", err)
 			}
-		}()
+		})
 	}
-	return d.Run(cmd.Context())
+	err = d.Run(ctx)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// relayReloads reloads the daemon on each hangup until ctx ends.
+func relayReloads(ctx context.Context, hup <-chan os.Signal, d *daemon.Daemon) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = d.Reload() // the daemon logs the outcome
+		}
+	}
 }

@@ -2,15 +2,25 @@ package clock
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
-// Clock tells the current time and waits.
+// Clock tells the current time, waits and ticks.
 type Clock interface {
 	Now() time.Time
 	// Sleep waits for d or until ctx is done, and returns ctx.Err() then.
 	Sleep(ctx context.Context, d time.Duration) error
+	// NewTicker returns a ticker that delivers the time every d (d > 0).
+	// The caller stops it.
+	NewTicker(d time.Duration) Ticker
+}
+
+// Ticker delivers ticks on C until stopped.
+type Ticker interface {
+	// C is the channel of ticks.
+	C() <-chan time.Time
+	// Stop ends the ticks; C is not closed.
+	Stop()
 }
 
 // System is the real clock.
@@ -34,46 +44,13 @@ func (System) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Fake is a settable clock for tests. It is safe for concurrent use.
-type Fake struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// NewTicker returns a time.Ticker.
+func (System) NewTicker(d time.Duration) Ticker { return systemTicker{time.NewTicker(d)} }
 
-// NewFake returns a Fake showing t.
-func NewFake(t time.Time) *Fake { return &Fake{t: t} }
+type systemTicker struct{ t *time.Ticker }
 
-// Now returns the fake time.
-func (f *Fake) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-// Set moves the clock to t.
-func (f *Fake) Set(t time.Time) {
-	f.mu.Lock()
-	f.t = t
-	f.mu.Unlock()
-}
-
-// Sleep advances the fake clock by d at once.
-func (f *Fake) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d > 0 {
-		f.Advance(d)
-	}
-	return nil
-}
-
-// Advance moves the clock forward by d.
-func (f *Fake) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.t = f.t.Add(d)
-	f.mu.Unlock()
-}
+func (s systemTicker) C() <-chan time.Time { return s.t.C }
+func (s systemTicker) Stop()               { s.t.Stop() }
 
 // Offset is a clock shifted from another by a fixed duration, for a
 // client whose clock is known to be off (--time-offset).
@@ -87,3 +64,7 @@ func (o Offset) Now() time.Time { return o.Clock.Now().Add(o.By) }
 
 // Sleep waits on the inner clock.
 func (o Offset) Sleep(ctx context.Context, d time.Duration) error { return o.Clock.Sleep(ctx, d) }
+
+// NewTicker ticks on the inner clock; the ticks carry the inner clock's
+// time.
+func (o Offset) NewTicker(d time.Duration) Ticker { return o.Clock.NewTicker(d) }

@@ -2,37 +2,177 @@ package clock
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
-func TestFakeAndOffset(t *testing.T) {
-	start := time.Unix(1_800_000_000, 0)
-	f := NewFake(start)
-	f.Advance(90 * time.Second)
-	if got := f.Now(); !got.Equal(start.Add(90 * time.Second)) {
-		t.Errorf("after Advance: %v", got)
+var t0 = time.Unix(1_800_000_000, 0)
+
+// at is t0 plus s seconds.
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+func TestFakeMoves(t *testing.T) {
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	tests := []struct {
+		name    string
+		move    func(f *Fake) error
+		want    time.Time
+		wantErr error
+	}{
+		{"advance", func(f *Fake) error { f.Advance(90 * time.Second); return nil }, at(90), nil},
+		{"advance backwards", func(f *Fake) error { f.Advance(-40 * time.Second); return nil }, at(-40), nil},
+		{"set", func(f *Fake) error { f.Set(at(1234)); return nil }, at(1234), nil},
+		{"sleep advances", func(f *Fake) error { return f.Sleep(ctx, 7*time.Second) }, at(7), nil},
+		{"sleep of nothing", func(f *Fake) error { return f.Sleep(ctx, -time.Second) }, at(0), nil},
+		{"sleep on a cancelled context stays", func(f *Fake) error { return f.Sleep(cancelled, time.Hour) }, at(0), context.Canceled},
+		{"offset sleeps on the inner clock", func(f *Fake) error { return Offset{Clock: f, By: time.Hour}.Sleep(ctx, 3*time.Second) }, at(3), nil},
 	}
-	o := Offset{Clock: f, By: -40 * time.Second}
-	if got := o.Now(); !got.Equal(start.Add(50 * time.Second)) {
-		t.Errorf("Offset.Now() = %v, want %v", got, start.Add(50*time.Second))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFake(t0)
+			if err := tt.move(f); !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+			if got := f.Now(); !got.Equal(tt.want) {
+				t.Errorf("Now() = %v, want %v", got, tt.want)
+			}
+		})
 	}
-	if err := o.Sleep(context.Background(), 10*time.Second); err != nil || !f.Now().Equal(start.Add(100*time.Second)) {
-		t.Errorf("Offset.Sleep: %v, fake at %v", err, f.Now())
+}
+
+func TestOffsetNow(t *testing.T) {
+	f := NewFake(t0)
+	for _, by := range []time.Duration{-40 * time.Second, 0, 90 * time.Minute} {
+		if got := (Offset{Clock: f, By: by}).Now(); !got.Equal(t0.Add(by)) {
+			t.Errorf("Offset by %v: Now() = %v, want %v", by, got, t0.Add(by))
+		}
 	}
+}
+
+// received moves f with move on another goroutine and returns the ticks
+// tk received meanwhile: the move returns only after they were taken, so
+// none is missed.
+func received(f *Fake, move func(*Fake), tk Ticker) []time.Time {
+	done := make(chan struct{})
+	go func() {
+		move(f)
+		close(done)
+	}()
+	var got []time.Time
+	for {
+		select {
+		case at := <-tk.C():
+			got = append(got, at)
+		case <-done:
+			return got
+		}
+	}
+}
+
+func TestFakeTicker(t *testing.T) {
+	f := NewFake(t0)
+	tk := f.NewTicker(10 * time.Second)
+	steps := []struct {
+		name string
+		move func(*Fake)
+		want []time.Time
+	}{
+		{"before the first tick", func(f *Fake) { f.Advance(9 * time.Second) }, nil},
+		{"at the first tick", func(f *Fake) { f.Advance(time.Second) }, []time.Time{at(10)}},
+		{"over two ticks: one, the later", func(f *Fake) { f.Advance(25 * time.Second) }, []time.Time{at(30)}},
+		{"the next is an interval after the last", func(f *Fake) { f.Advance(5 * time.Second) }, []time.Time{at(40)}},
+		{"set forward, short of a tick", func(f *Fake) { f.Set(at(49)) }, nil},
+		{"set backwards", func(f *Fake) { f.Set(at(20)) }, nil},
+		{"set forward onto a tick", func(f *Fake) { f.Set(at(50)) }, []time.Time{at(50)}},
+		{"sleep through a tick", func(f *Fake) { f.Sleep(context.Background(), 12*time.Second) }, []time.Time{at(60)}},
+	}
+	for _, s := range steps {
+		got := received(f, s.move, tk)
+		if diff := cmp.Diff(s.want, got); diff != "" {
+			t.Errorf("%s: ticks (-want +got):\n%s", s.name, diff)
+		}
+	}
+	tk.Stop()
+	if got := received(f, func(f *Fake) { f.Advance(time.Hour) }, tk); len(got) != 0 {
+		t.Errorf("a stopped ticker ticked: %v", got)
+	}
+}
+
+func TestFakeTickersInTimeOrder(t *testing.T) {
+	f := NewFake(t0)
+	slow, fast := f.NewTicker(3*time.Second), f.NewTicker(2*time.Second)
+	defer slow.Stop()
+	defer fast.Stop()
+	var order []string
+	done := make(chan struct{})
+	go func() {
+		f.Advance(3 * time.Second)
+		close(done)
+	}()
+	for len(order) < 2 {
+		select {
+		case at := <-slow.C():
+			order = append(order, "slow "+at.Sub(t0).String())
+		case at := <-fast.C():
+			order = append(order, "fast "+at.Sub(t0).String())
+		}
+	}
+	<-done
+	if diff := cmp.Diff([]string{"fast 2s", "slow 3s"}, order); diff != "" {
+		t.Errorf("tick order (-want +got):\n%s", diff)
+	}
+}
+
+func TestWaitTickers(t *testing.T) {
+	f := NewFake(t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := (System{}).Sleep(ctx, time.Hour); err != context.Canceled {
+	if err := f.WaitTickers(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitTickers with no ticker and a cancelled context = %v", err)
+	}
+	made := make(chan Ticker)
+	go func() { made <- f.NewTicker(time.Second) }()
+	if err := f.WaitTickers(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	tk := <-made
+	tk.Stop()
+	if err := f.WaitTickers(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitTickers counted a stopped ticker: %v", err)
+	}
+}
+
+func TestOffsetTicksOnInnerClock(t *testing.T) {
+	f := NewFake(t0)
+	tk := Offset{Clock: f, By: time.Hour}.NewTicker(5 * time.Second)
+	defer tk.Stop()
+	if got := received(f, func(f *Fake) { f.Advance(5 * time.Second) }, tk); !cmp.Equal(got, []time.Time{at(5)}) {
+		t.Errorf("offset ticker: %v, want [%v]", got, at(5))
+	}
+}
+
+func TestSystem(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (System{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Errorf("System.Sleep on a cancelled context = %v", err)
 	}
-	if err := f.Sleep(ctx, time.Second); err != context.Canceled {
-		t.Errorf("Fake.Sleep on a cancelled context = %v", err)
+	began := time.Now()
+	if err := (System{}).Sleep(context.Background(), 5*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
-	f.Set(start)
-	if !f.Now().Equal(start) {
-		t.Errorf("after Set: %v", f.Now())
+	if waited := time.Since(began); waited < 5*time.Millisecond {
+		t.Errorf("System.Sleep(5ms) returned after %v", waited)
 	}
-	if d := time.Since(System{}.Now()); d < 0 || d > time.Minute {
-		t.Errorf("System clock is %v away from time.Now", d)
+	tk := System{}.NewTicker(time.Millisecond)
+	defer tk.Stop()
+	before := System{}.Now()
+	if at := <-tk.C(); at.Before(before.Add(-time.Millisecond)) {
+		t.Errorf("system tick at %v, before the ticker started (%v)", at, before)
 	}
 }

@@ -2,42 +2,82 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
-	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/matcher"
 )
 
-// Daemon is a configured server ready to run.
-type Daemon struct {
-	Source   listener.Source
-	Firewall firewall.Backend
+// Deps are the daemon's surroundings: its two kernel boundaries, its
+// clock and its log.
+type Deps struct {
+	Source   listener.Source  // the knock packets
+	Firewall firewall.Backend // the grants
 	Clock    clock.Clock
 	Log      *slog.Logger
-	// Reload, when it delivers, makes the daemon read the config at
-	// ConfigPath again (SIGHUP).
-	Reload     <-chan struct{}
-	ConfigPath string
-	Metrics    *Metrics // nil: no metrics
-
-	mu      sync.Mutex
-	cfg     *config.Config
-	plan    firewall.Plan
-	m       *matcher.Matcher
-	persist chan struct{} // a grant changed the used steps
 }
 
-// Build loads the users' secrets and the state file and builds the
-// matcher for cfg.
+// Daemon is an installed otpknock server.
+//
+// Its life: New loads the state file and the secrets, builds the matcher
+// and the metrics, and installs the firewall. Run, called once, serves
+// the packets until its context ends or the source fails, then calls
+// Close. Reload may be called from any goroutine at any time (SIGHUP);
+// after Close it does nothing. Close stops logging knocks, leaving the
+// protected ports closed (fail closed), and saves the used steps; it is
+// idempotent, and a caller that never runs the daemon calls it itself.
+type Daemon struct {
+	src     listener.Source
+	fw      firewall.Backend
+	clock   clock.Clock
+	log     *slog.Logger
+	metrics *Metrics
+	persist chan struct{} // a grant changed the used steps
+
+	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
+	closed    bool       // guarded by lifecycle
+
+	mu   sync.Mutex // guards what follows, swapped together by Reload
+	cfg  *config.Config
+	plan firewall.Plan
+	m    *matcher.Matcher
+}
+
+// ErrInstall marks New's failure to install the firewall: a failure of
+// the kernel, where New's other errors are the config's, its secrets' or
+// its state file's.
+var ErrInstall = errors.New("installing the firewall")
+
+// New returns a daemon ready to Run: state and secrets loaded, matcher
+// and metrics built, firewall installed.
+func New(cfg *config.Config, deps Deps) (*Daemon, error) {
+	used, err := LoadState(cfg.StateFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := build(cfg, used)
+	if err != nil {
+		return nil, err
+	}
+	plan := FirewallPlan(cfg)
+	if err := deps.Firewall.Setup(plan); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
+	}
+	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
+		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m}
+	d.metrics = newMetrics(d)
+	return d, nil
+}
+
+// build loads the users' secrets and builds the matcher for cfg, with
+// the used steps of the state file.
 func build(cfg *config.Config, used map[string]uint64) (*matcher.Matcher, error) {
 	var users []matcher.User
 	for _, u := range cfg.Users {
@@ -51,217 +91,134 @@ func build(cfg *config.Config, used map[string]uint64) (*matcher.Matcher, error)
 		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance}, users, used)
 }
 
-// Start loads everything cfg needs and installs the firewall.
-func (d *Daemon) Start(cfg *config.Config) error {
-	used, err := LoadState(cfg.StateFile)
-	if err != nil {
-		return err
-	}
-	m, err := build(cfg, used)
-	if err != nil {
-		return err
-	}
-	plan := firewall.PlanFor(cfg)
-	if err := d.Firewall.Setup(plan); err != nil {
-		return fmt.Errorf("installing the firewall: %w", err)
-	}
-	d.cfg, d.plan, d.m = cfg, plan, m
-	d.persist = make(chan struct{}, 1)
-	return nil
-}
+// Metrics returns the daemon's metrics.
+func (d *Daemon) Metrics() *Metrics { return d.metrics }
 
-// Run serves until ctx is done, then closes the firewall (fail closed)
-// and saves the state.
+// housekeepingEvery is how often the window is checked between packets.
+const housekeepingEvery = time.Second
+
+// Run serves until ctx is done or the source fails, then closes the
+// daemon (see Close). It returns the source's failure, else Close's.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.Log.Info("started", "server_id", d.cfg.ServerID, "users", len(d.cfg.Users), "nflog_group", d.cfg.NFLOGGroup,
-		"knock_range", d.cfg.Params.RangeString(), "protocols", d.cfg.Params.Protocols.String(),
-		"bits", fmt.Sprintf("%.0f", d.cfg.Params.Bits()))
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	d.log.Info("started", "server_id", cfg.ServerID, "users", len(cfg.Users), "nflog_group", cfg.NFLOGGroup,
+		"knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
+		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	tick := d.clock.NewTicker(housekeepingEvery)
+	defer tick.Stop()
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		d.housekeeping(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		d.persister(ctx)
-	}()
-	err := d.Source.Run(ctx, d.handle)
+	wg.Go(func() { d.housekeeping(ctx, tick.C()) })
+	wg.Go(func() { d.persister(ctx) })
+	runErr := d.src.Run(ctx, d.handle)
 	cancel()
 	wg.Wait()
-	return d.stop(err)
-}
-
-func (d *Daemon) stop(runErr error) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	closeErr := d.Firewall.Close(d.plan)
-	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
-		d.Log.Error("saving state", "err", err)
-	}
-	st, ms := d.Source.Stats(), d.m.Stats()
-	d.Log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
-		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted)
+	closeErr := d.Close()
 	if runErr != nil {
 		return fmt.Errorf("reading knocks: %w", runErr)
 	}
+	return closeErr
+}
+
+// Close stops logging knocks (the protected ports stay closed, grants
+// expire on their own) and saves the used steps. Later calls do nothing.
+func (d *Daemon) Close() error {
+	d.lifecycle.Lock()
+	defer d.lifecycle.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	closeErr := d.fw.Close(d.plan)
+	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
+		d.log.Error("saving state", "err", err)
+	}
+	st, ms := d.src.Stats(), d.m.Stats()
+	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
+		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted)
 	if closeErr != nil {
 		return fmt.Errorf("removing the NFLOG rules: %w", closeErr)
 	}
 	return nil
 }
 
-// housekeeping keeps the window current between packets, reports lost
-// packets and serves reloads.
-func (d *Daemon) housekeeping(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var lost uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.Reload:
-			d.reload()
-		case <-tick.C:
-			d.mu.Lock()
-			if err := d.m.Advance(d.Clock.Now()); err != nil {
-				d.Log.Error("precomputing sequences", "err", err)
-			}
-			d.mu.Unlock()
-			d.prepareNext()
-			if st := d.Source.Stats(); st.Lost > lost {
-				d.Log.Warn("nflog messages lost", "lost", st.Lost-lost, "total", st.Lost)
-				lost = st.Lost
-			}
-		}
+// ErrClosed is returned by Reload after Close.
+var ErrClosed = errors.New("the daemon is closed")
+
+// Reload reads the config file and the secrets again and applies them.
+// On any error the old configuration stays; the outcome is logged and
+// returned.
+func (d *Daemon) Reload() error {
+	d.lifecycle.Lock()
+	defer d.lifecycle.Unlock()
+	if d.closed {
+		return ErrClosed
 	}
+	if err := d.reload(); err != nil {
+		d.log.Error("config reload failed, keeping the old config", "err", err)
+		return err
+	}
+	d.mu.Lock()
+	n := len(d.cfg.Users)
+	d.mu.Unlock()
+	d.log.Info("config reloaded", "users", n)
+	return nil
 }
 
-// prepareLead is how long before a step begins its window is built.
-const prepareLead = 5 * time.Second
-
-// prepareNext builds the next step's window without holding the lock, so
-// packets keep flowing during a build (about 70 ms with 100,000 users),
-// and installs it for the rollover.
-func (d *Daemon) prepareNext() {
-	now := d.Clock.Now()
-	d.mu.Lock()
-	m := d.m
-	need := m.NeedsNext(now, prepareLead)
-	d.mu.Unlock()
-	if !need {
-		return
-	}
-	w, err := m.PrepareNext(now)
+// reload applies the config file: install, then swap. d.lifecycle is
+// held.
+func (d *Daemon) reload() error {
+	g, err := d.install()
 	if err != nil {
-		d.Log.Error("precomputing sequences", "err", err)
-		return
+		return err
 	}
-	d.mu.Lock()
-	d.m.Install(w) // a matcher that replaced m in a reload ignores it
-	d.mu.Unlock()
+	d.swap(g)
+	return nil
 }
 
-// handle is the per-packet path.
-func (d *Daemon) handle(p listener.Packet) {
+// generation is what a reload replaces.
+type generation struct {
+	cfg  *config.Config
+	plan firewall.Plan
+	m    *matcher.Matcher
+}
+
+// install loads the config file and the secrets again, builds their
+// matcher with the used steps so far and installs their firewall. The
+// packet path keeps running on the old matcher meanwhile.
+func (d *Daemon) install() (generation, error) {
+	d.mu.Lock()
+	old := d.cfg
+	used := d.m.Used()
+	d.mu.Unlock()
+	cfg, err := config.Load(old.Path)
+	if err != nil {
+		return generation{}, err
+	}
+	if cfg.NFLOGGroup != old.NFLOGGroup {
+		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
+	}
+	m, err := build(cfg, used)
+	if err != nil {
+		return generation{}, err
+	}
+	plan := FirewallPlan(cfg)
+	if err := d.fw.Setup(plan); err != nil {
+		return generation{}, err
+	}
+	return generation{cfg, plan, m}, nil
+}
+
+// swap puts g in place, carrying over the steps used since install read
+// them.
+func (d *Daemon) swap(g generation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.Metrics.packet(p.Knock.Proto)
-	ev, done, err := d.m.Handle(d.Clock.Now(), p)
-	if err != nil {
-		d.Log.Error("matching", "err", err)
-		return
-	}
-	if !done {
-		return
-	}
-	d.Metrics.event(ev.Kind)
-	attrs := []any{"src", ev.Src.String(), "user", ev.User, "step", ev.Step, "ports", ports(ev.Open)}
-	switch ev.Kind {
-	case matcher.Replay:
-		d.Log.Warn("replay", attrs...)
-	case matcher.Refused:
-		d.Log.Warn("refused source", attrs...)
-	case matcher.Grant:
-		d.grant(ev.Src, ev.Open, p.At, attrs)
-	}
-}
-
-// grant opens the services; the latency logged runs from the kernel's
-// logging of the last knock (at) to the last set entry added.
-func (d *Daemon) grant(src netip.Addr, open []derive.Knock, at time.Time, attrs []any) {
-	for _, svc := range open {
-		if err := d.Firewall.Grant(src, svc, d.cfg.OpenTimeout); err != nil {
-			d.Log.Error("grant failed", append(attrs, "err", err)...)
-			return
-		}
-	}
-	attrs = append(attrs, "timeout", d.cfg.OpenTimeout.String())
-	if !at.IsZero() {
-		attrs = append(attrs, "latency", time.Since(at).String())
-	}
-	select {
-	case d.persist <- struct{}{}:
-	default: // a save is already due; it will include this step
-	}
-	d.Log.Info("grant", attrs...)
-}
-
-// persister saves the used steps after grants, off the packet path: the
-// fsync does not delay the next knock. Bursts of grants coalesce into one
-// write; stop saves once more.
-func (d *Daemon) persister(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.persist:
-			d.mu.Lock()
-			used, path := d.m.Used(), d.cfg.StateFile
-			d.mu.Unlock()
-			if err := SaveState(path, used); err != nil {
-				d.Log.Error("saving state", "err", err)
-			}
-		}
-	}
-}
-
-func ports(ks []derive.Knock) string {
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = k.String()
-	}
-	return strings.Join(s, ",")
-}
-
-// reload reads the config and secrets again; on any error the old
-// configuration stays and the error is logged.
-func (d *Daemon) reload() {
-	cfg, err := config.Load(d.ConfigPath)
-	if err == nil && (cfg.NFLOGGroup != d.cfg.NFLOGGroup) {
-		err = fmt.Errorf("nflog_group changed: restart the server to apply it")
-	}
-	var m *matcher.Matcher
-	if err == nil {
-		d.mu.Lock()
-		used := d.m.Used()
-		d.mu.Unlock()
-		m, err = build(cfg, used)
-	}
-	var plan firewall.Plan
-	if err == nil {
-		plan = firewall.PlanFor(cfg)
-		err = d.Firewall.Setup(plan)
-	}
-	if err != nil {
-		d.Log.Error("config reload failed, keeping the old config", "err", err)
-		return
-	}
-	d.mu.Lock()
-	d.cfg, d.plan, d.m = cfg, plan, m
-	d.mu.Unlock()
-	d.Log.Info("config reloaded", "users", len(cfg.Users))
+	g.m.MarkUsed(d.m.Used())
+	d.cfg, d.plan, d.m = g.cfg, g.plan, g.m
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,49 +65,78 @@ type running struct {
 	d      *Daemon
 	src    *listener.Fake
 	fw     *firewall.Fake
+	clock  *clock.Fake
 	log    *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
+// newDaemon builds a daemon on fakes, not yet running.
+func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
 	t.Helper()
-	r := &running{src: &listener.Fake{}, fw: fw, log: &syncBuffer{}, done: make(chan error, 1)}
-	r.d = &Daemon{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil)), ConfigPath: cfg.Path}
-	if err := r.d.Start(cfg); err != nil {
+	r := &running{src: &listener.Fake{}, fw: fw, clock: c, log: &syncBuffer{}, done: make(chan error, 1)}
+	d, err := New(cfg, Deps{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
+	if err != nil {
 		t.Fatal(err)
 	}
-	r.d.Metrics = NewMetrics(r.d)
+	r.d = d
+	return r
+}
+
+// start runs a daemon on fakes and returns once its housekeeping ticker
+// exists, so that moving the fake clock ticks it.
+func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
+	t.Helper()
+	r := newDaemon(t, cfg, c, fw)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.d.Run(ctx) }()
+	if err := c.WaitTickers(testContext(t), 1); err != nil {
+		t.Fatalf("the daemon's ticker: %v", err)
+	}
 	return r
+}
+
+// testContext bounds a wait that only a bug makes long.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // scrape returns the metrics page.
 func (r *running) scrape(t *testing.T, path string) string {
 	rec := httptest.NewRecorder()
-	r.d.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	r.d.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 	if rec.Code != 200 {
 		t.Fatalf("GET %s: %d", path, rec.Code)
 	}
 	return rec.Body.String()
 }
 
+// knock feeds the knocks from src and returns once the daemon handled
+// them.
 func (r *running) knock(t *testing.T, src netip.Addr, ks []derive.Knock) {
+	t.Helper()
 	for _, k := range ks {
 		r.src.Inject(listener.Packet{Src: src, Knock: k})
 	}
-	// Wait until the fake source delivered them.
-	deadline := time.Now().Add(5 * time.Second)
-	want := r.src.Stats().Knocks + uint64(len(ks))
-	for r.src.Stats().Knocks < want && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	if err := r.src.Drain(testContext(t)); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+}
+
+// housekeep moves the clock two housekeeping intervals and returns once
+// the first tick's housekeeping is done: the fake clock hands a tick
+// over only when the goroutine is back waiting for it, so the second
+// tick is taken only after the first one's work.
+func (r *running) housekeep() {
+	r.clock.Advance(housekeepingEvery)
+	r.clock.Advance(housekeepingEvery)
 }
 
 func (r *running) stop(t *testing.T) {
+	t.Helper()
 	r.cancel()
 	if err := <-r.done; err != nil {
 		t.Fatal(err)
@@ -184,45 +214,71 @@ func TestDaemon(t *testing.T) {
 func TestReload(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	reload := make(chan struct{})
 	fw := &firewall.Fake{Clock: c}
-	r := &running{src: &listener.Fake{}, fw: fw, log: &syncBuffer{}, done: make(chan error, 1)}
-	r.d = &Daemon{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil)), ConfigPath: cfg.Path, Reload: reload}
-	if err := r.d.Start(cfg); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { r.done <- r.d.Run(ctx) }()
-	r.cancel = cancel
+	r := start(t, cfg, c, fw)
 
 	// bob is added without a secret: the reload fails and keeps the old config.
-	if _, err := config.AddUser(cfg.Path, config.NewUser{Name: "bob", Open: []string{"tcp/22"}}); err != nil {
+	if _, err := config.AddUser(cfg.Path, config.NewUser{Name: "bob", Open: []string{"tcp/2222"}}); err != nil {
 		t.Fatal(err)
 	}
-	reload <- struct{}{}
+	if err := r.d.Reload(); err == nil || !strings.Contains(err.Error(), `secret of user "bob"`) {
+		t.Errorf("Reload without bob's secret = %v, want an error naming it", err)
+	}
+	if !strings.Contains(r.log.String(), "config reload failed, keeping the old config") || !strings.Contains(fw.String(), "setups=1") {
+		t.Errorf("failed reload:\n%s\n%s", r.log.String(), fw.String())
+	}
 	bob := []byte("bob's secret is also 32 bytes!!!")
-	waitFor(t, r.log, "config reload failed, keeping the old config")
 	if err := cfg.WriteSecret("bob", bob); err != nil {
 		t.Fatal(err)
 	}
-	reload <- struct{}{}
-	waitFor(t, r.log, "msg=\"config reloaded\" users=2")
+	if err := r.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.log.String(), `msg="config reloaded" users=2`) || !strings.Contains(fw.String(), "setups=2") {
+		t.Errorf("reload:\n%s\n%s", r.log.String(), fw.String())
+	}
 	seq, _ := derive.Sequence(bob, "gw1", cfg.Params, 60000000, netip.Addr{})
 	r.knock(t, netip.MustParseAddr("2001:2::2"), seq)
 	r.stop(t)
-	if !strings.Contains(fw.String(), "grant 2001:2::2 tcp/22 30s") {
+	if !strings.Contains(fw.String(), "grant 2001:2::2 tcp/2222 30s") {
 		t.Errorf("bob after reload: %s\n%s", fw.String(), r.log.String())
+	}
+	if err := r.d.Reload(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Reload after Run returned = %v, want ErrClosed", err)
+	}
+	if !strings.Contains(fw.String(), "nflog=false") {
+		t.Errorf("a reload after Close reinstalled the NFLOG rules: %s", fw.String())
 	}
 }
 
-func waitFor(t *testing.T, log *syncBuffer, s string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(log.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never said %q:\n%s", s, log.String())
+// TestReloadKeepsGrantsMadeDuringIt checks that a step used while a
+// reload built its matcher stays used after the swap.
+func TestReloadKeepsGrantsMadeDuringIt(t *testing.T) {
+	cfg, secret := setupConfig(t)
+	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	fw := &firewall.Fake{Clock: c}
+	r := newDaemon(t, cfg, c, fw)
+	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
+	client := netip.MustParseAddr("198.18.0.2")
+	feed := func() {
+		for _, k := range seq {
+			r.d.handle(listener.Packet{Src: client, Knock: k})
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	// The grant lands between the reload's build and its swap.
+	g, err := r.d.install()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed()
+	r.d.swap(g)
+	feed()
+	if err := r.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs := r.log.String()
+	if strings.Count(logs, "msg=grant") != 1 || !strings.Contains(logs, "msg=replay src=198.18.0.2") {
+		t.Errorf("want one grant, then a replay after the reload:\n%s", logs)
 	}
 }
 
@@ -237,32 +293,31 @@ func TestLoadStateRefusesGarbage(t *testing.T) {
 func TestMetricsServe(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(time.Unix(1_800_000_000, 0))
-	r := start(t, cfg, c, &firewall.Fake{Clock: c})
-	defer r.stop(t)
+	r := newDaemon(t, cfg, c, &firewall.Fake{Clock: c})
+	defer r.d.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.d.Metrics.Serve(ctx, addr) }()
-	var body []byte
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			body, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			break
-		}
+	go func() { done <- r.d.Metrics().Serve(ctx, ln) }()
+	// The listener queues the connection until Serve accepts it.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if string(body) != "ok\n" {
 		t.Errorf("healthz over HTTP: %q", body)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Serve after cancel: %v", err)
+	}
+	if err := r.d.Metrics().ListenAndServe(context.Background(), "198.18.0.1:99999"); err == nil || !strings.HasPrefix(err.Error(), "metrics_listen: ") {
+		t.Errorf("ListenAndServe on a bad address = %v, want a metrics_listen error", err)
 	}
 }
 
@@ -281,16 +336,45 @@ func TestPrepareAhead(t *testing.T) {
 		defer r.d.mu.Unlock()
 		return !r.d.m.NeedsNext(c.Now(), prepareLead)
 	}
-	for deadline := time.Now().Add(5 * time.Second); !ready() && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
+	if ready() {
+		t.Fatalf("the next step's window is ready before any housekeeping")
 	}
+	r.housekeep()
 	if !ready() {
-		t.Fatalf("the next step's window was not built within 5 s of housekeeping")
+		t.Fatalf("housekeeping did not build the next step's window")
 	}
-	c.Advance(3 * time.Second)
+	c.Advance(time.Second)
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000001, netip.Addr{})
 	r.knock(t, netip.MustParseAddr("198.18.0.2"), seq)
 	if got, want := fw.String(), "installed=true nflog=true setups=1\ngrant 198.18.0.2 tcp/22 30s\ngrant 198.18.0.2 udp/1194 30s"; got != want {
 		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSourceFailure checks that a failing source ends Run with its error,
+// closed (fail closed) and with the used steps saved.
+func TestSourceFailure(t *testing.T) {
+	cfg, secret := setupConfig(t)
+	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	fw := &firewall.Fake{Clock: c}
+	r := newDaemon(t, cfg, c, fw)
+	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
+	for _, k := range seq {
+		r.src.Inject(listener.Packet{Src: netip.MustParseAddr("198.18.0.2"), Knock: k})
+	}
+	boom := errors.New("netlink socket gone")
+	r.src.Fail(boom)
+	err := r.d.Run(context.Background())
+	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "reading knocks: ") {
+		t.Fatalf("Run = %v, want reading knocks: %v", err, boom)
+	}
+	if got, want := fw.String(), "installed=true nflog=false setups=1\ngrant 198.18.0.2 tcp/22 30s\ngrant 198.18.0.2 udp/1194 30s"; got != want {
+		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
+	}
+	if used, err := LoadState(cfg.StateFile); err != nil || used["alice"] != 60000000 {
+		t.Errorf("state after the failure: %v, %v", used, err)
+	}
+	if err := r.d.Close(); err != nil {
+		t.Errorf("a second Close = %v, want nil", err)
 	}
 }

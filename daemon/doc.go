@@ -1,8 +1,20 @@
 // Package daemon is the otpknock server: it installs the firewall, feeds
-// the packets of the NFLOG listener to the matcher, grants what the
-// matcher accepts, persists each user's last used step, reloads users
-// and secrets on demand, and on exit stops logging knocks while the
+// the packets of the listener to the matcher, grants what the matcher
+// accepts, persists each user's last used step, reloads users and
+// secrets on demand, and on exit stops logging knocks while the
 // protected ports stay closed (fail closed).
+//
+// Data flows listener -> daemon -> matcher, and daemon -> firewall: the
+// daemon turns each listener.Packet into the matcher's (time, source,
+// knock) and maps its config onto the firewall's Plan (FirewallPlan), so
+// neither the matcher nor the firewall knows the listener or the config.
+//
+// A Daemon's life is New (state, secrets, matcher, metrics, firewall
+// installed), Run (serve until the context ends or the source fails,
+// then Close), Reload at any time from another goroutine, and Close
+// (idempotent). Its time comes from a clock.Clock, its housekeeping
+// ticker included, so tests drive it with a fake clock and fake kernel
+// boundaries (listener.Fake, firewall.Fake).
 //
 // It logs with log/slog, one line per grant, replay, refused source and
 // reload, as key=value pairs (src, user, step, ports) that fail2ban and

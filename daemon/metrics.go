@@ -21,8 +21,9 @@ type Metrics struct {
 	events   *prometheus.CounterVec
 }
 
-// NewMetrics registers the metrics of d (call after Start).
-func NewMetrics(d *Daemon) *Metrics {
+// newMetrics registers the metrics of d; the gauges read its matcher and
+// source when scraped.
+func newMetrics(d *Daemon) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	packets := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packets_total",
 		Help: "Knock packets received, by protocol."}, []string{"proto"})
@@ -50,26 +51,21 @@ func NewMetrics(d *Daemon) *Metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_step_precompute_seconds", Help: "Time the last window of sequences took to compute."},
 			stat(func(s matcher.Stats) float64 { return s.Precompute.Seconds() })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_lost_total", Help: "Packets logged by the kernel but not received."},
-			func() float64 { return float64(d.Source.Stats().Lost) }),
+			func() float64 { return float64(d.src.Stats().Lost) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_malformed_total", Help: "Logged packets that did not decode."},
-			func() float64 { return float64(d.Source.Stats().Malformed) }),
+			func() float64 { return float64(d.src.Stats().Malformed) }),
 	)
 	return m
 }
 
 func (m *Metrics) packet(p derive.Proto) {
-	if m == nil {
-		return
-	}
 	if c, ok := m.packets[p]; ok {
 		c.Inc()
 	}
 }
 
 func (m *Metrics) event(k matcher.Kind) {
-	if m != nil {
-		m.events.WithLabelValues(k.String()).Inc()
-	}
+	m.events.WithLabelValues(k.String()).Inc()
 }
 
 // Handler serves /metrics and /healthz.
@@ -80,17 +76,20 @@ func (m *Metrics) Handler() http.Handler {
 	return mux
 }
 
-// Serve serves the metrics on addr until ctx is done.
-func (m *Metrics) Serve(ctx context.Context, addr string) error {
+// ListenAndServe serves the metrics on addr until ctx is done.
+func (m *Metrics) ListenAndServe(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics_listen: %w", err)
 	}
+	return m.Serve(ctx, ln)
+}
+
+// Serve serves the metrics on ln until ctx is done, and closes ln.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -12,4 +12,9 @@
 // of the old before deleting them: the chain never passes through an
 // open state. Closing for a daemon exit removes the NFLOG rules only, so
 // the protected ports stay closed and grants expire on their own.
+//
+// The firewall knows nothing of the server's config: the daemon maps its
+// config onto a Plan (daemon.FirewallPlan) and hands it over. Backend is
+// the kernel boundary; Kernel is the real one and Fake, whose state
+// renders as text, the one of tests.
 package firewall

@@ -17,22 +17,28 @@ import (
 type Fake struct {
 	Clock clock.Clock
 
-	mu       sync.Mutex
-	digest   string // installed rule set; "" when none
-	nflog    bool
-	setups   int
-	grants   map[string]time.Time // "src svc" -> expiry
-	GrantErr error                // returned by Grant when set
+	mu        sync.Mutex
+	digest    string // installed rule set; "" when none
+	plan      Plan   // the installed plan
+	nflog     bool
+	setups    int
+	grants    map[string]time.Time // "src svc" -> expiry
+	SetupErr  error                // returned by Setup when set
+	GrantErr  error                // returned by Grant when set
+	StatusErr error                // returned by Status when set
 }
 
 // Setup records the plan as installed.
 func (f *Fake) Setup(p Plan) error {
+	if f.SetupErr != nil {
+		return f.SetupErr
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.digest != p.Digest() || !f.nflog {
 		f.setups++
 	}
-	f.digest, f.nflog = p.Digest(), true
+	f.digest, f.plan, f.nflog = p.Digest(), p, true
 	if f.grants == nil {
 		f.grants = map[string]time.Time{}
 	}
@@ -69,11 +75,18 @@ func (f *Fake) Remove(Plan) error {
 	return nil
 }
 
-// Status reports the live grants.
+// Status reports the installed plan's rules as iptables lists them
+// (without the NFLOG rules once closed) and the live grants.
 func (f *Fake) Status(Plan) (Status, error) {
+	if f.StatusErr != nil {
+		return Status{}, f.StatusErr
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := Status{Installed: f.digest != ""}
+	if st.Installed {
+		st.Rules4, st.Rules6 = f.rules(false), f.rules(true)
+	}
 	for k, exp := range f.grants {
 		if left := exp.Sub(f.Clock.Now()); left > 0 {
 			src, svc, _ := strings.Cut(k, " ")
@@ -82,6 +95,17 @@ func (f *Fake) Status(Plan) (Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// rules lists the installed chain's rules. f.mu is held.
+func (f *Fake) rules(v6 bool) []string {
+	var out []string
+	for _, r := range f.plan.Rules(v6) {
+		if f.nflog || !IsNFLOG(r) {
+			out = append(out, "-A "+Chain+" "+strings.Join(r, " "))
+		}
+	}
+	return out
 }
 
 // String renders the state: installation, logging, and each live grant

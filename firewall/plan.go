@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 )
 
@@ -25,7 +24,8 @@ const (
 // copyRange is the bytes of each knock packet NFLOG copies to the daemon.
 const copyRange = 128
 
-// Plan is the firewall the daemon needs, derived from its config.
+// Plan is the firewall the daemon needs; the daemon derives it from its
+// config (daemon.FirewallPlan).
 type Plan struct {
 	Group     uint16
 	PortMin   uint16
@@ -33,20 +33,6 @@ type Plan struct {
 	Protocols derive.Protocols
 	Protected []derive.Knock // services of all users, sorted, unique
 	Timeout   time.Duration  // open_timeout: the sets' default entry timeout
-}
-
-// PlanFor returns the plan for a config.
-func PlanFor(c *config.Config) Plan {
-	p := Plan{Group: c.NFLOGGroup, PortMin: c.Params.PortMin, PortMax: c.Params.PortMax,
-		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout}
-	for _, u := range c.Users {
-		p.Protected = append(p.Protected, u.Open...)
-	}
-	slices.SortFunc(p.Protected, func(a, b derive.Knock) int {
-		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
-	})
-	p.Protected = slices.Compact(p.Protected)
-	return p
 }
 
 // Set returns the set of addr's family.

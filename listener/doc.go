@@ -12,4 +12,8 @@
 // errnos. Decoders are pure,
 // allocation-free functions over bytes, fuzzed: a truncated or odd
 // packet is counted and dropped, never a panic.
+//
+// Source is the boundary the daemon reads from: NFLOG on Linux, Fake in
+// tests (it counts a packet once the daemon's handler returned, and
+// Drain waits for that).
 package listener

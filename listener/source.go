@@ -3,7 +3,6 @@ package listener
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 )
 
@@ -37,40 +36,4 @@ type counters struct {
 
 func (c *counters) snapshot() Stats {
 	return Stats{Messages: c.messages.Load(), Knocks: c.knocks.Load(), Malformed: c.malformed.Load(), Lost: c.lost.Load()}
-}
-
-// Fake is a Source fed by the test: Inject queues packets, and Run
-// delivers them until its context ends.
-type Fake struct {
-	once sync.Once
-	ch   chan Packet
-	n    atomic.Uint64
-}
-
-func (f *Fake) init() { f.once.Do(func() { f.ch = make(chan Packet, 1024) }) }
-
-// Inject queues a packet for delivery.
-func (f *Fake) Inject(p Packet) {
-	f.init()
-	f.ch <- p
-}
-
-// Run delivers injected packets to fn.
-func (f *Fake) Run(ctx context.Context, fn func(Packet)) error {
-	f.init()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case p := <-f.ch:
-			f.n.Add(1)
-			fn(p)
-		}
-	}
-}
-
-// Stats counts the packets delivered.
-func (f *Fake) Stats() Stats {
-	n := f.n.Load()
-	return Stats{Messages: n, Knocks: n}
 }

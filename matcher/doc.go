@@ -1,4 +1,7 @@
-// Package matcher turns the stream of knock packets into grants.
+// Package matcher turns the stream of knock packets into grants. Its
+// input is a (time, source address, knock) triple per packet, which the
+// daemon takes from the listener; the matcher knows neither the listener
+// nor the firewall.
 //
 // For every user it precomputes the sequences of the steps
 // T-skew..T+skew around the current step T (a Window) and indexes them by

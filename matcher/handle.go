@@ -6,25 +6,24 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/listener"
 )
 
-// Handle processes one packet received at now. It returns the event of a
-// sequence the packet completed, if any.
-func (m *Matcher) Handle(now time.Time, p listener.Packet) (Event, bool, error) {
+// Handle processes knock k from src received at now. It returns the
+// event of a sequence the knock completed, if any.
+func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock) (Event, bool, error) {
 	if err := m.Advance(now); err != nil {
 		return Event{}, false, err
 	}
 	m.stats.Packets++
-	src := p.Src.Unmap()
+	src = src.Unmap()
 	s := m.sources[src]
 	var ev Event
 	var done bool
 	if s != nil {
-		ev, done = m.advance(s, src, now, p.Knock)
+		ev, done = m.advance(s, src, now, k)
 	}
 	if !done {
-		ev, done = m.start(s, src, now, p.Knock)
+		ev, done = m.start(s, src, now, k)
 	}
 	return ev, done, nil
 }

@@ -97,17 +97,17 @@ type source struct {
 // feeds it from one goroutine, except PrepareNext, which may run beside
 // the others (see Window).
 type Matcher struct {
-	cfg     Config
-	users   []user
-	bound   []int                  // indices of source-bound users
-	win     atomic.Pointer[Window] // the current window
-	next    *Window                // the next step's, built ahead
-	derive  sync.Mutex             // held while unbound users' derivers run
-	sources map[netip.Addr]*source
-	order   []netip.Addr // insertion order, for eviction
-	used    map[int]uint64
-	scratch []derive.Knock
-	stats   Stats
+	cfg      Config
+	users    []user
+	bound    []int                  // indices of source-bound users
+	win      atomic.Pointer[Window] // the current window
+	next     *Window                // the next step's, built ahead
+	building sync.Mutex             // held by a window build: it runs the unbound users' derivers
+	sources  map[netip.Addr]*source
+	order    []netip.Addr // insertion order, for eviction
+	used     map[int]uint64
+	scratch  []derive.Knock
+	stats    Stats
 }
 
 // New builds a matcher. used holds each user's last used step (from the
@@ -144,6 +144,19 @@ func (m *Matcher) Used() map[string]uint64 {
 		out[m.users[i].Name] = s
 	}
 	return out
+}
+
+// MarkUsed records steps as used: each named user's last used step
+// becomes at least used[name]. The daemon passes the steps a replaced
+// matcher used after this one was built.
+func (m *Matcher) MarkUsed(used map[string]uint64) {
+	for i, u := range m.users {
+		if s, ok := used[u.Name]; ok {
+			if last, ok := m.used[i]; !ok || s > last {
+				m.used[i] = s
+			}
+		}
+	}
 }
 
 // Stats returns the counters.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/listener"
 )
 
 var (
@@ -69,7 +68,7 @@ func send(t testing.TB, m *Matcher, pkts []pkt) []string {
 	t.Helper()
 	var out []string
 	for _, p := range pkts {
-		ev, ok, err := m.Handle(t0.Add(p.at), listener.Packet{Src: p.src, Knock: p.k})
+		ev, ok, err := m.Handle(t0.Add(p.at), p.src, p.k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,12 +246,49 @@ func TestSweepsManyUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, k := range order {
-			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), listener.Packet{Src: client, Knock: k}); ok {
+			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), client, k); ok {
 				t.Errorf("%s sweep completed %v at packet %d", name, ev, i)
 			}
 		}
 		if st := m.Stats(); st.Started < 1000 {
 			t.Errorf("%s: only %d candidates started", name, st.Started)
 		}
+	}
+}
+
+// TestMarkUsed checks that steps marked used are refused and that a
+// marked step never moves a user's last used step back.
+func TestMarkUsed(t *testing.T) {
+	a := seqOf(t, "alice", stepT, netip.Addr{})
+	c := seqOf(t, "carol", stepT, netip.Addr{})
+	tests := []struct {
+		name  string
+		start map[string]uint64 // from the state file
+		mark  map[string]uint64
+		want  []string
+		used  map[string]uint64
+	}{
+		{"marked step replays", nil, map[string]uint64{"alice": stepT},
+			[]string{"replay alice 198.18.0.2 step=T+0", "grant carol 198.18.0.3 step=T+0"},
+			map[string]uint64{"alice": stepT, "carol": stepT}},
+		{"an older mark does not lower the last used step", map[string]uint64{"alice": stepT}, map[string]uint64{"alice": stepT - 5},
+			[]string{"replay alice 198.18.0.2 step=T+0", "grant carol 198.18.0.3 step=T+0"},
+			map[string]uint64{"alice": stepT, "carol": stepT}},
+		{"unknown users are ignored", nil, map[string]uint64{"mallory": stepT},
+			[]string{"grant alice 198.18.0.2 step=T+0", "grant carol 198.18.0.3 step=T+0"},
+			map[string]uint64{"alice": stepT, "carol": stepT}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMatcher(t, tt.start)
+			m.MarkUsed(tt.mark)
+			got := send(t, m, cat(knocks(client, 0, a...), knocks(other, 0, c...)))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.used, m.Used()); diff != "" {
+				t.Errorf("Used() (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

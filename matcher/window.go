@@ -11,8 +11,9 @@ import (
 // Window is the sequences of every user not bound to a source, for the
 // steps a knock may use around one step (skew on either side), indexed by
 // their first knock in a dense table (one slot per protocol and port), so
-// that a packet costs one array lookup and a rollover a counting sort. Building one for 100,000 users takes a fraction of a
-// second, so the daemon builds the next step's on another goroutine
+// that a packet costs one array lookup and a rollover a counting sort.
+// Building one for 100,000 users takes a fraction of a second, so the
+// daemon builds the next step's on another goroutine
 // (PrepareNext) and hands it over (Install) before the step begins; the
 // packet path then only swaps it in. Each build reuses the sequences of
 // the steps it shares with the current window: one step's worth of
@@ -101,8 +102,8 @@ func (m *Matcher) Install(w *Window) {
 // build computes the window of step t, taking from the current window
 // the sequences of the steps both cover.
 func (m *Matcher) build(t uint64) (*Window, error) {
-	m.derive.Lock()
-	defer m.derive.Unlock()
+	m.building.Lock()
+	defer m.building.Unlock()
 	began := time.Now()
 	lo, hi := m.window(t)
 	all := make([]cand, 0, len(m.users)*int(hi-lo+1))
@@ -121,7 +122,7 @@ func (m *Matcher) build(t uint64) (*Window, error) {
 			continue
 		}
 		var err error
-		if all, err = m.derive1(all, s); err != nil {
+		if all, err = m.appendStep(all, s); err != nil {
 			return nil, err
 		}
 	}
@@ -131,9 +132,9 @@ func (m *Matcher) build(t uint64) (*Window, error) {
 	return w, nil
 }
 
-// derive1 appends the candidates of step s for every unbound user; their
-// sequences share one array, never appended to.
-func (m *Matcher) derive1(all []cand, s uint64) ([]cand, error) {
+// appendStep appends to all the candidates of step s for every unbound
+// user; their sequences share one array, never appended to.
+func (m *Matcher) appendStep(all []cand, s uint64) ([]cand, error) {
 	slab := make([]derive.Knock, 0, len(m.users)*m.cfg.Params.Knocks)
 	for i, u := range m.users {
 		if u.Bind {

@@ -1,0 +1,25 @@
+package daemon
+
+import (
+	"slices"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
+)
+
+// FirewallPlan returns the firewall a config needs: its NFLOG group, knock
+// range, protocols and open_timeout, and the services of all users,
+// sorted by protocol and port, each once.
+func FirewallPlan(c *config.Config) firewall.Plan {
+	p := firewall.Plan{Group: c.NFLOGGroup, PortMin: c.Params.PortMin, PortMax: c.Params.PortMax,
+		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout}
+	for _, u := range c.Users {
+		p.Protected = append(p.Protected, u.Open...)
+	}
+	slices.SortFunc(p.Protected, func(a, b derive.Knock) int {
+		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
+	})
+	p.Protected = slices.Compact(p.Protected)
+	return p
+}
