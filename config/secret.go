@@ -10,10 +10,6 @@ import (
 	"github.com/otpknock/otpknock/internal/safefile"
 )
 
-// EncodeSecret is [derive.EncodeSecret], the Base32 form of a secret;
-// the server's secret files hold it.
-func EncodeSecret(secret []byte) string { return derive.EncodeSecret(secret) }
-
 // SecretPath returns the file holding the user's secret.
 func (c *Config) SecretPath(user string) string {
 	return filepath.Join(c.SecretsDir, user+".key")

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,26 +20,9 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/listener"
 )
-
-// syncBuffer is a log sink safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func setupConfig(t *testing.T) (*config.Config, []byte) {
 	t.Helper()
@@ -66,7 +47,7 @@ type running struct {
 	src    *listener.Fake
 	fw     *firewall.Fake
 	clock  *clock.Fake
-	log    *syncBuffer
+	log    *netnstest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -74,7 +55,7 @@ type running struct {
 // newDaemon builds a daemon on fakes, not yet running.
 func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
 	t.Helper()
-	r := &running{src: &listener.Fake{}, fw: fw, clock: c, log: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{src: &listener.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +169,7 @@ func TestDaemon(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", s, logs)
 		}
 	}
-	if strings.Contains(logs, config.EncodeSecret(secret)) || strings.Count(logs, "\n") != 4 {
+	if strings.Contains(logs, derive.EncodeSecret(secret)) || strings.Count(logs, "\n") != 4 {
 		t.Errorf("log must be started, grant, replay, stopped and no secret:\n%s", logs)
 	}
 	if !strings.Contains(fw.String(), "nflog=false") {

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -26,7 +25,7 @@ func (d *Daemon) handle(p listener.Packet) {
 		return
 	}
 	d.metrics.event(ev.Kind)
-	attrs := []any{"src", ev.Src.String(), "user", ev.User, "step", ev.Step, "ports", ports(ev.Open)}
+	attrs := []any{"src", ev.Src.String(), "user", ev.User, "step", ev.Step, "ports", derive.Knocks(ev.Open).String()}
 	switch ev.Kind {
 	case matcher.Replay:
 		d.log.Warn("replay", attrs...)
@@ -56,14 +55,6 @@ func (d *Daemon) grant(src netip.Addr, open []derive.Knock, at time.Time, attrs 
 	default: // a save is already due; it will include this step
 	}
 	d.log.Info("grant", attrs...)
-}
-
-func ports(ks []derive.Knock) string {
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = k.String()
-	}
-	return strings.Join(s, ",")
 }
 
 // persister saves the used steps after grants, off the packet path: the

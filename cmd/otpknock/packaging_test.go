@@ -89,7 +89,7 @@ func TestServerLeastPrivilege(t *testing.T) {
 	filepath.Walk(filepath.Join(dir, "etc"), func(f string, _ os.FileInfo, _ error) error { return os.Lchown(f, nobody, nobody) })
 	os.MkdirAll(filepath.Join(dir, "state"), 0o700)
 	os.Lchown(filepath.Join(dir, "state"), nobody, nobody)
-	go acceptAll(p.Listen(t, p.Server, "tcp", "[::]:2222"))
+	go netnstest.AcceptAll(p.Listen(t, p.Server, "tcp", "[::]:2222"))
 
 	w.log = &netnstest.Buffer{}
 	w.server = p.Cmd(p.Server, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",

@@ -175,7 +175,7 @@ func newWorld(t *testing.T) *world {
 		}
 	}
 	for _, port := range []string{"2222", "2223", "2224", "2225", "3000"} {
-		go acceptAll(p.Listen(t, p.Server, "tcp", "[::]:"+port))
+		go netnstest.AcceptAll(p.Listen(t, p.Server, "tcp", "[::]:"+port))
 	}
 	t.Cleanup(func() {
 		if w.server != nil && w.server.ProcessState == nil {
@@ -184,16 +184,6 @@ func newWorld(t *testing.T) *world {
 		}
 	})
 	return w
-}
-
-func acceptAll(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c.Close()
-	}
 }
 
 // TestServerEndToEnd runs the real server in a namespace and knocks
