@@ -123,7 +123,7 @@ func TestPlan(t *testing.T) {
 		{name: "packet with no route", host: "198.18.0.1", mode: derive.ModePacket, err: "no route to 198.18.0.1"},
 		{name: "loopback is claimed as is", host: "127.0.0.1", mode: derive.ModePacket,
 			routes: map[netip.Addr]netip.Addr{netip.MustParseAddr("127.0.0.1"): netip.MustParseAddr("127.0.0.1")},
-			dst: netip.MustParseAddr("127.0.0.1"), claim: derive.Claim{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}},
+			dst:    netip.MustParseAddr("127.0.0.1"), claim: derive.Claim{Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,7 +313,9 @@ func TestBoundPacketNeedsItsSource(t *testing.T) {
 // plainWriter cannot carry payloads.
 type plainWriter struct{}
 
-func (plainWriter) Write(context.Context, netip.Addr, derive.Knock) (string, error) { return "plain", nil }
+func (plainWriter) Write(context.Context, netip.Addr, derive.Knock) (string, error) {
+	return "plain", nil
+}
 
 func TestPacketNeedsPayloadWriter(t *testing.T) {
 	c := &Client{Clock: clock.NewFake(time.Unix(1_800_000_010, 0)), Writer: plainWriter{}, Route: routes(dualRoutes)}

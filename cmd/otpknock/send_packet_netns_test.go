@@ -145,4 +145,3 @@ func TestSendPacketOnTheWire(t *testing.T) {
 		}
 	})
 }
-
