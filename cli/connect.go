@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"strconv"
 	"time"
 
-	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/profile"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +18,8 @@ func newConnectCmd(env *Env) *cobra.Command {
 		Use:   "connect TARGET PORT",
 		Short: "Knock, wait for PORT to open, then relay stdin and stdout to it",
 		Long: `Knock, wait for the TCP service on PORT to answer, and relay standard
-input and output to that connection: a ProxyCommand for ssh.
+input and output to that connection: a ProxyCommand for ssh. The knock
+and the connection use the same address.
 
   ssh -o ProxyCommand='otpknock connect %h %p' host
 
@@ -36,17 +36,20 @@ or in ~/.ssh/config:
 			if timeout <= 0 || timeout > 5*time.Minute {
 				return fmt.Errorf("--timeout: %v must be from 1ms to 5m", timeout)
 			}
-			j, err := prepare(cmd.Context(), env, a[0], &f)
-			if err != nil {
-				return err
-			}
-			w := &sender.Wait{Prober: j.prober, Addr: netip.AddrPortFrom(j.req.Dst, uint16(port)), Timeout: timeout}
-			got, err := j.knocker.Open(cmd.Context(), j.req, w, f.retries, j.record)
+			waitFor := func(profile.Profile) (uint16, time.Duration, error) { return uint16(port), timeout, nil }
+			j, err := prepare(cmd.Context(), env, a[0], &f, false, waitFor)
 			if err != nil {
 				return err
 			}
 			if f.verbose {
-				fmt.Fprintf(env.Stderr, "%v open %s after the first knock; relaying\n", w.Addr, fmtMillis(got.Elapsed))
+				j.plan.Describe(env.Stderr)
+			}
+			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
+			if err != nil {
+				return err
+			}
+			if f.verbose {
+				fmt.Fprintf(env.Stderr, "%v open %s after the first knock; relaying\n", j.plan.Wait.Addr, fmtMillis(got.Elapsed))
 			}
 			return relay(got.Conn, env.Stdin, env.Stdout)
 		},

@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
@@ -33,25 +33,27 @@ func (f *knockFlags) register(c *cobra.Command) {
 	c.Flags().BoolVarP(&f.v6, "ipv6", "6", false, "knock over IPv6")
 	c.Flags().DurationVar(&f.gap, "gap", sender.DefaultGap, "time between knocks")
 	c.Flags().IntVar(&f.retries, "retries", 3, "sequences to send again, each in a later step, while the service stays closed")
-	c.Flags().StringVar(&f.publicIP, "public-ip", "", "your address as the server sees it (source-bound profiles behind NAT)")
+	c.Flags().StringVar(&f.publicIP, "public-ip", "", "your address as the server sees it: the bound source of source-bound profiles, one more address to open for packet profiles")
 	c.Flags().DurationVar(&f.offset, "time-offset", 0, "add this to the local clock (e.g. -40s when it runs fast)")
 	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "print each packet as it leaves")
 	c.Flags().BoolVar(&f.noRaw, "no-raw", false, "never use raw sockets, even when privileged")
 }
 
-// knockJob is a resolved knock: the profile, the address and the knocker.
+// knockJob is a resolved knock: the profile, the plan and the client
+// that carries it out.
 type knockJob struct {
-	store   *profile.Store
-	state   *profile.State
-	prof    profile.Profile
-	req     sender.Request
-	knocker *sender.Knocker
-	prober  sender.Prober
+	prof   profile.Profile
+	client *client.Client
+	plan   *client.Plan
 }
 
-// prepare resolves the target to a profile and an address and builds the
-// knocker.
-func prepare(ctx context.Context, env *Env, target string, f *knockFlags) (*knockJob, error) {
+// waitFunc returns the service port (0: none) and timeout to wait for
+// after knocking for p.
+type waitFunc func(p profile.Profile) (uint16, time.Duration, error)
+
+// prepare resolves the target to a profile, an address and a plan, and
+// builds the client; it sends nothing.
+func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun bool, wait waitFunc) (*knockJob, error) {
 	if f.v4 && f.v6 {
 		return nil, fmt.Errorf("-4 and -6: choose one")
 	}
@@ -78,55 +80,37 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags) (*knoc
 	if err != nil {
 		return nil, err
 	}
-	dst, err := resolve(ctx, host, f)
-	if err != nil {
+	o := client.Options{Host: host, DryRun: dryRun}
+	if f.v4 {
+		o.Family = client.IPv4
+	} else if f.v6 {
+		o.Family = client.IPv6
+	}
+	none := func() (netip.Addr, error) { return netip.Addr{}, nil }
+	claims := p.BindSource || p.Knock == derive.ModePacket
+	if o.PublicIP, err = sourceArg("--public-ip", f.publicIP, "profile "+p.Name, claims, none); err != nil {
+		return nil, err
+	}
+	if o.Wait, o.Timeout, err = wait(p); err != nil {
 		return nil, err
 	}
 	state, err := profile.LoadState(profile.StatePath(store.Path))
 	if err != nil {
 		return nil, err
 	}
-	j := &knockJob{store: store, state: state, prof: p, prober: env.Prober}
-	j.req = sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst}
-	j.req.LastStep, j.req.HaveLast = state.LastStep(p.Name)
-	route := func() (netip.Addr, error) { return sender.RouteSource(dst) }
-	if j.req.Src, err = sourceArg("--public-ip", f.publicIP, "profile "+p.Name, p.BindSource, route); err != nil {
+	c := &client.Client{Clock: clock.Offset{Clock: env.Clock, By: f.offset}, Writer: env.Writer, Prober: env.Prober,
+		State: state, NoRaw: f.noRaw, Gap: f.gap, Status: env.Stderr}
+	if f.verbose {
+		c.Verbose = env.Stderr
+	}
+	if dryRun {
+		c.Status, c.Verbose = env.Stdout, env.Stdout
+	}
+	pl, err := c.Plan(ctx, p, o)
+	if err != nil {
 		return nil, err
 	}
-	w := env.Writer
-	if w == nil {
-		w = &sender.Kernel{NoRaw: f.noRaw}
-	}
-	if j.prober == nil {
-		j.prober = sender.Dialer{}
-	}
-	j.knocker = &sender.Knocker{Clock: clock.Offset{Clock: env.Clock, By: f.offset}, Writer: w, Gap: f.gap, Status: env.Stderr}
-	if f.verbose {
-		j.knocker.Verbose = env.Stderr
-	}
-	return j, nil
-}
-
-// resolve turns a host into one address of the requested family.
-func resolve(ctx context.Context, host string, f *knockFlags) (netip.Addr, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
-		a = a.Unmap()
-		if (f.v4 && !a.Is4()) || (f.v6 && a.Is4()) {
-			return netip.Addr{}, fmt.Errorf("%s is not an %s address", host, map[bool]string{true: "IPv4", false: "IPv6"}[f.v4])
-		}
-		return a, nil
-	}
-	network := "ip"
-	if f.v4 {
-		network = "ip4"
-	} else if f.v6 {
-		network = "ip6"
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, network, host)
-	if err != nil || len(addrs) == 0 {
-		return netip.Addr{}, fmt.Errorf("resolving %s: %v", host, err)
-	}
-	return addrs[0].Unmap(), nil
+	return &knockJob{prof: p, client: c, plan: pl}, nil
 }
 
 // sourceArg checks the flag (--source, --public-ip) that gives the
@@ -152,11 +136,6 @@ func sourceArg(flag, value, who string, bound bool, fallback func() (netip.Addr,
 	return a.Unmap(), nil
 }
 
-// record returns the callback that keeps each used step.
-func (j *knockJob) record(r sender.Result) error {
-	return j.state.Record(j.prof.Name, r.Step)
-}
-
 // parseWait parses --wait's PROTO/PORT[,TIMEOUT]; "default" is the
 // profile's first TCP service.
 func parseWait(s string, p profile.Profile) (uint16, time.Duration, error) {
@@ -170,10 +149,8 @@ func parseWait(s string, p profile.Profile) (uint16, time.Duration, error) {
 		timeout = d
 	}
 	if svc == "default" || svc == "" {
-		for _, k := range p.Open {
-			if k.Proto == derive.TCP {
-				return k.Port, timeout, nil
-			}
+		if port, ok := client.DefaultService(p); ok {
+			return port, timeout, nil
 		}
 		return 0, 0, fmt.Errorf("--wait: profile %s opens no TCP service to check; name one: --wait tcp/PORT", p.Name)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/spf13/cobra"
 )
@@ -31,6 +32,7 @@ type profileJSON struct {
 	KnockRange string   `json:"knock_range"`
 	Step       int      `json:"step_seconds"`
 	Bound      bool     `json:"bind_source"`
+	Knock      string   `json:"knock"` // sequence or packet
 }
 
 func newProfilesCmd(env *Env) *cobra.Command {
@@ -59,8 +61,12 @@ func newProfilesCmd(env *Env) *cobra.Command {
 			fmt.Fprintln(tw, "NAME\tHOST\tUSER\tOPENS\tKNOCKS\tBOUND")
 			for _, p := range s.Profiles {
 				j := toJSON(p)
-				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%d x %s %s\t%s\n", p.Name, p.Host, p.User, p.ServerID,
-					knockList(p.Open), j.Knocks, j.Protocols, j.KnockRange, yesNo(p.BindSource))
+				knocks := fmt.Sprintf("%d x", j.Knocks)
+				if p.Knock == derive.ModePacket {
+					knocks = "packet"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s %s %s\t%s\n", p.Name, p.Host, p.User, p.ServerID,
+					knockList(p.Open), knocks, j.Protocols, j.KnockRange, yesNo(p.BindSource))
 			}
 			return tw.Flush()
 		},
@@ -76,7 +82,7 @@ func toJSON(p profile.Profile) profileJSON {
 	}
 	return profileJSON{Name: p.Name, Host: p.Host, User: p.User, ServerID: p.ServerID, Opens: opens,
 		Knocks: p.Params.Knocks, Protocols: p.Params.Protocols.String(), KnockRange: p.Params.RangeString(),
-		Step: int(p.Params.Period.Seconds()), Bound: p.BindSource}
+		Step: int(p.Params.Period.Seconds()), Bound: p.BindSource, Knock: p.Knock.String()}
 }
 
 func writeJSON(env *Env, v any) error {

@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"net/netip"
-	"strings"
 	"time"
 
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 )
@@ -17,8 +17,17 @@ func newSendCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "send TARGET [--wait [tcp/PORT[,TIMEOUT]]]",
 		Short: "Knock: send the current sequence to a server",
-		Long: `Send the current knock sequence. TARGET is a profile name or a host
-(with --profile when several profiles knock that host).
+		Long: `Send the current knock: the sequence, or for a packet profile the one
+packet carrying the knock's MAC and the addresses to open. TARGET is a
+profile name or a host (with --profile when several profiles knock that
+host). A host with IPv4 and IPv6 addresses is knocked over the family
+the service connection will use (the resolver's first address); -4 and
+-6 choose. A packet knock claims the route source of each family, so
+one knock opens both.
+
+--dry-run prints at once what would be sent (the step, each packet and
+the socket it would leave by, a packet's claim and payload size, the
+service waited for) and sends nothing.
 
 With --wait, check that the service opened: connect to it until it answers
 or the timeout passes (default: the profile's first TCP service, 5s), and
@@ -38,30 +47,27 @@ configuration error.`,
 				}
 				wait = a[1]
 			}
-			j, err := prepare(cmd.Context(), env, a[0], &f)
+			waitFor := func(p profile.Profile) (uint16, time.Duration, error) {
+				if !cmd.Flags().Changed("wait") {
+					return 0, 0, nil
+				}
+				return parseWait(wait, p)
+			}
+			j, err := prepare(cmd.Context(), env, a[0], &f, dryRun, waitFor)
 			if err != nil {
 				return err
 			}
-			j.req.DryRun = dryRun
-			if dryRun {
-				j.knocker.Verbose = env.Stdout
+			if dryRun || f.verbose {
+				j.plan.Describe(j.client.Verbose)
 			}
-			var w *sender.Wait
-			if cmd.Flags().Changed("wait") {
-				port, timeout, err := parseWait(wait, j.prof)
-				if err != nil {
-					return err
-				}
-				w = &sender.Wait{Prober: j.prober, Addr: netip.AddrPortFrom(j.req.Dst, port), Timeout: timeout}
-			}
-			got, err := j.knocker.Open(cmd.Context(), j.req, w, f.retries, j.record)
+			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
 				return err
 			}
 			if got.Conn != nil {
 				got.Conn.Close()
 			}
-			report(env, j, w, got, dryRun)
+			report(env, j, got, dryRun)
 			return nil
 		},
 	}
@@ -72,19 +78,22 @@ configuration error.`,
 	return c
 }
 
-func report(env *Env, j *knockJob, w *sender.Wait, got sender.Opened, dryRun bool) {
-	var seq []string
-	for _, k := range got.Result.Knocks {
-		seq = append(seq, k.String())
+func report(env *Env, j *knockJob, got sender.Opened, dryRun bool) {
+	res, w := got.Result, j.plan.Wait
+	what := derive.Knocks(res.Knocks).Join(" ")
+	if j.plan.Request.Mode == derive.ModePacket {
+		what += fmt.Sprintf(", %d-byte payload", res.Size)
 	}
 	switch {
 	case dryRun:
-		fmt.Fprintf(env.Stdout, "dry run: nothing sent (step %d: %s)\n", got.Result.Step, strings.Join(seq, " "))
+		fmt.Fprintf(env.Stdout, "dry run: nothing sent (step %d: %s)\n", res.Step, what)
 	case w != nil:
 		fmt.Fprintf(env.Stdout, "%s: %v open %s after the first knock (step %d, attempt %d)\n",
-			j.prof.Name, w.Addr, fmtMillis(got.Elapsed), got.Result.Step, got.Attempts)
+			j.prof.Name, w.Addr, fmtMillis(got.Elapsed), res.Step, got.Attempts)
+	case j.plan.Request.Mode == derive.ModePacket:
+		fmt.Fprintf(env.Stdout, "%s: sent a packet knock %s to %v (step %d)\n", j.prof.Name, what, j.plan.Request.Dst, res.Step)
 	default:
-		fmt.Fprintf(env.Stdout, "%s: sent %d knocks to %v (step %d)\n", j.prof.Name, len(seq), j.req.Dst, got.Result.Step)
+		fmt.Fprintf(env.Stdout, "%s: sent %d knocks to %v (step %d)\n", j.prof.Name, len(res.Knocks), j.plan.Request.Dst, res.Step)
 	}
 }
 

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/profile"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +27,12 @@ type showJSON struct {
 	SecondsLeft int      `json:"seconds_left"`
 	ValidUntil  string   `json:"valid_until"`
 	Sequence    []string `json:"sequence"`
+	// Knock is the mode; a packet profile's sequence is its element.
+	Knock       string   `json:"knock"`
+	Claim       []string `json:"claim,omitempty"`
+	ClaimSource bool     `json:"claim_source,omitempty"`
+	PayloadMin  int      `json:"payload_min,omitempty"`
+	PayloadMax  int      `json:"payload_max,omitempty"`
 }
 
 func newShowCmd(env *Env) *cobra.Command {
@@ -32,7 +41,8 @@ func newShowCmd(env *Env) *cobra.Command {
 		Use:   "show [PROFILE]",
 		Short: "Print the current knock sequence and the time left in its step",
 		Long: `Print the knock sequence of the current time step and how long it
-lasts. PROFILE is a profile name or host; it may be left out when there is
+lasts. For a packet profile: its element (the one packet's destination),
+the addresses a knock would claim and the payload sizes it draws from. PROFILE is a profile name or host; it may be left out when there is
 only one profile. --format knock prints the form of the classic knock
 client (23456:tcp).`,
 		Example: "  otpknock show work\n  knock $(otpknock show work --format knock | head -1)",
@@ -42,7 +52,7 @@ client (23456:tcp).`,
 			if len(a) == 1 {
 				target = a[0]
 			}
-			return show(env, target, f)
+			return show(cmd.Context(), env, target, f)
 		},
 	}
 	c.Flags().StringVar(&f.format, "format", "plain", "output form: plain (tcp/23456) or knock (23456:tcp)")
@@ -52,7 +62,7 @@ client (23456:tcp).`,
 	return c
 }
 
-func show(env *Env, target string, f showFlags) error {
+func show(ctx context.Context, env *Env, target string, f showFlags) error {
 	if f.format != "plain" && f.format != "knock" {
 		return fmt.Errorf("--format: %q must be plain or knock", f.format)
 	}
@@ -64,6 +74,9 @@ func show(env *Env, target string, f showFlags) error {
 	if err != nil {
 		return err
 	}
+	if p.Knock == derive.ModePacket {
+		return showPacket(ctx, env, p, f)
+	}
 	src, err := sourceArg("--source", f.source, "profile "+p.Name, p.BindSource, nil)
 	if err != nil {
 		return err
@@ -74,13 +87,8 @@ func show(env *Env, target string, f showFlags) error {
 	if err != nil {
 		return err
 	}
-	left := int((derive.Left(now, p.Params.Period) + time.Second - 1) / time.Second)
+	out := newShowJSON(p, now, ks)
 	if f.json {
-		out := showJSON{Profile: p.Name, Host: p.Host, Step: step, SecondsLeft: left,
-			ValidUntil: derive.StepStart(step+1, p.Params.Period).UTC().Format(time.RFC3339)}
-		for _, k := range ks {
-			out.Sequence = append(out.Sequence, k.String())
-		}
 		return writeJSON(env, out)
 	}
 	line, err := formatSequence(ks, f.format, p.Name)
@@ -88,8 +96,66 @@ func show(env *Env, target string, f showFlags) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, line)
-	fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, left)
+	fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, out.SecondsLeft)
 	return nil
+}
+
+// showPacket prints a packet profile's element of the current step, the
+// addresses a knock would claim (the route source of each family the
+// host resolves to) and the payload sizes it draws from. It sends
+// nothing; a host name is looked up once.
+func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) error {
+	if f.format == "knock" {
+		return fmt.Errorf("--format knock: profile %s knocks with one packet carrying a MAC, which the knock client cannot send: use otpknock send", p.Name)
+	}
+	if f.source != "" {
+		return fmt.Errorf("--source: profile %s knocks with packets, whose element does not depend on the source", p.Name)
+	}
+	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
+	step := derive.Step(now, p.Params.Period)
+	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
+	if err != nil {
+		return err
+	}
+	el, err := pd.Knock(step)
+	if err != nil {
+		return err
+	}
+	c := &client.Client{Clock: env.Clock}
+	pl, err := c.Plan(ctx, p, client.Options{DryRun: true})
+	if err != nil {
+		return err
+	}
+	cl := pl.Request.Claim
+	need := derive.NonceSize + derive.ClaimLen(cl) + derive.TagSize
+	out := newShowJSON(p, now, []derive.Knock{el})
+	out.Claim, out.ClaimSource = []string{}, cl.Source
+	for _, a := range cl.Addrs {
+		out.Claim = append(out.Claim, a.String())
+	}
+	out.PayloadMin, out.PayloadMax = max(derive.PayloadMin, need), derive.PayloadMax
+	if f.json {
+		return writeJSON(env, out)
+	}
+	fmt.Fprintln(env.Stdout, el)
+	fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, out.SecondsLeft)
+	fmt.Fprintf(env.Stdout, "packet knock to %v: claim %s; payload %d-%d bytes, drawn per packet\n",
+		pl.Request.Dst, client.ClaimString(cl), out.PayloadMin, out.PayloadMax)
+	for _, n := range pl.Notes {
+		fmt.Fprintln(env.Stdout, n)
+	}
+	return nil
+}
+
+func newShowJSON(p profile.Profile, now time.Time, ks []derive.Knock) showJSON {
+	step := derive.Step(now, p.Params.Period)
+	out := showJSON{Profile: p.Name, Host: p.Host, Step: step, Knock: p.Knock.String(),
+		SecondsLeft: int((derive.Left(now, p.Params.Period) + time.Second - 1) / time.Second),
+		ValidUntil:  derive.StepStart(step+1, p.Params.Period).UTC().Format(time.RFC3339)}
+	for _, k := range ks {
+		out.Sequence = append(out.Sequence, k.String())
+	}
+	return out
 }
 
 // formatSequence writes a sequence as --format asks: plain (tcp/23456,

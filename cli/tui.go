@@ -5,6 +5,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/otpknock/otpknock/tui"
@@ -31,8 +32,9 @@ client, ? for help, q to quit. Colors follow the terminal and NO_COLOR.`,
 				return err
 			}
 			deps := tui.Deps{
-				Store:     tui.FileStore{S: s},
-				Knocker:   tui.SenderKnocker{Clock: env.Clock, State: state, Gap: sender.DefaultGap, Retries: 1, Timeout: 5 * time.Second},
+				Store: tui.FileStore{S: s},
+				Knocker: tui.SenderKnocker{Retries: 1, Timeout: 5 * time.Second,
+					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap}},
 				Clipboard: tui.ExecClipboard{},
 				Clock:     env.Clock,
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -46,23 +47,64 @@ type profileFile struct {
 	Host          string `yaml:"host"`
 	Secret        string `yaml:"secret"`
 	derive.Fields `yaml:",inline"`
-	Open          []string `yaml:"open,flow"`
-	BindSource    bool     `yaml:"bind_source,omitempty"`
+	Open          []string    `yaml:"open,flow"`
+	BindSource    bool        `yaml:"bind_source,omitempty"`
+	Knock         derive.Mode `yaml:"knock,omitempty"` // omitted for sequences
 }
 
-// DefaultPath returns $OTPKNOCK_CLIENT_CONFIG, else
-// $XDG_CONFIG_HOME/otpknock/client.yaml, else ~/.config/otpknock/client.yaml.
+// DefaultPath returns the client's profile file for the running OS: see
+// [PathFor].
 func DefaultPath(getenv func(string) string) (string, error) {
+	return PathFor(runtime.GOOS, getenv, fileExists)
+}
+
+// PathFor returns where the client's profiles live on goos, reading the
+// environment with getenv:
+//
+//   - $OTPKNOCK_CLIENT_CONFIG when set;
+//   - on Linux and the other Unixes, $XDG_CONFIG_HOME/otpknock/client.yaml,
+//     else ~/.config/otpknock/client.yaml (what os.UserConfigDir says);
+//   - on macOS, ~/Library/Application Support/otpknock/client.yaml, unless
+//     only the XDG location holds a file (exists says), which is kept;
+//   - on Windows, %AppData%\otpknock\client.yaml.
+func PathFor(goos string, getenv func(string) string, exists func(string) bool) (string, error) {
 	if p := getenv(EnvPath); p != "" {
 		return p, nil
 	}
+	xdg := ""
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
-		return filepath.Join(d, "otpknock", "client.yaml"), nil
+		xdg = filepath.Join(d, "otpknock", "client.yaml")
+	} else if h := getenv("HOME"); h != "" {
+		xdg = filepath.Join(h, ".config", "otpknock", "client.yaml")
 	}
-	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".config", "otpknock", "client.yaml"), nil
+	switch goos {
+	case "windows":
+		if d := getenv("AppData"); d != "" {
+			return filepath.Join(d, "otpknock", "client.yaml"), nil
+		}
+		return "", fmt.Errorf("no place for the client profiles: set %s or %%AppData%%", EnvPath)
+	case "darwin", "ios":
+		if h := getenv("HOME"); h != "" {
+			p := filepath.Join(h, "Library", "Application Support", "otpknock", "client.yaml")
+			if xdg != "" && !exists(p) && exists(xdg) {
+				return xdg, nil
+			}
+			return p, nil
+		}
+	case "plan9":
+		if h := getenv("home"); h != "" {
+			return filepath.Join(h, "lib", "otpknock", "client.yaml"), nil
+		}
+	}
+	if xdg != "" {
+		return xdg, nil
 	}
 	return "", fmt.Errorf("no place for the client profiles: set %s, XDG_CONFIG_HOME or HOME", EnvPath)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // ValidName checks a profile name.
@@ -106,7 +148,8 @@ func (pf profileFile) profile() (Profile, error) {
 	if err := ValidName(pf.Name); err != nil {
 		return Profile{}, err
 	}
-	p := Profile{Name: pf.Name, Account: provision.Account{ServerID: pf.ServerID, User: pf.User, Host: pf.Host, BindSource: pf.BindSource}}
+	p := Profile{Name: pf.Name, Account: provision.Account{ServerID: pf.ServerID, User: pf.User, Host: pf.Host,
+		BindSource: pf.BindSource, Knock: pf.Knock}}
 	var err error
 	if p.Secret, err = derive.DecodeSecret(pf.Secret); err != nil {
 		return Profile{}, derive.Rename(err, derive.Field.Key)
@@ -124,6 +167,11 @@ func (pf profileFile) profile() (Profile, error) {
 	if p.ServerID == "" || p.User == "" || p.Host == "" {
 		return Profile{}, errors.New("server_id, user and host must all be set")
 	}
+	if p.Knock == derive.ModePacket {
+		if _, err := derive.NewPacket(p.Secret, p.ServerID, p.Params); err != nil {
+			return Profile{}, fmt.Errorf("knock: packet: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -136,7 +184,7 @@ func (s *Store) Save() error {
 	f := storeFile{Profiles: []profileFile{}}
 	for _, p := range s.Profiles {
 		pf := profileFile{Name: p.Name, ServerID: p.ServerID, User: p.User, Host: p.Host,
-			Secret: derive.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Open: []string{}}
+			Secret: derive.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Knock: p.Knock, Open: []string{}}
 		for _, k := range p.Open {
 			pf.Open = append(pf.Open, k.String())
 		}

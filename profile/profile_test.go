@@ -3,6 +3,8 @@ package profile
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,23 +21,94 @@ func testProfile(name, host string) Profile {
 		Secret: []byte("0123456789abcdef"), Params: p, Open: []derive.Knock{{Proto: derive.TCP, Port: 22}}}}
 }
 
-func TestDefaultPath(t *testing.T) {
+func TestPathFor(t *testing.T) {
+	j := filepath.Join
+	xdgFile := j("/h", ".config", "otpknock", "client.yaml")
+	macFile := j("/h", "Library", "Application Support", "otpknock", "client.yaml")
 	tests := []struct {
-		env  map[string]string
-		want string
+		name  string
+		goos  string
+		env   map[string]string
+		files []string // files that exist
+		want  string
+		err   string
 	}{
-		{map[string]string{EnvPath: "/x/c.yaml", "XDG_CONFIG_HOME": "/y", "HOME": "/h"}, "/x/c.yaml"},
-		{map[string]string{"XDG_CONFIG_HOME": "/y", "HOME": "/h"}, "/y/otpknock/client.yaml"},
-		{map[string]string{"HOME": "/h"}, "/h/.config/otpknock/client.yaml"},
+		{"linux: the variable first", "linux", map[string]string{EnvPath: "/x/c.yaml", "XDG_CONFIG_HOME": "/y", "HOME": "/h"}, nil, "/x/c.yaml", ""},
+		{"linux: XDG_CONFIG_HOME", "linux", map[string]string{"XDG_CONFIG_HOME": "/y", "HOME": "/h"}, nil, j("/y", "otpknock", "client.yaml"), ""},
+		{"linux: ~/.config", "linux", map[string]string{"HOME": "/h"}, nil, xdgFile, ""},
+		{"freebsd: ~/.config", "freebsd", map[string]string{"HOME": "/h"}, nil, xdgFile, ""},
+		{"linux: nothing set", "linux", nil, nil, "", "set OTPKNOCK_CLIENT_CONFIG, XDG_CONFIG_HOME or HOME"},
+		{"darwin: Application Support", "darwin", map[string]string{"HOME": "/h"}, nil, macFile, ""},
+		{"darwin: the old XDG file is kept", "darwin", map[string]string{"HOME": "/h"}, []string{xdgFile}, xdgFile, ""},
+		{"darwin: Application Support wins over XDG", "darwin", map[string]string{"HOME": "/h"}, []string{xdgFile, macFile}, macFile, ""},
+		{"darwin: the variable first", "darwin", map[string]string{EnvPath: "/x/c.yaml", "HOME": "/h"}, nil, "/x/c.yaml", ""},
+		{"windows: AppData", "windows", map[string]string{"AppData": `C:\Users\a\AppData\Roaming`, "HOME": "/h"}, []string{xdgFile},
+			j(`C:\Users\a\AppData\Roaming`, "otpknock", "client.yaml"), ""},
+		{"windows: no AppData", "windows", map[string]string{"HOME": "/h"}, nil, "", "set OTPKNOCK_CLIENT_CONFIG or %AppData%"},
+		{"windows: the variable first", "windows", map[string]string{EnvPath: `D:\c.yaml`}, nil, `D:\c.yaml`, ""},
 	}
 	for _, tt := range tests {
-		got, err := DefaultPath(func(k string) string { return tt.env[k] })
-		if err != nil || got != tt.want {
-			t.Errorf("DefaultPath(%v) = %q, %v; want %q", tt.env, got, err, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			exists := func(p string) bool { return slices.Contains(tt.files, p) }
+			got, err := PathFor(tt.goos, func(k string) string { return tt.env[k] }, exists)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if got != tt.want || !strings.Contains(gotErr, tt.err) || (tt.err == "") != (err == nil) {
+				t.Errorf("PathFor(%s) = %q, %v; want %q, %q", tt.goos, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// TestDefaultPathIsUserConfigDir checks that, without the variable, the
+// running OS's path is under os.UserConfigDir (or the XDG location
+// DefaultPath keeps reading).
+func TestDefaultPathIsUserConfigDir(t *testing.T) {
+	t.Setenv(EnvPath, "")
+	dir, dirErr := os.UserConfigDir()
+	got, err := DefaultPath(os.Getenv)
+	if (err == nil) != (dirErr == nil) {
+		t.Fatalf("DefaultPath = %q, %v; os.UserConfigDir = %q, %v", got, err, dir, dirErr)
+	}
+	if want := filepath.Join(dir, "otpknock", "client.yaml"); got != want && runtime.GOOS != "darwin" {
+		t.Errorf("DefaultPath = %q, want %q", got, want)
+	}
+}
+
+func TestPacketProfileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "client.yaml")
+	s := &Store{Path: path}
+	pk := testProfile("pk", "198.18.0.1")
+	pk.Knock = derive.ModePacket
+	for _, p := range []Profile{testProfile("seq", "198.18.0.1"), pk} {
+		if err := s.Add(p); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if _, err := DefaultPath(func(string) string { return "" }); err == nil {
-		t.Errorf("DefaultPath with no environment succeeded")
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), "knock: packet\n"); n != 1 || strings.Contains(string(data), "knock: sequence") {
+		t.Errorf("file holds knock: packet %d times (want once, sequences omit the field):\n%s", n, data)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("reloaded store (-want +got):\n%s", diff)
+	}
+	// From a URI, as import stores it.
+	uri, err := pk.Account.URI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := provision.ParseURI(uri)
+	if err != nil || acct.Knock != derive.ModePacket {
+		t.Fatalf("ParseURI(%s) = knock %v, %v", uri, acct.Knock, err)
 	}
 }
 
@@ -98,6 +171,8 @@ func TestLoadRefuses(t *testing.T) {
 		{"readable by others", write("open.yaml", "profiles: []\n", 0o644), "chmod 600"},
 		{"unknown key", write("typo.yaml", "profile: []\n", 0o600), "field profile not found"},
 		{"bad secret", write("secret.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: AAAA, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "profiles[0] (a): secret: 16 bits, need at least 128"},
+		{"packet over tcp", write("pktcp.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [tcp], knock: packet}]\n", 0o600), "profiles[0] (a): knock: packet: protocols: packet knocks need udp or icmp"},
+		{"unknown mode", write("mode.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [udp], knock: pulse}]\n", 0o600), `"pulse" must be sequence or packet`},
 		{"weak params", write("weak.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 2, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "profiles[0] (a): knocks, protocols, knock_range: 32.6 bits per sequence, below the minimum of 48"},
 	}
 	for _, tt := range tests {

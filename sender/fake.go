@@ -82,3 +82,6 @@ func (p *FakeProber) Probe(_ context.Context, addr netip.AddrPort, timeout time.
 	p.Clock.Advance(timeout)
 	return nil, fmt.Errorf("dial tcp %v: i/o timeout", addr)
 }
+
+// Describe says the fake would record k.
+func (f *Fake) Describe(derive.Knock) string { return "fake" }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/otpknock/otpknock/derive"
 )
 
 // Prober tries once to connect to the protected service.
@@ -51,9 +53,10 @@ type Opened struct {
 }
 
 // Open knocks, then waits for the service; while it stays closed it
-// knocks again, in a later step, up to retries times. record is called
-// with each sequence sent, before waiting, so the used step is kept even
-// if the wait is interrupted.
+// knocks again, in a later step, up to retries times. A packet knock is
+// also resent within its step while the service stays closed (see
+// [Resends]). record is called with each knock sent, before waiting, so
+// the used step is kept even if the wait is interrupted.
 func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, record func(Result) error) (Opened, error) {
 	var lastErr error
 	for attempt := 1; attempt <= retries+1; attempt++ {
@@ -70,7 +73,12 @@ func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, rec
 		if w == nil || r.DryRun {
 			return Opened{Result: res, Attempts: attempt}, nil
 		}
-		conn, err := k.wait(ctx, w)
+		var conn net.Conn
+		if r.Mode == derive.ModePacket {
+			conn, err = k.waitPacket(ctx, r, &res, w)
+		} else {
+			conn, err = k.wait(ctx, w, k.Clock.Now().Add(w.Timeout))
+		}
 		if err == nil {
 			return Opened{Result: res, Attempts: attempt, Elapsed: k.Clock.Now().Sub(res.First), Conn: conn}, nil
 		}
@@ -85,11 +93,10 @@ func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, rec
 	return Opened{}, fmt.Errorf("%w: %v did not answer within %s after each of %d sequences (last error: %v)", ErrStillClosed, w.Addr, w.Timeout, retries+1, lastErr)
 }
 
-// wait probes the service until it answers or w.Timeout passes.
-func (k *Knocker) wait(ctx context.Context, w *Wait) (net.Conn, error) {
-	deadline := k.Clock.Now().Add(w.Timeout)
+// wait probes the service until it answers or deadline passes.
+func (k *Knocker) wait(ctx context.Context, w *Wait, deadline time.Time) (net.Conn, error) {
 	// Let the last knock reach the server before the probe's SYN does.
-	if err := k.Clock.Sleep(ctx, min(k.Gap, w.Timeout)); err != nil {
+	if err := k.Clock.Sleep(ctx, max(0, min(k.Gap, deadline.Sub(k.Clock.Now())))); err != nil {
 		return nil, err
 	}
 	err := errors.New("no attempt")

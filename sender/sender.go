@@ -32,15 +32,23 @@ type Request struct {
 	Src      netip.Addr // the bound source for source-bound profiles, else zero
 	LastStep uint64     // last step this profile used, if HaveLast
 	HaveLast bool
-	DryRun   bool // print what would be sent, send nothing
+	DryRun   bool // print what would be sent at once, send nothing, wait for nothing
+	// Mode is how the profile knocks; for [derive.ModePacket] the knock
+	// is one packet carrying Claim (docs/spec.md section 11).
+	Mode  derive.Mode
+	Claim derive.Claim
 }
 
-// Result is a sent sequence.
+// Result is a sent sequence, or a sent packet knock.
 type Result struct {
 	Step   uint64
-	Knocks []derive.Knock
-	First  time.Time // when the first knock left
-	Last   time.Time // when the last knock left
+	Knocks []derive.Knock // the sequence, or a packet knock's element
+	First  time.Time      // when the first knock left
+	Last   time.Time      // when the last knock left
+	// Packets counts a packet knock's packets (1 + resends) and Size is
+	// the last one's payload size in bytes; both are zero for sequences.
+	Packets int
+	Size    int
 }
 
 // Knocker schedules and sends sequences.
@@ -50,8 +58,13 @@ type Knocker struct {
 	Gap     time.Duration
 	Status  io.Writer // notices the user should see (waits); may be nil
 	Verbose io.Writer // one line per packet; nil for quiet
-	// OnSent, when set, is called after each packet left.
+	// OnSent, when set, is called after each packet left: the knock i of
+	// total in a sequence, or, for a packet knock, the element with i
+	// counting the resends and total 1.
 	OnSent func(step uint64, i int, k derive.Knock, total int)
+	// Rand gives packet knocks their nonces and payload sizes; nil is
+	// crypto/rand. Tests may fix it; a real sender must not.
+	Rand io.Reader
 }
 
 // ErrClockBehind is returned when the profile's last used step is far
@@ -76,51 +89,79 @@ func (k *Knocker) start(now time.Time, r Request) (time.Time, string, error) {
 		}
 		return at, fmt.Sprintf("step %d already used by this profile", r.LastStep), nil
 	}
-	need := time.Duration(p.Knocks-1)*k.Gap + margin(p)
+	knocks := p.Knocks
+	if r.Mode == derive.ModePacket {
+		knocks = 1
+	}
+	need := time.Duration(knocks-1)*k.Gap + margin(p)
 	if derive.Left(now, p.Period) < need {
 		return derive.StepStart(step+1, p.Period), "too little of this step is left to finish the sequence", nil
 	}
 	return now, "", nil
 }
 
-// Knock sends the sequence of the first usable step.
+// Knock sends the sequence, or the packet knock, of the first usable
+// step. A dry run prints at once what would be sent in that step, with
+// the way each packet would leave, and neither sends nor sleeps.
 func (k *Knocker) Knock(ctx context.Context, r Request) (Result, error) {
 	now := k.Clock.Now()
 	at, why, err := k.start(now, r)
 	if err != nil {
 		return Result{}, err
 	}
-	if wait := at.Sub(now); wait > 0 {
+	if wait := at.Sub(now); wait > 0 && r.DryRun {
+		k.status("%s: would wait %s for the next step\n", why, wait.Round(100*time.Millisecond))
+		now = at
+	} else if wait > 0 {
 		k.status("%s: waiting %s for the next step\n", why, wait.Round(100*time.Millisecond))
 		if err := k.Clock.Sleep(ctx, wait); err != nil {
 			return Result{}, err
 		}
+		now = k.Clock.Now()
 	}
-	res := Result{First: k.Clock.Now()}
-	res.Step = derive.Step(res.First, r.Params.Period)
+	res := Result{First: now, Step: derive.Step(now, r.Params.Period)}
+	if r.Mode == derive.ModePacket {
+		return res, k.knockPacket(ctx, r, &res)
+	}
 	res.Knocks, err = derive.Sequence(r.Secret, r.ServerID, r.Params, res.Step, r.Src)
 	if err != nil {
 		return Result{}, err
 	}
 	for i, kn := range res.Knocks {
-		if i > 0 {
+		if i > 0 && !r.DryRun {
 			if err := k.Clock.Sleep(ctx, k.Gap); err != nil {
 				return res, err
 			}
 		}
-		how := "dry run, not sent"
+		how := "dry run, would send by " + How(k.Writer, kn)
 		if !r.DryRun {
 			if how, err = k.Writer.Write(ctx, r.Dst, kn); err != nil {
 				return res, fmt.Errorf("knock %d/%d %v to %v: %w", i+1, len(res.Knocks), kn, r.Dst, err)
 			}
-		}
-		res.Last = k.Clock.Now()
-		if k.OnSent != nil && !r.DryRun {
-			k.OnSent(res.Step, i, kn, len(res.Knocks))
+			res.Last = k.Clock.Now()
+			if k.OnSent != nil {
+				k.OnSent(res.Step, i, kn, len(res.Knocks))
+			}
 		}
 		k.verbose("knock %d/%d %-9v -> %v (step %d, %s)\n", i+1, len(res.Knocks), kn, r.Dst, res.Step, how)
 	}
 	return res, nil
+}
+
+// Describer is a Writer that can say how it would send a knock without
+// sending it, for dry runs.
+type Describer interface {
+	// Describe names the socket a knock k would leave by ("udp socket",
+	// "ping socket, else raw socket", ...).
+	Describe(k derive.Knock) string
+}
+
+// How says how w would send k: its Describe, or its type.
+func How(w Writer, k derive.Knock) string {
+	if d, ok := w.(Describer); ok {
+		return d.Describe(k)
+	}
+	return fmt.Sprintf("%T", w)
 }
 
 func (k *Knocker) status(format string, a ...any) {

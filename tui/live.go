@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/sender"
@@ -41,44 +40,32 @@ func (f FileStore) Remove(name string) error {
 // Name proposes a free name.
 func (f FileStore) Name(p profile.Profile) string { return f.S.DefaultName(p.Account) }
 
-// SenderKnocker knocks with the kernel writer, waits for the profile's
-// first TCP service, retries in later steps, and records used steps.
+// SenderKnocker knocks through the client's knock path (package
+// client), as send does: the profile's host over the resolver's first
+// address, a packet profile's claim, a wait for the profile's first TCP
+// service, retries in later steps, used steps recorded in Client.State.
 type SenderKnocker struct {
-	Clock   clock.Clock
-	State   *profile.State
-	Gap     time.Duration
+	Client  client.Client // its OnSent is set per knock
 	Retries int
 	Timeout time.Duration // per attempt, for the service to answer
 }
 
-// Knock sends p's sequence; sent is called after each packet.
+// Knock sends p's knock; sent is called after each packet.
 func (k SenderKnocker) Knock(ctx context.Context, p profile.Profile, sent func(Sent)) (Outcome, error) {
-	dst, err := resolve(ctx, p.Host)
+	c := k.Client
+	c.OnSent = func(step uint64, i int, kk derive.Knock, total int) {
+		sent(Sent{Step: step, Index: i, Knock: kk, Total: total})
+	}
+	o := client.Options{Timeout: k.Timeout}
+	o.Wait, _ = client.DefaultService(p)
+	pl, err := c.Plan(ctx, p, o)
 	if err != nil {
 		return Outcome{}, err
 	}
-	req := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst}
-	req.LastStep, req.HaveLast = k.State.LastStep(p.Name)
-	if p.BindSource {
-		if req.Src, err = sender.RouteSource(dst); err != nil {
-			return Outcome{}, err
-		}
-	}
-	kn := &sender.Knocker{Clock: k.Clock, Writer: &sender.Kernel{}, Gap: k.Gap,
-		OnSent: func(step uint64, i int, kk derive.Knock, total int) {
-			sent(Sent{Step: step, Index: i, Knock: kk, Total: total})
-		}}
-	var w *sender.Wait
-	for _, s := range p.Open {
-		if s.Proto == derive.TCP {
-			w = &sender.Wait{Prober: sender.Dialer{}, Addr: netip.AddrPortFrom(dst, s.Port), Timeout: k.Timeout}
-			break
-		}
-	}
-	got, err := kn.Open(ctx, req, w, k.Retries, func(r sender.Result) error { return k.State.Record(p.Name, r.Step) })
-	out := Outcome{Step: got.Result.Step, Opened: err == nil && w != nil, Elapsed: got.Elapsed, Attempts: got.Attempts}
-	if w != nil {
-		out.Service = w.Addr.String()
+	got, err := c.Knock(ctx, pl, k.Retries)
+	out := Outcome{Step: got.Result.Step, Opened: err == nil && pl.Wait != nil, Elapsed: got.Elapsed, Attempts: got.Attempts}
+	if pl.Wait != nil {
+		out.Service = pl.Wait.Addr.String()
 	}
 	if got.Conn != nil {
 		got.Conn.Close()
@@ -91,23 +78,15 @@ func (k SenderKnocker) Knock(ctx context.Context, p profile.Profile, sent func(S
 	return out, err
 }
 
-func resolve(ctx context.Context, host string) (netip.Addr, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
-		return a.Unmap(), nil
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(addrs) == 0 {
-		return netip.Addr{}, fmt.Errorf("resolving %s: %v", host, err)
-	}
-	return addrs[0].Unmap(), nil
-}
-
-// ExecClipboard copies with the first clipboard tool found on PATH.
+// ExecClipboard copies with the first clipboard tool of its OS found on
+// PATH.
 type ExecClipboard struct{}
 
-// Copy pipes text to wl-copy, xclip, xsel or pbcopy.
+// Copy pipes text to the clipboard tool: pbcopy on macOS, clip on
+// Windows, else wl-copy, xclip or xsel.
 func (ExecClipboard) Copy(text string) error {
-	for _, c := range [][]string{{"wl-copy"}, {"xclip", "-selection", "clipboard"}, {"xsel", "--clipboard", "--input"}, {"pbcopy"}} {
+	tools := clipboardTools(runtime.GOOS)
+	for _, c := range tools {
 		if _, err := exec.LookPath(c[0]); err != nil {
 			continue
 		}
@@ -115,5 +94,21 @@ func (ExecClipboard) Copy(text string) error {
 		cmd.Stdin = strings.NewReader(text)
 		return cmd.Run()
 	}
-	return errors.New("no clipboard tool (wl-copy, xclip, xsel, pbcopy) found")
+	names := make([]string, len(tools))
+	for i, c := range tools {
+		names[i] = c[0]
+	}
+	return fmt.Errorf("no clipboard tool (%s) found", strings.Join(names, ", "))
+}
+
+// clipboardTools returns the commands that copy standard input to the
+// clipboard on goos, in the order tried.
+func clipboardTools(goos string) [][]string {
+	switch goos {
+	case "darwin":
+		return [][]string{{"pbcopy"}}
+	case "windows":
+		return [][]string{{"clip"}}
+	}
+	return [][]string{{"wl-copy"}, {"xclip", "-selection", "clipboard"}, {"xsel", "--clipboard", "--input"}}
 }

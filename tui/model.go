@@ -35,6 +35,8 @@ type logLine struct {
 // knockState is a knock in progress or just finished.
 type knockState struct {
 	profile string
+	packet  bool // a packet knock: sent holds its element
+	packets int  // packets sent, with resends, in this step
 	step    uint64
 	total   int
 	sent    []derive.Knock

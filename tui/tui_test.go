@@ -34,10 +34,11 @@ func (m *memStore) Name(p profile.Profile) string { return m.s.DefaultName(p.Acc
 // fakeKnocker reports the profile's sequence for the clock's step as
 // sent, then returns out or err.
 type fakeKnocker struct {
-	clock *clock.Fake
-	out   Outcome
-	err   error
-	calls int
+	clock   *clock.Fake
+	out     Outcome
+	err     error
+	calls   int
+	packets int // packets a packet knock reports (1 + resends)
 }
 
 func (f *fakeKnocker) Knock(_ context.Context, p profile.Profile, sent func(Sent)) (Outcome, error) {
@@ -46,6 +47,15 @@ func (f *fakeKnocker) Knock(_ context.Context, p profile.Profile, sent func(Sent
 	var src netip.Addr
 	if p.BindSource {
 		src = netip.MustParseAddr("2001:2::2")
+	}
+	if p.Knock == derive.ModePacket {
+		pd, _ := derive.NewPacket(p.Secret, p.ServerID, p.Params)
+		el, _ := pd.Knock(step)
+		for i := range f.packets {
+			sent(Sent{Step: step, Index: i, Knock: el, Total: 1})
+		}
+		f.out.Step = step
+		return f.out, f.err
 	}
 	seq, _ := derive.Sequence(p.Secret, p.ServerID, p.Params, step, src)
 	for i, k := range seq {
@@ -72,6 +82,16 @@ func testProfiles() []profile.Profile {
 	}
 }
 
+// packetProfiles are a packet profile, source-bound (its element does
+// not depend on the source), and a sequence profile.
+func packetProfiles() []profile.Profile {
+	ps := testProfiles()
+	ps[1].Knock = derive.ModePacket
+	ps[1].Params.Protocols = derive.Protocols(derive.UDP | derive.ICMP)
+	ps[1].Name = "relay"
+	return ps
+}
+
 type fixture struct {
 	store *memStore
 	kn    *fakeKnocker
@@ -82,7 +102,7 @@ type fixture struct {
 func newFixture(profiles []profile.Profile) (Model, *fixture) {
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(13 * time.Second).UTC())
 	f := &fixture{store: &memStore{}, clip: &fakeClipboard{}, clock: c}
-	f.kn = &fakeKnocker{clock: c, out: Outcome{Service: "198.18.0.1:22", Opened: true, Elapsed: 38 * time.Millisecond, Attempts: 1}}
+	f.kn = &fakeKnocker{clock: c, packets: 2, out: Outcome{Service: "198.18.0.1:22", Opened: true, Elapsed: 38 * time.Millisecond, Attempts: 1}}
 	for _, p := range profiles {
 		f.store.s.Add(p)
 	}
@@ -148,6 +168,8 @@ func TestScreens(t *testing.T) {
 		{"empty", nil, 80, 24, nil, "No profiles yet", nil},
 		{"filter", testProfiles(), 80, 24, []string{"/", "type:home", "enter"}, "source-bound", nil},
 		{"bound profile", testProfiles(), 80, 24, []string{"down"}, "source-bound", nil},
+		{"packet profile", packetProfiles(), 80, 24, []string{"down"}, "packet):", nil},
+		{"packet knock", packetProfiles(), 80, 24, []string{"down", "enter"}, "open in 38 ms", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,6 +228,14 @@ func TestTransitions(t *testing.T) {
 		{"filter with no match, esc clears", []string{"/", "type:zzz", "esc"}, func(t *testing.T, m Model, _ *fixture) {
 			if m.filter.Value() != "" || len(m.visible()) != 2 {
 				t.Errorf("filter %q", m.filter.Value())
+			}
+		}},
+		{"packet profile copies nothing", []string{"down"}, func(t *testing.T, m Model, f *fixture) {
+			m.deps.Store = &memStore{}
+			m.profiles = packetProfiles()
+			m.copySequence()
+			if f.clip.got != "" || !strings.Contains(m.status, "knock client cannot send") {
+				t.Errorf("copied %q, status %q", f.clip.got, m.status)
 			}
 		}},
 		{"keys wait while knocking", []string{"enter", "q"}, func(t *testing.T, m Model, _ *fixture) {

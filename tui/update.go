@@ -175,6 +175,10 @@ func (m *Model) copySequence() {
 		m.status = err.Error()
 		return
 	}
+	if p.Knock == derive.ModePacket {
+		m.status = "a packet knock carries a MAC, which the knock client cannot send: press enter to knock"
+		return
+	}
 	args, ok := derive.Knocks(seq).KnockArgs()
 	if !ok {
 		m.status = "icmp knocks cannot be sent by the knock client: press enter to knock"
@@ -197,7 +201,7 @@ func (m Model) startKnock() (tea.Model, tea.Cmd) {
 	if !ok {
 		return m, nil
 	}
-	ks := &knockState{profile: p.Name, events: make(chan Sent, derive.MaxKnocks+1)}
+	ks := &knockState{profile: p.Name, packet: p.Knock == derive.ModePacket, events: make(chan Sent, derive.MaxKnocks+1)}
 	m.knock, m.mode = ks, knocking
 	run := func() tea.Msg {
 		out, err := m.deps.Knocker.Knock(context.Background(), p, func(s Sent) { ks.events <- s })
@@ -223,10 +227,13 @@ func (m Model) onSent(s Sent) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	if s.Step != m.knock.step {
-		m.knock.step, m.knock.sent = s.Step, nil // a retry in a later step
+		m.knock.step, m.knock.sent, m.knock.packets = s.Step, nil, 0 // a retry in a later step
 	}
 	m.knock.total = s.Total
-	m.knock.sent = append(m.knock.sent, s.Knock)
+	m.knock.packets++
+	if !m.knock.packet || len(m.knock.sent) == 0 {
+		m.knock.sent = append(m.knock.sent, s.Knock)
+	}
 	return m, wait(m.knock.events)
 }
 

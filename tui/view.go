@@ -86,7 +86,7 @@ func (m Model) detailView(width int) string {
 	}
 	lines := []string{
 		m.st.PanelTitle.Render(p.Name) + m.st.Dim.Render("  "+p.User+"@"+p.ServerID),
-		fmt.Sprintf("knocks %s · opens %s", p.Host, opens(p)),
+		fmt.Sprintf("knocks %s · opens %s%s", p.Host, opens(p), modeNote(p)),
 		"",
 	}
 	if m.mode == confirmDelete {
@@ -100,17 +100,34 @@ func (m Model) detailView(width int) string {
 	return m.st.Panel.Width(width).Render(strings.Join(lines, "\n"))
 }
 
-// current returns the profile's sequence now and the time left in its
-// step. Source-bound profiles derive with the local address of the route
-// to their host.
+// current returns the profile's sequence now, or a packet profile's
+// element, and the time left in its step. A source-bound sequence
+// depends on the address the server sees, which only a knock finds; a
+// packet knock's element does not.
 func (m Model) current(p profile.Profile) ([]derive.Knock, time.Duration, error) {
 	now := m.deps.Clock.Now()
-	var src netip.Addr
+	step, left := derive.Step(now, p.Params.Period), derive.Left(now, p.Params.Period)
+	if p.Knock == derive.ModePacket {
+		pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
+		if err != nil {
+			return nil, 0, err
+		}
+		el, err := pd.Knock(step)
+		return []derive.Knock{el}, left, err
+	}
 	if p.BindSource {
 		return nil, 0, fmt.Errorf("source-bound: the sequence depends on your address; press enter to knock")
 	}
-	seq, err := derive.Sequence(p.Secret, p.ServerID, p.Params, derive.Step(now, p.Params.Period), src)
-	return seq, derive.Left(now, p.Params.Period), err
+	seq, err := derive.Sequence(p.Secret, p.ServerID, p.Params, step, netip.Addr{})
+	return seq, left, err
+}
+
+// modeNote marks packet profiles after their host.
+func modeNote(p profile.Profile) string {
+	if p.Knock == derive.ModePacket {
+		return " · packet"
+	}
+	return ""
 }
 
 func (m Model) sequenceLines(p profile.Profile, width int) []string {
@@ -118,9 +135,14 @@ func (m Model) sequenceLines(p profile.Profile, width int) []string {
 	if err != nil {
 		return []string{m.st.Dim.Render(err.Error())}
 	}
-	lines := []string{fmt.Sprintf("Knock now (step %d):", derive.Step(m.deps.Clock.Now(), p.Params.Period))}
+	step := derive.Step(m.deps.Clock.Now(), p.Params.Period)
+	lines := []string{fmt.Sprintf("Knock now (step %d):", step)}
 	for i, k := range seq {
 		lines = append(lines, fmt.Sprintf("  %d ", i+1)+m.st.Knock.Render(k.String()))
+	}
+	if p.Knock == derive.ModePacket {
+		lines = []string{fmt.Sprintf("Knock now (step %d, packet):", step),
+			"  " + m.st.Knock.Render(seq[0].String()) + m.st.Dim.Render("  one packet with a MAC")}
 	}
 	secs := int((left + time.Second - 1) / time.Second)
 	m.bar.Width = max(10, width-16)
@@ -129,11 +151,16 @@ func (m Model) sequenceLines(p profile.Profile, width int) []string {
 
 func (m Model) knockLines() []string {
 	k := m.knock
-	lines := []string{"Knocking" + stepNote(k.step) + ":"}
+	note := stepNote(k.step, k.packet)
+	lines := []string{"Knocking" + note + ":"}
 	if k.done {
-		lines[0] = "Knocked" + stepNote(k.step) + ":"
+		lines[0] = "Knocked" + note + ":"
 	}
 	for i, kn := range k.sent {
+		if k.packet {
+			lines = append(lines, "  "+kn.String()+" "+m.st.Done.Render("✓")+resent(k.packets))
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("  %d ", i+1)+kn.String()+" "+m.st.Done.Render("✓"))
 	}
 	switch {
@@ -152,11 +179,24 @@ func (m Model) knockLines() []string {
 	return lines
 }
 
-func stepNote(step uint64) string {
-	if step == 0 {
+func stepNote(step uint64, packet bool) string {
+	switch {
+	case step == 0 && packet:
+		return " (packet)"
+	case step == 0:
 		return ""
+	case packet:
+		return fmt.Sprintf(" (step %d, packet)", step)
 	}
 	return fmt.Sprintf(" (step %d)", step)
+}
+
+// resent notes a packet knock sent more than once.
+func resent(packets int) string {
+	if packets > 1 {
+		return fmt.Sprintf(" ×%d", packets)
+	}
+	return ""
 }
 
 func (m Model) logView() string {

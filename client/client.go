@@ -1,0 +1,228 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/sender"
+)
+
+// Resolver looks up a host's addresses; net.DefaultResolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// State keeps the last step each profile used; *profile.State is one.
+type State interface {
+	LastStep(name string) (uint64, bool)
+	Record(name string, step uint64) error
+}
+
+// Client knocks for profiles. Its zero fields take the real thing: the
+// kernel's sockets, a TCP dial, the system resolver and routes.
+type Client struct {
+	Clock    clock.Clock
+	Writer   sender.Writer                        // nil: sender.Kernel
+	Prober   sender.Prober                        // nil: sender.Dialer
+	Resolver Resolver                             // nil: net.DefaultResolver
+	Route    func(netip.Addr) (netip.Addr, error) // nil: sender.RouteSource
+	Rand     io.Reader                            // nil: crypto/rand (nonces, sizes)
+	State    State                                // nil: steps are neither read nor kept
+	NoRaw    bool                                 // the default Writer never uses raw sockets
+	Gap      time.Duration                        // between a sequence's knocks
+	Status   io.Writer                            // notices (waits, NAT); may be nil
+	Verbose  io.Writer                            // one line per packet; may be nil
+	// OnSent is called after each packet left (see sender.Knocker).
+	OnSent func(step uint64, i int, k derive.Knock, total int)
+}
+
+// Family chooses the address family to knock over.
+type Family int
+
+// The families: Any follows the resolver's order, as net.Dial does.
+const (
+	Any Family = iota
+	IPv4
+	IPv6
+)
+
+// Options are one knock's choices.
+type Options struct {
+	Host   string // the host to knock; empty: the profile's
+	Family Family
+	// PublicIP is the address the server sees: the bound source of a
+	// source-bound profile (else the route source is) and, for packet
+	// knocks, one more address to claim.
+	PublicIP netip.Addr
+	Wait     uint16        // the TCP service to wait for; 0: none
+	Timeout  time.Duration // per attempt, for the service to answer
+	DryRun   bool
+}
+
+// Plan is a resolved knock: what will be sent where, and what is waited
+// for.
+type Plan struct {
+	Profile profile.Profile
+	Host    string
+	Addrs   []netip.Addr   // the host's addresses, in the resolver's order
+	Request sender.Request // Dst, Src, Claim, LastStep
+	Wait    *sender.Wait   // nil: no wait
+	// NAT is set when the route source of the knocked family is not a
+	// global address while the server's is: Claim.Source is set.
+	NAT      bool
+	RouteSrc netip.Addr // the route source of the knocked family
+	Notes    []string   // what verbose output says about the claim
+}
+
+// Plan resolves p's host and builds the request; it sends nothing. Only
+// a host name is looked up, once; an address literal needs no lookup.
+func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan, error) {
+	host := o.Host
+	if host == "" {
+		host = p.Host
+	}
+	pl := &Plan{Profile: p, Host: host}
+	var err error
+	if pl.Addrs, err = c.lookup(ctx, host, o.Family, p.Knock == derive.ModePacket); err != nil {
+		return nil, err
+	}
+	dst, err := pick(host, pl.Addrs, o.Family)
+	if err != nil {
+		return nil, err
+	}
+	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun}
+	if c.State != nil {
+		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
+	}
+	if pl.RouteSrc, err = c.route()(dst); err != nil && (p.BindSource || p.Knock == derive.ModePacket) && !o.PublicIP.IsValid() {
+		return nil, err
+	}
+	if p.BindSource {
+		r.Src = o.PublicIP
+		if !r.Src.IsValid() {
+			r.Src = pl.RouteSrc
+		}
+	}
+	pl.Request = r
+	if p.Knock == derive.ModePacket {
+		if err := c.claim(pl, o.PublicIP); err != nil {
+			return nil, err
+		}
+	}
+	if o.Wait != 0 {
+		prober := c.Prober
+		if prober == nil {
+			prober = sender.Dialer{}
+		}
+		pl.Wait = &sender.Wait{Prober: prober, Addr: netip.AddrPortFrom(dst, o.Wait), Timeout: o.Timeout}
+	}
+	return pl, nil
+}
+
+// Knock sends pl's knock, waits for its service when it has one, and
+// knocks again in a later step up to retries times while the service
+// stays closed. Each used step is recorded in c.State before waiting.
+func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opened, error) {
+	for _, n := range pl.Notes {
+		c.say(c.Verbose, "%s\n", n)
+	}
+	w := c.Writer
+	if w == nil {
+		w = &sender.Kernel{NoRaw: c.NoRaw}
+	}
+	k := &sender.Knocker{Clock: c.Clock, Writer: w, Gap: c.Gap, Status: c.Status, Verbose: c.Verbose, OnSent: c.OnSent, Rand: c.Rand}
+	record := func(r sender.Result) error {
+		if c.State == nil {
+			return nil
+		}
+		return c.State.Record(pl.Profile.Name, r.Step)
+	}
+	return k.Open(ctx, pl.Request, pl.Wait, retries, record)
+}
+
+// DefaultService returns the port of p's first TCP service: what a knock
+// waits for unless told otherwise.
+func DefaultService(p profile.Profile) (uint16, bool) {
+	for _, k := range p.Open {
+		if k.Proto == derive.TCP {
+			return k.Port, true
+		}
+	}
+	return 0, false
+}
+
+// lookup returns host's addresses, unmapped: the literal itself, or the
+// resolver's answer. Packet knocks ask for both families, whatever
+// family is knocked, to claim both.
+func (c *Client) lookup(ctx context.Context, host string, f Family, both bool) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	network := "ip"
+	if f == IPv4 && !both {
+		network = "ip4"
+	} else if f == IPv6 && !both {
+		network = "ip6"
+	}
+	var r Resolver = net.DefaultResolver
+	if c.Resolver != nil {
+		r = c.Resolver
+	}
+	addrs, err := r.LookupNetIP(ctx, network, host)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", host, err)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("resolving %s: no address", host)
+	}
+	out := make([]netip.Addr, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.Unmap()
+	}
+	return out, nil
+}
+
+// pick returns the first address of the family asked for: with Any, the
+// resolver's first, the one net.Dial tries first.
+func pick(host string, addrs []netip.Addr, f Family) (netip.Addr, error) {
+	for _, a := range addrs {
+		if f == Any || (f == IPv4) == a.Is4() {
+			return a, nil
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return netip.Addr{}, fmt.Errorf("%s is not an %s address", host, f)
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no %s address", host, f)
+}
+
+// String returns "IPv4", "IPv6" or "IP".
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return "IP"
+}
+
+func (c *Client) route() func(netip.Addr) (netip.Addr, error) {
+	if c.Route != nil {
+		return c.Route
+	}
+	return sender.RouteSource
+}
+
+func (c *Client) say(w io.Writer, format string, a ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, a...)
+	}
+}

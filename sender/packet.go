@@ -1,0 +1,122 @@
+package sender
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+)
+
+// Resends of a packet knock while the service stays closed (docs/spec.md
+// section 11.7): the same step's packet, each time with a new nonce and
+// a newly drawn size, ResendAfter apart, at most Resends times.
+const (
+	ResendAfter = 300 * time.Millisecond
+	Resends     = 3
+)
+
+// ErrNoPayload is returned when a packet knock is given a Writer that
+// cannot carry a payload.
+var ErrNoPayload = errors.New("the writer cannot send a payload (packet knocks need a PayloadWriter)")
+
+// knockPacket derives the element of res.Step and sends the first packet.
+func (k *Knocker) knockPacket(ctx context.Context, r Request, res *Result) error {
+	pd, err := derive.NewPacket(r.Secret, r.ServerID, r.Params)
+	if err != nil {
+		return err
+	}
+	el, err := pd.Knock(res.Step)
+	if err != nil {
+		return err
+	}
+	res.Knocks = []derive.Knock{el}
+	return k.sendPacket(ctx, r, pd, res)
+}
+
+// sendPacket seals r.Claim for res.Step under a fresh nonce in a payload
+// of a freshly drawn size and sends it to the element.
+func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDeriver, res *Result) error {
+	el := res.Knocks[0]
+	need := derive.NonceSize + derive.ClaimLen(r.Claim) + derive.TagSize
+	size, err := drawSize(k.rand(), max(derive.PayloadMin, need), derive.PayloadMax)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, derive.NonceSize)
+	if _, err := io.ReadFull(k.rand(), nonce); err != nil {
+		return fmt.Errorf("packet nonce: %w", err)
+	}
+	payload, err := pd.Seal(make([]byte, 0, size), res.Step, nonce, r.Claim, r.Src, size)
+	if err != nil {
+		return err
+	}
+	res.Size = size
+	n := res.Packets + 1
+	if r.DryRun {
+		k.verbose("packet %v -> %v (step %d, %d-byte payload, dry run, would send by %s)\n", el, r.Dst, res.Step, size, How(k.Writer, el))
+		return nil
+	}
+	pw, ok := k.Writer.(PayloadWriter)
+	if !ok {
+		return fmt.Errorf("packet %v to %v: %w", el, r.Dst, ErrNoPayload)
+	}
+	how, err := pw.WritePayload(ctx, r.Dst, el, payload)
+	if err != nil {
+		return fmt.Errorf("packet %v to %v: %w", el, r.Dst, err)
+	}
+	res.Packets, res.Last = n, k.Clock.Now()
+	if n == 1 {
+		res.First = res.Last
+	}
+	if k.OnSent != nil {
+		k.OnSent(res.Step, n-1, el, 1)
+	}
+	k.verbose("packet %d %v -> %v (step %d, %d-byte payload, %s)\n", n, el, r.Dst, res.Step, size, how)
+	return nil
+}
+
+// waitPacket probes the service after a packet knock; while it stays
+// closed it resends the packet every ResendAfter, at most Resends times,
+// then waits for the rest of w.Timeout.
+func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wait) (net.Conn, error) {
+	pd, err := derive.NewPacket(r.Secret, r.ServerID, r.Params)
+	if err != nil {
+		return nil, err
+	}
+	deadline := k.Clock.Now().Add(w.Timeout)
+	for i := 0; ; i++ {
+		until := deadline
+		if next := k.Clock.Now().Add(ResendAfter); i < Resends && next.Before(deadline) {
+			until = next
+		}
+		conn, err := k.wait(ctx, w, until)
+		if err == nil || ctx.Err() != nil || i == Resends || !k.Clock.Now().Before(deadline) {
+			return conn, err
+		}
+		if err := k.sendPacket(ctx, r, pd, res); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (k *Knocker) rand() io.Reader {
+	if k.Rand != nil {
+		return k.Rand
+	}
+	return rand.Reader
+}
+
+// drawSize returns a payload size drawn uniformly from lo..hi.
+func drawSize(r io.Reader, lo, hi int) (int, error) {
+	n, err := rand.Int(r, big.NewInt(int64(hi-lo+1)))
+	if err != nil {
+		return 0, fmt.Errorf("packet size: %w", err)
+	}
+	return lo + int(n.Int64()), nil
+}
