@@ -8,9 +8,12 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// Handle processes knock k from src received at now. It returns the
-// event of a sequence the knock completed, if any.
-func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock) (Event, bool, error) {
+// Handle processes knock k from src received at now, with the packet's
+// payload (UDP payload or ICMP echo data; nil when there is none). It
+// returns the event of a sequence the knock completed or of a packet
+// knock it carried, if any. Sequence users ignore the payload; payload
+// is not kept after Handle returns.
+func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock, payload []byte) (Event, bool, error) {
 	if err := m.Advance(now); err != nil {
 		return Event{}, false, err
 	}
@@ -139,7 +142,7 @@ func (m *Matcher) newSource(src netip.Addr, now time.Time) *source {
 func (m *Matcher) complete(src netip.Addr, c cand) Event {
 	m.stats.Completed++
 	u := m.users[c.user]
-	ev := Event{User: u.Name, Src: src, Step: c.step, Open: u.Open}
+	ev := Event{User: u.Name, Src: src, Step: c.step, Open: u.Open, Addrs: []netip.Addr{src}}
 	if !allowed(u.From, src) {
 		ev.Kind = Refused
 		return ev

@@ -36,6 +36,7 @@ type User struct {
 	Open   []derive.Knock
 	From   []netip.Prefix // empty: any source
 	Bind   bool
+	Mode   derive.Mode // sequence (the zero value) or packet
 }
 
 // Kind says what a completed sequence led to.
@@ -43,29 +44,41 @@ type Kind int
 
 // The kinds of events.
 const (
-	Grant   Kind = iota // a fresh sequence from an allowed source
-	Replay              // a completed sequence whose step was already used
-	Refused             // a completed sequence from a source outside from
+	Grant   Kind = iota // a fresh knock from an allowed source
+	Replay              // a knock whose step was already used
+	Refused             // a knock from a source outside from, or outside its claim
 )
 
 func (k Kind) String() string {
 	return [...]string{"grant", "replay", "refused"}[k]
 }
 
-// Event is the outcome of a completed sequence.
+// Event is the outcome of a completed sequence or a verified packet
+// knock.
 type Event struct {
 	Kind Kind
+	Mode derive.Mode // the knock's mode: the user's
 	User string
-	Src  netip.Addr
+	Src  netip.Addr // the packet's source
 	Step uint64
-	Open []derive.Knock
+	Open []derive.Knock // the user's services
+	// Addrs are the addresses to open (a fresh slice the caller may
+	// keep): for a sequence, exactly [Src]; for a packet knock, the
+	// claim's addresses inside from, and Src when the claim asks for it.
+	// On a Replay they are what a grant would have opened; on a Refused
+	// packet knock the claim's addresses as sent.
+	Addrs  []netip.Addr
+	Reason string // why a knock was refused; empty otherwise
 }
 
 // Stats counts what the matcher saw.
 type Stats struct {
 	Packets, Started, Completed, Cancelled, Expired, Evicted uint64
-	Sources                                                  int
-	Precompute                                               time.Duration // the last window rebuild
+	// Packet knocks: payloads of a size out of range, tags that did not
+	// verify, verified claims that were malformed, and grants.
+	BadSize, BadTag, BadClaim, PacketGrants uint64
+	Sources                                 int
+	Precompute                              time.Duration // the last window rebuild
 }
 
 type user struct {
@@ -127,7 +140,7 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 			return nil, fmt.Errorf("user %s: %w", u.Name, err)
 		}
 		m.users = append(m.users, user{User: u, d: d})
-		if u.Bind {
+		if u.Bind && u.Mode == derive.ModeSequence {
 			m.bound = append(m.bound, i)
 		}
 		if s, ok := used[u.Name]; ok {

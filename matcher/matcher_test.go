@@ -68,7 +68,7 @@ func send(t testing.TB, m *Matcher, pkts []pkt) []string {
 	t.Helper()
 	var out []string
 	for _, p := range pkts {
-		ev, ok, err := m.Handle(t0.Add(p.at), p.src, p.k)
+		ev, ok, err := m.Handle(t0.Add(p.at), p.src, p.k, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +246,7 @@ func TestSweepsManyUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, k := range order {
-			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), client, k); ok {
+			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), client, k, nil); ok {
 				t.Errorf("%s sweep completed %v at packet %d", name, ev, i)
 			}
 		}

@@ -137,7 +137,7 @@ func (m *Matcher) build(t uint64) (*Window, error) {
 func (m *Matcher) appendStep(all []cand, s uint64) ([]cand, error) {
 	slab := make([]derive.Knock, 0, len(m.users)*m.cfg.Params.Knocks)
 	for i, u := range m.users {
-		if u.Bind {
+		if u.Bind || u.Mode != derive.ModeSequence {
 			continue
 		}
 		seq, err := u.d.Sequence(slab[len(slab):], s, netip.Addr{})

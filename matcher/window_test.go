@@ -91,7 +91,7 @@ func TestPrepareNext(t *testing.T) {
 	next := seqOf(t, "carol", stepT+1, netip.Addr{})
 	var got []string
 	for i, k := range next {
-		ev, ok, err := m.Handle(end.Add(time.Duration(i)*50*time.Millisecond), client, k)
+		ev, ok, err := m.Handle(end.Add(time.Duration(i)*50*time.Millisecond), client, k, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestPrepareNextConcurrent(t *testing.T) {
 	for i := range 200 {
 		for j, k := range b {
 			at := t0.Add(time.Duration(i*len(b)+j) * 2 * time.Millisecond)
-			ev, ok, err := m.Handle(at, client, k)
+			ev, ok, err := m.Handle(at, client, k, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
