@@ -118,14 +118,12 @@ func packetCost(m *Matcher, at time.Time) float64 {
 }
 
 // BenchmarkHandlePacket is the packet path of packet mode and of
-// source binding, with 10,000 users:
-//
-//   - tag: a packet knock whose tag does not verify, to a packet user's
-//     element (one candidate): one constant-time tag check;
-//   - stray: a packet with a 64-byte payload that starts nothing, 1,000
-//     of the users in packet mode;
-//   - stray-bound: a bare packet that starts nothing, 1,000 of the users
-//     source-bound (the first knocks are indexed: no derivation).
+// source binding, with 10,000 users. tag: a packet knock whose tag does
+// not verify, to a packet user's element (one candidate), one
+// constant-time tag check. stray: a packet with a 64-byte payload that
+// starts nothing, 1,000 of the users in packet mode. stray-bound: a bare
+// packet that starts nothing, 1,000 of the users source-bound (their first
+// knocks are indexed: no derivation).
 //
 //	go test ./matcher -run '^$' -bench HandlePacket -benchmem
 func BenchmarkHandlePacket(b *testing.B) {
