@@ -16,7 +16,7 @@ func (d *Daemon) handle(p listener.Packet) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.metrics.packet(p.Knock.Proto)
-	ev, done, err := d.m.Handle(d.clock.Now(), p.Src, p.Knock)
+	ev, done, err := d.m.Handle(d.clock.Now(), p.Src, p.Knock, nil)
 	if err != nil {
 		d.log.Error("matching", "err", err)
 		return

@@ -12,6 +12,12 @@ import (
 // Label is the version label that starts every derivation message.
 const Label = "otpknock/v1"
 
+// BoundLabel starts the messages of the stream that draws knocks 2 to
+// knocks of a source-bound user's sequence (docs/spec.md section 6.1):
+// the first knock comes from the unbound stream, so it does not depend on
+// the source and a server can index it ahead of any packet.
+const BoundLabel = "otpknock/v1/bound"
+
 // MinSecret is the shortest secret accepted, in bytes (128 bits).
 const MinSecret = 16
 
@@ -30,9 +36,10 @@ var ErrExhausted = errors.New("derive: HMAC stream exhausted")
 // per goroutine.
 type Deriver struct {
 	mac     hash.Hash
-	msg     []byte // message with counter, step and source patched in place
-	srcOff  int    // offset of the source field
+	msg     []byte // message with counter and step patched in place; empty source
 	stepOff int    // offset of the step
+	bmsg    []byte // the bound stream's message: counter, step and source patched in place; nil if none
+	bsrcOff int    // offset of its source field
 	sum     []byte
 	protos  []Proto
 	excl    []uint16
@@ -54,7 +61,9 @@ func New(secret []byte, serverID string, p Params) (*Deriver, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return newDeriver(secret, serverID, p, Label, p.Protocols.List(), p.Knocks), nil
+	d := newDeriver(secret, serverID, p, Label, p.Protocols.List(), p.Knocks)
+	d.bmsg, d.bsrcOff = encodePrefix(BoundLabel, serverID, p, d.excl)
+	return d, nil
 }
 
 // checkKey validates the secret and the server identity.
@@ -83,7 +92,9 @@ func newDeriver(secret []byte, serverID string, p Params, label string, protos [
 	}
 	d.n = uint32(len(d.protos)) * d.values
 	d.limit = (1 << 32) / uint64(d.n) * uint64(d.n)
-	d.msg, d.srcOff = encodePrefix(label, serverID, p, d.excl)
+	var off int
+	d.msg, off = encodePrefix(label, serverID, p, d.excl)
+	d.msg = binary.BigEndian.AppendUint16(d.msg[:off], 0) // the empty source
 	d.stepOff = stepOffset(label)
 	return d
 }
@@ -125,56 +136,97 @@ func appendLP(b, field []byte) []byte {
 	return append(b, field...)
 }
 
-// Message returns the derivation message for counter block i (from 1),
-// step and source: the exact bytes given to HMAC-SHA256. It is meant for
-// vectors and debugging; Sequence does not call it.
+// Message returns the message of counter block i (from 1) and step: the
+// exact bytes given to HMAC-SHA256. With the zero src it is M(i), the
+// unbound stream's (whose first knock every sequence starts with); with
+// an address it is the bound stream's BM(i) for that source (spec
+// section 6.1). It is meant for vectors and debugging; Sequence does not
+// call it.
 func (d *Deriver) Message(i uint32, step uint64, src netip.Addr) []byte {
-	d.setMessage(step, src)
-	binary.BigEndian.PutUint32(d.msg, i)
-	return append([]byte(nil), d.msg...)
+	msg := d.msg
+	binary.BigEndian.PutUint64(msg[d.stepOff:], step)
+	if src.IsValid() && d.bmsg != nil {
+		d.setBound(step, src)
+		msg = d.bmsg
+	}
+	binary.BigEndian.PutUint32(msg, i)
+	return append([]byte(nil), msg...)
 }
 
-func (d *Deriver) setMessage(step uint64, src netip.Addr) {
-	binary.BigEndian.PutUint64(d.msg[d.stepOff:], step)
-	d.msg = d.msg[:d.srcOff]
-	switch {
-	case !src.IsValid():
-		d.msg = binary.BigEndian.AppendUint16(d.msg, 0)
-	case src.Unmap().Is4():
-		a := src.Unmap().As4()
-		d.msg = binary.BigEndian.AppendUint16(d.msg, 4)
-		d.msg = append(d.msg, a[:]...)
+// setBound writes step and src into the bound stream's message.
+func (d *Deriver) setBound(step uint64, src netip.Addr) {
+	binary.BigEndian.PutUint64(d.bmsg[stepOffset(BoundLabel):], step)
+	d.bmsg = d.bmsg[:d.bsrcOff]
+	switch src = src.Unmap(); {
+	case src.Is4():
+		a := src.As4()
+		d.bmsg = binary.BigEndian.AppendUint16(d.bmsg, 4)
+		d.bmsg = append(d.bmsg, a[:]...)
 	default:
 		a := src.As16()
-		d.msg = binary.BigEndian.AppendUint16(d.msg, 16)
-		d.msg = append(d.msg, a[:]...)
+		d.bmsg = binary.BigEndian.AppendUint16(d.bmsg, 16)
+		d.bmsg = append(d.bmsg, a[:]...)
 	}
 }
 
 // Sequence appends the sequence for step to dst[:0] and returns it. src
 // is the client's address for source-bound users and the zero Addr
 // otherwise; IPv4-mapped IPv6 addresses count as IPv4 and zones are
-// ignored.
+// ignored. A source-bound sequence starts with the first knock of the
+// unbound one; its other knocks come from the bound stream, which
+// includes src (spec section 6.1).
 func (d *Deriver) Sequence(dst []Knock, step uint64, src netip.Addr) ([]Knock, error) {
-	d.setMessage(step, src)
 	d.picked = d.picked[:0]
+	bound := src.IsValid() && d.bmsg != nil
+	want := d.knocks
+	if bound {
+		want = 1
+	}
+	binary.BigEndian.PutUint64(d.msg[d.stepOff:], step)
+	if !d.draw(d.msg, want) {
+		return dst[:0], ErrExhausted
+	}
+	if bound {
+		d.setBound(step, src)
+		if !d.draw(d.bmsg, d.knocks) {
+			return dst[:0], ErrExhausted
+		}
+	}
+	return d.knocksTo(dst[:0]), nil
+}
+
+// First returns the first knock of step's sequence: the same for every
+// source, so a server can index it before a packet arrives.
+func (d *Deriver) First(step uint64) (Knock, error) {
+	d.picked = d.picked[:0]
+	binary.BigEndian.PutUint64(d.msg[d.stepOff:], step)
+	if !d.draw(d.msg, 1) {
+		return Knock{}, ErrExhausted
+	}
+	return d.element(d.picked[0]), nil
+}
+
+// draw runs the stream of msg (its counter patched to 1, 2, ...) through
+// rejection sampling until d.picked holds want elements, and reports
+// whether it did within maxBlocks blocks.
+func (d *Deriver) draw(msg []byte, want int) bool {
 	for i := uint32(1); i <= maxBlocks; i++ {
-		binary.BigEndian.PutUint32(d.msg, i)
+		binary.BigEndian.PutUint32(msg, i)
 		d.mac.Reset()
-		d.mac.Write(d.msg)
+		d.mac.Write(msg)
 		d.sum = d.mac.Sum(d.sum[:0])
 		for w := 0; w+4 <= len(d.sum); w += 4 {
-			if d.take(binary.BigEndian.Uint32(d.sum[w:])) {
-				return d.knocksTo(dst[:0]), nil
+			if d.take(binary.BigEndian.Uint32(d.sum[w:]), want) {
+				return true
 			}
 		}
 	}
-	return dst[:0], ErrExhausted
+	return false
 }
 
 // take applies rejection sampling to one 32-bit draw and reports whether
-// the sequence is complete.
-func (d *Deriver) take(x uint32) bool {
+// d.picked holds want elements.
+func (d *Deriver) take(x uint32, want int) bool {
 	if uint64(x) >= d.limit {
 		return false
 	}
@@ -185,7 +237,7 @@ func (d *Deriver) take(x uint32) bool {
 		}
 	}
 	d.picked = append(d.picked, e)
-	return len(d.picked) == d.knocks
+	return len(d.picked) == want
 }
 
 func (d *Deriver) knocksTo(dst []Knock) []Knock {

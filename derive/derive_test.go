@@ -188,6 +188,42 @@ func TestSourceForms(t *testing.T) {
 	}
 }
 
+// TestBoundFirstKnock checks spec section 6.1: a source-bound sequence
+// starts with the unbound sequence's first knock (what First returns), and
+// its other knocks depend on the source; small element spaces make the
+// bound stream skip the first knock and repeats.
+func TestBoundFirstKnock(t *testing.T) {
+	small := Params{Period: 30 * time.Second, Knocks: 8, Protocols: Protocols(TCP | UDP | ICMP), PortMin: 1000, PortMax: 1099}
+	for _, tt := range []struct {
+		name string
+		p    Params
+	}{
+		{"defaults", DefaultParams()},
+		{"288 elements, 8 knocks", small},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := mustNew(t, testSecret, "example", tt.p)
+			for step := uint64(56789012); step < 56789012+200; step++ {
+				unbound := mustSequence(t, d, step, "")
+				first, err := d.First(step)
+				if err != nil || first != unbound[0] {
+					t.Fatalf("step %d: First = %v, %v; want the unbound first knock %v", step, first, err, unbound[0])
+				}
+				a := mustSequence(t, d, step, "198.18.0.2")
+				b := mustSequence(t, d, step, "2001:2::2")
+				checkSequence(t, tt.p, a)
+				checkSequence(t, tt.p, b)
+				if a[0] != first || b[0] != first {
+					t.Fatalf("step %d: bound sequences %v, %v do not start with %v", step, a, b, first)
+				}
+				if slices.Equal(a[1:], b[1:]) || slices.Equal(a[1:], unbound[1:]) {
+					t.Fatalf("step %d: knocks 2.. do not depend on the source: %v, %v, unbound %v", step, a, b, unbound)
+				}
+			}
+		})
+	}
+}
+
 // fieldOf returns the field of err's FieldError, 0 for none.
 func fieldOf(err error) Field {
 	var fe *FieldError

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,7 +50,13 @@ type vectorJSON struct {
 	Limit      uint64      `json:"limit"`
 	BlocksHex  []string    `json:"blocks_hex"`
 	Draws      []drawJSON  `json:"draws"`
-	Sequence   []string    `json:"sequence"`
+	// The bound stream (spec section 6.1), for a vector with a source:
+	// BM(1), its blocks and its draws, which start after the first knock
+	// of the unbound stream above.
+	BoundMessage1 string     `json:"bound_message_1_hex,omitempty"`
+	BoundBlocks   []string   `json:"bound_blocks_hex,omitempty"`
+	BoundDraws    []drawJSON `json:"bound_draws,omitempty"`
+	Sequence      []string   `json:"sequence"`
 }
 
 // drawJSON is one 32-bit draw of the stream and what sampling did with
@@ -114,7 +121,8 @@ func vectorInputs() []vectorJSON {
 // edgeInputs are the vectors that reach each path of the sampling and
 // each edge of the time and source rules. The steps of the first two
 // were found by searching: the first step from 56789012 whose sequence
-// rejects a draw, and the first with a duplicate.
+// rejects a draw, and the first with a duplicate; so was that of the
+// bound draw that repeats the first knock.
 func edgeInputs(base func(string) vectorJSON) []vectorJSON {
 	var vs []vectorJSON
 	add := func(v vectorJSON, edit func(*vectorJSON)) {
@@ -140,6 +148,10 @@ func edgeInputs(base func(string) vectorJSON) []vectorJSON {
 		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = json.Number(t) })
 	}
 	add(base("largest time, 1 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 1, "9223372036854775807" })
+	add(base("bound source, a bound draw repeats the first knock"), func(v *vectorJSON) {
+		v.Knocks, v.KnockRange, v.Protocols, v.Source = 8, "1000-1099", []string{"tcp", "udp", "icmp"}, "198.18.0.2"
+		v.Exclude, v.Step = []uint16{1099, 1000, 1001, 1050, 22, 1050}, "56789014"
+	})
 	add(base("bound link-local IPv6 source"), func(v *vectorJSON) { v.Source = "fe80::1"; v.Step = "56789012" })
 	add(base("bound IPv6 source with a zone (zone dropped)"), func(v *vectorJSON) { v.Source = "fe80::1%eth0"; v.Step = "56789012" })
 	return vs
@@ -223,7 +235,11 @@ func compute(t *testing.T, v vectorJSON) vectorJSON {
 	if err != nil {
 		t.Fatalf("%s: %v", v.Name, err)
 	}
-	v.Message1 = hex.EncodeToString(d.Message(1, step, src))
+	v.Message1 = hex.EncodeToString(d.Message(1, step, netip.Addr{}))
+	v.BoundMessage1 = ""
+	if src.IsValid() {
+		v.BoundMessage1 = hex.EncodeToString(d.Message(1, step, src))
+	}
 	ks, err := d.Sequence(nil, step, src)
 	if err != nil {
 		t.Fatalf("%s: %v", v.Name, err)
@@ -234,28 +250,37 @@ func compute(t *testing.T, v vectorJSON) vectorJSON {
 	}
 	v.Elements = p.Elements()
 	v.Limit = (1 << 32) / uint64(v.Elements) * uint64(v.Elements)
-	var traced []string
-	v.BlocksHex, v.Draws, traced = trace(d, secret, p, step, src)
+	want := p.Knocks
+	if src.IsValid() {
+		want = 1
+	}
+	var picked []uint32
+	v.BlocksHex, v.Draws, picked = trace(d.Message, secret, p, step, netip.Addr{}, nil, want)
+	v.BoundBlocks, v.BoundDraws = nil, nil
+	if src.IsValid() {
+		v.BoundBlocks, v.BoundDraws, picked = trace(d.Message, secret, p, step, src, picked, p.Knocks)
+	}
+	traced := knockStrings(p, picked)
 	if !cmp.Equal(traced, v.Sequence) {
 		t.Errorf("%s: the trace's sequence %v is not Sequence's %v", v.Name, traced, v.Sequence)
 	}
 	return v
 }
 
-// trace replays spec sections 5 and 6 over the messages this package
-// builds, recording the blocks and draws the vectors publish; compute
+// trace replays spec sections 5, 6 and 6.1 over the messages this
+// package builds (message(i, step, src): M(i) for the zero src, BM(i)
+// otherwise), recording the blocks and draws the vectors publish: it
+// draws until picked (the elements drawn so far) holds want. compute
 // checks that it ends in the sequence Sequence returned.
-func trace(d *Deriver, secret []byte, p Params, step uint64, src netip.Addr) ([]string, []drawJSON, []string) {
+func trace(message func(uint32, uint64, netip.Addr) []byte, secret []byte, p Params, step uint64, src netip.Addr,
+	picked []uint32, want int) ([]string, []drawJSON, []uint32) {
 	n := p.Elements()
 	limit := (1 << 32) / uint64(n) * uint64(n)
-	values := usableValues(p)
-	protos := p.Protocols.List()
 	var blocks []string
 	var draws []drawJSON
-	var picked []uint32
 	for i := uint32(1); i <= 255; i++ {
 		mac := hmac.New(sha256.New, secret)
-		mac.Write(d.Message(i, step, src))
+		mac.Write(message(i, step, src))
 		sum := mac.Sum(nil)
 		blocks = append(blocks, hex.EncodeToString(sum))
 		for w := 0; w < len(sum); w += 4 {
@@ -266,27 +291,32 @@ func trace(d *Deriver, secret []byte, p Params, step uint64, src netip.Addr) ([]
 			}
 			e := x % n
 			outcome := "knock"
-			for _, q := range picked {
-				if q == e {
-					outcome = "duplicate"
-				}
+			if slices.Contains(picked, e) {
+				outcome = "duplicate"
 			}
 			draws = append(draws, drawJSON{X: x, Element: &e, Outcome: outcome})
 			if outcome == "duplicate" {
 				continue
 			}
 			picked = append(picked, e)
-			if len(picked) == p.Knocks {
-				var out []string
-				for _, e := range picked {
-					nv := uint32(len(values))
-					out = append(out, Knock{Proto: protos[e/nv], Port: values[e%nv]}.String())
-				}
-				return blocks, draws, out
+			if len(picked) == want {
+				return blocks, draws, picked
 			}
 		}
 	}
 	return blocks, draws, nil
+}
+
+// knockStrings are the knocks of elements, as the vectors write them.
+func knockStrings(p Params, elements []uint32) []string {
+	values := usableValues(p)
+	protos := p.Protocols.List()
+	var out []string
+	for _, e := range elements {
+		nv := uint32(len(values))
+		out = append(out, Knock{Proto: protos[e/nv], Port: values[e%nv]}.String())
+	}
+	return out
 }
 
 // usableValues lists lo..hi without the excluded ports, ascending.
@@ -342,6 +372,15 @@ func checkCoverage(t *testing.T, vs []vectorJSON) {
 			seen[d.Outcome] = true
 		}
 		seen["blocks "+strconv.Itoa(len(v.BlocksHex))] = true
+		if len(v.BoundDraws) > 0 {
+			seen["bound stream"] = true
+			first := *v.Draws[len(v.Draws)-1].Element
+			for _, d := range v.BoundDraws {
+				if d.Outcome == "duplicate" && *d.Element == first {
+					seen["a bound draw repeating the first knock"] = true
+				}
+			}
+		}
 		if u := string(v.UnixTime); u != "" {
 			switch {
 			case u[0] == '-':
@@ -354,7 +393,7 @@ func checkCoverage(t *testing.T, vs []vectorJSON) {
 			seen["secret longer than the HMAC block"] = true
 		}
 	}
-	for _, want := range []string{"knock", "duplicate", "rejected", "blocks 1", "blocks 2", "blocks 3",
+	for _, want := range []string{"knock", "duplicate", "rejected", "blocks 1", "blocks 2", "blocks 3", "bound stream", "a bound draw repeating the first knock",
 		"negative time", "fractional time", "secret longer than the HMAC block"} {
 		if !seen[want] {
 			t.Errorf("no vector has %s", want)

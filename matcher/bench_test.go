@@ -30,7 +30,7 @@ func BenchmarkHandleNonMatching(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		p := pkts[i&1023]
-		m.Handle(t0, p.src, p.k)
+		m.Handle(t0, p.src, p.k, nil)
 		i++
 	}
 }
@@ -112,7 +112,7 @@ func packetCost(m *Matcher, at time.Time) float64 {
 	began := time.Now()
 	for i := range 100000 {
 		p := pkts[i&1023]
-		m.Handle(at, p.src, p.k)
+		m.Handle(at, p.src, p.k, nil)
 	}
 	return float64(time.Since(began).Nanoseconds()) / 100000
 }

@@ -8,9 +8,12 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// Handle processes knock k from src received at now. It returns the
-// event of a sequence the knock completed, if any.
-func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock) (Event, bool, error) {
+// Handle processes knock k from src received at now, with the packet's
+// payload (UDP payload or ICMP echo data; nil when there is none). It
+// returns the event of a sequence the knock completed or of a packet
+// knock it carried, if any. Sequence users ignore the payload; payload
+// is not kept after Handle returns.
+func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock, payload []byte) (Event, bool, error) {
 	if err := m.Advance(now); err != nil {
 		return Event{}, false, err
 	}
@@ -23,7 +26,7 @@ func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock) (Event, 
 		ev, done = m.advance(s, src, now, k)
 	}
 	if !done {
-		ev, done = m.start(s, src, now, k)
+		ev, done = m.start(s, src, now, k, payload)
 	}
 	return ev, done, nil
 }
@@ -66,28 +69,31 @@ func (m *Matcher) advance(s *source, src netip.Addr, now time.Time, k derive.Kno
 	return ev, done
 }
 
-// start begins candidates whose sequence starts with k.
-func (m *Matcher) start(s *source, src netip.Addr, now time.Time, k derive.Knock) (Event, bool) {
-	w := m.win.Load()
-	for _, c := range w.starting(k) {
-		if ev, done := m.begin(&s, src, now, c); done {
-			return ev, true
-		}
-	}
-	if len(m.bound) == 0 {
+// start begins candidates whose sequence starts with k, and checks the
+// packet knocks whose element k is.
+func (m *Matcher) start(s *source, src netip.Addr, now time.Time, k derive.Knock, payload []byte) (Event, bool) {
+	cands := m.win.Load().starting(k)
+	if len(cands) == 0 {
 		return Event{}, false
 	}
-	lo, hi := m.window(w.base)
-	for _, i := range m.bound {
-		for st := lo; st <= hi; st++ {
-			seq, err := m.users[i].d.Sequence(m.scratch[:0], st, src)
+	if ev, done := m.packet(cands, src, k, payload); done {
+		return ev, true
+	}
+	for _, c := range cands {
+		u := &m.users[c.user]
+		switch {
+		case u.Mode == derive.ModePacket:
+			continue // a packet user's element starts no sequence
+		case u.Bind:
+			m.stats.Derived++
+			seq, err := u.hd.Sequence(m.scratch[:0], c.step, src)
 			if err != nil || seq[0] != k {
 				continue
 			}
-			c := cand{user: i, step: st, seq: slices.Clone(seq)}
-			if ev, done := m.begin(&s, src, now, c); done {
-				return ev, true
-			}
+			c.seq = slices.Clone(seq)
+		}
+		if ev, done := m.begin(&s, src, now, c); done {
+			return ev, true
 		}
 	}
 	return Event{}, false
@@ -139,9 +145,9 @@ func (m *Matcher) newSource(src netip.Addr, now time.Time) *source {
 func (m *Matcher) complete(src netip.Addr, c cand) Event {
 	m.stats.Completed++
 	u := m.users[c.user]
-	ev := Event{User: u.Name, Src: src, Step: c.step, Open: u.Open}
+	ev := Event{User: u.Name, Src: src, Step: c.step, Open: u.Open, Addrs: []netip.Addr{src}}
 	if !allowed(u.From, src) {
-		ev.Kind = Refused
+		ev.Kind, ev.Reason = Refused, reasonFrom
 		return ev
 	}
 	if last, ok := m.used[c.user]; ok && c.step <= last {

@@ -36,6 +36,7 @@ type User struct {
 	Open   []derive.Knock
 	From   []netip.Prefix // empty: any source
 	Bind   bool
+	Mode   derive.Mode // sequence (the zero value) or packet
 }
 
 // Kind says what a completed sequence led to.
@@ -43,37 +44,62 @@ type Kind int
 
 // The kinds of events.
 const (
-	Grant   Kind = iota // a fresh sequence from an allowed source
-	Replay              // a completed sequence whose step was already used
-	Refused             // a completed sequence from a source outside from
+	Grant   Kind = iota // a fresh knock from an allowed source
+	Replay              // a knock whose step was already used
+	Refused             // a knock from a source outside from, or outside its claim
 )
 
 func (k Kind) String() string {
 	return [...]string{"grant", "replay", "refused"}[k]
 }
 
-// Event is the outcome of a completed sequence.
+// Event is the outcome of a completed sequence or a verified packet
+// knock.
 type Event struct {
 	Kind Kind
+	Mode derive.Mode // the knock's mode: the user's
 	User string
-	Src  netip.Addr
+	Src  netip.Addr // the packet's source
 	Step uint64
-	Open []derive.Knock
+	Open []derive.Knock // the user's services
+	// Addrs are the addresses to open (a fresh slice the caller may
+	// keep): for a sequence, exactly [Src]; for a packet knock, the
+	// claim's addresses inside from, and Src when the claim asks for it.
+	// On a Replay they are what a grant would have opened; on a Refused
+	// packet knock the claim's addresses as sent.
+	Addrs  []netip.Addr
+	Reason string // why a knock was refused; empty otherwise
 }
 
 // Stats counts what the matcher saw.
 type Stats struct {
 	Packets, Started, Completed, Cancelled, Expired, Evicted uint64
-	Sources                                                  int
-	Precompute                                               time.Duration // the last window rebuild
+	// Packet knocks: payloads of a size out of range, tags that did not
+	// verify, verified claims that were malformed, and grants.
+	BadSize, BadTag, BadClaim, PacketGrants uint64
+	// Derived counts the sequences the packet path derived: one per
+	// candidate a source-bound user's first knock starts, none for a
+	// packet that starts nothing.
+	Derived    uint64
+	Sources    int
+	Precompute time.Duration // the last window rebuild
 }
 
+// user is a User with its derivers. The window build uses d and pd under
+// Matcher.building; the packet path uses hd and hp, so a build beside it
+// (PrepareNext) never shares a deriver with it.
 type user struct {
 	User
-	d *derive.Deriver
+	d  *derive.Deriver       // sequence users: the build's (sequences, or first knocks if bound)
+	pd *derive.PacketDeriver // packet users: the build's (elements)
+	hd *derive.Deriver       // bound sequence users: the packet path's (knocks 2..k per source)
+	hp *derive.PacketDeriver // packet users: the packet path's (Open)
 }
 
-// cand is a (user, step) whose sequence starts with a given knock.
+// cand is a (user, step) whose knock starts with a given element. seq is
+// the whole sequence of an unbound sequence user; for a source-bound
+// user only its first knock until a source starts it (then the whole
+// sequence for that source); for a packet user the element.
 type cand struct {
 	user int
 	step uint64
@@ -99,10 +125,9 @@ type source struct {
 type Matcher struct {
 	cfg      Config
 	users    []user
-	bound    []int                  // indices of source-bound users
 	win      atomic.Pointer[Window] // the current window
 	next     *Window                // the next step's, built ahead
-	building sync.Mutex             // held by a window build: it runs the unbound users' derivers
+	building sync.Mutex             // held by a window build: it runs the build's derivers
 	sources  map[netip.Addr]*source
 	order    []netip.Addr // insertion order, for eviction
 	used     map[int]uint64
@@ -122,19 +147,37 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 	m := &Matcher{cfg: cfg, sources: map[netip.Addr]*source{}, used: map[int]uint64{},
 		scratch: make([]derive.Knock, 0, derive.MaxKnocks)}
 	for i, u := range users {
-		d, err := derive.New(u.Secret, cfg.ServerID, cfg.Params)
+		w, err := newUser(cfg, u)
 		if err != nil {
 			return nil, fmt.Errorf("user %s: %w", u.Name, err)
 		}
-		m.users = append(m.users, user{User: u, d: d})
-		if u.Bind {
-			m.bound = append(m.bound, i)
-		}
+		m.users = append(m.users, w)
 		if s, ok := used[u.Name]; ok {
 			m.used[i] = s
 		}
 	}
 	return m, nil
+}
+
+// newUser makes u's derivers: a packet user's two packet derivers, a
+// sequence user's build deriver and, if bound, its packet path's.
+func newUser(cfg Config, u User) (user, error) {
+	w := user{User: u}
+	var err error
+	if u.Mode == derive.ModePacket {
+		if w.pd, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params); err != nil {
+			return w, err
+		}
+		w.hp, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params)
+		return w, err
+	}
+	if w.d, err = derive.New(u.Secret, cfg.ServerID, cfg.Params); err != nil {
+		return w, err
+	}
+	if u.Bind {
+		w.hd, err = derive.New(u.Secret, cfg.ServerID, cfg.Params)
+	}
+	return w, err
 }
 
 // Used returns each user's last used step, for the state file.

@@ -68,7 +68,7 @@ func send(t testing.TB, m *Matcher, pkts []pkt) []string {
 	t.Helper()
 	var out []string
 	for _, p := range pkts {
-		ev, ok, err := m.Handle(t0.Add(p.at), p.src, p.k)
+		ev, ok, err := m.Handle(t0.Add(p.at), p.src, p.k, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +246,7 @@ func TestSweepsManyUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, k := range order {
-			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), client, k); ok {
+			if ev, ok, _ := m.Handle(t0.Add(time.Duration(i)*10*time.Microsecond), client, k, nil); ok {
 				t.Errorf("%s sweep completed %v at packet %d", name, ev, i)
 			}
 		}
@@ -290,5 +290,52 @@ func TestMarkUsed(t *testing.T) {
 				t.Errorf("Used() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestBoundStraysDeriveNothing is the cost of source binding on the
+// packet path: with 200 source-bound users among 400, a packet that
+// starts nothing derives no sequence (it did 2*skew+1 per bound user
+// before their first knocks were indexed), and a bound user's first
+// knock derives its sequence once, for that source.
+func TestBoundStraysDeriveNothing(t *testing.T) {
+	us := manyUsers(400)
+	for i := 0; i < len(us); i += 2 {
+		us[i].Bind = true
+	}
+	m, err := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second,
+		StrayTolerance: DefaultStrayTolerance}, us, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Advance(t0); err != nil {
+		t.Fatal(err)
+	}
+	pkts := nonStarting(m, 20000)
+	for _, p := range pkts {
+		if _, ok, err := m.Handle(t0, p.src, p.k, nil); ok || err != nil {
+			t.Fatalf("a non-starting packet led to an event (%v)", err)
+		}
+	}
+	if st := m.Stats(); st.Derived != 0 || st.Started != 0 {
+		t.Errorf("%d non-starting packets: %d sequences derived, %d started; want none", len(pkts), st.Derived, st.Started)
+	}
+	b, err := derive.Sequence(us[0].Secret, "gw1", derive.DefaultParams(), stepT, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, k := range b {
+		if ev, ok, err := m.Handle(t0.Add(time.Duration(i)*50*time.Millisecond), client, k, nil); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			got = append(got, fmt.Sprintf("%v %s %v", ev.Kind, ev.User, ev.Addrs))
+		}
+	}
+	if diff := cmp.Diff([]string{"grant u0 [198.18.0.2]"}, got); diff != "" {
+		t.Errorf("bound user's sequence (-want +got):\n%s", diff)
+	}
+	if st := m.Stats(); st.Derived != 1 {
+		t.Errorf("the bound user's sequence derived %d times, want once", st.Derived)
 	}
 }

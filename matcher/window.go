@@ -8,10 +8,12 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// Window is the sequences of every user not bound to a source, for the
-// steps a knock may use around one step (skew on either side), indexed by
-// their first knock in a dense table (one slot per protocol and port), so
-// that a packet costs one array lookup and a rollover a counting sort.
+// Window is what every user's knock of the steps around one step (skew
+// on either side) begins with: the sequences of unbound users, the first
+// knocks of source-bound users (which do not depend on the source) and the
+// elements of packet users, indexed by their first knock in a dense table
+// (one slot per protocol and port), so that a packet that starts nothing
+// costs one array lookup and a rollover a counting sort.
 // Building one for 100,000 users takes a fraction of a second, so the
 // daemon builds the next step's on another goroutine
 // (PrepareNext) and hands it over (Install) before the step begins; the
@@ -86,7 +88,7 @@ func (m *Matcher) NeedsNext(now time.Time, lead time.Duration) bool {
 // PrepareNext builds the window of the step after now's. It is safe to
 // call while another goroutine uses the matcher: it reads the current
 // window and the users, and derives under its own lock with derivers the
-// packet path does not touch.
+// packet path does not touch (each user has one set for each).
 func (m *Matcher) PrepareNext(now time.Time) (*Window, error) {
 	return m.build(derive.Step(now, m.cfg.Params.Period) + 1)
 }
@@ -132,15 +134,14 @@ func (m *Matcher) build(t uint64) (*Window, error) {
 	return w, nil
 }
 
-// appendStep appends to all the candidates of step s for every unbound
-// user; their sequences share one array, never appended to.
+// appendStep appends to all the candidates of step s for every user: an
+// unbound sequence user's sequence, a source-bound user's first knock
+// (the same for every source) and a packet user's element. Their knocks
+// share one array, never appended to.
 func (m *Matcher) appendStep(all []cand, s uint64) ([]cand, error) {
 	slab := make([]derive.Knock, 0, len(m.users)*m.cfg.Params.Knocks)
 	for i, u := range m.users {
-		if u.Bind {
-			continue
-		}
-		seq, err := u.d.Sequence(slab[len(slab):], s, netip.Addr{})
+		seq, err := u.knocks(slab[len(slab):], s)
 		if err != nil {
 			return nil, fmt.Errorf("user %s step %d: %w", u.Name, s, err)
 		}
@@ -150,6 +151,22 @@ func (m *Matcher) appendStep(all []cand, s uint64) ([]cand, error) {
 		all = append(all, cand{user: i, step: s, seq: seq[:len(seq):len(seq)]})
 	}
 	return all, nil
+}
+
+// knocks appends to dst[:0] what u's window holds for step s, with the
+// build's derivers.
+func (u *user) knocks(dst []derive.Knock, s uint64) ([]derive.Knock, error) {
+	var k derive.Knock
+	var err error
+	switch {
+	case u.Mode == derive.ModePacket:
+		k, err = u.pd.Knock(s)
+	case u.Bind:
+		k, err = u.d.First(s)
+	default:
+		return u.d.Sequence(dst, s, netip.Addr{})
+	}
+	return append(dst[:0], k), err
 }
 
 // index sorts the candidates by the slot of their first knock (a counting

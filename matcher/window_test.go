@@ -28,6 +28,7 @@ func windowText(w *Window) []string {
 func TestWindowIncremental(t *testing.T) {
 	us := manyUsers(50)
 	us[7].Bind = true
+	us[8].Mode = derive.ModePacket
 	cfg := Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second}
 	inc, err := New(cfg, us, nil)
 	if err != nil {
@@ -46,10 +47,17 @@ func TestWindowIncremental(t *testing.T) {
 		if diff := cmp.Diff(windowText(want), windowText(got)); diff != "" {
 			t.Fatalf("step T%+d: incremental window differs from a fresh one (-want +got):\n%s", i, diff)
 		}
-		if n := len(got.cands); n != 49*3 {
-			t.Errorf("step T%+d: %d candidates, want 49 users x 3 steps (the bound user has none)", i, n)
+		if n := len(got.cands); n != 50*3 {
+			t.Errorf("step T%+d: %d candidates, want 50 users x 3 steps", i, n)
 		}
 		for _, c := range got.cands {
+			want := 4 // the sequence
+			if c.user == 7 || c.user == 8 {
+				want = 1 // the bound user's first knock, the packet user's element
+			}
+			if len(c.seq) != want {
+				t.Errorf("u%d step %d: %d knocks indexed, want %d", c.user, c.step, len(c.seq), want)
+			}
 			if !slices.ContainsFunc(got.starting(c.seq[0]), func(o cand) bool { return o.user == c.user && o.step == c.step }) {
 				t.Errorf("u%d step %d not found under %v", c.user, c.step, c.seq[0])
 			}
@@ -91,7 +99,7 @@ func TestPrepareNext(t *testing.T) {
 	next := seqOf(t, "carol", stepT+1, netip.Addr{})
 	var got []string
 	for i, k := range next {
-		ev, ok, err := m.Handle(end.Add(time.Duration(i)*50*time.Millisecond), client, k)
+		ev, ok, err := m.Handle(end.Add(time.Duration(i)*50*time.Millisecond), client, k, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +139,7 @@ func TestPrepareNextConcurrent(t *testing.T) {
 	for i := range 200 {
 		for j, k := range b {
 			at := t0.Add(time.Duration(i*len(b)+j) * 2 * time.Millisecond)
-			ev, ok, err := m.Handle(at, client, k)
+			ev, ok, err := m.Handle(at, client, k, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

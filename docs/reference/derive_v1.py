@@ -22,6 +22,7 @@ import sys
 from fractions import Fraction
 
 LABEL = b"otpknock/v1"
+BOUND_LABEL = b"otpknock/v1/bound"  # the bound stream of source-bound users (section 6.1)
 MASK = {"tcp": 1, "udp": 2, "icmp": 4}
 ORDER = ["tcp", "udp", "icmp"]
 MAX_BLOCKS = 255
@@ -108,18 +109,29 @@ class Params:
                                   self.lo, self.hi, len(self.excl))
         self.params += b"".join(struct.pack(">H", e) for e in self.excl)
 
-    def message(self, i, step, source):
-        return (struct.pack(">I", i) + lp(LABEL) + struct.pack(">Q", step)
+    def message(self, i, step, source, label=LABEL):
+        return (struct.pack(">I", i) + lp(label) + struct.pack(">Q", step)
                 + lp(self.server_id) + lp(self.params) + lp(source))
 
     def knock(self, e):
         return "%s/%d" % (self.protos[e // len(self.values)], self.values[e % len(self.values)])
 
     def derive(self, step, source):
-        """Spec sections 5 and 6, with the trace the vectors record."""
-        picked, blocks, draws = [], [], []
+        """Spec sections 5, 6 and 6.1, with the traces the vectors record: the
+        unbound stream's (up to the first knock for a source-bound user) and
+        the bound stream's (None when not bound)."""
+        if not source:
+            blocks, draws, picked = self.stream(step, b"", LABEL, [], self.knocks)
+            return blocks, draws, None, [self.knock(e) for e in picked]
+        blocks, draws, picked = self.stream(step, b"", LABEL, [], 1)
+        bound = self.stream(step, source, BOUND_LABEL, picked, self.knocks)
+        return blocks, draws, bound, [self.knock(e) for e in bound[2]]
+
+    def stream(self, step, source, label, picked, want):
+        """Draw from the stream of label until picked holds want elements."""
+        picked, blocks, draws = list(picked), [], []
         for i in range(1, MAX_BLOCKS + 1):
-            block = hmac.new(self.secret, self.message(i, step, source), hashlib.sha256).digest()
+            block = hmac.new(self.secret, self.message(i, step, source, label), hashlib.sha256).digest()
             blocks.append(block.hex())
             for (x,) in struct.iter_unpack(">I", block):
                 if x >= self.limit:
@@ -131,8 +143,8 @@ class Params:
                     continue
                 picked.append(e)
                 draws.append({"x": x, "element": e, "outcome": "knock"})
-                if len(picked) == self.knocks:
-                    return blocks, draws, [self.knock(e) for e in picked]
+                if len(picked) == want:
+                    return blocks, draws, picked
         raise Refused("exhausted")
 
 
@@ -150,15 +162,20 @@ def derive_vector(v):
     if "unix_time" in v:
         step = step_of(v["unix_time"], p.period)
     source = encode_source(v["source"])
-    blocks, draws, seq = p.derive(step, source)
-    return {"step": str(step), "message_1_hex": p.message(1, step, source).hex(),
-            "elements": p.n, "limit": p.limit, "blocks_hex": blocks, "draws": draws,
-            "sequence": seq}
+    blocks, draws, bound, seq = p.derive(step, source)
+    out = {"step": str(step), "message_1_hex": p.message(1, step, b"").hex(),
+           "elements": p.n, "limit": p.limit, "blocks_hex": blocks, "draws": draws,
+           "sequence": seq}
+    if bound is not None:
+        out["bound_message_1_hex"] = p.message(1, step, source, BOUND_LABEL).hex()
+        out["bound_blocks_hex"], out["bound_draws"] = bound[0], bound[1]
+    return out
 
 
 def check_derive(v):
     got = derive_vector(v)
-    return {k: (v.get(k), x) for k, x in got.items() if v.get(k) != x}
+    keys = set(got) | {k for k in v if k.startswith("bound_")}
+    return {k: (v.get(k), got.get(k)) for k in keys if v.get(k) != got.get(k)}
 
 
 def check_error(v):
