@@ -1,14 +1,17 @@
 // Package matcher turns the stream of knock packets into grants. Its
-// input is a (time, source address, knock) triple per packet, which the
-// daemon takes from the listener; the matcher knows neither the listener
-// nor the firewall.
+// input is a (time, source address, knock, payload) tuple per packet,
+// which the daemon takes from the listener; the matcher knows neither the
+// listener nor the firewall.
 //
-// For every user it precomputes the sequences of the steps
-// T-skew..T+skew around the current step T (a Window) and indexes them by
-// first knock in a table with one slot per (protocol, port), so a packet
-// that starts nothing costs one array lookup and creates no state. The
-// daemon builds the next step's window ahead, beside the packet path, and
-// each build derives only the step it adds.
+// For every user it precomputes what its knocks of the steps
+// T-skew..T+skew around the current step T begin with (a Window): an
+// unbound user's sequences, a source-bound user's first knocks (the same
+// for every source, docs/spec.md section 6.1) and a packet user's
+// elements, indexed by first knock in a table with one slot per
+// (protocol, port), so a packet that starts nothing costs one array
+// lookup, derives nothing and creates no state. The daemon builds the next
+// step's window ahead, beside the packet path, and each build derives
+// only the step it adds.
 // A packet that matches a first knock starts a candidate for (source,
 // user, step): the step is locked at that first knock. Later packets from
 // the source advance it when they are its next knock; a repeat of the
@@ -28,8 +31,21 @@
 // step of each user only moves forward, and the daemon persists it, so a
 // replay (same step from any address, or an older step after a restart)
 // is refused and reported. A completion from a source outside the user's
-// from CIDRs is refused without using the step. Source-bound users derive
-// with the source address, so their candidates are computed per source.
+// from CIDRs is refused without using the step. A source-bound user's
+// knocks 2..k depend on the source: they are derived once, when its first
+// knock arrives from a source.
+//
+// Packet users knock with one packet whose payload carries a claim and a
+// tag (docs/spec.md section 11). A packet to such a user's element is
+// checked with the user's packet deriver (the tag in constant time, with
+// the source for a bound user); a verified one is refused from outside
+// from, is a replay of a used step (the same record as sequences), is
+// refused when its source is not among the claimed addresses unless the
+// claim asks for its source, and otherwise grants the claimed addresses
+// inside from (and the source when asked). Only a grant uses the step.
+// Payloads of a bad size, bad tags and malformed claims are counted and
+// change nothing; a bare packet to an element is nothing, and a packet
+// user's element never starts a sequence.
 //
 // Memory is bounded: at most MaxSources tracked sources (the oldest is
 // evicted) and MaxCandidates per source. Nothing is ever banned: sources
