@@ -26,6 +26,7 @@ netns_cleanup() {
 	wait 2>/dev/null || true
 	ip netns del "$srv" 2>/dev/null || true
 	ip netns del "$cli" 2>/dev/null || true
+	rm -rf "/etc/netns/$cli"
 	[ -z "${atk:-}" ] || ip netns del "$atk" 2>/dev/null || true
 	rm -rf "$work"
 }
