@@ -48,6 +48,7 @@ type Daemon struct {
 	cfg  *config.Config
 	plan firewall.Plan
 	m    *matcher.Matcher
+	used Used // the used steps of the state file and of every matcher so far
 }
 
 // ErrInstall marks New's failure to install the firewall: a failure of
@@ -58,11 +59,15 @@ var ErrInstall = errors.New("installing the firewall")
 // New returns a daemon ready to Run: state and secrets loaded, matcher
 // and metrics built, firewall installed.
 func New(cfg *config.Config, deps Deps) (*Daemon, error) {
-	used, err := LoadState(cfg.StateFile)
+	used, legacy, err := LoadState(cfg.StateFile, cfg.Params.Period)
 	if err != nil {
 		return nil, err
 	}
-	m, err := build(cfg, used)
+	if legacy {
+		deps.Log.Info("state_file holds bare step numbers (version 1): read as steps of the configured step; the next save writes version 2",
+			"state_file", cfg.StateFile, "step", cfg.Params.Period.String())
+	}
+	m, err := build(cfg, used.Steps(cfg.Params.Period))
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +76,7 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m}
+		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m, used: used}
 	d.metrics = newMetrics(d)
 	return d, nil
 }
@@ -133,18 +138,17 @@ func (d *Daemon) Close() error {
 	}
 	d.closed = true
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	closeErr := d.fw.Close(d.plan)
-	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
-		d.log.Error("saving state", "err", err)
-	}
-	st, ms := d.src.Stats(), d.m.Stats()
+	ms := d.m.Stats()
+	d.mu.Unlock()
+	saveErr := d.save()
+	st := d.src.Stats()
 	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
 		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted)
 	if closeErr != nil {
-		return fmt.Errorf("removing the NFLOG rules: %w", closeErr)
+		closeErr = fmt.Errorf("removing the NFLOG rules: %w", closeErr)
 	}
-	return nil
+	return errors.Join(closeErr, saveErr)
 }
 
 // ErrClosed is returned by Reload after Close.
@@ -189,12 +193,13 @@ type generation struct {
 }
 
 // install loads the config file and the secrets again, builds their
-// matcher with the used steps so far and installs their firewall. The
-// packet path keeps running on the old matcher meanwhile.
+// matcher with the used steps so far (as steps of the new config's
+// period) and installs their firewall. The packet path keeps running on
+// the old matcher meanwhile.
 func (d *Daemon) install() (generation, error) {
 	d.mu.Lock()
 	old := d.cfg
-	used := d.m.Used()
+	used := d.usedLocked()
 	d.mu.Unlock()
 	cfg, err := config.Load(old.Path)
 	if err != nil {
@@ -203,7 +208,7 @@ func (d *Daemon) install() (generation, error) {
 	if cfg.NFLOGGroup != old.NFLOGGroup {
 		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
 	}
-	m, err := build(cfg, used)
+	m, err := build(cfg, used.Steps(cfg.Params.Period))
 	if err != nil {
 		return generation{}, err
 	}
@@ -215,10 +220,10 @@ func (d *Daemon) install() (generation, error) {
 }
 
 // swap puts g in place, carrying over the steps used since install read
-// them.
+// them, converted to g's period.
 func (d *Daemon) swap(g generation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	g.m.MarkUsed(d.m.Used())
+	g.m.MarkUsed(d.usedLocked().Steps(g.cfg.Params.Period))
 	d.cfg, d.plan, d.m = g.cfg, g.plan, g.m
 }

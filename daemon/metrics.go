@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -19,6 +20,10 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	packets  map[derive.Proto]prometheus.Counter // resolved once: counted per packet
 	events   *prometheus.CounterVec
+	saveErrs prometheus.Counter
+
+	mu      sync.Mutex
+	saveErr error // the last state save's failure, nil after a success
 }
 
 // newMetrics registers the metrics of d; the gauges read its matcher and
@@ -43,7 +48,9 @@ func newMetrics(d *Daemon) *Metrics {
 			return f(d.m.Stats())
 		}
 	}
-	m.Registry.MustRegister(packets, m.events,
+	m.saveErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "otpknock_state_save_errors_total",
+		Help: "Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed."})
+	m.Registry.MustRegister(packets, m.events, m.saveErrs,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_sources_tracked", Help: "Sources with a sequence in progress."},
 			stat(func(s matcher.Stats) float64 { return float64(s.Sources) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_candidates_cancelled_total", Help: "Sequences cancelled by strays or the source cap."},
@@ -68,11 +75,39 @@ func (m *Metrics) event(k matcher.Kind) {
 	m.events.WithLabelValues(k.String()).Inc()
 }
 
-// Handler serves /metrics and /healthz.
+// saved records the outcome of a state save.
+func (m *Metrics) saved(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saveErr = err
+	if err != nil {
+		m.saveErrs.Inc()
+	}
+}
+
+// health returns why the server is unhealthy, or nil.
+func (m *Metrics) health() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.saveErr != nil {
+		return fmt.Errorf("the last save of the used steps failed: %w", m.saveErr)
+	}
+	return nil
+}
+
+// Handler serves /metrics and /healthz: "ok", or status 503 and the
+// reason while the last save of the used steps failed.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := m.health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unhealthy: %v\n", err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	return mux
 }
 
