@@ -59,6 +59,9 @@ var ErrInstall = errors.New("installing the firewall")
 // New returns a daemon ready to Run: state and secrets loaded, matcher
 // and metrics built, firewall installed.
 func New(cfg *config.Config, deps Deps) (*Daemon, error) {
+	if err := CheckStrength(cfg); err != nil {
+		return nil, err
+	}
 	used, legacy, err := LoadState(cfg.StateFile, cfg.Params.Period)
 	if err != nil {
 		return nil, err
@@ -79,6 +82,22 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m, used: used}
 	d.metrics = newMetrics(d)
 	return d, nil
+}
+
+// CheckStrength refuses a config whose users, skew and parameters leave
+// a blind sweep less than derive.MinBits of work (see
+// derive.Params.EffectiveBits), in one line naming the config and the
+// fields.
+func CheckStrength(cfg *config.Config) error {
+	if err := cfg.Params.ValidateServer(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance); err != nil {
+		return fmt.Errorf("%s: %w; users and skew count too", cfg.Path, err)
+	}
+	return nil
+}
+
+// EffectiveBits is cfg's work of a blind sweep in bits.
+func EffectiveBits(cfg *config.Config) float64 {
+	return cfg.Params.EffectiveBits(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance)
 }
 
 // build loads the users' secrets and builds the matcher for cfg, with
@@ -110,7 +129,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.log.Info("started", "server_id", cfg.ServerID, "users", len(cfg.Users), "nflog_group", cfg.NFLOGGroup,
 		"knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
-		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()))
+		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()), "effective_bits", fmt.Sprintf("%.1f", EffectiveBits(cfg)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tick := d.clock.NewTicker(housekeepingEvery)
@@ -207,6 +226,9 @@ func (d *Daemon) install() (generation, error) {
 	}
 	if cfg.NFLOGGroup != old.NFLOGGroup {
 		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
+	}
+	if err := CheckStrength(cfg); err != nil {
+		return generation{}, err
 	}
 	m, err := build(cfg, used.Steps(cfg.Params.Period))
 	if err != nil {
