@@ -20,6 +20,7 @@ type userAddFlags struct {
 	qrPNG      string
 	noQR       bool
 	secretSize int
+	noReload   bool
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
@@ -43,6 +44,7 @@ the secret: hand it over privately.`,
 	c.Flags().StringVar(&f.qrPNG, "qr-png", "", "also write the QR code to this PNG file (mode 0600)")
 	c.Flags().BoolVar(&f.noQR, "no-qr", false, "do not print the QR code")
 	c.Flags().IntVar(&f.secretSize, "secret-bytes", 32, "secret length in bytes, 16 or more")
+	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
 	return c
 }
 
@@ -94,6 +96,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 		}
 	}
 	printUser(env.Stdout, cfg, u, uri, f)
+	noticeServer(env, cfg, f.noReload)
 	return nil
 }
 

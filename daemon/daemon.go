@@ -100,6 +100,12 @@ func EffectiveBits(cfg *config.Config) float64 {
 	return cfg.Params.EffectiveBits(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance)
 }
 
+// MaxUsers is the most users cfg's parameters and skew keep at
+// derive.MinBits effective bits.
+func MaxUsers(cfg *config.Config) float64 {
+	return cfg.Params.MaxUsers(2*cfg.Skew+1, matcher.DefaultStrayTolerance)
+}
+
 // build loads the users' secrets and builds the matcher for cfg, with
 // the used steps of the state file.
 func build(cfg *config.Config, used map[string]uint64) (*matcher.Matcher, error) {
