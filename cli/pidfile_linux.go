@@ -21,10 +21,16 @@ func holdPidFile(path string) (release func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("pid file %s is held by another server: %w", path, err)
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	release = func() { os.Remove(path); f.Close() }
+	if err := f.Truncate(0); err != nil {
+		release()
+		return nil, fmt.Errorf("pid file: %w", err)
 	}
-	return func() { os.Remove(path); f.Close() }, err
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		release()
+		return nil, fmt.Errorf("pid file: %w", err)
+	}
+	return release, nil
 }
 
 // pidFileHeld reports whether a process holds the pid file at path
