@@ -37,6 +37,10 @@ type Env struct {
 	// Hangup delivers the server's reload requests; nil means the
 	// process's SIGHUP.
 	Hangup <-chan os.Signal
+	// Systemctl and Signal replace running systemctl and signalling a
+	// process when user add|remove reload a running server (tests).
+	Systemctl func(args ...string) error
+	Signal    func(pid int, sig os.Signal) error
 }
 
 // firewall opens the server's firewall backend: Env's, or the kernel's.

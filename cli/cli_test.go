@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -28,12 +29,19 @@ type harness struct {
 	writer    sender.Writer
 	prober    sender.Prober
 	realClock bool
+	// systemctl and signal stand for systemctl and kill(2): no test runs
+	// the real ones. The default has no otpknock.service and signals
+	// nothing.
+	systemctl func(args ...string) error
+	signal    func(pid int, sig os.Signal) error
 }
 
 func newHarness(t *testing.T) *harness {
 	dir := t.TempDir()
 	return &harness{t: t, dir: dir, clock: clock.NewFake(time.Unix(1_800_000_017, 0)),
-		env: map[string]string{"OTPKNOCK_CLIENT_CONFIG": filepath.Join(dir, "client", "client.yaml")}}
+		env:       map[string]string{"OTPKNOCK_CLIENT_CONFIG": filepath.Join(dir, "client", "client.yaml")},
+		systemctl: func(...string) error { return errors.New("exit status 3") },
+		signal:    func(int, os.Signal) error { return errors.New("no process") }}
 }
 
 func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err error) {
@@ -45,7 +53,7 @@ func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err 
 	err = Run(context.Background(), args, Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test",
-		Writer: h.writer, Prober: h.prober,
+		Writer: h.writer, Prober: h.prober, Systemctl: h.systemctl, Signal: h.signal,
 	})
 	return out.String(), errb.String(), err
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -58,7 +59,7 @@ func TestSendWait(t *testing.T) {
 	h, f := withProfile(t, "198.18.0.1", "--open", "udp/1194,tcp/2222")
 	h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
 	out := h.mustRun("", "send", "gw1", "--wait")
-	if out != "gw1: 198.18.0.1:2222 open 200 ms after the first knock (step 60000000, attempt 1)\n" {
+	if want := fmt.Sprintf("gw1: 198.18.0.1:2222 open %d ms after the first knock (step 60000000, attempt 1)\n", 4*sender.DefaultGap/time.Millisecond); out != want {
 		t.Errorf("send --wait: %q", out)
 	}
 	h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return false }}

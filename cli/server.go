@@ -108,6 +108,11 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) 
 		}
 		return err
 	}
+	if release, err := holdPidFile(pidPath(cfg)); err != nil {
+		log.Warn("no pid file: user add|remove cannot reload this server by themselves", "err", err)
+	} else {
+		defer release()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	hup, stopHangups := env.hangups()
 	defer stopHangups()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
+	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/listener"
 )
@@ -28,11 +29,12 @@ func check(w io.Writer, cfg *config.Config) error {
 		fmt.Fprintf(w, "ok   %s\n", ok)
 	}
 	line(nil, fmt.Sprintf("config %s: server_id %s, %d users, %.0f bits per sequence", cfg.Path, cfg.ServerID, len(cfg.Users), cfg.Params.Bits()))
+	line(daemon.CheckStrength(cfg), fmt.Sprintf("strength: %.1f effective bits against a blind sweep (minimum %d)", daemon.EffectiveBits(cfg), derive.MinBits))
 	for _, u := range cfg.Users {
 		s, err := cfg.ReadSecret(u.Name)
 		line(err, fmt.Sprintf("secret of %s: %d bits, private", u.Name, 8*len(s)))
 	}
-	_, err := daemon.LoadState(cfg.StateFile)
+	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
 	line(err, "state_file "+cfg.StateFile)
 	line(daemon.CheckPrivileges(), "privileges: root or CAP_NET_ADMIN")
 	fw, err := firewall.NewKernel()

@@ -21,6 +21,7 @@ type userAddFlags struct {
 	noQR       bool
 	secretSize int
 	knock      string
+	noReload   bool
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
@@ -45,6 +46,7 @@ the secret: hand it over privately.`,
 	c.Flags().BoolVar(&f.noQR, "no-qr", false, "do not print the QR code")
 	c.Flags().IntVar(&f.secretSize, "secret-bytes", 32, "secret length in bytes, 16 or more")
 	c.Flags().StringVar(&f.knock, "knock", "sequence", "how the user knocks: sequence, or packet (one UDP or ICMP packet carrying a MAC)")
+	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
 	return c
 }
 
@@ -100,6 +102,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 		}
 	}
 	printUser(env.Stdout, cfg, u, uri, f)
+	noticeServer(env, cfg, f.noReload)
 	return nil
 }
 

@@ -49,6 +49,7 @@ type Daemon struct {
 	plan     firewall.Plan
 	m        *matcher.Matcher
 	replaced matcher.Stats // the counters of the matchers reloads replaced
+	used     Used          // the used steps of the state file and of every matcher so far
 }
 
 // ErrInstall marks New's failure to install the firewall: a failure of
@@ -59,11 +60,18 @@ var ErrInstall = errors.New("installing the firewall")
 // New returns a daemon ready to Run: state and secrets loaded, matcher
 // and metrics built, firewall installed.
 func New(cfg *config.Config, deps Deps) (*Daemon, error) {
-	used, err := LoadState(cfg.StateFile)
+	if err := CheckStrength(cfg); err != nil {
+		return nil, err
+	}
+	used, legacy, err := LoadState(cfg.StateFile, cfg.Params.Period)
 	if err != nil {
 		return nil, err
 	}
-	m, err := build(cfg, used)
+	if legacy {
+		deps.Log.Info("state_file holds bare step numbers (version 1): read as steps of the configured step; the next save writes version 2",
+			"state_file", cfg.StateFile, "step", cfg.Params.Period.String())
+	}
+	m, err := build(cfg, used.Steps(cfg.Params.Period))
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +80,31 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m}
+		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m, used: used}
 	d.metrics = newMetrics(d)
 	return d, nil
+}
+
+// CheckStrength refuses a config whose users, skew and parameters leave
+// a blind sweep less than derive.MinBits of work (see
+// derive.Params.EffectiveBits), in one line naming the config and the
+// fields.
+func CheckStrength(cfg *config.Config) error {
+	if err := cfg.Params.ValidateServer(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance); err != nil {
+		return fmt.Errorf("%s: %w; users and skew count too", cfg.Path, err)
+	}
+	return nil
+}
+
+// EffectiveBits is cfg's work of a blind sweep in bits.
+func EffectiveBits(cfg *config.Config) float64 {
+	return cfg.Params.EffectiveBits(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance)
+}
+
+// MaxUsers is the most users cfg's parameters and skew keep at
+// derive.MinBits effective bits.
+func MaxUsers(cfg *config.Config) float64 {
+	return cfg.Params.MaxUsers(2*cfg.Skew+1, matcher.DefaultStrayTolerance)
 }
 
 // build loads the users' secrets and builds the matcher for cfg, with
@@ -106,7 +136,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.log.Info("started", "server_id", cfg.ServerID, "users", len(cfg.Users), "nflog_group", cfg.NFLOGGroup,
 		"knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
-		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()))
+		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()), "effective_bits", fmt.Sprintf("%.1f", EffectiveBits(cfg)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tick := d.clock.NewTicker(housekeepingEvery)
@@ -134,19 +164,18 @@ func (d *Daemon) Close() error {
 	}
 	d.closed = true
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	closeErr := d.fw.Close(d.plan)
-	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
-		d.log.Error("saving state", "err", err)
-	}
-	st, ms := d.src.Stats(), addCounters(d.replaced, d.m.Stats())
+	ms := addCounters(d.replaced, d.m.Stats())
+	d.mu.Unlock()
+	saveErr := d.save()
+	st := d.src.Stats()
 	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
 		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted,
 		"packet_grants", ms.PacketGrants, "bad_payloads", ms.BadSize+ms.BadTag+ms.BadClaim, "truncated", st.Truncated)
 	if closeErr != nil {
-		return fmt.Errorf("removing the NFLOG rules: %w", closeErr)
+		closeErr = fmt.Errorf("removing the NFLOG rules: %w", closeErr)
 	}
-	return nil
+	return errors.Join(closeErr, saveErr)
 }
 
 // ErrClosed is returned by Reload after Close.
@@ -191,12 +220,13 @@ type generation struct {
 }
 
 // install loads the config file and the secrets again, builds their
-// matcher with the used steps so far and installs their firewall. The
-// packet path keeps running on the old matcher meanwhile.
+// matcher with the used steps so far (as steps of the new config's
+// period) and installs their firewall. The packet path keeps running on
+// the old matcher meanwhile.
 func (d *Daemon) install() (generation, error) {
 	d.mu.Lock()
 	old := d.cfg
-	used := d.m.Used()
+	used := d.usedLocked()
 	d.mu.Unlock()
 	cfg, err := config.Load(old.Path)
 	if err != nil {
@@ -205,7 +235,10 @@ func (d *Daemon) install() (generation, error) {
 	if cfg.NFLOGGroup != old.NFLOGGroup {
 		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
 	}
-	m, err := build(cfg, used)
+	if err := CheckStrength(cfg); err != nil {
+		return generation{}, err
+	}
+	m, err := build(cfg, used.Steps(cfg.Params.Period))
 	if err != nil {
 		return generation{}, err
 	}
@@ -217,11 +250,11 @@ func (d *Daemon) install() (generation, error) {
 }
 
 // swap puts g in place, carrying over the steps used since install read
-// them.
+// them, converted to g's period.
 func (d *Daemon) swap(g generation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	g.m.MarkUsed(d.m.Used())
+	g.m.MarkUsed(d.usedLocked().Steps(g.cfg.Params.Period))
 	d.replaced = addCounters(d.replaced, d.m.Stats())
 	d.cfg, d.plan, d.m = g.cfg, g.plan, g.m
 }

@@ -175,8 +175,8 @@ func TestDaemon(t *testing.T) {
 	if !strings.Contains(fw.String(), "nflog=false") {
 		t.Errorf("after stop the NFLOG rules must be gone (fail closed): %s", fw.String())
 	}
-	used, err := LoadState(cfg.StateFile)
-	if err != nil || used["alice"] != 60000000 {
+	used, _, err := LoadState(cfg.StateFile, cfg.Params.Period)
+	if err != nil || used.Steps(cfg.Params.Period)["alice"] != 60000000 {
 		t.Fatalf("state: %v, %v", used, err)
 	}
 	if st, _ := os.Stat(cfg.StateFile); st.Mode().Perm() != 0o600 {
@@ -266,7 +266,7 @@ func TestReloadKeepsGrantsMadeDuringIt(t *testing.T) {
 func TestLoadStateRefusesGarbage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	os.WriteFile(path, []byte("{}"), 0o600)
-	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "refusing to start") {
+	if _, _, err := LoadState(path, 30*time.Second); err == nil || !strings.Contains(err.Error(), "refusing to start") {
 		t.Errorf("LoadState(garbage) = %v", err)
 	}
 }
@@ -352,7 +352,7 @@ func TestSourceFailure(t *testing.T) {
 	if got, want := fw.String(), "installed=true nflog=false setups=1\ngrant 198.18.0.2 tcp/22 30s\ngrant 198.18.0.2 udp/1194 30s"; got != want {
 		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
 	}
-	if used, err := LoadState(cfg.StateFile); err != nil || used["alice"] != 60000000 {
+	if used, _, err := LoadState(cfg.StateFile, cfg.Params.Period); err != nil || used.Steps(cfg.Params.Period)["alice"] != 60000000 {
 		t.Errorf("state after the failure: %v, %v", used, err)
 	}
 	if err := r.d.Close(); err != nil {

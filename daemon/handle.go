@@ -97,12 +97,7 @@ func (d *Daemon) persister(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.persist:
-			d.mu.Lock()
-			used, path := d.m.Used(), d.cfg.StateFile
-			d.mu.Unlock()
-			if err := SaveState(path, used); err != nil {
-				d.log.Error("saving state", "err", err)
-			}
+			_ = d.save() // logged, counted and shown by /healthz
 		}
 	}
 }

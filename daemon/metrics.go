@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -20,6 +21,10 @@ type Metrics struct {
 	packets  map[derive.Proto]prometheus.Counter // resolved once: counted per packet
 	events   *prometheus.CounterVec              // sequences by outcome
 	knocks   *prometheus.CounterVec              // packet knocks by outcome
+	saveErrs prometheus.Counter
+
+	mu      sync.Mutex
+	saveErr error // the last state save's failure, nil after a success
 }
 
 // newMetrics registers the metrics of d; the gauges read its matcher and
@@ -47,6 +52,8 @@ func newMetrics(d *Daemon) *Metrics {
 			return f(d.m.Stats())
 		}
 	}
+	m.saveErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "otpknock_state_save_errors_total",
+		Help: "Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed."})
 	// count reads a counter of the matcher's Stats, with what the
 	// matchers a reload replaced counted (it never goes down).
 	count := func(f func(matcher.Stats) uint64) func() float64 {
@@ -56,7 +63,7 @@ func newMetrics(d *Daemon) *Metrics {
 			return float64(f(d.m.Stats()) + f(d.replaced))
 		}
 	}
-	m.Registry.MustRegister(packets, m.events, m.knocks,
+	m.Registry.MustRegister(packets, m.events, m.knocks, m.saveErrs,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_size_total", Help: "Payloads on a packet knock element with a length out of range."},
 			count(func(s matcher.Stats) uint64 { return s.BadSize })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_tag_total", Help: "Payloads on a packet knock element whose tag did not verify."},
@@ -94,11 +101,39 @@ func (m *Metrics) event(mode derive.Mode, k matcher.Kind) {
 	m.events.WithLabelValues(k.String()).Inc()
 }
 
-// Handler serves /metrics and /healthz.
+// saved records the outcome of a state save.
+func (m *Metrics) saved(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saveErr = err
+	if err != nil {
+		m.saveErrs.Inc()
+	}
+}
+
+// health returns why the server is unhealthy, or nil.
+func (m *Metrics) health() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.saveErr != nil {
+		return fmt.Errorf("the last save of the used steps failed: %w", m.saveErr)
+	}
+	return nil
+}
+
+// Handler serves /metrics and /healthz: "ok", or status 503 and the
+// reason while the last save of the used steps failed.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := m.health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unhealthy: %v\n", err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	return mux
 }
 

@@ -18,8 +18,14 @@ const (
 	DefaultPortMax = 59999
 	MaxKnocks      = 16
 	MaxPeriod      = 3600 * time.Second
-	// MinBits is the least entropy per sequence a parameter set may give.
+	// MinBits is the least entropy per sequence a parameter set may give,
+	// and the least work of a blind sweep ([Params.EffectiveBits]) a
+	// server may offer.
 	MinBits = 48
+	// MinElements is the least element space (protocols times usable
+	// ports) a server accepts: below it, stray tolerance lets a sweep
+	// walk a sequence whatever its length.
+	MinElements = 1024
 	// MaxExcluded is the most excluded ports a knock range may hold: the
 	// encoded parameters, 12 + 2 per excluded port bytes, carry a 16-bit
 	// length in every derivation message.
@@ -120,6 +126,45 @@ func (p Params) Bits() float64 {
 		bits += math.Log2(n - float64(i))
 	}
 	return bits
+}
+
+// EffectiveBits returns the work of a blind sweep against a server, in
+// bits: log2(N/(U*W)) + (k-1)*log2(N/(T+1)) for N elements, k knocks, U
+// users, W = window steps accepted at once (2*skew+1) and T strays
+// tolerated between two knocks. A random packet starts a candidate when
+// it is any of the U*W first knocks of the window, and each next knock
+// then gets T+1 tries. The entropy of one sequence ([Params.Bits])
+// counts neither.
+func (p Params) EffectiveBits(users, window, tolerance int) float64 {
+	n := float64(p.Elements())
+	first := float64(max(users, 1)) * float64(max(window, 1))
+	return math.Log2(n/first) + float64(p.Knocks-1)*math.Log2(n/float64(max(tolerance, 0)+1))
+}
+
+// ValidateServer checks that a server with users users, window steps
+// accepted at once and tolerance strays between knocks resists a blind
+// sweep: at least [MinElements] elements and [MinBits] effective bits.
+// Its error is a [*FieldError] about [FieldStrength] wrapping [ErrWeak].
+func (p Params) ValidateServer(users, window, tolerance int) error {
+	if n := p.Elements(); n < MinElements {
+		return fieldError(FieldStrength, "%d elements (protocols times usable ports), below the minimum of %d: %w (widen the range or add protocols)", n, MinElements, ErrWeak)
+	}
+	if bits := p.EffectiveBits(users, window, tolerance); bits < MinBits {
+		return fieldError(FieldStrength, "%.1f effective bits against a blind sweep with %d users, %d steps accepted (skew) and %d strays tolerated, below the minimum of %d: %w (add knocks or protocols, or widen the range)",
+			bits, users, window, tolerance, MinBits, ErrWeak)
+	}
+	return nil
+}
+
+// MaxUsers returns the most users a server with window steps accepted
+// and tolerance strays may have while keeping [MinBits] effective bits;
+// 0 when not even one user does.
+func (p Params) MaxUsers(window, tolerance int) float64 {
+	spare := p.EffectiveBits(1, window, tolerance) - MinBits
+	if spare < 0 || p.Elements() < MinElements {
+		return 0
+	}
+	return math.Floor(math.Exp2(spare))
 }
 
 // RangeString formats the knock range as "20000-59999".

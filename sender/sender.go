@@ -21,7 +21,7 @@ type Writer interface {
 
 // DefaultGap is the default time between two knocks: long enough that
 // reordering on the way is rare, short enough to open quickly.
-const DefaultGap = 50 * time.Millisecond
+const DefaultGap = 20 * time.Millisecond // no reordering under +-10 ms jitter (attack.TestGapUnderJitter)
 
 // Request is one sequence to send.
 type Request struct {

@@ -41,7 +41,7 @@ func setup(offset time.Duration) (*Knocker, *Fake, *clock.Fake, *bytes.Buffer) {
 	c := clock.NewFake(start.Add(offset))
 	f := &Fake{Clock: c, Start: start}
 	var status bytes.Buffer
-	return &Knocker{Clock: c, Writer: f, Gap: DefaultGap, Status: &status}, f, c, &status
+	return &Knocker{Clock: c, Writer: f, Gap: 50 * time.Millisecond, Status: &status}, f, c, &status
 }
 
 func TestSchedule(t *testing.T) {

@@ -191,8 +191,8 @@ func newWorld(t *testing.T) *world {
 func TestServerEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	p := w.p
-	if out := w.must(p.Server, "server", "--check", "-c", w.cfg); strings.Count(out, "ok   ") != 10 || strings.Contains(out, "FAIL") {
-		t.Errorf("server --check before start (want 10 ok lines):\n%s", out)
+	if out := w.must(p.Server, "server", "--check", "-c", w.cfg); strings.Count(out, "ok   ") != 11 || strings.Contains(out, "FAIL") {
+		t.Errorf("server --check before start (want 11 ok lines):\n%s", out)
 	}
 	w.startServer()
 	none := netip.Addr{}
