@@ -86,8 +86,8 @@ func notReloaded(w io.Writer, cfg *config.Config) {
 // noticeServer prints the config's strength against a blind sweep and
 // reloads a running server unless noReload, after a change of users.
 func noticeServer(env *Env, cfg *config.Config, noReload bool) {
-	fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with %d users (minimum %d; these parameters keep it up to %.0f users).\n",
-		daemon.EffectiveBits(cfg), len(cfg.Users), derive.MinBits, maxUsers(cfg))
+	fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with %d sequence users (minimum %d; these parameters keep it up to %.0f sequence users).\n",
+		daemon.EffectiveBits(cfg), cfg.SequenceUsers(), derive.MinBits, maxUsers(cfg))
 	if err := daemon.CheckStrength(cfg); err != nil {
 		fmt.Fprintf(env.Stderr, "warning: the server will refuse this config: %v\n", err)
 	}

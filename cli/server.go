@@ -109,7 +109,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) 
 		return err
 	}
 	if release, err := holdPidFile(pidPath(cfg)); err != nil {
-		log.Warn("no pid file: user add|remove cannot reload this server by themselves", "err", err)
+		log.Info("no pid file: user add|remove cannot reload this server by themselves", "err", err)
 	} else {
 		defer release()
 	}

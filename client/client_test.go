@@ -243,7 +243,7 @@ func TestKnockPacket(t *testing.T) {
 			f := &sender.Fake{Clock: c, Start: start}
 			st := memState{}
 			var status bytes.Buffer
-			cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes), State: st, Rand: &counter{}, Gap: sender.DefaultGap, Status: &status,
+			cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes), State: st, Rand: &counter{}, Gap: 50 * time.Millisecond, Status: &status,
 				Prober: &sender.FakeProber{Clock: c, Open: func(now time.Time) bool { return tt.openAt >= 0 && now.Sub(start) >= tt.openAt }}}
 			p := testProfile("198.18.0.1", derive.ModePacket)
 			p.BindSource = tt.bound
@@ -337,7 +337,7 @@ func TestSequenceThroughClient(t *testing.T) {
 	st := memState{}
 	res := &fakeResolver{hosts: map[string][]netip.Addr{"dual.example": {srvV6, srvV4}}}
 	prober := &sender.FakeProber{Clock: c, Open: func(time.Time) bool { return true }}
-	cl := &Client{Clock: c, Writer: f, Prober: prober, Resolver: res, Route: routes(dualRoutes), State: st, Gap: sender.DefaultGap}
+	cl := &Client{Clock: c, Writer: f, Prober: prober, Resolver: res, Route: routes(dualRoutes), State: st, Gap: 50 * time.Millisecond}
 	p := testProfile("dual.example", derive.ModeSequence)
 	pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: time.Second})
 	if err != nil {

@@ -264,3 +264,15 @@ func (c *Config) User(name string) (User, bool) {
 	}
 	return User{}, false
 }
+
+// SequenceUsers counts the users who knock with sequences: the ones a
+// blind sweep can aim at (see derive.Params.EffectiveBits).
+func (c *Config) SequenceUsers() int {
+	n := 0
+	for _, u := range c.Users {
+		if u.Knock == derive.ModeSequence {
+			n++
+		}
+	}
+	return n
+}

@@ -88,17 +88,23 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 // CheckStrength refuses a config whose users, skew and parameters leave
 // a blind sweep less than derive.MinBits of work (see
 // derive.Params.EffectiveBits), in one line naming the config and the
-// fields.
+// fields. Only sequence users count: a packet knock carries a 128-bit
+// tag, and its element never starts a sequence.
 func CheckStrength(cfg *config.Config) error {
-	if err := cfg.Params.ValidateServer(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance); err != nil {
-		return fmt.Errorf("%s: %w; users and skew count too", cfg.Path, err)
+	n := cfg.SequenceUsers()
+	if n == 0 {
+		return nil
+	}
+	if err := cfg.Params.ValidateServer(n, 2*cfg.Skew+1, matcher.DefaultStrayTolerance); err != nil {
+		return fmt.Errorf("%s: %w; sequence users and skew count too (packet users do not)", cfg.Path, err)
 	}
 	return nil
 }
 
-// EffectiveBits is cfg's work of a blind sweep in bits.
+// EffectiveBits is cfg's work of a blind sweep in bits, with its
+// sequence users.
 func EffectiveBits(cfg *config.Config) float64 {
-	return cfg.Params.EffectiveBits(len(cfg.Users), 2*cfg.Skew+1, matcher.DefaultStrayTolerance)
+	return cfg.Params.EffectiveBits(cfg.SequenceUsers(), 2*cfg.Skew+1, matcher.DefaultStrayTolerance)
 }
 
 // MaxUsers is the most users cfg's parameters and skew keep at

@@ -48,8 +48,9 @@ type Params struct {
 	Exclude   []uint16 // ports never used as knocks (protected services)
 }
 
-// DefaultParams returns 4 knocks over TCP and UDP in ports 20000-59999
-// with 30-second steps: about 65 bits per sequence.
+// DefaultParams returns 5 knocks over TCP and UDP in ports 20000-59999
+// with 30-second steps: about 81 bits per sequence, and at least 48
+// effective bits against a blind sweep up to about 500,000 users.
 func DefaultParams() Params {
 	return Params{
 		Period:    DefaultPeriod,
