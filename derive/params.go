@@ -48,9 +48,10 @@ type Params struct {
 	Exclude   []uint16 // ports never used as knocks (protected services)
 }
 
-// DefaultParams returns 5 knocks over TCP and UDP in ports 20000-59999
-// with 30-second steps: about 81 bits per sequence, and at least 48
-// effective bits against a blind sweep up to about 500,000 users.
+// DefaultParams returns 4 knocks over TCP and UDP in ports 20000-59999
+// with 30-second steps: about 65 bits per sequence, and at least 48
+// effective bits against a blind sweep up to 66 sequence users (with
+// skew 1; 5 knocks keep it up to about 500,000).
 func DefaultParams() Params {
 	return Params{
 		Period:    DefaultPeriod,
