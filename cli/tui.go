@@ -35,7 +35,7 @@ client, ? for help, q to quit. Colors follow the terminal and NO_COLOR.`,
 				Store: tui.FileStore{S: s},
 				Knocker: tui.SenderKnocker{Retries: 1, Timeout: 5 * time.Second,
 					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap}},
-				Clipboard: tui.ExecClipboard{},
+				Clipboard: tui.ExecClipboard{Terminal: env.Stdout, Getenv: env.Getenv},
 				Clock:     env.Clock,
 			}
 			r := lipgloss.NewRenderer(env.Stdout)
