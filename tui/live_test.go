@@ -87,7 +87,7 @@ func TestCopyTool(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, script, via string
-		osc              bool
+		osc               bool
 	}{
 		{"works", "#!/bin/sh\ncat > \"$OUT\"\n", "wl-copy", false},
 		{"fails", "#!/bin/sh\ncat > \"$OUT\"\nexit 1\n", "sent to the terminal, OSC 52", true},
