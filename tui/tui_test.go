@@ -380,8 +380,8 @@ func TestEscCancelsKnock(t *testing.T) {
 // the screen never grows past the terminal, no line is wider, the
 // header says what enter knocks and the list shows the cursor.
 func TestScreenFits(t *testing.T) {
-	for _, w := range []int{30, 40, 50, 60, 69, 70, 80, 120} {
-		for _, h := range []int{8, 10, 12, 15, 24, 40} {
+	for _, w := range []int{30, 50, 60, 69, 70, 120} {
+		for _, h := range []int{8, 10, 15, 24, 40} {
 			t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
 				m, _ := newFixture(manyProfiles(40))
 				var model tea.Model = m
