@@ -18,9 +18,12 @@ func newTUICmd(env *Env) *cobra.Command {
 		Short: "The knock at a glance: profiles, the current sequence, one key to knock",
 		Long: `A terminal interface for knocking by hand: the list of profiles
 (filter with /), the current sequence of the selected one with the time
-left until it rotates, enter to knock and check that the service opened,
-i to import a URI, d to delete, c to copy the sequence for the knock
-client, ? for help, q to quit. Colors follow the terminal and NO_COLOR.`,
+left until it rotates, enter to knock and check that the service opened
+(esc cancels a knock), i to import a URI (hidden as you paste it; tab
+shows it), d to delete (y confirms), c to copy the sequence for the knock
+client (with the system's clipboard tool, else through the terminal by
+OSC 52, which works over ssh), ? for help, q to quit. The top line always
+says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openStore(env)
@@ -35,7 +38,7 @@ client, ? for help, q to quit. Colors follow the terminal and NO_COLOR.`,
 				Store: tui.FileStore{S: s},
 				Knocker: tui.SenderKnocker{Retries: 1, Timeout: 5 * time.Second,
 					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap}},
-				Clipboard: tui.ExecClipboard{},
+				Clipboard: tui.ExecClipboard{Terminal: env.Stdout, Getenv: env.Getenv},
 				Clock:     env.Clock,
 			}
 			r := lipgloss.NewRenderer(env.Stdout)

@@ -115,7 +115,7 @@ func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f use
 	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
 	if !f.noQR {
 		fmt.Fprintln(w)
-		provision.WriteQR(w, uri)
+		provision.WriteQR(w, uri, provision.TerminalColumns(w))
 	}
 	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
 }

@@ -2,8 +2,6 @@ package provision
 
 import (
 	"bytes"
-	"image"
-	"image/color"
 	"strings"
 	"testing"
 	"time"
@@ -127,46 +125,6 @@ func TestPNGRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadPNG(strings.NewReader("not a png")); err == nil || !strings.Contains(err.Error(), "not a PNG") {
 		t.Errorf("ReadPNG(junk) = %v", err)
-	}
-}
-
-// TestTerminalQRScans draws the half-block QR, paints each character
-// cell as two pixels the way a dark terminal shows it, and decodes it.
-func TestTerminalQRScans(t *testing.T) {
-	uri, _ := accounts()["defaults"].URI()
-	var b bytes.Buffer
-	WriteQR(&b, uri)
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	const scale = 4
-	width := len([]rune(lines[0]))
-	img := image.NewGray(image.Rect(0, 0, (width+4)*scale, (2*len(lines)+4)*scale))
-	for i := range img.Pix {
-		img.Pix[i] = 0xff
-	}
-	paint := func(x, y int, light bool) {
-		c := color.Gray{Y: 0}
-		if light {
-			c.Y = 0xff
-		}
-		for dx := 0; dx < scale; dx++ {
-			for dy := 0; dy < scale; dy++ {
-				img.SetGray((x+2)*scale+dx, (y+2)*scale+dy, c)
-			}
-		}
-	}
-	for row, line := range lines {
-		for col, r := range []rune(line) {
-			top, bottom := r == '█' || r == '▀', r == '█' || r == '▄'
-			paint(col, 2*row, top)
-			paint(col, 2*row+1, bottom)
-		}
-	}
-	got, err := DecodeQR(img)
-	if err != nil {
-		t.Fatalf("terminal QR does not scan: %v\n%s", err, b.String())
-	}
-	if got != uri {
-		t.Errorf("terminal QR decodes to %q, want %q", got, uri)
 	}
 }
 

@@ -10,24 +10,8 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
-	"github.com/mdp/qrterminal/v3"
 	"github.com/pquerna/otp"
 )
-
-// WriteQR draws uri as a QR code with half-block characters, two modules
-// per character cell, light on dark as terminals usually are.
-func WriteQR(w io.Writer, uri string) {
-	qrterminal.GenerateWithConfig(uri, qrterminal.Config{
-		Level:          qrterminal.L,
-		Writer:         w,
-		HalfBlocks:     true,
-		BlackChar:      qrterminal.BLACK_BLACK,
-		WhiteBlackChar: qrterminal.WHITE_BLACK,
-		WhiteChar:      qrterminal.WHITE_WHITE,
-		BlackWhiteChar: qrterminal.BLACK_WHITE,
-		QuietZone:      2,
-	})
-}
 
 // PNG returns uri as a QR code PNG of size x size pixels.
 func PNG(uri string, size int) ([]byte, error) {

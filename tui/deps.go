@@ -45,7 +45,8 @@ type Outcome struct {
 
 // Clipboard copies text for the user.
 type Clipboard interface {
-	Copy(text string) error
+	// Copy copies text and returns how, for the status line ("xclip").
+	Copy(text string) (via string, err error)
 }
 
 // Deps are the model's side effects.

@@ -5,7 +5,10 @@ import "github.com/charmbracelet/bubbles/key"
 // KeyMap is the TUI's key bindings; it implements help.KeyMap.
 type KeyMap struct {
 	Up, Down, Knock, Filter, Import, Delete, Copy, Help, Quit key.Binding
-	Confirm, Cancel                                           key.Binding
+	// Confirm deletes in the delete prompt, where any other key keeps
+	// the profile; Cancel leaves the filter, the import or a knock;
+	// Reveal shows or hides the URI being imported.
+	Confirm, Cancel, Reveal key.Binding
 }
 
 // DefaultKeyMap returns the standard bindings.
@@ -20,8 +23,9 @@ func DefaultKeyMap() KeyMap {
 		Copy:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy for knock")),
 		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-		Confirm: key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y/enter", "confirm")),
-		Cancel:  key.NewBinding(key.WithKeys("esc", "n"), key.WithHelp("esc", "cancel")),
+		Confirm: key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "delete")),
+		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Reveal:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "show/hide")),
 	}
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
@@ -78,37 +80,82 @@ func (k SenderKnocker) Knock(ctx context.Context, p profile.Profile, sent func(S
 	return out, err
 }
 
-// ExecClipboard copies with the first clipboard tool of its OS found on
-// PATH.
-type ExecClipboard struct{}
+// ExecClipboard copies with the clipboard tool of its OS and, when
+// there is none (a server reached over ssh, a console without X), with
+// an OSC 52 escape sequence to the terminal, which most terminals take
+// as a copy to the clipboard of the machine in front of the user.
+type ExecClipboard struct {
+	Terminal io.Writer           // the terminal the TUI draws on; nil: no OSC 52
+	Getenv   func(string) string // the environment; nil: none
+}
 
-// Copy pipes text to the clipboard tool: pbcopy on macOS, clip on
-// Windows, else wl-copy, xclip or xsel.
-func (ExecClipboard) Copy(text string) error {
-	tools := clipboardTools(runtime.GOOS)
-	for _, c := range tools {
-		if _, err := exec.LookPath(c[0]); err != nil {
+// Copy pipes text to the first clipboard tool found that works: pbcopy
+// on macOS (not over ssh), clip on Windows, else wl-copy under Wayland,
+// xclip or xsel under X. Failing those it writes OSC 52 to Terminal,
+// escaped for tmux or screen when inside one. It returns what copied.
+func (c ExecClipboard) Copy(text string) (string, error) {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	var failed []string
+	for _, t := range clipboardTools(runtime.GOOS, getenv) {
+		if _, err := exec.LookPath(t[0]); err != nil {
 			continue
 		}
-		cmd := exec.Command(c[0], c[1:]...)
+		cmd := exec.Command(t[0], t[1:]...)
 		cmd.Stdin = strings.NewReader(text)
-		return cmd.Run()
+		if err := cmd.Run(); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", t[0], err))
+			continue
+		}
+		return t[0], nil
 	}
-	names := make([]string, len(tools))
-	for i, c := range tools {
-		names[i] = c[0]
+	if c.Terminal != nil {
+		if _, err := osc52Sequence(text, getenv).WriteTo(c.Terminal); err != nil {
+			return "", fmt.Errorf("writing OSC 52 to the terminal: %w", err)
+		}
+		return "sent to the terminal, OSC 52", nil
 	}
-	return fmt.Errorf("no clipboard tool (%s) found", strings.Join(names, ", "))
+	if len(failed) > 0 {
+		return "", errors.New(strings.Join(failed, "; "))
+	}
+	return "", errors.New("no clipboard tool and no terminal to send OSC 52 to")
+}
+
+// osc52Sequence is text's OSC 52 copy, wrapped for tmux or screen when
+// the environment says it runs inside one.
+func osc52Sequence(text string, getenv func(string) string) osc52.Sequence {
+	seq := osc52.New(text)
+	switch {
+	case getenv("TMUX") != "":
+		return seq.Tmux()
+	case strings.HasPrefix(getenv("TERM"), "screen"):
+		return seq.Screen()
+	}
+	return seq
 }
 
 // clipboardTools returns the commands that copy standard input to the
-// clipboard on goos, in the order tried.
-func clipboardTools(goos string) [][]string {
+// clipboard on goos, in the order tried, given the environment: the
+// X and Wayland tools only with a display, pbcopy not over ssh (it
+// would fill the clipboard of the far machine).
+func clipboardTools(goos string, getenv func(string) string) [][]string {
 	switch goos {
 	case "darwin":
+		if getenv("SSH_CONNECTION") != "" || getenv("SSH_TTY") != "" {
+			return nil
+		}
 		return [][]string{{"pbcopy"}}
 	case "windows":
 		return [][]string{{"clip"}}
 	}
-	return [][]string{{"wl-copy"}, {"xclip", "-selection", "clipboard"}, {"xsel", "--clipboard", "--input"}}
+	var tools [][]string
+	if getenv("WAYLAND_DISPLAY") != "" {
+		tools = append(tools, []string{"wl-copy"})
+	}
+	if getenv("DISPLAY") != "" {
+		tools = append(tools, []string{"xclip", "-selection", "clipboard"}, []string{"xsel", "--clipboard", "--input"})
+	}
+	return tools
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -44,6 +45,8 @@ type knockState struct {
 	out     Outcome
 	err     error
 	events  chan Sent
+	cancel  context.CancelFunc // esc stops the knock
+	stopped bool               // esc was pressed
 }
 
 // Model is the TUI's state.
@@ -55,7 +58,9 @@ type Model struct {
 	height int
 
 	profiles []profile.Profile
-	cursor   int // index into visible()
+	cursor   int    // index into visible()
+	offset   int    // first item of visible() the list shows
+	before   string // the profile selected when the filter opened
 	filter   textinput.Model
 	input    textinput.Model
 	inputErr string
@@ -77,9 +82,11 @@ func New(deps Deps, keys KeyMap, st Styles) Model {
 	in.Prompt = "URI: "
 	in.Placeholder = "otpauth://totp/otpknock:..."
 	in.CharLimit = 4096
+	in.EchoMode, in.EchoCharacter = textinput.EchoPassword, '•' // the URI holds the secret
 	sp := spinner.New(spinner.WithSpinner(spinner.Dot))
 	bar := progress.New(progress.WithoutPercentage(), progress.WithSolidFill("#7D56F4"))
 	h := help.New()
+	h.Width = 80
 	return Model{deps: deps, keys: keys, st: st, profiles: deps.Store.List(), filter: f, input: in,
 		spinner: sp, bar: bar, help: h, width: 80, height: 24}
 }
@@ -121,5 +128,15 @@ func (m *Model) addLog(text string, ok bool) {
 	m.log = append(m.log, logLine{at: m.deps.Clock.Now(), text: text, ok: ok})
 	if len(m.log) > logLines {
 		m.log = m.log[len(m.log)-logLines:]
+	}
+}
+
+// selectName puts the cursor on the visible profile called name, if any.
+func (m *Model) selectName(name string) {
+	for i, p := range m.visible() {
+		if p.Name == name {
+			m.cursor = i
+			return
+		}
 	}
 }

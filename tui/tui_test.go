@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
@@ -38,11 +40,17 @@ type fakeKnocker struct {
 	out     Outcome
 	err     error
 	calls   int
-	packets int // packets a packet knock reports (1 + resends)
+	packets int  // packets a packet knock reports (1 + resends)
+	block   bool // wait for the context's end after the first packet
 }
 
-func (f *fakeKnocker) Knock(_ context.Context, p profile.Profile, sent func(Sent)) (Outcome, error) {
+func (f *fakeKnocker) Knock(ctx context.Context, p profile.Profile, sent func(Sent)) (Outcome, error) {
 	f.calls++
+	if f.block {
+		sent(Sent{Step: derive.Step(f.clock.Now(), p.Params.Period), Knock: derive.Knock{Proto: derive.UDP, Port: 1}, Total: 4})
+		<-ctx.Done()
+		return Outcome{}, fmt.Errorf("knocking: %w", ctx.Err())
+	}
 	step := derive.Step(f.clock.Now(), p.Params.Period)
 	var src netip.Addr
 	if p.BindSource {
@@ -67,7 +75,7 @@ func (f *fakeKnocker) Knock(_ context.Context, p profile.Profile, sent func(Sent
 
 type fakeClipboard struct{ got string }
 
-func (f *fakeClipboard) Copy(s string) error { f.got = s; return nil }
+func (f *fakeClipboard) Copy(s string) (string, error) { f.got = s; return "fake clipboard", nil }
 
 func testProfiles() []profile.Profile {
 	acct := func(user, host string, open ...derive.Knock) provision.Account {
@@ -80,6 +88,18 @@ func testProfiles() []profile.Profile {
 		{Name: "gw1", Account: acct("alice", "knock.example.org", derive.Knock{Proto: derive.TCP, Port: 22}, derive.Knock{Proto: derive.UDP, Port: 1194})},
 		{Name: "home", Account: home},
 	}
+}
+
+// manyProfiles are n profiles, p01 at h01.example.org and on.
+func manyProfiles(n int) []profile.Profile {
+	base := testProfiles()[0]
+	ps := make([]profile.Profile, n)
+	for i := range ps {
+		ps[i] = base
+		ps[i].Name = fmt.Sprintf("p%02d", i+1)
+		ps[i].Host = fmt.Sprintf("h%02d.example.org", i+1)
+	}
+	return ps
 }
 
 // packetProfiles are a packet profile, source-bound (its element does
@@ -120,6 +140,8 @@ func keyMsg(s string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyEsc}
 	case "down":
 		return tea.KeyMsg{Type: tea.KeyDown}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
 }
@@ -170,6 +192,14 @@ func TestScreens(t *testing.T) {
 		{"bound profile", testProfiles(), 80, 24, []string{"down"}, "source-bound", nil},
 		{"packet profile", packetProfiles(), 80, 24, []string{"down"}, "packet):", nil},
 		{"packet knock", packetProfiles(), 80, 24, []string{"down", "enter"}, "open in 38 ms", nil},
+		{"40 profiles, 30 down", manyProfiles(40), 80, 24, repeat("down", 30), "p31 at h31", nil},
+		{"60x15", testProfiles(), 60, 15, []string{"down"}, "home at", nil},
+		{"60x15, 40 profiles", manyProfiles(40), 60, 15, repeat("down", 12), "p13 at", nil},
+		{"50x10", manyProfiles(40), 50, 10, repeat("down", 5), "p06 at", nil},
+		{"50x10 filter", manyProfiles(40), 50, 10, []string{"/", "type:p2"}, "p20", nil},
+		{"delete prompt", testProfiles(), 80, 24, []string{"d"}, "y/N", nil},
+		{"import hides the URI", testProfiles(), 80, 24, []string{"i", "type:otpauth://totp/x?secret=AAAA"}, "••••", nil},
+		{"copy", testProfiles(), 80, 24, []string{"c"}, "copied (fake", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +235,16 @@ func TestTransitions(t *testing.T) {
 				t.Errorf("profiles %d, mode %v", len(f.store.List()), m.mode)
 			}
 		}},
+		{"enter in the delete prompt keeps the profile", []string{"d", "enter"}, func(t *testing.T, m Model, f *fixture) {
+			if len(f.store.List()) != 2 || m.mode != browsing || m.status != "kept gw1" {
+				t.Errorf("profiles %d, mode %v, status %q", len(f.store.List()), m.mode, m.status)
+			}
+		}},
+		{"esc in the delete prompt keeps the profile", []string{"d", "esc"}, func(t *testing.T, m Model, f *fixture) {
+			if len(f.store.List()) != 2 || m.mode != browsing {
+				t.Errorf("profiles %d, mode %v", len(f.store.List()), m.mode)
+			}
+		}},
 		{"delete confirmed", []string{"down", "d", "y"}, func(t *testing.T, m Model, f *fixture) {
 			if len(f.store.List()) != 1 || f.store.List()[0].Name != "gw1" || !strings.Contains(m.log[0].text, "deleted home") {
 				t.Errorf("profiles %v, log %v", f.store.List(), m.log)
@@ -224,10 +264,43 @@ func TestTransitions(t *testing.T) {
 			if !strings.HasPrefix(f.clip.got, "knock knock.example.org ") || strings.Count(f.clip.got, ":") != 4 {
 				t.Errorf("copied %q", f.clip.got)
 			}
+			if want := "copied (fake clipboard): " + f.clip.got; m.status != want {
+				t.Errorf("status %q, want %q", m.status, want)
+			}
 		}},
 		{"filter with no match, esc clears", []string{"/", "type:zzz", "esc"}, func(t *testing.T, m Model, _ *fixture) {
 			if m.filter.Value() != "" || len(m.visible()) != 2 {
 				t.Errorf("filter %q", m.filter.Value())
+			}
+		}},
+		{"esc from a filter with no match keeps the selection", []string{"down", "/", "type:zzz", "esc"}, func(t *testing.T, m Model, _ *fixture) {
+			if name := m.selectedName(); name != "home" {
+				t.Errorf("selected %q, want home, selected before the filter", name)
+			}
+		}},
+		{"esc from the filter keeps the match selected", []string{"/", "type:home", "esc"}, func(t *testing.T, m Model, _ *fixture) {
+			if name := m.selectedName(); name != "home" || m.filter.Value() != "" || len(m.visible()) != 2 {
+				t.Errorf("selected %q, filter %q, want home in the whole list", name, m.filter.Value())
+			}
+		}},
+		{"enter keeps the filter and the selection", []string{"/", "type:home", "enter"}, func(t *testing.T, m Model, _ *fixture) {
+			if name := m.selectedName(); name != "home" || m.filter.Value() != "home" || m.mode != browsing {
+				t.Errorf("selected %q, filter %q, mode %v", name, m.filter.Value(), m.mode)
+			}
+		}},
+		{"the import field hides the URI", []string{"i", "type:" + good}, func(t *testing.T, m Model, _ *fixture) {
+			if v := m.View(); strings.Contains(v, "secret=") || !strings.Contains(v, "•••") {
+				t.Errorf("import field shows the URI:\n%s", v)
+			}
+		}},
+		{"tab shows the URI", []string{"i", "type:otpauth://x?secret=AB", "tab"}, func(t *testing.T, m Model, _ *fixture) {
+			if v := m.View(); !strings.Contains(v, "secret=AB") {
+				t.Errorf("import field hides the URI after tab:\n%s", v)
+			}
+		}},
+		{"tab twice hides it again", []string{"i", "type:otpauth://x?secret=AB", "tab", "tab"}, func(t *testing.T, m Model, _ *fixture) {
+			if v := m.View(); strings.Contains(v, "secret=AB") {
+				t.Errorf("import field shows the URI after tab tab:\n%s", v)
 			}
 		}},
 		{"packet profile copies nothing", []string{"down"}, func(t *testing.T, m Model, f *fixture) {
@@ -268,5 +341,79 @@ func TestKnockErrorIsLogged(t *testing.T) {
 	final := screen(t, m, 80, 24, []string{"enter"}, "no such host")
 	if len(final.log) != 1 || final.log[0].ok {
 		t.Errorf("log %+v", final.log)
+	}
+}
+
+func repeat(k string, n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = k
+	}
+	return keys
+}
+
+// TestEscCancelsKnock: esc during a knock cancels its context; the
+// knock ends at once, logged as cancelled, and keys work again.
+func TestEscCancelsKnock(t *testing.T) {
+	m, f := newFixture(testProfiles())
+	f.kn.block = true
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	tm.Send(keyMsg("enter"))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("esc cancels")) },
+		teatest.WithDuration(5*time.Second))
+	tm.Send(keyMsg("esc"))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("knock cancelled")) },
+		teatest.WithDuration(5*time.Second))
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
+	if final.mode != browsing || len(final.log) != 1 || final.log[0].ok || final.log[0].text != "gw1: knock cancelled" {
+		t.Errorf("mode %v, log %+v", final.mode, final.log)
+	}
+	if final.knock == nil || final.knock.err == nil || final.knock.err.Error() != "cancelled" {
+		t.Errorf("knock state %+v", final.knock)
+	}
+}
+
+// TestScreenFits moves the cursor through 40 profiles at many sizes:
+// the screen never grows past the terminal, no line is wider, the
+// header says what enter knocks and the list shows the cursor.
+func TestScreenFits(t *testing.T) {
+	for _, w := range []int{30, 50, 60, 69, 70, 120} {
+		for _, h := range []int{8, 10, 15, 24, 40} {
+			t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+				m, _ := newFixture(manyProfiles(40))
+				var model tea.Model = m
+				model, _ = model.Update(tea.WindowSizeMsg{Width: w, Height: h})
+				moves := append(repeat("down", 39), repeat("up", 39)...)
+				for i, k := range append(moves, repeat("down", 17)...) {
+					model, _ = model.Update(keyMsg(k))
+					m := model.(Model)
+					want := m.selectedName()
+					checkFits(t, fmt.Sprintf("after %d moves", i+1), m.View(), w, h, want)
+				}
+			})
+		}
+	}
+}
+
+func checkFits(t *testing.T, when, view string, w, h int, selected string) {
+	t.Helper()
+	plain := ansi.Strip(view)
+	lines := strings.Split(plain, "\n")
+	if len(lines) > h {
+		t.Fatalf("%s: %d lines on a %d-line terminal:\n%s", when, len(lines), h, plain)
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			t.Fatalf("%s: line %d is %d cells on a %d-cell terminal: %q", when, i, ansi.StringWidth(l), w, l)
+		}
+	}
+	if w >= 30 && !strings.HasPrefix(lines[0], "otpknock · enter knocks "+selected) {
+		t.Fatalf("%s: header %q does not say enter knocks %s", when, lines[0], selected)
+	}
+	if !strings.Contains(plain, "▸ "+selected) {
+		t.Fatalf("%s: the cursor on %s is not on the screen:\n%s", when, selected, plain)
 	}
 }

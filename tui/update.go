@@ -2,9 +2,11 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
@@ -21,9 +23,15 @@ type (
 
 // Update handles a message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	next, cmd := m.update(msg)
+	return next.scrolled(), cmd
+}
+
+func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
 		return m, nil
 	case tickMsg:
 		return m, tick()
@@ -42,8 +50,11 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (m Model) onKey(k tea.KeyMsg) (Model, tea.Cmd) {
 	if k.String() == "ctrl+c" {
+		if m.knock != nil && m.knock.cancel != nil {
+			m.knock.cancel()
+		}
 		return m, tea.Quit
 	}
 	switch m.mode {
@@ -54,7 +65,7 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case confirmDelete:
 		return m.onConfirmKey(k), nil
 	case knocking:
-		return m, nil // keys wait for the knock to finish
+		return m.onKnockingKey(k), nil
 	}
 	m.status = ""
 	switch {
@@ -63,15 +74,19 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, m.keys.Up):
 		m.cursor = max(0, m.cursor-1)
 	case key.Matches(k, m.keys.Down):
-		m.cursor = min(len(m.visible())-1, m.cursor+1)
+		m.cursor = max(0, min(len(m.visible())-1, m.cursor+1))
 	case key.Matches(k, m.keys.Help):
 		m.help.ShowAll = !m.help.ShowAll
 	case key.Matches(k, m.keys.Filter):
 		m.mode = filtering
+		if p, ok := m.selected(); ok {
+			m.before = p.Name
+		}
 		return m, m.filter.Focus()
 	case key.Matches(k, m.keys.Import):
 		m.mode, m.inputErr = importing, ""
 		m.input.SetValue("")
+		m.input.EchoMode = textinput.EchoPassword
 		return m, m.input.Focus()
 	case key.Matches(k, m.keys.Delete):
 		if _, ok := m.selected(); ok {
@@ -85,15 +100,33 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) onFilterKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+// onKnockingKey: during a knock only Cancel (and ctrl+c) do anything.
+func (m Model) onKnockingKey(k tea.KeyMsg) Model {
+	if key.Matches(k, m.keys.Cancel) && m.knock != nil && m.knock.cancel != nil {
+		m.knock.cancel()
+		m.knock.stopped = true
+		m.status = "cancelling the knock of " + m.knock.profile
+	}
+	return m
+}
+
+// onFilterKey edits the filter. Enter keeps it and esc clears it; both
+// keep the profile under the cursor selected (or, when no profile
+// matches, the one selected before).
+func (m Model) onFilterKey(k tea.KeyMsg) (Model, tea.Cmd) {
 	switch k.String() {
-	case "esc":
-		m.filter.SetValue("")
-		fallthrough
-	case "enter":
+	case "esc", "enter":
+		name := m.before
+		if p, ok := m.selected(); ok {
+			name = p.Name
+		}
+		if k.String() == "esc" {
+			m.filter.SetValue("")
+		}
 		m.mode = browsing
 		m.filter.Blur()
 		m.cursor = 0
+		m.selectName(name)
 		return m, nil
 	}
 	var cmd tea.Cmd
@@ -102,20 +135,31 @@ func (m Model) onFilterKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
-func (m Model) onImportKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
-	switch k.String() {
-	case "esc":
+func (m Model) onImportKey(k tea.KeyMsg) (Model, tea.Cmd) {
+	switch {
+	case key.Matches(k, m.keys.Cancel):
 		m.mode = browsing
 		m.input.Blur()
+		m.input.SetValue("")
 		return m, nil
-	case "enter":
+	case k.String() == "enter":
 		return m.importURI(), nil
+	case key.Matches(k, m.keys.Reveal):
+		if m.revealed() {
+			m.input.EchoMode = textinput.EchoPassword
+		} else {
+			m.input.EchoMode = textinput.EchoNormal
+		}
+		return m, nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
 	m.inputErr = ""
 	return m, cmd
 }
+
+// revealed reports whether the URI being imported shows in clear.
+func (m Model) revealed() bool { return m.input.EchoMode == textinput.EchoNormal }
 
 func (m Model) importURI() Model {
 	acct, err := provision.ParseURI(m.input.Value())
@@ -135,19 +179,19 @@ func (m Model) importURI() Model {
 	m.profiles = m.deps.Store.List()
 	m.mode = browsing
 	m.input.Blur()
+	m.input.SetValue("")
 	m.filter.SetValue("")
-	for i, q := range m.profiles {
-		if q.Name == p.Name {
-			m.cursor = i
-		}
-	}
+	m.selectName(p.Name)
 	m.addLog("imported "+p.Name+" ("+acct.User+"@"+acct.ServerID+")", true)
 	return m
 }
 
+// onConfirmKey answers the delete prompt: only Confirm deletes; enter,
+// n, esc and any other key keep the profile.
 func (m Model) onConfirmKey(k tea.KeyMsg) Model {
 	m.mode = browsing
 	if !key.Matches(k, m.keys.Confirm) {
+		m.status = "kept " + m.selectedName()
 		return m
 	}
 	p, ok := m.selected()
@@ -186,25 +230,33 @@ func (m *Model) copySequence() {
 	}
 	text := "knock " + p.Host + " " + args
 	if m.deps.Clipboard == nil {
-		m.status = "no clipboard available"
+		m.status = "no clipboard; the knock is: " + text
 		return
 	}
-	if err := m.deps.Clipboard.Copy(text); err != nil {
-		m.status = "clipboard: " + err.Error()
+	via, err := m.deps.Clipboard.Copy(text)
+	if err != nil {
+		m.status = "clipboard: " + err.Error() + "; the knock is: " + text
 		return
 	}
-	m.status = "copied: " + text
+	m.status = "copied (" + via + "): " + text
 }
 
-func (m Model) startKnock() (tea.Model, tea.Cmd) {
+func (m Model) startKnock() (Model, tea.Cmd) {
 	p, ok := m.selected()
 	if !ok {
 		return m, nil
 	}
-	ks := &knockState{profile: p.Name, packet: p.Knock == derive.ModePacket, events: make(chan Sent, derive.MaxKnocks+1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	ks := &knockState{profile: p.Name, packet: p.Knock == derive.ModePacket, events: make(chan Sent, derive.MaxKnocks+1), cancel: cancel}
 	m.knock, m.mode = ks, knocking
 	run := func() tea.Msg {
-		out, err := m.deps.Knocker.Knock(context.Background(), p, func(s Sent) { ks.events <- s })
+		defer cancel()
+		out, err := m.deps.Knocker.Knock(ctx, p, func(s Sent) {
+			select {
+			case ks.events <- s:
+			case <-ctx.Done():
+			}
+		})
 		close(ks.events)
 		return doneMsg{out: out, err: err}
 	}
@@ -222,7 +274,7 @@ func wait(ch <-chan Sent) tea.Cmd {
 	}
 }
 
-func (m Model) onSent(s Sent) (tea.Model, tea.Cmd) {
+func (m Model) onSent(s Sent) (Model, tea.Cmd) {
 	if m.knock == nil {
 		return m, nil
 	}
@@ -244,7 +296,11 @@ func (m Model) onDone(d doneMsg) Model {
 	m.mode = browsing
 	m.knock.done, m.knock.out, m.knock.err = true, d.out, d.err
 	name := m.knock.profile
+	m.status = ""
 	switch {
+	case d.err != nil && (m.knock.stopped || errors.Is(d.err, context.Canceled)):
+		m.knock.err = errors.New("cancelled")
+		m.addLog(name+": knock cancelled", false)
 	case d.err != nil:
 		m.addLog(name+": "+d.err.Error(), false)
 	case d.out.Service == "":
@@ -269,4 +325,10 @@ func reason(r string) string {
 		return ""
 	}
 	return ": " + r
+}
+
+// selectedName is the name of the profile under the cursor, or "".
+func (m Model) selectedName() string {
+	p, _ := m.selected()
+	return p.Name
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
@@ -14,90 +15,187 @@ import (
 // listWidth is the profile list's width in the two-column layout.
 const listWidth = 26
 
-// View renders the screen.
+// View renders the screen: the header, the panels, the log, the status
+// and the help, in at most the terminal's height.
 func (m Model) View() string {
-	title := m.st.Title.Render("otpknock") + m.st.Dim.Render(" · one-time knocks")
+	m = m.scrolled()
+	l := m.layout()
 	var body string
 	switch {
 	case len(m.profiles) == 0 && m.mode != importing:
-		body = m.st.Panel.Width(m.width - 4).Render(m.emptyView())
+		body = m.panel(m.emptyView(), m.width-4, l.listRows)
 	case m.mode == importing:
-		body = m.st.Panel.Width(m.width - 4).Render(m.importView())
-	case m.width < 70:
-		body = lipgloss.JoinVertical(lipgloss.Left, m.listView(m.width-4, 4), m.detailView(m.width-4))
+		body = m.panel(m.importView(), m.width-4, l.listRows)
+	case l.narrow:
+		body = lipgloss.JoinVertical(lipgloss.Left, m.listView(l), m.detailView(l))
 	default:
-		inner := m.height - 4 - logLines - 3
-		body = lipgloss.JoinHorizontal(lipgloss.Top, m.listView(listWidth, inner), m.detailView(m.width-listWidth-8))
+		body = lipgloss.JoinHorizontal(lipgloss.Top, m.listView(l), m.detailView(l))
 	}
-	parts := []string{title, body, m.logView()}
-	if m.status != "" {
-		parts = append(parts, m.st.Dim.Render(m.status))
+	parts := []string{m.headerView(), body}
+	if l.logRows > 0 {
+		parts = append(parts, m.logView(l.logRows))
 	}
-	parts = append(parts, m.help.View(m.keys))
-	return lipgloss.JoinVertical(lipgloss.Left, parts...)
+	status := wrapLines(m.st.Dim.Render(m.status), m.width)
+	for len(status) < l.statusRows {
+		status = append(status, "")
+	}
+	if len(status) > l.statusRows {
+		status = append(status[:l.statusRows-1], cut(status[l.statusRows-1]+" …", m.width))
+	}
+	parts = append(parts, strings.Join(status, "\n"), l.help)
+	lines := strings.Split(lipgloss.JoinVertical(lipgloss.Left, parts...), "\n")
+	return strings.Join(lines[:min(len(lines), max(m.height, 1))], "\n")
 }
 
-func (m Model) emptyView() string {
-	return strings.Join([]string{
+// panel draws lines in a bordered panel of width content cells and
+// exactly rows content rows.
+func (m Model) panel(lines []string, width, rows int) string {
+	// The panel's width holds its padding, one cell a side.
+	return m.st.Panel.Width(width + 2).Height(rows).Render(strings.Join(fit(lines, width, rows), "\n"))
+}
+
+// headerView is the top row: what enter would knock, always visible.
+func (m Model) headerView() string {
+	title := m.st.Title.Render("otpknock")
+	p, ok := m.selected()
+	var s string
+	switch {
+	case m.mode == importing:
+		s = " · import a profile"
+	case len(m.profiles) == 0:
+		s = " · one-time knocks"
+	case m.mode == knocking && m.knock != nil:
+		s = " · knocking " + m.st.Selected.Render(m.knock.profile) + " · esc cancels"
+	case !ok:
+		s = m.st.Dim.Render(" · no profile matches the filter")
+	default:
+		s = " · enter knocks " + m.st.Selected.Render(p.Name) + " at " + p.Host + m.st.Dim.Render(" ("+p.User+"@"+p.ServerID+")")
+		if n, l := len(m.visible()), m.layout(); n > m.listItems(l) {
+			s += m.st.Dim.Render(fmt.Sprintf(" · %d/%d", m.cursor+1, n))
+		}
+	}
+	return cut(title+s, m.width)
+}
+
+// helpView is the help for the keys the current mode takes.
+func (m Model) helpView() string {
+	k := m.keys
+	switch m.mode {
+	case knocking:
+		return m.help.ShortHelpView([]key.Binding{withHelp(k.Cancel, "cancel the knock")})
+	case confirmDelete:
+		return m.help.ShortHelpView([]key.Binding{k.Confirm, withHelp(k.Cancel, "keep (or enter, n)")})
+	case importing:
+		return m.help.ShortHelpView([]key.Binding{withHelp(k.Knock, "import"), k.Reveal, k.Cancel})
+	case filtering:
+		return m.help.ShortHelpView([]key.Binding{withHelp(k.Knock, "keep filter"), withHelp(k.Cancel, "clear filter")})
+	}
+	return m.help.View(k)
+}
+
+// withHelp returns b with another description.
+func withHelp(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+func (m Model) emptyView() []string {
+	return []string{
 		m.st.PanelTitle.Render("No profiles yet"),
 		"",
 		"Your administrator gives you a provisioning URI or QR code:",
 		"  press " + m.st.Key.Render("i") + " and paste the otpauth:// URI, or run",
 		"  otpknock import FILE.png",
-	}, "\n")
+	}
 }
 
-func (m Model) importView() string {
+func (m Model) importView() []string {
 	lines := []string{m.st.PanelTitle.Render("Import a profile"), "", m.input.View()}
 	if m.inputErr != "" {
 		lines = append(lines, "", m.st.Bad.Render("✗ ")+m.inputErr)
 	}
-	lines = append(lines, "", m.st.Dim.Render("enter import · esc cancel"))
-	return strings.Join(lines, "\n")
+	shown := "hidden: the URI holds your secret (tab shows it)"
+	if m.revealed() {
+		shown = "shown (tab hides it)"
+	}
+	lines = append(lines, "", m.st.Dim.Render(shown))
+	return lines
 }
 
-func (m Model) listView(width, height int) string {
+// listView is the list panel: the window of profiles around the cursor.
+func (m Model) listView(l layout) string {
 	var lines []string
-	if m.mode == filtering || m.filter.Value() != "" {
-		lines = append(lines, m.filter.View())
+	if m.filterRows() > 0 {
+		lines = append(lines, cut(m.filter.View(), l.listW))
 	}
 	v := m.visible()
 	if len(v) == 0 {
 		lines = append(lines, m.st.Dim.Render("no match"))
 	}
-	for i, p := range v {
-		name, host := truncate(p.Name, width-4), truncate(p.Host, width-4)
-		if i == m.cursor {
-			lines = append(lines, m.st.Selected.Render("▸ "+name), m.st.Dim.Render("  "+host))
-		} else {
-			lines = append(lines, m.st.Item.Render("  "+name), m.st.Dim.Render("  "+host))
-		}
+	end := min(len(v), m.offset+m.listItems(l))
+	for i := m.offset; i < end; i++ {
+		lines = append(lines, m.item(v[i], i == m.cursor, l)...)
 	}
-	if height > 0 && len(lines) > height {
-		lines = lines[:height]
-	}
-	return m.st.Panel.Width(width).Height(max(height, 1)).Render(strings.Join(lines, "\n"))
+	return m.panel(lines, l.listW, l.listRows)
 }
 
-func (m Model) detailView(width int) string {
+// item is a profile's rows in the list: name over host, or both on one
+// row in the narrow layout.
+func (m Model) item(p profile.Profile, selected bool, l layout) []string {
+	mark, name := "  ", m.st.Item
+	if selected {
+		mark, name = "▸ ", m.st.Selected
+	}
+	if l.narrow {
+		return []string{cut(name.Render(mark+p.Name)+m.st.Dim.Render("  "+p.Host), l.listW)}
+	}
+	return []string{cut(name.Render(mark+p.Name), l.listW), cut(m.st.Dim.Render("  "+p.Host), l.listW)}
+}
+
+// detailView is the selected profile's panel.
+func (m Model) detailView(l layout) string {
+	return m.panel(m.detailLines(l.detailW, l.detailRows), l.detailW, l.detailRows)
+}
+
+// detailLines are the selected profile's panel's lines, fitted to
+// width and rows: when the full panel does not fit, the profile's name
+// and host go first (the header shows them), then the sequence shrinks
+// to a line.
+func (m Model) detailLines(width, rows int) []string {
 	p, ok := m.selected()
 	if !ok {
-		return m.st.Panel.Width(width).Render(m.st.Dim.Render("no profile selected"))
+		return fit([]string{m.st.Dim.Render("no profile selected")}, width, rows)
 	}
-	lines := []string{
+	head := []string{
 		m.st.PanelTitle.Render(p.Name) + m.st.Dim.Render("  "+p.User+"@"+p.ServerID),
 		fmt.Sprintf("knocks %s · opens %s%s", p.Host, opens(p), modeNote(p)),
 		"",
 	}
+	var ask []string
 	if m.mode == confirmDelete {
-		lines = append(lines, m.st.Bad.Render("Delete profile "+p.Name+"?")+" y/n", "")
+		ask = []string{m.st.Bad.Render("Delete profile "+p.Name+"?") + " y/N", ""}
 	}
+	var full, short []string
 	if m.knock != nil && m.knock.profile == p.Name {
-		lines = append(lines, m.knockLines()...)
+		full = m.knockLines()
+		short = []string{full[0], full[len(full)-1]}
 	} else {
-		lines = append(lines, m.sequenceLines(p, width)...)
+		full, short = m.sequenceLines(p, width)
 	}
-	return m.st.Panel.Width(width).Render(strings.Join(lines, "\n"))
+	for _, lines := range [][]string{concat(head, ask, full), concat(ask, full)} {
+		if got := fit(lines, width, rows+1); len(got) <= rows {
+			return got
+		}
+	}
+	return fit(concat(ask, short), width, rows)
+}
+
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
 
 // current returns the profile's sequence now, or a packet profile's
@@ -130,23 +228,29 @@ func modeNote(p profile.Profile) string {
 	return ""
 }
 
-func (m Model) sequenceLines(p profile.Profile, width int) []string {
+// sequenceLines are the knock to send now and the time left in its
+// step, in full and on one line.
+func (m Model) sequenceLines(p profile.Profile, width int) (full, short []string) {
 	seq, left, err := m.current(p)
 	if err != nil {
-		return []string{m.st.Dim.Render(err.Error())}
+		return []string{m.st.Dim.Render(err.Error())}, []string{m.st.Dim.Render(err.Error())}
 	}
 	step := derive.Step(m.deps.Clock.Now(), p.Params.Period)
-	lines := []string{fmt.Sprintf("Knock now (step %d):", step)}
+	secs := int((left + time.Second - 1) / time.Second)
+	full = []string{fmt.Sprintf("Knock now (step %d):", step)}
+	knocks := make([]string, len(seq))
 	for i, k := range seq {
-		lines = append(lines, fmt.Sprintf("  %d ", i+1)+m.st.Knock.Render(k.String()))
+		full = append(full, fmt.Sprintf("  %d ", i+1)+m.st.Knock.Render(k.String()))
+		knocks[i] = m.st.Knock.Render(k.String())
 	}
 	if p.Knock == derive.ModePacket {
-		lines = []string{fmt.Sprintf("Knock now (step %d, packet):", step),
+		full = []string{fmt.Sprintf("Knock now (step %d, packet):", step),
 			"  " + m.st.Knock.Render(seq[0].String()) + m.st.Dim.Render("  one packet with a MAC")}
 	}
-	secs := int((left + time.Second - 1) / time.Second)
 	m.bar.Width = max(10, width-16)
-	return append(lines, "", m.bar.ViewAs(left.Seconds()/p.Params.Period.Seconds())+fmt.Sprintf(" %2ds left", secs))
+	full = append(full, "", m.bar.ViewAs(left.Seconds()/p.Params.Period.Seconds())+fmt.Sprintf(" %2ds left", secs))
+	short = []string{fmt.Sprintf("Now (%ds left): ", secs) + strings.Join(knocks, " ")}
+	return full, short
 }
 
 func (m Model) knockLines() []string {
@@ -199,17 +303,21 @@ func resent(packets int) string {
 	return ""
 }
 
-func (m Model) logView() string {
-	if len(m.log) == 0 {
-		return m.st.Dim.Render("log: results of your knocks appear here")
+// logView is the last results, in exactly rows rows.
+func (m Model) logView(rows int) string {
+	lines := []string{cut(m.st.Dim.Render("log: results of your knocks appear here"), m.width)}
+	if len(m.log) > 0 {
+		lines = nil
 	}
-	var lines []string
-	for _, l := range m.log {
+	for _, l := range m.log[max(0, len(m.log)-rows):] {
 		mark := m.st.Done.Render("✓")
 		if !l.ok {
 			mark = m.st.Bad.Render("✗")
 		}
-		lines = append(lines, m.st.Dim.Render(l.at.Format("15:04:05"))+" "+mark+" "+truncate(l.text, m.width-12))
+		lines = append(lines, cut(m.st.Dim.Render(l.at.Format("15:04:05"))+" "+mark+" "+l.text, m.width))
+	}
+	for len(lines) < rows {
+		lines = append(lines, "")
 	}
 	return strings.Join(lines, "\n")
 }
@@ -219,12 +327,4 @@ func opens(p profile.Profile) string {
 		return "-"
 	}
 	return derive.Knocks(p.Open).String()
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if n < 2 || len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
