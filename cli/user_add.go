@@ -20,12 +20,13 @@ type userAddFlags struct {
 	qrPNG      string
 	noQR       bool
 	secretSize int
+	knock      string
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
 	var f userAddFlags
 	c := &cobra.Command{
-		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--qr-png FILE]",
+		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--knock packet] [--qr-png FILE]",
 		Short: "Add a user: generate the secret, print the URI and QR code",
 		Long: `Add a user to the config, generate their secret (mode 0600 under
 secrets_dir) and print the provisioning URI and its QR code. The URI holds
@@ -43,6 +44,7 @@ the secret: hand it over privately.`,
 	c.Flags().StringVar(&f.qrPNG, "qr-png", "", "also write the QR code to this PNG file (mode 0600)")
 	c.Flags().BoolVar(&f.noQR, "no-qr", false, "do not print the QR code")
 	c.Flags().IntVar(&f.secretSize, "secret-bytes", 32, "secret length in bytes, 16 or more")
+	c.Flags().StringVar(&f.knock, "knock", "sequence", "how the user knocks: sequence, or packet (one UDP or ICMP packet carrying a MAC)")
 	return c
 }
 
@@ -61,6 +63,10 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	if f.secretSize < derive.MinSecret || f.secretSize > 64 {
 		return fmt.Errorf("--secret-bytes: %d must be from %d to 64", f.secretSize, derive.MinSecret)
 	}
+	mode, err := derive.ParseMode(f.knock)
+	if err != nil {
+		return fmt.Errorf("--knock: %w", err)
+	}
 	if _, ok := cfg.User(name); ok {
 		return fmt.Errorf("user %q already exists in %s", name, path)
 	}
@@ -72,14 +78,14 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 		return err
 	}
 	secretPath := cfg.SecretPath(name)
-	cfg, err = config.AddUser(path, config.NewUser{Name: name, Open: f.open, From: f.from, BindSource: f.bind})
+	cfg, err = config.AddUser(path, config.NewUser{Name: name, Open: f.open, From: f.from, BindSource: f.bind, Knock: mode})
 	if err != nil {
 		os.Remove(secretPath) // nothing of a failed add stays behind
 		return err
 	}
 	u, _ := cfg.User(name)
 	acct := provision.Account{ServerID: cfg.ServerID, User: name, Host: host, Secret: secret,
-		Params: cfg.Params, Open: u.Open, BindSource: u.BindSource}
+		Params: cfg.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
 	uri, err := acct.URI()
 	if err != nil {
 		return err
@@ -98,7 +104,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 }
 
 func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
-	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s.\n", u.Name, cfg.Path, knockList(u.Open), fromList(u), bindNote(u.BindSource))
+	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, knockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
 	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
 	if f.qrPNG != "" {
 		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", f.qrPNG)

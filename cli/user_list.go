@@ -25,9 +25,9 @@ func newUserListCmd(env *Env, path *string) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tOPENS\tFROM\tBOUND\tSECRET")
+			fmt.Fprintln(tw, "NAME\tOPENS\tFROM\tBOUND\tKNOCK\tSECRET")
 			for _, u := range cfg.Users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, knockList(u.Open), fromList(u), yesNo(u.BindSource), secretState(cfg, u.Name))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, knockList(u.Open), fromList(u), yesNo(u.BindSource), u.Knock, secretState(cfg, u.Name))
 			}
 			return tw.Flush()
 		},

@@ -56,6 +56,7 @@ type User struct {
 	Open       []derive.Knock // the services a knock opens (tcp or udp)
 	From       []netip.Prefix // sources allowed to knock; empty: any
 	BindSource bool           // the source address is part of the derivation
+	Knock      derive.Mode    // sequence (the default) or packet
 }
 
 // file is the YAML form of Config.
@@ -78,6 +79,7 @@ type userFile struct {
 	Open       []string `yaml:"open,flow"`
 	From       []string `yaml:"from,flow,omitempty"`
 	BindSource bool     `yaml:"bind_source,omitempty"`
+	Knock      string   `yaml:"knock,omitempty"`
 }
 
 func defaults() file {
@@ -189,6 +191,11 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 		return User{}, fmt.Errorf("name: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", uf.Name)
 	}
 	u := User{Name: uf.Name, BindSource: uf.BindSource}
+	mode, err := checkMode(uf.Name, uf.Knock, p)
+	if err != nil {
+		return User{}, err
+	}
+	u.Knock = mode
 	if len(uf.Open) == 0 {
 		return User{}, fmt.Errorf("open: %s: list the services a knock opens, e.g. [tcp/22]", uf.Name)
 	}
@@ -217,6 +224,21 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 		u.From = append(u.From, pfx)
 	}
 	return u, nil
+}
+
+// checkMode reads a user's knock field: sequence (also when empty) or
+// packet, which the protocols must carry (udp or icmp; docs/spec.md
+// section 11.1).
+func checkMode(name, s string, p derive.Params) (derive.Mode, error) {
+	m, err := derive.ParseMode(s)
+	if err != nil {
+		return 0, fmt.Errorf("knock: %s: %w", name, err)
+	}
+	if m == derive.ModePacket && p.Protocols&^derive.Protocols(derive.TCP) == 0 {
+		fe := &derive.FieldError{Field: derive.FieldProtocols, Err: derive.ErrNoPacketProtocol}
+		return 0, fmt.Errorf("knock: %s: %w", name, derive.Rename(fe, derive.Field.Key))
+	}
+	return m, nil
 }
 
 // checkOutsideRange refuses a protected port inside the knock range unless

@@ -80,6 +80,9 @@ func TestParseErrors(t *testing.T) {
 		{"port in range", base + "users: [{name: bob, open: [tcp/30000]}]\n", "add 30000 to exclude"},
 		{"bad cidr", base + "users: [{name: bob, open: [tcp/22], from: [10.0.0.0/33]}]\n", "users[0]: from[0]:"},
 		{"host bits", base + "users: [{name: bob, open: [tcp/22], from: [198.18.0.1/15]}]\n", "did you mean 198.18.0.0/15"},
+		{"bad knock", base + "users: [{name: bob, open: [tcp/22], knock: single}]\n", "users[0]: knock: bob: \"single\" must be sequence or packet"},
+		{"packet over tcp only", base + "protocols: [tcp]\nknocks: 5\nusers: [{name: bob, open: [tcp/22], knock: packet}]\n",
+			"users[0]: knock: bob: protocols: packet knocks need udp or icmp among the protocols"},
 		{"duplicate user", base + "users: [{name: bob, open: [tcp/22]}, {name: bob, open: [tcp/22]}]\n", "users[1]: name \"bob\" is used twice"},
 	}
 	for _, tt := range tests {
@@ -97,7 +100,9 @@ func TestParseUsers(t *testing.T) {
 exclude: [30000]
 users:
   - {name: alice, open: [tcp/22, udp/30000], from: [198.18.0.0/15, 2001:2::/48, 198.19.0.7]}
-  - {name: bob, open: [tcp/2222], bind_source: true}
+  - {name: bob, open: [tcp/2222], bind_source: true, knock: sequence}
+  - {name: carol, open: [tcp/22], knock: packet}
+  - {name: dave, open: [tcp/22], bind_source: true, knock: Packet}
 `), "/x/c.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +111,8 @@ users:
 		{Name: "alice", Open: []derive.Knock{{Proto: derive.TCP, Port: 22}, {Proto: derive.UDP, Port: 30000}},
 			From: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("2001:2::/48"), netip.MustParsePrefix("198.19.0.7/32")}},
 		{Name: "bob", Open: []derive.Knock{{Proto: derive.TCP, Port: 2222}}, BindSource: true},
+		{Name: "carol", Open: []derive.Knock{{Proto: derive.TCP, Port: 22}}, Knock: derive.ModePacket},
+		{Name: "dave", Open: []derive.Knock{{Proto: derive.TCP, Port: 22}}, BindSource: true, Knock: derive.ModePacket},
 	}
 	if diff := cmp.Diff(want, c.Users, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
@@ -124,8 +131,11 @@ func TestEditKeepsComments(t *testing.T) {
 	if _, ok := c.User("alice"); !ok {
 		t.Fatalf("alice missing after AddUser: %+v", c.Users)
 	}
-	if _, err := AddUser(path, NewUser{Name: "bob", Open: []string{"tcp/2222"}, BindSource: true}); err != nil {
+	if _, err := AddUser(path, NewUser{Name: "bob", Open: []string{"tcp/2222"}, BindSource: true, Knock: derive.ModePacket}); err != nil {
 		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); strings.Count(string(data), "\n    knock: packet\n") != 1 || strings.Count(string(data), "\n    knock:") != 1 {
+		t.Errorf("want bob's knock field only (a sequence user's is left out):\n%s", data)
 	}
 	if _, err := AddUser(path, NewUser{Name: "alice", Open: []string{"tcp/22"}}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("duplicate AddUser: err = %v", err)
@@ -140,13 +150,13 @@ func TestEditKeepsComments(t *testing.T) {
 		t.Errorf("removing alice twice succeeded")
 	}
 	data, _ := os.ReadFile(path)
-	for _, s := range []string{"# Identity of this server", "# How long a grant keeps", "name: bob", "bind_source: true"} {
+	for _, s := range []string{"# Identity of this server", "# How long a grant keeps", "name: bob", "bind_source: true", "knock: packet"} {
 		if !strings.Contains(string(data), s) {
 			t.Errorf("edited file lost %q:\n%s", s, data)
 		}
 	}
-	if len(c.Users) != 1 || c.Users[0].Name != "bob" {
-		t.Errorf("users after edits = %+v, want bob only", c.Users)
+	if len(c.Users) != 1 || c.Users[0].Name != "bob" || c.Users[0].Knock != derive.ModePacket {
+		t.Errorf("users after edits = %+v, want bob only, a packet user", c.Users)
 	}
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Errorf("edit changed the mode to %04o", st.Mode().Perm())
@@ -189,6 +199,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("server_id: gw1\nusers: [{name: a, open: [tcp/22], from: [198.18.0.0/15]}]\n"))
 	f.Add([]byte("server_id: x\nknocks: 16\nprotocols: [icmp]\nknock_range: 1-65535\nexclude: [1, 2, 3]\n"))
 	f.Add([]byte("{server_id: [1], step: -1s}"))
+	f.Add([]byte("server_id: gw1\nprotocols: [tcp, icmp]\nusers: [{name: a, open: [tcp/22], knock: packet}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz.yaml")
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"go.yaml.in/yaml/v3"
 )
@@ -15,6 +16,7 @@ type NewUser struct {
 	Open       []string
 	From       []string
 	BindSource bool
+	Knock      derive.Mode // written only for packet users
 }
 
 // AddUser appends u to the users of the config file at path, keeping the
@@ -26,12 +28,22 @@ func AddUser(path string, u NewUser) (*Config, error) {
 			return fmt.Errorf("user %q already exists", u.Name)
 		}
 		var n yaml.Node
-		if err := n.Encode(userFile(u)); err != nil {
+		if err := n.Encode(u.file()); err != nil {
 			return err
 		}
 		users.Content = append(users.Content, &n)
 		return nil
 	})
+}
+
+// file is u as the config file spells it: no knock field for a
+// sequence user, the default.
+func (u NewUser) file() userFile {
+	uf := userFile{Name: u.Name, Open: u.Open, From: u.From, BindSource: u.BindSource}
+	if u.Knock == derive.ModePacket {
+		uf.Knock = u.Knock.String()
+	}
+	return uf
 }
 
 // RemoveUser deletes the user called name from the config file at path.

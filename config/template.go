@@ -73,6 +73,14 @@ metrics_listen: ""
 #   open:        services a knock opens, e.g. [tcp/22, udp/51820]
 #   from:        allowed source CIDRs (default: any)
 #   bind_source: the source address is part of the sequence (no NAT)
+#   knock:       sequence (default): a sequence of bare knocks; or
+#                packet: one UDP datagram or ICMP echo request whose
+#                payload carries a MAC and the addresses to open (needs
+#                udp or icmp in protocols; user add --knock packet)
+# e.g.
+#   - name: alice
+#     open: [tcp/22]
+#     knock: packet
 users: []
 `))
 

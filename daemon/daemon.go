@@ -44,10 +44,11 @@ type Daemon struct {
 	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
 	closed    bool       // guarded by lifecycle
 
-	mu   sync.Mutex // guards what follows, swapped together by Reload
-	cfg  *config.Config
-	plan firewall.Plan
-	m    *matcher.Matcher
+	mu       sync.Mutex // guards what follows, swapped together by Reload
+	cfg      *config.Config
+	plan     firewall.Plan
+	m        *matcher.Matcher
+	replaced matcher.Stats // the counters of the matchers reloads replaced
 }
 
 // ErrInstall marks New's failure to install the firewall: a failure of
@@ -85,7 +86,7 @@ func build(cfg *config.Config, used map[string]uint64) (*matcher.Matcher, error)
 		if err != nil {
 			return nil, err
 		}
-		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource})
+		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock})
 	}
 	return matcher.New(matcher.Config{ServerID: cfg.ServerID, Params: cfg.Params, Skew: cfg.Skew,
 		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance}, users, used)
@@ -138,9 +139,10 @@ func (d *Daemon) Close() error {
 	if err := SaveState(d.cfg.StateFile, d.m.Used()); err != nil {
 		d.log.Error("saving state", "err", err)
 	}
-	st, ms := d.src.Stats(), d.m.Stats()
+	st, ms := d.src.Stats(), addCounters(d.replaced, d.m.Stats())
 	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
-		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted)
+		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted,
+		"packet_grants", ms.PacketGrants, "bad_payloads", ms.BadSize+ms.BadTag+ms.BadClaim, "truncated", st.Truncated)
 	if closeErr != nil {
 		return fmt.Errorf("removing the NFLOG rules: %w", closeErr)
 	}
@@ -220,5 +222,22 @@ func (d *Daemon) swap(g generation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	g.m.MarkUsed(d.m.Used())
+	d.replaced = addCounters(d.replaced, d.m.Stats())
 	d.cfg, d.plan, d.m = g.cfg, g.plan, g.m
+}
+
+// addCounters adds the counters of b to a (the gauges stay a's).
+func addCounters(a, b matcher.Stats) matcher.Stats {
+	a.Packets += b.Packets
+	a.Started += b.Started
+	a.Completed += b.Completed
+	a.Cancelled += b.Cancelled
+	a.Expired += b.Expired
+	a.Evicted += b.Evicted
+	a.BadSize += b.BadSize
+	a.BadTag += b.BadTag
+	a.BadClaim += b.BadClaim
+	a.PacketGrants += b.PacketGrants
+	a.Derived += b.Derived
+	return a
 }

@@ -6,7 +6,7 @@
 //
 // Data flows listener -> daemon -> matcher, and daemon -> firewall: the
 // daemon turns each listener.Packet into the matcher's (time, source,
-// knock) and maps its config onto the firewall's Plan (FirewallPlan), so
+// knock, payload) and maps its config onto the firewall's Plan (FirewallPlan), so
 // neither the matcher nor the firewall knows the listener or the config.
 //
 // A Daemon's life is New (state, secrets, matcher, metrics, firewall
@@ -16,8 +16,14 @@
 // ticker included, so tests drive it with a fake clock and fake kernel
 // boundaries (listener.Fake, firewall.Fake).
 //
+// A grant opens the user's services for each address of the matcher's
+// event: the source of a sequence, the claimed addresses of a packet
+// knock (IPv4 and IPv6 alike, each in its family's set).
+//
 // It logs with log/slog, one line per grant, replay, refused source and
-// reload, as key=value pairs (src, user, step, ports) that fail2ban and
-// journald can use; nothing per stray packet at the default level, and
+// reload, as key=value pairs (src, user, step, ports; for packet knocks
+// also knock=packet and addrs, every address opened) that fail2ban and
+// journald can use; nothing per stray packet or refused payload (bad
+// size, tag or claim: counted in the metrics) at the default level, and
 // never a secret.
 package daemon

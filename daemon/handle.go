@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -11,12 +13,15 @@ import (
 )
 
 // handle is the per-packet path: the listener's packet becomes the
-// matcher's (time, source, knock).
+// matcher's (time, source, knock, payload). A packet knock's payload is
+// the listener's buffer: the matcher reads it here and keeps nothing of
+// it. A refused payload (bad size, tag or claim) is counted by the
+// matcher and logged by nobody: anyone can send those.
 func (d *Daemon) handle(p listener.Packet) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.metrics.packet(p.Knock.Proto)
-	ev, done, err := d.m.Handle(d.clock.Now(), p.Src, p.Knock, nil)
+	ev, done, err := d.m.Handle(d.clock.Now(), p.Src, p.Knock, p.Payload)
 	if err != nil {
 		d.log.Error("matching", "err", err)
 		return
@@ -24,27 +29,53 @@ func (d *Daemon) handle(p listener.Packet) {
 	if !done {
 		return
 	}
-	d.metrics.event(ev.Kind)
+	d.metrics.event(ev.Mode, ev.Kind)
 	attrs := []any{"src", ev.Src.String(), "user", ev.User, "step", ev.Step, "ports", derive.Knocks(ev.Open).String()}
+	if ev.Mode == derive.ModePacket {
+		attrs = append(attrs, "knock", ev.Mode.String(), "addrs", addrList(ev.Addrs))
+	}
+	if ev.Reason != "" {
+		attrs = append(attrs, "reason", ev.Reason)
+	}
 	switch ev.Kind {
 	case matcher.Replay:
 		d.log.Warn("replay", attrs...)
 	case matcher.Refused:
 		d.log.Warn("refused source", attrs...)
 	case matcher.Grant:
-		d.grant(ev.Src, ev.Open, p.At, attrs)
+		d.grant(ev.Addrs, ev.Open, p.At, attrs)
 	}
 }
 
-// grant opens the services; the latency logged runs from the kernel's
+// addrList joins addresses with commas; "-" for none.
+func addrList(addrs []netip.Addr) string {
+	if len(addrs) == 0 {
+		return "-"
+	}
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// grant opens the services for each address (one for a sequence, the
+// claim's for a packet knock; the firewall puts each in its family's
+// set) and logs one line; the latency logged runs from the kernel's
 // logging of the last knock (at) to the last set entry added. d.mu is
 // held.
-func (d *Daemon) grant(src netip.Addr, open []derive.Knock, at time.Time, attrs []any) {
-	for _, svc := range open {
-		if err := d.fw.Grant(src, svc, d.cfg.OpenTimeout); err != nil {
-			d.log.Error("grant failed", append(attrs, "err", err)...)
-			return
+func (d *Daemon) grant(addrs []netip.Addr, open []derive.Knock, at time.Time, attrs []any) {
+	var errs []error
+	for _, addr := range addrs {
+		for _, svc := range open {
+			if err := d.fw.Grant(addr, svc, d.cfg.OpenTimeout); err != nil {
+				errs = append(errs, err)
+			}
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		d.log.Error("grant failed", append(attrs, "err", err)...)
+		return
 	}
 	attrs = append(attrs, "timeout", d.cfg.OpenTimeout.String())
 	if !at.IsZero() {

@@ -18,7 +18,8 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 	packets  map[derive.Proto]prometheus.Counter // resolved once: counted per packet
-	events   *prometheus.CounterVec
+	events   *prometheus.CounterVec              // sequences by outcome
+	knocks   *prometheus.CounterVec              // packet knocks by outcome
 }
 
 // newMetrics registers the metrics of d; the gauges read its matcher and
@@ -33,8 +34,11 @@ func newMetrics(d *Daemon) *Metrics {
 	for _, p := range []derive.Proto{derive.TCP, derive.UDP, derive.ICMP} {
 		m.packets[p] = packets.WithLabelValues(p.String())
 	}
+	m.knocks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packet_knocks_total",
+		Help: "Packet knocks whose tag verified, by outcome: grant, replay or refused."}, []string{"outcome"})
 	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {
 		m.events.WithLabelValues(k.String())
+		m.knocks.WithLabelValues(k.String())
 	}
 	stat := func(f func(matcher.Stats) float64) func() float64 {
 		return func() float64 {
@@ -43,11 +47,28 @@ func newMetrics(d *Daemon) *Metrics {
 			return f(d.m.Stats())
 		}
 	}
-	m.Registry.MustRegister(packets, m.events,
+	// count reads a counter of the matcher's Stats, with what the
+	// matchers a reload replaced counted (it never goes down).
+	count := func(f func(matcher.Stats) uint64) func() float64 {
+		return func() float64 {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return float64(f(d.m.Stats()) + f(d.replaced))
+		}
+	}
+	m.Registry.MustRegister(packets, m.events, m.knocks,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_size_total", Help: "Payloads on a packet knock element with a length out of range."},
+			count(func(s matcher.Stats) uint64 { return s.BadSize })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_tag_total", Help: "Payloads on a packet knock element whose tag did not verify."},
+			count(func(s matcher.Stats) uint64 { return s.BadTag })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_claim_total", Help: "Payloads whose tag verified but whose claim was malformed."},
+			count(func(s matcher.Stats) uint64 { return s.BadClaim })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_truncated_total", Help: "Knocks whose payload the NFLOG copy range cut (delivered without it)."},
+			func() float64 { return float64(d.src.Stats().Truncated) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_sources_tracked", Help: "Sources with a sequence in progress."},
 			stat(func(s matcher.Stats) float64 { return float64(s.Sources) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_candidates_cancelled_total", Help: "Sequences cancelled by strays or the source cap."},
-			stat(func(s matcher.Stats) float64 { return float64(s.Cancelled + s.Evicted) })),
+			count(func(s matcher.Stats) uint64 { return s.Cancelled + s.Evicted })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_step_precompute_seconds", Help: "Time the last window of sequences took to compute."},
 			stat(func(s matcher.Stats) float64 { return s.Precompute.Seconds() })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_lost_total", Help: "Packets logged by the kernel but not received."},
@@ -64,7 +85,12 @@ func (m *Metrics) packet(p derive.Proto) {
 	}
 }
 
-func (m *Metrics) event(k matcher.Kind) {
+// event counts a completed sequence or a verified packet knock.
+func (m *Metrics) event(mode derive.Mode, k matcher.Kind) {
+	if mode == derive.ModePacket {
+		m.knocks.WithLabelValues(k.String()).Inc()
+		return
+	}
 	m.events.WithLabelValues(k.String()).Inc()
 }
 

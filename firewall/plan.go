@@ -21,8 +21,12 @@ const (
 	Table = "filter"
 )
 
-// copyRange is the bytes of each knock packet NFLOG copies to the daemon.
-const copyRange = 128
+// CopyRange is the bytes of each knock packet the NFLOG rules copy to
+// the daemon (--nflog-size): IP and transport headers with room for
+// IPv4 options or IPv6 extension headers, and a packet knock's largest
+// payload (derive.MaxPayload). The listener asks for as much
+// (listener.CopyRange); the kernel copies the smaller of the two.
+const CopyRange = 384
 
 // Plan is the firewall the daemon needs; the daemon derives it from its
 // config (daemon.FirewallPlan).
@@ -60,7 +64,7 @@ func (p Plan) rules(v6 bool) [][]string {
 		set, icmp = Set6, []string{"-p", "ipv6-icmp", "--icmpv6-type", "echo-request"}
 	}
 	rng := strconv.Itoa(int(p.PortMin)) + ":" + strconv.Itoa(int(p.PortMax))
-	nflog := []string{"-j", "NFLOG", "--nflog-group", strconv.Itoa(int(p.Group)), "--nflog-size", strconv.Itoa(copyRange)}
+	nflog := []string{"-j", "NFLOG", "--nflog-group", strconv.Itoa(int(p.Group)), "--nflog-size", strconv.Itoa(CopyRange)}
 	var r [][]string
 	for _, ports := range p.protectedPorts() {
 		r = append(r, []string{"-p", ports[0], "-m", "multiport", "--dports", ports[1], "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"})

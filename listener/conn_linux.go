@@ -17,14 +17,15 @@ import (
 // Options configure an NFLOG subscription.
 type Options struct {
 	Group     uint16
-	CopyRange uint32 // bytes of each packet copied: headers only
+	CopyRange uint32 // bytes of each packet copied: headers and payload
 	RcvBuf    int    // receive buffer in bytes
 }
 
-// DefaultOptions copies 128 bytes (IP and transport headers, with IPv6
-// extension headers) into an 8 MiB buffer.
+// DefaultOptions copies CopyRange bytes (IP and transport headers, with
+// IPv6 extension headers, and a packet knock's payload) into an 8 MiB
+// buffer.
 func DefaultOptions(group uint16) Options {
-	return Options{Group: group, CopyRange: 128, RcvBuf: 8 << 20}
+	return Options{Group: group, CopyRange: CopyRange, RcvBuf: 8 << 20}
 }
 
 // conn is the netlink connection the NFLOG subscription is configured
@@ -179,6 +180,9 @@ func (n *NFLOG) handle(b []byte, fn func(Packet)) {
 			p.At = time.Unix(a.sec, a.usec*1000)
 		}
 		n.c.knocks.Add(1)
+		if p.Truncated {
+			n.c.truncated.Add(1)
+		}
 		fn(p)
 	})
 	if err != nil {

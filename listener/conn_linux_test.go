@@ -33,12 +33,12 @@ func wantBind(group uint16) *nl.NetlinkRequest {
 	return wantConfig(group, nl.NewRtAttr(nfulaCfgCmd, []byte{nfulnlCfgCmdBind}))
 }
 
-// wantMode sets copy-packet mode with a 128-byte range (struct
+// wantMode sets copy-packet mode with a 384-byte range (struct
 // nfulnl_msg_config_mode: range, mode, padding), a queue threshold of 1
 // and sequence numbers.
 func wantMode(group uint16) *nl.NetlinkRequest {
 	return wantConfig(group,
-		nl.NewRtAttr(nfulaCfgMode, []byte{0, 0, 0, 128, nfulnlCopyPacket, 0}),
+		nl.NewRtAttr(nfulaCfgMode, []byte{0, 0, 1, 128, nfulnlCopyPacket, 0}),
 		nl.NewRtAttr(nfulaCfgQthresh, []byte{0, 0, 0, 1}),
 		nl.NewRtAttr(nfulaCfgFlags, []byte{0, nfulnlCfgFSeq}))
 }

@@ -17,7 +17,7 @@ type Options struct {
 
 // DefaultOptions returns the default options for group.
 func DefaultOptions(group uint16) Options {
-	return Options{Group: group, CopyRange: 128, RcvBuf: 8 << 20}
+	return Options{Group: group, CopyRange: CopyRange, RcvBuf: 8 << 20}
 }
 
 // NFLOG is a Source reading an NFLOG group; Linux only.

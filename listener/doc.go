@@ -3,7 +3,8 @@
 // (protocol, port) or (icmp, echo sequence number) knocked.
 //
 // The NFLOG subscription is a netlink socket (vishvananda/netlink's nl
-// package) in copy-packet mode with a small copy range, a large receive
+// package) in copy-packet mode with a copy range of CopyRange bytes
+// (headers and a packet knock's payload), a large receive
 // buffer and NETLINK_NO_ENOBUFS; NFLOG's per-instance sequence numbers
 // count messages the kernel could not deliver. The subscription is
 // configured through a small conn interface (send a request, receive the
@@ -11,7 +12,11 @@
 // exact request bytes and answering with canned acknowledgements and
 // errnos. Decoders are pure,
 // allocation-free functions over bytes, fuzzed: a truncated or odd
-// packet is counted and dropped, never a panic.
+// packet is counted and dropped, never a panic. A packet knock's payload
+// (UDP payload or echo data) is handed on as a sub-slice of the receive
+// buffer, valid during the callback; one the copy range cut short is
+// dropped from the packet and counted (Stats.Truncated), never passed on
+// as a shorter payload.
 //
 // Source is the boundary the daemon reads from: NFLOG on Linux, Fake in
 // tests (it counts a packet once the daemon's handler returned, and

@@ -89,7 +89,7 @@ func TestConfigBytes(t *testing.T) {
 			"0500" + "0100" + "01000000", // nfulaCfgCmd = BIND
 		"30000000" + "0104" + "0500" + "00000000" + "00000000" +
 			"00001267" +
-			"0a00" + "0200" + "00000080" + "0200" + "0000" + // nfulaCfgMode: range 128, COPY_PACKET
+			"0a00" + "0200" + "00000180" + "0200" + "0000" + // nfulaCfgMode: range 384, COPY_PACKET
 			"0800" + "0500" + "00000001" + // nfulaCfgQthresh 1
 			"0600" + "0600" + "0001" + "0000", // nfulaCfgFlags SEQ
 	}
@@ -108,10 +108,11 @@ func TestConfigBytes(t *testing.T) {
 func FuzzNetlink(f *testing.F) {
 	f.Add(packetMsg(1, ip4(17, 0, 0, udp(40123))))
 	f.Add(append(packetMsg(5, ip6(58, nil, echo(128, 3))), nlmsg(nlmsgDone, nil)...))
+	f.Add(packetMsg(6, ip4(17, 0, 0, udpWith(40123, data(64)))[:70]))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var n NFLOG
 		n.handle(b, func(p Packet) {
-			if !p.Src.IsValid() || p.Knock.Port == 0 {
+			if !p.Src.IsValid() || p.Knock.Port == 0 || !aliases(b, p.Payload) || (p.Truncated && p.Payload != nil) {
 				t.Fatalf("bad packet %+v from %x", p, b)
 			}
 		})

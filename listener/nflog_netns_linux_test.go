@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/sender"
@@ -96,5 +97,97 @@ func TestNFLOGKernel(t *testing.T) {
 	}
 	if st := src.Stats(); st.Lost != 0 || st.Malformed != 0 || st.Knocks != uint64(len(want)) {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestNFLOGKernelPayload logs packet knocks through NFLOG rules copying
+// CopyRange bytes, as the firewall installs them: the largest payload
+// arrives whole over UDP and ICMP, IPv4 and IPv6; a longer one arrives
+// without its payload, counted as truncated.
+func TestNFLOGKernelPayload(t *testing.T) {
+	netnstest.Require(t, "iptables", "ip6tables")
+	p := netnstest.NewPair(t)
+	const group = 4712
+	size := fmt.Sprint(CopyRange)
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		p.MustRun(t, p.Server, ipt, "-A", "INPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", size)
+	}
+	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "echo-request", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", size)
+	p.MustRun(t, p.Server, "ip6tables", "-A", "INPUT", "-p", "ipv6-icmp", "--icmpv6-type", "echo-request", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", size)
+	var src *NFLOG
+	var err error
+	p.Do(t, p.Server, func() { src, err = Open(DefaultOptions(group)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+
+	type sent struct {
+		dst     netip.Addr
+		k       derive.Knock
+		payload []byte
+	}
+	largest, over := data(derive.MaxPayload), data(CopyRange)
+	packets := []sent{
+		{p.ServerV4, derive.Knock{Proto: derive.UDP, Port: 40123}, largest},
+		{p.ServerV6, derive.Knock{Proto: derive.UDP, Port: 40124}, largest},
+		{p.ServerV4, derive.Knock{Proto: derive.ICMP, Port: 31337}, largest},
+		{p.ServerV6, derive.Knock{Proto: derive.ICMP, Port: 31338}, largest},
+		{p.ServerV4, derive.Knock{Proto: derive.UDP, Port: 40125}, data(derive.MinPayload)},
+		{p.ServerV6, derive.Knock{Proto: derive.UDP, Port: 40126}, over},
+	}
+	var want []string
+	for _, s := range packets {
+		if len(s.payload) > derive.MaxPayload {
+			want = append(want, fmt.Sprintf("%v truncated", s.k))
+			continue
+		}
+		want = append(want, fmt.Sprintf("%v %x", s.k, s.payload))
+	}
+	var mu sync.Mutex
+	var got []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- src.Run(ctx, func(pk Packet) {
+			line := fmt.Sprintf("%v %x", pk.Knock, pk.Payload) // a copy: Payload is valid only here
+			if pk.Truncated {
+				line = fmt.Sprintf("%v truncated", pk.Knock)
+			}
+			mu.Lock()
+			got = append(got, line)
+			mu.Unlock()
+		})
+	}()
+	w := &sender.Portable{}
+	p.Do(t, p.Client, func() {
+		for _, s := range packets {
+			if _, err := w.WritePayload(context.Background(), s.dst, s.k, s.payload); err != nil {
+				t.Errorf("sending %v to %v: %v", s.k, s.dst, err)
+			}
+		}
+	})
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= len(want) {
+			break
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listener got (-want +got):\n%s", diff)
+	}
+	if st := src.Stats(); st.Truncated != 1 || st.Malformed != 0 || st.Knocks != uint64(len(want)) {
+		t.Errorf("stats %+v, want %d knocks, 1 truncated", st, len(want))
 	}
 }

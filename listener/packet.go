@@ -10,10 +10,21 @@ import (
 )
 
 // Packet is one logged packet that may be a knock.
+//
+// Payload is the UDP payload or the ICMP/ICMPv6 echo data of a packet
+// knock (docs/spec.md section 11.4), nil for TCP. It is a sub-slice of
+// the buffer the packet was decoded from: valid only until the callback
+// it was passed to returns. It is set only when the whole payload was
+// captured: when the kernel's copy range cut the packet short (the IP
+// header's length says more bytes than were logged), Payload is nil and
+// Truncated is set, so a cut payload can never be checked as a short
+// one.
 type Packet struct {
-	Src   netip.Addr
-	Knock derive.Knock
-	At    time.Time // when the kernel logged it; zero when unknown
+	Src       netip.Addr
+	Knock     derive.Knock
+	Payload   []byte
+	Truncated bool      // the capture ended before the payload did
+	At        time.Time // when the kernel logged it; zero when unknown
 }
 
 // Decoding errors; each is a reason a packet is counted as malformed or
@@ -31,7 +42,10 @@ const maxExtHeaders = 8
 
 // Decode parses an IPv4 or IPv6 packet (starting at the IP header) into
 // a knock: a TCP SYN (without ACK), a UDP datagram, or an ICMP/ICMPv6
-// echo request.
+// echo request, with its payload when it carries one (see [Packet]). The
+// IP header's length field bounds the packet: bytes past it are
+// ignored, and bytes missing before it mark the payload truncated. It
+// does not allocate.
 func Decode(b []byte) (Packet, error) {
 	if len(b) < 1 {
 		return Packet{}, ErrTruncated
@@ -56,13 +70,32 @@ func decode4(b []byte) (Packet, error) {
 	if binary.BigEndian.Uint16(b[6:])&0x1fff != 0 {
 		return Packet{}, ErrFragment
 	}
+	b, cut := bound(b, int(binary.BigEndian.Uint16(b[2:])))
+	if len(b) < ihl {
+		return Packet{}, ErrTruncated
+	}
 	src := netip.AddrFrom4([4]byte(b[12:16]))
-	return l4(src, b[9], b[ihl:], false)
+	return l4(src, b[9], b[ihl:], false, cut)
+}
+
+// bound cuts b to the length n its IP header gives, and reports whether
+// the capture stopped before n bytes.
+func bound(b []byte, n int) ([]byte, bool) {
+	if n > len(b) {
+		return b, true
+	}
+	return b[:n], false
 }
 
 func decode6(b []byte) (Packet, error) {
 	if len(b) < 40 {
 		return Packet{}, ErrTruncated
+	}
+	// A payload length of 0 (a jumbogram) leaves the length unknown: the
+	// payload counts as truncated.
+	cut := true
+	if plen := int(binary.BigEndian.Uint16(b[4:])); plen != 0 {
+		b, cut = bound(b, 40+plen)
 	}
 	src := netip.AddrFrom16([16]byte(b[8:24]))
 	next, rest := b[6], b[40:]
@@ -91,7 +124,7 @@ func decode6(b []byte) (Packet, error) {
 			}
 			n = (int(rest[1]) + 2) * 4
 		case 6, 17, 58:
-			return l4(src, next, rest, true)
+			return l4(src, next, rest, true, cut)
 		default:
 			return Packet{}, ErrExtChain
 		}
@@ -102,8 +135,9 @@ func decode6(b []byte) (Packet, error) {
 	}
 }
 
-// l4 decodes the transport header of protocol proto.
-func l4(src netip.Addr, proto byte, b []byte, v6 bool) (Packet, error) {
+// l4 decodes the transport header of protocol proto; b ends where the
+// IP header says the packet ends, or where the capture did (cut).
+func l4(src netip.Addr, proto byte, b []byte, v6, cut bool) (Packet, error) {
 	p := Packet{Src: src}
 	switch proto {
 	case 6: // TCP: a SYN without ACK, RST or FIN
@@ -119,6 +153,7 @@ func l4(src netip.Addr, proto byte, b []byte, v6 bool) (Packet, error) {
 			return Packet{}, ErrTruncated
 		}
 		p.Knock = derive.Knock{Proto: derive.UDP, Port: binary.BigEndian.Uint16(b[2:])}
+		p.Payload, p.Truncated = udpPayload(b, cut)
 	case 1, 58: // ICMP echo request (type 8) or ICMPv6 (type 128), code 0
 		if len(b) < 8 {
 			return Packet{}, ErrTruncated
@@ -131,11 +166,33 @@ func l4(src netip.Addr, proto byte, b []byte, v6 bool) (Packet, error) {
 			return Packet{}, ErrNotKnock
 		}
 		p.Knock = derive.Knock{Proto: derive.ICMP, Port: binary.BigEndian.Uint16(b[6:])}
+		p.Payload, p.Truncated = b[8:], cut
 	default:
 		return Packet{}, ErrNotKnock
 	}
 	if p.Knock.Port == 0 {
 		return Packet{}, ErrNotKnock
 	}
+	if p.Truncated {
+		p.Payload = nil
+	}
 	return p, nil
+}
+
+// udpPayload returns the payload of the UDP datagram b by its length
+// field, and whether it is truncated: cut short by the capture. A length
+// field that disagrees with the IP header's (shorter than the UDP
+// header, or longer than the IP packet holds) leaves no payload.
+func udpPayload(b []byte, cut bool) ([]byte, bool) {
+	if len(b) < 8 {
+		return nil, cut
+	}
+	n := int(binary.BigEndian.Uint16(b[4:]))
+	if n > len(b) && cut {
+		return nil, true
+	}
+	if n < 8 || n > len(b) {
+		return nil, false
+	}
+	return b[8:n], false
 }

@@ -96,11 +96,19 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// FuzzDecode checks what Decode accepts: a valid source, a knock, and a
+// payload only on UDP and echo knocks, inside the input (never a copy),
+// never with Truncated set, and no longer than the input past the
+// smallest headers.
 func FuzzDecode(f *testing.F) {
 	f.Add(ip4(6, 0, 0, tcp(23456, 0x02)))
 	f.Add(ip4(1, 2, 0, echo(8, 1)))
 	f.Add(ip6(0, [][]byte{packettest.Ext(44, 8), packettest.Fragment6(58, 0, false)}, echo(128, 7)))
 	f.Add(ip6(51, [][]byte{{17, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}, udp(9)))
+	f.Add(ip4(17, 0, 0, udpWith(40123, data(64))))
+	f.Add(ip4(17, 0, 0, udpWith(40123, data(64)))[:60])
+	f.Add(ip6(58, nil, echoWith(128, 4242, data(derive.MaxPayload))))
+	f.Add(append(ip6(17, nil, udpWith(59999, data(33))), 0xee))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Decode(b)
 		if err != nil {
@@ -108,6 +116,15 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !p.Src.IsValid() || p.Knock.Port == 0 || (p.Knock.Proto != derive.TCP && p.Knock.Proto != derive.UDP && p.Knock.Proto != derive.ICMP) {
 			t.Fatalf("Decode accepted %x as %+v", b, p)
+		}
+		if p.Payload != nil && (p.Knock.Proto == derive.TCP || p.Truncated) {
+			t.Fatalf("Decode gave %x a payload %x with %v, truncated %v", b, p.Payload, p.Knock, p.Truncated)
+		}
+		if p.Truncated && p.Knock.Proto == derive.TCP {
+			t.Fatalf("Decode marked the TCP knock %x truncated", b)
+		}
+		if (len(p.Payload) > 0 && len(p.Payload) > len(b)-28) || !aliases(b, p.Payload) {
+			t.Fatalf("Decode's payload %x is not inside %x past the headers", p.Payload, b)
 		}
 	})
 }

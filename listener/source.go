@@ -9,6 +9,14 @@ import (
 // ErrGroupTaken is returned by Open when another socket holds the group.
 var ErrGroupTaken = errors.New("the NFLOG group is taken by another program")
 
+// CopyRange is the bytes of each logged packet the kernel copies to the
+// listener: the largest IP header (IPv4 with 40 bytes of options; IPv6
+// with up to 80 bytes of extension headers), a UDP or ICMP header and a
+// packet knock's largest payload, derive.MaxPayload (60 + 8 + 256 = 324,
+// 40 + 80 + 8 + 256 = 384). The firewall's NFLOG rules copy as much
+// (firewall.CopyRange); a packet longer than this arrives truncated.
+const CopyRange = 384
+
 // Stats counts what a source saw. Lost counts packets the kernel logged
 // but could not deliver (gaps in NFLOG sequence numbers, socket
 // overruns); it is reported, never fatal.
@@ -16,6 +24,7 @@ type Stats struct {
 	Messages  uint64 // netlink packet messages received
 	Knocks    uint64 // packets decoded into knocks
 	Malformed uint64 // packets or messages that did not decode
+	Truncated uint64 // knocks whose payload the copy range cut: delivered without it
 	Lost      uint64
 }
 
@@ -31,9 +40,10 @@ type Source interface {
 
 // counters is an atomic Stats.
 type counters struct {
-	messages, knocks, malformed, lost atomic.Uint64
+	messages, knocks, malformed, truncated, lost atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
-	return Stats{Messages: c.messages.Load(), Knocks: c.knocks.Load(), Malformed: c.malformed.Load(), Lost: c.lost.Load()}
+	return Stats{Messages: c.messages.Load(), Knocks: c.knocks.Load(), Malformed: c.malformed.Load(),
+		Truncated: c.truncated.Load(), Lost: c.lost.Load()}
 }
