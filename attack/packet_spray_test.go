@@ -75,7 +75,7 @@ func hpingFlood(t *testing.T, a *arena) (stop func() int) {
 // a packet knock is one packet. Packet mode must open every time.
 func TestPacketSpray(t *testing.T) {
 	require(t, "hping3")
-	knocks := scale(3, 200)
+	knocks := scale(2, 200)
 	for _, mode := range []string{"packet", "sequence"} {
 		t.Run(mode, func(t *testing.T) {
 			var a *arena
