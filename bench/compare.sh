@@ -7,7 +7,9 @@
 # in the kernel; then the client knocks F more times under each of several
 # random-port SYN floods from an attacker namespace, with the server's
 # CPU and memory sampled. Prints markdown tables (BENCHMARKS.md).
-# Usage (root): bench/compare.sh [N [F]]   (make bench-compare)
+# otpknock runs twice: sequence users (4 knocks) and packet users (one
+# UDP datagram carrying a sealed payload, docs/spec.md section 11).
+# Usage (root): bench/compare.sh [N [F]]   (make bench-compare; F=0: no floods)
 set -euo pipefail
 n=${1:-50}
 nf=${2:-20}
@@ -34,6 +36,7 @@ trials() {
 flooded() {
 	local name=$1 pid=$2 f
 	shift 2
+	[ "$nf" -gt 0 ] || return 0
 	for f in "${floods[@]}"; do
 		# shellcheck disable=SC2086
 		ip netns exec "$atk" timeout -s INT 300 hping3 $f --rand-source -S -p ++1024 -q 198.18.0.1 >/dev/null 2>&1 &
@@ -72,6 +75,9 @@ sed -i 's/^open_timeout: 30s/open_timeout: 1s/' "$cfg"
 for i in $(seq 0 $((2 * n + ${#floods[@]} * nf - 1))); do
 	"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr | grep -o 'otpauth://[^ ]*' | "$bin" import - --name "u$i" >/dev/null
 done
+for i in $(seq 0 $((n + ${#floods[@]} * nf - 1))); do
+	"$bin" user add "p$i" -c "$cfg" --open tcp/2222 --knock packet --no-qr | grep -o 'otpauth://[^ ]*' | "$bin" import - --name "p$i" >/dev/null
+done
 ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$work/otpknock.log" &
 spid=$!
 pids+=("$spid")
@@ -79,14 +85,19 @@ sleep 1
 trials "$n" 0 "otpknock (gap 50 ms, 4 knocks)" "$spid" "$bin" send "u{i}" >>"$rows"
 trials "$n" "$n" "otpknock (gap 1 ms, 4 knocks)" "$spid" "$bin" send "u{i}" --gap 1ms >>"$rows"
 latencies() { # the grant latencies (ms) the server logged, from line $1 on
-	tail -n +"$1" "$work/otpknock.log" | grep -o 'latency=[0-9.]*[µm]*s' | sed 's/latency=//' |
+	tail -n +"$1" "$work/otpknock.log" | grep 'msg=grant' | grep -o 'latency=[0-9.]*[µm]*s' | sed 's/latency=//' |
 		awk '/µs$/ {print $0/1000; next} /ms$/ {print $0+0; next} {print $0*1000}'
 }
 latencies 1 | reaction "otpknock: NFLOG timestamp of the last knock -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
+trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" >>"$rows"
+latencies "$from" | reaction "otpknock packet mode: NFLOG timestamp of the packet -> set entry added (its log)" >>"$reactions"
+from=$(($(wc -l <"$work/otpknock.log") + 1))
 next=$((2 * n))
 flooded "otpknock (gap 1 ms)" "$spid" "$bin" send "u{i}" --gap 1ms >>"$rows"
-latencies "$from" | reaction "otpknock under the floods" >>"$reactions"
+next=$n
+flooded "otpknock packet mode" "$spid" "$bin" send "p{i}" >>"$rows"
+[ "$nf" -eq 0 ] || latencies "$from" | reaction "otpknock under the floods (both modes)" >>"$reactions"
 kill "$spid"
 wait "$spid" 2>/dev/null || true
 ip netns exec "$srv" "$bin" firewall remove -c "$cfg" >/dev/null
