@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/naming"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/otpknock/otpknock/provision"
 	"go.yaml.in/yaml/v3"
@@ -20,8 +20,6 @@ import (
 
 // EnvPath names the environment variable that overrides the store path.
 const EnvPath = "OTPKNOCK_CLIENT_CONFIG"
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // Profile is one imported account under a local name.
 type Profile struct {
@@ -67,7 +65,7 @@ func DefaultPath(getenv func(string) string) (string, error) {
 
 // ValidName checks a profile name.
 func ValidName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !naming.Profile(name) {
 		return fmt.Errorf("profile name %q must be 1-64 of A-Z a-z 0-9 . _ @ -", name)
 	}
 	return nil
