@@ -1,6 +1,7 @@
 # otpknock: make help lists the targets.
 GO         ?= go
 BIN        := bin/otpknock
+MANDIR     := bin/man
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 FUZZTIME   ?= 10s
@@ -16,7 +17,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
-.PHONY: help deps build test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build man dist test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,7 +66,10 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
-install: build ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
+man: ## write the man pages (otpknock.1, otpknock-server.1, ...) to bin/man
+	rm -rf $(MANDIR) && $(GO) run ./cmd/otpknock-man -version $(VERSION) $(MANDIR) >/dev/null
+
+install: build man ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
@@ -76,8 +80,7 @@ install: build ## install binary, systemd unit, sysusers and tmpfiles entries, e
 	$(BIN) completion bash > $(BIN).bash && install -D -m 0644 $(BIN).bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/otpknock
 	$(BIN) completion zsh > $(BIN).zsh && install -D -m 0644 $(BIN).zsh $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_otpknock
 	$(BIN) completion fish > $(BIN).fish && install -D -m 0644 $(BIN).fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/otpknock.fish
-	rm -rf $(BIN).man && $(BIN) man $(BIN).man >/dev/null
-	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(BIN).man/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
+	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(MANDIR)/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
 
 clean: ## remove build output
