@@ -8,6 +8,7 @@ FUZZTIME   ?= 10s
 BENCHTIME  ?= 1s
 GOBIN      := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
+DIST_GOOS  := linux darwin windows freebsd
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -17,7 +18,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
-.PHONY: help deps build man dist test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build man dist dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +48,9 @@ lint: ## gofmt, go vet, staticcheck
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
 
+vet-all: ## go vet ./... for each GOOS otpknock ships for (on amd64)
+	for os in $(DIST_GOOS); do echo "vet: $$os/amd64"; GOOS=$$os GOARCH=amd64 $(GO) vet ./... || exit 1; done
+
 bench: ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
@@ -66,6 +70,12 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
+dist: ## release archives for linux, darwin, windows, freebsd on amd64 and arm64, with SHA256SUMS, in dist/
+	packaging/dist.sh $(VERSION) dist
+
+dist-check: ## check dist/: SHA256SUMS, an archive per target holding its binary, the version
+	packaging/distcheck.sh $(VERSION) dist
+
 man: ## write the man pages (otpknock.1, otpknock-server.1, ...) to bin/man
 	rm -rf $(MANDIR) && $(GO) run ./cmd/otpknock-man -version $(VERSION) $(MANDIR) >/dev/null
 
@@ -84,4 +94,4 @@ install: build man ## install binary, systemd unit, sysusers and tmpfiles entrie
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist
