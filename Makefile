@@ -1,12 +1,14 @@
 # otpknock: make help lists the targets.
 GO         ?= go
 BIN        := bin/otpknock
+MANDIR     := bin/man
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 FUZZTIME   ?= 10s
 BENCHTIME  ?= 1s
 GOBIN      := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
+DIST_GOOS  := linux darwin windows freebsd
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -16,7 +18,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
-.PHONY: help deps build test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build man dist dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +48,9 @@ lint: ## gofmt, go vet, staticcheck
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
 
+vet-all: ## go vet ./... for each GOOS otpknock ships for (on amd64)
+	for os in $(DIST_GOOS); do echo "vet: $$os/amd64"; GOOS=$$os GOARCH=amd64 $(GO) vet ./... || exit 1; done
+
 bench: ## run the Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
@@ -65,7 +70,16 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
-install: build ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
+dist: ## release archives for linux, darwin, windows, freebsd on amd64 and arm64, with SHA256SUMS, in dist/
+	packaging/dist.sh $(VERSION) dist
+
+dist-check: ## check dist/: SHA256SUMS, an archive per target holding its binary, the version
+	packaging/distcheck.sh $(VERSION) dist
+
+man: ## write the man pages (otpknock.1, otpknock-server.1, ...) to bin/man
+	rm -rf $(MANDIR) && $(GO) run ./cmd/otpknock-man -version $(VERSION) $(MANDIR) >/dev/null
+
+install: build man ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
@@ -76,9 +90,8 @@ install: build ## install binary, systemd unit, sysusers and tmpfiles entries, e
 	$(BIN) completion bash > $(BIN).bash && install -D -m 0644 $(BIN).bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/otpknock
 	$(BIN) completion zsh > $(BIN).zsh && install -D -m 0644 $(BIN).zsh $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_otpknock
 	$(BIN) completion fish > $(BIN).fish && install -D -m 0644 $(BIN).fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/otpknock.fish
-	rm -rf $(BIN).man && $(BIN) man $(BIN).man >/dev/null
-	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(BIN).man/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
+	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(MANDIR)/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist

@@ -100,6 +100,11 @@ func Run(ctx context.Context, args []string, env Env) error {
 	return err
 }
 
+// Command returns the otpknock command tree as Run executes it, for
+// tools that document it: cmd/otpknock-man writes its man pages, so
+// that the otpknock binary links no man page writer.
+func Command(env Env) *cobra.Command { return newRoot(&env) }
+
 func newRoot(env *Env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "otpknock",
@@ -130,7 +135,6 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		newServerCmd(env),
 		newFirewallCmd(env),
 		newTUICmd(env),
-		newManCmd(env),
 		newVersionCmd(env),
 	)
 	return root

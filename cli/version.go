@@ -3,10 +3,28 @@ package cli
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/otpknock/otpknock/provision"
 	"github.com/spf13/cobra"
 )
+
+// ResolveVersion returns the version otpknock reports: stamped, the
+// value make build sets with -ldflags -X main.version, unless it is
+// empty or "dev"; else the main module's version that the go command
+// recorded in the binary (go install .../cmd/otpknock@v1.2.3), read with
+// read (debug.ReadBuildInfo); else "dev".
+func ResolveVersion(stamped string, read func() (*debug.BuildInfo, bool)) string {
+	if stamped != "" && stamped != "dev" {
+		return stamped
+	}
+	if info, ok := read(); ok && info != nil {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+	}
+	return "dev"
+}
 
 func newVersionCmd(env *Env) *cobra.Command {
 	return &cobra.Command{

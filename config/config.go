@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/naming"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -25,12 +25,6 @@ const (
 	DefaultOpenTimeout     = 30 * time.Second
 	DefaultNFLOGGroup      = 4711
 	MaxSkew                = 10
-)
-
-var (
-	serverIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	userRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
-	hostRE     = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,253}$`)
 )
 
 // Config is a parsed and validated server configuration. Paths are
@@ -119,10 +113,10 @@ func Parse(data []byte, path string) (*Config, error) {
 }
 
 func (f *file) validate(path string) (*Config, error) {
-	if !serverIDRE.MatchString(f.ServerID) {
+	if !naming.ServerID(f.ServerID) {
 		return nil, fmt.Errorf("server_id: %q must be 1-64 of A-Z a-z 0-9 . _ - (set it with otpknock init --server-id)", f.ServerID)
 	}
-	if f.Host != "" && !hostRE.MatchString(f.Host) {
+	if f.Host != "" && !naming.Host(f.Host) {
 		return nil, fmt.Errorf("host: %q is not a host name or address", f.Host)
 	}
 	p, err := f.Fields.Params()
@@ -187,7 +181,7 @@ func resolve(dir, p string) string {
 }
 
 func (uf userFile) validate(p derive.Params) (User, error) {
-	if !userRE.MatchString(uf.Name) {
+	if !naming.User(uf.Name) {
 		return User{}, fmt.Errorf("name: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", uf.Name)
 	}
 	u := User{Name: uf.Name, BindSource: uf.BindSource}

@@ -58,3 +58,29 @@ func assertLastMove(t *testing.T, events []safefiletest.Event, path string, uid,
 		t.Errorf("%s owned by %d:%d, want %d:%d", path, s.Uid, s.Gid, uid, gid)
 	}
 }
+
+// TestEditsKeepOwners: as root, editing the config keeps its owner and a
+// new secret takes the owner of the secrets directory, so the service
+// user can still read both.
+func TestEditsKeepOwners(t *testing.T) {
+	netnstest.Require(t) // root, to own files as another user
+	path := initConfig(t)
+	const svc = 65534
+	secrets := filepath.Join(filepath.Dir(path), "secrets")
+	os.MkdirAll(secrets, 0o700)
+	os.Chown(path, svc, svc)
+	os.Chown(secrets, svc, svc)
+	c, err := AddUser(path, NewUser{Name: "alice", Open: []string{"tcp/22"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteSecret("alice", []byte("0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, c.SecretPath("alice")} {
+		st, _ := os.Stat(f)
+		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != svc {
+			t.Errorf("%s owned by %d, want %d", f, uid, svc)
+		}
+	}
+}

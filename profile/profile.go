@@ -7,13 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/naming"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/otpknock/otpknock/provision"
 	"go.yaml.in/yaml/v3"
@@ -21,8 +21,6 @@ import (
 
 // EnvPath names the environment variable that overrides the store path.
 const EnvPath = "OTPKNOCK_CLIENT_CONFIG"
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // Profile is one imported account under a local name.
 type Profile struct {
@@ -109,7 +107,7 @@ func fileExists(path string) bool {
 
 // ValidName checks a profile name.
 func ValidName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !naming.Profile(name) {
 		return fmt.Errorf("profile name %q must be 1-64 of A-Z a-z 0-9 . _ @ -", name)
 	}
 	return nil

@@ -2,30 +2,24 @@ package provision
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// The rules the server's config enforces for the names a URI carries;
-// the client re-states them here rather than import the server's config.
-var (
-	serverIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	userRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
-	hostRE     = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,253}$`)
+	"github.com/otpknock/otpknock/internal/naming"
 )
 
 // checkNames refuses a server id, user name or host the server would not
-// have written: anything else, control characters above all, came from a
-// forged or damaged URI and must not reach a terminal.
+// have written (the rules of package naming, which the server's config
+// enforces too): anything else, control characters above all, came from
+// a forged or damaged URI and must not reach a terminal.
 func checkNames(a Account) error {
 	switch {
-	case !serverIDRE.MatchString(a.ServerID):
+	case !naming.ServerID(a.ServerID):
 		return fmt.Errorf("server: %q must be 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit", a.ServerID)
-	case !userRE.MatchString(a.User):
+	case !naming.User(a.User):
 		return fmt.Errorf("user: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", a.User)
-	case a.Host != "" && !hostRE.MatchString(a.Host):
+	case a.Host != "" && !naming.Host(a.Host):
 		return fmt.Errorf("host: %q is not a host name or address (1-253 of A-Z a-z 0-9 . : _ -)", a.Host)
 	}
 	return nil

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/provision"
+)
+
+// startupTarget is the start-up budget of the client commands ssh runs
+// on every login: at most this many times a Go hello-world's wall time.
+const startupTarget = 1.5
+
+// BenchmarkStartup execs a Go hello-world and an otpknock client
+// command alternately, b.N times each, both built static by the same
+// toolchain as releases are (goBuild), and reports the medians of wall
+// time: ns/op for otpknock, hello-ns/op for the hello-world and x-hello,
+// their ratio (the target is startupTarget); and cpu-x-hello, the ratio
+// of the medians of CPU time (user and system, all threads), which a
+// busy machine's waits for a core do not inflate. Alternating keeps the
+// load alike for both. connect knocks 127.0.0.1 with --gap 0 and relays
+// to a listener that closes at once; its step record is removed between
+// runs, outside the timing.
+func BenchmarkStartup(b *testing.B) {
+	hello := buildHello(b)
+	otpknock := filepath.Join(b.TempDir(), "otpknock")
+	goBuild(b, ".", otpknock)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go netnstest.AcceptAll(ln)
+	port := ln.Addr().(*net.TCPAddr).Port
+	store := startupStore(b, port)
+	env := append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+store, "HOME=/nonexistent")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"version", []string{"version"}},
+		{"show", []string{"show"}},
+		{"send-dry-run", []string{"send", "lo", "--dry-run", "--gap", "0"}},
+		{"connect", []string{"connect", "lo", strconv.Itoa(port), "--gap", "0"}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var cmd, ref, cmdCPU, refCPU []time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				os.Remove(profile.StatePath(store))
+				b.StartTimer()
+				wall, cpu := timeExec(b, env, hello)
+				ref, refCPU = append(ref, wall), append(refCPU, cpu)
+				wall, cpu = timeExec(b, env, otpknock, tc.args...)
+				cmd, cmdCPU = append(cmd, wall), append(cmdCPU, cpu)
+			}
+			c, h := median(cmd), median(ref)
+			b.ReportMetric(float64(c), "ns/op")
+			b.ReportMetric(float64(h), "hello-ns/op")
+			b.ReportMetric(float64(c)/float64(h), "x-hello")
+			b.ReportMetric(float64(median(cmdCPU))/float64(max(median(refCPU), time.Microsecond)), "cpu-x-hello")
+			if float64(c) > startupTarget*float64(h) {
+				b.Logf("%s takes %.2fx a hello-world's start-up, over the %.1fx target", tc.name, float64(c)/float64(h), startupTarget)
+			}
+		})
+	}
+}
+
+// timeExec runs argv to its end with env and returns its wall and CPU
+// time; a failure ends the benchmark.
+func timeExec(b *testing.B, env []string, name string, args ...string) (wall, cpu time.Duration) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// goBuild builds the command package in dir to out as releases are
+// built (make build, make dist): static, -trimpath.
+func goBuild(b *testing.B, dir, out string) {
+	build := exec.Command("go", "build", "-trimpath", "-o", out, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build in %s: %v\n%s", dir, err, out)
+	}
+}
+
+// buildHello builds a fmt.Println hello-world as goBuild builds otpknock.
+func buildHello(b *testing.B) string {
+	dir := b.TempDir()
+	src := "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello, world\") }\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.26\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	goBuild(b, dir, filepath.Join(dir, "hello"))
+	return filepath.Join(dir, "hello")
+}
+
+// startupStore writes a client profile "lo" knocking 127.0.0.1 over TCP
+// for the service on port.
+func startupStore(b *testing.B, port int) string {
+	path := filepath.Join(b.TempDir(), "client.yaml")
+	params := derive.DefaultParams()
+	params.Protocols = derive.Protocols(derive.TCP)
+	s := &profile.Store{Path: path}
+	err := s.Add(profile.Profile{Name: "lo", Account: provision.Account{ServerID: "gw1", User: "alice",
+		Host: "127.0.0.1", Secret: testSecret, Params: params,
+		Open: []derive.Knock{{Proto: derive.TCP, Port: uint16(port)}}}})
+	if err == nil {
+		err = s.Save()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Checks what packaging/dist.sh wrote to DIST (default dist/): SHA256SUMS
+# verifies and names every archive, there is one for each of the eight
+# targets, each holds its binary and README.md, and the binary for this
+# machine, when there is one, reports VERSION.
+#
+#   packaging/distcheck.sh VERSION [DIST]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=${1:?usage: packaging/distcheck.sh VERSION [DIST]}
+dist=${2:-dist}
+fail() { echo "distcheck: $*" >&2; exit 1; }
+
+(cd "$dist" && sha256sum --quiet --strict -c SHA256SUMS) || fail "SHA256SUMS does not verify"
+listed=$(awk '{print $2}' "$dist/SHA256SUMS" | sed 's/^\*//' | sort)
+present=$(cd "$dist" && ls otpknock_* | sort)
+[[ $listed == "$present" ]] || fail "SHA256SUMS lists [$listed], dist holds [$present]"
+here=$(go env GOOS)/$(go env GOARCH)
+for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64 freebsd/amd64 freebsd/arm64; do
+	goos=${t%/*} goarch=${t#*/}
+	name=otpknock_${version}_${goos}_${goarch}
+	if [[ $goos == windows ]]; then
+		files=$(unzip -Z1 "$dist/$name.zip") || fail "$name.zip: not a zip archive"
+		bin=$name/otpknock.exe
+	else
+		files=$(tar -tzf "$dist/$name.tar.gz") || fail "$name.tar.gz: not a tar.gz archive"
+		bin=$name/otpknock
+	fi
+	for f in "$bin" "$name/README.md"; do
+		grep -qxF "$f" <<<"$files" || fail "$name: no $f in the archive"
+	done
+	if [[ $t == "$here" ]]; then
+		tmp=$(mktemp -d)
+		tar -C "$tmp" -xzf "$dist/$name.tar.gz" "$bin"
+		out=$("$tmp/$bin" version)
+		rm -rf "$tmp"
+		[[ $out == "otpknock $version "* ]] || fail "$bin version says \"$out\", want otpknock $version"
+	fi
+	echo "distcheck: $name ok"
+done
