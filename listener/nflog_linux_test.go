@@ -1,11 +1,14 @@
 package listener
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // nlmsg builds a netlink message of type typ around body.
@@ -117,4 +120,20 @@ func FuzzNetlink(f *testing.F) {
 			}
 		})
 	})
+}
+
+// TestNFLOGTruncated counts a knock whose payload the copy range cut:
+// it is delivered, without its payload.
+func TestNFLOGTruncated(t *testing.T) {
+	whole := ip4(17, 0, 0, udpWith(40123, data(64)))
+	var n NFLOG
+	var got []Packet
+	n.handle(append(packetMsg(1, whole), packetMsg(2, whole[:70])...), func(p Packet) { got = append(got, p) })
+	if len(got) != 2 || !bytes.Equal(got[0].Payload, data(64)) || got[1].Payload != nil || !got[1].Truncated {
+		t.Fatalf("packets %+v, want the whole payload, then none (truncated)", got)
+	}
+	want := Stats{Messages: 2, Knocks: 2, Truncated: 1}
+	if diff := cmp.Diff(want, n.Stats()); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
 }
