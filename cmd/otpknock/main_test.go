@@ -26,7 +26,7 @@ func TestBinary(t *testing.T) {
 		stdout   string
 		stderrRE string
 	}{
-		{[]string{"version"}, 0, "otpknock dev (derivation otpknock/v1", ""},
+		{[]string{"version"}, 0, " (derivation otpknock/v1", ""},
 		{[]string{"--help"}, 0, "otpknock hides services", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
 		{[]string{"show", "--bogus"}, 2, "", "otpknock: unknown flag: --bogus"},
