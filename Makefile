@@ -15,8 +15,9 @@ SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+PKGDIR     ?= dist/packages
 
-.PHONY: help deps build test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build test lint bench bench-compare bench-scale fuzz demo vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -79,6 +80,12 @@ install: build ## install binary, systemd unit, sysusers and tmpfiles entries, e
 	rm -rf $(BIN).man && $(BIN) man $(BIN).man >/dev/null
 	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(BIN).man/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
+
+package: build ## .deb and .rpm for amd64 and arm64 into dist/packages (nfpm; PKGDIR)
+	GO=$(GO) packaging/package.sh $(PKGDIR)
+
+package-check: ## lintian and the .deb/.rpm payload comparison on the packages of make package
+	packaging/check-packages.sh $(PKGDIR)
 
 clean: ## remove build output
 	rm -rf bin
