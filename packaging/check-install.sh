@@ -28,10 +28,10 @@ trap cleanup EXIT
 
 # firewall_clean [ns]: no otpknock chain, jump or set.
 firewall_clean() {
-	local run=()
+	local run=() out
 	[[ -n ${1:-} ]] && run=(ip netns exec "$1")
-	! "${run[@]}" iptables -S | grep -qi otpknock && ! "${run[@]}" ip6tables -S | grep -qi otpknock &&
-		! "${run[@]}" ipset list -n | grep -qi otpknock
+	out=$("${run[@]}" iptables -S && "${run[@]}" ip6tables -S && "${run[@]}" ipset list -n) || fail "reading the firewall${1:+ of $1}"
+	[[ ${out,,} != *otpknock* ]]
 }
 # mode_of PATH: "owner:group mode".
 mode_of() { stat -c '%U:%G %a' "$1"; }
@@ -44,7 +44,8 @@ dpkg -i "$deb"
 payload=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { p = $6; sub(/^\./, "", p); print p }')
 
 echo "== version"
-otpknock version | tee /dev/stderr | grep -qF "otpknock $version " || fail "otpknock version is not $version"
+out=$(otpknock version) && echo "$out"
+[[ $out == "otpknock $version "* ]] || fail "otpknock version is not $version"
 echo "== server --check on the installed example"
 otpknock server --check --config /usr/share/doc/otpknock/config.example.yaml
 

@@ -25,15 +25,17 @@ otpknock_booted() {
 	[ -d /run/systemd/system ]
 }
 
-# otpknock_teardown stops a running server, which removes its firewall
-# rules, then removes any rules left (a server killed with -9, or run by
-# hand) with otpknock firewall remove. Best effort: removal goes on.
+# otpknock_teardown STOP... stops a running server with the command
+# STOP... (deb-systemd-invoke on Debian, systemctl elsewhere), which
+# removes its firewall rules, then removes any rules left (a server killed
+# with -9, or run by hand) with otpknock firewall remove. Best effort:
+# removal goes on.
 otpknock_teardown() {
 	if otpknock_booted && systemctl is-active --quiet otpknock.service; then
-		systemctl stop otpknock.service || echo "otpknock: stopping otpknock.service failed" >&2
+		"$@" stop otpknock.service || echo "otpknock: stopping otpknock.service failed" >&2
 	fi
-	if [ -x /usr/bin/otpknock ] && [ -r /etc/otpknock/config.yaml ]; then
-		/usr/bin/otpknock firewall remove --config /etc/otpknock/config.yaml >/dev/null 2>&1 ||
+	if command -v otpknock >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
+		otpknock firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
 			echo "otpknock: otpknock firewall remove failed: check iptables -S and ipset list for otpknock" >&2
 	fi
 }
