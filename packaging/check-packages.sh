@@ -33,6 +33,6 @@ for arch in amd64 arm64; do
 		echo "check-packages: $rpm and $deb carry different files" >&2
 		exit 1
 	fi
-	rpm -qlp "$rpm" | wc -l | xargs printf '%s files and links, the same in both\n'
+	echo "$(payload_rpm "$rpm" | wc -l) files and links, the same in both; rpm -qlp lists $(rpm -qlp "$rpm" | wc -l) paths with its directories"
 	[[ $(rpm -qp --scripts "$rpm") == *otpknock_setup* ]] || { echo "check-packages: $rpm has no scripts" >&2; exit 1; }
 done
