@@ -17,8 +17,9 @@ SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install adversarial clean
+.PHONY: help deps build man dist dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -92,6 +93,12 @@ install: build man ## install binary, systemd unit, sysusers and tmpfiles entrie
 	$(BIN) completion fish > $(BIN).fish && install -D -m 0644 $(BIN).fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/otpknock.fish
 	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(MANDIR)/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
 	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
+
+package: build ## .deb and .rpm for amd64 and arm64 into dist/packages (nfpm; PKGDIR)
+	GO=$(GO) packaging/package.sh $(PKGDIR)
+
+package-check: ## lintian and the .deb/.rpm payload comparison on the packages of make package
+	packaging/check-packages.sh $(PKGDIR)
 
 clean: ## remove build output
 	rm -rf bin dist

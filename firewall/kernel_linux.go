@@ -182,10 +182,12 @@ func (k *Kernel) Close(p Plan) error {
 func (k *Kernel) Remove(Plan) error {
 	var errs []error
 	for _, f := range k.families() {
-		if err := f.ipt.DeleteIfExists(Table, "INPUT", jump()...); err != nil {
-			errs = append(errs, err)
-		}
+		// Without the chain there is no jump, and iptables -C on a jump to a
+		// missing chain fails: Remove runs again on a clean firewall.
 		if ok, _ := f.ipt.ChainExists(Table, Chain); ok {
+			if err := f.ipt.DeleteIfExists(Table, "INPUT", jump()...); err != nil {
+				errs = append(errs, err)
+			}
 			if err := f.ipt.ClearAndDeleteChain(Table, Chain); err != nil {
 				errs = append(errs, err)
 			}

@@ -135,6 +135,10 @@ func TestKernelFirewall(t *testing.T) {
 	if out, _ := p.Cmd(p.Server, "ipset", "list", "-n").CombinedOutput(); strings.Contains(string(out), "otpknock") {
 		t.Errorf("sets left after Remove: %s", out)
 	}
+	in(func() { err = k.Remove(plan) })
+	if err != nil {
+		t.Errorf("Remove on a clean firewall: %v", err)
+	}
 }
 
 // kernelIn opens the kernel backend in the pair's server namespace and

@@ -139,3 +139,63 @@ func procStatus(t *testing.T, pid int) map[string]string {
 	t.Fatalf("process %d never became otpknock: %v", pid, out)
 	return nil
 }
+
+// TestMaintainerScripts checks the packages' scripts against their
+// promises: never enable or start the server, never change the firewall
+// but through otpknock firewall remove, and tear down on removal.
+func TestMaintainerScripts(t *testing.T) {
+	forbidden := []struct{ name, re string }{
+		{"enables the unit", `\benable\b`},
+		{"starts the server", `(^|[^-])\b(start|restart|reload-or-restart)\b`},
+		{"calls the firewall tools", `\b(iptables|ip6tables|ipset|nft)\b`},
+	}
+	common, err := os.ReadFile("../../packaging/common.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, _ := filepath.Glob("../../packaging/[dr][ep][bm]/*")
+	if len(scripts) != 6 {
+		t.Fatalf("maintainer scripts %v, want 3 for the .deb and 3 for the .rpm", scripts)
+	}
+	for _, f := range append(scripts, "../../packaging/common.sh") {
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f != "../../packaging/common.sh" && !strings.Contains(string(data), "\n@COMMON@\n") {
+				t.Errorf("no @COMMON@ line: package.sh would not paste common.sh")
+			}
+			for i, l := range strings.Split(string(data), "\n") {
+				code, _, _ := strings.Cut(l, "#")
+				code = strings.ReplaceAll(code, `"otpknock: `, `"`) // messages may name things
+				if strings.HasPrefix(strings.TrimSpace(code), "echo") {
+					continue
+				}
+				for _, fb := range forbidden {
+					if regexp.MustCompile(fb.re).MatchString(code) {
+						t.Errorf("line %d %s: %s", i+1, fb.name, l)
+					}
+				}
+			}
+		})
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"deb/prerm", "remove | deconfigure) otpknock_teardown deb-systemd-invoke ;;"},
+		{"rpm/preun", "\totpknock_teardown systemctl\n"},
+		{"deb/postrm", "\totpknock_purge\n"},
+		{"deb/postinst", "\totpknock_setup\n"},
+		{"rpm/post", "\notpknock_setup\n"},
+	} {
+		data, err := os.ReadFile("../../packaging/" + tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), tc.want) {
+			t.Errorf("%s lacks %q", tc.file, tc.want)
+		}
+	}
+	if !strings.Contains(string(common), "otpknock firewall remove --config /etc/otpknock/config.yaml") {
+		t.Errorf("common.sh's teardown does not run otpknock firewall remove")
+	}
+}

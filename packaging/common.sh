@@ -1,0 +1,54 @@
+# Shared by the maintainer scripts of the .deb and the .rpm (package.sh
+# pastes it into each script: a package's scripts cannot source files).
+
+# otpknock_setup creates the otpknock user and group (systemd-sysusers,
+# else useradd) and /etc/otpknock (root:otpknock 0750) with its secrets/
+# (otpknock 0700) (systemd-tmpfiles, else install -d).
+otpknock_setup() {
+	if command -v systemd-sysusers >/dev/null 2>&1; then
+		systemd-sysusers otpknock.conf
+	elif ! getent passwd otpknock >/dev/null; then
+		getent group otpknock >/dev/null || groupadd --system otpknock
+		useradd --system --gid otpknock --home-dir /var/lib/otpknock --no-create-home \
+			--shell /usr/sbin/nologin --comment "otpknock server" otpknock
+	fi
+	if command -v systemd-tmpfiles >/dev/null 2>&1; then
+		systemd-tmpfiles --create otpknock.conf
+	else
+		install -d -o root -g otpknock -m 0750 /etc/otpknock
+		install -d -o otpknock -g otpknock -m 0700 /etc/otpknock/secrets
+	fi
+}
+
+# otpknock_booted is true when systemd is the running init.
+otpknock_booted() {
+	[ -d /run/systemd/system ]
+}
+
+# otpknock_teardown STOP... stops a running server with the command
+# STOP... (deb-systemd-invoke on Debian, systemctl elsewhere), which
+# removes its firewall rules, then removes any rules left (a server killed
+# with -9, or run by hand) with otpknock firewall remove. Best effort:
+# removal goes on.
+otpknock_teardown() {
+	if otpknock_booted && systemctl is-active --quiet otpknock.service; then
+		"$@" stop otpknock.service || echo "otpknock: stopping otpknock.service failed" >&2
+	fi
+	if command -v otpknock >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
+		otpknock firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
+			echo "otpknock: otpknock firewall remove failed: check iptables -S and ipset list for otpknock" >&2
+	fi
+}
+
+# otpknock_purge removes the config, the secrets, the state, a leftover
+# enablement link and the otpknock user and group, which own nothing else.
+otpknock_purge() {
+	rm -rf /etc/otpknock /var/lib/otpknock
+	rm -f /etc/systemd/system/multi-user.target.wants/otpknock.service
+	if getent passwd otpknock >/dev/null; then
+		userdel otpknock >/dev/null 2>&1 || echo "otpknock: userdel otpknock failed" >&2
+	fi
+	if getent group otpknock >/dev/null; then
+		groupdel otpknock >/dev/null 2>&1 || echo "otpknock: groupdel otpknock failed" >&2
+	fi
+}
