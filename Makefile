@@ -19,7 +19,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,6 +73,9 @@ demo: deps build ## the demo in network namespaces: provision, a stranger blocke
 
 dist: ## release archives for linux, darwin, windows, freebsd on amd64 and arm64, with SHA256SUMS, in dist/
 	packaging/dist.sh $(VERSION) dist
+
+manifests: ## a Homebrew formula and a Scoop manifest for the client, from dist/ (URL: where the archives will be)
+	packaging/manifests.sh $(VERSION) dist $(URL)
 
 dist-check: ## check dist/: SHA256SUMS, an archive per target holding its binary, the version
 	packaging/distcheck.sh $(VERSION) dist
