@@ -86,7 +86,7 @@ func (env *Env) hangups() (<-chan os.Signal, func()) {
 // Its errors carry their exit code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
 	root := newRoot(&env)
-	ran := classifyErrors(root)
+	ran := markRan(root)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)

@@ -31,28 +31,28 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 		RunE: func(cmd *cobra.Command, a []string) error {
 			uri, err := readURI(cmd.Context(), env, a[0])
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			acct, err := provision.ParseURI(uri)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if host != "" {
 				acct.Host = host
 			}
 			if acct.Host == "" {
-				return fmt.Errorf("the URI names no host to knock: pass --host")
+				return usage(fmt.Errorf("the URI names no host to knock: pass --host"))
 			}
 			s, err := openStore(env)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if name == "" {
 				name = s.DefaultName(acct)
 			}
 			p := profile.Profile{Name: name, Account: acct}
 			if err := s.Add(p); err != nil {
-				return err
+				return usage(err)
 			}
 			if err := s.Save(); err != nil {
 				return err

@@ -44,7 +44,7 @@ func newProfilesCmd(env *Env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openStore(env)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if asJSON {
 				out := []profileJSON{}

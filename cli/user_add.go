@@ -53,24 +53,24 @@ the secret: hand it over privately.`,
 func userAdd(env *Env, path, name string, f userAddFlags) error {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	host := f.host
 	if host == "" {
 		host = cfg.Host
 	}
 	if host == "" {
-		return fmt.Errorf("no host to knock: set host in %s or pass --host", path)
+		return usage(fmt.Errorf("no host to knock: set host in %s or pass --host", path))
 	}
 	if f.secretSize < derive.MinSecret || f.secretSize > 64 {
-		return fmt.Errorf("--secret-bytes: %d must be from %d to 64", f.secretSize, derive.MinSecret)
+		return usage(fmt.Errorf("--secret-bytes: %d must be from %d to 64", f.secretSize, derive.MinSecret))
 	}
 	mode, err := derive.ParseMode(f.knock)
 	if err != nil {
-		return fmt.Errorf("--knock: %w", err)
+		return usage(fmt.Errorf("--knock: %w", err))
 	}
 	if _, ok := cfg.User(name); ok {
-		return fmt.Errorf("user %q already exists in %s", name, path)
+		return usage(fmt.Errorf("user %q already exists in %s", name, path))
 	}
 	secret, err := provision.GenerateSecret(f.secretSize)
 	if err != nil {
@@ -83,7 +83,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	cfg, err = config.AddUser(path, config.NewUser{Name: name, Open: f.open, From: f.from, BindSource: f.bind, Knock: mode})
 	if err != nil {
 		os.Remove(secretPath) // nothing of a failed add stays behind
-		return err
+		return editError(err)
 	}
 	u, _ := cfg.User(name)
 	acct := provision.Account{ServerID: cfg.ServerID, User: name, Host: host, Secret: secret,
@@ -98,7 +98,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 			return err
 		}
 		if err := safefile.Write(f.qrPNG, png, 0o600); err != nil {
-			return fmt.Errorf("--qr-png: %w", err)
+			return usage(fmt.Errorf("--qr-png: %w", err))
 		}
 	}
 	printUser(env.Stdout, cfg, u, uri, f)

@@ -18,7 +18,7 @@ func newUserListCmd(env *Env, path *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(*path)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if len(cfg.Users) == 0 {
 				fmt.Fprintf(env.Stdout, "No users in %s. Add one with: otpknock user add NAME --open tcp/22\n", cfg.Path)

@@ -22,7 +22,7 @@ knocks stop opening at once. --no-reload prints the command instead.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			cfg, err := config.RemoveUser(*path, a[0])
 			if err != nil {
-				return err
+				return editError(err)
 			}
 			secret := cfg.SecretPath(a[0])
 			if err := os.Remove(secret); err != nil && !errors.Is(err, os.ErrNotExist) {

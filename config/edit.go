@@ -98,10 +98,22 @@ func edit(path string, change func(*Config, *yaml.Node) error) (*Config, error) 
 		return nil, err
 	}
 	if err := safefile.WriteOwned(path, buf.Bytes(), st.Mode().Perm(), st); err != nil {
-		return nil, err
+		return nil, &WriteError{Path: path, Err: err}
 	}
 	return c, nil
 }
+
+// WriteError is the failure to write a valid edit of the config file:
+// the file is unchanged, the edit was not refused.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string { return fmt.Sprintf("writing %s: %v", e.Path, e.Err) }
+
+// Unwrap returns the cause.
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // usersNode finds the users sequence in the document, adding an empty one
 // if the file has none.
