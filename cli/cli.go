@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/otpknock/otpknock/clock"
@@ -137,7 +138,36 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		newTUICmd(env),
 		newVersionCmd(env),
 	)
+	parents(root)
 	return root
+}
+
+// parents makes every command that only groups subcommands (the root,
+// user, firewall) refuse an unknown subcommand, and print its help when
+// given none.
+func parents(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		parents(sub)
+	}
+	c.SuggestionsMinimumDistance = 2
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = unknownCommand
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+}
+
+// unknownCommand is the argument validator of a command whose arguments
+// can only be its subcommands: any argument is an unknown command.
+func unknownCommand(c *cobra.Command, a []string) error {
+	if len(a) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
+	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usage(fmt.Errorf("%s (see %s --help)", msg, c.CommandPath()))
 }
 
 // args returns a cobra argument validator whose errors say what is expected.

@@ -92,3 +92,44 @@ func TestEditErrorClass(t *testing.T) {
 		t.Errorf("refused edit: exit %d, want 2", got)
 	}
 }
+
+// TestUnknownSubcommands checks that a command grouping subcommands
+// refuses an unknown one in one line, exit 2, and that the aliases run.
+func TestUnknownSubcommands(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+		msg  string
+	}{
+		{[]string{"user", "delete", "alice"}, ExitUsage, `unknown command "delete" for "otpknock user"`},
+		{[]string{"user", "lst"}, ExitUsage, `unknown command "lst" for "otpknock user" (did you mean list?)`},
+		{[]string{"firewall", "foo"}, ExitUsage, `unknown command "foo" for "otpknock firewall"`},
+		{[]string{"profiles", "bar"}, ExitUsage, `unknown command "bar" for "otpknock profiles"`},
+		{[]string{"serve"}, ExitUsage, `unknown command "serve" for "otpknock" (did you mean server?)`},
+		{[]string{"user"}, ExitOK, ""},
+		{[]string{"user", "ls", "-c", "{dir}/config.yaml"}, ExitOK, ""},
+		{[]string{"user", "rm", "alice", "-c", "{dir}/config.yaml", "--no-reload"}, ExitOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			h, _ := withProfile(t, "198.18.0.1")
+			args := make([]string, len(tt.args))
+			for i, a := range tt.args {
+				args[i] = strings.ReplaceAll(a, "{dir}", h.dir)
+			}
+			out, _, err := h.run("", args...)
+			if got := ExitCode(err); got != tt.want {
+				t.Fatalf("exit code %d, want %d (err %v)", got, tt.want, err)
+			}
+			if tt.msg == "" {
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.msg) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %q, want one line containing %q", err, tt.msg)
+			}
+			if out != "" {
+				t.Errorf("a refused command printed %q", out)
+			}
+		})
+	}
+}

@@ -40,7 +40,7 @@ func newProfilesCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "profiles",
 		Short: "List the client's profiles (never their secrets)",
-		Args:  args(0, 0, "no arguments"),
+		Args:  unknownCommand,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openStore(env)
 			if err != nil {

@@ -12,8 +12,9 @@ import (
 func newUserRemoveCmd(env *Env, path *string) *cobra.Command {
 	var noReload bool
 	c := &cobra.Command{
-		Use:   "remove NAME [--no-reload]",
-		Short: "Remove a user and delete their secret",
+		Use:     "remove NAME [--no-reload]",
+		Aliases: []string{"rm"},
+		Short:   "Remove a user and delete their secret",
 		Long: `Remove a user from the config, delete their secret and reload a
 running server (systemctl reload otpknock when systemd runs it, else
 SIGHUP to the pid in the pid file next to state_file), so the user's
