@@ -46,7 +46,7 @@ or in ~/.ssh/config:
 			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
-				return err
+				return knockError(err)
 			}
 			if f.verbose {
 				fmt.Fprintf(env.Stderr, "%v open %s after the first knock; relaying\n", j.plan.Wait.Addr, fmtMillis(got.Elapsed))

@@ -61,6 +61,17 @@ func initError(err error) error {
 	return usage(err)
 }
 
+// knockError classifies an error of sending a knock: missing
+// privileges (a raw or ping socket refused) are a matter of
+// configuration; anything else, a knock that did not open included, is
+// a runtime failure.
+func knockError(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return usage(err)
+	}
+	return err
+}
+
 func isUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u)

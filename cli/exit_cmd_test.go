@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -51,6 +53,9 @@ func TestCommandExitCodes(t *testing.T) {
 		{"send bad source", nil, []string{"send", "gw1", "--public-ip", "x"}, ExitUsage, "--public-ip"},
 		{"send fails", func(t *testing.T, h *harness) { h.writer.(*sender.Fake).Err = errors.New("no route") },
 			[]string{"send", "gw1"}, ExitFailure, "no route"},
+		{"send without privileges", func(t *testing.T, h *harness) {
+			h.writer.(*sender.Fake).Err = fmt.Errorf("icmp knock needs a raw socket: %w", fs.ErrPermission)
+		}, []string{"send", "gw1"}, ExitUsage, "raw socket"},
 		{"send sent", nil, []string{"send", "gw1"}, ExitOK, ""},
 		{"connect bad timeout", nil, []string{"connect", "gw1", "22", "--timeout", "0s"}, ExitUsage, "--timeout"},
 		{"version extra argument", nil, []string{"version", "x"}, ExitUsage, "want no arguments"},

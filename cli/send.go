@@ -62,7 +62,7 @@ configuration error.`,
 			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
-				return err
+				return knockError(err)
 			}
 			if got.Conn != nil {
 				got.Conn.Close()
