@@ -116,7 +116,7 @@ service for the knocking address only, for a short time.
 
 Server:  otpknock init, otpknock user add|list|show|remove,
          otpknock server, otpknock firewall status|remove
-Client:  otpknock import, otpknock show, otpknock profiles,
+Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
          otpknock send, otpknock connect, otpknock tui`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
