@@ -23,7 +23,17 @@ type NewUser struct {
 // file's comments, and returns the config as now written. The whole file
 // is validated before it is replaced.
 func AddUser(path string, u NewUser) (*Config, error) {
-	return edit(path, func(c *Config, users *yaml.Node) error {
+	e, err := PrepareAddUser(path, u)
+	if err != nil {
+		return nil, err
+	}
+	return e.Config, e.Write()
+}
+
+// PrepareAddUser is AddUser without the write: it returns the validated
+// edit, the config as it would be, and writes nothing.
+func PrepareAddUser(path string, u NewUser) (*Edit, error) {
+	return prepare(path, func(c *Config, users *yaml.Node) error {
 		if _, ok := c.User(u.Name); ok {
 			return fmt.Errorf("user %q already exists", u.Name)
 		}
@@ -60,9 +70,35 @@ func RemoveUser(path, name string) (*Config, error) {
 	})
 }
 
-// edit loads the file as a node tree, lets change edit the users
-// sequence, then validates and writes the result.
+// Edit is a validated edit of a config file, not yet written.
+type Edit struct {
+	// Config is the config as the edit writes it.
+	Config *Config
+	data   []byte
+	orig   os.FileInfo
+}
+
+// Write replaces the file with the edit, keeping its mode and owner. Its
+// error is a *WriteError.
+func (e *Edit) Write() error {
+	if err := safefile.WriteOwned(e.Config.Path, e.data, e.orig.Mode().Perm(), e.orig); err != nil {
+		return &WriteError{Path: e.Config.Path, Err: err}
+	}
+	return nil
+}
+
+// edit prepares an edit of the users and writes it.
 func edit(path string, change func(*Config, *yaml.Node) error) (*Config, error) {
+	e, err := prepare(path, change)
+	if err != nil {
+		return nil, err
+	}
+	return e.Config, e.Write()
+}
+
+// prepare loads the file as a node tree, lets change edit the users
+// sequence, then validates the result.
+func prepare(path string, change func(*Config, *yaml.Node) error) (*Edit, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
@@ -97,10 +133,7 @@ func edit(path string, change func(*Config, *yaml.Node) error) (*Config, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := safefile.WriteOwned(path, buf.Bytes(), st.Mode().Perm(), st); err != nil {
-		return nil, &WriteError{Path: path, Err: err}
-	}
-	return c, nil
+	return &Edit{Config: c, data: buf.Bytes(), orig: st}, nil
 }
 
 // WriteError is the failure to write a valid edit of the config file:
