@@ -122,6 +122,9 @@ Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
 		SilenceErrors: true,
 		Version:       env.Version,
 	}
+	// --version without cobra's -v shorthand: -v is send's and
+	// connect's --verbose.
+	root.Flags().Bool("version", false, "print the version")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
