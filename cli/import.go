@@ -47,8 +47,10 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 			if err != nil {
 				return usage(err)
 			}
-			if had, ok := s.Imported(acct); ok {
-				return usageErrorf("this account (user %s of server %s) is already imported as profile %s", provision.Printable(acct.User), provision.Printable(acct.ServerID), had)
+			// A second profile of an account is deliberate only when named.
+			if had, ok := s.Imported(acct); ok && name == "" {
+				return usageErrorf("this account (user %s of server %s) is already imported as profile %s (to add it again under another name, pass --name)",
+					provision.Printable(acct.User), provision.Printable(acct.ServerID), had)
 			}
 			if name == "" {
 				name = s.DefaultName(acct)

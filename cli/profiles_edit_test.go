@@ -28,7 +28,7 @@ func TestProfilesRemoveRename(t *testing.T) {
 		{"rename taken", []string{"profiles", "rename", "gw1", "work"}, ExitUsage, `a profile named "work" exists`, []string{"gw1", "work"}},
 		{"rename bad name", []string{"profiles", "rename", "gw1", "a b"}, ExitUsage, "profile name", []string{"gw1", "work"}},
 		{"import twice", []string{"import", "{dir}/bob.uri"}, ExitUsage, "already imported as profile work", []string{"gw1", "work"}},
-		{"import twice, other name", []string{"import", "{dir}/bob.uri", "--name", "other"}, ExitUsage, "already imported as profile work", []string{"gw1", "work"}},
+		{"import twice, named", []string{"import", "{dir}/bob.uri", "--name", "other"}, ExitOK, "Imported profile other", []string{"gw1", "other", "work"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -204,7 +204,7 @@ func (s *Store) Add(p Profile) error {
 		return err
 	}
 	if _, err := s.Get(p.Name); err == nil {
-		return fmt.Errorf("a profile named %q exists: choose another with --name, or remove it first", p.Name)
+		return fmt.Errorf("a profile named %q exists: choose another with --name, or remove it first (otpknock profiles remove %s)", p.Name, p.Name)
 	}
 	s.Profiles = append(s.Profiles, p)
 	sort.SliceStable(s.Profiles, func(i, j int) bool { return s.Profiles[i].Name < s.Profiles[j].Name })
