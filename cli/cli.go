@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/otpknock/otpknock/clock"
@@ -86,7 +87,7 @@ func (env *Env) hangups() (<-chan os.Signal, func()) {
 // Its errors carry their exit code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
 	root := newRoot(&env)
-	ran := classifyErrors(root)
+	ran := markRan(root)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -115,12 +116,15 @@ service for the knocking address only, for a short time.
 
 Server:  otpknock init, otpknock user add|list|show|remove,
          otpknock server, otpknock firewall status|remove
-Client:  otpknock import, otpknock show, otpknock profiles,
+Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
          otpknock send, otpknock connect, otpknock tui`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       env.Version,
 	}
+	// --version without cobra's -v shorthand: -v is send's and
+	// connect's --verbose.
+	root.Flags().Bool("version", false, "print the version")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
@@ -137,7 +141,36 @@ Client:  otpknock import, otpknock show, otpknock profiles,
 		newTUICmd(env),
 		newVersionCmd(env),
 	)
+	parents(root)
 	return root
+}
+
+// parents makes every command that only groups subcommands (the root,
+// user, firewall) refuse an unknown subcommand, and print its help when
+// given none.
+func parents(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		parents(sub)
+	}
+	c.SuggestionsMinimumDistance = 2
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = unknownCommand
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+}
+
+// unknownCommand is the argument validator of a command whose arguments
+// can only be its subcommands: any argument is an unknown command.
+func unknownCommand(c *cobra.Command, a []string) error {
+	if len(a) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
+	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usage(fmt.Errorf("%s (see %s --help)", msg, c.CommandPath()))
 }
 
 // args returns a cobra argument validator whose errors say what is expected.

@@ -31,10 +31,10 @@ or in ~/.ssh/config:
 		RunE: func(cmd *cobra.Command, a []string) error {
 			port, err := strconv.ParseUint(a[1], 10, 16)
 			if err != nil || port == 0 {
-				return fmt.Errorf("PORT: %q must be a number from 1 to 65535", a[1])
+				return usage(fmt.Errorf("PORT: %q must be a number from 1 to 65535", a[1]))
 			}
 			if timeout <= 0 || timeout > 5*time.Minute {
-				return fmt.Errorf("--timeout: %v must be from 1ms to 5m", timeout)
+				return usage(fmt.Errorf("--timeout: %v must be from 1ms to 5m", timeout))
 			}
 			waitFor := func(profile.Profile) (uint16, time.Duration, error) { return uint16(port), timeout, nil }
 			j, err := prepare(cmd.Context(), env, a[0], &f, false, waitFor)
@@ -46,7 +46,7 @@ or in ~/.ssh/config:
 			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
-				return err
+				return knockError(err)
 			}
 			if f.verbose {
 				fmt.Fprintf(env.Stderr, "%v open %s after the first knock; relaying\n", j.plan.Wait.Addr, fmtMillis(got.Elapsed))

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 
-	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/config"
+
 	"github.com/spf13/cobra"
 )
 
@@ -33,6 +36,42 @@ func usage(err error) error {
 	return usageError{err}
 }
 
+// usageErrorf is usage(fmt.Errorf(format, a...)).
+func usageErrorf(format string, a ...any) error { return usage(fmt.Errorf(format, a...)) }
+
+// editError classifies an error of editing the server config: failing
+// to write a valid edit is a runtime failure; a refused edit (a bad
+// config, a user that exists or does not) is an error of usage.
+func editError(err error) error {
+	var w *config.WriteError
+	if errors.As(err, &w) {
+		return err
+	}
+	return usage(err)
+}
+
+// initError classifies an error of writing a new config: an I/O failure
+// creating or writing it is a runtime failure; bad options, an existing
+// file or a lack of permission are errors of usage.
+func initError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && !errors.Is(err, fs.ErrPermission) && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return usage(err)
+}
+
+// knockError classifies an error of sending a knock: missing
+// privileges (a raw or ping socket refused) are a matter of
+// configuration; anything else, a knock that did not open included, is
+// a runtime failure.
+func knockError(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return usage(err)
+	}
+	return err
+}
+
 func isUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u)
@@ -51,22 +90,12 @@ func ExitCode(err error) int {
 	return ExitFailure
 }
 
-// errorsKey is the annotation of a command whose errors are classified:
-// it marks its usage and configuration errors itself (usage), so any
-// other error it returns is a runtime failure.
-const errorsKey, errorsClassified = "otpknock/errors", "classified"
-
-// classifiedErrors is the annotation of a command whose errors are
-// classified.
-func classifiedErrors() map[string]string { return map[string]string{errorsKey: errorsClassified} }
-
-// classifyErrors wraps the RunE of c and its subcommands. The returned
-// flag tells whether a RunE was entered: an error without it is cobra's
-// refusal of the command line. An unmarked error of a command without
-// the classified annotation is taken as a usage error, except a knock
-// that did not open (sender.ErrStillClosed): those commands have not yet
-// marked their usage errors, and this keeps their exit codes.
-func classifyErrors(c *cobra.Command) *bool {
+// markRan wraps the RunE of c and its subcommands. The returned flag
+// tells whether a RunE was entered: an error without it is cobra's
+// refusal of the command line. Each command marks its usage and
+// configuration errors itself (usage); any other error it returns is a
+// runtime failure.
+func markRan(c *cobra.Command) *bool {
 	ran := new(bool)
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -77,14 +106,9 @@ func classifyErrors(c *cobra.Command) *bool {
 		if run == nil {
 			return // no command, or one that cannot fail (Run)
 		}
-		strict := c.Annotations[errorsKey] == errorsClassified
 		c.RunE = func(cmd *cobra.Command, a []string) error {
 			*ran = true
-			err := run(cmd, a)
-			if err == nil || strict || errors.Is(err, sender.ErrStillClosed) {
-				return err
-			}
-			return usage(err)
+			return run(cmd, a)
 		}
 	}
 	walk(c)

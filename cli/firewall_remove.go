@@ -14,8 +14,7 @@ func newFirewallRemoveCmd(env *Env, path *string) *cobra.Command {
 		Long: `Remove everything otpknock installed: the INPUT jump, the chain and
 the sets with their grants. The protected ports then follow the rest of
 your firewall: if it accepts them, they are open to everyone.`,
-		Args:        args(0, 0, "no arguments"),
-		Annotations: classifiedErrors(),
+		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fw, plan, err := openFirewall(env, *path)
 			if err != nil {

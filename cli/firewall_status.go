@@ -12,10 +12,9 @@ import (
 
 func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 	return &cobra.Command{
-		Use:         "status",
-		Short:       "List the chain's rules, the sets and each grant with its time left",
-		Args:        args(0, 0, "no arguments"),
-		Annotations: classifiedErrors(),
+		Use:   "status",
+		Short: "List the chain's rules, the sets and each grant with its time left",
+		Args:  args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fw, plan, err := openFirewall(env, *path)
 			if err != nil {

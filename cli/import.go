@@ -31,28 +31,33 @@ a PNG of its QR code. Prefer - or a file: a URI on the command line
 		RunE: func(cmd *cobra.Command, a []string) error {
 			uri, err := readURI(cmd.Context(), env, a[0])
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			acct, err := provision.ParseURI(uri)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if host != "" {
 				acct.Host = host
 			}
 			if acct.Host == "" {
-				return fmt.Errorf("the URI names no host to knock: pass --host")
+				return usage(fmt.Errorf("the URI names no host to knock: pass --host"))
 			}
 			s, err := openStore(env)
 			if err != nil {
-				return err
+				return usage(err)
+			}
+			// A second profile of an account is deliberate only when named.
+			if had, ok := s.Imported(acct); ok && name == "" {
+				return usageErrorf("this account (user %s of server %s) is already imported as profile %s (to add it again under another name, pass --name)",
+					provision.Printable(acct.User), provision.Printable(acct.ServerID), had)
 			}
 			if name == "" {
 				name = s.DefaultName(acct)
 			}
 			p := profile.Profile{Name: name, Account: acct}
 			if err := s.Add(p); err != nil {
-				return err
+				return usage(err)
 			}
 			if err := s.Save(); err != nil {
 				return err

@@ -23,7 +23,7 @@ explanation. An existing file is never overwritten.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := config.WriteInit(path, o)
 			if err != nil {
-				return err
+				return initError(err)
 			}
 			fmt.Fprintf(env.Stdout, "Wrote %s (server_id %s, %.0f bits per sequence).\n", c.Path, c.ServerID, c.Params.Bits())
 			fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with 1 user (minimum %d); these parameters keep the minimum up to %.0f users (add knocks for more).\n",

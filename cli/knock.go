@@ -55,17 +55,17 @@ type waitFunc func(p profile.Profile) (uint16, time.Duration, error)
 // builds the client; it sends nothing.
 func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun bool, wait waitFunc) (*knockJob, error) {
 	if f.v4 && f.v6 {
-		return nil, fmt.Errorf("-4 and -6: choose one")
+		return nil, usageErrorf("-4 and -6: choose one")
 	}
 	if f.gap < 0 || f.gap > 10*time.Second {
-		return nil, fmt.Errorf("--gap: %v must be from 0 to 10s", f.gap)
+		return nil, usageErrorf("--gap: %v must be from 0 to 10s", f.gap)
 	}
 	if f.retries < 0 || f.retries > 20 {
-		return nil, fmt.Errorf("--retries: %d must be from 0 to 20", f.retries)
+		return nil, usageErrorf("--retries: %d must be from 0 to 20", f.retries)
 	}
 	store, err := openStore(env)
 	if err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	var p profile.Profile
 	host := target
@@ -78,7 +78,7 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	o := client.Options{Host: host, DryRun: dryRun}
 	if f.v4 {
@@ -86,17 +86,24 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 	} else if f.v6 {
 		o.Family = client.IPv6
 	}
+	if a, err := netip.ParseAddr(host); err == nil && (f.v4 && !a.Unmap().Is4() || f.v6 && !a.Is6()) {
+		family := "IPv6"
+		if f.v4 {
+			family = "IPv4"
+		}
+		return nil, usageErrorf("%s is not an %s address", host, family)
+	}
 	none := func() (netip.Addr, error) { return netip.Addr{}, nil }
 	claims := p.BindSource || p.Knock == derive.ModePacket
 	if o.PublicIP, err = sourceArg("--public-ip", f.publicIP, "profile "+p.Name, claims, none); err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	if o.Wait, o.Timeout, err = wait(p); err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	state, err := profile.LoadState(profile.StatePath(store.Path))
 	if err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	c := &client.Client{Clock: clock.Offset{Clock: env.Clock, By: f.offset}, Writer: env.Writer, Prober: env.Prober,
 		State: state, NoRaw: f.noRaw, Gap: f.gap, Status: env.Stderr}
@@ -108,7 +115,7 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 	}
 	pl, err := c.Plan(ctx, p, o)
 	if err != nil {
-		return nil, err
+		return nil, err // resolving the host, routing: the network
 	}
 	return &knockJob{prof: p, client: c, plan: pl}, nil
 }

@@ -39,12 +39,12 @@ func newProfilesCmd(env *Env) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "profiles",
-		Short: "List the client's profiles (never their secrets)",
-		Args:  args(0, 0, "no arguments"),
+		Short: "List the client's profiles (never their secrets); remove or rename one",
+		Args:  unknownCommand,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openStore(env)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if asJSON {
 				out := []profileJSON{}
@@ -72,6 +72,7 @@ func newProfilesCmd(env *Env) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.AddCommand(newProfilesRemoveCmd(env), newProfilesRenameCmd(env))
 	return c
 }
 

@@ -43,7 +43,7 @@ configuration error.`,
 			// "--wait tcp/22" parses as a bare --wait and an argument.
 			if len(a) == 2 {
 				if !cmd.Flags().Changed("wait") || wait != "default" {
-					return fmt.Errorf("%s: want one TARGET (profile or host), got %q and %q", cmd.CommandPath(), a[0], a[1])
+					return usage(fmt.Errorf("%s: want one TARGET (profile or host), got %q and %q", cmd.CommandPath(), a[0], a[1]))
 				}
 				wait = a[1]
 			}
@@ -62,7 +62,7 @@ configuration error.`,
 			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
-				return err
+				return knockError(err)
 			}
 			if got.Conn != nil {
 				got.Conn.Close()

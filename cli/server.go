@@ -34,8 +34,7 @@ kernel support without changing anything.
 Exit status: 2 for bad flags, configuration, secrets or state file (and
 a failed --check or missing privileges), 1 when the server fails to
 install the firewall, to open NFLOG, or while it runs.`,
-		Args:        args(0, 0, "no arguments"),
-		Annotations: classifiedErrors(),
+		Args: args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
 			if err != nil {

@@ -64,28 +64,28 @@ client (23456:tcp).`,
 
 func show(ctx context.Context, env *Env, target string, f showFlags) error {
 	if f.format != "plain" && f.format != "knock" {
-		return fmt.Errorf("--format: %q must be plain or knock", f.format)
+		return usage(fmt.Errorf("--format: %q must be plain or knock", f.format))
 	}
 	s, err := openStore(env)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	p, err := s.Lookup(target)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	if p.Knock == derive.ModePacket {
 		return showPacket(ctx, env, p, f)
 	}
 	src, err := sourceArg("--source", f.source, "profile "+p.Name, p.BindSource, nil)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
 	ks, err := derive.Sequence(p.Secret, p.ServerID, p.Params, step, src)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	out := newShowJSON(p, now, ks)
 	if f.json {
@@ -93,7 +93,7 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 	}
 	line, err := formatSequence(ks, f.format, p.Name)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	fmt.Fprintln(env.Stdout, line)
 	fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, out.SecondsLeft)
@@ -106,20 +106,20 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 // nothing; a host name is looked up once.
 func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) error {
 	if f.format == "knock" {
-		return fmt.Errorf("--format knock: profile %s knocks with one packet carrying a MAC, which the knock client cannot send: use otpknock send", p.Name)
+		return usage(fmt.Errorf("--format knock: profile %s knocks with one packet carrying a MAC, which the knock client cannot send: use otpknock send", p.Name))
 	}
 	if f.source != "" {
-		return fmt.Errorf("--source: profile %s knocks with packets, whose element does not depend on the source", p.Name)
+		return usage(fmt.Errorf("--source: profile %s knocks with packets, whose element does not depend on the source", p.Name))
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
 	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	el, err := pd.Knock(step)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	c := &client.Client{Clock: env.Clock}
 	pl, err := c.Plan(ctx, p, client.Options{DryRun: true})

@@ -28,11 +28,11 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openStore(env)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			state, err := profile.LoadState(profile.StatePath(s.Path))
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			deps := tui.Deps{
 				Store: tui.FileStore{S: s},

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/naming"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/spf13/cobra"
@@ -50,59 +55,168 @@ the secret: hand it over privately.`,
 	return c
 }
 
+// userAdd adds a user all or nothing: it validates every input first,
+// then writes the QR code PNG, the secret and the config, and removes
+// what it wrote when a later write fails.
 func userAdd(env *Env, path, name string, f userAddFlags) error {
-	cfg, err := config.Load(path)
+	a, err := planUserAdd(path, name, f)
 	if err != nil {
-		return err
-	}
-	host := f.host
-	if host == "" {
-		host = cfg.Host
-	}
-	if host == "" {
-		return fmt.Errorf("no host to knock: set host in %s or pass --host", path)
-	}
-	if f.secretSize < derive.MinSecret || f.secretSize > 64 {
-		return fmt.Errorf("--secret-bytes: %d must be from %d to 64", f.secretSize, derive.MinSecret)
-	}
-	mode, err := derive.ParseMode(f.knock)
-	if err != nil {
-		return fmt.Errorf("--knock: %w", err)
-	}
-	if _, ok := cfg.User(name); ok {
-		return fmt.Errorf("user %q already exists in %s", name, path)
-	}
-	secret, err := provision.GenerateSecret(f.secretSize)
-	if err != nil {
-		return err
-	}
-	if err := cfg.WriteSecret(name, secret); err != nil {
-		return err
-	}
-	secretPath := cfg.SecretPath(name)
-	cfg, err = config.AddUser(path, config.NewUser{Name: name, Open: f.open, From: f.from, BindSource: f.bind, Knock: mode})
-	if err != nil {
-		os.Remove(secretPath) // nothing of a failed add stays behind
-		return err
-	}
-	u, _ := cfg.User(name)
-	acct := provision.Account{ServerID: cfg.ServerID, User: name, Host: host, Secret: secret,
-		Params: cfg.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
-	uri, err := acct.URI()
-	if err != nil {
-		return err
+		return usage(err)
 	}
 	if f.qrPNG != "" {
-		png, err := provision.PNG(uri, 512)
-		if err != nil {
-			return err
-		}
-		if err := safefile.Write(f.qrPNG, png, 0o600); err != nil {
+		if err := safefile.Write(f.qrPNG, a.png, 0o600); err != nil {
 			return fmt.Errorf("--qr-png: %w", err)
 		}
 	}
-	printUser(env.Stdout, cfg, u, uri, f)
+	undo := func() {
+		if f.qrPNG != "" {
+			os.Remove(f.qrPNG)
+		}
+	}
+	if err := a.old.WriteSecret(name, a.secret); err != nil {
+		undo()
+		return err
+	}
+	if err := a.edit.Write(); err != nil {
+		os.Remove(a.old.SecretPath(name)) // nothing of a failed add stays behind
+		undo()
+		return err
+	}
+	cfg := a.edit.Config
+	u, _ := cfg.User(name)
+	printUser(env.Stdout, cfg, u, a.uri, f)
 	noticeServer(env, cfg, f.noReload)
+	return nil
+}
+
+// userAddPlan is a validated user add: what it writes.
+type userAddPlan struct {
+	old    *config.Config // before the add
+	edit   *config.Edit
+	secret []byte
+	uri    string
+	png    []byte // the QR code, when --qr-png
+}
+
+// planUserAdd checks every input of user add and prepares its writes;
+// it writes nothing.
+func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	host, err := knockHost(f.host, cfg.Host, path)
+	if err != nil {
+		return nil, err
+	}
+	if f.secretSize < derive.MinSecret || f.secretSize > 64 {
+		return nil, fmt.Errorf("--secret-bytes: %d must be from %d to 64", f.secretSize, derive.MinSecret)
+	}
+	mode, err := derive.ParseMode(f.knock)
+	if err != nil {
+		return nil, fmt.Errorf("--knock: %w", err)
+	}
+	if _, ok := cfg.User(name); ok {
+		return nil, fmt.Errorf("user %q already exists in %s", name, path)
+	}
+	open, err := uniqueServices(f.open)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutFile("--qr-png", f.qrPNG); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(cfg.SecretPath(name)); err == nil {
+		return nil, fmt.Errorf("%s already exists: delete the stale secret file first", cfg.SecretPath(name))
+	}
+	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode})
+	if err != nil {
+		return nil, err
+	}
+	a := &userAddPlan{old: cfg, edit: e}
+	if a.secret, err = provision.GenerateSecret(f.secretSize); err != nil {
+		return nil, err
+	}
+	u, _ := e.Config.User(name)
+	acct := provision.Account{ServerID: e.Config.ServerID, User: name, Host: host, Secret: a.secret,
+		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
+	if a.uri, err = acct.URI(); err != nil {
+		return nil, err
+	}
+	if f.qrPNG != "" {
+		if a.png, err = provision.PNG(a.uri, 512); err != nil {
+			return nil, fmt.Errorf("--qr-png: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// knockHost returns the host a user knocks: --host, else the config's.
+// A bracketed IPv6 address loses its brackets; a port is refused, the
+// knock has its own.
+func knockHost(flag, configured, path string) (string, error) {
+	if flag == "" {
+		if configured == "" {
+			return "", fmt.Errorf("no host to knock: set host in %s or pass --host", path)
+		}
+		return configured, nil
+	}
+	if inner, ok := strings.CutPrefix(flag, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		if a, err := netip.ParseAddr(inner); ok && err == nil && a.Is6() {
+			return inner, nil
+		}
+		return "", fmt.Errorf("--host: %q is not a bracketed IPv6 address", flag)
+	}
+	if strings.Contains(flag, ":") {
+		if a, err := netip.ParseAddr(flag); err == nil && a.Is6() {
+			return flag, nil
+		}
+		return "", fmt.Errorf("--host: %q: give a host name or address without a port (the knock chooses its ports)", flag)
+	}
+	if !naming.Host(flag) {
+		return "", fmt.Errorf("--host: %q is not a host name or address", flag)
+	}
+	return flag, nil
+}
+
+// uniqueServices parses --open's services and drops repeats, keeping the
+// first of each.
+func uniqueServices(open []string) ([]string, error) {
+	var out []string
+	seen := map[derive.Knock]bool{}
+	for i, o := range open {
+		k, err := derive.ParseService(o)
+		if err != nil {
+			return nil, fmt.Errorf("--open: open[%d]: %w", i, err)
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k.String())
+		}
+	}
+	return out, nil
+}
+
+// checkOutFile checks that a file can be created at path: its directory
+// exists, and the path is no directory.
+func checkOutFile(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: %s is a directory", flag, path)
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: directory %s does not exist", flag, dir)
+	case err != nil:
+		return fmt.Errorf("%s: %w", flag, err)
+	case !st.IsDir():
+		return fmt.Errorf("%s: %s is not a directory", flag, dir)
+	}
 	return nil
 }
 

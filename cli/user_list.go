@@ -12,13 +12,14 @@ import (
 
 func newUserListCmd(env *Env, path *string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List users, what they open and the state of their secrets",
-		Args:  args(0, 0, "no arguments"),
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List users, what they open and the state of their secrets",
+		Args:    args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(*path)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if len(cfg.Users) == 0 {
 				fmt.Fprintf(env.Stdout, "No users in %s. Add one with: otpknock user add NAME --open tcp/22\n", cfg.Path)

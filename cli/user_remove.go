@@ -12,8 +12,9 @@ import (
 func newUserRemoveCmd(env *Env, path *string) *cobra.Command {
 	var noReload bool
 	c := &cobra.Command{
-		Use:   "remove NAME [--no-reload]",
-		Short: "Remove a user and delete their secret",
+		Use:     "remove NAME [--no-reload]",
+		Aliases: []string{"rm"},
+		Short:   "Remove a user and delete their secret",
 		Long: `Remove a user from the config, delete their secret and reload a
 running server (systemctl reload otpknock when systemd runs it, else
 SIGHUP to the pid in the pid file next to state_file), so the user's
@@ -22,7 +23,7 @@ knocks stop opening at once. --no-reload prints the command instead.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			cfg, err := config.RemoveUser(*path, a[0])
 			if err != nil {
-				return err
+				return editError(err)
 			}
 			secret := cfg.SecretPath(a[0])
 			if err := os.Remove(secret); err != nil && !errors.Is(err, os.ErrNotExist) {

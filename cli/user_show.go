@@ -26,21 +26,21 @@ depend on the source.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			cfg, err := config.Load(*path)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			u, ok := cfg.User(a[0])
 			if !ok {
-				return fmt.Errorf("no user %q in %s", a[0], cfg.Path)
+				return usage(fmt.Errorf("no user %q in %s", a[0], cfg.Path))
 			}
 			secret, err := cfg.ReadSecret(u.Name)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			now := clock.Offset{Clock: env.Clock, By: offset}.Now()
 			step := derive.Step(now, cfg.Params.Period)
 			line, err := expected(cfg, u, secret, step, source)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			left := int((derive.Left(now, cfg.Params.Period) + time.Second - 1) / time.Second)
 			fmt.Fprintln(env.Stdout, line)

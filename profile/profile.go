@@ -204,7 +204,7 @@ func (s *Store) Add(p Profile) error {
 		return err
 	}
 	if _, err := s.Get(p.Name); err == nil {
-		return fmt.Errorf("a profile named %q exists: choose another with --name, or remove it first", p.Name)
+		return fmt.Errorf("a profile named %q exists: choose another with --name, or remove it first (otpknock profiles remove %s)", p.Name, p.Name)
 	}
 	s.Profiles = append(s.Profiles, p)
 	sort.SliceStable(s.Profiles, func(i, j int) bool { return s.Profiles[i].Name < s.Profiles[j].Name })
@@ -228,6 +228,38 @@ func (s *Store) Remove(name string) error {
 	}
 	s.Profiles = slices.Delete(s.Profiles, i, i+1)
 	return nil
+}
+
+// Rename gives the profile called old the name new, which must be a
+// valid name no other profile has.
+func (s *Store) Rename(old, new string) error {
+	i := slices.IndexFunc(s.Profiles, func(p Profile) bool { return p.Name == old })
+	if i < 0 {
+		return s.notFound(old)
+	}
+	if err := ValidName(new); err != nil {
+		return err
+	}
+	if old == new {
+		return fmt.Errorf("profile %q already has that name", old)
+	}
+	if _, err := s.Get(new); err == nil {
+		return fmt.Errorf("a profile named %q exists: choose another name, or remove it first", new)
+	}
+	s.Profiles[i].Name = new
+	sort.SliceStable(s.Profiles, func(i, j int) bool { return s.Profiles[i].Name < s.Profiles[j].Name })
+	return nil
+}
+
+// Imported returns the name of the profile that holds the account a:
+// the same server, user and secret.
+func (s *Store) Imported(a provision.Account) (string, bool) {
+	for _, p := range s.Profiles {
+		if p.ServerID == a.ServerID && p.User == a.User && bytes.Equal(p.Secret, a.Secret) {
+			return p.Name, true
+		}
+	}
+	return "", false
 }
 
 // Get returns the profile called name.

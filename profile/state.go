@@ -44,12 +44,28 @@ func (s *State) LastStep(name string) (uint64, bool) {
 	return v, ok
 }
 
+// Rename moves the last step of the profile old to new and saves the
+// file when old has one.
+func (s *State) Rename(old, new string) error {
+	v, ok := s.Last[old]
+	if !ok {
+		return nil
+	}
+	delete(s.Last, old)
+	s.Last[new] = max(v, s.Last[new])
+	return s.save()
+}
+
 // Record notes that the profile used step and saves the file.
 func (s *State) Record(name string, step uint64) error {
 	if old, ok := s.Last[name]; ok && old >= step {
 		return nil
 	}
 	s.Last[name] = step
+	return s.save()
+}
+
+func (s *State) save() error {
 	data, err := json.MarshalIndent(s.Last, "", "  ")
 	if err != nil {
 		return err
