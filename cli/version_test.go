@@ -52,7 +52,7 @@ func TestVersionFlag(t *testing.T) {
 		{"--version", []string{"--version"}, ExitOK, "otpknock version test", "", ""},
 		{"-v at the top", []string{"-v"}, ExitUsage, "", "", "unknown shorthand flag: 'v'"},
 		{"--version on send", []string{"send", "gw1", "--version"}, ExitUsage, "", "", "unknown flag: --version"},
-		{"-v on send is verbose", []string{"send", "gw1", "-v"}, ExitOK, "sent", "tcp/", ""},
+		{"-v on send is verbose", []string{"send", "gw1", "-v"}, ExitOK, "sent", "knock 1/", ""},
 		{"-v on connect is a known flag", []string{"connect", "gw1", "0", "-v"}, ExitUsage, "", "", "PORT:"},
 	}
 	for _, tt := range tests {

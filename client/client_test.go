@@ -233,7 +233,7 @@ func TestKnockPacket(t *testing.T) {
 	}{
 		{name: "no wait: one packet", want: []string{"10.00"}},
 		{name: "opens at once", wait: true, openAt: 10 * time.Second, want: []string{"10.00"}},
-		{name: "resent twice", wait: true, openAt: 10*time.Second + 650*time.Millisecond, want: []string{"10.00", "10.30", "10.60"}},
+		{name: "resent twice", wait: true, openAt: 10*time.Second + 600*time.Millisecond, want: []string{"10.00", "10.30", "10.60"}},
 		{name: "never opens: three resends", wait: true, openAt: -1, want: []string{"10.00", "10.30", "10.60", "10.90"}, err: sender.ErrStillClosed},
 		{name: "source-bound", bound: true, want: []string{"10.00"}},
 	}

@@ -77,7 +77,7 @@ func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, rec
 		if r.Mode == derive.ModePacket {
 			conn, err = k.waitPacket(ctx, r, &res, w)
 		} else {
-			conn, err = k.wait(ctx, w, k.Clock.Now().Add(w.Timeout))
+			conn, err = k.wait(ctx, w, k.Clock.Now().Add(w.Timeout), k.Gap)
 		}
 		if err == nil {
 			return Opened{Result: res, Attempts: attempt, Elapsed: k.Clock.Now().Sub(res.First), Conn: conn}, nil
@@ -94,9 +94,11 @@ func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, rec
 }
 
 // wait probes the service until it answers or deadline passes.
-func (k *Knocker) wait(ctx context.Context, w *Wait, deadline time.Time) (net.Conn, error) {
-	// Let the last knock reach the server before the probe's SYN does.
-	if err := k.Clock.Sleep(ctx, max(0, min(k.Gap, deadline.Sub(k.Clock.Now())))); err != nil {
+func (k *Knocker) wait(ctx context.Context, w *Wait, deadline time.Time, settle time.Duration) (net.Conn, error) {
+	// Let the last knock reach the server, and its grant the kernel,
+	// before the probe's SYN does: a SYN dropped by the closed port is
+	// sent again only a second later.
+	if err := k.Clock.Sleep(ctx, max(0, min(settle, deadline.Sub(k.Clock.Now())))); err != nil {
 		return nil, err
 	}
 	err := errors.New("no attempt")

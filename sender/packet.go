@@ -18,7 +18,11 @@ import (
 // a newly drawn size, ResendAfter apart, at most Resends times.
 const (
 	ResendAfter = 300 * time.Millisecond
-	Resends     = 3
+	// PacketSettle is the most a packet knock waits before its first
+	// probe: the one packet travels ahead of the probe's SYN on the same
+	// path, and the server grants within a millisecond of logging it.
+	PacketSettle = 5 * time.Millisecond
+	Resends      = 3
 )
 
 // ErrNoPayload is returned when a packet knock is given a Writer that
@@ -95,7 +99,7 @@ func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wai
 		if next := k.Clock.Now().Add(ResendAfter); i < Resends && next.Before(deadline) {
 			until = next
 		}
-		conn, err := k.wait(ctx, w, until)
+		conn, err := k.wait(ctx, w, until, min(k.Gap, PacketSettle))
 		if err == nil || ctx.Err() != nil || i == Resends || !k.Clock.Now().Before(deadline) {
 			return conn, err
 		}
