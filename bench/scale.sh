@@ -24,11 +24,11 @@ for n in "${counts[@]}"; do
 	cfg=$d/config.yaml
 	export OTPKNOCK_CLIENT_CONFIG=$d/client.yaml
 	"$bin" init -c "$cfg" --server-id scale --host 198.18.0.1 --state-file "$d/state.json" >/dev/null
-	sed -i -e 's/^step: 30s/step: 5s/' -e 's/^metrics_listen: ""/metrics_listen: 127.0.0.1:9557/' -e 's/^users:.*/users:/' "$cfg"
+	sed -i -e 's/^step: 30s/step: 5s/' -e 's/^metrics_listen: ""/metrics_listen: 127.0.0.1:9557/' -e 's/^knocks: 4/knocks: 5/' -e 's/^users:.*/users:/' "$cfg"
 	for ((i = 0; i < n - 1; i++)); do
-		"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr >/dev/null
+		"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr --no-reload >/dev/null
 	done
-	"$bin" user add last -c "$cfg" --open tcp/2222 --no-qr | grep -o 'otpauth://[^ ]*' | "$bin" import - --name last >/dev/null
+	"$bin" user add last -c "$cfg" --open tcp/2222 --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name last >/dev/null
 	t0=$(date +%s.%N)
 	ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$d/log" &
 	spid=$!
