@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -122,7 +121,7 @@ func TestPortableUnprivilegedOnTheWire(t *testing.T) {
 		src, dst netip.Addr
 	}{{"ipv4", p.ClientV4, p.ServerV4}, {"ipv6", p.ClientV6, p.ServerV6}} {
 		t.Run(fam.name, func(t *testing.T) {
-			c := startHexCapture(t, p, fmt.Sprintf("src host %s and (tcp or udp or icmp or (icmp6 and ip6[40] == 128))", fam.src))
+			c := p.StartHexCapture(t, p.Server, fmt.Sprintf("src host %s and (tcp or udp or icmp or (icmp6 and ip6[40] == 128))", fam.src))
 			out, err := asNobody(p, bin, append([]string{fam.dst.String()}, knocks...)...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("helper: %v\n%s", err, out)
@@ -133,7 +132,7 @@ func TestPortableUnprivilegedOnTheWire(t *testing.T) {
 			}
 			// Quiet for 2 s: Linux retransmits an unanswered SYN after 1 s.
 			var got []string
-			for _, pkt := range c.stop(t, 2*time.Second) {
+			for _, pkt := range hexPackets(t, c.Stop(2*time.Second)) {
 				got = append(got, describe(pkt))
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -182,66 +181,11 @@ func silenceServer(t *testing.T, p *netnstest.Pair) {
 	}
 }
 
-// hexCapture is a tcpdump printing each packet's bytes from the IP
-// header on (-x).
-type hexCapture struct {
-	cmd   *exec.Cmd
-	lines chan []string
-}
-
-func startHexCapture(t *testing.T, p *netnstest.Pair, filter string) *hexCapture {
+// hexPackets reassembles the packets of a StartHexCapture's lines.
+func hexPackets(t *testing.T, lines []string) [][]byte {
 	t.Helper()
-	cmd := p.Cmd(p.Server, "tcpdump", "-i", "veth0", "-nn", "-t", "-l", "-x", "-Q", "in", filter)
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c := &hexCapture{cmd: cmd, lines: make(chan []string, 1)}
-	go func() {
-		var lines []string
-		for s := bufio.NewScanner(stdout); s.Scan(); {
-			lines = append(lines, s.Text())
-		}
-		c.lines <- lines
-	}()
-	ready := make(chan struct{})
-	go func() {
-		s := bufio.NewScanner(stderr)
-		for s.Scan() {
-			if strings.Contains(s.Text(), "listening on") {
-				close(ready)
-				break
-			}
-		}
-		for s.Scan() {
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("tcpdump did not start listening within 10s")
-	}
-	return c
-}
-
-// stop waits quiet, stops tcpdump and returns the packets it saw.
-func (c *hexCapture) stop(t *testing.T, quiet time.Duration) [][]byte {
-	t.Helper()
-	time.Sleep(quiet)
-	c.cmd.Process.Signal(os.Interrupt)
-	var lines []string
-	select {
-	case lines = <-c.lines:
-	case <-time.After(5 * time.Second):
-		t.Fatal("tcpdump did not stop within 5s")
-	}
 	var pkts [][]byte
 	for _, l := range lines {
-		if strings.TrimSpace(l) == "" {
-			continue // tcpdump ends with an empty line when interrupted
-		}
 		if !strings.HasPrefix(l, "\t0x") {
 			pkts = append(pkts, nil)
 			continue

@@ -152,7 +152,22 @@ func (p *Pair) StartCapture(t testing.TB, ns, filter string, direction ...string
 	if len(direction) > 0 {
 		dir = direction[0]
 	}
-	cmd := p.Cmd(ns, "tcpdump", "-i", "veth0", "-nn", "-t", "-l", "-Q", dir, filter)
+	return p.startTcpdump(t, ns, "-Q", dir, filter)
+}
+
+// StartHexCapture is StartCapture of incoming packets with tcpdump's -x:
+// each packet's line is followed by lines of its bytes from the IP
+// header on ("\t0x0000:  4500 ...").
+func (p *Pair) StartHexCapture(t testing.TB, ns, filter string) *Capture {
+	t.Helper()
+	return p.startTcpdump(t, ns, "-x", "-Q", "in", filter)
+}
+
+// startTcpdump runs tcpdump on veth0 of ns with args and returns once it
+// is listening.
+func (p *Pair) startTcpdump(t testing.TB, ns string, args ...string) *Capture {
+	t.Helper()
+	cmd := p.Cmd(ns, append([]string{"tcpdump", "-i", "veth0", "-nn", "-t", "-l"}, args...)...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
