@@ -37,6 +37,18 @@ type Plan struct {
 	Protocols derive.Protocols
 	Protected []derive.Knock // services of all users, sorted, unique
 	Timeout   time.Duration  // open_timeout: the sets' default entry timeout
+	// Forward lists protected services that are DNATed to a container
+	// (config: per service forward: true); they are guarded on the
+	// forward path with the same grants.
+	Forward []derive.Knock
+}
+
+// Lock returns the same plan with no knock rules (Protocols = 0): only
+// the static drop of the protected ports plus the accepts of
+// established sessions and granted sources.
+func (p Plan) Lock() Plan {
+	p.Protocols = 0
+	return p
 }
 
 // Set returns the set of addr's family.

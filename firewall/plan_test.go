@@ -76,3 +76,31 @@ func TestPlanShape(t *testing.T) {
 		}
 	}
 }
+
+// TestLock checks that a locked plan keeps the drops of the protected
+// ports and the accepts, and loses every knock rule.
+func TestLock(t *testing.T) {
+	p := testPlan()
+	l := p.Lock()
+	if l.Protocols != 0 || l.Digest() == p.Digest() {
+		t.Fatalf("Lock kept the protocols %v or the digest", l.Protocols)
+	}
+	var got []string
+	for _, r := range l.Rules(false) {
+		if IsNFLOG(r) {
+			t.Errorf("locked plan logs: %q", r)
+		}
+		got = append(got, strings.Join(r[:len(r)-4], " "))
+	}
+	want := []string{
+		"-p tcp -m multiport --dports 22,2222 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+		"-p udp -m multiport --dports 1194 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+		"-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+		"-m set --match-set otpknock4 src,dst -j ACCEPT",
+		"-p tcp -m multiport --dports 22,2222 -j DROP",
+		"-p udp -m multiport --dports 1194 -j DROP",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("locked rules (-want +got):\n%s", diff)
+	}
+}
