@@ -123,3 +123,18 @@ func (f *Fake) String() string {
 	slices.Sort(gs)
 	return strings.Join(append(lines, gs...), "\n")
 }
+
+// Verify reports what differs between the plan and the recorded state.
+func (f *Fake) Verify(p Plan) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.digest == "":
+		return []string{"chain " + Chain + " is missing"}, nil
+	case f.digest != p.Digest():
+		return []string{"chain " + Chain + " differs from the plan"}, nil
+	case !f.nflog && p.Protocols != 0:
+		return []string{"the NFLOG rules are missing"}, nil
+	}
+	return nil, nil
+}
