@@ -1,0 +1,523 @@
+package firewall
+
+import (
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/otpknock/otpknock/clock"
+	"golang.org/x/sys/unix"
+)
+
+// NFTFake is an NFTConn that keeps an nftables ruleset in memory at the
+// rule level, with the kernel's transaction rules that otpknock relies
+// on: writes are queued and Flush applies all of them or none; deleting
+// a missing object is ENOENT, a chain with rules or a set a rule looks up
+// EBUSY; adding an element that exists changes nothing (kernels before
+// 6.10 keep its old timeout). Elements expire on Clock. String renders
+// the ruleset.
+type NFTFake struct {
+	Clock    clock.Clock
+	FlushErr error // returned (and nothing applied) by Flush when set
+
+	mu      sync.Mutex
+	state   fakeRuleset
+	queue   []func(*fakeRuleset) error
+	flushes int
+}
+
+type fakeRuleset struct {
+	tables []*fakeTable
+	handle uint64
+}
+
+type fakeTable struct {
+	t      nftables.Table
+	chains []*fakeChain
+	sets   []*fakeSet
+}
+
+type fakeChain struct {
+	c     nftables.Chain
+	rules []nftables.Rule
+}
+
+type fakeSet struct {
+	s     nftables.Set
+	elems map[string]time.Time // hex key -> expiry (zero: none)
+}
+
+var _ NFTConn = (*NFTFake)(nil)
+
+func (r *fakeRuleset) clone() fakeRuleset {
+	out := fakeRuleset{handle: r.handle}
+	for _, t := range r.tables {
+		nt := &fakeTable{t: t.t}
+		for _, c := range t.chains {
+			nt.chains = append(nt.chains, &fakeChain{c: c.c, rules: slices.Clone(c.rules)})
+		}
+		for _, s := range t.sets {
+			nt.sets = append(nt.sets, &fakeSet{s: s.s, elems: maps.Clone(s.elems)})
+		}
+		out.tables = append(out.tables, nt)
+	}
+	return out
+}
+
+func (r *fakeRuleset) table(t *nftables.Table) *fakeTable {
+	for _, ft := range r.tables {
+		if ft.t.Name == t.Name && ft.t.Family == t.Family {
+			return ft
+		}
+	}
+	return nil
+}
+
+func (t *fakeTable) chain(name string) *fakeChain {
+	for _, c := range t.chains {
+		if c.c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (t *fakeTable) set(name string) *fakeSet {
+	for _, s := range t.sets {
+		if s.s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// setInUse reports whether a rule of t looks up the set.
+func (t *fakeTable) setInUse(name string) bool {
+	for _, c := range t.chains {
+		for _, r := range c.rules {
+			for _, e := range r.Exprs {
+				if l, ok := e.(*expr.Lookup); ok && l.SetName == name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (f *NFTFake) enqueue(op func(*fakeRuleset) error) {
+	f.mu.Lock()
+	f.queue = append(f.queue, op)
+	f.mu.Unlock()
+}
+
+// Flush applies the queued writes as one transaction.
+func (f *NFTFake) Flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.queue
+	f.queue = nil
+	if f.FlushErr != nil {
+		return f.FlushErr
+	}
+	next := f.state.clone()
+	for _, op := range q {
+		if err := op(&next); err != nil {
+			return err
+		}
+	}
+	f.state = next
+	f.flushes++
+	return nil
+}
+
+// Transactions counts the transactions Flush applied.
+func (f *NFTFake) Transactions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flushes
+}
+
+// AddTable queues creating t unless it exists.
+func (f *NFTFake) AddTable(t *nftables.Table) *nftables.Table {
+	f.enqueue(func(r *fakeRuleset) error {
+		if r.table(t) == nil {
+			r.tables = append(r.tables, &fakeTable{t: nftables.Table{Name: t.Name, Family: t.Family}})
+		}
+		return nil
+	})
+	return t
+}
+
+// DelTable queues deleting t with everything in it.
+func (f *NFTFake) DelTable(t *nftables.Table) {
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(t)
+		if ft == nil {
+			return fmt.Errorf("deleting table %s: %w", t.Name, unix.ENOENT)
+		}
+		r.tables = slices.DeleteFunc(r.tables, func(x *fakeTable) bool { return x == ft })
+		return nil
+	})
+}
+
+// AddChain queues creating c; an existing chain must have the same hook.
+func (f *NFTFake) AddChain(c *nftables.Chain) *nftables.Chain {
+	cc := *c
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(c.Table)
+		if ft == nil {
+			return fmt.Errorf("adding chain %s: %w", c.Name, unix.ENOENT)
+		}
+		if old := ft.chain(c.Name); old != nil {
+			if !hookEqual(old.c, cc) {
+				return fmt.Errorf("changing the hook of chain %s: %w", c.Name, unix.EOPNOTSUPP)
+			}
+			return nil
+		}
+		cc.Table = &ft.t
+		ft.chains = append(ft.chains, &fakeChain{c: cc})
+		return nil
+	})
+	return c
+}
+
+func hookEqual(a, b nftables.Chain) bool {
+	eq := func(x, y *nftables.ChainHook) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	peq := func(x, y *nftables.ChainPriority) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return eq(a.Hooknum, b.Hooknum) && peq(a.Priority, b.Priority) && a.Type == b.Type
+}
+
+// DelChain queues deleting an empty chain.
+func (f *NFTFake) DelChain(c *nftables.Chain) {
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(c.Table)
+		if ft == nil || ft.chain(c.Name) == nil {
+			return fmt.Errorf("deleting chain %s: %w", c.Name, unix.ENOENT)
+		}
+		if len(ft.chain(c.Name).rules) > 0 {
+			return fmt.Errorf("deleting chain %s: %w", c.Name, unix.EBUSY)
+		}
+		ft.chains = slices.DeleteFunc(ft.chains, func(x *fakeChain) bool { return x.c.Name == c.Name })
+		return nil
+	})
+}
+
+// FlushChain queues deleting every rule of c.
+func (f *NFTFake) FlushChain(c *nftables.Chain) {
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(c.Table)
+		if ft == nil || ft.chain(c.Name) == nil {
+			return fmt.Errorf("flushing chain %s: %w", c.Name, unix.ENOENT)
+		}
+		ft.chain(c.Name).rules = nil
+		return nil
+	})
+}
+
+// AddRule queues appending rl; its chain and the sets it looks up must
+// exist.
+func (f *NFTFake) AddRule(rl *nftables.Rule) *nftables.Rule {
+	nr := nftables.Rule{Table: rl.Table, Chain: rl.Chain, Exprs: slices.Clone(rl.Exprs), UserData: slices.Clone(rl.UserData)}
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(nr.Table)
+		if ft == nil || ft.chain(nr.Chain.Name) == nil {
+			return fmt.Errorf("adding a rule to chain %s: %w", nr.Chain.Name, unix.ENOENT)
+		}
+		for _, e := range nr.Exprs {
+			if l, ok := e.(*expr.Lookup); ok && ft.set(l.SetName) == nil {
+				return fmt.Errorf("rule looks up set %s: %w", l.SetName, unix.ENOENT)
+			}
+		}
+		r.handle++
+		nr.Handle = r.handle
+		c := ft.chain(nr.Chain.Name)
+		c.rules = append(c.rules, nr)
+		return nil
+	})
+	return rl
+}
+
+// DelRule queues deleting the rule with rl's handle.
+func (f *NFTFake) DelRule(rl *nftables.Rule) error {
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(rl.Table)
+		if ft == nil || ft.chain(rl.Chain.Name) == nil {
+			return fmt.Errorf("deleting rule %d: %w", rl.Handle, unix.ENOENT)
+		}
+		c := ft.chain(rl.Chain.Name)
+		n := len(c.rules)
+		c.rules = slices.DeleteFunc(c.rules, func(x nftables.Rule) bool { return x.Handle == rl.Handle })
+		if len(c.rules) == n {
+			return fmt.Errorf("deleting rule %d: %w", rl.Handle, unix.ENOENT)
+		}
+		return nil
+	})
+	return nil
+}
+
+// AddSet queues creating s; an existing set must have the same type.
+func (f *NFTFake) AddSet(s *nftables.Set, vals []nftables.SetElement) error {
+	ns := *s
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(s.Table)
+		if ft == nil {
+			return fmt.Errorf("adding set %s: %w", s.Name, unix.ENOENT)
+		}
+		if old := ft.set(s.Name); old != nil {
+			if renderSet(&old.s) != renderSet(&ns) {
+				return fmt.Errorf("adding set %s: %w", s.Name, unix.EEXIST)
+			}
+			return nil
+		}
+		ns.Table = &ft.t
+		ft.sets = append(ft.sets, &fakeSet{s: ns, elems: map[string]time.Time{}})
+		return nil
+	})
+	return f.SetAddElements(s, vals)
+}
+
+// DelSet queues deleting a set no rule looks up.
+func (f *NFTFake) DelSet(s *nftables.Set) {
+	f.enqueue(func(r *fakeRuleset) error {
+		ft := r.table(s.Table)
+		if ft == nil || ft.set(s.Name) == nil {
+			return fmt.Errorf("deleting set %s: %w", s.Name, unix.ENOENT)
+		}
+		if ft.setInUse(s.Name) {
+			return fmt.Errorf("deleting set %s: %w", s.Name, unix.EBUSY)
+		}
+		ft.sets = slices.DeleteFunc(ft.sets, func(x *fakeSet) bool { return x.s.Name == s.Name })
+		return nil
+	})
+}
+
+// SetAddElements queues adding elements; existing ones stay as they are.
+func (f *NFTFake) SetAddElements(s *nftables.Set, vals []nftables.SetElement) error {
+	if len(vals) == 0 {
+		return nil
+	}
+	now := f.Clock.Now()
+	f.enqueue(func(r *fakeRuleset) error {
+		fs, err := r.findSet(s)
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			k := hex.EncodeToString(v.Key)
+			if exp, ok := fs.elems[k]; ok && (exp.IsZero() || exp.After(now)) {
+				continue
+			}
+			var exp time.Time
+			if v.Timeout > 0 {
+				exp = now.Add(v.Timeout)
+			}
+			fs.elems[k] = exp
+		}
+		return nil
+	})
+	return nil
+}
+
+// SetDeleteElements queues deleting elements, each of which must exist.
+func (f *NFTFake) SetDeleteElements(s *nftables.Set, vals []nftables.SetElement) error {
+	now := f.Clock.Now()
+	f.enqueue(func(r *fakeRuleset) error {
+		fs, err := r.findSet(s)
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			k := hex.EncodeToString(v.Key)
+			if exp, ok := fs.elems[k]; !ok || (!exp.IsZero() && !exp.After(now)) {
+				return fmt.Errorf("deleting an element of set %s: %w", s.Name, unix.ENOENT)
+			}
+			delete(fs.elems, k)
+		}
+		return nil
+	})
+	return nil
+}
+
+func (r *fakeRuleset) findSet(s *nftables.Set) (*fakeSet, error) {
+	ft := r.table(s.Table)
+	if ft == nil || ft.set(s.Name) == nil {
+		return nil, fmt.Errorf("set %s: %w", s.Name, unix.ENOENT)
+	}
+	return ft.set(s.Name), nil
+}
+
+// ListTablesOfFamily lists the committed tables of a family.
+func (f *NFTFake) ListTablesOfFamily(fam nftables.TableFamily) ([]*nftables.Table, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*nftables.Table
+	for _, t := range f.state.tables {
+		if fam == nftables.TableFamilyUnspecified || t.t.Family == fam {
+			tt := t.t
+			out = append(out, &tt)
+		}
+	}
+	return out, nil
+}
+
+// ListChainsOfTableFamily lists the committed chains of a family.
+func (f *NFTFake) ListChainsOfTableFamily(fam nftables.TableFamily) ([]*nftables.Chain, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*nftables.Chain
+	for _, t := range f.state.tables {
+		if t.t.Family != fam {
+			continue
+		}
+		for _, c := range t.chains {
+			cc, tt := c.c, t.t
+			cc.Table = &tt
+			out = append(out, &cc)
+		}
+	}
+	return out, nil
+}
+
+// GetRules lists the committed rules of a chain.
+func (f *NFTFake) GetRules(t *nftables.Table, c *nftables.Chain) ([]*nftables.Rule, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ft := f.state.table(t)
+	if ft == nil || ft.chain(c.Name) == nil {
+		return nil, fmt.Errorf("chain %s: %w", c.Name, unix.ENOENT)
+	}
+	var out []*nftables.Rule
+	for _, r := range ft.chain(c.Name).rules {
+		rr := r
+		rr.Table, rr.Chain = t, c
+		out = append(out, &rr)
+	}
+	return out, nil
+}
+
+// GetSets lists the committed sets of a table.
+func (f *NFTFake) GetSets(t *nftables.Table) ([]*nftables.Set, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ft := f.state.table(t)
+	if ft == nil {
+		return nil, fmt.Errorf("table %s: %w", t.Name, unix.ENOENT)
+	}
+	var out []*nftables.Set
+	for _, s := range ft.sets {
+		ss := s.s
+		ss.Table = t
+		out = append(out, &ss)
+	}
+	return out, nil
+}
+
+// GetSetElements lists a set's live elements with the time they have
+// left.
+func (f *NFTFake) GetSetElements(s *nftables.Set) ([]nftables.SetElement, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fs, err := f.state.findSet(s)
+	if err != nil {
+		return nil, err
+	}
+	now := f.Clock.Now()
+	var out []nftables.SetElement
+	for _, k := range slices.Sorted(maps.Keys(fs.elems)) {
+		exp := fs.elems[k]
+		if !exp.IsZero() && !exp.After(now) {
+			continue
+		}
+		key, _ := hex.DecodeString(k)
+		e := nftables.SetElement{Key: key}
+		if !exp.IsZero() {
+			e.Expires = exp.Sub(now)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// String renders the committed ruleset, nft-like: tables, sets with
+// their live elements and seconds left, chains with their rules and
+// comments; then the count of transactions.
+func (f *NFTFake) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	now := f.Clock.Now()
+	for _, t := range f.state.tables {
+		fmt.Fprintf(&b, "table %s %s\n", familyName(t.t.Family), t.t.Name)
+		for _, s := range t.sets {
+			fmt.Fprintf(&b, "\t%s\n", renderSet(&s.s))
+			for _, k := range slices.Sorted(maps.Keys(s.elems)) {
+				if exp := s.elems[k]; exp.IsZero() || exp.After(now) {
+					fmt.Fprintf(&b, "\t\t%s%s\n", renderKey(k), left(exp, now))
+				}
+			}
+		}
+		for _, c := range t.chains {
+			fmt.Fprintf(&b, "\tchain %s%s\n", c.c.Name, renderHook(c.c))
+			for _, r := range c.rules {
+				fmt.Fprintf(&b, "\t\t%s", renderExprs(r.Exprs))
+				if com := ruleComment(&r); com != "" {
+					fmt.Fprintf(&b, " comment %q", com)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	fmt.Fprintf(&b, "transactions %d\n", f.flushes)
+	return b.String()
+}
+
+func left(exp, now time.Time) string {
+	if exp.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(" expires %.0fs", exp.Sub(now).Seconds())
+}
+
+func renderKey(k string) string {
+	b, _ := hex.DecodeString(k)
+	if addr, proto, port, ok := parseGrantKey(b); ok {
+		return fmt.Sprintf("%v . %s . %d", addr, protoName(proto), port)
+	}
+	return k
+}
+
+func renderHook(c nftables.Chain) string {
+	if c.Hooknum == nil {
+		return ""
+	}
+	hook := map[nftables.ChainHook]string{*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookInput: "input",
+		*nftables.ChainHookForward: "forward", *nftables.ChainHookOutput: "output", *nftables.ChainHookPostrouting: "postrouting"}[*c.Hooknum]
+	prio := 0
+	if c.Priority != nil {
+		prio = int(*c.Priority)
+	}
+	policy := "accept"
+	if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+		policy = "drop"
+	}
+	return fmt.Sprintf(" { type %s hook %s priority %d; policy %s; }", c.Type, hook, prio, policy)
+}
+
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyINet:
+		return "inet"
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	}
+	return fmt.Sprint(f)
+}

@@ -1,0 +1,245 @@
+package firewall
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/otpknock/otpknock/derive"
+	"golang.org/x/sys/unix"
+)
+
+// nftChain is one base chain of the table with its rules.
+type nftChain struct {
+	name  string
+	hook  *nftables.ChainHook
+	rules [][]expr.Any
+}
+
+// nftSets are the grant sets: (address, protocol, port) with timeouts.
+func nftSets(t *nftables.Table) []*nftables.Set {
+	mk := func(name string, addr nftables.SetDatatype) *nftables.Set {
+		return &nftables.Set{Table: t, Name: name, HasTimeout: true, Concatenation: true,
+			KeyType: nftables.MustConcatSetType(addr, nftables.TypeInetProto, nftables.TypeInetService)}
+	}
+	return []*nftables.Set{mk(NFTSet4, nftables.TypeIPAddr), mk(NFTSet6, nftables.TypeIP6Addr)}
+}
+
+// nftTable is otpknock's table.
+func nftTable() *nftables.Table {
+	return &nftables.Table{Name: NFTTable, Family: nftables.TableFamilyINet}
+}
+
+// nftChains returns the chains the plan installs: input, and forward
+// when services are DNATed.
+func nftChains(p Plan) []nftChain {
+	out := []nftChain{{name: NFTInput, hook: nftables.ChainHookInput, rules: nftInputRules(p)}}
+	if len(p.Forward) > 0 {
+		out = append(out, nftChain{name: NFTForward, hook: nftables.ChainHookForward, rules: nftForwardRules(p)})
+	}
+	return out
+}
+
+// nftInputRules mirrors the iptables chain. In a base chain accept ends
+// only this chain (the host's chains still see the packet), so the
+// established sessions of the protected ports and the host's own replies
+// need one rule: both go on to the host's chains.
+func nftInputRules(p Plan) [][]expr.Any {
+	r := [][]expr.Any{
+		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
+		join(nfproto(false), grantLookup(false, false), verdict(expr.VerdictAccept)),
+		join(nfproto(true), grantLookup(true, false), verdict(expr.VerdictAccept)),
+	}
+	var drops [][]expr.Any
+	logTo := nftLog(p.Group)
+	if p.Protocols.Has(derive.TCP) {
+		r = append(r, join(l4proto(unix.IPPROTO_TCP), tcpSYN(), dport(p.PortMin, p.PortMax), logTo))
+		drops = append(drops, join(l4proto(unix.IPPROTO_TCP), dport(p.PortMin, p.PortMax), verdict(expr.VerdictDrop)))
+	}
+	if p.Protocols.Has(derive.UDP) {
+		r = append(r, join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax), logTo))
+		drops = append(drops, join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax), verdict(expr.VerdictDrop)))
+	}
+	if p.Protocols.Has(derive.ICMP) {
+		for _, v6 := range []bool{false, true} {
+			r = append(r, join(echoRequest(v6), logTo))
+			drops = append(drops, join(echoRequest(v6), verdict(expr.VerdictDrop)))
+		}
+	}
+	r = append(r, drops...)
+	for _, k := range p.Protected {
+		r = append(r, join(l4proto(protoNum(k.Proto)), dport(k.Port, k.Port), verdict(expr.VerdictDrop)))
+	}
+	return r
+}
+
+// nftForwardRules guard the DNATed services: the original destination
+// port of the connection is the published one the grants name.
+func nftForwardRules(p Plan) [][]expr.Any {
+	r := [][]expr.Any{
+		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
+		join(nfproto(false), ctDNAT(), grantLookup(false, true), verdict(expr.VerdictAccept)),
+		join(nfproto(true), ctDNAT(), grantLookup(true, true), verdict(expr.VerdictAccept)),
+	}
+	for _, k := range p.Forward {
+		r = append(r, join(ctDNAT(), l4proto(protoNum(k.Proto)), origDport(k.Port), verdict(expr.VerdictDrop)))
+	}
+	return r
+}
+
+func join(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func protoNum(p derive.Proto) byte {
+	if p == derive.UDP {
+		return unix.IPPROTO_UDP
+	}
+	return unix.IPPROTO_TCP
+}
+
+func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
+
+func l4proto(p byte) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}}}
+}
+
+func nfproto(v6 bool) []expr.Any {
+	fam := byte(unix.NFPROTO_IPV4)
+	if v6 {
+		fam = unix.NFPROTO_IPV6
+	}
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam}}}
+}
+
+// ctState matches any of the conntrack state bits (host byte order).
+func ctState(bits uint32) []expr.Any { return ctBits(expr.CtKeySTATE, bits) }
+
+// ctDNAT matches connections whose destination was NATed.
+func ctDNAT() []expr.Any { return ctBits(expr.CtKeySTATUS, ipsDstNAT) }
+
+// ipsDstNAT is IPS_DST_NAT of linux/netfilter/nf_conntrack_common.h.
+const ipsDstNAT = 1 << 5
+
+func ctBits(key expr.CtKey, bits uint32) []expr.Any {
+	return []expr.Any{&expr.Ct{Key: key, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}
+}
+
+// tcpSYN is iptables' --syn: SYN set, FIN, RST and ACK clear.
+func tcpSYN() []expr.Any {
+	return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x17}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}}}
+}
+
+func dport(lo, hi uint16) []expr.Any {
+	load := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}
+	if lo == hi {
+		return []expr.Any{load, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(lo)}}
+	}
+	return []expr.Any{load, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)}}
+}
+
+func origDport(port uint16) []expr.Any {
+	return []expr.Any{&expr.Ct{Key: expr.CtKeyPROTODST, Register: 1, Direction: 0},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(port)}}
+}
+
+func echoRequest(v6 bool) []expr.Any {
+	proto, typ := byte(unix.IPPROTO_ICMP), byte(8)
+	if v6 {
+		proto, typ = unix.IPPROTO_ICMPV6, 128
+	}
+	return append(l4proto(proto),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}})
+}
+
+// grantLookup matches saddr . l4proto . dport in the family's grant set;
+// forward takes the port from the connection's original tuple (before
+// DNAT). Each field of the concatenation fills whole 32-bit registers
+// from NFT_REG32_00 (register 8, the same bytes as register 1) on.
+func grantLookup(v6, forward bool) []expr.Any {
+	off, n, set := uint32(12), uint32(4), NFTSet4
+	if v6 {
+		off, n, set = 8, 16, NFTSet6
+	}
+	protoReg := 8 + n/4
+	port := expr.Any(&expr.Payload{DestRegister: protoReg + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
+	if forward {
+		port = &expr.Ct{Key: expr.CtKeyPROTODST, Register: protoReg + 1, Direction: 0}
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: protoReg},
+		port,
+		&expr.Lookup{SourceRegister: 1, SetName: set},
+	}
+}
+
+func nftLog(group uint16) []expr.Any {
+	return []expr.Any{&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_SNAPLEN, Group: group, Snaplen: CopyRange}}
+}
+
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+
+// nftComment is the userdata of every rule: the digest of the table.
+func nftComment(p Plan) []byte {
+	return userdata.AppendString(nil, userdata.TypeComment, "otpknock:"+p.NFTDigest())
+}
+
+// ruleComment returns a rule's comment, "" when it has none.
+func ruleComment(r *nftables.Rule) string {
+	s, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+	return s
+}
+
+// NFTDigest identifies the nftables table of the plan: it changes when
+// any chain, set or rule would.
+func (p Plan) NFTDigest() string {
+	h := sha256.New()
+	for _, c := range nftChains(p) {
+		fmt.Fprintf(h, "chain %s hook %d priority %d\n", c.name, *c.hook, NFTPriority)
+		for _, r := range c.rules {
+			fmt.Fprintln(h, renderExprs(r))
+		}
+	}
+	for _, s := range nftSets(nftTable()) {
+		fmt.Fprintln(h, renderSet(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// RenderNFT returns the table the nftables backend installs in nft's
+// syntax, for --dry-run.
+func (p Plan) RenderNFT() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table inet %s {\n", NFTTable)
+	for _, s := range nftSets(nftTable()) {
+		fmt.Fprintf(&b, "\t%s\n", renderSet(s))
+	}
+	for _, c := range nftChains(p) {
+		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority filter - %d; policy accept;\n", c.name, c.name, -NFTPriority)
+		for _, r := range c.rules {
+			fmt.Fprintf(&b, "\t\t%s comment \"otpknock:%s\"\n", renderExprs(r), p.NFTDigest())
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
