@@ -24,6 +24,7 @@ const (
 	DefaultSequenceTimeout = 10 * time.Second
 	DefaultOpenTimeout     = 30 * time.Second
 	DefaultNFLOGGroup      = 4711
+	DefaultFirewall        = "auto"
 	MaxSkew                = 10
 )
 
@@ -41,6 +42,7 @@ type Config struct {
 	OpenTimeout     time.Duration
 	NFLOGGroup      uint16
 	MetricsListen   string // loopback host:port for /metrics and /healthz; "" is off
+	Firewall        string // the firewall backend: auto, nftables or iptables
 	Users           []User
 }
 
@@ -65,6 +67,7 @@ type file struct {
 	OpenTimeout     time.Duration `yaml:"open_timeout"`
 	NFLOGGroup      int           `yaml:"nflog_group"`
 	MetricsListen   string        `yaml:"metrics_listen"`
+	Firewall        string        `yaml:"firewall,omitempty"`
 	Users           []userFile    `yaml:"users"`
 }
 
@@ -80,7 +83,7 @@ func defaults() file {
 	return file{
 		SecretsDir: DefaultSecretsDir, StateFile: DefaultStateFile, Fields: derive.DefaultFields(),
 		Skew: DefaultSkew, SequenceTimeout: DefaultSequenceTimeout, OpenTimeout: DefaultOpenTimeout,
-		NFLOGGroup: DefaultNFLOGGroup,
+		NFLOGGroup: DefaultNFLOGGroup, Firewall: DefaultFirewall,
 	}
 }
 
@@ -136,12 +139,14 @@ func (f *file) validate(path string) (*Config, error) {
 		return nil, fmt.Errorf("open_timeout: %v must be whole seconds from 1s to 24h (kernel set timeouts are in seconds)", f.OpenTimeout)
 	case f.NFLOGGroup < 0 || f.NFLOGGroup > 65535:
 		return nil, fmt.Errorf("nflog_group: %d must be from 0 to 65535", f.NFLOGGroup)
+	case f.Firewall != "auto" && f.Firewall != "nftables" && f.Firewall != "iptables":
+		return nil, fmt.Errorf("firewall: %q must be auto, nftables or iptables", f.Firewall)
 	}
 	if err := checkLoopback(f.MetricsListen); err != nil {
 		return nil, fmt.Errorf("metrics_listen: %w", err)
 	}
 	dir := filepath.Dir(path)
-	c := &Config{MetricsListen: f.MetricsListen,
+	c := &Config{MetricsListen: f.MetricsListen, Firewall: f.Firewall,
 		Path: path, ServerID: f.ServerID, Host: f.Host, Params: p, Skew: f.Skew,
 		SecretsDir: resolve(dir, f.SecretsDir), StateFile: resolve(dir, f.StateFile),
 		SequenceTimeout: f.SequenceTimeout, OpenTimeout: f.OpenTimeout, NFLOGGroup: uint16(f.NFLOGGroup),

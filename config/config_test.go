@@ -31,7 +31,7 @@ func TestInit(t *testing.T) {
 		Path: path, ServerID: "gw1", Host: "198.18.0.1",
 		SecretsDir: filepath.Join(filepath.Dir(path), "secrets"), StateFile: DefaultStateFile,
 		Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second,
-		OpenTimeout: 30 * time.Second, NFLOGGroup: DefaultNFLOGGroup,
+		OpenTimeout: 30 * time.Second, NFLOGGroup: DefaultNFLOGGroup, Firewall: "auto",
 	}
 	want.Params.Exclude = []uint16{}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -69,6 +69,7 @@ func TestParseErrors(t *testing.T) {
 		{"nflog group", base + "nflog_group: 70000\n", "nflog_group:"},
 		{"metrics not loopback", base + "metrics_listen: 0.0.0.0:9557\n", "metrics_listen:"},
 		{"metrics no port", base + "metrics_listen: 127.0.0.1\n", "metrics_listen:"},
+		{"firewall", base + "firewall: pf\n", `config.yaml: firewall: "pf" must be auto, nftables or iptables`},
 		{"empty secrets dir", base + "secrets_dir: ''\n", "secrets_dir:"},
 		{"bad host", base + "host: 'http://x'\n", "host:"},
 		{"user name", base + "users: [{name: Bob, open: [tcp/22]}]\n", "users[0]: name:"},
@@ -114,6 +115,9 @@ users:
 	}
 	if diff := cmp.Diff(want, c.Users, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
+	}
+	if c.Firewall != DefaultFirewall {
+		t.Errorf("Firewall = %q, want %q when the key is absent", c.Firewall, DefaultFirewall)
 	}
 	if c.SecretsDir != "/x/secrets" {
 		t.Errorf("SecretsDir = %q, want /x/secrets (relative to the config)", c.SecretsDir)

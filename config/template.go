@@ -65,6 +65,12 @@ open_timeout: 30s
 # NFLOG group the firewall rule logs knock packets to.
 nflog_group: 4711
 
+# Firewall backend: nftables (table inet otpknock), iptables (chain
+# OTPKNOCK and ipsets), or auto: nftables where the host's ruleset is
+# nftables-native, iptables where legacy iptables is in use.
+# otpknock server --check says which one auto picks and why.
+firewall: auto
+
 # Prometheus metrics and a health check (/metrics, /healthz) on a
 # loopback address, e.g. 127.0.0.1:9557; empty: off.
 metrics_listen: ""
