@@ -351,3 +351,18 @@ func grantInfo(e nftables.SetElement) (GrantInfo, bool) {
 	}
 	return GrantInfo{Src: addr, Svc: k, Left: e.Expires}, true
 }
+
+// Probe lists the nftables tables, changing nothing: how many there are
+// and whether otpknock's is one of them.
+func (n *NFT) Probe() (tables int, installed bool, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	all, err := n.conn.ListTablesOfFamily(nftables.TableFamilyUnspecified)
+	if err != nil {
+		return 0, false, nftErr("listing nftables tables", err)
+	}
+	for _, t := range all {
+		installed = installed || (t.Family == nftables.TableFamilyINet && t.Name == NFTTable)
+	}
+	return len(all), installed, nil
+}
