@@ -30,7 +30,8 @@ type Env struct {
 	Prober sender.Prober
 	// Firewall and Packets open the server's kernel boundaries for
 	// server and firewall status|remove; nil means the kernel's
-	// (firewall.NewKernel; listener.Open on the config's NFLOG group),
+	// (firewall.Open for the config's firewall key; listener.Open on the
+	// config's NFLOG group),
 	// and server then first checks for root or CAP_NET_ADMIN. A source
 	// that is an io.Closer is closed when the server ends.
 	Firewall func() (firewall.Backend, error)
@@ -44,16 +45,15 @@ type Env struct {
 	Signal    func(pid int, sig os.Signal) error
 }
 
-// firewall opens the server's firewall backend: Env's, or the kernel's.
-func (env *Env) firewall() (firewall.Backend, error) {
+// firewall opens the server's firewall backend for the config's
+// firewall key (auto, nftables or iptables): Env's, or the one
+// firewall.Open picks. why says which and why, in one line.
+func (env *Env) firewall(mode string) (fw firewall.Backend, why string, err error) {
 	if env.Firewall != nil {
-		return env.Firewall()
+		fw, err := env.Firewall()
+		return fw, fmt.Sprintf("%T (set by the caller)", fw), err
 	}
-	k, err := firewall.NewKernel()
-	if err != nil {
-		return nil, err // a nil *Kernel must not become a non-nil Backend
-	}
-	return k, nil
+	return firewall.Open(mode)
 }
 
 // packets opens the server's packet source for an NFLOG group: Env's,

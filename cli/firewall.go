@@ -13,7 +13,7 @@ import (
 func newFirewallCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "firewall",
-		Short: "Show or remove the server's firewall chain, sets and grants",
+		Short: "Show or remove the server's firewall table or chain, sets and grants",
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
@@ -28,7 +28,7 @@ func openFirewall(env *Env, path string) (firewall.Backend, firewall.Plan, error
 	if err != nil {
 		return nil, firewall.Plan{}, usage(err)
 	}
-	fw, err := env.firewall()
+	fw, _, err := env.firewall(cfg.Firewall)
 	if err != nil {
 		return nil, firewall.Plan{}, err
 	}

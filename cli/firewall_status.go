@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +14,7 @@ import (
 func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "List the chain's rules, the sets and each grant with its time left",
+		Short: "List the table's or chain's rules, the sets and each grant with its time left",
 		Args:  args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fw, plan, err := openFirewall(env, *path)
@@ -24,24 +25,12 @@ func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 			if err != nil {
 				return privileged(err)
 			}
-			if !st.Installed {
-				fmt.Fprintf(env.Stdout, "Not installed: no %s chain (otpknock server installs it).\n", firewall.Chain)
-				return nil
+			if _, nft := fw.(*firewall.NFT); nft {
+				printNFTStatus(env.Stdout, st, plan)
+			} else {
+				printChainStatus(env.Stdout, st, plan)
 			}
-			nflog := "off: no server is reading knocks, protected ports stay closed"
-			if strings.Contains(strings.Join(st.Rules4, "\n"), "NFLOG") {
-				nflog = "on"
-			}
-			current := "current"
-			if !strings.Contains(strings.Join(st.Rules4, "\n"), plan.Digest()) {
-				current = "differs from the config (the server updates it at start or reload)"
-			}
-			fmt.Fprintf(env.Stdout, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", firewall.Chain, len(st.Rules4), len(st.Rules6), current, nflog)
-			for _, r := range st.Rules4 {
-				fmt.Fprintf(env.Stdout, "  %s\n", r)
-			}
-			fmt.Fprintf(env.Stdout, "Sets %s, %s: %d grants.\n", firewall.Set4, firewall.Set6, len(st.Grants))
-			if len(st.Grants) == 0 {
+			if !st.Installed || len(st.Grants) == 0 {
 				return nil
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -52,4 +41,49 @@ func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// printChainStatus prints the iptables chain's state, its rules and the
+// sets' line.
+func printChainStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
+	if !st.Installed {
+		fmt.Fprintf(w, "Not installed: no %s chain (otpknock server installs it).\n", firewall.Chain)
+		return
+	}
+	nflog := "off: no server is reading knocks, protected ports stay closed"
+	if strings.Contains(strings.Join(st.Rules4, "\n"), "NFLOG") {
+		nflog = "on"
+	}
+	current := "current"
+	if !strings.Contains(strings.Join(st.Rules4, "\n"), plan.Digest()) {
+		current = "differs from the config (the server updates it at start or reload)"
+	}
+	fmt.Fprintf(w, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", firewall.Chain, len(st.Rules4), len(st.Rules6), current, nflog)
+	for _, r := range st.Rules4 {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	fmt.Fprintf(w, "Sets %s, %s: %d grants.\n", firewall.Set4, firewall.Set6, len(st.Grants))
+}
+
+// printNFTStatus prints the nftables table's state, rules and the sets'
+// line.
+func printNFTStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
+	if !st.Installed {
+		fmt.Fprintf(w, "Not installed: no table inet %s (otpknock server installs it).\n", firewall.NFTTable)
+		return
+	}
+	all := strings.Join(st.Rules4, "\n")
+	nflog := "off: no server is reading knocks, protected ports stay closed"
+	if strings.Contains(all, " log group ") {
+		nflog = "on"
+	}
+	current := "current"
+	if !strings.Contains(all, plan.NFTDigest()) {
+		current = "differs from the config (the server updates it at start or reload)"
+	}
+	fmt.Fprintf(w, "Table inet %s: %d rules for IPv4 and IPv6, %s; knock logging %s.\n", firewall.NFTTable, len(st.Rules4), current, nflog)
+	for _, r := range st.Rules4 {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	fmt.Fprintf(w, "Sets %s, %s: %d grants.\n", firewall.NFTSet4, firewall.NFTSet6, len(st.Grants))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
+	"github.com/otpknock/otpknock/firewall"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +22,8 @@ func newServerCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "server [--config FILE] [--dry-run]",
 		Short: "Run the knock server: watch knocks, open services for their senders",
-		Long: `Run the otpknock server. It installs its iptables chain and ipsets,
+		Long: `Run the otpknock server. It installs its nftables table or its
+iptables chain and ipsets (config key firewall: auto picks one and says why),
 reads knock packets from NFLOG, and opens each user's services for the
 address that knocked their current sequence, for open_timeout. SIGHUP
 reloads users and secrets; SIGINT or SIGTERM stop it, leaving the
@@ -41,7 +43,7 @@ install the firewall, to open NFLOG, or while it runs.`,
 				return usage(err)
 			}
 			if dryRun {
-				fmt.Fprint(env.Stdout, daemon.FirewallPlan(cfg).Render())
+				dryRunFirewall(env.Stdout, cfg)
 				return nil
 			}
 			if checkOnly {
@@ -55,7 +57,7 @@ install the firewall, to open NFLOG, or while it runs.`,
 		},
 	}
 	c.Flags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the firewall rules and sets it would install, then exit")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the firewall backend, the rules and sets it would install, then exit")
 	c.Flags().BoolVar(&checkOnly, "check", false, "check config, secrets and kernel support, change nothing, then exit")
 	c.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -89,10 +91,11 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) 
 	if ls := daemon.ListenersInRange(cfg.Params); len(ls) > 0 {
 		log.Warn("local sockets listen inside the knock range; the firewall drops their traffic", "sockets", strings.Join(ls, ","))
 	}
-	fw, err := env.firewall()
+	fw, why, err := env.firewall(cfg.Firewall)
 	if err != nil {
 		return err
 	}
+	log.Info("firewall", "backend", why)
 	src, err := env.packets(cfg.NFLOGGroup)
 	if err != nil {
 		return err
@@ -140,4 +143,17 @@ func relayReloads(ctx context.Context, hup <-chan os.Signal, d *daemon.Daemon) {
 			_ = d.Reload() // the daemon logs the outcome
 		}
 	}
+}
+
+// dryRunFirewall prints the backend the config's firewall key picks
+// here, and why, then what it would install.
+func dryRunFirewall(w io.Writer, cfg *config.Config) {
+	kind, why := firewall.Choose(cfg.Firewall, firewall.HostNow())
+	plan := daemon.FirewallPlan(cfg)
+	fmt.Fprintf(w, "# firewall backend: %s (%s)\n", kind, why)
+	if kind == firewall.NFTables {
+		fmt.Fprint(w, plan.RenderNFT())
+		return
+	}
+	fmt.Fprint(w, plan.Render())
 }

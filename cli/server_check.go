@@ -37,12 +37,7 @@ func check(w io.Writer, cfg *config.Config) error {
 	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
 	line(err, "state_file "+cfg.StateFile)
 	line(daemon.CheckPrivileges(), "privileges: root or CAP_NET_ADMIN")
-	fw, err := firewall.NewKernel()
-	line(err, "iptables and ip6tables found")
-	if fw != nil {
-		n, installed, err := fw.Probe()
-		line(err, fmt.Sprintf("ipset over netlink: %d sets, otpknock's installed: %v", n, installed))
-	}
+	checkFirewall(line, cfg.Firewall)
 	src, err := listener.Open(listener.DefaultOptions(cfg.NFLOGGroup))
 	switch {
 	case err == nil:
@@ -60,4 +55,26 @@ func check(w io.Writer, cfg *config.Config) error {
 		return fmt.Errorf("%w: %d failed", errCheck, failed)
 	}
 	return nil
+}
+
+// checkFirewall reports the backend the config's firewall key picks
+// here, why, and whether its kernel interface answers.
+func checkFirewall(line func(error, string), mode string) {
+	kind, why := firewall.Choose(mode, firewall.HostNow())
+	if kind == firewall.NFTables {
+		var n int
+		var installed bool
+		fw, err := firewall.NewNFT()
+		if err == nil {
+			n, installed, err = fw.Probe()
+		}
+		line(err, fmt.Sprintf("firewall nftables (%s): nftables over netlink, %d tables, otpknock's installed: %v", why, n, installed))
+		return
+	}
+	fw, err := firewall.NewKernel()
+	line(err, fmt.Sprintf("firewall iptables (%s): iptables and ip6tables found", why))
+	if fw != nil {
+		n, installed, err := fw.Probe()
+		line(err, fmt.Sprintf("ipset over netlink: %d sets, otpknock's installed: %v", n, installed))
+	}
 }
