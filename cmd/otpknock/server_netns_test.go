@@ -141,8 +141,12 @@ func (w *world) knock(profile string, port int, extra ...string) ([]string, time
 	return ks, time.Now(), err
 }
 
-func newWorld(t *testing.T) *world {
-	netnstest.Require(t, "iptables", "ip6tables")
+func newWorld(t *testing.T) *world { return newWorldWith(t, "iptables", "iptables", "ip6tables") }
+
+// newWorldWith builds the world with the config's firewall key set to
+// backend (auto, nftables or iptables); tools are the commands it needs.
+func newWorldWith(t *testing.T, backend string, tools ...string) *world {
+	netnstest.Require(t, tools...)
 	p := netnstest.NewPair(t)
 	dir := t.TempDir()
 	w := &world{t: t, p: p, cfg: filepath.Join(dir, "etc", "config.yaml"), store: filepath.Join(dir, "client", "client.yaml"),
@@ -152,6 +156,7 @@ func newWorld(t *testing.T) *world {
 	data, _ := os.ReadFile(w.cfg)
 	data = bytes.Replace(data, []byte("step: 30s"), []byte("step: 2s"), 1)
 	data = bytes.Replace(data, []byte("open_timeout: 30s"), []byte("open_timeout: 3s"), 1)
+	data = bytes.Replace(data, []byte("firewall: auto"), []byte("firewall: "+backend), 1)
 	os.WriteFile(w.cfg, data, 0o600)
 	for _, u := range []struct{ name, port, from string }{{"alice", "2222", ""}, {"bob", "2223", ""}, {"carol", "2224", "203.0.113.0/24"}, {"dave", "2225", ""}} {
 		args := []string{"user", "add", u.name, "-c", w.cfg, "--open", "tcp/" + u.port, "--no-qr"}
