@@ -3,13 +3,22 @@ package firewall
 // Names of the nftables backend's kernel objects: one inet table holds
 // both families' grant sets and the base chains.
 const (
-	NFTTable   = "otpknock"
-	NFTSet4    = "grant4"
-	NFTSet6    = "grant6"
-	NFTInput   = "input"
-	NFTForward = "forward"
-	// NFTPriority is the base chains' priority, filter - 10: ahead of
+	NFTTable = "otpknock"
+	NFTSet4  = "grant4"
+	NFTSet6  = "grant6"
+	NFTInput = "input"
+	// NFTPrerouting guards the services of Plan.Forward (published ports
+	// DNATed to containers) before DNAT changes their destination: the
+	// port there is the published one the grants name. (A forward-hook
+	// chain would need the conntrack original tuple, which
+	// google/nftables v0.3.0 cannot read back: it decodes the kernel's
+	// u8 NFTA_CT_DIRECTION as a u32.)
+	NFTPrerouting = "prerouting"
+	// NFTPriority is the input chain's priority, filter - 10: ahead of
 	// the host's filter chains (iptables-nft, ufw, firewalld at filter
 	// + 10), so otpknock's drops and logs see every packet first.
 	NFTPriority = -10
+	// NFTPrePriority is the prerouting chain's, dstnat - 10: before
+	// Docker's or anyone's DNAT.
+	NFTPrePriority = -110
 )

@@ -148,7 +148,7 @@ func queueInstall(c NFTConn, st nftState, p Plan) error {
 	}
 	comment := nftComment(p)
 	for _, w := range want {
-		ch := &nftables.Chain{Name: w.name, Table: t, Hooknum: w.hook, Priority: nftables.ChainPriorityRef(NFTPriority),
+		ch := &nftables.Chain{Name: w.name, Table: t, Hooknum: w.hook, Priority: nftables.ChainPriorityRef(w.prio),
 			Type: nftables.ChainTypeFilter, Policy: policyAccept()}
 		if old, ok := st.chains[w.name]; !ok || !sameChain(old, w) {
 			c.AddChain(ch)
@@ -166,7 +166,7 @@ func policyAccept() *nftables.ChainPolicy {
 }
 
 func sameChain(c *nftables.Chain, w nftChain) bool {
-	return c.Hooknum != nil && *c.Hooknum == *w.hook && c.Priority != nil && *c.Priority == NFTPriority &&
+	return c.Hooknum != nil && *c.Hooknum == *w.hook && c.Priority != nil && *c.Priority == w.prio &&
 		c.Type == nftables.ChainTypeFilter && (c.Policy == nil || *c.Policy == nftables.ChainPolicyAccept)
 }
 
@@ -196,7 +196,7 @@ func diffNFT(st nftState, p Plan) []string {
 			continue
 		}
 		if !sameChain(c, w) {
-			out = append(out, fmt.Sprintf("chain %s: not type filter hook %s priority %d policy accept", w.name, w.name, NFTPriority))
+			out = append(out, fmt.Sprintf("chain %s: not type filter hook %s priority %d policy accept", w.name, w.name, w.prio))
 		}
 		out = append(out, diffRules(w, st.rules[w.name], "otpknock:"+p.NFTDigest())...)
 	}
@@ -313,7 +313,7 @@ func (n *NFT) Status(Plan) (Status, error) {
 		return Status{}, err
 	}
 	out := Status{Installed: true}
-	for _, name := range []string{NFTInput, NFTForward} {
+	for _, name := range []string{NFTInput, NFTPrerouting} {
 		for _, r := range st.rules[name] {
 			line := name + " " + renderExprs(r.Exprs)
 			if c := ruleComment(r); c != "" {

@@ -113,7 +113,7 @@ func TestNFTGrant(t *testing.T) {
 }
 
 // TestNFTReplace changes the plan: one transaction swaps the rules, the
-// grant sets keep their grants, a forward chain comes and goes.
+// grant sets keep their grants, a prerouting chain comes and goes.
 func TestNFTReplace(t *testing.T) {
 	n, f, _ := newFakeNFT()
 	p := testPlan()
@@ -141,8 +141,8 @@ func TestNFTReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustNoDiff(t, n, p)
-	if s := f.String(); strings.Contains(s, "chain forward") || !strings.Contains(s, "198.18.0.2 . tcp . 22") {
-		t.Errorf("back to the first plan: forward chain left or grant lost:\n%s", s)
+	if s := f.String(); strings.Contains(s, "chain prerouting") || !strings.Contains(s, "198.18.0.2 . tcp . 22") {
+		t.Errorf("back to the first plan: prerouting chain left or grant lost:\n%s", s)
 	}
 	if got := f.Transactions(); got != 4 {
 		t.Errorf("%d transactions, want 4 (setup, grant, two replacements)", got)

@@ -53,6 +53,8 @@ func (r *renderer) expr(e expr.Any) {
 		r.load(e.DestRegister, r.payloadName(e))
 	case *expr.Ct:
 		r.load(e.Register, ctName(e))
+	case *expr.Fib:
+		r.load(e.Register, fibName(e))
 	case *expr.Bitwise:
 		src, dst := reg32(e.SourceRegister), reg32(e.DestRegister)
 		r.regs[dst], r.masks[dst] = r.regs[src], e.Mask
@@ -157,6 +159,13 @@ func ctName(e *expr.Ct) string {
 	return fmt.Sprintf("ct key %d dir %d", e.Key, e.Direction)
 }
 
+func fibName(e *expr.Fib) string {
+	if e.FlagDADDR && e.ResultADDRTYPE && !e.FlagSADDR && !e.FlagIIF && !e.FlagOIF && !e.FlagMARK {
+		return "fib daddr type"
+	}
+	return fmt.Sprintf("fib %+v", *e)
+}
+
 func verdictName(e *expr.Verdict) string {
 	switch e.Kind {
 	case expr.VerdictAccept:
@@ -195,6 +204,10 @@ func value(name string, b []byte) string {
 	case "icmp type", "icmpv6 type":
 		if len(b) == 1 && (b[0] == 8 || b[0] == 128) {
 			return "echo-request"
+		}
+	case "fib daddr type":
+		if len(b) == 4 && binaryutil.NativeEndian.Uint32(b) == 2 {
+			return "local"
 		}
 	case "ct state":
 		if len(b) == 4 {

@@ -19,16 +19,19 @@ import (
 type nftChain struct {
 	name  string
 	hook  *nftables.ChainHook
+	prio  nftables.ChainPriority
 	rules [][]expr.Any
 }
 
 // nftSets are the grant sets: (address, protocol, port) with timeouts.
 func nftSets(t *nftables.Table) []*nftables.Set {
-	mk := func(name string, addr nftables.SetDatatype) *nftables.Set {
-		return &nftables.Set{Table: t, Name: name, HasTimeout: true, Concatenation: true,
+	// Fixed IDs (they name a set within one transaction) instead of
+	// google/nftables' process-wide counter: the same plan, the same bytes.
+	mk := func(id uint32, name string, addr nftables.SetDatatype) *nftables.Set {
+		return &nftables.Set{Table: t, ID: id, Name: name, HasTimeout: true, Concatenation: true,
 			KeyType: nftables.MustConcatSetType(addr, nftables.TypeInetProto, nftables.TypeInetService)}
 	}
-	return []*nftables.Set{mk(NFTSet4, nftables.TypeIPAddr), mk(NFTSet6, nftables.TypeIP6Addr)}
+	return []*nftables.Set{mk(1, NFTSet4, nftables.TypeIPAddr), mk(2, NFTSet6, nftables.TypeIP6Addr)}
 }
 
 // nftTable is otpknock's table.
@@ -36,12 +39,12 @@ func nftTable() *nftables.Table {
 	return &nftables.Table{Name: NFTTable, Family: nftables.TableFamilyINet}
 }
 
-// nftChains returns the chains the plan installs: input, and forward
-// when services are DNATed.
+// nftChains returns the chains the plan installs: input, and
+// prerouting when services are DNATed.
 func nftChains(p Plan) []nftChain {
-	out := []nftChain{{name: NFTInput, hook: nftables.ChainHookInput, rules: nftInputRules(p)}}
+	out := []nftChain{{name: NFTInput, hook: nftables.ChainHookInput, prio: NFTPriority, rules: nftInputRules(p)}}
 	if len(p.Forward) > 0 {
-		out = append(out, nftChain{name: NFTForward, hook: nftables.ChainHookForward, rules: nftForwardRules(p)})
+		out = append(out, nftChain{name: NFTPrerouting, hook: nftables.ChainHookPrerouting, prio: NFTPrePriority, rules: nftPreroutingRules(p)})
 	}
 	return out
 }
@@ -53,8 +56,8 @@ func nftChains(p Plan) []nftChain {
 func nftInputRules(p Plan) [][]expr.Any {
 	r := [][]expr.Any{
 		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
-		join(nfproto(false), grantLookup(false, false), verdict(expr.VerdictAccept)),
-		join(nfproto(true), grantLookup(true, false), verdict(expr.VerdictAccept)),
+		join(nfproto(false), grantLookup(false), verdict(expr.VerdictAccept)),
+		join(nfproto(true), grantLookup(true), verdict(expr.VerdictAccept)),
 	}
 	var drops [][]expr.Any
 	logTo := nftLog(p.Group)
@@ -79,18 +82,25 @@ func nftInputRules(p Plan) [][]expr.Any {
 	return r
 }
 
-// nftForwardRules guard the DNATed services: the original destination
-// port of the connection is the published one the grants name.
-func nftForwardRules(p Plan) [][]expr.Any {
+// nftPreroutingRules guard the DNATed services before DNAT: packets to
+// a published port of this host's addresses pass only from granted
+// sources (accept ends this chain only: the host's chains still judge).
+func nftPreroutingRules(p Plan) [][]expr.Any {
 	r := [][]expr.Any{
 		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
-		join(nfproto(false), ctDNAT(), grantLookup(false, true), verdict(expr.VerdictAccept)),
-		join(nfproto(true), ctDNAT(), grantLookup(true, true), verdict(expr.VerdictAccept)),
+		join(nfproto(false), grantLookup(false), verdict(expr.VerdictAccept)),
+		join(nfproto(true), grantLookup(true), verdict(expr.VerdictAccept)),
 	}
 	for _, k := range p.Forward {
-		r = append(r, join(ctDNAT(), l4proto(protoNum(k.Proto)), origDport(k.Port), verdict(expr.VerdictDrop)))
+		r = append(r, join(fibLocal(), l4proto(protoNum(k.Proto)), dport(k.Port, k.Port), verdict(expr.VerdictDrop)))
 	}
 	return r
+}
+
+// fibLocal matches packets addressed to one of this host's addresses.
+func fibLocal() []expr.Any {
+	return []expr.Any{&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)}}
 }
 
 func join(parts ...[]expr.Any) []expr.Any {
@@ -127,12 +137,6 @@ func nfproto(v6 bool) []expr.Any {
 // ctState matches any of the conntrack state bits (host byte order).
 func ctState(bits uint32) []expr.Any { return ctBits(expr.CtKeySTATE, bits) }
 
-// ctDNAT matches connections whose destination was NATed.
-func ctDNAT() []expr.Any { return ctBits(expr.CtKeySTATUS, ipsDstNAT) }
-
-// ipsDstNAT is IPS_DST_NAT of linux/netfilter/nf_conntrack_common.h.
-const ipsDstNAT = 1 << 5
-
 func ctBits(key expr.CtKey, bits uint32) []expr.Any {
 	return []expr.Any{&expr.Ct{Key: key, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
@@ -155,11 +159,6 @@ func dport(lo, hi uint16) []expr.Any {
 	return []expr.Any{load, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)}}
 }
 
-func origDport(port uint16) []expr.Any {
-	return []expr.Any{&expr.Ct{Key: expr.CtKeyPROTODST, Register: 1, Direction: 0},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: be16(port)}}
-}
-
 func echoRequest(v6 bool) []expr.Any {
 	proto, typ := byte(unix.IPPROTO_ICMP), byte(8)
 	if v6 {
@@ -170,24 +169,19 @@ func echoRequest(v6 bool) []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}})
 }
 
-// grantLookup matches saddr . l4proto . dport in the family's grant set;
-// forward takes the port from the connection's original tuple (before
-// DNAT). Each field of the concatenation fills whole 32-bit registers
-// from NFT_REG32_00 (register 8, the same bytes as register 1) on.
-func grantLookup(v6, forward bool) []expr.Any {
+// grantLookup matches saddr . l4proto . dport in the family's grant
+// set. Each field of the concatenation fills whole 32-bit registers from
+// NFT_REG32_00 (register 8, the same bytes as register 1) on.
+func grantLookup(v6 bool) []expr.Any {
 	off, n, set := uint32(12), uint32(4), NFTSet4
 	if v6 {
 		off, n, set = 8, 16, NFTSet6
 	}
 	protoReg := 8 + n/4
-	port := expr.Any(&expr.Payload{DestRegister: protoReg + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
-	if forward {
-		port = &expr.Ct{Key: expr.CtKeyPROTODST, Register: protoReg + 1, Direction: 0}
-	}
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: protoReg},
-		port,
+		&expr.Payload{DestRegister: protoReg + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Lookup{SourceRegister: 1, SetName: set},
 	}
 }
@@ -214,7 +208,7 @@ func ruleComment(r *nftables.Rule) string {
 func (p Plan) NFTDigest() string {
 	h := sha256.New()
 	for _, c := range nftChains(p) {
-		fmt.Fprintf(h, "chain %s hook %d priority %d\n", c.name, *c.hook, NFTPriority)
+		fmt.Fprintf(h, "chain %s hook %d priority %d\n", c.name, *c.hook, c.prio)
 		for _, r := range c.rules {
 			fmt.Fprintln(h, renderExprs(r))
 		}
@@ -234,7 +228,7 @@ func (p Plan) RenderNFT() string {
 		fmt.Fprintf(&b, "\t%s\n", renderSet(s))
 	}
 	for _, c := range nftChains(p) {
-		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority filter - %d; policy accept;\n", c.name, c.name, -NFTPriority)
+		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority %s; policy accept;\n", c.name, c.name, prioName(c.prio))
 		for _, r := range c.rules {
 			fmt.Fprintf(&b, "\t\t%s comment \"otpknock:%s\"\n", renderExprs(r), p.NFTDigest())
 		}
@@ -242,4 +236,12 @@ func (p Plan) RenderNFT() string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// prioName writes a priority as nft does: relative to filter or dstnat.
+func prioName(p nftables.ChainPriority) string {
+	if p < -50 {
+		return fmt.Sprintf("dstnat - %d", -100-p)
+	}
+	return fmt.Sprintf("filter - %d", -p)
 }
