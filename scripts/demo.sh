@@ -57,7 +57,10 @@ say "Server: config, and a user who may open tcp/2222 (open_timeout 15s for the 
 on "$srv" "$bin" init --config "$cfg" --server-id demo-gw --host gw.demo
 sed -i 's/^open_timeout: 30s/open_timeout: 15s/' "$cfg"
 on "$srv" "$bin" user add alice --config "$cfg" --open tcp/2222 --qr-png "$work/alice.png" --no-qr | sed -n 1,3p
-on "$srv" "$bin" server --config "$cfg" --dry-run | grep -c . | sed 's/^/  firewall: /; s/$/ rules and sets to install/'
+dry=$(on "$srv" "$bin" server --config "$cfg" --dry-run)
+grep -m1 '^\[srv\]' <<<"$dry"
+grep '^# firewall backend' <<<"$dry" | sed 's/^# /  /'   # firewall: auto, which backend it picks here, and why
+echo "  firewall: $(grep -vc -e '^#' -e '^\[srv\]' <<<"$dry") lines of rules and sets to install"
 
 say "Server: start it"
 ip netns exec "$srv" "$bin" server --config "$cfg" 2>"$work/server.log" &
