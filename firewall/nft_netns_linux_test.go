@@ -56,7 +56,8 @@ func dialer(t *testing.T, p *netnstest.Pair) (dial func(dst netip.Addr, port int
 // one element; grants expire in the kernel; established sessions outlive
 // them; Setup is idempotent (the table's handles do not change); Verify
 // finds nothing, then notices `nft flush ruleset` and Setup heals it;
-// Close keeps the ports closed; Remove leaves nothing.
+// Close keeps the ports closed; Setup after Close and changed plans keep
+// the live grants; Remove leaves nothing.
 func TestNFTKernel(t *testing.T) {
 	netnstest.Require(t, "nft")
 	p := netnstest.NewPair(t)
@@ -167,6 +168,28 @@ func TestNFTKernel(t *testing.T) {
 	}
 	if open(p.ServerV4, 2222) {
 		t.Errorf("port open after Close (must fail closed)")
+	}
+	// Setup after Close, then a changed plan and back: each one
+	// transaction that keeps the grant sets and their live grants.
+	in(func() { err = n.Grant(p.ClientV4, derive.Knock{Proto: derive.TCP, Port: 2223}, 30*time.Second) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := plan
+	changed.Protocols = derive.Protocols(derive.TCP)
+	changed.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
+	for _, q := range []Plan{plan, changed, plan} {
+		in(func() {
+			if err = n.Setup(q); err == nil {
+				diff, err = n.Verify(q)
+			}
+		})
+		if err != nil || len(diff) != 0 {
+			t.Fatalf("Setup and Verify of a changed plan: %v %q", err, diff)
+		}
+		if !open(p.ServerV4, 2223) || open(p.ServerV4, 2222) {
+			t.Errorf("after replacing the table: the grant for 2223 lost or 2222 open")
+		}
 	}
 	in(func() { err = n.Remove(plan) })
 	if err != nil {
