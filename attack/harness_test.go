@@ -83,7 +83,9 @@ func newArena(t *testing.T, n int, edit func(string) string) *arena {
 	path := filepath.Join(a.dir, "config.yaml")
 	a.run("", "init", "-c", path, "--server-id", "lab", "--host", "198.18.1.1", "--state-file", filepath.Join(a.dir, "state.json"))
 	data, _ := os.ReadFile(path)
-	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s").Replace(string(data))
+	// The figures of ADVERSARIAL.md are the iptables backend's; the tests
+	// also read its ipsets and insert iptables drops on the server.
+	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s", "firewall: auto", "firewall: iptables").Replace(string(data))
 	if edit != nil {
 		text = edit(text)
 	}
