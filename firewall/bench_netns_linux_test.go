@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkGrant is one grant in a namespace: otpknock's, an ipset entry
-// with a timeout added over netlink, against knockd's and fwknop's, an
+// or an nftables set element (one transaction) with a timeout added over
+// netlink, against knockd's and fwknop's, an
 // iptables command run for the client (here with 1 and 10,000 rules of
 // other clients already in place).
 //
@@ -28,6 +29,17 @@ func BenchmarkGrant(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if err := k.Grant(other(i), svc, 30*time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("nftables", func(b *testing.B) {
+		netnstest.Require(b, "nft")
+		p := netnstest.NewPair(b)
+		n := nftIn(b, p, testPlan())
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := n.Grant(other(i), svc, 30*time.Second); err != nil {
 				b.Fatal(err)
 			}
 		}
