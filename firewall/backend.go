@@ -21,6 +21,11 @@ type Backend interface {
 	Remove(Plan) error
 	// Status lists the installed rules and the live grants.
 	Status(Plan) (Status, error)
+	// Verify lists what the plan installs that is missing or differs in
+	// the kernel (the table or chain, a rule, the jump, a set): nil when
+	// intact. The daemon runs it every few seconds and reinstalls with
+	// Setup when it reports anything.
+	Verify(Plan) ([]string, error)
 }
 
 // Status is what Backend.Status reports.

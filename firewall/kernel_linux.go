@@ -242,3 +242,91 @@ func (k *Kernel) Status(Plan) (Status, error) {
 	}
 	return st, nil
 }
+
+// Verify lists what of p is missing or differs in the kernel, per
+// family: the set, the chain, its rules (in count, digest and, checked
+// with iptables -C, each rule) and the jump first in INPUT.
+func (k *Kernel) Verify(p Plan) ([]string, error) {
+	var out []string
+	for _, f := range k.families() {
+		name := ipt(f.v6) + ": "
+		if _, err := k.nl.IpsetList(f.set); err != nil {
+			if !errors.Is(err, unix.ENOENT) {
+				return nil, setErr("listing ipset "+f.set, err)
+			}
+			out = append(out, name+"set "+f.set)
+		}
+		miss, err := verifyChain(f.ipt, p.Rules(f.v6))
+		if err != nil {
+			return nil, fmt.Errorf("%s%w", name, err)
+		}
+		for _, m := range miss {
+			out = append(out, name+m)
+		}
+	}
+	return out, nil
+}
+
+// verifyChain reports a missing chain, rules that differ, and a jump
+// that is missing or not first in INPUT.
+func verifyChain(t *iptables.IPTables, want [][]string) ([]string, error) {
+	input, err := t.List(Table, "INPUT")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if n := jumpAt(input); n != 1 {
+		out = append(out, jumpProblem(n))
+	}
+	cur, err := t.List(Table, Chain)
+	var e *iptables.Error
+	if errors.As(err, &e) && e.IsNotExist() {
+		return append(out, "chain "+Chain), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur = onlyRules(cur)
+	if len(cur) != len(want) {
+		return append(out, fmt.Sprintf("rules of %s: %d, want %d", Chain, len(cur), len(want))), nil
+	}
+	for i, r := range want {
+		ok, err := t.Exists(Table, Chain, r...)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			out = append(out, fmt.Sprintf("rule %d of %s: %s", i+1, Chain, strings.Join(r, " ")))
+		}
+	}
+	return out, nil
+}
+
+// jumpAt returns the position (from 1) of the first jump to the chain
+// in INPUT's listing, 0 when there is none.
+func jumpAt(input []string) int {
+	for i, r := range onlyRules(input) {
+		if strings.Contains(r, "-j "+Chain) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func jumpProblem(at int) string {
+	if at == 0 {
+		return "jump from INPUT"
+	}
+	return fmt.Sprintf("jump first in INPUT (it is rule %d)", at)
+}
+
+// onlyRules keeps the "-A" lines of a listing.
+func onlyRules(all []string) []string {
+	var out []string
+	for _, r := range all {
+		if strings.HasPrefix(r, "-A ") {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -37,6 +37,19 @@ type Plan struct {
 	Protocols derive.Protocols
 	Protected []derive.Knock // services of all users, sorted, unique
 	Timeout   time.Duration  // open_timeout: the sets' default entry timeout
+	// Forward are the protected services DNATed to a container (a
+	// Docker published port): guarded on the forward path too, where
+	// INPUT never sees them.
+	Forward []derive.Knock
+}
+
+// Lock returns the same plan with no knock rules (Protocols = 0): only
+// the static drop of the protected ports and the accepts of established
+// sessions and granted sources. It needs no secret and no state, so it
+// can close the ports before the daemon starts (otpknock firewall lock).
+func (p Plan) Lock() Plan {
+	p.Protocols = 0
+	return p
 }
 
 // Set returns the set of addr's family.
