@@ -4,66 +4,54 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/coreos/go-iptables/iptables"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/internal/errno"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
-// Kernel is the Backend of the running system: iptables, ip6tables and
-// ipset over netlink.
+// Kernel is the Backend of the running system: iptables and ip6tables
+// (the tables seam, coreos/go-iptables) and ipset over netlink (the sets
+// seam, vishvananda/netlink).
 type Kernel struct {
-	v4, v6 *iptables.IPTables
-	nl     *netlink.Handle // one netfilter netlink socket for all grants
+	fams [2]family
+	sets sets
+
+	mu   sync.Mutex
+	snap map[string][]string // "iptables OTPKNOCK" -> the chain's listing after the last Setup
 }
 
-// NewKernel finds iptables and ip6tables.
-func NewKernel() (*Kernel, error) {
-	v4, err := iptables.NewWithProtocol(iptables.ProtocolIPv4)
-	if err != nil {
-		return nil, fmt.Errorf("iptables: %w (install the iptables package)", err)
-	}
-	v6, err := iptables.NewWithProtocol(iptables.ProtocolIPv6)
-	if err != nil {
-		return nil, fmt.Errorf("ip6tables: %w (install the iptables package)", err)
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_NETFILTER)
-	if err != nil {
-		return nil, setErr("opening a netfilter netlink socket", err)
-	}
-	return &Kernel{v4: v4, v6: v6, nl: h}, nil
-}
-
-func (k *Kernel) families() []struct {
-	ipt *iptables.IPTables
+// family is one address family's iptables and grant set.
+type family struct {
+	t   tables
 	v6  bool
 	set string
-} {
-	return []struct {
-		ipt *iptables.IPTables
-		v6  bool
-		set string
-	}{{k.v4, false, Set4}, {k.v6, true, Set6}}
 }
 
-// Setup installs sets, chain rules and the jump, idempotently.
-func (k *Kernel) Setup(p Plan) error {
-	for _, f := range k.families() {
-		if err := createSet(f.set, f.v6, p.Timeout); err != nil {
-			return err
-		}
-		if err := k.syncChain(f.ipt, p.Rules(f.v6)); err != nil {
-			return fmt.Errorf("%s: %w", ipt(f.v6), err)
-		}
-		if err := f.ipt.InsertUnique(Table, "INPUT", 1, jump()...); err != nil {
-			return fmt.Errorf("%s: jumping to %s from INPUT: %w", ipt(f.v6), Chain, err)
-		}
+// NewKernel finds iptables and ip6tables and opens a netfilter netlink
+// socket for the sets.
+func NewKernel() (*Kernel, error) {
+	v4, err := newTables(false)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	v6, err := newTables(true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newNetlinkSets()
+	if err != nil {
+		return nil, err
+	}
+	return newKernel(v4, v6, s), nil
+}
+
+// newKernel returns a Kernel over the given seams.
+func newKernel(v4, v6 tables, s sets) *Kernel {
+	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, snap: map[string][]string{}}
 }
 
 func ipt(v6 bool) string {
@@ -73,251 +61,113 @@ func ipt(v6 bool) string {
 	return "iptables"
 }
 
-func createSet(name string, v6 bool, timeout time.Duration) error {
-	secs := uint32(timeout / time.Second)
-	fam := uint8(unix.AF_INET)
-	if v6 {
-		fam = unix.AF_INET6
-	}
-	err := netlink.IpsetCreate(name, "hash:ip,port", netlink.IpsetCreateOptions{Timeout: &secs, Family: fam})
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return setErr(fmt.Sprintf("creating ipset %s", name), err)
+// Setup installs sets, chain rules and the jump, idempotently: nothing
+// changes when they are as planned; a jump that is not first in INPUT
+// moves to the front.
+func (k *Kernel) Setup(p Plan) error {
+	for _, f := range k.fams {
+		if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
+			return err
+		}
+		if err := k.syncChain(f, Chain, p.Rules(f.v6)); err != nil {
+			return fmt.Errorf("%s: %w", ipt(f.v6), err)
+		}
+		if err := ensureJump(f.t, "INPUT", Chain); err != nil {
+			return fmt.Errorf("%s: jumping to %s from INPUT: %w", ipt(f.v6), Chain, err)
+		}
 	}
 	return nil
 }
 
-func setErr(what string, err error) error {
-	return errno.Wrap(what, err, "needs root or CAP_NET_ADMIN")
+func (k *Kernel) createSet(name, typ string, v6 bool, timeout time.Duration) error {
+	if err := k.sets.Create(name, typ, v6, timeout); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // syncChain makes the chain hold exactly want. When it already does
-// (same digest, same count) nothing changes; otherwise the new rules are
-// inserted in front and the old ones deleted after them.
-func (k *Kernel) syncChain(t *iptables.IPTables, want [][]string) error {
-	exists, err := t.ChainExists(Table, Chain)
+// nothing changes; otherwise the new rules are inserted in front and the
+// old ones deleted after them, so the chain never passes through an open
+// state. The listing it leaves is remembered for Verify.
+func (k *Kernel) syncChain(f family, chain string, want [][]string) error {
+	exists, err := f.t.ChainExists(Table, chain)
 	if err != nil {
 		return err
 	}
 	if !exists {
-		if err := t.NewChain(Table, Chain); err != nil {
+		if err := f.t.NewChain(Table, chain); err != nil {
 			return err
 		}
 	}
-	cur, err := chainRules(t)
+	cur, err := listRules(f.t, chain)
 	if err != nil {
 		return err
 	}
-	tag := want[0][len(want[0])-1]
-	if len(cur) == len(want) && allTagged(cur, tag) {
-		return nil
+	ok, err := k.intact(f, chain, cur, want)
+	if err != nil || ok {
+		return err
 	}
 	for i, r := range want {
-		if err := t.Insert(Table, Chain, i+1, r...); err != nil {
+		if err := f.t.Insert(Table, chain, i+1, r...); err != nil {
 			return fmt.Errorf("inserting %q: %w", strings.Join(r, " "), err)
 		}
 	}
 	for range cur {
-		if err := t.DeleteById(Table, Chain, len(want)+1); err != nil {
+		if err := f.t.DeleteById(Table, chain, len(want)+1); err != nil {
 			return fmt.Errorf("deleting an old rule: %w", err)
 		}
 	}
+	cur, err = listRules(f.t, chain)
+	if err != nil {
+		return err
+	}
+	k.remember(f, chain, cur)
 	return nil
 }
 
-// chainRules lists the chain's rules ("-A OTPKNOCK ...").
-func chainRules(t *iptables.IPTables) ([]string, error) {
-	all, err := t.List(Table, Chain)
+// intact reports whether the listing cur holds exactly want: the
+// listing this Kernel left (cheap), else the same count, every rule
+// tagged with the digest and each one present (iptables -C). It
+// remembers an intact listing.
+func (k *Kernel) intact(f family, chain string, cur []string, want [][]string) (bool, error) {
+	if len(cur) != len(want) || len(want) == 0 || !allTagged(cur, want[0][len(want[0])-1]) {
+		return false, nil
+	}
+	k.mu.Lock()
+	snap, ok := k.snap[ipt(f.v6)+" "+chain]
+	k.mu.Unlock()
+	if ok && slices.Equal(snap, cur) {
+		return true, nil
+	}
+	for _, r := range want {
+		if ok, err := f.t.Exists(Table, chain, r...); err != nil || !ok {
+			return false, err
+		}
+	}
+	k.remember(f, chain, cur)
+	return true, nil
+}
+
+func (k *Kernel) remember(f family, chain string, listing []string) {
+	k.mu.Lock()
+	k.snap[ipt(f.v6)+" "+chain] = listing
+	k.mu.Unlock()
+}
+
+func (k *Kernel) forget() {
+	k.mu.Lock()
+	clear(k.snap)
+	k.mu.Unlock()
+}
+
+// listRules lists the chain's rules ("-A CHAIN ...").
+func listRules(t tables, chain string) ([]string, error) {
+	all, err := t.List(Table, chain)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, r := range all {
-		if strings.HasPrefix(r, "-A ") {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-func allTagged(rules []string, tag string) bool {
-	for _, r := range rules {
-		if !strings.Contains(r, tag) {
-			return false
-		}
-	}
-	return true
-}
-
-// Grant adds (or refreshes) src,svc in the family's set with a timeout.
-func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
-	src = src.Unmap()
-	secs := uint32(timeout / time.Second)
-	port, proto := svc.Port, uint8(unix.IPPROTO_TCP)
-	if svc.Proto == derive.UDP {
-		proto = unix.IPPROTO_UDP
-	}
-	e := &netlink.IPSetEntry{IP: src.AsSlice(), Port: &port, Protocol: &proto, Timeout: &secs, Replace: true}
-	if err := k.nl.IpsetAdd(Set(src), e); err != nil {
-		return setErr(fmt.Sprintf("adding %v %v to set %q", src, svc, Set(src)), err)
-	}
-	return nil
-}
-
-// Close deletes the NFLOG rules only: fail closed.
-func (k *Kernel) Close(p Plan) error {
-	var errs []error
-	for _, f := range k.families() {
-		for _, r := range p.Rules(f.v6) {
-			if IsNFLOG(r) {
-				if err := f.ipt.DeleteIfExists(Table, Chain, r...); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Remove deletes the jump, the chain and the sets.
-func (k *Kernel) Remove(Plan) error {
-	var errs []error
-	for _, f := range k.families() {
-		// Without the chain there is no jump, and iptables -C on a jump to a
-		// missing chain fails: Remove runs again on a clean firewall.
-		if ok, _ := f.ipt.ChainExists(Table, Chain); ok {
-			if err := f.ipt.DeleteIfExists(Table, "INPUT", jump()...); err != nil {
-				errs = append(errs, err)
-			}
-			if err := f.ipt.ClearAndDeleteChain(Table, Chain); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := netlink.IpsetDestroy(f.set); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, setErr("destroying ipset "+f.set, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Status lists the chain's rules and the sets' entries.
-func (k *Kernel) Status(Plan) (Status, error) {
-	var st Status
-	for _, f := range k.families() {
-		ok, err := f.ipt.ChainExists(Table, Chain)
-		if err != nil {
-			return st, err
-		}
-		if !ok {
-			continue
-		}
-		st.Installed = true
-		rules, err := chainRules(f.ipt)
-		if err != nil {
-			return st, err
-		}
-		if f.v6 {
-			st.Rules6 = rules
-		} else {
-			st.Rules4 = rules
-		}
-		res, err := netlink.IpsetList(f.set)
-		if err != nil {
-			continue
-		}
-		for _, e := range res.Entries {
-			g := GrantInfo{Svc: derive.Knock{Proto: derive.TCP}}
-			g.Src, _ = netip.AddrFromSlice(e.IP)
-			g.Src = g.Src.Unmap()
-			if e.Port != nil {
-				g.Svc.Port = *e.Port
-			}
-			if e.Protocol != nil && *e.Protocol == unix.IPPROTO_UDP {
-				g.Svc.Proto = derive.UDP
-			}
-			if e.Timeout != nil {
-				g.Left = time.Duration(*e.Timeout) * time.Second
-			}
-			st.Grants = append(st.Grants, g)
-		}
-	}
-	return st, nil
-}
-
-// Verify lists what of p is missing or differs in the kernel, per
-// family: the set, the chain, its rules (in count, digest and, checked
-// with iptables -C, each rule) and the jump first in INPUT.
-func (k *Kernel) Verify(p Plan) ([]string, error) {
-	var out []string
-	for _, f := range k.families() {
-		name := ipt(f.v6) + ": "
-		if _, err := k.nl.IpsetList(f.set); err != nil {
-			if !errors.Is(err, unix.ENOENT) {
-				return nil, setErr("listing ipset "+f.set, err)
-			}
-			out = append(out, name+"set "+f.set)
-		}
-		miss, err := verifyChain(f.ipt, p.Rules(f.v6))
-		if err != nil {
-			return nil, fmt.Errorf("%s%w", name, err)
-		}
-		for _, m := range miss {
-			out = append(out, name+m)
-		}
-	}
-	return out, nil
-}
-
-// verifyChain reports a missing chain, rules that differ, and a jump
-// that is missing or not first in INPUT.
-func verifyChain(t *iptables.IPTables, want [][]string) ([]string, error) {
-	input, err := t.List(Table, "INPUT")
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	if n := jumpAt(input); n != 1 {
-		out = append(out, jumpProblem(n))
-	}
-	cur, err := t.List(Table, Chain)
-	var e *iptables.Error
-	if errors.As(err, &e) && e.IsNotExist() {
-		return append(out, "chain "+Chain), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	cur = onlyRules(cur)
-	if len(cur) != len(want) {
-		return append(out, fmt.Sprintf("rules of %s: %d, want %d", Chain, len(cur), len(want))), nil
-	}
-	for i, r := range want {
-		ok, err := t.Exists(Table, Chain, r...)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			out = append(out, fmt.Sprintf("rule %d of %s: %s", i+1, Chain, strings.Join(r, " ")))
-		}
-	}
-	return out, nil
-}
-
-// jumpAt returns the position (from 1) of the first jump to the chain
-// in INPUT's listing, 0 when there is none.
-func jumpAt(input []string) int {
-	for i, r := range onlyRules(input) {
-		if strings.Contains(r, "-j "+Chain) {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-func jumpProblem(at int) string {
-	if at == 0 {
-		return "jump from INPUT"
-	}
-	return fmt.Sprintf("jump first in INPUT (it is rule %d)", at)
+	return onlyRules(all), nil
 }
 
 // onlyRules keeps the "-A" lines of a listing.
@@ -329,4 +179,134 @@ func onlyRules(all []string) []string {
 		}
 	}
 	return out
+}
+
+func allTagged(rules []string, tag string) bool {
+	for _, r := range rules {
+		if !strings.Contains(r, tag) {
+			return false
+		}
+	}
+	return true
+}
+
+// jumpsTo returns the positions (from 1) of the rules of a listing that
+// jump to chain.
+func jumpsTo(rules []string, chain string) []int {
+	var out []int
+	for i, r := range rules {
+		f := strings.Fields(r)
+		if j := slices.Index(f, "-j"); j >= 0 && j+1 < len(f) && f[j+1] == chain {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+// ensureJump makes the first rule of from, and only it, jump to chain:
+// a new jump is inserted first before any other is deleted.
+func ensureJump(t tables, from, chain string) error {
+	rules, err := listRules(t, from)
+	if err != nil {
+		return err
+	}
+	at := jumpsTo(rules, chain)
+	if slices.Equal(at, []int{1}) {
+		return nil
+	}
+	if err := t.Insert(Table, from, 1, jumpRule(chain)...); err != nil {
+		return err
+	}
+	for _, pos := range slices.Backward(at) {
+		if err := t.DeleteById(Table, from, pos+1); err != nil {
+			return fmt.Errorf("deleting a later jump: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeJumps deletes every rule of from that jumps to chain.
+func removeJumps(t tables, from, chain string) error {
+	rules, err := listRules(t, from)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, pos := range slices.Backward(jumpsTo(rules, chain)) {
+		if err := t.DeleteById(Table, from, pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Grant adds (or refreshes) src,svc in the family's set with a timeout.
+func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
+	src = src.Unmap()
+	return k.sets.Add(Set(src), setEntry{Addr: src, Svc: svc, Timeout: timeout})
+}
+
+// Close deletes the NFLOG rules only: fail closed.
+func (k *Kernel) Close(p Plan) error {
+	k.forget()
+	var errs []error
+	for _, f := range k.fams {
+		for _, r := range p.Rules(f.v6) {
+			if IsNFLOG(r) {
+				if err := f.t.DeleteIfExists(Table, Chain, r...); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Remove deletes the jumps, the chains and the sets; it succeeds on a
+// clean firewall.
+func (k *Kernel) Remove(Plan) error {
+	k.forget()
+	var errs []error
+	for _, f := range k.fams {
+		if err := removeJumps(f.t, "INPUT", Chain); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+		}
+		if err := f.t.ClearAndDeleteChain(Table, Chain); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+		}
+		if err := k.sets.Destroy(f.set); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Status lists the chain's rules and the sets' entries.
+func (k *Kernel) Status(Plan) (Status, error) {
+	var st Status
+	for _, f := range k.fams {
+		rules, err := listRules(f.t, Chain)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
+		st.Installed = true
+		if f.v6 {
+			st.Rules6 = rules
+		} else {
+			st.Rules4 = rules
+		}
+		es, err := k.sets.List(f.set)
+		if err != nil {
+			continue
+		}
+		for _, e := range es {
+			st.Grants = append(st.Grants, GrantInfo{Src: e.Addr, Svc: e.Svc, Left: e.Timeout})
+		}
+	}
+	return st, nil
 }

@@ -140,9 +140,9 @@ func (p Plan) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// jump is the INPUT rule that sends traffic to the chain.
-func jump() []string {
-	return []string{"-j", Chain, "-m", "comment", "--comment", "otpknock"}
+// jumpRule is the rule that sends traffic to chain.
+func jumpRule(chain string) []string {
+	return []string{"-j", chain, "-m", "comment", "--comment", "otpknock"}
 }
 
 // Render returns the commands equivalent to Setup, for --dry-run.
@@ -159,7 +159,7 @@ func (p Plan) Render() string {
 		for _, r := range p.Rules(fam.v6) {
 			fmt.Fprintf(&b, "%s -t %s -A %s %s\n", fam.cmd, Table, Chain, quote(r))
 		}
-		fmt.Fprintf(&b, "%s -t %s -I INPUT 1 %s\n", fam.cmd, Table, quote(jump()))
+		fmt.Fprintf(&b, "%s -t %s -I INPUT 1 %s\n", fam.cmd, Table, quote(jumpRule(Chain)))
 	}
 	return b.String()
 }
