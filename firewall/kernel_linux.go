@@ -54,13 +54,6 @@ func newKernel(v4, v6 tables, s sets) *Kernel {
 	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, snap: map[string][]string{}}
 }
 
-func ipt(v6 bool) string {
-	if v6 {
-		return "ip6tables"
-	}
-	return "iptables"
-}
-
 // Setup installs sets, chain rules and the jump, idempotently: nothing
 // changes when they are as planned; a jump that is not first in INPUT
 // moves to the front.
