@@ -33,7 +33,10 @@ func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 				nflog = "on"
 			}
 			current := "current"
-			if !strings.Contains(strings.Join(st.Rules4, "\n"), plan.Digest()) {
+			switch all := strings.Join(st.Rules4, "\n"); {
+			case strings.Contains(all, plan.Lock().Digest()):
+				current = "locked (otpknock firewall lock: the protected ports closed, the server not started)"
+			case !strings.Contains(all, plan.Digest()):
 				current = "differs from the config (the server updates it at start or reload)"
 			}
 			fmt.Fprintf(env.Stdout, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", firewall.Chain, len(st.Rules4), len(st.Rules6), current, nflog)

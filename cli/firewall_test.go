@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/derive"
@@ -49,6 +51,9 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 		{"installed from another config", func() { s.fw.Setup(other) }, []string{"firewall", "status"}, []string{
 			"Chain OTPKNOCK: 10 IPv4 and 10 IPv6 rules, differs from the config (the server updates it at start or reload); knock logging on.",
 		}},
+		{"locked", func() { s.fw.Setup(plan.Lock()) }, []string{"firewall", "status"}, []string{
+			"Chain OTPKNOCK: 4 IPv4 and 4 IPv6 rules, locked (otpknock firewall lock: the protected ports closed, the server not started); knock logging off: no server is reading knocks, protected ports stay closed.",
+		}},
 		{"remove", func() {}, []string{"firewall", "remove"}, []string{
 			"Removed the OTPKNOCK chain, its INPUT jump and the sets otpknock4 and otpknock6.",
 		}},
@@ -75,7 +80,56 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			}
 		})
 	}
-	if got, want := s.fw.String(), "installed=false nflog=false setups=2"; got != want {
+	if got, want := s.fw.String(), "installed=false nflog=false setups=3"; got != want {
 		t.Errorf("after remove: %q, want %q", got, want)
+	}
+}
+
+// TestFirewallLock runs firewall lock on the fake firewall: it closes
+// the protected ports without secrets or state, leaves the server's
+// intact firewall alone, and the server's start replaces it.
+func TestFirewallLock(t *testing.T) {
+	s := newFakeServer(t)
+	cfg, err := config.Load(s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(cfg.SecretsDir); err != nil { // no secret needed
+		t.Fatal(err)
+	}
+	plan := daemon.FirewallPlan(cfg)
+	tests := []struct {
+		name  string
+		setup func()
+		out   string
+		fw    string
+	}{
+		{"nothing installed", func() {}, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
+			"installed=true nflog=false setups=1\nlock tcp/22"},
+		{"locked already", func() {}, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
+			"installed=true nflog=false setups=1\nlock tcp/22"},
+		{"the server's firewall intact", func() { s.fw.Setup(plan) }, "The server's firewall is installed and intact: tcp/22 stay closed without a grant.\n",
+			"installed=true nflog=true setups=2"},
+		{"the server stopped", func() { s.fw.Close(plan) }, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
+			"installed=true nflog=false setups=3\nlock tcp/22"},
+		{"the server's jump flushed", func() { s.fw.Setup(plan); s.fw.FlushInput() }, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
+			"installed=true nflog=false setups=5\nlock tcp/22"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.setup()
+			s.stdout.mu.Lock()
+			s.stdout.b.Reset()
+			s.stdout.mu.Unlock()
+			if err := s.run(context.Background(), "firewall", "lock", "-c", s.path); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.out, s.stdout.String()); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.fw, s.fw.String()); diff != "" {
+				t.Errorf("firewall (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

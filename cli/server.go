@@ -31,6 +31,10 @@ Needs root or CAP_NET_ADMIN. --dry-run prints the firewall it would
 install and exits; --check validates the config, the secrets and the
 kernel support without changing anything.
 
+Before it reads secrets or state, or opens NFLOG, it closes the
+protected ports as otpknock firewall lock does, so a start that fails
+leaves them closed.
+
 Exit status: 2 for bad flags, configuration, secrets or state file (and
 a failed --check or missing privileges), 1 when the server fails to
 install the firewall, to open NFLOG, or while it runs.`,
@@ -92,6 +96,11 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) 
 	fw, err := env.firewall()
 	if err != nil {
 		return err
+	}
+	// Closed first: whatever fails later (a secret, the state file, the
+	// NFLOG group) leaves the protected ports closed.
+	if _, err := lock(fw, daemon.FirewallPlan(cfg)); err != nil {
+		return fmt.Errorf("%w: %w", daemon.ErrInstall, err)
 	}
 	src, err := env.packets(cfg.NFLOGGroup)
 	if err != nil {
