@@ -79,6 +79,7 @@ func TestExitCodes(t *testing.T) {
 			func(s *fakeServer) []string { return []string{"firewall", "lock", "-c", s.path} }, ExitUsage, "skew: 99"},
 		{"firewall lock fails", func(t *testing.T, s *fakeServer) { s.fw.SetupErr = boom },
 			func(s *fakeServer) []string { return []string{"firewall", "lock", "-c", s.path} }, ExitFailure, "locking the protected ports: netlink socket gone"},
+		{"bad firewall check interval", nil, func(s *fakeServer) []string { return []string{"server", "-c", s.path, "--firewall-check", "10ms"} }, ExitUsage, "--firewall-check: 10ms"},
 		{"dry run", nil, func(s *fakeServer) []string { return []string{"server", "-c", s.path, "--dry-run"} }, ExitOK, ""},
 	}
 	for _, tt := range tests {

@@ -131,7 +131,7 @@ func TestServer(t *testing.T) {
 	go func() { done <- s.run(ctx, "server", "-c", s.path) }()
 	wait, stopWait := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stopWait()
-	if err := s.clock.WaitTickers(wait, 1); err != nil {
+	if err := s.clock.WaitTickers(wait, 2); err != nil {
 		t.Fatalf("the server never started: %v\n%s", err, s.stderr)
 	}
 	s.knock(t, "198.18.0.2", s.sequence(t, "alice"))

@@ -31,11 +31,13 @@ func newTables(v6 bool) (iptTables, error) {
 	return iptTables{t}, nil
 }
 
-// List returns iptables -S of the chain.
+// List returns iptables -S of the chain. Like go-iptables' ChainExists,
+// it takes exit status 1 for a missing chain: iptables-nft 1.8.9 says a
+// deleted chain "is incompatible".
 func (t iptTables) List(table, chain string) ([]string, error) {
 	out, err := t.IPTables.List(table, chain)
 	var e *iptables.Error
-	if errors.As(err, &e) && e.IsNotExist() {
+	if errors.As(err, &e) && (e.IsNotExist() || e.ExitStatus() == 1) {
 		return nil, fmt.Errorf("listing %s: %w (%w)", chain, os.ErrNotExist, err)
 	}
 	return out, err
