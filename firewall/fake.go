@@ -43,7 +43,7 @@ func (f *Fake) Setup(p Plan) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.digest != p.Digest() || len(f.missing(p, true)) > 0 {
+	if f.digest != p.Digest() || !slices.Equal(f.plan.Forward, p.Forward) || len(f.missing(p, true)) > 0 {
 		f.setups++
 	}
 	f.digest, f.plan, f.jump, f.sets, f.closed = p.Digest(), p, true, true, false

@@ -20,8 +20,9 @@ type Kernel struct {
 	fams [2]family
 	sets sets
 
-	mu   sync.Mutex
-	snap map[string][]string // "iptables OTPKNOCK" -> the chain's listing after the last Setup
+	mu      sync.Mutex
+	snap    map[string][]string   // "iptables OTPKNOCK" -> the chain's listing after the last Setup
+	forward map[derive.Knock]bool // the last Setup's Plan.Forward: Grant adds to their sets too
 }
 
 // family is one address family's iptables and grant set.
@@ -68,7 +69,17 @@ func (k *Kernel) Setup(p Plan) error {
 		if err := ensureJump(f.t, "INPUT", Chain); err != nil {
 			return fmt.Errorf("%s: jumping to %s from INPUT: %w", ipt(f.v6), Chain, err)
 		}
+		if err := k.setupForward(f, p); err != nil {
+			return fmt.Errorf("%s: the forward path: %w", ipt(f.v6), err)
+		}
 	}
+	fwd := map[derive.Knock]bool{}
+	for _, svc := range p.Forward {
+		fwd[svc] = true
+	}
+	k.mu.Lock()
+	k.forward = fwd
+	k.mu.Unlock()
 	return nil
 }
 
@@ -235,10 +246,14 @@ func removeJumps(t tables, from, chain string) error {
 	return nil
 }
 
-// Grant adds (or refreshes) src,svc in the family's set with a timeout.
+// Grant adds (or refreshes) src,svc in the family's set with a timeout,
+// and src in svc's forward set when svc is forwarded.
 func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
-	return k.sets.Add(Set(src), setEntry{Addr: src, Svc: svc, Timeout: timeout})
+	if err := k.sets.Add(Set(src), setEntry{Addr: src, Svc: svc, Timeout: timeout}); err != nil {
+		return err
+	}
+	return k.grantForward(src, svc, timeout)
 }
 
 // Close deletes the NFLOG rules only: fail closed.
@@ -271,6 +286,9 @@ func (k *Kernel) Remove(Plan) error {
 		}
 		if err := k.sets.Destroy(f.set); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
+		}
+		if err := k.removeForward(f); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
 		}
 	}
 	return errors.Join(errs...)

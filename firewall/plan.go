@@ -161,6 +161,7 @@ func (p Plan) Render() string {
 		}
 		fmt.Fprintf(&b, "%s -t %s -I INPUT 1 %s\n", fam.cmd, Table, quote(jumpRule(Chain)))
 	}
+	p.renderForward(&b)
 	return b.String()
 }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // Verify lists what of p is missing or differs in the kernel, per
-// family: the set, the chain, its rules and the jump first in INPUT.
+// family: the set, the chain, its rules and the jump first in INPUT;
+// for Plan.Forward, the forward sets, chain, rules and jump.
 // The rules are compared with the listing the last Setup left, else (a
 // Kernel that installed nothing) by count, digest and iptables -C of
 // each.
@@ -33,7 +34,11 @@ func (k *Kernel) Verify(p Plan) ([]string, error) {
 			}
 			miss = append(miss, jm...)
 		}
-		for _, m := range miss {
+		fm, err := k.verifyForward(f, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s%w", name, err)
+		}
+		for _, m := range append(miss, fm...) {
 			out = append(out, name+m)
 		}
 	}
