@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -396,6 +395,3 @@ func (f *fakeSets) String() string {
 	}
 	return strings.Join(out, "\n")
 }
-
-// isExist reports whether err says that something already exists.
-func isExist(err error) bool { return errors.Is(err, os.ErrExist) }

@@ -58,11 +58,3 @@ type setEntry struct {
 	Svc     derive.Knock
 	Timeout time.Duration
 }
-
-// ipt names a family's iptables command.
-func ipt(v6 bool) string {
-	if v6 {
-		return "ip6tables"
-	}
-	return "iptables"
-}
