@@ -89,29 +89,3 @@ func (k *Kernel) grantForward(src netip.Addr, svc derive.Knock, timeout time.Dur
 	}
 	return k.sets.Add(ForwardSet(src.Is6(), svc), setEntry{Addr: src, Timeout: timeout})
 }
-
-// verifyForward reports what of p's forward path is missing in one
-// family: a set, the chain, a rule, the jump.
-func (k *Kernel) verifyForward(f family, p Plan) ([]string, error) {
-	if len(p.Forward) == 0 {
-		return nil, nil
-	}
-	var out []string
-	for _, svc := range p.Forward {
-		if _, err := k.sets.List(ForwardSet(f.v6, svc)); errors.Is(err, os.ErrNotExist) {
-			out = append(out, "set "+ForwardSet(f.v6, svc))
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	miss, err := k.verifyChain(f, ForwardChain, p.ForwardRules(f.v6))
-	if err != nil || len(miss) > 0 {
-		return append(out, miss...), err
-	}
-	from, err := forwardFrom(f.t)
-	if err != nil {
-		return nil, err
-	}
-	jm, err := verifyJump(f.t, from, ForwardChain)
-	return append(out, jm...), err
-}

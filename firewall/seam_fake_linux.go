@@ -97,6 +97,35 @@ func (f *fakeTables) List(table, chain string) ([]string, error) {
 	return out, nil
 }
 
+// ListTable returns every chain as iptables -S does: the chains first,
+// then their rules.
+func (f *fakeTables) ListTable(table string) ([]string, error) {
+	var heads, rules []string
+	for _, c := range f.chainNames() {
+		l, err := f.List(table, c)
+		if err != nil {
+			return nil, err
+		}
+		heads, rules = append(heads, l[0]), append(rules, l[1:]...)
+	}
+	return append(heads, rules...), nil
+}
+
+// chainNames lists the chains: the built-in ones, then the others by
+// name.
+func (f *fakeTables) chainNames() []string {
+	f.mu.Lock()
+	var names []string
+	for k := range f.chains {
+		if c := strings.TrimPrefix(k, Table+"/"); !slices.Contains(builtin, c) {
+			names = append(names, c)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(names)
+	return append(slices.Clone(builtin), names...)
+}
+
 // check refuses a rule on a missing chain or jumping to one. f.mu is
 // held.
 func (f *fakeTables) check(table, chain string, rule []string) error {
@@ -237,17 +266,8 @@ func (f *fakeTables) Rules(table, chain string) []string {
 // String renders every chain as iptables -S does: built-in chains
 // first, then the others by name.
 func (f *fakeTables) String() string {
-	f.mu.Lock()
-	var names []string
-	for k := range f.chains {
-		if c := strings.TrimPrefix(k, Table+"/"); !slices.Contains(builtin, c) {
-			names = append(names, c)
-		}
-	}
-	f.mu.Unlock()
-	slices.Sort(names)
 	var out []string
-	for _, c := range append(slices.Clone(builtin), names...) {
+	for _, c := range f.chainNames() {
 		l, _ := f.List(Table, c)
 		out = append(out, l...)
 	}

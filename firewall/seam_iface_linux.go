@@ -20,6 +20,10 @@ type tables interface {
 	// "-P CHAIN POLICY", then one "-A CHAIN ..." line per rule. A missing
 	// chain is an error matching os.ErrNotExist.
 	List(table, chain string) ([]string, error)
+	// ListTable returns the whole table as iptables -S shows it: the
+	// chains ("-P CHAIN POLICY", "-N CHAIN"), then their rules. The
+	// periodic check reads it, one iptables run per family.
+	ListTable(table string) ([]string, error)
 	// Exists reports whether chain holds rule (iptables -C).
 	Exists(table, chain string, rule ...string) (bool, error)
 	// Insert puts rule at position pos (from 1).

@@ -1,10 +1,13 @@
 package firewall
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -15,8 +18,12 @@ import (
 )
 
 // iptTables is the real tables: go-iptables, with a missing chain in
-// List reported as os.ErrNotExist.
-type iptTables struct{ *iptables.IPTables }
+// List reported as os.ErrNotExist, and ListTable, which go-iptables
+// lacks, run directly with the same binary.
+type iptTables struct {
+	*iptables.IPTables
+	path string // iptables or ip6tables
+}
 
 // newTables finds iptables or ip6tables.
 func newTables(v6 bool) (iptTables, error) {
@@ -28,7 +35,23 @@ func newTables(v6 bool) (iptTables, error) {
 	if err != nil {
 		return iptTables{}, fmt.Errorf("%s: %w (install the iptables package)", ipt(v6), err)
 	}
-	return iptTables{t}, nil
+	path, err := exec.LookPath(ipt(v6))
+	if err != nil {
+		return iptTables{}, fmt.Errorf("%s: %w (install the iptables package)", ipt(v6), err)
+	}
+	return iptTables{t, path}, nil
+}
+
+// ListTable runs iptables --wait -t table -S.
+func (t iptTables) ListTable(table string) ([]string, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command(t.path, "--wait", "-t", table, "-S")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s -t %s -S: %w: %s", t.path, table, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"), nil
 }
 
 // List returns iptables -S of the chain. Like go-iptables' ChainExists,

@@ -10,52 +10,99 @@ import (
 
 // Verify lists what of p is missing or differs in the kernel, per
 // family: the set, the chain, its rules and the jump first in INPUT;
-// for Plan.Forward, the forward sets, chain, rules and jump.
-// The rules are compared with the listing the last Setup left, else (a
-// Kernel that installed nothing) by count, digest and iptables -C of
-// each.
+// for Plan.Forward, the forward sets, chain, rules and jump. It reads
+// one listing of the filter table per family (one iptables run) and
+// the sets over netlink. The rules are compared with the listing the
+// last Setup left, else (a Kernel that installed nothing) by count,
+// digest and iptables -C of each.
 func (k *Kernel) Verify(p Plan) ([]string, error) {
 	var out []string
 	for _, f := range k.fams {
-		name := ipt(f.v6) + ": "
-		if _, err := k.sets.List(f.set); errors.Is(err, os.ErrNotExist) {
-			out = append(out, name+"set "+f.set)
-		} else if err != nil {
-			return nil, err
-		}
-		miss, err := k.verifyChain(f, Chain, p.Rules(f.v6))
+		miss, err := k.verifyFamily(f, p)
 		if err != nil {
-			return nil, fmt.Errorf("%s%w", name, err)
+			return nil, fmt.Errorf("%s: %w", ipt(f.v6), err)
 		}
-		if !slices.Equal(miss, []string{"chain " + Chain}) { // no chain, no jump
-			jm, err := verifyJump(f.t, "INPUT", Chain)
-			if err != nil {
-				return nil, fmt.Errorf("%s%w", name, err)
-			}
-			miss = append(miss, jm...)
-		}
-		fm, err := k.verifyForward(f, p)
-		if err != nil {
-			return nil, fmt.Errorf("%s%w", name, err)
-		}
-		for _, m := range append(miss, fm...) {
-			out = append(out, name+m)
+		for _, m := range miss {
+			out = append(out, ipt(f.v6)+": "+m)
 		}
 	}
 	return out, nil
 }
 
-// verifyChain reports a missing chain or rules that differ from want.
-func (k *Kernel) verifyChain(f family, chain string, want [][]string) ([]string, error) {
-	cur, err := listRules(f.t, chain)
-	if errors.Is(err, os.ErrNotExist) {
-		return []string{"chain " + chain}, nil
+func (k *Kernel) verifyFamily(f family, p Plan) ([]string, error) {
+	var out []string
+	sets := []string{f.set}
+	for _, svc := range p.Forward {
+		sets = append(sets, ForwardSet(f.v6, svc))
 	}
+	for _, s := range sets {
+		if _, err := k.sets.List(s); errors.Is(err, os.ErrNotExist) {
+			out = append(out, "set "+s)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	listing, err := f.t.ListTable(Table)
 	if err != nil {
 		return nil, err
 	}
+	tbl := parseTable(listing)
+	miss, err := k.verifyChain(f, tbl, Chain, p.Rules(f.v6), "INPUT")
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, miss...)
+	if len(p.Forward) > 0 {
+		from := "FORWARD"
+		if _, ok := tbl[dockerUser]; ok {
+			from = dockerUser
+		}
+		miss, err := k.verifyChain(f, tbl, ForwardChain, p.ForwardRules(f.v6), from)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, miss...)
+	}
+	return out, nil
+}
+
+// parseTable maps each chain of an iptables -S listing of a table to
+// its "-A" lines; a chain without rules maps to an empty list.
+func parseTable(listing []string) map[string][]string {
+	tbl := map[string][]string{}
+	for _, l := range listing {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "-P", "-N":
+			if _, ok := tbl[f[1]]; !ok {
+				tbl[f[1]] = []string{}
+			}
+		case "-A":
+			tbl[f[1]] = append(tbl[f[1]], l)
+		}
+	}
+	return tbl
+}
+
+// verifyChain reports a missing chain, rules that differ from want, and
+// a jump from from that is missing or not its first rule.
+func (k *Kernel) verifyChain(f family, tbl map[string][]string, chain string, want [][]string, from string) ([]string, error) {
+	cur, ok := tbl[chain]
+	if !ok {
+		return []string{"chain " + chain}, nil
+	}
+	var out []string
+	switch at := jumpsTo(tbl[from], chain); {
+	case len(at) == 0:
+		out = append(out, "jump from "+from)
+	case !slices.Equal(at, []int{1}):
+		out = append(out, fmt.Sprintf("jump first in %s (at %v)", from, at))
+	}
 	if len(cur) != len(want) {
-		return []string{fmt.Sprintf("rules of %s: %d, want %d", chain, len(cur), len(want))}, nil
+		return append(out, fmt.Sprintf("rules of %s: %d, want %d", chain, len(cur), len(want))), nil
 	}
 	k.mu.Lock()
 	snap, ok := k.snap[ipt(f.v6)+" "+chain]
@@ -63,12 +110,11 @@ func (k *Kernel) verifyChain(f family, chain string, want [][]string) ([]string,
 	if ok {
 		for i := range cur {
 			if cur[i] != snap[i] {
-				return []string{fmt.Sprintf("rule %d of %s: %s", i+1, chain, cur[i])}, nil
+				return append(out, fmt.Sprintf("rule %d of %s: %s", i+1, chain, cur[i])), nil
 			}
 		}
-		return nil, nil
+		return out, nil
 	}
-	var out []string
 	for i, r := range want {
 		ok, err := f.t.Exists(Table, chain, r...)
 		if err != nil {
@@ -79,20 +125,4 @@ func (k *Kernel) verifyChain(f family, chain string, want [][]string) ([]string,
 		}
 	}
 	return out, nil
-}
-
-// verifyJump reports a jump from from to chain that is missing or not
-// the first rule.
-func verifyJump(t tables, from, chain string) ([]string, error) {
-	rules, err := listRules(t, from)
-	if err != nil {
-		return nil, err
-	}
-	switch at := jumpsTo(rules, chain); {
-	case len(at) == 0:
-		return []string{"jump from " + from}, nil
-	case !slices.Equal(at, []int{1}):
-		return []string{fmt.Sprintf("jump first in %s (at %v)", from, at)}, nil
-	}
-	return nil, nil
 }
