@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/listener"
 )
 
 // TestFirewallStatusAndRemove runs firewall status and remove in
@@ -129,6 +132,48 @@ func TestFirewallLock(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.fw, s.fw.String()); diff != "" {
 				t.Errorf("firewall (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestServerStartFailsLocked starts the server on fakes in each way a
+// start fails after the config is read: the protected ports end locked.
+func TestServerStartFailsLocked(t *testing.T) {
+	boom := errors.New("nflog group 4711 taken")
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, s *fakeServer, env *Env)
+	}{
+		{"secret readable by its group", func(t *testing.T, s *fakeServer, _ *Env) {
+			if err := os.Chmod(filepath.Join(filepath.Dir(s.path), "secrets", "alice.key"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"missing secret", func(t *testing.T, s *fakeServer, _ *Env) {
+			if err := os.Remove(filepath.Join(filepath.Dir(s.path), "secrets", "alice.key")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"broken state file", func(t *testing.T, s *fakeServer, _ *Env) {
+			if err := os.WriteFile(filepath.Join(filepath.Dir(s.path), "state.json"), []byte("{"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"NFLOG group taken", func(t *testing.T, s *fakeServer, env *Env) {
+			env.Packets = func(uint16) (listener.Source, error) { return nil, boom }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeServer(t)
+			env := s.env()
+			tt.setup(t, s, &env)
+			if err := Run(context.Background(), []string{"server", "-c", s.path}, env); err == nil {
+				t.Fatal("the server started")
+			}
+			if got, want := s.fw.String(), "installed=true nflog=false setups=1\nlock tcp/22"; got != want {
+				t.Errorf("firewall after the failed start:\n%s\nwant:\n%s", got, want)
 			}
 		})
 	}
