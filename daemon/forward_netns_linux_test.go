@@ -180,6 +180,11 @@ func testForward(t *testing.T, open func() (firewall.Backend, error), docker boo
 		if err != nil {
 			t.Errorf("remove: %v", err)
 		}
+		for _, c := range [][]string{{"iptables", "-S"}, {"ip6tables", "-S"}, {"ipset", "list", "-n"}} {
+			if out := p.MustRun(t, p.Server, c...); strings.Contains(strings.ToLower(out), "otpknock") {
+				t.Errorf("left after Remove, %s:\n%s", strings.Join(c, " "), out)
+			}
+		}
 	}()
 	for _, from := range []netip.Addr{p.ClientV4, d.stranger} {
 		if d.dial(t, p.Client, from, published) {
@@ -215,5 +220,26 @@ func testForward(t *testing.T, open func() (firewall.Backend, error), docker boo
 	}
 	if !d.dial(t, d.ctr, netip.Addr{}, netip.AddrPortFrom(p.ClientV4, 8080)) {
 		t.Errorf("the container's own connection to a remote tcp/8080 was dropped")
+	}
+	// A restart of Docker (or a reload) flushes the chain the forward
+	// path hangs from; the self-check puts it back. The check runs here,
+	// in the namespace, as the daemon's ticker would.
+	from := map[bool]string{true: "DOCKER-USER", false: "FORWARD"}[docker]
+	p.MustRun(t, p.Server, "iptables", "-F", from)
+	if docker {
+		p.MustRun(t, p.Server, "iptables", "-A", from, "-j", "RETURN")
+	}
+	if !d.dial(t, p.Client, d.stranger, published) {
+		t.Errorf("the published port stays closed with %s flushed: the repair proves nothing", from)
+	}
+	p.Do(t, p.Server, func() { dm.heal("") })
+	if !strings.Contains(log.String(), `msg="firewall repaired" missing="iptables: jump from `+from+`"`) {
+		t.Errorf("no repair logged:\n%s", log)
+	}
+	if d.dial(t, p.Client, d.stranger, published) {
+		t.Errorf("the published port open to a stranger after the repair")
+	}
+	if !d.dial(t, p.Client, p.ClientV4, published) {
+		t.Errorf("the client's grant lost in the repair")
 	}
 }
