@@ -35,22 +35,35 @@ var forwardBackends = []struct {
 	}},
 }
 
-// dockerShape is a published port: the server DNATs tcp/8080 on its
-// address to a "container" namespace behind it (198.18.5.2:80).
-type dockerShape struct {
-	p         *netnstest.Pair
-	ctr       string
-	stranger  netip.Addr
-	container netip.Addr
+// dockerFamily is one address family of the Docker shape: the client's
+// and a stranger's addresses, the server's published address and the
+// container's, and the user who knocks over it.
+type dockerFamily struct {
+	ipt               string
+	client, stranger  netip.Addr
+	server, container netip.Addr
+	bits              string // prefix length of the links
+	user              string
+	containerAddrPort string // DNAT target
 }
 
-// newDockerShape builds the container behind the server; with docker it
-// also builds Docker's filter chains (FORWARD dropping by default,
-// DOCKER-USER first, the published port accepted).
+// dockerShape is a published port: the server DNATs tcp/8080 on each of
+// its addresses to a "container" namespace behind it (port 80).
+type dockerShape struct {
+	p    *netnstest.Pair
+	ctr  string
+	fams []dockerFamily
+}
+
+// newDockerShape builds the container behind the server, for IPv4 and
+// IPv6; with docker it also builds Docker's filter chains (FORWARD
+// dropping by default, DOCKER-USER first, the published port accepted).
 func newDockerShape(t *testing.T, docker bool) *dockerShape {
 	p := netnstest.NewPair(t)
-	d := &dockerShape{p: p, ctr: strings.Replace(p.Server, "srv", "ctr", 1),
-		stranger: netip.MustParseAddr("198.18.0.3"), container: netip.MustParseAddr("198.18.5.2")}
+	d := &dockerShape{p: p, ctr: strings.Replace(p.Server, "srv", "ctr", 1), fams: []dockerFamily{
+		{"iptables", p.ClientV4, netip.MustParseAddr("198.18.0.3"), p.ServerV4, netip.MustParseAddr("198.18.5.2"), "24", "bob", "198.18.5.2:80"},
+		{"ip6tables", p.ClientV6, netip.MustParseAddr("2001:2::3"), p.ServerV6, netip.MustParseAddr("2001:2:5::2"), "64", "carol", "[2001:2:5::2]:80"},
+	}}
 	if out, err := exec.Command("ip", "netns", "add", d.ctr).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v\n%s", err, out)
 	}
@@ -58,30 +71,36 @@ func newDockerShape(t *testing.T, docker bool) *dockerShape {
 	if out, err := exec.Command("ip", "link", "add", "ctr0", "netns", p.Server, "type", "veth", "peer", "name", "eth0", "netns", d.ctr).CombinedOutput(); err != nil {
 		t.Fatalf("ip link add: %v\n%s", err, out)
 	}
-	for _, c := range [][]string{
-		{p.Server, "ip", "addr", "add", "198.18.5.1/24", "dev", "ctr0"}, {p.Server, "ip", "link", "set", "ctr0", "up"},
-		{p.Server, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"},
-		{p.Server, "iptables", "-t", "nat", "-A", "PREROUTING", "-d", "198.18.0.1", "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to-destination", "198.18.5.2:80"},
-		{d.ctr, "ip", "addr", "add", "198.18.5.2/24", "dev", "eth0"}, {d.ctr, "ip", "link", "set", "eth0", "up"},
-		{d.ctr, "ip", "link", "set", "lo", "up"}, {d.ctr, "ip", "route", "add", "default", "via", "198.18.5.1"},
-		{p.Client, "ip", "addr", "add", d.stranger.String() + "/24", "dev", "veth0"},
-		{p.Client, "ip", "route", "add", "198.18.5.0/24", "via", "198.18.0.1"},
-	} {
-		p.MustRun(t, c[0], c[1:]...)
+	cmds := [][]string{
+		{p.Server, "ip", "link", "set", "ctr0", "up"}, {d.ctr, "ip", "link", "set", "eth0", "up"}, {d.ctr, "ip", "link", "set", "lo", "up"},
+		{p.Server, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"},
+		{p.Server, "ip", "addr", "add", "198.18.5.1/24", "dev", "ctr0"}, {p.Server, "ip", "addr", "add", "2001:2:5::1/64", "dev", "ctr0", "nodad"},
+		{d.ctr, "ip", "addr", "add", "198.18.5.2/24", "dev", "eth0"}, {d.ctr, "ip", "addr", "add", "2001:2:5::2/64", "dev", "eth0", "nodad"},
+		{d.ctr, "ip", "route", "add", "default", "via", "198.18.5.1"}, {d.ctr, "ip", "-6", "route", "add", "default", "via", "2001:2:5::1"},
+		{p.Client, "ip", "route", "add", "198.18.5.0/24", "via", "198.18.0.1"}, {p.Client, "ip", "-6", "route", "add", "2001:2:5::/64", "via", "2001:2::1"},
 	}
-	if docker {
-		for _, c := range [][]string{
-			{"-N", "DOCKER-USER"}, {"-A", "DOCKER-USER", "-j", "RETURN"}, {"-N", "DOCKER"},
-			{"-P", "FORWARD", "DROP"}, {"-A", "FORWARD", "-j", "DOCKER-USER"},
-			{"-A", "FORWARD", "-o", "ctr0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"},
-			{"-A", "FORWARD", "-o", "ctr0", "-j", "DOCKER"}, {"-A", "FORWARD", "-i", "ctr0", "-j", "ACCEPT"},
-			{"-A", "DOCKER", "-d", "198.18.5.2/32", "!", "-i", "ctr0", "-o", "ctr0", "-p", "tcp", "--dport", "80", "-j", "ACCEPT"},
-		} {
-			p.MustRun(t, p.Server, append([]string{"iptables"}, c...)...)
+	for _, f := range d.fams {
+		// The stranger's address is never the route's source: deprecated
+		// (IPv6), secondary (IPv4).
+		cmds = append(cmds, []string{p.Client, "ip", "addr", "add", f.stranger.String() + "/" + f.bits, "dev", "veth0", "nodad", "preferred_lft", "0"},
+			[]string{p.Server, f.ipt, "-t", "nat", "-A", "PREROUTING", "-d", f.server.String(), "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to-destination", f.containerAddrPort})
+		if docker {
+			for _, c := range [][]string{
+				{"-N", "DOCKER-USER"}, {"-A", "DOCKER-USER", "-j", "RETURN"}, {"-N", "DOCKER"},
+				{"-P", "FORWARD", "DROP"}, {"-A", "FORWARD", "-j", "DOCKER-USER"},
+				{"-A", "FORWARD", "-o", "ctr0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"},
+				{"-A", "FORWARD", "-o", "ctr0", "-j", "DOCKER"}, {"-A", "FORWARD", "-i", "ctr0", "-j", "ACCEPT"},
+				{"-A", "DOCKER", "-d", f.container.String(), "!", "-i", "ctr0", "-o", "ctr0", "-p", "tcp", "--dport", "80", "-j", "ACCEPT"},
+			} {
+				cmds = append(cmds, append([]string{p.Server, f.ipt}, c...))
+			}
 		}
 	}
-	go netnstest.AcceptAll(p.Listen(t, d.ctr, "tcp", "0.0.0.0:80"))
-	go netnstest.AcceptAll(p.Listen(t, p.Client, "tcp", "0.0.0.0:8080")) // a remote service the container uses
+	for _, c := range cmds {
+		p.MustRun(t, c[0], c[1:]...)
+	}
+	go netnstest.AcceptAll(p.Listen(t, d.ctr, "tcp", "[::]:80"))
+	go netnstest.AcceptAll(p.Listen(t, p.Client, "tcp", "[::]:8080")) // a remote service the container uses
 	return d
 }
 
@@ -102,12 +121,19 @@ func (d *dockerShape) dial(t *testing.T, ns string, from netip.Addr, dst netip.A
 	return err == nil
 }
 
-// forwardConfig is a config whose alice opens tcp/8080, a service
-// forwarded to a container.
-func forwardConfig(t *testing.T) (*config.Config, []byte) {
+// forwardConfig is a config whose bob and carol open tcp/8080, a
+// service forwarded to a container; it returns their secrets.
+func forwardConfig(t *testing.T) (*config.Config, map[string][]byte) {
 	cfg, _ := setupConfig(t)
-	if _, err := config.AddUser(cfg.Path, config.NewUser{Name: "bob", Open: []string{"tcp/8080"}}); err != nil {
-		t.Fatal(err)
+	secrets := map[string][]byte{"bob": []byte("bob's secret, 32 bytes long!!!!!"), "carol": []byte("carol's secret, 32 bytes long!!!")}
+	for _, u := range []string{"bob", "carol"} {
+		c, err := config.AddUser(cfg.Path, config.NewUser{Name: u, Open: []string{"tcp/8080"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteSecret(u, secrets[u]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f, err := os.OpenFile(cfg.Path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -115,21 +141,18 @@ func forwardConfig(t *testing.T) (*config.Config, []byte) {
 	}
 	f.WriteString("services:\n  tcp/8080: {forward: true}\n")
 	f.Close()
-	secret := []byte("bob's secret, 32 bytes long!!!!!")
-	if err := cfg.WriteSecret("bob", secret); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err = config.Load(cfg.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg, secret
+	return cfg, secrets
 }
 
 // TestForwardDockerShape runs the daemon with each backend in front of
-// a published port: closed without a knock, open after one for the
-// knocking client only; the container's own connections to a remote
-// tcp/8080 pass.
+// a port published over IPv4 and IPv6: closed without a knock, open
+// after one for the knocking client only; the container's own
+// connections to a remote tcp/8080 pass; a flushed DOCKER-USER or
+// FORWARD is repaired.
 func TestForwardDockerShape(t *testing.T) {
 	netnstest.Require(t, "iptables", "ip6tables")
 	for _, b := range forwardBackends {
@@ -144,12 +167,74 @@ func TestForwardDockerShape(t *testing.T) {
 func testForward(t *testing.T, open func() (firewall.Backend, error), docker bool) {
 	d := newDockerShape(t, docker)
 	p := d.p
-	published := netip.AddrPortFrom(p.ServerV4, 8080)
-	if !d.dial(t, p.Client, d.stranger, published) {
-		t.Fatalf("the published port does not answer before the server: the test proves nothing")
+	for _, f := range d.fams { // neighbour discovery may take a moment
+		ok := false
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !ok; {
+			ok = d.dial(t, p.Client, f.stranger, netip.AddrPortFrom(f.server, 8080))
+		}
+		if !ok {
+			t.Fatalf("%s: the published port does not answer before the server: the test proves nothing", f.ipt)
+		}
 	}
-	cfg, secret := forwardConfig(t)
+	cfg, secrets := forwardConfig(t)
 	log := &netnstest.Buffer{}
+	dm := startIn(t, p, open, cfg, log)
+	for _, f := range d.fams {
+		published := netip.AddrPortFrom(f.server, 8080)
+		for _, from := range []netip.Addr{f.client, f.stranger} {
+			if d.dial(t, p.Client, from, published) {
+				t.Errorf("%s: the published port answers %v before any knock", f.ipt, from)
+			}
+		}
+		knockFrom(t, p, cfg, secrets[f.user], f.server)
+		opened := false
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !opened; {
+			opened = d.dial(t, p.Client, f.client, published)
+		}
+		if !opened {
+			t.Fatalf("%s: the published port stays closed to the client after its knock:\n%s", f.ipt, log)
+		}
+		if d.dial(t, p.Client, f.stranger, published) {
+			t.Errorf("%s: the knock opened the published port to a stranger", f.ipt)
+		}
+		if !strings.Contains(log.String(), "msg=grant src="+f.client.String()+" user="+f.user) {
+			t.Errorf("%s: no grant logged:\n%s", f.ipt, log)
+		}
+		if !d.dial(t, d.ctr, netip.Addr{}, netip.AddrPortFrom(f.client, 8080)) {
+			t.Errorf("%s: the container's own connection to a remote tcp/8080 was dropped", f.ipt)
+		}
+	}
+	// A restart of Docker (or a reload) flushes the chain the forward
+	// path hangs from; the self-check puts it back. The check runs here,
+	// in the namespace, as the daemon's ticker would.
+	f := d.fams[0]
+	published := netip.AddrPortFrom(f.server, 8080)
+	from := map[bool]string{true: "DOCKER-USER", false: "FORWARD"}[docker]
+	p.MustRun(t, p.Server, "iptables", "-F", from)
+	if docker {
+		p.MustRun(t, p.Server, "iptables", "-A", from, "-j", "RETURN")
+	}
+	if !d.dial(t, p.Client, f.stranger, published) {
+		t.Errorf("the published port stays closed with %s flushed: the repair proves nothing", from)
+	}
+	p.Do(t, p.Server, func() { dm.heal("") })
+	if !strings.Contains(log.String(), `msg="firewall repaired" missing="iptables: jump from `+from+`"`) {
+		t.Errorf("no repair logged:\n%s", log)
+	}
+	if d.dial(t, p.Client, f.stranger, published) {
+		t.Errorf("the published port open to a stranger after the repair")
+	}
+	if !d.dial(t, p.Client, f.client, published) {
+		t.Errorf("the client's grant lost in the repair")
+	}
+}
+
+// startIn builds a daemon on the real NFLOG listener and the backend
+// open returns, both opened in the server's namespace, and runs it
+// there; t.Cleanup stops it, removes its firewall and checks that
+// nothing is left. Its periodic check never ticks: the daemon's
+// goroutines do not run in the namespace, so a test calls heal itself.
+func startIn(t *testing.T, p *netnstest.Pair, open func() (firewall.Backend, error), cfg *config.Config, log *netnstest.Buffer) *Daemon {
 	var dm *Daemon
 	var err error
 	p.Do(t, p.Server, func() {
@@ -162,7 +247,6 @@ func testForward(t *testing.T, open func() (firewall.Backend, error), docker boo
 			return
 		}
 		t.Cleanup(func() { src.Close() })
-		// No heal ticks: the daemon's goroutines run outside the namespace.
 		dm, err = New(cfg, Deps{Source: src, Firewall: fw, Clock: clock.System{}, Log: slog.New(slog.NewTextHandler(log, nil)), HealEvery: time.Hour})
 	})
 	if err != nil {
@@ -171,7 +255,7 @@ func testForward(t *testing.T, open func() (firewall.Backend, error), docker boo
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go p.Do(t, p.Server, func() { done <- dm.Run(ctx) })
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
@@ -185,61 +269,24 @@ func testForward(t *testing.T, open func() (firewall.Backend, error), docker boo
 				t.Errorf("left after Remove, %s:\n%s", strings.Join(c, " "), out)
 			}
 		}
-	}()
-	for _, from := range []netip.Addr{p.ClientV4, d.stranger} {
-		if d.dial(t, p.Client, from, published) {
-			t.Errorf("the published port answers %v before any knock", from)
-		}
-	}
-	step := derive.Step(time.Now(), cfg.Params.Period)
-	seq, err := derive.Sequence(secret, cfg.ServerID, cfg.Params, step, netip.Addr{})
+	})
+	return dm
+}
+
+// knockFrom sends the user's sequence of the current step from the
+// client namespace to dst.
+func knockFrom(t *testing.T, p *netnstest.Pair, cfg *config.Config, secret []byte, dst netip.Addr) {
+	seq, err := derive.Sequence(secret, cfg.ServerID, cfg.Params, derive.Step(time.Now(), cfg.Params.Period), netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := &sender.Kernel{}
 	p.Do(t, p.Client, func() {
 		for _, kn := range seq {
-			if _, err := k.Write(context.Background(), p.ServerV4, kn); err != nil {
+			if _, err := k.Write(context.Background(), dst, kn); err != nil {
 				t.Errorf("knock %v: %v", kn, err)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	opened := false
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !opened; {
-		opened = d.dial(t, p.Client, p.ClientV4, published)
-	}
-	if !opened {
-		t.Fatalf("the published port stays closed to the client after its knock:\n%s", log)
-	}
-	if d.dial(t, p.Client, d.stranger, published) {
-		t.Errorf("the knock opened the published port to a stranger")
-	}
-	if !strings.Contains(log.String(), "msg=grant src=198.18.0.2 user=bob") {
-		t.Errorf("no grant logged:\n%s", log)
-	}
-	if !d.dial(t, d.ctr, netip.Addr{}, netip.AddrPortFrom(p.ClientV4, 8080)) {
-		t.Errorf("the container's own connection to a remote tcp/8080 was dropped")
-	}
-	// A restart of Docker (or a reload) flushes the chain the forward
-	// path hangs from; the self-check puts it back. The check runs here,
-	// in the namespace, as the daemon's ticker would.
-	from := map[bool]string{true: "DOCKER-USER", false: "FORWARD"}[docker]
-	p.MustRun(t, p.Server, "iptables", "-F", from)
-	if docker {
-		p.MustRun(t, p.Server, "iptables", "-A", from, "-j", "RETURN")
-	}
-	if !d.dial(t, p.Client, d.stranger, published) {
-		t.Errorf("the published port stays closed with %s flushed: the repair proves nothing", from)
-	}
-	p.Do(t, p.Server, func() { dm.heal("") })
-	if !strings.Contains(log.String(), `msg="firewall repaired" missing="iptables: jump from `+from+`"`) {
-		t.Errorf("no repair logged:\n%s", log)
-	}
-	if d.dial(t, p.Client, d.stranger, published) {
-		t.Errorf("the published port open to a stranger after the repair")
-	}
-	if !d.dial(t, p.Client, p.ClientV4, published) {
-		t.Errorf("the client's grant lost in the repair")
-	}
 }
