@@ -54,6 +54,9 @@ func (k *Kernel) setupForward(f family, p Plan) error {
 	if err := ensureJump(f.t, from, ForwardChain); err != nil {
 		return fmt.Errorf("jumping to %s from %s: %w", ForwardChain, from, err)
 	}
+	if from == dockerUser { // Docker came after the jump from FORWARD
+		return removeJumps(f.t, "FORWARD", ForwardChain)
+	}
 	return nil
 }
 

@@ -74,6 +74,22 @@ func TestKernelForward(t *testing.T) {
 					t.Errorf("%s: Verify after Setup = %q, %v", b.name, got, err)
 				}
 			}
+			if !docker { // Docker starts: the jump moves to DOCKER-USER
+				f.t4.NewChain(Table, dockerUser)
+				f.t4.Insert(Table, "FORWARD", 1, "-j", dockerUser)
+				if got, _ := f.Verify(p); !cmp.Equal(got, []string{"iptables: jump from DOCKER-USER"}) {
+					t.Errorf("Verify after Docker started = %q", got)
+				}
+				if err := f.Setup(p); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.t4.Rules(Table, "FORWARD"); !cmp.Equal(got, []string{"-j DOCKER-USER"}) {
+					t.Errorf("FORWARD after Docker started: %q", got)
+				}
+				if got, err := f.Verify(p); err != nil || got != nil {
+					t.Errorf("Verify after the move = %q, %v", got, err)
+				}
+			}
 			if err := f.Setup(testPlan()); err != nil {
 				t.Fatal(err)
 			}
