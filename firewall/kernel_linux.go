@@ -56,8 +56,7 @@ func newKernel(v4, v6 tables, s sets) *Kernel {
 }
 
 // Setup installs sets, chain rules and the jump, idempotently: nothing
-// changes when they are as planned; a jump that is not first in INPUT
-// moves to the front.
+// changes when they are as planned. A missing jump goes first in INPUT.
 func (k *Kernel) Setup(p Plan) error {
 	for _, f := range k.fams {
 		if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
@@ -207,26 +206,17 @@ func jumpsTo(rules []string, chain string) []int {
 	return out
 }
 
-// ensureJump makes the first rule of from, and only it, jump to chain:
-// a new jump is inserted first before any other is deleted.
+// ensureJump inserts a jump from from to chain as from's first rule
+// when from has none. A jump that rules inserted later precede stays
+// where it is: those are the administrator's (a fail2ban ban, a
+// blocklist, a deliberate DROP), and moving otpknock's accepts in front
+// of them would override them.
 func ensureJump(t tables, from, chain string) error {
 	rules, err := listRules(t, from)
-	if err != nil {
+	if err != nil || len(jumpsTo(rules, chain)) > 0 {
 		return err
 	}
-	at := jumpsTo(rules, chain)
-	if slices.Equal(at, []int{1}) {
-		return nil
-	}
-	if err := t.Insert(Table, from, 1, jumpRule(chain)...); err != nil {
-		return err
-	}
-	for _, pos := range slices.Backward(at) {
-		if err := t.DeleteById(Table, from, pos+1); err != nil {
-			return fmt.Errorf("deleting a later jump: %w", err)
-		}
-	}
-	return nil
+	return t.Insert(Table, from, 1, jumpRule(chain)...)
 }
 
 // removeJumps deletes every rule of from that jumps to chain.

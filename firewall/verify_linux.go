@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 )
 
 // Verify lists what of p is missing or differs in the kernel, per
-// family: the set, the chain, its rules and the jump first in INPUT;
+// family: the set, the chain, its rules and the jump from INPUT (where
+// it is: see ensureJump);
 // for Plan.Forward, the forward sets, chain, rules and jump. It reads
 // one listing of the filter table per family (one iptables run) and
 // the sets over netlink. The rules are compared with the listing the
@@ -88,18 +88,15 @@ func parseTable(listing []string) map[string][]string {
 }
 
 // verifyChain reports a missing chain, rules that differ from want, and
-// a jump from from that is missing or not its first rule.
+// a missing jump from from.
 func (k *Kernel) verifyChain(f family, tbl map[string][]string, chain string, want [][]string, from string) ([]string, error) {
 	cur, ok := tbl[chain]
 	if !ok {
 		return []string{"chain " + chain}, nil
 	}
 	var out []string
-	switch at := jumpsTo(tbl[from], chain); {
-	case len(at) == 0:
+	if len(jumpsTo(tbl[from], chain)) == 0 {
 		out = append(out, "jump from "+from)
-	case !slices.Equal(at, []int{1}):
-		out = append(out, fmt.Sprintf("jump first in %s (at %v)", from, at))
 	}
 	if len(cur) != len(want) {
 		return append(out, fmt.Sprintf("rules of %s: %d, want %d", chain, len(cur), len(want))), nil
