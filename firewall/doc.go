@@ -9,8 +9,8 @@
 // Every rule carries a comment with a digest of the whole rule set, so
 // setup is idempotent (a restart changes nothing when nothing changed)
 // and a changed rule set is replaced by inserting the new rules in front
-// of the old before deleting them: the chain never passes through an
-// open state. Closing for a daemon exit removes the NFLOG rules only, so
+// of the old before deleting them, in one iptables-restore transaction
+// per family: the chain never passes through an open state. Closing for a daemon exit removes the NFLOG rules only, so
 // the protected ports stay closed and grants expire on their own.
 //
 // Plan.Lock is the plan without knock rules, installed at boot and at
@@ -31,8 +31,9 @@
 // iptables-nft). A missing jump goes first in INPUT; a jump that later
 // rules precede stays: those are the administrator's.
 //
-// Below Kernel are two small seams: tables (the go-iptables calls, one
-// per family) and sets (ipset over netlink). fakeTables and fakeSets
+// Below Kernel are two small seams: tables (per family: the table's
+// listing, iptables -C through go-iptables, and iptables-restore
+// batches) and sets (ipset over netlink). fakeTables and fakeSets
 // implement them in memory at the rule and entry level, refusing what
 // the kernel refuses (a jump to a missing chain, deleting a chain still
 // jumped to), so sync, replace-in-front, Close, Remove and Verify are

@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -15,63 +14,32 @@ import (
 // first in FORWARD.
 const dockerUser = "DOCKER-USER"
 
-// forwardFrom is the chain the forward chain is jumped from:
-// DOCKER-USER where Docker made it, else FORWARD.
-func forwardFrom(t tables) (string, error) {
-	ok, err := t.ChainExists(Table, dockerUser)
-	if err != nil {
-		return "", err
-	}
-	if ok {
-		return dockerUser, nil
-	}
-	return "FORWARD", nil
-}
-
-// setupForward installs the forward path of p for one family: a set per
-// forwarded service, the chain and its jump; without Plan.Forward it
-// removes what an earlier plan installed.
-func (k *Kernel) setupForward(f family, p Plan) error {
+// syncForward appends to b the forward path of p for one family: the
+// chain and its jump from DOCKER-USER where Docker made it, else from
+// FORWARD (a jump from FORWARD goes once Docker came); without
+// Plan.Forward, the removal of what an earlier plan installed.
+func (k *Kernel) syncForward(b []string, f family, tbl map[string][]string, p Plan) ([]string, error) {
 	if len(p.Forward) == 0 {
-		ok, err := f.t.ChainExists(Table, ForwardChain)
-		if err != nil || !ok {
-			return err
-		}
-		return k.removeForward(f)
+		return removeChain(b, tbl, ForwardChain, dockerUser, "FORWARD"), nil
 	}
-	for _, svc := range p.Forward {
-		if err := k.createSet(ForwardSet(f.v6, svc), "hash:ip", f.v6, p.Timeout); err != nil {
-			return err
-		}
-	}
-	if err := k.syncChain(f, ForwardChain, p.ForwardRules(f.v6)); err != nil {
-		return err
-	}
-	from, err := forwardFrom(f.t)
+	b, err := k.syncChain(b, f, tbl, ForwardChain, p.ForwardRules(f.v6))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := ensureJump(f.t, from, ForwardChain); err != nil {
-		return fmt.Errorf("jumping to %s from %s: %w", ForwardChain, from, err)
+	if _, ok := tbl[dockerUser]; !ok {
+		return addJump(b, tbl, "FORWARD", ForwardChain), nil
 	}
-	if from == dockerUser { // Docker came after the jump from FORWARD
-		return removeJumps(f.t, "FORWARD", ForwardChain)
-	}
-	return nil
+	b = addJump(b, tbl, dockerUser, ForwardChain)
+	return removeJumps(b, tbl, "FORWARD", ForwardChain), nil
 }
 
-// removeForward deletes the forward chain's jumps, the chain and the
-// forward sets of one family.
-func (k *Kernel) removeForward(f family) error {
-	var errs []error
-	for _, from := range []string{dockerUser, "FORWARD"} {
-		errs = append(errs, removeJumps(f.t, from, ForwardChain))
-	}
-	errs = append(errs, f.t.ClearAndDeleteChain(Table, ForwardChain))
+// destroyForwardSets deletes the family's forward sets.
+func (k *Kernel) destroyForwardSets(f family) error {
 	names, err := k.sets.Names()
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return err
 	}
+	var errs []error
 	for _, n := range names {
 		if strings.HasPrefix(n, f.set+"-") {
 			if err := k.sets.Destroy(n); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +15,8 @@ import (
 )
 
 // Kernel is the Backend of the running system: iptables and ip6tables
-// (the tables seam, coreos/go-iptables) and ipset over netlink (the sets
-// seam, vishvananda/netlink).
+// (the tables seam: listings and iptables-restore batches) and ipset
+// over netlink (the sets seam, vishvananda/netlink).
 type Kernel struct {
 	fams [2]family
 	sets sets
@@ -55,21 +56,16 @@ func newKernel(v4, v6 tables, s sets) *Kernel {
 	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, snap: map[string][]string{}}
 }
 
-// Setup installs sets, chain rules and the jump, idempotently: nothing
-// changes when they are as planned. A missing jump goes first in INPUT.
+// Setup installs sets, chain rules and jumps, idempotently: nothing
+// changes when they are as planned. Per family it reads the filter
+// table once and applies what differs in one iptables-restore batch,
+// atomic: a changed rule set's new rules go in front of the old ones,
+// which are deleted after them in the same transaction, so the chain
+// never passes through an open state. A missing jump goes first.
 func (k *Kernel) Setup(p Plan) error {
 	for _, f := range k.fams {
-		if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
-			return err
-		}
-		if err := k.syncChain(f, Chain, p.Rules(f.v6)); err != nil {
+		if err := k.setupFamily(f, p); err != nil {
 			return fmt.Errorf("%s: %w", ipt(f.v6), err)
-		}
-		if err := ensureJump(f.t, "INPUT", Chain); err != nil {
-			return fmt.Errorf("%s: jumping to %s from INPUT: %w", ipt(f.v6), Chain, err)
-		}
-		if err := k.setupForward(f, p); err != nil {
-			return fmt.Errorf("%s: the forward path: %w", ipt(f.v6), err)
 		}
 	}
 	fwd := map[derive.Knock]bool{}
@@ -82,6 +78,49 @@ func (k *Kernel) Setup(p Plan) error {
 	return nil
 }
 
+func (k *Kernel) setupFamily(f family, p Plan) error {
+	if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
+		return err
+	}
+	for _, svc := range p.Forward {
+		if err := k.createSet(ForwardSet(f.v6, svc), "hash:ip", f.v6, p.Timeout); err != nil {
+			return err
+		}
+	}
+	tbl, err := readTable(f.t)
+	if err != nil {
+		return err
+	}
+	var b []string
+	if b, err = k.syncChain(b, f, tbl, Chain, p.Rules(f.v6)); err != nil {
+		return err
+	}
+	b = addJump(b, tbl, "INPUT", Chain)
+	if b, err = k.syncForward(b, f, tbl, p); err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if err := f.t.Restore(Table, b); err != nil {
+		return err
+	}
+	if len(p.Forward) == 0 {
+		if err := k.destroyForwardSets(f); err != nil {
+			return err
+		}
+	}
+	if tbl, err = readTable(f.t); err != nil {
+		return err
+	}
+	for _, c := range []string{Chain, ForwardChain} {
+		if rules, ok := tbl[c]; ok {
+			k.remember(f, c, rules)
+		}
+	}
+	return nil
+}
+
 func (k *Kernel) createSet(name, typ string, v6 bool, timeout time.Duration) error {
 	if err := k.sets.Create(name, typ, v6, timeout); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
@@ -89,44 +128,53 @@ func (k *Kernel) createSet(name, typ string, v6 bool, timeout time.Duration) err
 	return nil
 }
 
-// syncChain makes the chain hold exactly want. When it already does
-// nothing changes; otherwise the new rules are inserted in front and the
-// old ones deleted after them, so the chain never passes through an open
-// state. The listing it leaves is remembered for Verify.
-func (k *Kernel) syncChain(f family, chain string, want [][]string) error {
-	exists, err := f.t.ChainExists(Table, chain)
+// readTable lists the filter table and maps each chain to its rules.
+func readTable(t tables) (map[string][]string, error) {
+	listing, err := t.ListTable(Table)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !exists {
-		if err := f.t.NewChain(Table, chain); err != nil {
-			return err
+	return parseTable(listing), nil
+}
+
+// parseTable maps each chain of an iptables -S listing of a table to
+// its "-A" lines; a chain without rules maps to an empty list.
+func parseTable(listing []string) map[string][]string {
+	tbl := map[string][]string{}
+	for _, l := range listing {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "-P", "-N":
+			if _, ok := tbl[f[1]]; !ok {
+				tbl[f[1]] = []string{}
+			}
+		case "-A":
+			tbl[f[1]] = append(tbl[f[1]], l)
 		}
 	}
-	cur, err := listRules(f.t, chain)
-	if err != nil {
-		return err
-	}
-	ok, err := k.intact(f, chain, cur, want)
-	if err != nil || ok {
-		return err
+	return tbl
+}
+
+// syncChain appends to the batch b what makes the chain hold exactly
+// want: nothing when it already does; else the chain when missing, the
+// new rules in front and the deletion of the old ones after them.
+func (k *Kernel) syncChain(b []string, f family, tbl map[string][]string, chain string, want [][]string) ([]string, error) {
+	cur, exists := tbl[chain]
+	if !exists {
+		b = append(b, ":"+chain+" - [0:0]")
+	} else if ok, err := k.intact(f, chain, cur, want); err != nil || ok {
+		return b, err
 	}
 	for i, r := range want {
-		if err := f.t.Insert(Table, chain, i+1, r...); err != nil {
-			return fmt.Errorf("inserting %q: %w", strings.Join(r, " "), err)
-		}
+		b = append(b, fmt.Sprintf("-I %s %d %s", chain, i+1, strings.Join(r, " ")))
 	}
 	for range cur {
-		if err := f.t.DeleteById(Table, chain, len(want)+1); err != nil {
-			return fmt.Errorf("deleting an old rule: %w", err)
-		}
+		b = append(b, fmt.Sprintf("-D %s %d", chain, len(want)+1))
 	}
-	cur, err = listRules(f.t, chain)
-	if err != nil {
-		return err
-	}
-	k.remember(f, chain, cur)
-	return nil
+	return b, nil
 }
 
 // intact reports whether the listing cur holds exactly want: the
@@ -164,26 +212,6 @@ func (k *Kernel) forget() {
 	k.mu.Unlock()
 }
 
-// listRules lists the chain's rules ("-A CHAIN ...").
-func listRules(t tables, chain string) ([]string, error) {
-	all, err := t.List(Table, chain)
-	if err != nil {
-		return nil, err
-	}
-	return onlyRules(all), nil
-}
-
-// onlyRules keeps the "-A" lines of a listing.
-func onlyRules(all []string) []string {
-	var out []string
-	for _, r := range all {
-		if strings.HasPrefix(r, "-A ") {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func allTagged(rules []string, tag string) bool {
 	for _, r := range rules {
 		if !strings.Contains(r, tag) {
@@ -206,34 +234,37 @@ func jumpsTo(rules []string, chain string) []int {
 	return out
 }
 
-// ensureJump inserts a jump from from to chain as from's first rule
-// when from has none. A jump that rules inserted later precede stays
-// where it is: those are the administrator's (a fail2ban ban, a
-// blocklist, a deliberate DROP), and moving otpknock's accepts in front
-// of them would override them.
-func ensureJump(t tables, from, chain string) error {
-	rules, err := listRules(t, from)
-	if err != nil || len(jumpsTo(rules, chain)) > 0 {
-		return err
+// addJump appends to b a jump from from to chain, first in from, when
+// from has none. A jump that rules inserted later precede stays where
+// it is: those are the administrator's (a fail2ban ban, a blocklist, a
+// deliberate DROP), and moving otpknock's accepts in front of them would
+// override them.
+func addJump(b []string, tbl map[string][]string, from, chain string) []string {
+	if len(jumpsTo(tbl[from], chain)) > 0 {
+		return b
 	}
-	return t.Insert(Table, from, 1, jumpRule(chain)...)
+	return append(b, "-I "+from+" 1 "+strings.Join(jumpRule(chain), " "))
 }
 
-// removeJumps deletes every rule of from that jumps to chain.
-func removeJumps(t tables, from, chain string) error {
-	rules, err := listRules(t, from)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+// removeJumps appends to b the deletion of every jump from from to
+// chain, last first.
+func removeJumps(b []string, tbl map[string][]string, from, chain string) []string {
+	for _, pos := range slices.Backward(jumpsTo(tbl[from], chain)) {
+		b = append(b, "-D "+from+" "+strconv.Itoa(pos))
 	}
-	if err != nil {
-		return err
+	return b
+}
+
+// removeChain appends to b the deletion of the jumps to chain from the
+// given chains, and of the chain, when it exists.
+func removeChain(b []string, tbl map[string][]string, chain string, from ...string) []string {
+	if _, ok := tbl[chain]; !ok {
+		return b
 	}
-	for _, pos := range slices.Backward(jumpsTo(rules, chain)) {
-		if err := t.DeleteById(Table, from, pos); err != nil {
-			return err
-		}
+	for _, c := range from {
+		b = removeJumps(b, tbl, c, chain)
 	}
-	return nil
+	return append(b, "-F "+chain, "-X "+chain)
 }
 
 // Grant adds (or refreshes) src,svc in the family's set with a timeout,
@@ -251,11 +282,21 @@ func (k *Kernel) Close(p Plan) error {
 	k.forget()
 	var errs []error
 	for _, f := range k.fams {
-		for _, r := range p.Rules(f.v6) {
-			if IsNFLOG(r) {
-				if err := f.t.DeleteIfExists(Table, Chain, r...); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
-				}
+		tbl, err := readTable(f.t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+			continue
+		}
+		var b []string
+		rules := tbl[Chain]
+		for i := len(rules) - 1; i >= 0; i-- {
+			if strings.Contains(rules[i], " NFLOG ") {
+				b = append(b, fmt.Sprintf("-D %s %d", Chain, i+1))
+			}
+		}
+		if len(b) > 0 {
+			if err := f.t.Restore(Table, b); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
 			}
 		}
 	}
@@ -268,17 +309,24 @@ func (k *Kernel) Remove(Plan) error {
 	k.forget()
 	var errs []error
 	for _, f := range k.fams {
-		if err := removeJumps(f.t, "INPUT", Chain); err != nil {
+		tbl, err := readTable(f.t)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+			continue
 		}
-		if err := f.t.ClearAndDeleteChain(Table, Chain); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+		b := removeChain(nil, tbl, Chain, "INPUT")
+		b = removeChain(b, tbl, ForwardChain, dockerUser, "FORWARD")
+		if len(b) > 0 {
+			if err := f.t.Restore(Table, b); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+				continue
+			}
 		}
 		if err := k.sets.Destroy(f.set); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		if err := k.removeForward(f); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+		if err := k.destroyForwardSets(f); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -288,12 +336,13 @@ func (k *Kernel) Remove(Plan) error {
 func (k *Kernel) Status(Plan) (Status, error) {
 	var st Status
 	for _, f := range k.fams {
-		rules, err := listRules(f.t, Chain)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
+		tbl, err := readTable(f.t)
 		if err != nil {
 			return st, err
+		}
+		rules, ok := tbl[Chain]
+		if !ok {
+			continue
 		}
 		st.Installed = true
 		if f.v6 {

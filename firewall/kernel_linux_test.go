@@ -177,7 +177,7 @@ func TestKernelSync(t *testing.T) {
 	}
 }
 
-func mustList(t *testing.T, tb tables, chain string) []string {
+func mustList(t *testing.T, tb *fakeTables, chain string) []string {
 	t.Helper()
 	l, err := tb.List(Table, chain)
 	if err != nil {
@@ -186,28 +186,30 @@ func mustList(t *testing.T, tb tables, chain string) []string {
 	return l
 }
 
-// TestKernelSetupFailsClosed fails each change of a replacement in turn:
-// Setup reports it and the ports stay closed.
+// TestKernelSetupFailsClosed fails the batch of either family while
+// the lock is replaced by the full plan: Setup reports it, nothing of
+// the failed batch applies, and the ports stay closed in both families.
 func TestKernelSetupFailsClosed(t *testing.T) {
 	full := testPlan()
-	for i := 1; i <= len(full.Rules(false))+len(full.Lock().Rules(false)); i++ {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(ipt(v6), func(t *testing.T) {
 			f := newFakeKernel()
 			if err := f.Setup(full.Lock()); err != nil {
 				t.Fatal(err)
 			}
-			n := 0
-			f.t4.Fail = func(op, rule string) error {
-				if n++; n == i {
-					return errors.New("resource busy")
-				}
-				return nil
-			}
+			failing := map[bool]*fakeTables{false: f.t4, true: f.t6}[v6]
+			before := failing.String()
+			failing.Fail = func(op, rule string) error { return errors.New("resource busy") }
 			if err := f.Setup(full); err == nil || !strings.Contains(err.Error(), "resource busy") {
 				t.Errorf("Setup = %v, want the failure", err)
 			}
-			if err := closedErr(f.t4, full.Protected); err != nil {
-				t.Errorf("open after a failed change %d: %v", i, err)
+			if diff := cmp.Diff(before, failing.String()); diff != "" {
+				t.Errorf("the failed batch changed %s (-before +after):\n%s", ipt(v6), diff)
+			}
+			for _, tb := range []*fakeTables{f.t4, f.t6} {
+				if err := closedErr(tb, full.Protected); err != nil {
+					t.Errorf("open after a failed batch: %v", err)
+				}
 			}
 		})
 	}
@@ -320,5 +322,43 @@ func TestKernelGrantErrors(t *testing.T) {
 	svc := derive.Knock{Proto: derive.TCP, Port: 22}
 	if err := f.Grant(netip.MustParseAddr("198.18.0.2"), svc, time.Second); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("grant before setup: %v, want os.ErrNotExist", err)
+	}
+}
+
+// onlyRules keeps the "-A" lines of a listing.
+func onlyRules(all []string) []string {
+	var out []string
+	for _, r := range all {
+		if strings.HasPrefix(r, "-A ") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestFakeRestoreAllOrNothing checks the fake's batches: a line that
+// fails (like iptables-restore's) leaves the table as it was.
+func TestFakeRestoreAllOrNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		err   string
+	}{
+		{"jump to a missing chain", []string{":A - [0:0]", "-A A -j DROP", "-I INPUT 1 -j B"}, `couldn't load target "B"`},
+		{"deleting past the end", []string{":A - [0:0]", "-D A 1"}, "index of deletion too big"},
+		{"deleting a chain jumped to", []string{":A - [0:0]", "-A INPUT -j A", "-X A"}, "resource busy"},
+		{"a rule in a missing chain", []string{"-A B -j DROP"}, "no chain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := newFakeTables()
+			before := tb.String()
+			if err := tb.Restore(Table, tt.lines); err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Restore = %v, want %q", err, tt.err)
+			}
+			if diff := cmp.Diff(before, tb.String()); diff != "" {
+				t.Errorf("a failed batch changed the table (-before +after):\n%s", diff)
+			}
+		})
 	}
 }

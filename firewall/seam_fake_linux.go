@@ -13,12 +13,15 @@ import (
 // table's built-in chains and any created, each a list of rules in
 // go-iptables' argument form. Like iptables, it refuses a jump to a
 // chain that does not exist and the deletion of a chain still jumped
-// to. String renders it as iptables -S does.
+// to or not empty, and applies a Restore all or nothing. Its other
+// methods (Insert, Flush, Replace, ...) are what tests break it with.
+// String renders it as iptables -S does.
 type fakeTables struct {
 	mu     sync.Mutex
 	chains map[string][]string // "table/chain" -> rules, each its joined arguments
-	// Fail, when set, is asked before each change (op is "insert",
-	// "delete", "newchain" or "deletechain") and fails it with its error.
+	// Fail, when set, is asked before each change (op is "restore",
+	// with the batch's lines, or "insert", "delete", "newchain",
+	// "deletechain") and fails it with its error.
 	Fail func(op string, rule string) error
 	// Changed, when set, runs after each change, without the lock held.
 	Changed func()
@@ -218,13 +221,9 @@ func (f *fakeTables) ClearAndDeleteChain(table, chain string) error {
 		f.mu.Unlock()
 		return nil
 	}
-	for k, rs := range f.chains {
-		for _, r := range rs {
-			if strings.HasPrefix(k, table+"/") && strings.Contains(r+" ", "-j "+chain+" ") {
-				f.mu.Unlock()
-				return fmt.Errorf("deleting chain %s: too many links", chain)
-			}
-		}
+	if f.referenced(table, chain) {
+		f.mu.Unlock()
+		return fmt.Errorf("deleting chain %s: too many links", chain)
 	}
 	if err := f.change("deletechain", chain); err != nil {
 		f.mu.Unlock()
@@ -234,6 +233,107 @@ func (f *fakeTables) ClearAndDeleteChain(table, chain string) error {
 	f.mu.Unlock()
 	f.changed()
 	return nil
+}
+
+// Restore applies the lines to a copy of the chains and keeps the copy
+// only when every line applies.
+func (f *fakeTables) Restore(table string, lines []string) error {
+	f.mu.Lock()
+	if err := f.change("restore", strings.Join(lines, "\n")); err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	orig := f.chains
+	f.chains = map[string][]string{}
+	for k, rs := range orig {
+		f.chains[k] = slices.Clone(rs)
+	}
+	for i, l := range lines {
+		if err := f.apply(table, l); err != nil {
+			f.chains = orig
+			f.mu.Unlock()
+			return fmt.Errorf("line %d: %q: %w", i+2, l, err)
+		}
+	}
+	f.mu.Unlock()
+	f.changed()
+	return nil
+}
+
+// apply applies one line of a Restore. f.mu is held.
+func (f *fakeTables) apply(table, line string) error {
+	w := strings.Fields(line)
+	if len(w) == 1 && strings.HasPrefix(w[0], ":") || len(w) == 3 && strings.HasPrefix(w[0], ":") {
+		if _, ok := f.chains[table+"/"+w[0][1:]]; !ok {
+			f.chains[table+"/"+w[0][1:]] = nil
+		}
+		return nil
+	}
+	if len(w) < 2 {
+		return fmt.Errorf("bad line")
+	}
+	key := table + "/" + w[1]
+	rs, ok := f.chains[key]
+	if !ok {
+		return errNoChain
+	}
+	num := func(i int) (int, error) {
+		if len(w) <= i {
+			return 0, fmt.Errorf("no rule number")
+		}
+		var n int
+		if _, err := fmt.Sscan(w[i], &n); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
+	switch w[0] {
+	case "-I":
+		n, err := num(2)
+		if err != nil || n < 1 || n > len(rs)+1 {
+			return fmt.Errorf("index of insertion too big")
+		}
+		if err := f.check(table, w[1], w[3:]); err != nil {
+			return err
+		}
+		f.chains[key] = slices.Insert(rs, n-1, strings.Join(w[3:], " "))
+	case "-A":
+		if err := f.check(table, w[1], w[2:]); err != nil {
+			return err
+		}
+		f.chains[key] = append(rs, strings.Join(w[2:], " "))
+	case "-D":
+		n, err := num(2)
+		if err != nil || len(w) != 3 || n < 1 || n > len(rs) {
+			return fmt.Errorf("index of deletion too big")
+		}
+		f.chains[key] = slices.Delete(rs, n-1, n)
+	case "-F":
+		f.chains[key] = nil
+	case "-X":
+		if slices.Contains(builtin, w[1]) {
+			return fmt.Errorf("cannot delete built-in chain %s", w[1])
+		}
+		if len(rs) > 0 || f.referenced(table, w[1]) {
+			return fmt.Errorf("deleting chain %s: resource busy", w[1])
+		}
+		delete(f.chains, key)
+	default:
+		return fmt.Errorf("unknown command %s", w[0])
+	}
+	return nil
+}
+
+// referenced reports whether a rule jumps to chain. f.mu is held.
+func (f *fakeTables) referenced(table, chain string) bool {
+	for k, rs := range f.chains {
+		for _, r := range rs {
+			if strings.HasPrefix(k, table+"/") && strings.Contains(r+" ", "-j "+chain+" ") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Flush empties a chain, as iptables -F does (a firewall reload).

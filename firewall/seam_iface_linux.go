@@ -7,34 +7,22 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// tables is the seam under Kernel for one family's iptables: the calls
-// of coreos/go-iptables it makes, in its words (a rule is its argument
-// list; List returns iptables -S lines). The real one is go-iptables
-// (newTables); fakeTables keeps chains of rules in memory.
+// tables is the seam under Kernel for one family's iptables, in
+// iptables' words: a rule is its argument list, a listing the lines of
+// iptables -S. The real one (newTables) runs go-iptables for -C and
+// iptables -S and iptables-restore; fakeTables keeps chains of rules in
+// memory.
 type tables interface {
-	// ChainExists reports whether table holds chain.
-	ChainExists(table, chain string) (bool, error)
-	// NewChain creates an empty chain.
-	NewChain(table, chain string) error
-	// List returns chain as iptables -S shows it: "-N CHAIN" or
-	// "-P CHAIN POLICY", then one "-A CHAIN ..." line per rule. A missing
-	// chain is an error matching os.ErrNotExist.
-	List(table, chain string) ([]string, error)
 	// ListTable returns the whole table as iptables -S shows it: the
-	// chains ("-P CHAIN POLICY", "-N CHAIN"), then their rules. The
-	// periodic check reads it, one iptables run per family.
+	// chains ("-P CHAIN POLICY", "-N CHAIN"), then their rules.
 	ListTable(table string) ([]string, error)
 	// Exists reports whether chain holds rule (iptables -C).
 	Exists(table, chain string, rule ...string) (bool, error)
-	// Insert puts rule at position pos (from 1).
-	Insert(table, chain string, pos int, rule ...string) error
-	// DeleteById deletes the rule at position pos (from 1).
-	DeleteById(table, chain string, pos int) error
-	// DeleteIfExists deletes the first rule equal to rule, if any.
-	DeleteIfExists(table, chain string, rule ...string) error
-	// ClearAndDeleteChain empties and deletes chain; nothing when it is
-	// missing.
-	ClearAndDeleteChain(table, chain string) error
+	// Restore applies lines to the table in one transaction, all or
+	// nothing (iptables-restore --noflush): ":CHAIN - [0:0]" creates a
+	// chain; "-I CHAIN N rule...", "-A CHAIN rule...", "-D CHAIN N",
+	// "-F CHAIN" and "-X CHAIN" as iptables has them.
+	Restore(table string, lines []string) error
 }
 
 // sets is the seam under Kernel for the ipsets over netlink

@@ -17,15 +17,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// iptTables is the real tables: go-iptables, with a missing chain in
-// List reported as os.ErrNotExist, and ListTable, which go-iptables
-// lacks, run directly with the same binary.
+// iptTables is the real tables: go-iptables for -C, the iptables and
+// iptables-restore binaries of the family for the listing and the
+// batches, which go-iptables lacks.
 type iptTables struct {
 	*iptables.IPTables
-	path string // iptables or ip6tables
+	list, restore string // paths of iptables (or ip6tables) and its -restore
 }
 
-// newTables finds iptables or ip6tables.
+// newTables finds iptables or ip6tables and its -restore.
 func newTables(v6 bool) (iptTables, error) {
 	proto := iptables.ProtocolIPv4
 	if v6 {
@@ -35,35 +35,48 @@ func newTables(v6 bool) (iptTables, error) {
 	if err != nil {
 		return iptTables{}, fmt.Errorf("%s: %w (install the iptables package)", ipt(v6), err)
 	}
-	path, err := exec.LookPath(ipt(v6))
+	list, err := exec.LookPath(ipt(v6))
 	if err != nil {
 		return iptTables{}, fmt.Errorf("%s: %w (install the iptables package)", ipt(v6), err)
 	}
-	return iptTables{t, path}, nil
+	restore, err := exec.LookPath(ipt(v6) + "-restore")
+	if err != nil {
+		return iptTables{}, fmt.Errorf("%s-restore: %w (install the iptables package)", ipt(v6), err)
+	}
+	return iptTables{t, list, restore}, nil
 }
 
 // ListTable runs iptables --wait -t table -S.
 func (t iptTables) ListTable(table string) ([]string, error) {
-	var stderr bytes.Buffer
-	cmd := exec.Command(t.path, "--wait", "-t", table, "-S")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := run(exec.Command(t.list, "--wait", "-t", table, "-S"), "")
 	if err != nil {
-		return nil, fmt.Errorf("%s -t %s -S: %w: %s", t.path, table, err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
-	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"), nil
+	return strings.Split(strings.TrimSuffix(out, "\n"), "\n"), nil
 }
 
-// List returns iptables -S of the chain. Like go-iptables' ChainExists,
-// it takes exit status 1 for a missing chain: iptables-nft 1.8.9 says a
-// deleted chain "is incompatible".
-func (t iptTables) List(table, chain string) ([]string, error) {
-	out, err := t.IPTables.List(table, chain)
-	var e *iptables.Error
-	if errors.As(err, &e) && (e.IsNotExist() || e.ExitStatus() == 1) {
-		return nil, fmt.Errorf("listing %s: %w (%w)", chain, os.ErrNotExist, err)
+// Restore runs iptables-restore --noflush --wait with the lines.
+func (t iptTables) Restore(table string, lines []string) error {
+	in := "*" + table + "\n" + strings.Join(lines, "\n") + "\nCOMMIT\n"
+	_, err := run(exec.Command(t.restore, "--noflush", "--wait"), in)
+	return err
+}
+
+// run runs cmd with stdin and returns its output; its error carries
+// the command and its stderr, with a permission problem as
+// os.ErrPermission.
+func run(cmd *exec.Cmd, stdin string) (string, error) {
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stderr = strings.NewReader(stdin), &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "Permission denied") || strings.Contains(msg, "Operation not permitted") {
+			err = fmt.Errorf("%w (%w)", os.ErrPermission, err)
+		}
+		return "", fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, msg)
 	}
-	return out, err
+	return string(out), nil
 }
 
 // netlinkSets is the real sets: ipset over one netfilter netlink socket.

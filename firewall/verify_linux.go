@@ -42,11 +42,10 @@ func (k *Kernel) verifyFamily(f family, p Plan) ([]string, error) {
 			return nil, err
 		}
 	}
-	listing, err := f.t.ListTable(Table)
+	tbl, err := readTable(f.t)
 	if err != nil {
 		return nil, err
 	}
-	tbl := parseTable(listing)
 	miss, err := k.verifyChain(f, tbl, Chain, p.Rules(f.v6), "INPUT")
 	if err != nil {
 		return nil, err
@@ -64,27 +63,6 @@ func (k *Kernel) verifyFamily(f family, p Plan) ([]string, error) {
 		out = append(out, miss...)
 	}
 	return out, nil
-}
-
-// parseTable maps each chain of an iptables -S listing of a table to
-// its "-A" lines; a chain without rules maps to an empty list.
-func parseTable(listing []string) map[string][]string {
-	tbl := map[string][]string{}
-	for _, l := range listing {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "-P", "-N":
-			if _, ok := tbl[f[1]]; !ok {
-				tbl[f[1]] = []string{}
-			}
-		case "-A":
-			tbl[f[1]] = append(tbl[f[1]], l)
-		}
-	}
-	return tbl
 }
 
 // verifyChain reports a missing chain, rules that differ from want, and
