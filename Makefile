@@ -87,6 +87,8 @@ install: build man ## install binary, systemd unit, sysusers and tmpfiles entrie
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
+	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock-lock.service > $(BIN)-lock.service
+	install -D -m 0644 $(BIN)-lock.service $(DESTDIR)$(UNITDIR)/otpknock-lock.service
 	install -D -m 0644 packaging/otpknock.sysusers $(DESTDIR)$(SYSUSERSDIR)/otpknock.conf
 	install -D -m 0644 packaging/otpknock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/otpknock.conf
 	rm -f $(BIN).example.yaml && $(BIN) init --config $(BIN).example.yaml --server-id CHANGE-ME --host knock.example.org --secrets-dir /etc/otpknock/secrets >/dev/null

@@ -29,7 +29,7 @@ type Env struct {
 	Writer sender.Writer
 	Prober sender.Prober
 	// Firewall and Packets open the server's kernel boundaries for
-	// server and firewall status|remove; nil means the kernel's
+	// server and firewall status|lock|remove; nil means the kernel's
 	// (firewall.Open for the config's firewall key; listener.Open on the
 	// config's NFLOG group),
 	// and server then first checks for root or CAP_NET_ADMIN. A source
@@ -115,7 +115,7 @@ current time step derive a one-time knock sequence; the server opens the
 service for the knocking address only, for a short time.
 
 Server:  otpknock init, otpknock user add|list|show|remove,
-         otpknock server, otpknock firewall status|remove
+         otpknock server, otpknock firewall status|lock|remove
 Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
          otpknock send, otpknock connect, otpknock tui`,
 		SilenceUsage:  true,

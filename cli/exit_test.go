@@ -75,6 +75,11 @@ func TestExitCodes(t *testing.T) {
 		{"firewall status fails", func(t *testing.T, s *fakeServer) { s.fw.StatusErr = boom },
 			func(s *fakeServer) []string { return []string{"firewall", "status", "-c", s.path} }, ExitFailure, "netlink socket gone"},
 		{"firewall status, missing config", nil, func(s *fakeServer) []string { return []string{"firewall", "status", "-c", s.path + ".missing"} }, ExitUsage, "does not exist"},
+		{"firewall lock, bad config", func(t *testing.T, s *fakeServer) { os.WriteFile(s.path, []byte("server_id: gw1\nskew: 99\n"), 0o600) },
+			func(s *fakeServer) []string { return []string{"firewall", "lock", "-c", s.path} }, ExitUsage, "skew: 99"},
+		{"firewall lock fails", func(t *testing.T, s *fakeServer) { s.fw.SetupErr = boom },
+			func(s *fakeServer) []string { return []string{"firewall", "lock", "-c", s.path} }, ExitFailure, "locking the protected ports: netlink socket gone"},
+		{"bad firewall check interval", nil, func(s *fakeServer) []string { return []string{"server", "-c", s.path, "--firewall-check", "10ms"} }, ExitUsage, "--firewall-check: 10ms"},
 		{"dry run", nil, func(s *fakeServer) []string { return []string{"server", "-c", s.path, "--dry-run"} }, ExitOK, ""},
 	}
 	for _, tt := range tests {

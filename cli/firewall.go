@@ -13,11 +13,11 @@ import (
 func newFirewallCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "firewall",
-		Short: "Show or remove the server's firewall table or chain, sets and grants",
+		Short: "Show, lock or remove the server's firewall table or chain, sets and grants",
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
-	c.AddCommand(newFirewallStatusCmd(env, &path), newFirewallRemoveCmd(env, &path))
+	c.AddCommand(newFirewallStatusCmd(env, &path), newFirewallLockCmd(env, &path), newFirewallRemoveCmd(env, &path))
 	return c
 }
 

@@ -43,6 +43,9 @@ func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 	}
 }
 
+// locked is the status of a firewall that otpknock firewall lock installed.
+const locked = "locked (otpknock firewall lock: the protected ports closed, the server not started)"
+
 // printChainStatus prints the iptables chain's state, its rules and the
 // sets' line.
 func printChainStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
@@ -55,7 +58,10 @@ func printChainStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
 		nflog = "on"
 	}
 	current := "current"
-	if !strings.Contains(strings.Join(st.Rules4, "\n"), plan.Digest()) {
+	switch all := strings.Join(st.Rules4, "\n"); {
+	case strings.Contains(all, plan.Lock().Digest()):
+		current = locked
+	case !strings.Contains(all, plan.Digest()):
 		current = "differs from the config (the server updates it at start or reload)"
 	}
 	fmt.Fprintf(w, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", firewall.Chain, len(st.Rules4), len(st.Rules6), current, nflog)
@@ -78,7 +84,10 @@ func printNFTStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
 		nflog = "on"
 	}
 	current := "current"
-	if !strings.Contains(all, plan.NFTDigest()) {
+	switch {
+	case strings.Contains(all, plan.Lock().NFTDigest()):
+		current = locked
+	case !strings.Contains(all, plan.NFTDigest()):
 		current = "differs from the config (the server updates it at start or reload)"
 	}
 	fmt.Fprintf(w, "Table inet %s: %d rules for IPv4 and IPv6, %s; knock logging %s.\n", firewall.NFTTable, len(st.Rules4), current, nflog)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
@@ -19,6 +20,7 @@ import (
 func newServerCmd(env *Env) *cobra.Command {
 	var path, logFormat, logLevel string
 	var dryRun, checkOnly bool
+	var healEvery time.Duration
 	c := &cobra.Command{
 		Use:   "server [--config FILE] [--dry-run]",
 		Short: "Run the knock server: watch knocks, open services for their senders",
@@ -29,9 +31,17 @@ address that knocked their current sequence, for open_timeout. SIGHUP
 reloads users and secrets; SIGINT or SIGTERM stop it, leaving the
 protected ports closed and live grants expiring on their own.
 
+Every --firewall-check (2s) it checks its chain, the jump and the sets,
+and reinstalls what a firewall reload or iptables -F removed, with a log
+line and the metric otpknock_firewall_repairs_total.
+
 Needs root or CAP_NET_ADMIN. --dry-run prints the firewall it would
 install and exits; --check validates the config, the secrets and the
 kernel support without changing anything.
+
+Before it reads secrets or state, or opens NFLOG, it closes the
+protected ports as otpknock firewall lock does, so a start that fails
+leaves them closed.
 
 Exit status: 2 for bad flags, configuration, secrets or state file (and
 a failed --check or missing privileges), 1 when the server fails to
@@ -53,12 +63,16 @@ install the firewall, to open NFLOG, or while it runs.`,
 			if err != nil {
 				return usage(err)
 			}
-			return serve(cmd.Context(), env, cfg, log)
+			if healEvery < 100*time.Millisecond || healEvery > 5*time.Minute {
+				return usageErrorf("--firewall-check: %v must be from 100ms to 5m", healEvery)
+			}
+			return serve(cmd.Context(), env, cfg, log, healEvery)
 		},
 	}
 	c.Flags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the firewall backend, the rules and sets it would install, then exit")
 	c.Flags().BoolVar(&checkOnly, "check", false, "check config, secrets and kernel support, change nothing, then exit")
+	c.Flags().DurationVar(&healEvery, "firewall-check", daemon.DefaultHealEvery, "how often the server checks its firewall and reinstalls what a reload or iptables -F removed")
 	c.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return c
@@ -82,7 +96,7 @@ func newLogger(env *Env, format, level string) (*slog.Logger, error) {
 // serve opens the kernel boundaries, builds the daemon and runs it until
 // ctx ends or it fails. Its goroutines (reloads, metrics) end before it
 // returns.
-func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, healEvery time.Duration) error {
 	if env.kernel() {
 		if err := daemon.CheckPrivileges(); err != nil {
 			return usage(err)
@@ -96,6 +110,11 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) 
 		return err
 	}
 	log.Info("firewall", "backend", why)
+	// Closed first: whatever fails later (a secret, the state file, the
+	// NFLOG group) leaves the protected ports closed.
+	if _, err := lock(fw, daemon.FirewallPlan(cfg)); err != nil {
+		return fmt.Errorf("%w: %w", daemon.ErrInstall, err)
+	}
 	src, err := env.packets(cfg.NFLOGGroup)
 	if err != nil {
 		return err
@@ -103,7 +122,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger) 
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}
-	d, err := daemon.New(cfg, daemon.Deps{Source: src, Firewall: fw, Clock: env.Clock, Log: log})
+	d, err := daemon.New(cfg, daemon.Deps{Source: src, Firewall: fw, Clock: env.Clock, Log: log, HealEvery: healEvery})
 	if err != nil {
 		if !errors.Is(err, daemon.ErrInstall) {
 			err = usage(err) // the state file or a secret

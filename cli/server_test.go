@@ -131,7 +131,7 @@ func TestServer(t *testing.T) {
 	go func() { done <- s.run(ctx, "server", "-c", s.path) }()
 	wait, stopWait := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stopWait()
-	if err := s.clock.WaitTickers(wait, 1); err != nil {
+	if err := s.clock.WaitTickers(wait, 2); err != nil {
 		t.Fatalf("the server never started: %v\n%s", err, s.stderr)
 	}
 	s.knock(t, "198.18.0.2", s.sequence(t, "alice"))
@@ -145,7 +145,8 @@ func TestServer(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("server: %v\n%s", err, s.stderr)
 	}
-	want := "installed=true nflog=false setups=2\ngrant 198.18.0.2 tcp/22 30s\ngrant 2001:2::2 tcp/2222 30s"
+	// Three setups: the lock at start, the server's firewall, the reload.
+	want := "installed=true nflog=false setups=3\ngrant 198.18.0.2 tcp/22 30s\ngrant 2001:2::2 tcp/2222 30s"
 	if got := s.fw.String(); got != want {
 		t.Errorf("firewall:\n%s\nwant:\n%s", got, want)
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -44,6 +46,10 @@ type Config struct {
 	MetricsListen   string // loopback host:port for /metrics and /healthz; "" is off
 	Firewall        string // the firewall backend: auto, nftables or iptables
 	Users           []User
+	// Forward are the services marked forward: true under services:
+	// DNATed to a container (a Docker published port), guarded on the
+	// forward path as well as INPUT; sorted.
+	Forward []derive.Knock
 }
 
 // User is one user of the server.
@@ -62,13 +68,19 @@ type file struct {
 	SecretsDir      string `yaml:"secrets_dir"`
 	StateFile       string `yaml:"state_file"`
 	derive.Fields   `yaml:",inline"`
-	Skew            int           `yaml:"skew"`
-	SequenceTimeout time.Duration `yaml:"sequence_timeout"`
-	OpenTimeout     time.Duration `yaml:"open_timeout"`
-	NFLOGGroup      int           `yaml:"nflog_group"`
-	MetricsListen   string        `yaml:"metrics_listen"`
-	Firewall        string        `yaml:"firewall,omitempty"`
-	Users           []userFile    `yaml:"users"`
+	Skew            int                    `yaml:"skew"`
+	SequenceTimeout time.Duration          `yaml:"sequence_timeout"`
+	OpenTimeout     time.Duration          `yaml:"open_timeout"`
+	NFLOGGroup      int                    `yaml:"nflog_group"`
+	MetricsListen   string                 `yaml:"metrics_listen"`
+	Firewall        string                 `yaml:"firewall,omitempty"`
+	Services        map[string]serviceFile `yaml:"services,omitempty"`
+	Users           []userFile             `yaml:"users"`
+}
+
+// serviceFile is the options of one service (services: tcp/8080: ...).
+type serviceFile struct {
+	Forward bool `yaml:"forward"` // DNATed to a container: guard the forward path
 }
 
 type userFile struct {
@@ -151,6 +163,11 @@ func (f *file) validate(path string) (*Config, error) {
 		SecretsDir: resolve(dir, f.SecretsDir), StateFile: resolve(dir, f.StateFile),
 		SequenceTimeout: f.SequenceTimeout, OpenTimeout: f.OpenTimeout, NFLOGGroup: uint16(f.NFLOGGroup),
 	}
+	fwd, err := forwardServices(f.Services, p)
+	if err != nil {
+		return nil, err
+	}
+	c.Forward = fwd
 	seen := map[string]bool{}
 	for i, uf := range f.Users {
 		u, err := uf.validate(p)
@@ -164,6 +181,29 @@ func (f *file) validate(path string) (*Config, error) {
 		c.Users = append(c.Users, u)
 	}
 	return c, nil
+}
+
+// forwardServices reads services:, keyed by service (tcp/8080), and
+// returns those with forward: true, sorted by protocol and port.
+func forwardServices(m map[string]serviceFile, p derive.Params) ([]derive.Knock, error) {
+	var out []derive.Knock
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		sf := m[key]
+		k, err := derive.ParseService(key)
+		if err != nil {
+			return nil, fmt.Errorf("services: %w", err)
+		}
+		if err := checkOutsideRange(k, p); err != nil {
+			return nil, fmt.Errorf("services: %w", err)
+		}
+		if sf.Forward {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b derive.Knock) int {
+		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
+	})
+	return out, nil
 }
 
 // checkLoopback accepts "" or a loopback address with a port.

@@ -82,6 +82,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad knock", base + "users: [{name: bob, open: [tcp/22], knock: single}]\n", "users[0]: knock: bob: \"single\" must be sequence or packet"},
 		{"packet over tcp only", base + "protocols: [tcp]\nknocks: 5\nusers: [{name: bob, open: [tcp/22], knock: packet}]\n",
 			"users[0]: knock: bob: protocols: packet knocks need udp or icmp among the protocols"},
+		{"bad service", base + "services: {tcp/x: {forward: true}}\n", "services: "},
+		{"icmp service option", base + "services: {icmp/8: {forward: true}}\n", "services: \"icmp/8\": a service is tcp/PORT or udp/PORT"},
+		{"forward in range", base + "services: {tcp/30000: {forward: true}}\n", "services: tcp/30000 lies inside knock_range"},
+		{"unknown service option", base + "services: {tcp/8080: {foward: true}}\n", "foward"},
 		{"duplicate user", base + "users: [{name: bob, open: [tcp/22]}, {name: bob, open: [tcp/22]}]\n", "users[1]: name \"bob\" is used twice"},
 	}
 	for _, tt := range tests {
@@ -118,6 +122,9 @@ users:
 	}
 	if c.Firewall != DefaultFirewall {
 		t.Errorf("Firewall = %q, want %q when the key is absent", c.Firewall, DefaultFirewall)
+	}
+	if c.Forward != nil {
+		t.Errorf("Forward = %v without services:", c.Forward)
 	}
 	if c.SecretsDir != "/x/secrets" {
 		t.Errorf("SecretsDir = %q, want /x/secrets (relative to the config)", c.SecretsDir)
@@ -211,4 +218,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted invalid params: %v", err)
 		}
 	})
+}
+
+func TestParseServices(t *testing.T) {
+	c, err := Parse([]byte(`server_id: gw1
+services:
+  udp/5353: {forward: true}
+  tcp/8080:
+    forward: true
+  tcp/22: {forward: false}
+users:
+  - {name: alice, open: [tcp/8080, tcp/22]}
+`), "/x/c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []derive.Knock{{Proto: derive.TCP, Port: 8080}, {Proto: derive.UDP, Port: 5353}}
+	if diff := cmp.Diff(want, c.Forward); diff != "" {
+		t.Errorf("Forward (-want +got):\n%s", diff)
+	}
 }

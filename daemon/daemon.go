@@ -22,6 +22,9 @@ type Deps struct {
 	Firewall firewall.Backend // the grants
 	Clock    clock.Clock
 	Log      *slog.Logger
+	// HealEvery is how often Run checks the firewall and reinstalls what
+	// is missing; 0 means DefaultHealEvery.
+	HealEvery time.Duration
 }
 
 // Daemon is an installed otpknock server.
@@ -29,7 +32,8 @@ type Deps struct {
 // Its life: New loads the state file and the secrets, builds the matcher
 // and the metrics, and installs the firewall. Run, called once, serves
 // the packets until its context ends or the source fails, then calls
-// Close. Reload may be called from any goroutine at any time (SIGHUP);
+// Close; meanwhile it checks the firewall every Deps.HealEvery and
+// reinstalls what a reload or an administrator removed. Reload may be called from any goroutine at any time (SIGHUP);
 // after Close it does nothing. Close stops logging knocks, leaving the
 // protected ports closed (fail closed), and saves the used steps; it is
 // idempotent, and a caller that never runs the daemon calls it itself.
@@ -40,6 +44,7 @@ type Daemon struct {
 	log     *slog.Logger
 	metrics *Metrics
 	persist chan struct{} // a grant changed the used steps
+	healIn  time.Duration // Deps.HealEvery
 
 	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
 	closed    bool       // guarded by lifecycle
@@ -80,7 +85,10 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), cfg: cfg, plan: plan, m: m, used: used}
+		persist: make(chan struct{}, 1), healIn: deps.HealEvery, cfg: cfg, plan: plan, m: m, used: used}
+	if d.healIn <= 0 {
+		d.healIn = DefaultHealEvery
+	}
 	d.metrics = newMetrics(d)
 	return d, nil
 }
@@ -147,8 +155,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancel()
 	tick := d.clock.NewTicker(housekeepingEvery)
 	defer tick.Stop()
+	heal := d.clock.NewTicker(d.healIn)
+	defer heal.Stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.housekeeping(ctx, tick.C()) })
+	wg.Go(func() { d.healer(ctx, heal.C()) })
 	wg.Go(func() { d.persister(ctx) })
 	runErr := d.src.Run(ctx, d.handle)
 	cancel()

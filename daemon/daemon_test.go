@@ -64,16 +64,16 @@ func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fak
 	return r
 }
 
-// start runs a daemon on fakes and returns once its housekeeping ticker
-// exists, so that moving the fake clock ticks it.
+// start runs a daemon on fakes and returns once its housekeeping and
+// healing tickers exist, so that moving the fake clock ticks them.
 func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
 	t.Helper()
 	r := newDaemon(t, cfg, c, fw)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.d.Run(ctx) }()
-	if err := c.WaitTickers(testContext(t), 1); err != nil {
-		t.Fatalf("the daemon's ticker: %v", err)
+	if err := c.WaitTickers(testContext(t), 2); err != nil {
+		t.Fatalf("the daemon's tickers: %v", err)
 	}
 	return r
 }

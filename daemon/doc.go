@@ -11,7 +11,10 @@
 //
 // A Daemon's life is New (state, secrets, matcher, metrics, firewall
 // installed), Run (serve until the context ends or the source fails,
-// then Close), Reload at any time from another goroutine, and Close
+// then Close; meanwhile check the firewall with Backend.Verify every
+// Deps.HealEvery and install it again when a firewall reload or
+// iptables -F removed a piece, with a log line and the metric
+// otpknock_firewall_repairs_total), Reload at any time from another goroutine, and Close
 // (idempotent). Its time comes from a clock.Clock, its housekeeping
 // ticker included, so tests drive it with a fake clock and fake kernel
 // boundaries (listener.Fake, firewall.Fake).

@@ -22,6 +22,7 @@ type Metrics struct {
 	events   *prometheus.CounterVec              // sequences by outcome
 	knocks   *prometheus.CounterVec              // packet knocks by outcome
 	saveErrs prometheus.Counter
+	repairs  prometheus.Counter
 
 	mu      sync.Mutex
 	saveErr error // the last state save's failure, nil after a success
@@ -63,7 +64,9 @@ func newMetrics(d *Daemon) *Metrics {
 			return float64(f(d.m.Stats()) + f(d.replaced))
 		}
 	}
-	m.Registry.MustRegister(packets, m.events, m.knocks, m.saveErrs,
+	m.repairs = prometheus.NewCounter(prometheus.CounterOpts{Name: "otpknock_firewall_repairs_total",
+		Help: "Reinstalls of the firewall after the periodic check found a piece of it missing or changed (a firewall reload, iptables -F)."})
+	m.Registry.MustRegister(packets, m.events, m.knocks, m.saveErrs, m.repairs,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_size_total", Help: "Payloads on a packet knock element with a length out of range."},
 			count(func(s matcher.Stats) uint64 { return s.BadSize })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_tag_total", Help: "Payloads on a packet knock element whose tag did not verify."},
@@ -110,6 +113,9 @@ func (m *Metrics) saved(err error) {
 		m.saveErrs.Inc()
 	}
 }
+
+// repaired counts a reinstall of the firewall.
+func (m *Metrics) repaired() { m.repairs.Inc() }
 
 // health returns why the server is unhealthy, or nil.
 func (m *Metrics) health() error {

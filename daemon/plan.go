@@ -10,13 +10,16 @@ import (
 
 // FirewallPlan returns the firewall a config needs: its NFLOG group, knock
 // range, protocols and open_timeout, and the services of all users,
-// sorted by protocol and port, each once.
+// sorted by protocol and port, each once; the services marked forward
+// are guarded on the forward path too (and closed on INPUT, even when no
+// user opens them).
 func FirewallPlan(c *config.Config) firewall.Plan {
 	p := firewall.Plan{Group: c.NFLOGGroup, PortMin: c.Params.PortMin, PortMax: c.Params.PortMax,
-		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout}
+		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout, Forward: c.Forward}
 	for _, u := range c.Users {
 		p.Protected = append(p.Protected, u.Open...)
 	}
+	p.Protected = append(p.Protected, c.Forward...)
 	slices.SortFunc(p.Protected, func(a, b derive.Knock) int {
 		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
 	})

@@ -42,3 +42,11 @@ type GrantInfo struct {
 	Svc  derive.Knock
 	Left time.Duration
 }
+
+// ipt names a family's iptables command.
+func ipt(v6 bool) string {
+	if v6 {
+		return "ip6tables"
+	}
+	return "iptables"
+}

@@ -157,3 +157,30 @@ func roundTrips(b *testing.B, p *netnstest.Pair, port uint16) {
 		}
 	}
 }
+
+// BenchmarkVerify is one check of an intact firewall, the daemon's
+// periodic self-check: per family, the set, the chain's listing, the
+// INPUT listing (iptables -S, a fork each), with and without a
+// forwarded service. The daemon runs it every 2 s by default.
+//
+//	sudo go test ./firewall -run '^$' -bench Verify
+func BenchmarkVerify(b *testing.B) {
+	netnstest.Require(b, "iptables", "ip6tables")
+	for _, plan := range []struct {
+		name string
+		p    Plan
+	}{{"input", testPlan()}, {"input+forward", forwardPlan()}} {
+		b.Run(plan.name, func(b *testing.B) {
+			p := netnstest.NewPair(b)
+			k := kernelIn(b, p, plan.p)
+			b.ResetTimer()
+			p.Do(b, p.Server, func() {
+				for i := 0; i < b.N; i++ {
+					if miss, err := k.Verify(plan.p); err != nil || miss != nil {
+						b.Fatalf("Verify = %q, %v", miss, err)
+					}
+				}
+			})
+		})
+	}
+}

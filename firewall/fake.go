@@ -13,36 +13,57 @@ import (
 )
 
 // Fake is a Backend that keeps its state in memory, with grant expiry on
-// a clock. String renders the state for want-string comparisons.
+// a clock: the chain's rules per family, the INPUT jump, the sets and
+// the grants. String renders the state for want-string comparisons;
+// FlushInput, DeleteRule and DestroySets break it the way a firewall
+// reload or an administrator would, for tests of Verify and repairs.
 type Fake struct {
 	Clock clock.Clock
 
 	mu        sync.Mutex
-	digest    string // installed rule set; "" when none
-	plan      Plan   // the installed plan
-	nflog     bool
-	setups    int
+	digest    string               // installed rule set; "" when none
+	plan      Plan                 // the installed plan
+	rules     map[bool][]string    // installed chain rules by v6, "-A OTPKNOCK ..."
+	jump      bool                 // INPUT jumps to the chain
+	closed    bool                 // Close removed the NFLOG rules
+	sets      bool                 // the grant sets exist
+	setups    int                  // Setups that changed something
 	grants    map[string]time.Time // "src svc" -> expiry
 	SetupErr  error                // returned by Setup when set
 	GrantErr  error                // returned by Grant when set
 	StatusErr error                // returned by Status when set
+	VerifyErr error                // returned by Verify when set
 }
 
-// Setup records the plan as installed.
+// Setup installs the plan: the chain's rules, the jump and the sets. It
+// counts a setup only when it changed something.
 func (f *Fake) Setup(p Plan) error {
 	if f.SetupErr != nil {
 		return f.SetupErr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.digest != p.Digest() || !f.nflog {
+	if f.digest != p.Digest() || !slices.Equal(f.plan.Forward, p.Forward) || len(f.missing(p, true)) > 0 {
 		f.setups++
 	}
-	f.digest, f.plan, f.nflog = p.Digest(), p, true
+	f.digest, f.plan, f.jump, f.sets, f.closed = p.Digest(), p, true, true, false
+	f.rules = map[bool][]string{false: fakeRules(p, false, true), true: fakeRules(p, true, true)}
 	if f.grants == nil {
 		f.grants = map[string]time.Time{}
 	}
 	return nil
+}
+
+// fakeRules lists p's rules as iptables -S shows them, without the
+// NFLOG rules unless nflog.
+func fakeRules(p Plan, v6, nflog bool) []string {
+	var out []string
+	for _, r := range p.Rules(v6) {
+		if nflog || !IsNFLOG(r) {
+			out = append(out, "-A "+Chain+" "+strings.Join(r, " "))
+		}
+	}
+	return out
 }
 
 // Grant records a grant with its expiry.
@@ -52,31 +73,34 @@ func (f *Fake) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) er
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.digest == "" {
+	if f.digest == "" || !f.sets {
 		return fmt.Errorf("grant before setup")
 	}
 	f.grants[src.Unmap().String()+" "+svc.String()] = f.Clock.Now().Add(timeout)
 	return nil
 }
 
-// Close stops logging.
-func (f *Fake) Close(Plan) error {
+// Close stops logging: the NFLOG rules go, the rest stays.
+func (f *Fake) Close(p Plan) error {
 	f.mu.Lock()
-	f.nflog = false
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for v6, rs := range f.rules {
+		f.rules[v6] = slices.DeleteFunc(rs, func(r string) bool { return strings.Contains(r, " NFLOG ") })
+	}
 	return nil
 }
 
 // Remove forgets everything.
 func (f *Fake) Remove(Plan) error {
 	f.mu.Lock()
-	f.digest, f.nflog, f.grants = "", false, nil
+	f.digest, f.rules, f.jump, f.sets, f.grants = "", nil, false, false, nil
 	f.mu.Unlock()
 	return nil
 }
 
-// Status reports the installed plan's rules as iptables lists them
-// (without the NFLOG rules once closed) and the live grants.
+// Status reports the installed rules as iptables lists them and the
+// live grants.
 func (f *Fake) Status(Plan) (Status, error) {
 	if f.StatusErr != nil {
 		return Status{}, f.StatusErr
@@ -85,7 +109,7 @@ func (f *Fake) Status(Plan) (Status, error) {
 	defer f.mu.Unlock()
 	st := Status{Installed: f.digest != ""}
 	if st.Installed {
-		st.Rules4, st.Rules6 = f.rules(false), f.rules(true)
+		st.Rules4, st.Rules6 = slices.Clone(f.rules[false]), slices.Clone(f.rules[true])
 	}
 	for k, exp := range f.grants {
 		if left := exp.Sub(f.Clock.Now()); left > 0 {
@@ -97,23 +121,71 @@ func (f *Fake) Status(Plan) (Status, error) {
 	return st, nil
 }
 
-// rules lists the installed chain's rules. f.mu is held.
-func (f *Fake) rules(v6 bool) []string {
+// Verify lists what of p is missing or differs: the jump, the sets, the
+// chain's rules (a closed chain, without its NFLOG rules, differs).
+func (f *Fake) Verify(p Plan) ([]string, error) {
+	if f.VerifyErr != nil {
+		return nil, f.VerifyErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.missing(p, true), nil
+}
+
+// missing lists what of p is missing or differs, with or without its
+// NFLOG rules. f.mu is held.
+func (f *Fake) missing(p Plan, nflog bool) []string {
 	var out []string
-	for _, r := range f.plan.Rules(v6) {
-		if f.nflog || !IsNFLOG(r) {
-			out = append(out, "-A "+Chain+" "+strings.Join(r, " "))
+	if !f.sets {
+		out = append(out, "sets "+Set4+", "+Set6)
+	}
+	if f.rules == nil {
+		return append(out, "chain "+Chain)
+	}
+	if !f.jump {
+		out = append(out, "jump from INPUT")
+	}
+	for _, v6 := range []bool{false, true} {
+		if !slices.Equal(f.rules[v6], fakeRules(p, v6, nflog)) {
+			out = append(out, ipt(v6)+": rules of "+Chain)
 		}
 	}
 	return out
 }
 
+// FlushInput removes the INPUT jump, as iptables -F INPUT does.
+func (f *Fake) FlushInput() {
+	f.mu.Lock()
+	f.jump = false
+	f.mu.Unlock()
+}
+
+// DeleteRule removes rule i (from 0) of the family's chain.
+func (f *Fake) DeleteRule(v6 bool, i int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rs := f.rules[v6]; i < len(rs) {
+		f.rules[v6] = slices.Delete(rs, i, i+1)
+	}
+}
+
+// DestroySets removes the grant sets and their grants.
+func (f *Fake) DestroySets() {
+	f.mu.Lock()
+	f.sets, f.grants = false, map[string]time.Time{}
+	f.mu.Unlock()
+}
+
 // String renders the state: installation, logging, and each live grant
-// with the seconds left, sorted.
+// with the seconds left, sorted; then a lock (a plan without knock
+// rules), the forwarded services and what is missing from the installed
+// plan (after Close, its NFLOG rules are not), each on its own line, when
+// there are any.
 func (f *Fake) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	lines := []string{fmt.Sprintf("installed=%v nflog=%v setups=%d", f.digest != "", f.nflog, f.setups)}
+	nflog := strings.Contains(strings.Join(f.rules[false], "\n"), " NFLOG ")
+	lines := []string{fmt.Sprintf("installed=%v nflog=%v setups=%d", f.digest != "", nflog, f.setups)}
 	var gs []string
 	for k, exp := range f.grants {
 		if left := exp.Sub(f.Clock.Now()); left > 0 {
@@ -121,20 +193,18 @@ func (f *Fake) String() string {
 		}
 	}
 	slices.Sort(gs)
-	return strings.Join(append(lines, gs...), "\n")
-}
-
-// Verify reports what differs between the plan and the recorded state.
-func (f *Fake) Verify(p Plan) ([]string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch {
-	case f.digest == "":
-		return []string{"chain " + Chain + " is missing"}, nil
-	case f.digest != p.Digest():
-		return []string{"chain " + Chain + " differs from the plan"}, nil
-	case !f.nflog && p.Protocols != 0:
-		return []string{"the NFLOG rules are missing"}, nil
+	lines = append(lines, gs...)
+	if f.digest == "" {
+		return strings.Join(lines, "\n")
 	}
-	return nil, nil
+	if f.plan.Protocols == 0 {
+		lines = append(lines, "lock "+derive.Knocks(f.plan.Protected).String())
+	}
+	if len(f.plan.Forward) > 0 {
+		lines = append(lines, "forward "+derive.Knocks(f.plan.Forward).String())
+	}
+	for _, m := range f.missing(f.plan, !f.closed) {
+		lines = append(lines, "missing "+m)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -4,139 +4,212 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/coreos/go-iptables/iptables"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/internal/errno"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
-// Kernel is the Backend of the running system: iptables, ip6tables and
-// ipset over netlink.
+// Kernel is the Backend of the running system: iptables and ip6tables
+// (the tables seam: listings and iptables-restore batches) and ipset
+// over netlink (the sets seam, vishvananda/netlink).
 type Kernel struct {
-	v4, v6 *iptables.IPTables
-	nl     *netlink.Handle // one netfilter netlink socket for all grants
+	fams [2]family
+	sets sets
+
+	mu      sync.Mutex
+	snap    map[string][]string   // "iptables OTPKNOCK" -> the chain's listing after the last Setup
+	forward map[derive.Knock]bool // the last Setup's Plan.Forward: Grant adds to their sets too
 }
 
-// NewKernel finds iptables and ip6tables.
-func NewKernel() (*Kernel, error) {
-	v4, err := iptables.NewWithProtocol(iptables.ProtocolIPv4)
-	if err != nil {
-		return nil, fmt.Errorf("iptables: %w (install the iptables package)", err)
-	}
-	v6, err := iptables.NewWithProtocol(iptables.ProtocolIPv6)
-	if err != nil {
-		return nil, fmt.Errorf("ip6tables: %w (install the iptables package)", err)
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_NETFILTER)
-	if err != nil {
-		return nil, setErr("opening a netfilter netlink socket", err)
-	}
-	return &Kernel{v4: v4, v6: v6, nl: h}, nil
-}
-
-func (k *Kernel) families() []struct {
-	ipt *iptables.IPTables
+// family is one address family's iptables and grant set.
+type family struct {
+	t   tables
 	v6  bool
 	set string
-} {
-	return []struct {
-		ipt *iptables.IPTables
-		v6  bool
-		set string
-	}{{k.v4, false, Set4}, {k.v6, true, Set6}}
 }
 
-// Setup installs sets, chain rules and the jump, idempotently.
-func (k *Kernel) Setup(p Plan) error {
-	for _, f := range k.families() {
-		if err := createSet(f.set, f.v6, p.Timeout); err != nil {
-			return err
-		}
-		if err := k.syncChain(f.ipt, p.Rules(f.v6)); err != nil {
-			return fmt.Errorf("%s: %w", ipt(f.v6), err)
-		}
-		if err := f.ipt.InsertUnique(Table, "INPUT", 1, jump()...); err != nil {
-			return fmt.Errorf("%s: jumping to %s from INPUT: %w", ipt(f.v6), Chain, err)
-		}
-	}
-	return nil
-}
-
-func ipt(v6 bool) string {
-	if v6 {
-		return "ip6tables"
-	}
-	return "iptables"
-}
-
-func createSet(name string, v6 bool, timeout time.Duration) error {
-	secs := uint32(timeout / time.Second)
-	fam := uint8(unix.AF_INET)
-	if v6 {
-		fam = unix.AF_INET6
-	}
-	err := netlink.IpsetCreate(name, "hash:ip,port", netlink.IpsetCreateOptions{Timeout: &secs, Family: fam})
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return setErr(fmt.Sprintf("creating ipset %s", name), err)
-	}
-	return nil
-}
-
-func setErr(what string, err error) error {
-	return errno.Wrap(what, err, "needs root or CAP_NET_ADMIN")
-}
-
-// syncChain makes the chain hold exactly want. When it already does
-// (same digest, same count) nothing changes; otherwise the new rules are
-// inserted in front and the old ones deleted after them.
-func (k *Kernel) syncChain(t *iptables.IPTables, want [][]string) error {
-	exists, err := t.ChainExists(Table, Chain)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		if err := t.NewChain(Table, Chain); err != nil {
-			return err
-		}
-	}
-	cur, err := chainRules(t)
-	if err != nil {
-		return err
-	}
-	tag := want[0][len(want[0])-1]
-	if len(cur) == len(want) && allTagged(cur, tag) {
-		return nil
-	}
-	for i, r := range want {
-		if err := t.Insert(Table, Chain, i+1, r...); err != nil {
-			return fmt.Errorf("inserting %q: %w", strings.Join(r, " "), err)
-		}
-	}
-	for range cur {
-		if err := t.DeleteById(Table, Chain, len(want)+1); err != nil {
-			return fmt.Errorf("deleting an old rule: %w", err)
-		}
-	}
-	return nil
-}
-
-// chainRules lists the chain's rules ("-A OTPKNOCK ...").
-func chainRules(t *iptables.IPTables) ([]string, error) {
-	all, err := t.List(Table, Chain)
+// NewKernel finds iptables and ip6tables and opens a netfilter netlink
+// socket for the sets.
+func NewKernel() (*Kernel, error) {
+	v4, err := newTables(false)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, r := range all {
-		if strings.HasPrefix(r, "-A ") {
-			out = append(out, r)
+	v6, err := newTables(true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newNetlinkSets()
+	if err != nil {
+		return nil, err
+	}
+	return newKernel(v4, v6, s), nil
+}
+
+// newKernel returns a Kernel over the given seams.
+func newKernel(v4, v6 tables, s sets) *Kernel {
+	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, snap: map[string][]string{}}
+}
+
+// Setup installs sets, chain rules and jumps, idempotently: nothing
+// changes when they are as planned. Per family it reads the filter
+// table once and applies what differs in one iptables-restore batch,
+// atomic: a changed rule set's new rules go in front of the old ones,
+// which are deleted after them in the same transaction, so the chain
+// never passes through an open state. A missing jump goes first.
+func (k *Kernel) Setup(p Plan) error {
+	for _, f := range k.fams {
+		if err := k.setupFamily(f, p); err != nil {
+			return fmt.Errorf("%s: %w", ipt(f.v6), err)
 		}
 	}
-	return out, nil
+	fwd := map[derive.Knock]bool{}
+	for _, svc := range p.Forward {
+		fwd[svc] = true
+	}
+	k.mu.Lock()
+	k.forward = fwd
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *Kernel) setupFamily(f family, p Plan) error {
+	if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
+		return err
+	}
+	for _, svc := range p.Forward {
+		if err := k.createSet(ForwardSet(f.v6, svc), "hash:ip", f.v6, p.Timeout); err != nil {
+			return err
+		}
+	}
+	tbl, err := readTable(f.t)
+	if err != nil {
+		return err
+	}
+	var b []string
+	if b, err = k.syncChain(b, f, tbl, Chain, p.Rules(f.v6)); err != nil {
+		return err
+	}
+	b = addJump(b, tbl, "INPUT", Chain)
+	if b, err = k.syncForward(b, f, tbl, p); err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if err := f.t.Restore(Table, b); err != nil {
+		return err
+	}
+	if len(p.Forward) == 0 {
+		if err := k.destroyForwardSets(f); err != nil {
+			return err
+		}
+	}
+	if tbl, err = readTable(f.t); err != nil {
+		return err
+	}
+	for _, c := range []string{Chain, ForwardChain} {
+		if rules, ok := tbl[c]; ok {
+			k.remember(f, c, rules)
+		}
+	}
+	return nil
+}
+
+func (k *Kernel) createSet(name, typ string, v6 bool, timeout time.Duration) error {
+	if err := k.sets.Create(name, typ, v6, timeout); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// readTable lists the filter table and maps each chain to its rules.
+func readTable(t tables) (map[string][]string, error) {
+	listing, err := t.ListTable(Table)
+	if err != nil {
+		return nil, err
+	}
+	return parseTable(listing), nil
+}
+
+// parseTable maps each chain of an iptables -S listing of a table to
+// its "-A" lines; a chain without rules maps to an empty list.
+func parseTable(listing []string) map[string][]string {
+	tbl := map[string][]string{}
+	for _, l := range listing {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "-P", "-N":
+			if _, ok := tbl[f[1]]; !ok {
+				tbl[f[1]] = []string{}
+			}
+		case "-A":
+			tbl[f[1]] = append(tbl[f[1]], l)
+		}
+	}
+	return tbl
+}
+
+// syncChain appends to the batch b what makes the chain hold exactly
+// want: nothing when it already does; else the chain when missing, the
+// new rules in front and the deletion of the old ones after them.
+func (k *Kernel) syncChain(b []string, f family, tbl map[string][]string, chain string, want [][]string) ([]string, error) {
+	cur, exists := tbl[chain]
+	if !exists {
+		b = append(b, ":"+chain+" - [0:0]")
+	} else if ok, err := k.intact(f, chain, cur, want); err != nil || ok {
+		return b, err
+	}
+	for i, r := range want {
+		b = append(b, fmt.Sprintf("-I %s %d %s", chain, i+1, strings.Join(r, " ")))
+	}
+	for range cur {
+		b = append(b, fmt.Sprintf("-D %s %d", chain, len(want)+1))
+	}
+	return b, nil
+}
+
+// intact reports whether the listing cur holds exactly want: the
+// listing this Kernel left (cheap), else the same count, every rule
+// tagged with the digest and each one present (iptables -C). It
+// remembers an intact listing.
+func (k *Kernel) intact(f family, chain string, cur []string, want [][]string) (bool, error) {
+	if len(cur) != len(want) || len(want) == 0 || !allTagged(cur, want[0][len(want[0])-1]) {
+		return false, nil
+	}
+	k.mu.Lock()
+	snap, ok := k.snap[ipt(f.v6)+" "+chain]
+	k.mu.Unlock()
+	if ok && slices.Equal(snap, cur) {
+		return true, nil
+	}
+	for _, r := range want {
+		if ok, err := f.t.Exists(Table, chain, r...); err != nil || !ok {
+			return false, err
+		}
+	}
+	k.remember(f, chain, cur)
+	return true, nil
+}
+
+func (k *Kernel) remember(f family, chain string, listing []string) {
+	k.mu.Lock()
+	k.snap[ipt(f.v6)+" "+chain] = listing
+	k.mu.Unlock()
+}
+
+func (k *Kernel) forget() {
+	k.mu.Lock()
+	clear(k.snap)
+	k.mu.Unlock()
 }
 
 func allTagged(rules []string, tag string) bool {
@@ -148,52 +221,112 @@ func allTagged(rules []string, tag string) bool {
 	return true
 }
 
-// Grant adds (or refreshes) src,svc in the family's set with a timeout.
+// jumpsTo returns the positions (from 1) of the rules of a listing that
+// jump to chain.
+func jumpsTo(rules []string, chain string) []int {
+	var out []int
+	for i, r := range rules {
+		f := strings.Fields(r)
+		if j := slices.Index(f, "-j"); j >= 0 && j+1 < len(f) && f[j+1] == chain {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
+// addJump appends to b a jump from from to chain, first in from, when
+// from has none. A jump that rules inserted later precede stays where
+// it is: those are the administrator's (a fail2ban ban, a blocklist, a
+// deliberate DROP), and moving otpknock's accepts in front of them would
+// override them.
+func addJump(b []string, tbl map[string][]string, from, chain string) []string {
+	if len(jumpsTo(tbl[from], chain)) > 0 {
+		return b
+	}
+	return append(b, "-I "+from+" 1 "+strings.Join(jumpRule(chain), " "))
+}
+
+// removeJumps appends to b the deletion of every jump from from to
+// chain, last first.
+func removeJumps(b []string, tbl map[string][]string, from, chain string) []string {
+	for _, pos := range slices.Backward(jumpsTo(tbl[from], chain)) {
+		b = append(b, "-D "+from+" "+strconv.Itoa(pos))
+	}
+	return b
+}
+
+// removeChain appends to b the deletion of the jumps to chain from the
+// given chains, and of the chain, when it exists.
+func removeChain(b []string, tbl map[string][]string, chain string, from ...string) []string {
+	if _, ok := tbl[chain]; !ok {
+		return b
+	}
+	for _, c := range from {
+		b = removeJumps(b, tbl, c, chain)
+	}
+	return append(b, "-F "+chain, "-X "+chain)
+}
+
+// Grant adds (or refreshes) src,svc in the family's set with a timeout,
+// and src in svc's forward set when svc is forwarded.
 func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
-	secs := uint32(timeout / time.Second)
-	port, proto := svc.Port, uint8(unix.IPPROTO_TCP)
-	if svc.Proto == derive.UDP {
-		proto = unix.IPPROTO_UDP
+	if err := k.sets.Add(Set(src), setEntry{Addr: src, Svc: svc, Timeout: timeout}); err != nil {
+		return err
 	}
-	e := &netlink.IPSetEntry{IP: src.AsSlice(), Port: &port, Protocol: &proto, Timeout: &secs, Replace: true}
-	if err := k.nl.IpsetAdd(Set(src), e); err != nil {
-		return setErr(fmt.Sprintf("adding %v %v to set %q", src, svc, Set(src)), err)
-	}
-	return nil
+	return k.grantForward(src, svc, timeout)
 }
 
 // Close deletes the NFLOG rules only: fail closed.
 func (k *Kernel) Close(p Plan) error {
+	k.forget()
 	var errs []error
-	for _, f := range k.families() {
-		for _, r := range p.Rules(f.v6) {
-			if IsNFLOG(r) {
-				if err := f.ipt.DeleteIfExists(Table, Chain, r...); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
-				}
+	for _, f := range k.fams {
+		tbl, err := readTable(f.t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+			continue
+		}
+		var b []string
+		rules := tbl[Chain]
+		for i := len(rules) - 1; i >= 0; i-- {
+			if strings.Contains(rules[i], " NFLOG ") {
+				b = append(b, fmt.Sprintf("-D %s %d", Chain, i+1))
+			}
+		}
+		if len(b) > 0 {
+			if err := f.t.Restore(Table, b); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Remove deletes the jump, the chain and the sets.
+// Remove deletes the jumps, the chains and the sets; it succeeds on a
+// clean firewall.
 func (k *Kernel) Remove(Plan) error {
+	k.forget()
 	var errs []error
-	for _, f := range k.families() {
-		// Without the chain there is no jump, and iptables -C on a jump to a
-		// missing chain fails: Remove runs again on a clean firewall.
-		if ok, _ := f.ipt.ChainExists(Table, Chain); ok {
-			if err := f.ipt.DeleteIfExists(Table, "INPUT", jump()...); err != nil {
-				errs = append(errs, err)
-			}
-			if err := f.ipt.ClearAndDeleteChain(Table, Chain); err != nil {
-				errs = append(errs, err)
+	for _, f := range k.fams {
+		tbl, err := readTable(f.t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+			continue
+		}
+		b := removeChain(nil, tbl, Chain, "INPUT")
+		b = removeChain(b, tbl, ForwardChain, dockerUser, "FORWARD")
+		if len(b) > 0 {
+			if err := f.t.Restore(Table, b); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", ipt(f.v6), err))
+				continue
 			}
 		}
-		if err := netlink.IpsetDestroy(f.set); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, setErr("destroying ipset "+f.set, err))
+		if err := k.sets.Destroy(f.set); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		if err := k.destroyForwardSets(f); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -202,42 +335,27 @@ func (k *Kernel) Remove(Plan) error {
 // Status lists the chain's rules and the sets' entries.
 func (k *Kernel) Status(Plan) (Status, error) {
 	var st Status
-	for _, f := range k.families() {
-		ok, err := f.ipt.ChainExists(Table, Chain)
+	for _, f := range k.fams {
+		tbl, err := readTable(f.t)
 		if err != nil {
 			return st, err
 		}
+		rules, ok := tbl[Chain]
 		if !ok {
 			continue
 		}
 		st.Installed = true
-		rules, err := chainRules(f.ipt)
-		if err != nil {
-			return st, err
-		}
 		if f.v6 {
 			st.Rules6 = rules
 		} else {
 			st.Rules4 = rules
 		}
-		res, err := netlink.IpsetList(f.set)
+		es, err := k.sets.List(f.set)
 		if err != nil {
 			continue
 		}
-		for _, e := range res.Entries {
-			g := GrantInfo{Svc: derive.Knock{Proto: derive.TCP}}
-			g.Src, _ = netip.AddrFromSlice(e.IP)
-			g.Src = g.Src.Unmap()
-			if e.Port != nil {
-				g.Svc.Port = *e.Port
-			}
-			if e.Protocol != nil && *e.Protocol == unix.IPPROTO_UDP {
-				g.Svc.Proto = derive.UDP
-			}
-			if e.Timeout != nil {
-				g.Left = time.Duration(*e.Timeout) * time.Second
-			}
-			st.Grants = append(st.Grants, g)
+		for _, e := range es {
+			st.Grants = append(st.Grants, GrantInfo{Src: e.Addr, Svc: e.Svc, Left: e.Timeout})
 		}
 	}
 	return st, nil

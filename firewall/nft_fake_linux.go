@@ -33,14 +33,14 @@ type NFTFake struct {
 }
 
 type fakeRuleset struct {
-	tables []*fakeTable
+	tables []*nftFakeTable
 	handle uint64
 }
 
-type fakeTable struct {
+type nftFakeTable struct {
 	t      nftables.Table
 	chains []*fakeChain
-	sets   []*fakeSet
+	sets   []*nftFakeSet
 }
 
 type fakeChain struct {
@@ -48,7 +48,7 @@ type fakeChain struct {
 	rules []nftables.Rule
 }
 
-type fakeSet struct {
+type nftFakeSet struct {
 	s     nftables.Set
 	elems map[string]time.Time // hex key -> expiry (zero: none)
 }
@@ -58,19 +58,19 @@ var _ NFTConn = (*NFTFake)(nil)
 func (r *fakeRuleset) clone() fakeRuleset {
 	out := fakeRuleset{handle: r.handle}
 	for _, t := range r.tables {
-		nt := &fakeTable{t: t.t}
+		nt := &nftFakeTable{t: t.t}
 		for _, c := range t.chains {
 			nt.chains = append(nt.chains, &fakeChain{c: c.c, rules: slices.Clone(c.rules)})
 		}
 		for _, s := range t.sets {
-			nt.sets = append(nt.sets, &fakeSet{s: s.s, elems: maps.Clone(s.elems)})
+			nt.sets = append(nt.sets, &nftFakeSet{s: s.s, elems: maps.Clone(s.elems)})
 		}
 		out.tables = append(out.tables, nt)
 	}
 	return out
 }
 
-func (r *fakeRuleset) table(t *nftables.Table) *fakeTable {
+func (r *fakeRuleset) table(t *nftables.Table) *nftFakeTable {
 	for _, ft := range r.tables {
 		if ft.t.Name == t.Name && ft.t.Family == t.Family {
 			return ft
@@ -79,7 +79,7 @@ func (r *fakeRuleset) table(t *nftables.Table) *fakeTable {
 	return nil
 }
 
-func (t *fakeTable) chain(name string) *fakeChain {
+func (t *nftFakeTable) chain(name string) *fakeChain {
 	for _, c := range t.chains {
 		if c.c.Name == name {
 			return c
@@ -88,7 +88,7 @@ func (t *fakeTable) chain(name string) *fakeChain {
 	return nil
 }
 
-func (t *fakeTable) set(name string) *fakeSet {
+func (t *nftFakeTable) set(name string) *nftFakeSet {
 	for _, s := range t.sets {
 		if s.s.Name == name {
 			return s
@@ -98,7 +98,7 @@ func (t *fakeTable) set(name string) *fakeSet {
 }
 
 // setInUse reports whether a rule of t looks up the set.
-func (t *fakeTable) setInUse(name string) bool {
+func (t *nftFakeTable) setInUse(name string) bool {
 	for _, c := range t.chains {
 		for _, r := range c.rules {
 			for _, e := range r.Exprs {
@@ -148,7 +148,7 @@ func (f *NFTFake) Transactions() int {
 func (f *NFTFake) AddTable(t *nftables.Table) *nftables.Table {
 	f.enqueue(func(r *fakeRuleset) error {
 		if r.table(t) == nil {
-			r.tables = append(r.tables, &fakeTable{t: nftables.Table{Name: t.Name, Family: t.Family}})
+			r.tables = append(r.tables, &nftFakeTable{t: nftables.Table{Name: t.Name, Family: t.Family}})
 		}
 		return nil
 	})
@@ -162,7 +162,7 @@ func (f *NFTFake) DelTable(t *nftables.Table) {
 		if ft == nil {
 			return fmt.Errorf("deleting table %s: %w", t.Name, unix.ENOENT)
 		}
-		r.tables = slices.DeleteFunc(r.tables, func(x *fakeTable) bool { return x == ft })
+		r.tables = slices.DeleteFunc(r.tables, func(x *nftFakeTable) bool { return x == ft })
 		return nil
 	})
 }
@@ -277,7 +277,7 @@ func (f *NFTFake) AddSet(s *nftables.Set, vals []nftables.SetElement) error {
 			return nil
 		}
 		ns.Table = &ft.t
-		ft.sets = append(ft.sets, &fakeSet{s: ns, elems: map[string]time.Time{}})
+		ft.sets = append(ft.sets, &nftFakeSet{s: ns, elems: map[string]time.Time{}})
 		return nil
 	})
 	return f.SetAddElements(s, vals)
@@ -293,7 +293,7 @@ func (f *NFTFake) DelSet(s *nftables.Set) {
 		if ft.setInUse(s.Name) {
 			return fmt.Errorf("deleting set %s: %w", s.Name, unix.EBUSY)
 		}
-		ft.sets = slices.DeleteFunc(ft.sets, func(x *fakeSet) bool { return x.s.Name == s.Name })
+		ft.sets = slices.DeleteFunc(ft.sets, func(x *nftFakeSet) bool { return x.s.Name == s.Name })
 		return nil
 	})
 }
@@ -345,7 +345,7 @@ func (f *NFTFake) SetDeleteElements(s *nftables.Set, vals []nftables.SetElement)
 	return nil
 }
 
-func (r *fakeRuleset) findSet(s *nftables.Set) (*fakeSet, error) {
+func (r *fakeRuleset) findSet(s *nftables.Set) (*nftFakeSet, error) {
 	ft := r.table(s.Table)
 	if ft == nil || ft.set(s.Name) == nil {
 		return nil, fmt.Errorf("set %s: %w", s.Name, unix.ENOENT)

@@ -44,8 +44,9 @@ type Plan struct {
 }
 
 // Lock returns the same plan with no knock rules (Protocols = 0): only
-// the static drop of the protected ports plus the accepts of
-// established sessions and granted sources.
+// the static drop of the protected ports and the accepts of established
+// sessions and granted sources. It needs no secret and no state, so it
+// can close the ports before the daemon starts (otpknock firewall lock).
 func (p Plan) Lock() Plan {
 	p.Protocols = 0
 	return p
@@ -139,9 +140,9 @@ func (p Plan) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// jump is the INPUT rule that sends traffic to the chain.
-func jump() []string {
-	return []string{"-j", Chain, "-m", "comment", "--comment", "otpknock"}
+// jumpRule is the rule that sends traffic to chain.
+func jumpRule(chain string) []string {
+	return []string{"-j", chain, "-m", "comment", "--comment", "otpknock"}
 }
 
 // Render returns the commands equivalent to Setup, for --dry-run.
@@ -158,8 +159,9 @@ func (p Plan) Render() string {
 		for _, r := range p.Rules(fam.v6) {
 			fmt.Fprintf(&b, "%s -t %s -A %s %s\n", fam.cmd, Table, Chain, quote(r))
 		}
-		fmt.Fprintf(&b, "%s -t %s -I INPUT 1 %s\n", fam.cmd, Table, quote(jump()))
+		fmt.Fprintf(&b, "%s -t %s -I INPUT 1 %s\n", fam.cmd, Table, quote(jumpRule(Chain)))
 	}
+	p.renderForward(&b)
 	return b.String()
 }
 

@@ -54,6 +54,9 @@ expect_mode /usr/bin/otpknock "root:root 755"
 expect_mode /etc/otpknock "root:otpknock 750"
 expect_mode /etc/otpknock/secrets "otpknock:otpknock 700"
 expect_mode /usr/lib/systemd/system/otpknock.service "root:root 644"
+expect_mode /usr/lib/systemd/system/otpknock-lock.service "root:root 644"
+grep -qx 'Wants=.*otpknock-lock.service.*' /usr/lib/systemd/system/otpknock.service ||
+	fail "otpknock.service does not pull in otpknock-lock.service"
 expect_mode /etc/fail2ban/filter.d/otpknock.conf "root:root 644"
 for f in $payload; do [[ -e $f || -L $f ]] || fail "$f not installed"; done
 [[ $(getent passwd otpknock | cut -d: -f6,7) == /var/lib/otpknock:/usr/sbin/nologin ]] ||
@@ -63,6 +66,7 @@ grep -qx ' */etc/fail2ban/filter.d/otpknock.conf [0-9a-f]*' <(dpkg-query -W -f '
 
 echo "== neither enabled nor started, firewall untouched"
 ls /etc/systemd/system/*.wants/otpknock.service 2>/dev/null && fail "otpknock.service was enabled"
+if [[ -d /run/systemd/system ]] && systemctl is-active --quiet otpknock-lock.service; then fail "otpknock-lock.service was started"; fi
 state=$(systemctl is-enabled otpknock.service 2>/dev/null || true)
 [[ $state == disabled ]] || fail "systemctl is-enabled otpknock.service: $state, want disabled"
 if [[ -d /run/systemd/system ]] && systemctl is-active --quiet otpknock.service; then fail "otpknock.service was started"; fi
@@ -82,9 +86,13 @@ dpkg -i "$deb" >/dev/null
 expect_mode /etc/otpknock/secrets "otpknock:otpknock 700"
 otpknock server --check
 
-echo "== removal takes away the rules of a killed server (network namespace $ns)"
+echo "== removal takes away a lock and the rules of a killed server (network namespace $ns)"
 ip netns add "$ns"
 ip -n "$ns" link set lo up
+ip netns exec "$ns" otpknock firewall lock >/dev/null
+firewall_clean "$ns" && fail "otpknock firewall lock installed no rules in $ns"
+ip netns exec "$ns" iptables -S OTPKNOCK | grep -q -- '--dports 22 .*-j DROP' ||
+	fail "the lock does not drop tcp/22: $(ip netns exec "$ns" iptables -S OTPKNOCK)"
 ip netns exec "$ns" otpknock server >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 50); do ! firewall_clean "$ns" && break; sleep 0.1; done

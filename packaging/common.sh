@@ -27,13 +27,16 @@ otpknock_booted() {
 
 # otpknock_teardown STOP... stops a running server with the command
 # STOP... (deb-systemd-invoke on Debian, systemctl elsewhere), which
-# removes its firewall rules, then removes any rules left (a server killed
-# with -9, or run by hand) with otpknock firewall remove. Best effort:
-# removal goes on.
+# removes its firewall rules, and marks otpknock-lock.service stopped
+# (stopping it changes nothing), then removes any rules left (a server
+# killed with -9, run by hand, or a lock) with otpknock firewall remove.
+# Best effort: removal goes on.
 otpknock_teardown() {
-	if otpknock_booted && systemctl is-active --quiet otpknock.service; then
-		"$@" stop otpknock.service || echo "otpknock: stopping otpknock.service failed" >&2
-	fi
+	for unit in otpknock.service otpknock-lock.service; do
+		if otpknock_booted && systemctl is-active --quiet "$unit"; then
+			"$@" stop "$unit" || echo "otpknock: stopping $unit failed" >&2
+		fi
+	done
 	if command -v otpknock >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
 		otpknock firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
 			echo "otpknock: otpknock firewall remove failed: check iptables -S and ipset list for otpknock" >&2
@@ -45,6 +48,7 @@ otpknock_teardown() {
 otpknock_purge() {
 	rm -rf /etc/otpknock /var/lib/otpknock
 	rm -f /etc/systemd/system/multi-user.target.wants/otpknock.service
+	rm -f /etc/systemd/system/otpknock.service.wants/otpknock-lock.service
 	if getent passwd otpknock >/dev/null; then
 		userdel otpknock >/dev/null 2>&1 || echo "otpknock: userdel otpknock failed" >&2
 	fi

@@ -16,7 +16,10 @@ import (
 	"github.com/otpknock/otpknock/internal/netnstest"
 )
 
-const unitFile = "../../packaging/otpknock.service"
+const (
+	unitFile     = "../../packaging/otpknock.service"
+	lockUnitFile = "../../packaging/otpknock-lock.service"
+)
 
 // unitCaps returns the unit's AmbientCapabilities as setpriv wants them:
 // "+net_admin,+net_raw".
@@ -39,16 +42,25 @@ func unitCaps(t *testing.T) string {
 	return ""
 }
 
-// TestSystemdUnit checks the unit with systemd-analyze: it verifies, and
-// its offline security exposure stays at "OK" (2.5 or less).
+// TestSystemdUnit checks the units with systemd-analyze: they verify
+// together, and their offline security exposure stays at "OK" (2.5 or
+// less).
 func TestSystemdUnit(t *testing.T) {
 	netnstest.Require(t, "systemd-analyze")
-	data, err := os.ReadFile(unitFile)
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for _, f := range []string{unitFile, lockUnitFile} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(strings.ReplaceAll(string(data), "/usr/bin/otpknock", bin)), 0o644)
 	}
-	unit := filepath.Join(t.TempDir(), "otpknock.service")
-	os.WriteFile(unit, []byte(strings.ReplaceAll(string(data), "/usr/bin/otpknock", bin)), 0o644)
+	for _, name := range []string{"otpknock.service", "otpknock-lock.service"} {
+		t.Run(name, func(t *testing.T) { checkUnit(t, filepath.Join(dir, name)) })
+	}
+}
+
+func checkUnit(t *testing.T, unit string) {
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", unit).CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}

@@ -1,0 +1,113 @@
+package firewall
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+)
+
+func TestPlanLock(t *testing.T) {
+	p := testPlan()
+	l := p.Lock()
+	if l.Protocols != 0 || l.Digest() == p.Digest() {
+		t.Fatalf("Lock() = %+v, digest %s (plan's %s)", l, l.Digest(), p.Digest())
+	}
+	for _, v6 := range []bool{false, true} {
+		var got []string
+		for _, r := range l.Rules(v6) {
+			j := strings.Join(r, " ")
+			if IsNFLOG(r) || strings.Contains(j, "20000:59999") || strings.Contains(j, "echo-request") {
+				t.Errorf("lock rule for knocks: %s", j)
+			}
+			if strings.Contains(j, "DROP") {
+				got = append(got, j[:strings.Index(j, " -j")])
+			}
+		}
+		want := []string{"-p tcp -m multiport --dports 22,2222", "-p udp -m multiport --dports 1194"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("v6=%v lock drops (-want +got):\n%s", v6, diff)
+		}
+	}
+}
+
+// TestFakeVerify breaks the fake's state in each way Verify reports and
+// checks that Setup restores it.
+func TestFakeVerify(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(*Fake)
+		want    []string
+	}{
+		{"intact", func(*Fake) {}, nil},
+		{"flushed INPUT", (*Fake).FlushInput, []string{"jump from INPUT"}},
+		{"a deleted rule", func(f *Fake) { f.DeleteRule(true, 3) }, []string{"ip6tables: rules of OTPKNOCK"}},
+		{"destroyed sets", (*Fake).DestroySets, []string{"sets otpknock4, otpknock6"}},
+		{"closed", func(f *Fake) { f.Close(testPlan()) }, []string{"iptables: rules of OTPKNOCK", "ip6tables: rules of OTPKNOCK"}},
+		{"removed", func(f *Fake) { f.Remove(testPlan()) }, []string{"sets otpknock4, otpknock6", "chain OTPKNOCK"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &Fake{Clock: clock.NewFake(time.Unix(1_800_000_000, 0))}
+			p := testPlan()
+			if err := f.Setup(p); err != nil {
+				t.Fatal(err)
+			}
+			tt.breakIt(f)
+			got, err := f.Verify(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Verify (-want +got):\n%s", diff)
+			}
+			if err := f.Setup(p); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := f.Verify(p); got != nil {
+				t.Errorf("after Setup, Verify = %q", got)
+			}
+			setups := "setups=1"
+			if tt.want != nil {
+				setups = "setups=2"
+			}
+			if s := f.String(); !strings.Contains(s, setups) || strings.Contains(s, "missing") {
+				t.Errorf("state after repair:\n%s", s)
+			}
+		})
+	}
+}
+
+func TestFakeString(t *testing.T) {
+	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	p := testPlan()
+	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
+	tests := []struct {
+		name string
+		do   func(*Fake)
+		want string
+	}{
+		{"nothing", func(*Fake) {}, "installed=false nflog=false setups=0"},
+		{"lock", func(f *Fake) { f.Setup(p.Lock()) }, "installed=true nflog=false setups=1\nlock tcp/22,tcp/2222,udp/1194\nforward tcp/8080"},
+		{"lock then plan", func(f *Fake) { f.Setup(p.Lock()); f.Setup(p) }, "installed=true nflog=true setups=2\nforward tcp/8080"},
+		{"closed", func(f *Fake) { f.Setup(p); f.Close(p) }, "installed=true nflog=false setups=1\nforward tcp/8080"},
+		{"flushed", func(f *Fake) {
+			f.Setup(p)
+			f.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
+			f.FlushInput()
+		}, "installed=true nflog=true setups=1\ngrant 198.18.0.2 tcp/22 30s\nforward tcp/8080\nmissing jump from INPUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &Fake{Clock: c}
+			tt.do(f)
+			if diff := cmp.Diff(tt.want, f.String()); diff != "" {
+				t.Errorf("String() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

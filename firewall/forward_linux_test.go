@@ -1,0 +1,110 @@
+package firewall
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/derive"
+)
+
+func forwardPlan() Plan {
+	p := testPlan()
+	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 2222}}
+	return p
+}
+
+// TestKernelForward installs a plan with a forwarded service with and
+// without Docker's DOCKER-USER chain: the state (golden), a grant in the
+// forward set, Verify of each piece, and a plan without it removing it.
+func TestKernelForward(t *testing.T) {
+	for _, docker := range []bool{true, false} {
+		name := map[bool]string{true: "DOCKER-USER", false: "FORWARD"}[docker]
+		t.Run(name, func(t *testing.T) {
+			f := newFakeKernel()
+			if docker {
+				for _, tb := range []*fakeTables{f.t4, f.t6} {
+					tb.NewChain(Table, dockerUser)
+					tb.Insert(Table, dockerUser, 1, "-j", "RETURN")
+					tb.Insert(Table, "FORWARD", 1, "-j", dockerUser)
+				}
+			}
+			p := forwardPlan()
+			if err := f.Setup(p); err != nil {
+				t.Fatal(err)
+			}
+			ssh := derive.Knock{Proto: derive.TCP, Port: 22}
+			for _, g := range []struct {
+				src string
+				svc derive.Knock
+			}{{"198.18.0.2", p.Forward[0]}, {"2001:2::2", p.Forward[0]}, {"198.18.0.3", ssh}} {
+				if err := f.Grant(netip.MustParseAddr(g.src), g.svc, 30*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden(t, "kernel_forward_"+strings.ToLower(strings.ReplaceAll(name, "-", "_"))+".golden", f.String())
+			if got, err := f.restart().Verify(p); err != nil || got != nil {
+				t.Fatalf("Verify of the installed plan = %q, %v", got, err)
+			}
+			from := map[bool]string{true: dockerUser, false: "FORWARD"}[docker]
+			breaks := []struct {
+				name    string
+				breakIt func()
+				want    []string
+			}{
+				{"jump", func() { f.t4.Flush(Table, from) }, []string{"iptables: jump from " + from}},
+				{"set", func() { f.s.Destroy("otpknock6-tcp-2222") }, []string{"ip6tables: set otpknock6-tcp-2222"}},
+				{"rules", func() { f.t6.Flush(Table, ForwardChain) }, []string{"ip6tables: rules of OTPKNOCK-FWD: 0, want 4"}},
+			}
+			for _, b := range breaks {
+				b.breakIt()
+				got, err := f.Verify(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(b.want, got); diff != "" {
+					t.Errorf("%s: Verify (-want +got):\n%s", b.name, diff)
+				}
+				if err := f.Setup(p); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := f.Verify(p); err != nil || got != nil {
+					t.Errorf("%s: Verify after Setup = %q, %v", b.name, got, err)
+				}
+			}
+			if !docker { // Docker starts: the jump moves to DOCKER-USER
+				f.t4.NewChain(Table, dockerUser)
+				f.t4.Insert(Table, "FORWARD", 1, "-j", dockerUser)
+				if got, _ := f.Verify(p); !cmp.Equal(got, []string{"iptables: jump from DOCKER-USER"}) {
+					t.Errorf("Verify after Docker started = %q", got)
+				}
+				if err := f.Setup(p); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.t4.Rules(Table, "FORWARD"); !cmp.Equal(got, []string{"-j DOCKER-USER"}) {
+					t.Errorf("FORWARD after Docker started: %q", got)
+				}
+				if got, err := f.Verify(p); err != nil || got != nil {
+					t.Errorf("Verify after the move = %q, %v", got, err)
+				}
+			}
+			if err := f.Setup(testPlan()); err != nil {
+				t.Fatal(err)
+			}
+			if s := f.String(); strings.Contains(s, ForwardChain) || strings.Contains(s, "-tcp-2222") {
+				t.Errorf("a plan without Forward left the forward path:\n%s", s)
+			}
+			if err := f.Setup(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.restart().Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if s := f.String(); strings.Contains(strings.ToLower(s), "otpknock") {
+				t.Errorf("left after Remove:\n%s", s)
+			}
+		})
+	}
+}

@@ -1,0 +1,346 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/derive"
+)
+
+// fakeKernel is a Kernel over fake seams.
+type fakeKernel struct {
+	*Kernel
+	t4, t6 *fakeTables
+	s      *fakeSets
+}
+
+func newFakeKernel() *fakeKernel {
+	f := &fakeKernel{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
+	f.Kernel = newKernel(f.t4, f.t6, f.s)
+	return f
+}
+
+// restart is a new Kernel (a new process) over the same kernel state.
+func (f *fakeKernel) restart() *fakeKernel {
+	g := *f
+	g.Kernel = newKernel(f.t4, f.t6, f.s)
+	return &g
+}
+
+func (f *fakeKernel) String() string {
+	return "# iptables\n" + f.t4.String() + "\n# ip6tables\n" + f.t6.String() + "\n# ipset\n" + f.s.String()
+}
+
+// closedErr says why a port of ports is open in t, or nil: INPUT must
+// jump to the chain first, and the chain must drop each port.
+func closedErr(t *fakeTables, ports []derive.Knock) error {
+	if j := jumpsTo(onlyPrefix(t.Rules(Table, "INPUT")), Chain); len(j) == 0 || j[0] != 1 {
+		return fmt.Errorf("INPUT does not jump to %s first: %q", Chain, t.Rules(Table, "INPUT"))
+	}
+	for _, k := range ports {
+		if !slices.ContainsFunc(t.Rules(Table, Chain), func(r string) bool { return drops(r, k) }) {
+			return fmt.Errorf("%v is not dropped", k)
+		}
+	}
+	return nil
+}
+
+// drops reports whether a protected-port rule drops k.
+func drops(rule string, k derive.Knock) bool {
+	f := strings.Fields(rule)
+	i := slices.Index(f, "--dports")
+	return strings.HasPrefix(rule, "-p "+k.Proto.String()+" ") && i >= 0 && strings.HasSuffix(strings.Split(rule, " -m comment")[0], "-j DROP") &&
+		slices.Contains(strings.Split(f[i+1], ","), fmt.Sprint(k.Port))
+}
+
+// onlyPrefix turns a fake chain's rules into listing lines for jumpsTo.
+func onlyPrefix(rules []string) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = "-A X " + r
+	}
+	return out
+}
+
+// watch checks after every change of f's tables that ports stay
+// closed, and counts the changes.
+func watch(t *testing.T, f *fakeKernel, ports []derive.Knock) *int {
+	t.Helper()
+	n := new(int)
+	for _, tb := range []*fakeTables{f.t4, f.t6} {
+		tb.Changed = func() {
+			*n++
+			if err := closedErr(tb, ports); err != nil {
+				t.Errorf("open after change %d: %v", *n, err)
+			}
+		}
+	}
+	return n
+}
+
+func TestKernelSetupGolden(t *testing.T) {
+	f := newFakeKernel()
+	p := testPlan()
+	if err := f.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []struct {
+		src string
+		svc derive.Knock
+	}{{"198.18.0.2", derive.Knock{Proto: derive.TCP, Port: 22}}, {"::ffff:198.18.0.3", derive.Knock{Proto: derive.UDP, Port: 1194}}, {"2001:2::2", derive.Knock{Proto: derive.TCP, Port: 22}}} {
+		if err := f.Grant(netip.MustParseAddr(g.src), g.svc, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden(t, "kernel_setup.golden", f.String())
+}
+
+// TestKernelSync moves between plans and checks that the ports never
+// open, that the result is exactly the new plan, and that setting up
+// the same plan again, in the same process or a new one, changes
+// nothing.
+func TestKernelSync(t *testing.T) {
+	full := testPlan()
+	more := full
+	more.Protected = append(slices.Clone(full.Protected), derive.Knock{Proto: derive.TCP, Port: 8443})
+	tests := []struct {
+		name     string
+		from, to Plan
+	}{
+		{"lock to full", full.Lock(), full},
+		{"full to lock", full, full.Lock()},
+		{"a port added", full, more},
+		{"a port removed", more, full},
+		{"closed to full", full, full}, // from closes first
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeKernel()
+			if err := f.Setup(tt.from); err != nil {
+				t.Fatal(err)
+			}
+			if tt.name == "closed to full" {
+				f.Close(tt.from)
+			}
+			// The ports both plans protect stay closed throughout.
+			both := slices.DeleteFunc(slices.Clone(tt.from.Protected), func(k derive.Knock) bool { return !slices.Contains(tt.to.Protected, k) })
+			n := watch(t, f, both)
+			if err := f.restart().Setup(tt.to); err != nil {
+				t.Fatal(err)
+			}
+			for v6, tb := range map[bool]*fakeTables{false: f.t4, true: f.t6} {
+				if diff := cmp.Diff(fakeRules(tt.to, v6, true), onlyRules(mustList(t, tb, Chain))); diff != "" {
+					t.Errorf("%s rules (-want +got):\n%s", ipt(v6), diff)
+				}
+				if got := tb.Rules(Table, "INPUT"); len(got) != 1 {
+					t.Errorf("%s INPUT: %q, want one jump", ipt(v6), got)
+				}
+			}
+			if *n == 0 {
+				t.Errorf("no change from %s to %s", tt.from.Digest(), tt.to.Digest())
+			}
+			before := *n
+			for _, k := range []*fakeKernel{f, f.restart()} {
+				if err := k.Setup(tt.to); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if *n != before {
+				t.Errorf("setting up the same plan again made %d changes", *n-before)
+			}
+		})
+	}
+}
+
+func mustList(t *testing.T, tb *fakeTables, chain string) []string {
+	t.Helper()
+	l, err := tb.List(Table, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestKernelSetupFailsClosed fails the batch of either family while
+// the lock is replaced by the full plan: Setup reports it, nothing of
+// the failed batch applies, and the ports stay closed in both families.
+func TestKernelSetupFailsClosed(t *testing.T) {
+	full := testPlan()
+	for _, v6 := range []bool{false, true} {
+		t.Run(ipt(v6), func(t *testing.T) {
+			f := newFakeKernel()
+			if err := f.Setup(full.Lock()); err != nil {
+				t.Fatal(err)
+			}
+			failing := map[bool]*fakeTables{false: f.t4, true: f.t6}[v6]
+			before := failing.String()
+			failing.Fail = func(op, rule string) error { return errors.New("resource busy") }
+			if err := f.Setup(full); err == nil || !strings.Contains(err.Error(), "resource busy") {
+				t.Errorf("Setup = %v, want the failure", err)
+			}
+			if diff := cmp.Diff(before, failing.String()); diff != "" {
+				t.Errorf("the failed batch changed %s (-before +after):\n%s", ipt(v6), diff)
+			}
+			for _, tb := range []*fakeTables{f.t4, f.t6} {
+				if err := closedErr(tb, full.Protected); err != nil {
+					t.Errorf("open after a failed batch: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestKernelClose(t *testing.T) {
+	f := newFakeKernel()
+	p := testPlan()
+	if err := f.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	watch(t, f, p.Protected)
+	if err := f.restart().Close(p); err != nil {
+		t.Fatal(err)
+	}
+	for v6, tb := range map[bool]*fakeTables{false: f.t4, true: f.t6} {
+		if diff := cmp.Diff(fakeRules(p, v6, false), onlyRules(mustList(t, tb, Chain))); diff != "" {
+			t.Errorf("%s after Close (-want +got):\n%s", ipt(v6), diff)
+		}
+	}
+	if names, _ := f.s.Names(); len(names) != 2 {
+		t.Errorf("sets after Close: %q", names)
+	}
+}
+
+func TestKernelRemove(t *testing.T) {
+	f := newFakeKernel()
+	p := testPlan()
+	if err := f.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	f.t4.Insert(Table, "INPUT", 2, "-j", Chain) // a second jump, from an older version
+	empty := newFakeKernel().String()
+	for i := range 2 {
+		if err := f.restart().Remove(p); err != nil {
+			t.Fatalf("Remove %d: %v", i+1, err)
+		}
+		if diff := cmp.Diff(empty, f.String()); diff != "" {
+			t.Errorf("after Remove %d (-want +got):\n%s", i+1, diff)
+		}
+	}
+}
+
+// TestKernelVerify breaks the installed firewall as reloads and
+// administrators do; Verify reports it, in this process and in a new
+// one, and Setup repairs it without opening the ports.
+func TestKernelVerify(t *testing.T) {
+	p := testPlan()
+	rule3 := strings.Join(p.Rules(false)[2], " ")
+	tests := []struct {
+		name    string
+		breakIt func(*fakeKernel)
+		want    []string
+	}{
+		{"intact", func(*fakeKernel) {}, nil},
+		{"flushed INPUT", func(f *fakeKernel) { f.t4.Flush(Table, "INPUT") }, []string{"iptables: jump from INPUT"}},
+		{"a rule in front of the jump (kept: the administrator's)", func(f *fakeKernel) { f.t6.Insert(Table, "INPUT", 1, "-s", "192.0.2.9", "-j", "DROP") }, nil},
+		{"flushed chain", func(f *fakeKernel) { f.t4.Flush(Table, Chain) }, []string{"iptables: rules of OTPKNOCK: 0, want 12"}},
+		{"missing chain", func(f *fakeKernel) {
+			f.t4.Flush(Table, "INPUT")
+			f.t4.ClearAndDeleteChain(Table, Chain)
+		}, []string{"iptables: chain OTPKNOCK"}},
+		{"missing set", func(f *fakeKernel) { f.s.Destroy(Set6) }, []string{"ip6tables: set otpknock6"}},
+		{"changed rule", func(f *fakeKernel) {
+			f.t4.Replace(Table, Chain, 3, strings.Fields(strings.Replace(rule3, "RETURN", "ACCEPT", 1))...)
+		}, []string{"iptables: rule 3 of OTPKNOCK: " + strings.Replace("-A OTPKNOCK "+rule3, "RETURN", "ACCEPT", 1)}},
+	}
+	for _, tt := range tests {
+		for _, fresh := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/new process %v", tt.name, fresh), func(t *testing.T) {
+				f := newFakeKernel()
+				if err := f.Setup(p); err != nil {
+					t.Fatal(err)
+				}
+				tt.breakIt(f)
+				k := f
+				if fresh {
+					k = f.restart()
+				}
+				got, err := k.Verify(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := tt.want
+				if fresh && tt.name == "changed rule" {
+					want = []string{"iptables: rule 3 of OTPKNOCK: " + rule3}
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("Verify (-want +got):\n%s", diff)
+				}
+				if tt.name != "missing chain" && tt.name != "flushed INPUT" && tt.name != "flushed chain" {
+					watch(t, f, p.Protected)
+				}
+				if err := k.Setup(p); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := k.Verify(p); err != nil || got != nil {
+					t.Errorf("Verify after the repair = %q, %v", got, err)
+				}
+				if got, err := k.restart().Verify(p); err != nil || got != nil {
+					t.Errorf("Verify of a new process after the repair = %q, %v", got, err)
+				}
+			})
+		}
+	}
+}
+
+func TestKernelGrantErrors(t *testing.T) {
+	f := newFakeKernel()
+	svc := derive.Knock{Proto: derive.TCP, Port: 22}
+	if err := f.Grant(netip.MustParseAddr("198.18.0.2"), svc, time.Second); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("grant before setup: %v, want os.ErrNotExist", err)
+	}
+}
+
+// onlyRules keeps the "-A" lines of a listing.
+func onlyRules(all []string) []string {
+	var out []string
+	for _, r := range all {
+		if strings.HasPrefix(r, "-A ") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestFakeRestoreAllOrNothing checks the fake's batches: a line that
+// fails (like iptables-restore's) leaves the table as it was.
+func TestFakeRestoreAllOrNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		err   string
+	}{
+		{"jump to a missing chain", []string{":A - [0:0]", "-A A -j DROP", "-I INPUT 1 -j B"}, `couldn't load target "B"`},
+		{"deleting past the end", []string{":A - [0:0]", "-D A 1"}, "index of deletion too big"},
+		{"deleting a chain jumped to", []string{":A - [0:0]", "-A INPUT -j A", "-X A"}, "resource busy"},
+		{"a rule in a missing chain", []string{"-A B -j DROP"}, "no chain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := newFakeTables()
+			before := tb.String()
+			if err := tb.Restore(Table, tt.lines); err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Restore = %v, want %q", err, tt.err)
+			}
+			if diff := cmp.Diff(before, tb.String()); diff != "" {
+				t.Errorf("a failed batch changed the table (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
