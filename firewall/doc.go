@@ -13,6 +13,12 @@
 // open state. Closing for a daemon exit removes the NFLOG rules only, so
 // the protected ports stay closed and grants expire on their own.
 //
+// With Plan.Filter the NFLOG rules log a TCP SYN or UDP datagram to the
+// knock range only when its port is an armed element of the current
+// window or its source is tracked (Filter: ipsets with per-entry kernel
+// timeouts, filled in batches over netlink), so a flood of the range
+// stays in the kernel.
+//
 // The firewall knows nothing of the server's config: the daemon maps its
 // config onto a Plan (daemon.FirewallPlan) and hands it over. Backend is
 // the kernel boundary; Kernel is the real one and Fake, whose state

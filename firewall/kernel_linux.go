@@ -52,6 +52,9 @@ func (k *Kernel) families() []struct {
 
 // Setup installs sets, chain rules and the jump, idempotently.
 func (k *Kernel) Setup(p Plan) error {
+	if err := setupFilter(p); err != nil {
+		return err
+	}
 	for _, f := range k.families() {
 		if err := createSet(f.set, f.v6, p.Timeout); err != nil {
 			return err
@@ -196,6 +199,7 @@ func (k *Kernel) Remove(Plan) error {
 			errs = append(errs, setErr("destroying ipset "+f.set, err))
 		}
 	}
+	errs = append(errs, removeFilter())
 	return errors.Join(errs...)
 }
 
