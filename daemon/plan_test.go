@@ -32,7 +32,7 @@ func TestFirewallPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &config.Config{Params: params, NFLOGGroup: 99, OpenTimeout: 45 * time.Second, Users: tt.users}
 			want := firewall.Plan{Group: 99, PortMin: 30000, PortMax: 39999, Protocols: params.Protocols,
-				Protected: tt.want, Timeout: 45 * time.Second}
+				Protected: tt.want, Timeout: 45 * time.Second, Filter: true}
 			if diff := cmp.Diff(want, FirewallPlan(cfg)); diff != "" {
 				t.Errorf("FirewallPlan (-want +got):\n%s", diff)
 			}
