@@ -3,6 +3,8 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,22 +85,28 @@ func sourceSet(addr netip.Addr) string {
 }
 
 // logRules are the NFLOG rules of one protocol: the match m with nflog
-// as its target, once without the filter; with it, once for armed
-// elements and once for tracked sources that are not armed elements (so
+// as its target, once without the filter. With it: a packet to an armed
+// element tracks its source for p.Track (the SET target, in the kernel:
+// the source's next knock cannot overtake the daemon's Track), and is
+// logged; a packet from a tracked source to anything else is logged (so
 // no packet is logged twice).
 func (p Plan) logRules(proto derive.Proto, v6 bool, m, nflog []string) [][]string {
 	set := elementSet(proto)
 	if !p.Filter || set == "" {
-		return [][]string{append(append([]string{}, m...), nflog...)}
+		return [][]string{append(slices.Clone(m), nflog...)}
 	}
 	src := FilterSrc4
 	if v6 {
 		src = FilterSrc6
 	}
-	armed := append(append(append([]string{}, m...), "-m", "set", "--match-set", set, "dst"), nflog...)
-	tracked := append(append(append([]string{}, m...), "-m", "set", "!", "--match-set", set, "dst",
-		"-m", "set", "--match-set", src, "src"), nflog...)
-	return [][]string{armed, tracked}
+	armedM := append(slices.Clone(m), "-m", "set", "--match-set", set, "dst")
+	var r [][]string
+	if p.Track > 0 {
+		r = append(r, append(slices.Clone(armedM), "-j", "SET", "--add-set", src, "src", "--exist",
+			"--timeout", strconv.Itoa(int(ttlSeconds(p.Track)))))
+	}
+	tracked := append(slices.Clone(m), "-m", "set", "!", "--match-set", set, "dst", "-m", "set", "--match-set", src, "src")
+	return append(r, append(armedM, nflog...), append(tracked, nflog...))
 }
 
 // renderFilter writes the ipset commands creating the filter's sets, for

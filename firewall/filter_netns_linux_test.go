@@ -20,18 +20,19 @@ import (
 // counts the NFLOG messages the listener reads for knocks from a client
 // namespace, over IPv4 and IPv6: a knock to a port in the range that is
 // no armed element, from an untracked source, logs nothing; an armed
-// element logs once; once the source is tracked its strays log once
-// each (never twice, armed or not); elements and sources expire on the
+// element logs once and tracks its source in the kernel for the plan's
+// Track, so the stray right after it logs too; a source tracked by
+// Track logs its strays once each; elements and sources expire on the
 // kernel's clock; ICMP echo requests are always logged.
 func TestKernelFilter(t *testing.T) {
 	netnstest.Require(t, "iptables", "ip6tables")
 	p := netnstest.NewPair(t)
 	plan := testPlan()
-	plan.Filter = true
+	plan.Filter, plan.Track = true, time.Second
 	k := kernelIn(t, p, plan)
 	for _, ipt := range []string{"iptables", "ip6tables"} {
-		if n := strings.Count(p.MustRun(t, p.Server, ipt, "-S", Chain), "--match-set otpknock-"); n != 6 {
-			t.Errorf("%s: %d filter set matches, want 6:\n%s", ipt, n, p.MustRun(t, p.Server, ipt, "-S", Chain))
+		if n := strings.Count(p.MustRun(t, p.Server, ipt, "-S", Chain), "--match-set otpknock-"); n != 8 {
+			t.Errorf("%s: %d filter set matches, want 8:\n%s", ipt, n, p.MustRun(t, p.Server, ipt, "-S", Chain))
 		}
 	}
 	var src *listener.NFLOG
@@ -111,15 +112,18 @@ func TestKernelFilter(t *testing.T) {
 
 	check("nothing armed, nothing tracked", send(tcp(30000), udp(30001), icmp), both(icmp))
 	in(func() error {
-		return k.Arm([]Element{{tcp(30000), 2 * time.Second}, {udp(30001), 2 * time.Second}, {icmp, time.Second}})
+		return k.Arm([]Element{{tcp(30000), 3 * time.Second}, {udp(30001), 3 * time.Second}, {icmp, time.Second}})
 	})
-	check("armed elements", send(tcp(30000), udp(30001), tcp(30002), udp(30003)), both(tcp(30000), udp(30001)))
+	check("a stray before any element", send(tcp(30002), udp(30003)), nil)
+	check("an element tracks its source in the kernel", send(tcp(30000), tcp(30002)), both(tcp(30000), tcp(30002)))
+	time.Sleep(1500 * time.Millisecond) // the plan's Track: 1 s
+	check("the kernel's tracking expired", send(udp(30003)), nil)
 	in(func() error {
 		return k.Track([]Source{{p.ClientV4, 2 * time.Second}, {p.ClientV6, 2 * time.Second}})
 	})
-	check("tracked source", send(tcp(30000), tcp(30002), udp(30003), tcp(19999)), both(tcp(30000), tcp(30002), udp(30003)))
+	check("tracked source", send(tcp(30002), udp(30003), tcp(19999)), both(tcp(30002), udp(30003)))
 	time.Sleep(2500 * time.Millisecond)
-	check("after expiry", send(tcp(30000), udp(30001), tcp(30002)), nil)
+	check("elements and sources expired", send(tcp(30000), udp(30001), tcp(30002)), nil)
 
 	// A batch beyond one message: every port of a 3,000-port span.
 	var many []Element
@@ -127,7 +131,7 @@ func TestKernelFilter(t *testing.T) {
 		many = append(many, Element{tcp(port), 5 * time.Second})
 	}
 	in(func() error { return k.Arm(many) })
-	check("batched elements", send(tcp(40000), tcp(42999), tcp(43000)), both(tcp(40000), tcp(42999)))
+	check("batched elements", send(tcp(43000), tcp(40000), tcp(42999)), both(tcp(40000), tcp(42999)))
 	out, err := p.Cmd(p.Server, "ipset", "list", FilterTCP).CombinedOutput()
 	n := 0
 	for _, l := range strings.Split(string(out), "\n") {

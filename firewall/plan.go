@@ -41,6 +41,10 @@ type Plan struct {
 	// and tracked sources (see Filter); the daemon clears it for a
 	// backend without one.
 	Filter bool
+	// Track is how long a packet to an armed element tracks its source
+	// in the kernel itself, before the daemon hears of it (the sequence
+	// timeout): its next knocks never race the daemon's Track.
+	Track time.Duration
 }
 
 // Set returns the set of addr's family.

@@ -24,7 +24,7 @@ func testPlan() Plan {
 // rewrites them).
 func TestRender(t *testing.T) {
 	filtered := testPlan()
-	filtered.Filter = true
+	filtered.Filter, filtered.Track = true, 10*time.Second
 	for _, tc := range []struct {
 		name, golden string
 		plan         Plan
