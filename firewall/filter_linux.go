@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/otpknock/otpknock/derive"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -59,12 +61,6 @@ func removeFilter() error {
 // batches of batchMax per netlink message; ICMP elements are skipped
 // (see above).
 func (k *Kernel) Arm(elems []Element) error {
-	byProto := map[string][]Element{}
-	for _, e := range elems {
-		if set := elementSet(e.Knock.Proto); set != "" {
-			byProto[set] = append(byProto[set], e)
-		}
-	}
 	c, err := dialIpset()
 	if err != nil {
 		return err
@@ -72,18 +68,21 @@ func (k *Kernel) Arm(elems []Element) error {
 	defer c.close()
 	ports := make([]uint16, 0, batchMax)
 	secs := make([]uint32, 0, batchMax)
-	for set, es := range byProto {
-		for len(es) > 0 {
-			n := min(len(es), batchMax)
-			ports, secs = ports[:0], secs[:0]
-			for _, e := range es[:n] {
+	for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
+		set := elementSet(proto)
+		ports, secs = ports[:0], secs[:0]
+		for i, e := range elems {
+			if e.Knock.Proto == proto {
 				ports = append(ports, e.Knock.Port)
 				secs = append(secs, ttlSeconds(e.TTL))
 			}
-			if err := c.do(addPorts(c.next(), set, ports, secs)); err != nil {
-				return setErr(fmt.Sprintf("arming %d elements in set %s", n, set), err)
+			if len(ports) == batchMax || (i == len(elems)-1 && len(ports) > 0) {
+				c.out = addPorts(c.out, c.next(), set, ports, secs)
+				if err := c.do(c.out); err != nil {
+					return setErr(fmt.Sprintf("arming %d elements in set %s", len(ports), set), err)
+				}
+				ports, secs = ports[:0], secs[:0]
 			}
-			es = es[n:]
 		}
 	}
 	return nil
@@ -110,7 +109,8 @@ func (k *Kernel) Track(srcs []Source) error {
 	for i, set := range []string{FilterSrc4, FilterSrc6} {
 		for as, ss := fams[i], secs[i]; len(as) > 0; as, ss = as[min(len(as), batchMax):], ss[min(len(ss), batchMax):] {
 			n := min(len(as), batchMax)
-			if err := c.do(addAddrs(c.next(), set, as[:n], ss[:n])); err != nil {
+			c.out = addAddrs(c.out, c.next(), set, as[:n], ss[:n])
+			if err := c.do(c.out); err != nil {
 				return setErr(fmt.Sprintf("tracking %d sources in set %s", n, set), err)
 			}
 		}

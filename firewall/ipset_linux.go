@@ -54,7 +54,13 @@ const netOrder = unix.NLA_F_NET_BYTEORDER
 // ipsetMsg returns an ipset request: the netlink and nfgenmsg headers,
 // the protocol and the set name, then what body appends.
 func ipsetMsg(cmd int, flags uint16, seq uint32, set string, body func([]byte) []byte) []byte {
-	b := make([]byte, 16, 256)
+	return appendIpsetMsg(make([]byte, 0, 256), cmd, flags, seq, set, body)
+}
+
+// appendIpsetMsg is ipsetMsg written over buf (from its start), so
+// that batches reuse one buffer.
+func appendIpsetMsg(buf []byte, cmd int, flags uint16, seq uint32, set string, body func([]byte) []byte) []byte {
+	b := append(buf[:0], make([]byte, 16)...)
 	b = append(b, unix.AF_INET, unix.NFNETLINK_V0, 0, 0) // nfgenmsg
 	b = attr(b, nl.IPSET_ATTR_PROTOCOL, []byte{nl.IPSET_PROTOCOL})
 	b = attr(b, nl.IPSET_ATTR_SETNAME, append([]byte(set), 0))
@@ -101,9 +107,10 @@ func createSourceSet(seq uint32, name string, v6 bool) []byte {
 }
 
 // addPorts is an ADD of ports with their timeouts (seconds) to a
-// bitmap:port set; an existing entry takes the new timeout.
-func addPorts(seq uint32, set string, ports []uint16, secs []uint32) []byte {
-	return ipsetMsg(nl.IPSET_CMD_ADD, 0, seq, set, func(b []byte) []byte {
+// bitmap:port set, written over buf; an existing entry takes the new
+// timeout.
+func addPorts(buf []byte, seq uint32, set string, ports []uint16, secs []uint32) []byte {
+	return appendIpsetMsg(buf, nl.IPSET_CMD_ADD, 0, seq, set, func(b []byte) []byte {
 		b = attr(b, nl.IPSET_ATTR_LINENO|netOrder, be32(0)) // required beside a list
 		return nest(b, nl.IPSET_ATTR_ADT, func(b []byte) []byte {
 			for i, p := range ports {
@@ -118,9 +125,10 @@ func addPorts(seq uint32, set string, ports []uint16, secs []uint32) []byte {
 }
 
 // addAddrs is an ADD of addresses of one family with their timeouts to
-// a hash:ip set; an existing entry takes the new timeout.
-func addAddrs(seq uint32, set string, addrs []netip.Addr, secs []uint32) []byte {
-	return ipsetMsg(nl.IPSET_CMD_ADD, 0, seq, set, func(b []byte) []byte {
+// a hash:ip set, written over buf; an existing entry takes the new
+// timeout.
+func addAddrs(buf []byte, seq uint32, set string, addrs []netip.Addr, secs []uint32) []byte {
+	return appendIpsetMsg(buf, nl.IPSET_CMD_ADD, 0, seq, set, func(b []byte) []byte {
 		b = attr(b, nl.IPSET_ATTR_LINENO|netOrder, be32(0)) // required beside a list
 		return nest(b, nl.IPSET_ATTR_ADT, func(b []byte) []byte {
 			for i, a := range addrs {
@@ -145,7 +153,8 @@ func addAddrs(seq uint32, set string, addrs []netip.Addr, secs []uint32) []byte 
 type ipsetConn struct {
 	fd  int
 	seq uint32
-	buf []byte
+	buf []byte // received acknowledgements
+	out []byte // the request being built
 }
 
 func dialIpset() (*ipsetConn, error) {
@@ -157,7 +166,7 @@ func dialIpset() (*ipsetConn, error) {
 		unix.Close(fd)
 		return nil, setErr("binding a netfilter netlink socket", err)
 	}
-	return &ipsetConn{fd: fd, buf: make([]byte, 1<<16)}, nil
+	return &ipsetConn{fd: fd, buf: make([]byte, 1<<16), out: make([]byte, 0, 64+36*batchMax)}, nil
 }
 
 func (c *ipsetConn) close() { unix.Close(c.fd) }

@@ -38,7 +38,7 @@ func TestIpsetMessages(t *testing.T) {
 		got  []byte
 		want []byte
 	}{
-		{"add ports", addPorts(7, "p", []uint16{30000, 443}, []uint32{5, 90}), cat(
+		{"add ports", addPorts(nil, 7, "p", []uint16{30000, 443}, []uint32{5, 90}), cat(
 			hdr(88, 9, 0), nfgen, proto, name("p"), lineno,
 			[]byte{44, 0, 8, 0x80},                  // IPSET_ATTR_ADT|NESTED
 			[]byte{20, 0, 7, 0x80},                  // IPSET_ATTR_DATA|NESTED
@@ -48,7 +48,7 @@ func TestIpsetMessages(t *testing.T) {
 			[]byte{6, 0, 4, 0x40, 0x01, 0xbb, 0, 0}, // PORT 443
 			[]byte{8, 0, 6, 0x40, 0, 0, 0, 90},      // TIMEOUT 90
 		)},
-		{"add addresses", addAddrs(7, "s", []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:2::2")}, []uint32{11, 12}), cat(
+		{"add addresses", addAddrs(nil, 7, "s", []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:2::2")}, []uint32{11, 12}), cat(
 			hdr(108, 9, 0), nfgen, proto, name("s"), lineno,
 			[]byte{64, 0, 8, 0x80},
 			[]byte{24, 0, 7, 0x80},

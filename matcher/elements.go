@@ -30,7 +30,13 @@ func (w *Window) Step() uint64 { return w.base }
 func (w *Window) Elements() []Element {
 	cfg := w.owner.cfg
 	skew := uint64(cfg.Skew)
-	var out []Element
+	n := 0
+	for k := range nkeys {
+		if w.start[k] != w.start[k+1] {
+			n++
+		}
+	}
+	out := make([]Element, 0, n)
 	for k := range nkeys {
 		lo, hi := w.start[k], w.start[k+1]
 		if lo == hi {
