@@ -19,7 +19,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale fuzz demo vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood fuzz demo vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,6 +64,9 @@ bench-compare: deps build ## otpknock, knockd and fwknop side by side, with floo
 
 bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, precompute, RSS (as root)
 	bench/scale.sh
+
+bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 80 and 10,080 users (as root)
+	bench/flood.sh $${EXTRA:-0 10000}
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -45,6 +46,7 @@ type Daemon struct {
 	metrics *Metrics
 	persist chan struct{} // a grant changed the used steps
 	healIn  time.Duration // Deps.HealEvery
+	filter  *filter       // the kernel's pre-filter; nil when the backend has none
 
 	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
 	closed    bool       // guarded by lifecycle
@@ -76,16 +78,21 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		deps.Log.Info("state_file holds bare step numbers (version 1): read as steps of the configured step; the next save writes version 2",
 			"state_file", cfg.StateFile, "step", cfg.Params.Period.String())
 	}
-	m, err := build(cfg, used.Steps(cfg.Params.Period))
+	flt := newFilter(deps.Firewall, deps.Clock, deps.Log)
+	m, err := build(cfg, used.Steps(cfg.Params.Period), flt.hook())
 	if err != nil {
 		return nil, err
 	}
 	plan := FirewallPlan(cfg)
+	plan.Filter = flt != nil
 	if err := deps.Firewall.Setup(plan); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
+	if err := flt.armNow(m); err != nil {
+		return nil, err
+	}
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), healIn: deps.HealEvery, cfg: cfg, plan: plan, m: m, used: used}
+		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, cfg: cfg, plan: plan, m: m, used: used}
 	if d.healIn <= 0 {
 		d.healIn = DefaultHealEvery
 	}
@@ -122,8 +129,8 @@ func MaxUsers(cfg *config.Config) float64 {
 }
 
 // build loads the users' secrets and builds the matcher for cfg, with
-// the used steps of the state file.
-func build(cfg *config.Config, used map[string]uint64) (*matcher.Matcher, error) {
+// the used steps of the state file and the filter's hook (nil: none).
+func build(cfg *config.Config, used map[string]uint64, track func(netip.Addr, time.Time)) (*matcher.Matcher, error) {
 	var users []matcher.User
 	for _, u := range cfg.Users {
 		secret, err := cfg.ReadSecret(u.Name)
@@ -133,7 +140,7 @@ func build(cfg *config.Config, used map[string]uint64) (*matcher.Matcher, error)
 		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock})
 	}
 	return matcher.New(matcher.Config{ServerID: cfg.ServerID, Params: cfg.Params, Skew: cfg.Skew,
-		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance}, users, used)
+		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track}, users, used)
 }
 
 // Metrics returns the daemon's metrics.
@@ -161,6 +168,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Go(func() { d.housekeeping(ctx, tick.C()) })
 	wg.Go(func() { d.healer(ctx, heal.C()) })
 	wg.Go(func() { d.persister(ctx) })
+	wg.Go(func() { d.filter.run(ctx) })
 	runErr := d.src.Run(ctx, d.handle)
 	cancel()
 	wg.Wait()
@@ -255,12 +263,16 @@ func (d *Daemon) install() (generation, error) {
 	if err := CheckStrength(cfg); err != nil {
 		return generation{}, err
 	}
-	m, err := build(cfg, used.Steps(cfg.Params.Period))
+	m, err := build(cfg, used.Steps(cfg.Params.Period), d.filter.hook())
 	if err != nil {
 		return generation{}, err
 	}
 	plan := FirewallPlan(cfg)
+	plan.Filter = d.filter != nil
 	if err := d.fw.Setup(plan); err != nil {
+		return generation{}, err
+	}
+	if err := d.filter.armNow(m); err != nil {
 		return generation{}, err
 	}
 	return generation{cfg, plan, m}, nil

@@ -115,7 +115,9 @@ func (d *Daemon) housekeeping(ctx context.Context, tick <-chan time.Time) {
 			if err := d.m.Advance(d.clock.Now()); err != nil {
 				d.log.Error("precomputing sequences", "err", err)
 			}
+			m := d.m
 			d.mu.Unlock()
+			d.filter.arm(m, m.Window()) // when the packet path built it
 			d.prepareNext()
 			if st := d.src.Stats(); st.Lost > lost {
 				d.log.Warn("nflog messages lost", "lost", st.Lost-lost, "total", st.Lost)
@@ -145,6 +147,7 @@ func (d *Daemon) prepareNext() {
 		d.log.Error("precomputing sequences", "err", err)
 		return
 	}
+	d.filter.arm(m, w) // its first knocks pass the kernel before its step begins
 	d.mu.Lock()
 	d.m.Install(w) // a matcher that replaced m in a reload ignores it
 	d.mu.Unlock()

@@ -86,6 +86,19 @@ func newMetrics(d *Daemon) *Metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_malformed_total", Help: "Logged packets that did not decode."},
 			func() float64 { return float64(d.src.Stats().Malformed) }),
 	)
+	// The kernel's pre-filter (all zero for a backend without one).
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_filter_elements", Help: "Elements the last window armed in the kernel's pre-filter."},
+			func() float64 { return float64(d.filter.stats().Elements) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_filter_arm_seconds", Help: "Time the last arming of the kernel's pre-filter took."},
+			func() float64 { return d.filter.stats().ArmTime.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_filter_sources_tracked_total", Help: "Sources the kernel's pre-filter was told to pass (a sequence started from them)."},
+			func() float64 { return float64(d.filter.stats().Tracked) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_filter_sources_dropped_total", Help: "Sources not tracked because the queue to the kernel was full."},
+			func() float64 { return float64(d.filter.stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_filter_errors_total", Help: "Failed updates of the kernel's pre-filter."},
+			func() float64 { return float64(d.filter.stats().Failures) }),
+	)
 	return m
 }
 

@@ -9,13 +9,15 @@ import (
 )
 
 // FirewallPlan returns the firewall a config needs: its NFLOG group, knock
-// range, protocols and open_timeout, and the services of all users,
-// sorted by protocol and port, each once; the services marked forward
-// are guarded on the forward path too (and closed on INPUT, even when no
-// user opens them).
+// range, protocols and open_timeout, the services of all users, sorted
+// by protocol and port, each once; the services marked forward are
+// guarded on the forward path too (and closed on INPUT, even when no
+// user opens them); and the kernel's pre-filter, whose kernel-side
+// tracking lasts a sequence (the daemon clears Filter for a backend
+// without one).
 func FirewallPlan(c *config.Config) firewall.Plan {
 	p := firewall.Plan{Group: c.NFLOGGroup, PortMin: c.Params.PortMin, PortMax: c.Params.PortMax,
-		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout, Forward: c.Forward}
+		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout, Forward: c.Forward, Filter: true, Track: c.SequenceTimeout}
 	for _, u := range c.Users {
 		p.Protected = append(p.Protected, u.Open...)
 	}

@@ -33,9 +33,9 @@ func TestFirewallPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := &config.Config{Params: params, NFLOGGroup: 99, OpenTimeout: 45 * time.Second, Users: tt.users, Forward: tt.forward}
+			cfg := &config.Config{Params: params, NFLOGGroup: 99, OpenTimeout: 45 * time.Second, SequenceTimeout: 5 * time.Second, Users: tt.users, Forward: tt.forward}
 			want := firewall.Plan{Group: 99, PortMin: 30000, PortMax: 39999, Protocols: params.Protocols,
-				Protected: tt.want, Timeout: 45 * time.Second, Forward: tt.forward}
+				Protected: tt.want, Timeout: 45 * time.Second, Forward: tt.forward, Filter: true, Track: 5 * time.Second}
 			if diff := cmp.Diff(want, FirewallPlan(cfg)); diff != "" {
 				t.Errorf("FirewallPlan (-want +got):\n%s", diff)
 			}

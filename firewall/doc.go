@@ -49,6 +49,12 @@
 // jumped to), so sync, replace-in-front, Close, Remove and Verify are
 // tested without root; the real ones run in the namespace tests.
 //
+// With Plan.Filter the NFLOG rules log a TCP SYN or UDP datagram to the
+// knock range only when its port is an armed element of the current
+// window or its source is tracked (Filter: ipsets with per-entry kernel
+// timeouts, filled in batches over netlink), so a flood of the range
+// stays in the kernel.
+//
 // The firewall knows nothing of the server's config: the daemon maps its
 // config onto a Plan (daemon.FirewallPlan) and hands it over; Choose and
 // Open pick the backend for the config's firewall key. Backend is the

@@ -18,8 +18,9 @@ import (
 // (the tables seam: listings and iptables-restore batches) and ipset
 // over netlink (the sets seam, vishvananda/netlink).
 type Kernel struct {
-	fams [2]family
-	sets sets
+	fams   [2]family
+	sets   sets
+	filter filterSets
 
 	mu      sync.Mutex
 	snap    map[string][]string   // "iptables OTPKNOCK" -> the chain's listing after the last Setup
@@ -48,12 +49,15 @@ func NewKernel() (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newKernel(v4, v6, s), nil
+	k := newKernel(v4, v6, s)
+	k.filter = ipsetFilter{}
+	return k, nil
 }
 
-// newKernel returns a Kernel over the given seams.
+// newKernel returns a Kernel over the given seams, with an in-memory
+// filter (NewKernel puts the kernel's in its place).
 func newKernel(v4, v6 tables, s sets) *Kernel {
-	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, snap: map[string][]string{}}
+	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, filter: &fakeFilterSets{}, snap: map[string][]string{}}
 }
 
 // Setup installs sets, chain rules and jumps, idempotently: nothing
@@ -63,6 +67,9 @@ func newKernel(v4, v6 tables, s sets) *Kernel {
 // which are deleted after them in the same transaction, so the chain
 // never passes through an open state. A missing jump goes first.
 func (k *Kernel) Setup(p Plan) error {
+	if err := k.filter.Setup(p); err != nil {
+		return err
+	}
 	for _, f := range k.fams {
 		if err := k.setupFamily(f, p); err != nil {
 			return fmt.Errorf("%s: %w", ipt(f.v6), err)
@@ -329,6 +336,7 @@ func (k *Kernel) Remove(Plan) error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, k.filter.Remove())
 	return errors.Join(errs...)
 }
 

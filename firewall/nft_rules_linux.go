@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -189,8 +188,6 @@ func grantLookup(v6 bool) []expr.Any {
 func nftLog(group uint16) []expr.Any {
 	return []expr.Any{&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_SNAPLEN, Group: group, Snaplen: CopyRange}}
 }
-
-func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 // nftComment is the userdata of every rule: the digest of the table.
 func nftComment(p Plan) []byte {

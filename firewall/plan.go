@@ -41,6 +41,14 @@ type Plan struct {
 	// (config: per service forward: true); they are guarded on the
 	// forward path with the same grants.
 	Forward []derive.Knock
+	// Filter makes the TCP and UDP NFLOG rules log only armed elements
+	// and tracked sources (see Filter); the daemon clears it for a
+	// backend without one.
+	Filter bool
+	// Track is how long a packet to an armed element tracks its source
+	// in the kernel itself, before the daemon hears of it (the sequence
+	// timeout): its next knocks never race the daemon's Track.
+	Track time.Duration
 }
 
 // Lock returns the same plan with no knock rules (Protocols = 0): only
@@ -88,11 +96,11 @@ func (p Plan) rules(v6 bool) [][]string {
 	r = append(r, []string{"-m", "set", "--match-set", set, "src,dst", "-j", "ACCEPT"})
 	var drops [][]string
 	if p.Protocols.Has(derive.TCP) {
-		r = append(r, append([]string{"-p", "tcp", "--syn", "--dport", rng}, nflog...))
+		r = append(r, p.logRules(derive.TCP, v6, []string{"-p", "tcp", "--syn", "--dport", rng}, nflog)...)
 		drops = append(drops, []string{"-p", "tcp", "--dport", rng, "-j", "DROP"})
 	}
 	if p.Protocols.Has(derive.UDP) {
-		r = append(r, append([]string{"-p", "udp", "--dport", rng}, nflog...))
+		r = append(r, p.logRules(derive.UDP, v6, []string{"-p", "udp", "--dport", rng}, nflog)...)
 		drops = append(drops, []string{"-p", "udp", "--dport", rng, "-j", "DROP"})
 	}
 	if p.Protocols.Has(derive.ICMP) {
@@ -151,6 +159,7 @@ func (p Plan) Render() string {
 	secs := strconv.Itoa(int(p.Timeout.Seconds()))
 	fmt.Fprintf(&b, "ipset create %s hash:ip,port family inet timeout %s -exist\n", Set4, secs)
 	fmt.Fprintf(&b, "ipset create %s hash:ip,port family inet6 timeout %s -exist\n", Set6, secs)
+	p.renderFilter(&b)
 	for _, fam := range []struct {
 		cmd string
 		v6  bool

@@ -19,19 +19,32 @@ func testPlan() Plan {
 		Timeout:   30 * time.Second}
 }
 
-// TestRender compares the dry-run rendering of a plan with
-// testdata/render.golden (go test ./firewall -update rewrites it).
+// TestRender compares the dry-run rendering of a plan, without and with
+// the filter, with testdata/render*.golden (go test ./firewall -update
+// rewrites them).
 func TestRender(t *testing.T) {
-	got := testPlan().Render()
-	if *update {
-		os.WriteFile("testdata/render.golden", []byte(got), 0o644)
-	}
-	want, err := os.ReadFile("testdata/render.golden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("Render() (-want +got):\n%s", diff)
+	filtered := testPlan()
+	filtered.Filter, filtered.Track = true, 10*time.Second
+	for _, tc := range []struct {
+		name, golden string
+		plan         Plan
+	}{
+		{"plain", "testdata/render.golden", testPlan()},
+		{"filter", "testdata/render_filter.golden", filtered},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.plan.Render()
+			if *update {
+				os.WriteFile(tc.golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(tc.golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("Render() (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

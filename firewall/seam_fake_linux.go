@@ -515,3 +515,41 @@ func (f *fakeSets) String() string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// fakeFilterSets keeps the filter's sets in memory: whether they exist,
+// the armed elements and tracked sources (without expiry).
+type fakeFilterSets struct {
+	exists  bool
+	armed   []Element
+	tracked []Source
+}
+
+// Setup creates the sets when p filters.
+func (f *fakeFilterSets) Setup(p Plan) error {
+	f.exists = f.exists || p.Filter
+	return nil
+}
+
+// Remove destroys the sets.
+func (f *fakeFilterSets) Remove() error {
+	f.exists, f.armed, f.tracked = false, nil, nil
+	return nil
+}
+
+// Arm records the elements; the sets must exist.
+func (f *fakeFilterSets) Arm(elems []Element) error {
+	if !f.exists {
+		return fmt.Errorf("arming: the filter's sets do not exist: %w", os.ErrNotExist)
+	}
+	f.armed = append(f.armed, elems...)
+	return nil
+}
+
+// Track records the sources; the sets must exist.
+func (f *fakeFilterSets) Track(srcs []Source) error {
+	if !f.exists {
+		return fmt.Errorf("tracking: the filter's sets do not exist: %w", os.ErrNotExist)
+	}
+	f.tracked = append(f.tracked, srcs...)
+	return nil
+}

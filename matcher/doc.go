@@ -47,6 +47,12 @@
 // change nothing; a bare packet to an element is nothing, and a packet
 // user's element never starts a sequence.
 //
+// A window lists its elements (Window.Elements: every knock that begins
+// something in it, with the time it stops doing so) and Config.Track
+// reports each source a sequence starts from: the daemon keeps the
+// kernel's pre-filter current with both, so only packets that can
+// matter reach the matcher, and a tracked source's strays still do.
+//
 // Memory is bounded: at most MaxSources tracked sources (the oldest is
 // evicted) and MaxCandidates per source. Nothing is ever banned: sources
 // are spoofable, and a ban would let anyone lock a user out.

@@ -123,6 +123,9 @@ func (m *Matcher) begin(sp **source, src netip.Addr, now time.Time, c cand) (Eve
 		m.stats.Cancelled++
 	}
 	s.progs = append(s.progs, progress{cand: c, next: 1, start: now})
+	if m.cfg.Track != nil {
+		m.cfg.Track(src, now.Add(m.cfg.SequenceTimeout))
+	}
 	return Event{}, false
 }
 

@@ -27,6 +27,11 @@ type Config struct {
 	SequenceTimeout time.Duration
 	StrayTolerance  int // strays a candidate survives between two of its knocks
 	MaxSources      int
+	// Track, when set, is called on the packet path each time a
+	// sequence of more than one knock starts from src, with the time its
+	// candidate times out: the daemon has the kernel's filter pass the
+	// source's later packets until then. It must not block.
+	Track func(src netip.Addr, until time.Time)
 }
 
 // User is one user as the matcher needs it.

@@ -268,8 +268,9 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 	w.startServer()
 	after := p.MustRun(t, p.Server, "iptables", "-S", "OTPKNOCK")
-	if strings.Count(after, "-A OTPKNOCK") != strings.Count(rules, "-A OTPKNOCK")+2 {
-		t.Errorf("rules after restart:\n%s\nbefore (without the 2 NFLOG rules):\n%s", after, rules)
+	// Two NFLOG rules per protocol: armed elements, tracked sources.
+	if strings.Count(after, "-A OTPKNOCK") != strings.Count(rules, "-A OTPKNOCK")+4 || strings.Count(after, "-j NFLOG") != 4 {
+		t.Errorf("rules after restart:\n%s\nbefore (without the 4 NFLOG rules):\n%s", after, rules)
 	}
 	if n := strings.Count(p.MustRun(t, p.Server, "iptables", "-S", "INPUT"), "-j OTPKNOCK"); n != 1 {
 		t.Errorf("%d INPUT jumps after restart", n)

@@ -1,0 +1,195 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/matcher"
+)
+
+// filter keeps the kernel's pre-filter of knock packets current, off
+// the packet path: it arms each window's elements before its step
+// begins (the housekeeping builds the next window ahead; a window the
+// packet path had to build itself is armed at the next tick) and tracks
+// the sources sequences start from, which the matcher reports on the
+// packet path into a buffered channel that never blocks it.
+//
+// A backend without a firewall.Filter has none: the daemon then logs
+// the whole knock range (Plan.Filter is cleared).
+type filter struct {
+	f     firewall.Filter
+	clock clock.Clock
+	log   *slog.Logger
+	queue chan trackReq
+
+	mu   sync.Mutex
+	m    *matcher.Matcher // the matcher whose windows were armed
+	upTo uint64           // the latest step armed for m
+
+	elements atomic.Int64  // elements of the last arm
+	armNanos atomic.Int64  // duration of the last arm
+	tracked  atomic.Uint64 // sources handed to the kernel
+	dropped  atomic.Uint64 // sources dropped: the queue was full
+	failures atomic.Uint64 // failed Arm and Track calls
+}
+
+// trackReq is a source to track until a time.
+type trackReq struct {
+	src   netip.Addr
+	until time.Time
+}
+
+// trackQueue is how many sources wait for the tracker at most; beyond
+// it a source is dropped (and counted), never waited for.
+const trackQueue = 4096
+
+// newFilter returns the filter of fw, nil when fw has none.
+func newFilter(fw firewall.Backend, clk clock.Clock, log *slog.Logger) *filter {
+	f, ok := fw.(firewall.Filter)
+	if !ok {
+		return nil
+	}
+	return &filter{f: f, clock: clk, log: log, queue: make(chan trackReq, trackQueue)}
+}
+
+// hook is the matcher's Track: nil without a filter.
+func (f *filter) hook() func(netip.Addr, time.Time) {
+	if f == nil {
+		return nil
+	}
+	return func(src netip.Addr, until time.Time) {
+		select {
+		case f.queue <- trackReq{src, until}:
+		default:
+			f.dropped.Add(1)
+		}
+	}
+}
+
+// arm arms w's elements, each until its last step leaves the window,
+// unless a window of m at least as late was armed already.
+func (f *filter) arm(m *matcher.Matcher, w *matcher.Window) {
+	if f == nil || w == nil {
+		return
+	}
+	f.mu.Lock()
+	done := f.m == m && w.Step() <= f.upTo
+	f.mu.Unlock()
+	if done {
+		return
+	}
+	began := time.Now()
+	now := f.clock.Now()
+	els := w.Elements()
+	out := make([]firewall.Element, 0, len(els))
+	for _, e := range els {
+		if ttl := e.Until.Sub(now); ttl > 0 {
+			out = append(out, firewall.Element{Knock: e.Knock, TTL: ttl})
+		}
+	}
+	if err := f.f.Arm(out); err != nil {
+		f.failures.Add(1)
+		f.log.Error("arming the kernel filter", "step", w.Step(), "elements", len(out), "err", err)
+		return
+	}
+	took := time.Since(began)
+	f.elements.Store(int64(len(out)))
+	f.armNanos.Store(int64(took))
+	f.log.Debug("kernel filter armed", "step", w.Step(), "elements", len(out), "took", took.String())
+	f.mu.Lock()
+	if f.m != m {
+		f.m, f.upTo = m, 0
+	}
+	f.upTo = max(f.upTo, w.Step())
+	f.mu.Unlock()
+}
+
+// run hands queued sources to the kernel in batches until ctx is done.
+// A source already tracked at least as long is not sent again.
+func (f *filter) run(ctx context.Context) {
+	if f == nil {
+		return
+	}
+	sent := map[netip.Addr]time.Time{}
+	var batch []firewall.Source
+	for {
+		var r trackReq
+		select {
+		case <-ctx.Done():
+			return
+		case r = <-f.queue:
+		}
+		now := f.clock.Now()
+		batch = f.add(batch[:0], sent, r, now)
+	drain:
+		for len(batch) < trackQueue {
+			select {
+			case r = <-f.queue:
+				batch = f.add(batch, sent, r, now)
+			default:
+				break drain
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if err := f.f.Track(batch); err != nil {
+			f.failures.Add(1)
+			f.log.Error("tracking sources in the kernel filter", "sources", len(batch), "err", err)
+		} else {
+			f.tracked.Add(uint64(len(batch)))
+		}
+		if len(sent) > 2*firewall.MaxTracked {
+			for a, until := range sent {
+				if !until.After(now) {
+					delete(sent, a)
+				}
+			}
+		}
+	}
+}
+
+// add appends r to batch unless the kernel tracks its source as long
+// already.
+func (f *filter) add(batch []firewall.Source, sent map[netip.Addr]time.Time, r trackReq, now time.Time) []firewall.Source {
+	src := r.src.Unmap()
+	if prev, ok := sent[src]; ok && !r.until.After(prev) {
+		return batch
+	}
+	sent[src] = r.until
+	return append(batch, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
+}
+
+// filterStats are the filter's figures for the metrics.
+type filterStats struct {
+	Elements                   int64
+	ArmTime                    time.Duration
+	Tracked, Dropped, Failures uint64
+}
+
+func (f *filter) stats() filterStats {
+	if f == nil {
+		return filterStats{}
+	}
+	return filterStats{Elements: f.elements.Load(), ArmTime: time.Duration(f.armNanos.Load()),
+		Tracked: f.tracked.Load(), Dropped: f.dropped.Load(), Failures: f.failures.Load()}
+}
+
+// armNow brings m to now's step and arms its window: at start and after
+// a reload, before the packet path uses m.
+func (f *filter) armNow(m *matcher.Matcher) error {
+	if f == nil {
+		return nil
+	}
+	if err := m.Advance(f.clock.Now()); err != nil {
+		return err
+	}
+	f.arm(m, m.Window())
+	return nil
+}

@@ -1,0 +1,141 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/listener"
+)
+
+// firstKnocks are the distinct first knocks of secret's sequences of
+// steps lo..hi, sorted as the filter lists them.
+func firstKnocks(t *testing.T, secret []byte, p derive.Params, lo, hi uint64) []derive.Knock {
+	t.Helper()
+	var out []derive.Knock
+	for s := lo; s <= hi; s++ {
+		seq, err := derive.Sequence(secret, "gw1", p, s, netip.Addr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, seq[0])
+	}
+	slices.SortFunc(out, func(a, b derive.Knock) int {
+		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
+	})
+	return slices.Compact(out)
+}
+
+// eventually waits (in real time) until cond holds, for what the
+// tracker goroutine does.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx := testContext(t)
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// TestFilter runs the daemon on a backend with a filter: the first
+// knocks of the window are armed at start, the next window's before its
+// step begins (the rollover only adds), a sequence's source is tracked
+// at its first knock for the sequence timeout and a stray tracks
+// nothing, and elements and sources expire on the clock.
+func TestFilter(t *testing.T) {
+	cfg, secret := setupConfig(t)
+	const T = 60000000
+	c := clock.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
+	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
+	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	if diff := cmp.Diff(firstKnocks(t, secret, cfg.Params, T-1, T+1), ff.Armed()); diff != "" {
+		t.Errorf("armed at start (-want +got):\n%s", diff)
+	}
+	st, err := ff.Status(d.plan)
+	if err != nil || !strings.Contains(strings.Join(st.Rules4, "\n"), "--match-set otpknock-tcp dst") {
+		t.Errorf("the installed rules do not filter (%v):\n%s", err, strings.Join(st.Rules4, "\n"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- r.d.Run(ctx) }()
+	if err := c.WaitTickers(testContext(t), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	client, other := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, T, netip.Addr{})
+	stray := derive.Knock{Proto: seq[0].Proto, Port: seq[0].Port ^ 1}
+	r.knock(t, other, []derive.Knock{stray})
+	r.knock(t, client, seq[:1])
+	eventually(t, "the client tracked", func() bool { return strings.Contains(ff.String(), "track 198.18.0.2 10s") })
+	if s := ff.String(); strings.Contains(s, "198.18.0.3") || !strings.Contains(s, "filter arms=1 tracks=1 ") {
+		t.Errorf("a stray tracked its source, or more than one Track:\n%s", s)
+	}
+	r.knock(t, client, seq[1:])
+	if !strings.Contains(ff.String(), "grant 198.18.0.2 tcp/22 30s") {
+		t.Errorf("no grant through the filter:\n%s", ff)
+	}
+
+	// 4 s before step T+1 the housekeeping builds its window and arms
+	// the first knock of step T+2.
+	c.Set(derive.StepStart(T+1, 30*time.Second).Add(-4 * time.Second))
+	r.housekeep()
+	eventually(t, "the next window armed", func() bool { return strings.Contains(ff.String(), "filter arms=2 ") })
+	if diff := cmp.Diff(firstKnocks(t, secret, cfg.Params, T-1, T+2), ff.Armed()); diff != "" {
+		t.Errorf("armed before step T+1 (-want +got):\n%s", diff)
+	}
+	if strings.Contains(ff.String(), "track ") {
+		t.Errorf("the client still tracked after the sequence timeout:\n%s", ff)
+	}
+	// Once step T+1 begins, step T-1's first knock is no longer armed
+	// (unless a later step shares it), with no call to the filter.
+	c.Set(derive.StepStart(T+1, 30*time.Second).Add(time.Second))
+	r.housekeep()
+	if diff := cmp.Diff(firstKnocks(t, secret, cfg.Params, T, T+2), ff.Armed()); diff != "" {
+		t.Errorf("armed in step T+1 (-want +got):\n%s", diff)
+	}
+	r.stop(t)
+	if !strings.Contains(ff.String(), "filter arms=2 tracks=1 ") {
+		t.Errorf("calls of the filter:\n%s", ff)
+	}
+	metrics := r.scrape(t, "/metrics")
+	for _, want := range []string{"otpknock_filter_sources_tracked_total 1", "otpknock_filter_errors_total 0",
+		"otpknock_filter_sources_dropped_total 0", "otpknock_filter_elements "} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestNoFilter: a backend without a filter gets a plan that logs the
+// whole range, and the matcher tracks nothing.
+func TestNoFilter(t *testing.T) {
+	cfg, _ := setupConfig(t)
+	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	fw := &firewall.Fake{Clock: c}
+	r := newDaemon(t, cfg, c, fw)
+	st, err := fw.Status(r.d.plan)
+	if err != nil || r.d.plan.Filter || r.d.filter != nil || strings.Contains(strings.Join(st.Rules4, "\n"), "otpknock-tcp") {
+		t.Errorf("without a filter: plan.Filter=%v filter=%v err=%v rules:\n%s", r.d.plan.Filter, r.d.filter, err, strings.Join(st.Rules4, "\n"))
+	}
+	if err := r.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,109 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+)
+
+// FakeFilter is a Fake with a Filter, its armed elements and tracked
+// sources expiring on the Fake's clock. A plain Fake has no Filter: the
+// daemon then logs the whole knock range, as a backend without one does.
+type FakeFilter struct {
+	*Fake
+	ArmErr   error // returned by Arm when set
+	TrackErr error // returned by Track when set
+
+	fmu     sync.Mutex
+	armed   map[derive.Knock]time.Time
+	tracked map[netip.Addr]time.Time
+	arms    int // calls of Arm
+	tracks  int // calls of Track
+}
+
+// Arm records each element with its expiry.
+func (f *FakeFilter) Arm(elems []Element) error {
+	if f.ArmErr != nil {
+		return f.ArmErr
+	}
+	now := f.Clock.Now()
+	f.fmu.Lock()
+	defer f.fmu.Unlock()
+	if f.armed == nil {
+		f.armed = map[derive.Knock]time.Time{}
+	}
+	f.arms++
+	for _, e := range elems {
+		f.armed[e.Knock] = now.Add(e.TTL)
+	}
+	return nil
+}
+
+// Track records each source with its expiry.
+func (f *FakeFilter) Track(srcs []Source) error {
+	if f.TrackErr != nil {
+		return f.TrackErr
+	}
+	now := f.Clock.Now()
+	f.fmu.Lock()
+	defer f.fmu.Unlock()
+	if f.tracked == nil {
+		f.tracked = map[netip.Addr]time.Time{}
+	}
+	f.tracks++
+	for _, s := range srcs {
+		f.tracked[s.Addr.Unmap()] = now.Add(s.TTL)
+	}
+	return nil
+}
+
+// Passes reports whether the filter logs a knock k from src now: an
+// armed element, a tracked source, or ICMP (the kernel sets hold ports
+// only).
+func (f *FakeFilter) Passes(src netip.Addr, k derive.Knock) bool {
+	now := f.Clock.Now()
+	f.fmu.Lock()
+	defer f.fmu.Unlock()
+	return k.Proto == derive.ICMP || now.Before(f.armed[k]) || now.Before(f.tracked[src.Unmap()])
+}
+
+// Armed lists the live armed elements, sorted.
+func (f *FakeFilter) Armed() []derive.Knock {
+	now := f.Clock.Now()
+	f.fmu.Lock()
+	defer f.fmu.Unlock()
+	var out []derive.Knock
+	for k, exp := range f.armed {
+		if now.Before(exp) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b derive.Knock) int {
+		return int(a.Proto)<<16 + int(a.Port) - (int(b.Proto)<<16 + int(b.Port))
+	})
+	return out
+}
+
+// String renders the Fake's state, then the calls of Arm and Track and
+// each live tracked source with the seconds left, sorted, and the
+// number of live armed elements (Armed lists them).
+func (f *FakeFilter) String() string {
+	armed := len(f.Armed())
+	now := f.Clock.Now()
+	f.fmu.Lock()
+	defer f.fmu.Unlock()
+	lines := []string{f.Fake.String(), fmt.Sprintf("filter arms=%d tracks=%d armed=%d", f.arms, f.tracks, armed)}
+	var ts []string
+	for a, exp := range f.tracked {
+		if left := exp.Sub(now); left > 0 {
+			ts = append(ts, fmt.Sprintf("track %s %.0fs", a, left.Seconds()))
+		}
+	}
+	slices.Sort(ts)
+	return strings.Join(append(lines, ts...), "\n")
+}

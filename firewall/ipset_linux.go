@@ -1,0 +1,212 @@
+package firewall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"syscall"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// The filter's ipset messages are built here rather than through
+// vishvananda/netlink, which sends one element per message and cannot
+// create a set with forceadd: an ADD message carries up to batchMax
+// elements in one IPSET_ATTR_ADT list (as `ipset restore` does), so
+// arming the window of 100,000 users is a few dozen messages.
+
+// batchMax is the most elements one ADD message carries: 1,024 IPv6
+// entries of 36 bytes stay well under the 64 KiB of a nested attribute
+// and the socket's send buffer.
+const batchMax = 1024
+
+// ipsetMsgType is the netlink message type of an ipset command.
+func ipsetMsgType(cmd int) uint16 { return uint16(unix.NFNL_SUBSYS_IPSET<<8 | cmd) }
+
+// attr appends a netlink attribute of type typ holding v, padded to 4
+// bytes.
+func attr(b []byte, typ uint16, v []byte) []byte {
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(v)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = append(b, v...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// nest appends a nested attribute whose body fill appends.
+func nest(b []byte, typ uint16, fill func([]byte) []byte) []byte {
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = fill(b)
+	binary.NativeEndian.PutUint16(b[at:], uint16(len(b)-at))
+	binary.NativeEndian.PutUint16(b[at+2:], typ|unix.NLA_F_NESTED)
+	return b
+}
+
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+const netOrder = unix.NLA_F_NET_BYTEORDER
+
+// ipsetMsg returns an ipset request: the netlink and nfgenmsg headers,
+// the protocol and the set name, then what body appends.
+func ipsetMsg(cmd int, flags uint16, seq uint32, set string, body func([]byte) []byte) []byte {
+	return appendIpsetMsg(make([]byte, 0, 256), cmd, flags, seq, set, body)
+}
+
+// appendIpsetMsg is ipsetMsg written over buf (from its start), so
+// that batches reuse one buffer.
+func appendIpsetMsg(buf []byte, cmd int, flags uint16, seq uint32, set string, body func([]byte) []byte) []byte {
+	b := append(buf[:0], make([]byte, 16)...)
+	b = append(b, unix.AF_INET, unix.NFNETLINK_V0, 0, 0) // nfgenmsg
+	b = attr(b, nl.IPSET_ATTR_PROTOCOL, []byte{nl.IPSET_PROTOCOL})
+	b = attr(b, nl.IPSET_ATTR_SETNAME, append([]byte(set), 0))
+	b = body(b)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], ipsetMsgType(cmd))
+	binary.NativeEndian.PutUint16(b[6:], flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	return b
+}
+
+// createPortSet is the CREATE of a bitmap:port set over every port,
+// with timeouts.
+func createPortSet(seq uint32, name string) []byte {
+	return ipsetMsg(nl.IPSET_CMD_CREATE, 0, seq, name, func(b []byte) []byte {
+		b = attr(b, nl.IPSET_ATTR_TYPENAME, []byte("bitmap:port\x00"))
+		b = attr(b, nl.IPSET_ATTR_REVISION, []byte{3})
+		b = attr(b, nl.IPSET_ATTR_FAMILY, []byte{unix.AF_UNSPEC})
+		return nest(b, nl.IPSET_ATTR_DATA, func(b []byte) []byte {
+			b = attr(b, nl.IPSET_ATTR_PORT_FROM|netOrder, be16(0))
+			b = attr(b, nl.IPSET_ATTR_PORT_TO|netOrder, be16(65535))
+			return attr(b, nl.IPSET_ATTR_TIMEOUT|netOrder, be32(filterTimeout))
+		})
+	})
+}
+
+// createSourceSet is the CREATE of a hash:ip set of one family, with
+// timeouts, MaxTracked entries and forceadd.
+func createSourceSet(seq uint32, name string, v6 bool) []byte {
+	fam := byte(unix.AF_INET)
+	if v6 {
+		fam = unix.AF_INET6
+	}
+	return ipsetMsg(nl.IPSET_CMD_CREATE, 0, seq, name, func(b []byte) []byte {
+		b = attr(b, nl.IPSET_ATTR_TYPENAME, []byte("hash:ip\x00"))
+		b = attr(b, nl.IPSET_ATTR_REVISION, []byte{4})
+		b = attr(b, nl.IPSET_ATTR_FAMILY, []byte{fam})
+		return nest(b, nl.IPSET_ATTR_DATA, func(b []byte) []byte {
+			b = attr(b, nl.IPSET_ATTR_MAXELEM|netOrder, be32(MaxTracked))
+			b = attr(b, nl.IPSET_ATTR_TIMEOUT|netOrder, be32(filterTimeout))
+			return attr(b, nl.IPSET_ATTR_CADT_FLAGS|netOrder, be32(nl.IPSET_FLAG_WITH_FORCEADD))
+		})
+	})
+}
+
+// addPorts is an ADD of ports with their timeouts (seconds) to a
+// bitmap:port set, written over buf; an existing entry takes the new
+// timeout.
+func addPorts(buf []byte, seq uint32, set string, ports []uint16, secs []uint32) []byte {
+	return appendIpsetMsg(buf, nl.IPSET_CMD_ADD, 0, seq, set, func(b []byte) []byte {
+		b = attr(b, nl.IPSET_ATTR_LINENO|netOrder, be32(0)) // required beside a list
+		return nest(b, nl.IPSET_ATTR_ADT, func(b []byte) []byte {
+			for i, p := range ports {
+				b = nest(b, nl.IPSET_ATTR_DATA, func(b []byte) []byte {
+					b = attr(b, nl.IPSET_ATTR_PORT|netOrder, be16(p))
+					return attr(b, nl.IPSET_ATTR_TIMEOUT|netOrder, be32(secs[i]))
+				})
+			}
+			return b
+		})
+	})
+}
+
+// addAddrs is an ADD of addresses of one family with their timeouts to
+// a hash:ip set, written over buf; an existing entry takes the new
+// timeout.
+func addAddrs(buf []byte, seq uint32, set string, addrs []netip.Addr, secs []uint32) []byte {
+	return appendIpsetMsg(buf, nl.IPSET_CMD_ADD, 0, seq, set, func(b []byte) []byte {
+		b = attr(b, nl.IPSET_ATTR_LINENO|netOrder, be32(0)) // required beside a list
+		return nest(b, nl.IPSET_ATTR_ADT, func(b []byte) []byte {
+			for i, a := range addrs {
+				b = nest(b, nl.IPSET_ATTR_DATA, func(b []byte) []byte {
+					b = nest(b, nl.IPSET_ATTR_IP, func(b []byte) []byte {
+						typ := uint16(nl.IPSET_ATTR_IPADDR_IPV6)
+						if a.Is4() {
+							typ = nl.IPSET_ATTR_IPADDR_IPV4
+						}
+						return attr(b, typ|netOrder, a.AsSlice())
+					})
+					return attr(b, nl.IPSET_ATTR_TIMEOUT|netOrder, be32(secs[i]))
+				})
+			}
+			return b
+		})
+	})
+}
+
+// ipsetConn is a netfilter netlink socket that sends ipset requests one
+// at a time and waits for each acknowledgement.
+type ipsetConn struct {
+	fd  int
+	seq uint32
+	buf []byte // received acknowledgements
+	out []byte // the request being built
+}
+
+func dialIpset() (*ipsetConn, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, setErr("opening a netfilter netlink socket", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, setErr("binding a netfilter netlink socket", err)
+	}
+	return &ipsetConn{fd: fd, buf: make([]byte, 1<<16), out: make([]byte, 0, 64+36*batchMax)}, nil
+}
+
+func (c *ipsetConn) close() { unix.Close(c.fd) }
+
+func (c *ipsetConn) next() uint32 {
+	c.seq++
+	return c.seq
+}
+
+// do sends one request (whose sequence number is c.seq) and waits for
+// its acknowledgement: nil, or the kernel's error (ipset's own codes
+// named).
+func (c *ipsetConn) do(msg []byte) error {
+	if err := unix.Sendto(c.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
+	for {
+		n, _, err := unix.Recvfrom(c.fd, c.buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(c.buf[:n])
+		if err != nil {
+			return fmt.Errorf("reading the acknowledgement: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != c.seq || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+				continue
+			}
+			code := -int32(binary.NativeEndian.Uint32(m.Data))
+			switch {
+			case code == 0:
+				return nil
+			case code >= nl.IPSET_ERR_PRIVATE:
+				return nl.IPSetError(uintptr(code))
+			}
+			return syscall.Errno(code)
+		}
+	}
+}
