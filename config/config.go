@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -118,6 +119,9 @@ func (f *file) validate(path string) (*Config, error) {
 	}
 	if f.Host != "" && !naming.Host(f.Host) {
 		return nil, fmt.Errorf("host: %q is not a host name or address", f.Host)
+	}
+	if a, err := netip.ParseAddr(f.Host); strings.Contains(f.Host, ":") && (err != nil || !a.Is6()) {
+		return nil, fmt.Errorf("host: %q: give a host name or address without a port (the knock chooses its ports)", f.Host)
 	}
 	p, err := f.Fields.Params()
 	if err != nil {

@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"metrics no port", base + "metrics_listen: 127.0.0.1\n", "metrics_listen:"},
 		{"empty secrets dir", base + "secrets_dir: ''\n", "secrets_dir:"},
 		{"bad host", base + "host: 'http://x'\n", "host:"},
+		{"host with port", base + "host: 'name:2222'\n", "without a port"},
 		{"user name", base + "users: [{name: Bob, open: [tcp/22]}]\n", "users[0]: name:"},
 		{"no open", base + "users: [{name: bob}]\n", "users[0]: open:"},
 		{"icmp service", base + "users: [{name: bob, open: [icmp/1]}]\n", "users[0]: open[0]:"},
