@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/sender"
@@ -42,6 +43,10 @@ type Env struct {
 	// process when user add|remove reload a running server (tests).
 	Systemctl func(args ...string) error
 	Signal    func(pid int, sig os.Signal) error
+	// Listening returns the services a socket on this host serves now
+	// (user add warns before guarding one); nil means the kernel's
+	// tables (/proc/net on Linux).
+	Listening func() (map[derive.Knock]bool, error)
 }
 
 // firewall opens the server's firewall backend: Env's, or the kernel's.

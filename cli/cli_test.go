@@ -34,6 +34,8 @@ type harness struct {
 	// nothing.
 	systemctl func(args ...string) error
 	signal    func(pid int, sig os.Signal) error
+	// listening stands for the host's serving sockets: none by default.
+	listening map[derive.Knock]bool
 }
 
 func newHarness(t *testing.T) *harness {
@@ -54,6 +56,7 @@ func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err 
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test",
 		Writer: h.writer, Prober: h.prober, Systemctl: h.systemctl, Signal: h.signal,
+		Listening: func() (map[derive.Knock]bool, error) { return h.listening, nil },
 	})
 	return out.String(), errb.String(), err
 }
