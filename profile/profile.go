@@ -296,7 +296,7 @@ func (s *Store) Lookup(target string) (Profile, error) {
 	case 0:
 		return Profile{}, s.notFound(target)
 	}
-	return Profile{}, fmt.Errorf("%d profiles knock %s (%s): name one, or pass --profile", len(hits), target, names(hits))
+	return Profile{}, fmt.Errorf("%d profiles knock %s: name one of them (%s)", len(hits), target, names(hits))
 }
 
 func (s *Store) notFound(name string) error {
