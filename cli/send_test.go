@@ -226,3 +226,45 @@ func TestConnectRelays(t *testing.T) {
 		t.Errorf("packets:\n%s", f.String())
 	}
 }
+
+// TestConnectTriesServiceFirst checks that connect right after a knock of
+// the same profile (send --wait, then ssh) relays to the service that is
+// still open instead of waiting for the next step to knock again, and
+// knocks when the service is closed or the last knock is old.
+func TestConnectTriesServiceFirst(t *testing.T) {
+	tests := []struct {
+		name      string
+		later     time.Duration // from the send to the connect
+		open      func(probes int) bool
+		wantSent  int // packets the connect sends
+		wantTries int // probes the connect makes
+	}{
+		{"open after send", time.Second, func(int) bool { return true }, 0, 1},
+		{"closed after send", time.Second, func(n int) bool { return n > 1 }, 4, 2},
+		{"knock two steps ago", 61 * time.Second, func(int) bool { return true }, 4, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, f := withProfile(t, "198.18.0.1")
+			h.mustRun("", "send", "gw1")
+			h.clock.Advance(tt.later)
+			sent := strings.Count(f.String(), "\n") + 1
+			p := &sender.FakeProber{Clock: h.clock}
+			p.Open = func(time.Time) bool { return tt.open(p.Tries) }
+			h.prober = p
+			start := h.clock.Now()
+			if _, stderr, err := h.run("", "connect", "gw1", "22"); err != nil {
+				t.Fatalf("connect: %v\n%s", err, stderr)
+			}
+			if got := strings.Count(f.String(), "\n") + 1 - sent; got != tt.wantSent {
+				t.Errorf("connect sent %d packets, want %d:\n%s", got, tt.wantSent, f.String())
+			}
+			if p.Tries != tt.wantTries {
+				t.Errorf("connect probed %d times, want %d", p.Tries, tt.wantTries)
+			}
+			if tt.wantSent == 0 && h.clock.Now() != start {
+				t.Errorf("connect to an open service waited %v", h.clock.Now().Sub(start))
+			}
+		})
+	}
+}
