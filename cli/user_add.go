@@ -250,11 +250,17 @@ func checkOutFile(flag, path string) error {
 func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, knockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
 	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	if f.qrPNG != "" {
-		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", f.qrPNG)
+	printURI(w, uri, f.qrPNG, f.noQR)
+}
+
+// printURI prints where the QR code PNG went, the provisioning URI, its
+// QR code unless noQR, and how the client imports it.
+func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
+	if qrPNG != "" {
+		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
 	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
-	if !f.noQR {
+	if !noQR {
 		fmt.Fprintln(w)
 		provision.WriteQR(w, uri, provision.TerminalColumns(w))
 	}
