@@ -119,7 +119,7 @@ func newRoot(env *Env) *cobra.Command {
 current time step derive a one-time knock sequence; the server opens the
 service for the knocking address only, for a short time.
 
-Server:  otpknock init, otpknock user add|list|show|remove,
+Server:  otpknock init, otpknock user add|list|show|qr|remove,
          otpknock server, otpknock firewall status|remove
 Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
          otpknock send, otpknock connect, otpknock tui`,
