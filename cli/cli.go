@@ -146,6 +146,12 @@ Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
 		newTUICmd(env),
 		newVersionCmd(env),
 	)
+	// The completion command now, not at Execute, so that parents
+	// makes it refuse a shell it does not know (tcsh); it keeps the
+	// writer it finds.
+	root.SetOut(env.Stdout)
+	root.InitDefaultCompletionCmd()
+	addCompletions(root, env)
 	parents(root)
 	return root
 }
@@ -170,6 +176,15 @@ func parents(c *cobra.Command) {
 func unknownCommand(c *cobra.Command, a []string) error {
 	if len(a) == 0 {
 		return nil
+	}
+	if c.Name() == "completion" && c.HasParent() && !c.Parent().HasParent() {
+		var shells []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				shells = append(shells, sub.Name())
+			}
+		}
+		return usage(fmt.Errorf("completion: unknown shell %q: otpknock completes %s", a[0], strings.Join(shells, ", ")))
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
 	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
