@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Env is everything a command reads from or writes to its surroundings.
@@ -97,6 +99,9 @@ func Run(ctx context.Context, args []string, env Env) error {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	if err := unknownWithHelp(root, args); err != nil {
+		return err
+	}
 	err := root.ExecuteContext(ctx)
 	if err != nil && !*ran {
 		// cobra refused the command line: unknown command or flag,
@@ -169,6 +174,31 @@ func parents(c *cobra.Command) {
 	}
 	c.Args = unknownCommand
 	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+}
+
+// unknownWithHelp refuses an unknown subcommand given with --help
+// ("otpknock usr add --help"), which cobra answers with its parent's help
+// and exit 0.
+func unknownWithHelp(root *cobra.Command, args []string) error {
+	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
+		return nil
+	}
+	c, rest, err := root.Find(args)
+	if err != nil || !c.HasSubCommands() || c.Runnable() && c.Args == nil {
+		return nil
+	}
+	fs := pflag.NewFlagSet(c.Name(), pflag.ContinueOnError)
+	fs.AddFlagSet(c.Flags())
+	fs.AddFlagSet(c.InheritedFlags())
+	if fs.Lookup("help") == nil {
+		fs.BoolP("help", "h", false, "") // cobra adds it at Execute
+	}
+	fs.SetOutput(io.Discard)
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	if fs.Parse(rest) != nil || fs.NArg() == 0 {
+		return nil
+	}
+	return unknownCommand(c, fs.Args())
 }
 
 // unknownCommand is the argument validator of a command whose arguments

@@ -78,3 +78,34 @@ func TestCompletionShells(t *testing.T) {
 		t.Errorf("error %q, want %q", err, want)
 	}
 }
+
+// TestUnknownCommandWithHelp checks that --help does not turn an unknown
+// subcommand into its parent's help and exit 0, while known commands
+// still print their help.
+func TestUnknownCommandWithHelp(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"usr", "add", "--help"}, ExitUsage},
+		{[]string{"user", "rmm", "-h"}, ExitUsage},
+		{[]string{"user", "-c", "x.yaml", "bogus", "--help"}, ExitUsage},
+		{[]string{"completion", "tcsh", "--help"}, ExitUsage},
+		{[]string{"user", "rm", "--help"}, ExitOK},
+		{[]string{"user", "-c", "x.yaml", "list", "--help"}, ExitOK},
+		{[]string{"send", "gw1", "--help"}, ExitOK},
+		{[]string{"--help"}, ExitOK},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			h := newHarness(t)
+			out, _, err := h.run("", tt.args...)
+			if got := ExitCode(err); got != tt.want {
+				t.Errorf("exit %d (%v), want %d", got, err, tt.want)
+			}
+			if tt.want == ExitOK && !strings.Contains(out, "Usage:") {
+				t.Errorf("no help printed:\n%s", out)
+			}
+		})
+	}
+}
