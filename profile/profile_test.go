@@ -215,3 +215,18 @@ func TestState(t *testing.T) {
 		t.Errorf("corrupt state: %v", err)
 	}
 }
+
+// TestLookupAmbiguousHost checks that a host several profiles knock
+// asks for one of their names, and names no flag that show lacks.
+func TestLookupAmbiguousHost(t *testing.T) {
+	s := &Store{Path: "client.yaml"}
+	for _, p := range []Profile{testProfile("work", "198.18.0.1"), testProfile("admin", "198.18.0.1")} {
+		if err := s.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.Lookup("198.18.0.1")
+	if want := "2 profiles knock 198.18.0.1: name one of them (admin, work)"; err == nil || err.Error() != want {
+		t.Errorf("Lookup(shared host) = %v, want %q", err, want)
+	}
+}
