@@ -87,7 +87,7 @@ func userNames(c *cobra.Command) []string {
 
 // addCompletions completes, beyond subcommands and flag names: profile
 // names (and hosts, for a knock's TARGET), user names, and the values of
-// --format and --knock.
+// --format, --knock, --log-format and --log-level.
 func addCompletions(root *cobra.Command, env *Env) {
 	profiles, targets := firstArg(profileNames(env, false)), firstArg(profileNames(env, true))
 	for path, f := range map[string]completeFunc{
@@ -105,6 +105,8 @@ func addCompletions(root *cobra.Command, env *Env) {
 	}{
 		{"show", "format", values("plain", "knock")},
 		{"user add", "knock", values("sequence", "packet")},
+		{"server", "log-format", values("text", "json")},
+		{"server", "log-level", values("debug", "info", "warn", "error")},
 		{"send", "profile", listed(profileNames(env, false))},
 		{"connect", "profile", listed(profileNames(env, false))},
 	}

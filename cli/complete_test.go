@@ -36,6 +36,7 @@ func TestCompletions(t *testing.T) {
 		{[]string{"user", "show", "-c", h.path("none.yaml"), ""}, nil},
 		{[]string{"show", "--format", ""}, []string{"plain", "knock"}},
 		{[]string{"user", "add", "carol", "--knock", "p"}, []string{"packet"}},
+		{[]string{"server", "--log-format", ""}, []string{"text", "json"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
