@@ -94,6 +94,7 @@ func (env *Env) hangups() (<-chan os.Signal, func()) {
 // Its errors carry their exit code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
 	root := newRoot(&env)
+	completions(root, &env, args)
 	ran := markRan(root)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -151,12 +152,6 @@ Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
 		newTUICmd(env),
 		newVersionCmd(env),
 	)
-	// The completion command now, not at Execute, so that parents
-	// makes it refuse a shell it does not know (tcsh); it keeps the
-	// writer it finds.
-	root.SetOut(env.Stdout)
-	root.InitDefaultCompletionCmd()
-	addCompletions(root, env)
 	parents(root)
 	return root
 }

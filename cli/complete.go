@@ -85,6 +85,24 @@ func userNames(c *cobra.Command) []string {
 	return out
 }
 
+// completions readies what only completing needs, when args ask for it:
+// the completion command, built before Execute so that it refuses a
+// shell it does not know (tcsh), and the completions of names and
+// values (addCompletions) for the shell's requests.
+func completions(root *cobra.Command, env *Env, args []string) {
+	switch {
+	case len(args) == 0:
+	case args[0] == "completion":
+		root.SetOut(env.Stdout) // the scripts' writer is taken now
+		root.InitDefaultCompletionCmd()
+		if c := find(root, "completion"); c != nil {
+			parents(c)
+		}
+	case args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd:
+		addCompletions(root, env)
+	}
+}
+
 // addCompletions completes, beyond subcommands and flag names: profile
 // names (and hosts, for a knock's TARGET), user names, and the values of
 // --format, --knock, --log-format and --log-level.
@@ -95,7 +113,7 @@ func addCompletions(root *cobra.Command, env *Env) {
 		"profiles remove": profiles, "profiles rename": profiles,
 		"user show": firstArg(userNames), "user qr": firstArg(userNames), "user remove": firstArg(userNames),
 	} {
-		if c, _, err := root.Find(strings.Fields(path)); err == nil {
+		if c := find(root, path); c != nil {
 			c.ValidArgsFunction = f
 		}
 	}
@@ -111,8 +129,18 @@ func addCompletions(root *cobra.Command, env *Env) {
 		{"connect", "profile", listed(profileNames(env, false))},
 	}
 	for _, fl := range flags {
-		if c, _, err := root.Find(strings.Fields(fl.path)); err == nil {
+		if c := find(root, fl.path); c != nil {
 			c.RegisterFlagCompletionFunc(fl.flag, fl.f)
 		}
 	}
+}
+
+// find returns the command at path ("user show") under root, or nil when
+// the tree does not hold it.
+func find(root *cobra.Command, path string) *cobra.Command {
+	c, _, err := root.Find(strings.Fields(path))
+	if err != nil || c.CommandPath() != root.Name()+" "+path {
+		return nil
+	}
+	return c
 }

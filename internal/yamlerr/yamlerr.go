@@ -6,19 +6,28 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
 
-var (
-	lineRE    = regexp.MustCompile(`^line (\d+): `)
-	elementRE = regexp.MustCompile(`\[\d+\]$`)
-	// The messages of yaml's decoder, whose Go type names mean nothing
-	// to whoever edits the file.
-	unknownRE  = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-	durationRE = regexp.MustCompile("^cannot unmarshal !!(?:int|float) `([^`]*)` into time.Duration$")
-	kindRE     = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (.+)$")
-)
+// patterns are the expressions Explain reads the decoder's messages
+// with, whose Go type names mean nothing to whoever edits the file.
+type patterns struct {
+	line, element, unknown, duration, kind *regexp.Regexp
+}
+
+// compiled compiles the patterns on first use: only a file with an
+// error needs them, and every command links this package.
+var compiled = sync.OnceValue(func() *patterns {
+	return &patterns{
+		line:     regexp.MustCompile(`^line (\d+): `),
+		element:  regexp.MustCompile(`\[\d+\]$`),
+		unknown:  regexp.MustCompile(`^field (\S+) not found in type \S+$`),
+		duration: regexp.MustCompile("^cannot unmarshal !!(?:int|float) `([^`]*)` into time.Duration$"),
+		kind:     regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (.+)$"),
+	}
+})
 
 // Explain rewrites yaml's decoding errors into one line that names the
 // line and the field ("line 7: users[0].open: ...") and says what is
@@ -37,12 +46,12 @@ func Explain(data []byte, err error) error {
 	}
 	msgs := make([]string, 0, len(te.Errors))
 	for _, m := range te.Errors {
-		if sm := lineRE.FindStringSubmatch(m); sm != nil {
+		if sm := compiled().line.FindStringSubmatch(m); sm != nil {
 			n, _ := strconv.Atoi(sm[1])
 			p, ok := paths[n]
 			if strings.HasPrefix(m[len(sm[0]):], "cannot unmarshal !!seq") {
 				// The line's path is the list's first element: name the list.
-				p = elementRE.ReplaceAllString(p, "")
+				p = compiled().element.ReplaceAllString(p, "")
 			}
 			m = plain(m[len(sm[0]):])
 			if ok && !strings.HasPrefix(m, "unknown field") {
@@ -57,13 +66,13 @@ func Explain(data []byte, err error) error {
 
 // plain says one decoder message without Go's type names.
 func plain(m string) string {
-	if sm := unknownRE.FindStringSubmatch(m); sm != nil {
+	if sm := compiled().unknown.FindStringSubmatch(m); sm != nil {
 		return fmt.Sprintf("unknown field %s", sm[1])
 	}
-	if sm := durationRE.FindStringSubmatch(m); sm != nil {
+	if sm := compiled().duration.FindStringSubmatch(m); sm != nil {
 		return fmt.Sprintf("%s is not a duration: add a unit, e.g. %ss", sm[1], sm[1])
 	}
-	if sm := kindRE.FindStringSubmatch(m); sm != nil {
+	if sm := compiled().kind.FindStringSubmatch(m); sm != nil {
 		got := map[string]string{"seq": "a list", "map": "a mapping", "str": "text", "int": "a number",
 			"float": "a number", "bool": "true or false", "null": "nothing"}[sm[1]]
 		if got == "" {
