@@ -6,14 +6,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Env is everything a command reads from or writes to its surroundings.
@@ -43,6 +46,10 @@ type Env struct {
 	// process when user add|remove reload a running server (tests).
 	Systemctl func(args ...string) error
 	Signal    func(pid int, sig os.Signal) error
+	// Listening returns the services a socket on this host serves now
+	// (user add warns before guarding one); nil means the kernel's
+	// tables (/proc/net on Linux).
+	Listening func() (map[derive.Knock]bool, error)
 }
 
 // firewall opens the server's firewall backend for the config's
@@ -87,11 +94,15 @@ func (env *Env) hangups() (<-chan os.Signal, func()) {
 // Its errors carry their exit code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
 	root := newRoot(&env)
+	completions(root, &env, args)
 	ran := markRan(root)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	if err := unknownWithHelp(root, args); err != nil {
+		return err
+	}
 	err := root.ExecuteContext(ctx)
 	if err != nil && !*ran {
 		// cobra refused the command line: unknown command or flag,
@@ -114,7 +125,7 @@ func newRoot(env *Env) *cobra.Command {
 current time step derive a one-time knock sequence; the server opens the
 service for the knocking address only, for a short time.
 
-Server:  otpknock init, otpknock user add|list|show|remove,
+Server:  otpknock init, otpknock user add|list|show|qr|remove,
          otpknock server, otpknock firewall status|lock|remove
 Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
          otpknock send, otpknock connect, otpknock tui`,
@@ -160,11 +171,45 @@ func parents(c *cobra.Command) {
 	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 }
 
+// unknownWithHelp refuses an unknown subcommand given with --help
+// ("otpknock usr add --help"), which cobra answers with its parent's help
+// and exit 0.
+func unknownWithHelp(root *cobra.Command, args []string) error {
+	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
+		return nil
+	}
+	c, rest, err := root.Find(args)
+	if err != nil || !c.HasSubCommands() || c.Runnable() && c.Args == nil {
+		return nil
+	}
+	fs := pflag.NewFlagSet(c.Name(), pflag.ContinueOnError)
+	fs.AddFlagSet(c.Flags())
+	fs.AddFlagSet(c.InheritedFlags())
+	if fs.Lookup("help") == nil {
+		fs.BoolP("help", "h", false, "") // cobra adds it at Execute
+	}
+	fs.SetOutput(io.Discard)
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	if fs.Parse(rest) != nil || fs.NArg() == 0 {
+		return nil
+	}
+	return unknownCommand(c, fs.Args())
+}
+
 // unknownCommand is the argument validator of a command whose arguments
 // can only be its subcommands: any argument is an unknown command.
 func unknownCommand(c *cobra.Command, a []string) error {
 	if len(a) == 0 {
 		return nil
+	}
+	if c.Name() == "completion" && c.HasParent() && !c.Parent().HasParent() {
+		var shells []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				shells = append(shells, sub.Name())
+			}
+		}
+		return usage(fmt.Errorf("completion: unknown shell %q: otpknock completes %s", a[0], strings.Join(shells, ", ")))
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
 	if s := c.SuggestionsFor(a[0]); len(s) > 0 {

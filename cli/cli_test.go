@@ -34,6 +34,8 @@ type harness struct {
 	// nothing.
 	systemctl func(args ...string) error
 	signal    func(pid int, sig os.Signal) error
+	// listening stands for the host's serving sockets: none by default.
+	listening map[derive.Knock]bool
 }
 
 func newHarness(t *testing.T) *harness {
@@ -54,6 +56,7 @@ func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err 
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test",
 		Writer: h.writer, Prober: h.prober, Systemctl: h.systemctl, Signal: h.signal,
+		Listening: func() (map[derive.Knock]bool, error) { return h.listening, nil },
 	})
 	return out.String(), errb.String(), err
 }
@@ -154,12 +157,19 @@ func TestShow(t *testing.T) {
 	h.mustRun(uri, "import", "-")
 	want := serverSequence(t, cfg, "alice", h.clock.Now(), netip.Addr{})
 
-	out := h.mustRun("", "show")
+	out, status, err := h.run("", "show")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if server := h.mustRun("", "user", "show", "alice", "-c", cfg); server != out {
 		t.Errorf("user show (server side):\n%s\nshow (client side):\n%s", server, out)
 	}
-	if wantOut := strings.Join(want, " ") + "\nstep 60000000, 13s left\n"; out != wantOut {
+	// The sequence alone on stdout, for pipes; the step on stderr.
+	if wantOut := strings.Join(want, " ") + "\n"; out != wantOut {
 		t.Errorf("show:\n%s\nwant:\n%s", out, wantOut)
+	}
+	if wantStatus := "step 60000000, 13s left\n"; status != wantStatus {
+		t.Errorf("show's status on stderr: %q, want %q", status, wantStatus)
 	}
 	knock := h.mustRun("", "show", "198.18.0.1", "--format", "knock")
 	first := strings.SplitN(knock, "\n", 2)[0]
@@ -184,10 +194,13 @@ func TestBoundAndICMP(t *testing.T) {
 	h.mustRun("", "init", "--config", cfg, "--server-id", "gw1", "--host", "2001:2::1")
 	uri := uriRE.FindString(h.mustRun("", "user", "add", "carol", "-c", cfg, "--bind-source", "--no-qr"))
 	h.mustRun(uri, "import", "-")
-	if _, _, err := h.run("", "show"); err == nil || !strings.Contains(err.Error(), "--source") {
-		t.Errorf("bound profile without --source: %v", err)
+	if _, _, err := h.run("", "show"); err == nil || !strings.Contains(err.Error(), "--public-ip") {
+		t.Errorf("bound profile without --public-ip: %v", err)
 	}
-	a := h.mustRun("", "show", "--source", "2001:2::10")
+	if alias := h.mustRun("", "show", "--source", "2001:2::10"); alias != h.mustRun("", "show", "--public-ip", "2001:2::10") {
+		t.Errorf("show --source (the former name) differs from --public-ip")
+	}
+	a := h.mustRun("", "show", "--public-ip", "2001:2::10")
 	b := h.mustRun("", "show", "--source", "2001:2::11")
 	if a == b {
 		t.Errorf("two sources gave the same bound sequence: %s", a)

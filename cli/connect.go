@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/spf13/cobra"
 )
@@ -19,7 +21,9 @@ func newConnectCmd(env *Env) *cobra.Command {
 		Short: "Knock, wait for PORT to open, then relay stdin and stdout to it",
 		Long: `Knock, wait for the TCP service on PORT to answer, and relay standard
 input and output to that connection: a ProxyCommand for ssh. The knock
-and the connection use the same address.
+and the connection use the same address. When the profile knocked in
+this step or the previous one (send --wait just before), connect first
+tries PORT for up to 1.5s and relays without knocking while it is open.
 
   ssh -o ProxyCommand='otpknock connect %h %p' host
 
@@ -44,6 +48,9 @@ or in ~/.ssh/config:
 			if f.verbose {
 				j.plan.Describe(env.Stderr)
 			}
+			if conn := stillOpen(cmd.Context(), env, j, f.verbose); conn != nil {
+				return relay(conn, env.Stdin, env.Stdout)
+			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
 				return knockError(err)
@@ -57,6 +64,35 @@ or in ~/.ssh/config:
 	f.register(c)
 	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for PORT after each sequence")
 	return c
+}
+
+// probeFirst is the longest connect tries a service before knocking: a
+// SYN and one retransmission (1 s on Linux) to a door that is closed,
+// which drops them.
+const probeFirst = 1500 * time.Millisecond
+
+// stillOpen returns a connection to the service when the profile knocked
+// in this step or the previous one, whose grant may still hold (a send
+// --wait just before): knocking again would wait for a fresh step. It
+// returns nil when the profile did not knock lately or the service does
+// not answer within probeFirst.
+func stillOpen(ctx context.Context, env *Env, j *knockJob, verbose bool) net.Conn {
+	r, w := j.plan.Request, j.plan.Wait
+	step := derive.Step(j.client.Clock.Now(), r.Params.Period)
+	if !r.HaveLast || r.LastStep+1 < step || r.LastStep > step {
+		return nil
+	}
+	conn, err := w.Prober.Probe(ctx, w.Addr, min(w.Timeout, probeFirst))
+	if err != nil {
+		if verbose {
+			fmt.Fprintf(env.Stderr, "%v closed since step %d's knock; knocking\n", w.Addr, r.LastStep)
+		}
+		return nil
+	}
+	if verbose {
+		fmt.Fprintf(env.Stderr, "%v still open from step %d's knock; relaying without knocking\n", w.Addr, r.LastStep)
+	}
+	return conn
 }
 
 // relay copies in to conn and conn to out until the service closes the

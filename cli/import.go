@@ -25,8 +25,9 @@ func newImportCmd(env *Env) *cobra.Command {
 		Long: `Import a profile from an otpauth:// provisioning URI: given as the
 argument, read from standard input (-), or from a file holding the URI or
 a PNG of its QR code. Prefer - or a file: a URI on the command line
-(with its secret) lands in shell history and is visible in ps.`,
-		Example: "  otpknock import -            # paste the URI, then ctrl-d\n  otpknock import alice.png --name work",
+(with its secret) lands in shell history and is visible in ps. On a
+terminal, - prompts and reads one line without echoing it.`,
+		Example: "  otpknock import -            # paste the URI, then Enter (Ctrl-C cancels)\n  otpknock import alice.png --name work",
 		Args:    args(1, 1, "one URI, FILE or -"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			uri, err := readURI(cmd.Context(), env, a[0])
@@ -86,6 +87,9 @@ const maxInput = provision.MaxPNGBytes
 func readURI(ctx context.Context, env *Env, arg string) (string, error) {
 	if strings.HasPrefix(strings.TrimSpace(arg), "otpauth://") {
 		return arg, nil
+	}
+	if fd, ok := terminal(env.Stdin); ok && arg == "-" {
+		return readTerminalLine(ctx, env, fd)
 	}
 	r := env.Stdin
 	if arg != "-" {

@@ -21,6 +21,13 @@ explanation. An existing file is never overwritten.`,
 		Example: "  otpknock init --server-id gw1 --host knock.example.org",
 		Args:    args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Host != "" {
+				h, err := knockHost(o.Host, "", path)
+				if err != nil {
+					return usage(err)
+				}
+				o.Host = h
+			}
 			c, err := config.WriteInit(path, o)
 			if err != nil {
 				return initError(err)

@@ -98,6 +98,9 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 	if o.PublicIP, err = sourceArg("--public-ip", f.publicIP, "profile "+p.Name, claims, none); err != nil {
 		return nil, usage(err)
 	}
+	if _, err := netip.ParseAddr(host); err != nil && dryRun && p.BindSource && !o.PublicIP.IsValid() {
+		return nil, usageErrorf("profile %s is source-bound and a dry run does not resolve %s: pass --public-ip ADDR, the address the server sees the knocks come from", p.Name, host)
+	}
 	if o.Wait, o.Timeout, err = wait(p); err != nil {
 		return nil, usage(err)
 	}

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -40,12 +42,15 @@ configuration error.`,
 		Example: "  otpknock send work --wait\n  otpknock send knock.example.org --profile work --wait tcp/22,10s -v",
 		Args:    args(1, 2, "one TARGET (profile or host)"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			// "--wait tcp/22" parses as a bare --wait and an argument.
+			// "--wait tcp/22" parses as a bare --wait and an argument,
+			// before or after TARGET; only a service has a slash.
 			if len(a) == 2 {
-				if !cmd.Flags().Changed("wait") || wait != "default" {
+				i := slices.IndexFunc(a, func(s string) bool { return strings.Contains(s, "/") })
+				if !cmd.Flags().Changed("wait") || wait != "default" || i < 0 {
 					return usage(fmt.Errorf("%s: want one TARGET (profile or host), got %q and %q", cmd.CommandPath(), a[0], a[1]))
 				}
-				wait = a[1]
+				wait = a[i]
+				a = []string{a[1-i]}
 			}
 			waitFor := func(p profile.Profile) (uint16, time.Duration, error) {
 				if !cmd.Flags().Changed("wait") {
@@ -72,7 +77,7 @@ configuration error.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&wait, "wait", "", "after knocking, wait for tcp/PORT[,TIMEOUT] to open (default: the profile's service)")
+	c.Flags().StringVar(&wait, "wait", "", "after knocking, wait for `tcp/PORT[,TIMEOUT]` to open; bare: the profile's first TCP service, 5s")
 	c.Flags().Lookup("wait").NoOptDefVal = "default"
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the packets, send nothing")
 	return c

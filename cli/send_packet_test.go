@@ -109,6 +109,7 @@ func TestSendPacketDryRun(t *testing.T) {
 		t.Errorf("payload size %d, want %d to %d", n, derive.PayloadMin, derive.PayloadMax)
 	}
 	want := "profile gw1: packet knock to 127.0.0.1\n" +
+		"source: 127.0.0.1 (the route's)\n" +
 		"claim: 127.0.0.1; the packet's source not claimed\n" +
 		"wait: tcp 127.0.0.1:22, 5s per attempt\n" +
 		"step 60000000 already used by this profile: would wait 20s for the next step\n" +
@@ -129,9 +130,16 @@ func TestSendPacketDryRun(t *testing.T) {
 func TestShowPacket(t *testing.T) {
 	h, _, p := withPacketProfile(t, "127.0.0.1", true)
 	el := element(t, p, 60000000)
-	want := fmt.Sprintf("%v\nstep 60000000, 20s left\npacket knock to 127.0.0.1: claim 127.0.0.1; the packet's source not claimed; payload 64-128 bytes, drawn per packet\n", el)
-	if diff := cmp.Diff(want, h.mustRun("", "show", "gw1")); diff != "" {
+	out, status, err := h.run("", "show", "gw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(el.String()+"\n", out); diff != "" {
 		t.Errorf("show (-want +got):\n%s", diff)
+	}
+	want := "step 60000000, 20s left\npacket knock to 127.0.0.1: claim 127.0.0.1; the packet's source not claimed; payload 64-128 bytes, drawn per packet\n"
+	if diff := cmp.Diff(want, status); diff != "" {
+		t.Errorf("show's status on stderr (-want +got):\n%s", diff)
 	}
 	js := h.mustRun("", "show", "gw1", "--json")
 	for _, part := range []string{`"knock": "packet"`, `"sequence": [` + "\n    \"" + el.String(), `"claim": [` + "\n    \"127.0.0.1\"", `"payload_min": 64`, `"payload_max": 128`} {

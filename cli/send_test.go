@@ -100,6 +100,69 @@ func TestSendBound(t *testing.T) {
 	}
 }
 
+// TestSendWaitBeforeTarget checks that a service after a bare --wait is
+// its value, before TARGET as after it.
+func TestSendWaitBeforeTarget(t *testing.T) {
+	for _, args := range [][]string{
+		{"send", "--wait", "tcp/2222,2s", "gw1"},
+		{"send", "gw1", "--wait", "tcp/2222,2s"},
+		{"send", "--wait=tcp/2222,2s", "gw1"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			h, _ := withProfile(t, "198.18.0.1")
+			h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
+			out := h.mustRun("", args...)
+			if !strings.HasPrefix(out, "gw1: 198.18.0.1:2222 open ") {
+				t.Errorf("output %q, want the service 198.18.0.1:2222 open", out)
+			}
+		})
+	}
+}
+
+// TestSendDryRunUnresolved checks that a dry run to a host name prints at
+// once what would be sent without resolving the name (.invalid never
+// resolves): the host, the source, the wait target, each knock.
+func TestSendDryRunUnresolved(t *testing.T) {
+	h, f := withProfile(t, "knock.invalid")
+	out, _, err := h.run("", "send", "gw1", "--dry-run", "--wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"profile gw1: sequence of 4 knocks to knock.invalid (not resolved in a dry run)\n",
+		"source: the route's to knock.invalid\n",
+		"wait: tcp knock.invalid:22, 5s per attempt\n",
+		"knock 4/4 ", " -> knock.invalid (step 60000000, dry run, would send by ",
+		"dry run: nothing sent (step 60000000: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if f.String() != "" {
+		t.Errorf("a dry run sent:\n%s", f.String())
+	}
+
+	b, _ := withProfile(t, "knock.invalid", "--bind-source")
+	_, _, err = b.run("", "send", "gw1", "--dry-run")
+	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--public-ip") {
+		t.Errorf("bound dry run without --public-ip: %v (exit %d), want exit 2 asking for --public-ip", err, ExitCode(err))
+	}
+	out = b.mustRun("", "send", "gw1", "--dry-run", "--public-ip", "198.18.7.7")
+	if !strings.Contains(out, "bound source: 198.18.7.7\n") {
+		t.Errorf("bound dry run output lacks its source:\n%s", out)
+	}
+
+	p, pf, _ := withPacketProfile(t, "knock.invalid", false)
+	out = p.mustRun("", "send", "gw1", "--dry-run")
+	if !strings.Contains(out, "claim: not resolved in a dry run") || !strings.Contains(out, "-byte payload, dry run, would send by ") {
+		t.Errorf("packet dry run output:\n%s", out)
+	}
+	if pf.String() != "" {
+		t.Errorf("a packet dry run sent:\n%s", pf.String())
+	}
+}
+
 func TestSendErrors(t *testing.T) {
 	h, f := withProfile(t, "198.18.0.1")
 	tests := []struct {
@@ -107,6 +170,8 @@ func TestSendErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"send", "gw1", "--wait", "udp/22"}, "only TCP can be checked"},
+		{[]string{"send", "--wait", "udp/22", "gw1"}, "only TCP can be checked"},
+		{[]string{"send", "--wait", "gw1", "gw1"}, "want one TARGET"},
 		{[]string{"send", "gw1", "--wait", "tcp/22,forever"}, "--wait: timeout"},
 		{[]string{"send", "gw1", "--gap", "-1s"}, "--gap"},
 		{[]string{"send", "gw1", "--retries", "99"}, "--retries"},
@@ -159,5 +224,47 @@ func TestConnectRelays(t *testing.T) {
 	}
 	if strings.Count(f.String(), "-> 127.0.0.1") != 4 {
 		t.Errorf("packets:\n%s", f.String())
+	}
+}
+
+// TestConnectTriesServiceFirst checks that connect right after a knock of
+// the same profile (send --wait, then ssh) relays to the service that is
+// still open instead of waiting for the next step to knock again, and
+// knocks when the service is closed or the last knock is old.
+func TestConnectTriesServiceFirst(t *testing.T) {
+	tests := []struct {
+		name      string
+		later     time.Duration // from the send to the connect
+		open      func(probes int) bool
+		wantSent  int // packets the connect sends
+		wantTries int // probes the connect makes
+	}{
+		{"open after send", time.Second, func(int) bool { return true }, 0, 1},
+		{"closed after send", time.Second, func(n int) bool { return n > 1 }, 4, 2},
+		{"knock two steps ago", 61 * time.Second, func(int) bool { return true }, 4, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, f := withProfile(t, "198.18.0.1")
+			h.mustRun("", "send", "gw1")
+			h.clock.Advance(tt.later)
+			sent := strings.Count(f.String(), "\n") + 1
+			p := &sender.FakeProber{Clock: h.clock}
+			p.Open = func(time.Time) bool { return tt.open(p.Tries) }
+			h.prober = p
+			start := h.clock.Now()
+			if _, stderr, err := h.run("", "connect", "gw1", "22"); err != nil {
+				t.Fatalf("connect: %v\n%s", err, stderr)
+			}
+			if got := strings.Count(f.String(), "\n") + 1 - sent; got != tt.wantSent {
+				t.Errorf("connect sent %d packets, want %d:\n%s", got, tt.wantSent, f.String())
+			}
+			if p.Tries != tt.wantTries {
+				t.Errorf("connect probed %d times, want %d", p.Tries, tt.wantTries)
+			}
+			if tt.wantSent == 0 && h.clock.Now() != start {
+				t.Errorf("connect to an open service waited %v", h.clock.Now().Sub(start))
+			}
+		})
 	}
 }

@@ -42,10 +42,12 @@ func newShowCmd(env *Env) *cobra.Command {
 		Short: "Print the current knock sequence and the time left in its step",
 		Long: `Print the knock sequence of the current time step and how long it
 lasts. For a packet profile: its element (the one packet's destination),
-the addresses a knock would claim and the payload sizes it draws from. PROFILE is a profile name or host; it may be left out when there is
+the addresses a knock would claim and the payload sizes it draws from.
+PROFILE is a profile name or host; it may be left out when there is
 only one profile. --format knock prints the form of the classic knock
-client (23456:tcp).`,
-		Example: "  otpknock show work\n  knock $(otpknock show work --format knock | head -1)",
+client (23456:tcp). The sequence goes to standard output, the step and
+the time left in it to standard error.`,
+		Example: "  otpknock show work\n  knock knock.example.org $(otpknock show work --format knock)",
 		Args:    args(0, 1, "at most one PROFILE"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			target := ""
@@ -57,7 +59,10 @@ client (23456:tcp).`,
 	}
 	c.Flags().StringVar(&f.format, "format", "plain", "output form: plain (tcp/23456) or knock (23456:tcp)")
 	c.Flags().BoolVar(&f.json, "json", false, "print JSON")
-	c.Flags().StringVar(&f.source, "source", "", "your address as the server sees it (source-bound profiles)")
+	c.Flags().StringVar(&f.source, "public-ip", "", "your address as the server sees it (source-bound profiles), as for send")
+	// --source was the flag's first name.
+	c.Flags().StringVar(&f.source, "source", "", "the former name of --public-ip")
+	c.Flags().MarkHidden("source")
 	c.Flags().DurationVar(&f.offset, "time-offset", 0, "add this to the local clock (e.g. -40s when it runs fast)")
 	return c
 }
@@ -77,7 +82,7 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 	if p.Knock == derive.ModePacket {
 		return showPacket(ctx, env, p, f)
 	}
-	src, err := sourceArg("--source", f.source, "profile "+p.Name, p.BindSource, nil)
+	src, err := sourceArg("--public-ip", f.source, "profile "+p.Name, p.BindSource, nil)
 	if err != nil {
 		return usage(err)
 	}
@@ -96,7 +101,7 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 		return usage(err)
 	}
 	fmt.Fprintln(env.Stdout, line)
-	fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, out.SecondsLeft)
+	fmt.Fprintf(env.Stderr, "step %d, %ds left\n", step, out.SecondsLeft)
 	return nil
 }
 
@@ -109,7 +114,7 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 		return usage(fmt.Errorf("--format knock: profile %s knocks with one packet carrying a MAC, which the knock client cannot send: use otpknock send", p.Name))
 	}
 	if f.source != "" {
-		return usage(fmt.Errorf("--source: profile %s knocks with packets, whose element does not depend on the source", p.Name))
+		return usage(fmt.Errorf("--public-ip: profile %s knocks with packets, whose element does not depend on the source (send --public-ip adds it to the claim)", p.Name))
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
@@ -138,11 +143,11 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 		return writeJSON(env, out)
 	}
 	fmt.Fprintln(env.Stdout, el)
-	fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, out.SecondsLeft)
-	fmt.Fprintf(env.Stdout, "packet knock to %v: claim %s; payload %d-%d bytes, drawn per packet\n",
+	fmt.Fprintf(env.Stderr, "step %d, %ds left\n", step, out.SecondsLeft)
+	fmt.Fprintf(env.Stderr, "packet knock to %v: claim %s; payload %d-%d bytes, drawn per packet\n",
 		pl.Request.Dst, client.ClaimString(cl), out.PayloadMin, out.PayloadMax)
 	for _, n := range pl.Notes {
-		fmt.Fprintln(env.Stdout, n)
+		fmt.Fprintln(env.Stderr, n)
 	}
 	return nil
 }

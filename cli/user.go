@@ -8,10 +8,10 @@ import (
 func newUserCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "user",
-		Short: "Add, list and remove the server's users",
+		Short: "Add, list, show and remove the server's users; print their URI again",
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
-	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserShowCmd(env, &path), newUserRemoveCmd(env, &path))
+	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserShowCmd(env, &path), newUserQRCmd(env, &path), newUserRemoveCmd(env, &path))
 	return c
 }

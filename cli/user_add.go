@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/otpknock/otpknock/config"
@@ -85,6 +86,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	cfg := a.edit.Config
 	u, _ := cfg.User(name)
 	printUser(env.Stdout, cfg, u, a.uri, f)
+	warnListening(env, u.Open)
 	noticeServer(env, cfg, f.noReload)
 	return nil
 }
@@ -121,6 +123,9 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	}
 	open, err := uniqueServices(f.open)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkOutsideRange(cfg, open); err != nil {
 		return nil, err
 	}
 	if err := checkOutFile("--qr-png", f.qrPNG); err != nil {
@@ -198,6 +203,28 @@ func uniqueServices(open []string) ([]string, error) {
 	return out, nil
 }
 
+// checkOutsideRange refuses a service inside the knock range that is not
+// excluded (knocks must never land on a service) and says how to go on
+// without changing the knocks of users already provisioned: the range
+// and exclude are part of every user's derivation.
+func checkOutsideRange(cfg *config.Config, open []string) error {
+	p := cfg.Params
+	for _, o := range open {
+		k, _ := derive.ParseService(o)
+		if k.Port < p.PortMin || k.Port > p.PortMax || slices.Contains(p.Exclude, k.Port) {
+			continue
+		}
+		r := fmt.Sprintf("%d-%d", p.PortMin, p.PortMax)
+		if len(cfg.Users) == 0 {
+			return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: no user is provisioned yet, so add %d to exclude in %s (nobody's knocks change) and run this again",
+				o, r, k.Port, cfg.Path)
+		}
+		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision all %d users again (otpknock user qr NAME)",
+			o, r, r, k.Port, cfg.Path, len(cfg.Users))
+	}
+	return nil
+}
+
 // checkOutFile checks that a file can be created at path: its directory
 // exists, and the path is no directory.
 func checkOutFile(flag, path string) error {
@@ -223,11 +250,17 @@ func checkOutFile(flag, path string) error {
 func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, knockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
 	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	if f.qrPNG != "" {
-		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", f.qrPNG)
+	printURI(w, uri, f.qrPNG, f.noQR)
+}
+
+// printURI prints where the QR code PNG went, the provisioning URI, its
+// QR code unless noQR, and how the client imports it.
+func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
+	if qrPNG != "" {
+		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
 	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
-	if !f.noQR {
+	if !noQR {
 		fmt.Fprintln(w)
 		provision.WriteQR(w, uri, provision.TerminalColumns(w))
 	}

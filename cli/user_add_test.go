@@ -37,6 +37,11 @@ func TestUserAddAllOrNothing(t *testing.T) {
 			writeFile(t, h.path("secrets/bob.key"), "x")
 		},
 			[]string{}, ExitUsage, "stale secret"},
+		{"open in range, no users", nil, []string{"--open", "udp/51820"}, ExitUsage, "no user is provisioned yet, so add 51820 to exclude"},
+		{"open in range, users", func(t *testing.T, h *harness) {
+			h.mustRun("", "user", "add", "alice", "-c", h.path("config.yaml"), "--no-qr", "--no-reload")
+		},
+			[]string{"--open", "udp/51820"}, ExitUsage, "run the service on a port outside 20000-59999 (the users keep their knocks), or add 51820 to exclude"},
 		{"secret write fails", func(t *testing.T, h *harness) { writeFile(t, h.path("secrets"), "") },
 			[]string{"--qr-png", "{dir}/u.png"}, ExitFailure, "secrets_dir"},
 	}

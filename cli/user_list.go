@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/otpknock/otpknock/config"
@@ -27,10 +28,23 @@ func newUserListCmd(env *Env, path *string) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tOPENS\tFROM\tBOUND\tKNOCK\tSECRET")
+			var bad []string
 			for _, u := range cfg.Users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, knockList(u.Open), fromList(u), yesNo(u.BindSource), u.Knock, secretState(cfg, u.Name))
+				state, ok := secretState(cfg, u.Name)
+				if !ok {
+					bad = append(bad, u.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, knockList(u.Open), fromList(u), yesNo(u.BindSource), u.Knock, state)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(bad) > 0 {
+				// The server refuses to start or reload with these.
+				return usageErrorf("%d of %d users have no usable secret (%s): the server refuses this config until they are fixed or removed",
+					len(bad), len(cfg.Users), strings.Join(bad, ", "))
+			}
+			return nil
 		},
 	}
 }
@@ -42,14 +56,15 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// secretState says whether the user's secret file is usable.
-func secretState(cfg *config.Config, name string) string {
+// secretState says whether the user's secret file is usable, and
+// describes it.
+func secretState(cfg *config.Config, name string) (string, bool) {
 	s, err := cfg.ReadSecret(name)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "MISSING"
+		return "MISSING", false
 	case err != nil:
-		return "BAD: " + err.Error()
+		return "BAD: " + err.Error(), false
 	}
-	return fmt.Sprintf("ok (%d bits)", 8*len(s))
+	return fmt.Sprintf("ok (%d bits)", 8*len(s)), true
 }

@@ -44,7 +44,7 @@ depend on the source.`,
 			}
 			left := int((derive.Left(now, cfg.Params.Period) + time.Second - 1) / time.Second)
 			fmt.Fprintln(env.Stdout, line)
-			fmt.Fprintf(env.Stdout, "step %d, %ds left\n", step, left)
+			fmt.Fprintf(env.Stderr, "step %d, %ds left\n", step, left)
 			return nil
 		},
 	}

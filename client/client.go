@@ -82,13 +82,17 @@ type Plan struct {
 }
 
 // Plan resolves p's host and builds the request; it sends nothing. Only
-// a host name is looked up, once; an address literal needs no lookup.
+// a host name is looked up, once; an address literal needs no lookup. A
+// dry run looks nothing up: it plans for the name (see dryPlan).
 func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan, error) {
 	host := o.Host
 	if host == "" {
 		host = p.Host
 	}
 	pl := &Plan{Profile: p, Host: host}
+	if _, err := netip.ParseAddr(host); err != nil && o.DryRun {
+		return c.dryPlan(pl, o)
+	}
 	var err error
 	if pl.Addrs, err = c.lookup(ctx, host, o.Family, p.Knock == derive.ModePacket); err != nil {
 		return nil, err
@@ -116,14 +120,48 @@ func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan,
 			return nil, err
 		}
 	}
-	if o.Wait != 0 {
-		prober := c.Prober
-		if prober == nil {
-			prober = sender.Dialer{}
-		}
-		pl.Wait = &sender.Wait{Prober: prober, Addr: netip.AddrPortFrom(dst, o.Wait), Timeout: o.Timeout}
-	}
+	c.planWait(pl, dst, o)
 	return pl, nil
+}
+
+// dryPlan plans a dry run to a host name without resolving it: the
+// request names the host, a source-bound profile derives with
+// --public-ip, and a packet knock claims only --public-ip.
+func (c *Client) dryPlan(pl *Plan, o Options) (*Plan, error) {
+	p := pl.Profile
+	if p.BindSource && !o.PublicIP.IsValid() {
+		return nil, fmt.Errorf("profile %s is source-bound and a dry run does not resolve %s: pass --public-ip ADDR, the address the server sees the knocks come from", p.Name, pl.Host)
+	}
+	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true}
+	if c.State != nil {
+		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
+	}
+	if p.BindSource {
+		r.Src = o.PublicIP
+	}
+	if p.Knock == derive.ModePacket {
+		// A claim to seal: --public-ip, else the packet's source.
+		r.Claim.Source = true
+		if o.PublicIP.IsValid() {
+			r.Claim = derive.Claim{Addrs: []netip.Addr{o.PublicIP.Unmap()}}
+		}
+		pl.note("claim: not resolved in a dry run; a knock claims the route source of each family %s resolves to", pl.Host)
+	}
+	pl.Request = r
+	c.planWait(pl, netip.Addr{}, o)
+	return pl, nil
+}
+
+// planWait sets pl.Wait for o.Wait on dst (zero in an unresolved dry run).
+func (c *Client) planWait(pl *Plan, dst netip.Addr, o Options) {
+	if o.Wait == 0 {
+		return
+	}
+	prober := c.Prober
+	if prober == nil {
+		prober = sender.Dialer{}
+	}
+	pl.Wait = &sender.Wait{Prober: prober, Addr: netip.AddrPortFrom(dst, o.Wait), Timeout: o.Timeout}
 }
 
 // Knock sends pl's knock, waits for its service when it has one, and

@@ -3,6 +3,8 @@ package client
 import (
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/otpknock/otpknock/derive"
@@ -18,19 +20,32 @@ func (pl *Plan) Describe(w io.Writer) {
 	if r.Mode == derive.ModePacket {
 		what = "packet knock"
 	}
-	fmt.Fprintf(w, "profile %s: %s to %v", pl.Profile.Name, what, r.Dst)
-	if pl.Host != r.Dst.String() {
-		fmt.Fprintf(w, " (%s: %s)", pl.Host, joinAddrs(pl.Addrs))
+	resolved := r.Dst.IsValid()
+	switch {
+	case !resolved:
+		fmt.Fprintf(w, "profile %s: %s to %s (not resolved in a dry run)\n", pl.Profile.Name, what, pl.Host)
+	case pl.Host != r.Dst.String():
+		fmt.Fprintf(w, "profile %s: %s to %v (%s: %s)\n", pl.Profile.Name, what, r.Dst, pl.Host, joinAddrs(pl.Addrs))
+	default:
+		fmt.Fprintf(w, "profile %s: %s to %v\n", pl.Profile.Name, what, r.Dst)
 	}
-	fmt.Fprintln(w)
-	if r.Src.IsValid() {
+	switch {
+	case r.Src.IsValid():
 		fmt.Fprintf(w, "bound source: %v\n", r.Src)
+	case pl.RouteSrc.IsValid():
+		fmt.Fprintf(w, "source: %v (the route's)\n", pl.RouteSrc)
+	case !resolved:
+		fmt.Fprintf(w, "source: the route's to %s\n", pl.Host)
 	}
-	if r.Mode == derive.ModePacket {
+	if r.Mode == derive.ModePacket && resolved {
 		fmt.Fprintf(w, "claim: %s\n", ClaimString(r.Claim))
 	}
 	if pl.Wait != nil {
-		fmt.Fprintf(w, "wait: tcp %v, %s per attempt\n", pl.Wait.Addr, pl.Wait.Timeout)
+		addr := pl.Wait.Addr.String()
+		if !resolved {
+			addr = net.JoinHostPort(pl.Host, strconv.Itoa(int(pl.Wait.Addr.Port())))
+		}
+		fmt.Fprintf(w, "wait: tcp %s, %s per attempt\n", addr, pl.Wait.Timeout)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -133,6 +134,9 @@ func (f *file) validate(path string) (*Config, error) {
 	}
 	if f.Host != "" && !naming.Host(f.Host) {
 		return nil, fmt.Errorf("host: %q is not a host name or address", f.Host)
+	}
+	if a, err := netip.ParseAddr(f.Host); strings.Contains(f.Host, ":") && (err != nil || !a.Is6()) {
+		return nil, fmt.Errorf("host: %q: give a host name or address without a port (the knock chooses its ports)", f.Host)
 	}
 	p, err := f.Fields.Params()
 	if err != nil {

@@ -56,7 +56,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", "server_id:"},
 		{"bad server id", "server_id: 'a b'\n", "server_id:"},
-		{"unknown key", base + "knock_rang: 1-2\n", "field knock_rang not found"},
+		{"unknown key", base + "knock_rang: 1-2\n", "unknown field knock_rang"},
 		{"syntax", base + "users: [\n", "yaml:"},
 		{"bad step", base + "step: 1.5s\n", "config.yaml: step: 1.5s must be whole seconds"},
 		{"bad duration", base + "step: soon\n", "step"},
@@ -72,6 +72,8 @@ func TestParseErrors(t *testing.T) {
 		{"firewall", base + "firewall: pf\n", `config.yaml: firewall: "pf" must be auto, nftables or iptables`},
 		{"empty secrets dir", base + "secrets_dir: ''\n", "secrets_dir:"},
 		{"bad host", base + "host: 'http://x'\n", "host:"},
+		{"host with port", base + "host: 'name:2222'\n", "without a port"},
+		{"duration without unit", base + "open_timeout: 30\n", "open_timeout: 30 is not a duration: add a unit, e.g. 30s"},
 		{"user name", base + "users: [{name: Bob, open: [tcp/22]}]\n", "users[0]: name:"},
 		{"no open", base + "users: [{name: bob}]\n", "users[0]: open:"},
 		{"icmp service", base + "users: [{name: bob, open: [icmp/1]}]\n", "users[0]: open[0]:"},

@@ -15,6 +15,7 @@ import (
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/naming"
 	"github.com/otpknock/otpknock/internal/safefile"
+	"github.com/otpknock/otpknock/internal/yamlerr"
 	"github.com/otpknock/otpknock/provision"
 	"go.yaml.in/yaml/v3"
 )
@@ -130,7 +131,7 @@ func Load(path string) (*Store, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, yamlerr.Explain(data, err))
 	}
 	for i, pf := range f.Profiles {
 		p, err := pf.profile()
@@ -296,7 +297,7 @@ func (s *Store) Lookup(target string) (Profile, error) {
 	case 0:
 		return Profile{}, s.notFound(target)
 	}
-	return Profile{}, fmt.Errorf("%d profiles knock %s (%s): name one, or pass --profile", len(hits), target, names(hits))
+	return Profile{}, fmt.Errorf("%d profiles knock %s: name one of them (%s)", len(hits), target, names(hits))
 }
 
 func (s *Store) notFound(name string) error {

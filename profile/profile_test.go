@@ -169,7 +169,11 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	tests := []struct{ name, path, want string }{
 		{"readable by others", write("open.yaml", "profiles: []\n", 0o644), "chmod 600"},
-		{"unknown key", write("typo.yaml", "profile: []\n", 0o600), "field profile not found"},
+		{"unknown key", write("typo.yaml", "profile: []\n", 0o600), "typo.yaml: line 1: unknown field profile"},
+		{"unknown key twice", write("typo2.yaml", "profiles:\n  - name: a\n    profileFile: x\n  - name: b\n    profileFile: y\n", 0o600),
+			"typo2.yaml: line 3: unknown field profileFile; line 5: unknown field profileFile"},
+		{"step without unit", write("step.yaml", "profiles:\n  - name: a\n    step: 30\n", 0o600), "step.yaml: line 3: profiles[0].step: 30 is not a duration: add a unit, e.g. 30s"},
+		{"directory", func() string { p := filepath.Join(dir, "sub"); os.Mkdir(p, 0o755); return p }(), "sub is a directory, not a file"},
 		{"bad secret", write("secret.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: AAAA, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [tcp, udp]}]\n", 0o600), "profiles[0] (a): secret: 16 bits, need at least 128"},
 		{"packet over tcp", write("pktcp.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [tcp], knock: packet}]\n", 0o600), "profiles[0] (a): knock: packet: protocols: packet knocks need udp or icmp"},
 		{"unknown mode", write("mode.yaml", "profiles: [{name: a, server_id: s, user: u, host: h, secret: GAYTEMZUGU3DOOBZGAYTEMZUGU3DOOBZ, step: 30s, knocks: 4, knock_range: 20000-59999, protocols: [udp], knock: pulse}]\n", 0o600), `"pulse" must be sequence or packet`},
@@ -177,8 +181,9 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Load(tt.path); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Load() error = %v, want one containing %q", err, tt.want)
+			_, err := Load(tt.path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Load() error = %v, want one line containing %q", err, tt.want)
 			}
 		})
 	}
@@ -208,5 +213,20 @@ func TestState(t *testing.T) {
 	os.WriteFile(path, []byte("{"), 0o600)
 	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "delete it") {
 		t.Errorf("corrupt state: %v", err)
+	}
+}
+
+// TestLookupAmbiguousHost checks that a host several profiles knock
+// asks for one of their names, and names no flag that show lacks.
+func TestLookupAmbiguousHost(t *testing.T) {
+	s := &Store{Path: "client.yaml"}
+	for _, p := range []Profile{testProfile("work", "198.18.0.1"), testProfile("admin", "198.18.0.1")} {
+		if err := s.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := s.Lookup("198.18.0.1")
+	if want := "2 profiles knock 198.18.0.1: name one of them (admin, work)"; err == nil || err.Error() != want {
+		t.Errorf("Lookup(shared host) = %v, want %q", err, want)
 	}
 }

@@ -63,7 +63,7 @@ func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDe
 	res.Size = size
 	n := res.Packets + 1
 	if r.DryRun {
-		k.verbose("packet %v -> %v (step %d, %d-byte payload, dry run, would send by %s)\n", el, r.Dst, res.Step, size, How(k.Writer, el))
+		k.verbose("packet %v -> %v (step %d, %d-byte payload, dry run, would send by %s)\n", el, r.target(), res.Step, size, How(k.Writer, el))
 		return nil
 	}
 	pw, ok := k.Writer.(PayloadWriter)

@@ -29,6 +29,9 @@ type Request struct {
 	ServerID string
 	Params   derive.Params
 	Dst      netip.Addr
+	// Name is the host a dry run knocks without resolving it: Dst is
+	// then zero and output names the host instead.
+	Name     string
 	Src      netip.Addr // the bound source for source-bound profiles, else zero
 	LastStep uint64     // last step this profile used, if HaveLast
 	HaveLast bool
@@ -37,6 +40,14 @@ type Request struct {
 	// is one packet carrying Claim (docs/spec.md section 11).
 	Mode  derive.Mode
 	Claim derive.Claim
+}
+
+// target names where r goes: Dst, or the unresolved Name of a dry run.
+func (r Request) target() string {
+	if !r.Dst.IsValid() && r.Name != "" {
+		return r.Name
+	}
+	return r.Dst.String()
 }
 
 // Result is a sent sequence, or a sent packet knock.
@@ -136,14 +147,14 @@ func (k *Knocker) Knock(ctx context.Context, r Request) (Result, error) {
 		how := "dry run, would send by " + How(k.Writer, kn)
 		if !r.DryRun {
 			if how, err = k.Writer.Write(ctx, r.Dst, kn); err != nil {
-				return res, fmt.Errorf("knock %d/%d %v to %v: %w", i+1, len(res.Knocks), kn, r.Dst, err)
+				return res, fmt.Errorf("knock %d/%d %v to %v: %w", i+1, len(res.Knocks), kn, r.target(), err)
 			}
 			res.Last = k.Clock.Now()
 			if k.OnSent != nil {
 				k.OnSent(res.Step, i, kn, len(res.Knocks))
 			}
 		}
-		k.verbose("knock %d/%d %-9v -> %v (step %d, %s)\n", i+1, len(res.Knocks), kn, r.Dst, res.Step, how)
+		k.verbose("knock %d/%d %-9v -> %v (step %d, %s)\n", i+1, len(res.Knocks), kn, r.target(), res.Step, how)
 	}
 	return res, nil
 }

@@ -19,11 +19,17 @@ func TestWrite(t *testing.T) {
 	if got, want := out.String(), "wrote man pages to "+dir+"\n"; got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
-	tests := []struct{ page, has string }{
-		{"otpknock.1", "Port knocking with one-time sequences"},
-		{"otpknock-server.1", "otpknock server"},
-		{"otpknock-connect.1", "ProxyCommand"},
-		{"otpknock-user-add.1", "otpknock user add"},
+	tests := []struct {
+		page, title string
+		has         []string
+		lacks       []string
+	}{
+		{"otpknock.1", "OTPKNOCK", []string{"Port knocking with one-time sequences",
+			".EX\nServer:  otpknock init", "\n.SH ENVIRONMENT\n", "OTPKNOCK_CLIENT_CONFIG", "\n.SH FILES\n", "client.yaml", "/etc/otpknock/config.yaml"}, nil},
+		{"otpknock-server.1", "OTPKNOCK-SERVER", []string{"otpknock server", "/var/lib/otpknock/state.json"}, []string{"OTPKNOCK_CLIENT_CONFIG"}},
+		{"otpknock-connect.1", "OTPKNOCK-CONNECT", []string{"ProxyCommand", ".EX\n  ssh -o ProxyCommand", "OTPKNOCK_CLIENT_CONFIG", "state.json"}, []string{"/etc/otpknock"}},
+		{"otpknock-user-add.1", "OTPKNOCK-USER-ADD", []string{"otpknock user add", "secrets/NAME.key"}, []string{"OTPKNOCK_CLIENT_CONFIG"}},
+		{"otpknock-version.1", "OTPKNOCK-VERSION", nil, []string{".SH FILES", ".SH ENVIRONMENT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.page, func(t *testing.T) {
@@ -31,10 +37,20 @@ func TestWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range []string{`.TH "OTPKNOCK" "1"`, "otpknock v1.2.3", tt.has} {
-				if !strings.Contains(string(data), s) {
+			page := string(data)
+			has := append([]string{`.TH "` + tt.title + `" "1"`, "otpknock v1.2.3", ".SH EXIT STATUS\n", "\\fB2\\fP\nA usage"}, tt.has...)
+			for _, s := range has {
+				if !strings.Contains(page, s) {
 					t.Errorf("%s lacks %q", tt.page, s)
 				}
+			}
+			for _, s := range tt.lacks {
+				if strings.Contains(page, s) {
+					t.Errorf("%s has %q", tt.page, s)
+				}
+			}
+			if i, j := strings.Index(page, ".SH EXIT STATUS"), strings.Index(page, ".SH SEE ALSO"); j >= 0 && i > j {
+				t.Errorf("%s: EXIT STATUS after SEE ALSO", tt.page)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package safefile
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -31,16 +32,29 @@ func write(path string, data []byte, perm os.FileMode, ref os.FileInfo) error {
 	defer os.Remove(name) // no-op after the rename
 	if err := fill(tmp, data, perm, ref); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, bare(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, bare(err))
 	}
 	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, bare(err))
 	}
 	syncDir(dir)
 	return nil
+}
+
+// bare drops the operation and file names a path or link error carries
+// (the temporary file's, which means nothing to the user) and keeps its
+// cause, so that errors.Is still sees the errno.
+func bare(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		return e.Err
+	case *os.LinkError:
+		return e.Err
+	}
+	return err
 }
 
 // fill sets the temporary file's owner and mode through its descriptor,

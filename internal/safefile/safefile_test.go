@@ -33,3 +33,23 @@ func TestWrite(t *testing.T) {
 		t.Errorf("missing file: %v, want not-exist", err)
 	}
 }
+
+// TestWriteErrorsNameThePath checks that a failed write names the file
+// asked for, never the temporary file it writes first.
+func TestWriteErrorsNameThePath(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "sub")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Write(target, []byte("data"), 0o600) // a rename over a directory that is not empty fails
+	if err == nil {
+		t.Fatal("writing over a directory succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "writing "+target+": ") || strings.Contains(err.Error(), ".tmp") {
+		t.Errorf("error %q, want one naming %s and no temporary file", err, target)
+	}
+}

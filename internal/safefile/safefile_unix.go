@@ -36,6 +36,9 @@ func CheckPrivate(path string) error {
 	if err != nil {
 		return err
 	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file", path)
+	}
 	if mode := st.Mode().Perm(); mode&0o077 != 0 {
 		return fmt.Errorf("%s has mode %04o, readable by others: run chmod 600 %s", path, mode, path)
 	}

@@ -53,8 +53,12 @@ func syncDir(string) {}
 // path grants access to its owner only (SYSTEM and the Administrators
 // group aside), as secrets must be.
 func CheckPrivate(path string) error {
-	if _, err := os.Stat(path); err != nil {
+	st, err := os.Stat(path)
+	if err != nil {
 		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file", path)
 	}
 	fix := fmt.Sprintf("run: icacls %q /inheritance:r /grant:r \"%%USERNAME%%:F\"", path)
 	sd, err := windows.GetNamedSecurityInfo(path, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION|windows.DACL_SECURITY_INFORMATION)
