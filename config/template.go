@@ -75,8 +75,15 @@ firewall: auto
 # loopback address, e.g. 127.0.0.1:9557; empty: off.
 metrics_listen: ""
 
+# Services published into a container (docker run -p) never cross
+# INPUT: mark them forward: true and otpknock guards the forward path
+# too, e.g.
+#   services:
+#     tcp/8080: {forward: true}
+
 # Users, added with: otpknock user add NAME --open tcp/22
-#   open:        services a knock opens, e.g. [tcp/22, udp/51820]
+#   open:        services a knock opens, e.g. [tcp/22, udp/1194];
+#                keep them out of knock_range
 #   from:        allowed source CIDRs (default: any)
 #   bind_source: the source address is part of the sequence (no NAT)
 #   knock:       sequence (default): a sequence of bare knocks; or
