@@ -27,7 +27,7 @@ func TestFirewallStatusNFT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := daemon.FirewallPlan(cfg)
+	plan := daemon.PlanFor(cfg, nft)
 	tests := []struct {
 		name  string
 		setup func()

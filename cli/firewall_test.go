@@ -25,7 +25,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := daemon.FirewallPlan(cfg)
+	plan := daemon.PlanFor(cfg, s.fw)
 	ssh := derive.Knock{Proto: derive.TCP, Port: 22}
 	other := plan // another config's: one more protected service
 	other.Protected = append([]derive.Knock{{Proto: derive.UDP, Port: 53}}, plan.Protected...)
@@ -100,7 +100,7 @@ func TestFirewallLock(t *testing.T) {
 	if err := os.RemoveAll(cfg.SecretsDir); err != nil { // no secret needed
 		t.Fatal(err)
 	}
-	plan := daemon.FirewallPlan(cfg)
+	plan := daemon.PlanFor(cfg, s.fw)
 	tests := []struct {
 		name  string
 		setup func()

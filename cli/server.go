@@ -112,7 +112,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 	log.Info("firewall", "backend", why)
 	// Closed first: whatever fails later (a secret, the state file, the
 	// NFLOG group) leaves the protected ports closed.
-	if _, err := lock(fw, daemon.FirewallPlan(cfg)); err != nil {
+	if _, err := lock(fw, daemon.PlanFor(cfg, fw)); err != nil {
 		return fmt.Errorf("%w: %w", daemon.ErrInstall, err)
 	}
 	src, err := env.packets(cfg.NFLOGGroup)

@@ -83,8 +83,7 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := FirewallPlan(cfg)
-	plan.Filter = flt != nil
+	plan := PlanFor(cfg, deps.Firewall)
 	if err := deps.Firewall.Setup(plan); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
@@ -267,8 +266,7 @@ func (d *Daemon) install() (generation, error) {
 	if err != nil {
 		return generation{}, err
 	}
-	plan := FirewallPlan(cfg)
-	plan.Filter = d.filter != nil
+	plan := PlanFor(cfg, d.fw)
 	if err := d.fw.Setup(plan); err != nil {
 		return generation{}, err
 	}

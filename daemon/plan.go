@@ -28,3 +28,12 @@ func FirewallPlan(c *config.Config) firewall.Plan {
 	p.Protected = slices.Compact(p.Protected)
 	return p
 }
+
+// PlanFor is FirewallPlan for the backend fw: without a firewall.Filter
+// the plan logs the whole knock range (Plan.Filter is cleared), as the
+// daemon installs it.
+func PlanFor(c *config.Config, fw firewall.Backend) firewall.Plan {
+	p := FirewallPlan(c)
+	_, p.Filter = fw.(firewall.Filter)
+	return p
+}
