@@ -41,11 +41,16 @@ func (f *fakeKernel) String() string {
 // closedErr says why a port of ports is open in t, or nil: INPUT must
 // jump to the chain first, and the chain must drop each port.
 func closedErr(t *fakeTables, ports []derive.Knock) error {
-	if j := jumpsTo(onlyPrefix(t.Rules(Table, "INPUT")), Chain); len(j) == 0 || j[0] != 1 {
-		return fmt.Errorf("INPUT does not jump to %s first: %q", Chain, t.Rules(Table, "INPUT"))
+	return closedIn(func(c string) []string { return t.Rules(Table, c) }, ports)
+}
+
+// closedIn is closedErr on the rules of each chain.
+func closedIn(rules func(chain string) []string, ports []derive.Knock) error {
+	if j := jumpsTo(onlyPrefix(rules("INPUT")), Chain); len(j) == 0 || j[0] != 1 {
+		return fmt.Errorf("INPUT does not jump to %s first: %q", Chain, rules("INPUT"))
 	}
 	for _, k := range ports {
-		if !slices.ContainsFunc(t.Rules(Table, Chain), func(r string) bool { return drops(r, k) }) {
+		if !slices.ContainsFunc(rules(Chain), func(r string) bool { return drops(r, k) }) {
 			return fmt.Errorf("%v is not dropped", k)
 		}
 	}
@@ -69,16 +74,22 @@ func onlyPrefix(rules []string) []string {
 	return out
 }
 
-// watch checks after every change of f's tables that ports stay
-// closed, and counts the changes.
+// watch checks after every line of every batch applied to f's tables
+// (as if batches were not atomic) and after every batch that ports stay
+// closed, and counts the batches.
 func watch(t *testing.T, f *fakeKernel, ports []derive.Knock) *int {
 	t.Helper()
 	n := new(int)
 	for _, tb := range []*fakeTables{f.t4, f.t6} {
+		tb.Step = func(line string, rules func(chain string) []string) {
+			if err := closedIn(rules, ports); err != nil {
+				t.Errorf("open after the line %q of batch %d: %v", line, *n+1, err)
+			}
+		}
 		tb.Changed = func() {
 			*n++
 			if err := closedErr(tb, ports); err != nil {
-				t.Errorf("open after change %d: %v", *n, err)
+				t.Errorf("open after batch %d: %v", *n, err)
 			}
 		}
 	}

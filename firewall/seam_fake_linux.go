@@ -25,6 +25,10 @@ type fakeTables struct {
 	Fail func(op string, rule string) error
 	// Changed, when set, runs after each change, without the lock held.
 	Changed func()
+	// Step, when set, runs after each line of a Restore, on the batch's
+	// working copy (rules lists a chain's rules), with the lock held: a
+	// test sees each intermediate state a batch passes through.
+	Step func(line string, rules func(chain string) []string)
 }
 
 // builtin are the filter table's built-in chains.
@@ -253,6 +257,9 @@ func (f *fakeTables) Restore(table string, lines []string) error {
 			f.chains = orig
 			f.mu.Unlock()
 			return fmt.Errorf("line %d: %q: %w", i+2, l, err)
+		}
+		if f.Step != nil {
+			f.Step(l, func(c string) []string { return slices.Clone(f.chains[table+"/"+c]) })
 		}
 	}
 	f.mu.Unlock()
