@@ -31,7 +31,7 @@ build: ## build bin/otpknock (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/otpknock
 
 test: deps ## run every test, root/netns ones included, and the vector cross-check
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory vectors-check
 
 vectors-check: ## verify every vector file of testdata/ with the independent Python reference
