@@ -6,11 +6,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
 
-var lineRE = regexp.MustCompile(`^line (\d+): `)
+// lineRE is compiled on first use: only a config with a type error needs
+// it, and the client commands link this package.
+var lineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): `) })
 
 // explain rewrites yaml's type errors ("line 7: cannot unmarshal ...") to
 // name the field at that line ("line 7: users[0].open: cannot ...").
@@ -27,7 +30,7 @@ func explain(data []byte, err error) error {
 	walk(&doc, "", paths)
 	msgs := make([]string, 0, len(te.Errors))
 	for _, m := range te.Errors {
-		if sm := lineRE.FindStringSubmatch(m); sm != nil {
+		if sm := lineRE().FindStringSubmatch(m); sm != nil {
 			n, _ := strconv.Atoi(sm[1])
 			if p, ok := paths[n]; ok {
 				m = fmt.Sprintf("line %d: %s: %s", n, p, m[len(sm[0]):])
