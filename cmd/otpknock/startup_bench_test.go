@@ -33,10 +33,16 @@ const startupTarget = 1.5
 // alike for both. connect knocks 127.0.0.1 with --gap 0 and relays
 // to a listener that closes at once; its step record is removed between
 // runs, outside the timing.
+//
+// With OTPKNOCK_STARTUP_BEFORE naming an otpknock binary built from an
+// older commit (as goBuild builds), each iteration execs it too, in the
+// same loop, and its ratios are reported as before-x-hello,
+// before-cpu-x-hello and before-flt-x-hello: a before/after in one run.
 func BenchmarkStartup(b *testing.B) {
 	hello := buildHello(b)
 	otpknock := filepath.Join(b.TempDir(), "otpknock")
 	goBuild(b, ".", otpknock)
+	before := os.Getenv("OTPKNOCK_STARTUP_BEFORE")
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -56,29 +62,63 @@ func BenchmarkStartup(b *testing.B) {
 		{"connect", []string{"connect", "lo", strconv.Itoa(port), "--gap", "0"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			var cmd, ref, cmdCPU, refCPU []time.Duration
-			var cmdFlt, refFlt []int64
+			var cmd, ref, old runs
 			for b.Loop() {
 				b.StopTimer()
 				os.Remove(profile.StatePath(store))
 				b.StartTimer()
-				wall, cpu, flt := timeExec(b, env, hello)
-				ref, refCPU, refFlt = append(ref, wall), append(refCPU, cpu), append(refFlt, flt)
-				wall, cpu, flt = timeExec(b, env, otpknock, tc.args...)
-				cmd, cmdCPU, cmdFlt = append(cmd, wall), append(cmdCPU, cpu), append(cmdFlt, flt)
+				ref.add(timeExec(b, env, hello))
+				if before != "" {
+					old.add(timeExec(b, env, before, tc.args...))
+					b.StopTimer()
+					os.Remove(profile.StatePath(store))
+					b.StartTimer()
+				}
+				cmd.add(timeExec(b, env, otpknock, tc.args...))
 			}
-			c, h := median(cmd), median(ref)
-			b.ReportMetric(float64(c), "ns/op")
-			b.ReportMetric(float64(h), "hello-ns/op")
-			b.ReportMetric(float64(c)/float64(h), "x-hello")
-			b.ReportMetric(float64(median(cmdCPU))/float64(max(median(refCPU), time.Microsecond)), "cpu-x-hello")
-			if f := median(refFlt); f > 0 {
-				b.ReportMetric(float64(median(cmdFlt))/float64(f), "flt-x-hello")
+			b.ReportMetric(float64(median(cmd.wall)), "ns/op")
+			b.ReportMetric(float64(median(ref.wall)), "hello-ns/op")
+			cmd.report(b, ref, "")
+			if before != "" {
+				old.report(b, ref, "before-")
 			}
-			if float64(c) > startupTarget*float64(h) {
-				b.Logf("%s takes %.2fx a hello-world's start-up, over the %.1fx target", tc.name, float64(c)/float64(h), startupTarget)
+			if x := cmd.ratios(ref)[0]; x > startupTarget {
+				b.Logf("%s takes %.2fx a hello-world's start-up, over the %.1fx target", tc.name, x, startupTarget)
 			}
 		})
+	}
+}
+
+// runs are the wall times, CPU times and minor page faults of the runs
+// of one program.
+type runs struct {
+	wall, cpu []time.Duration
+	faults    []int64
+}
+
+func (r *runs) add(wall, cpu time.Duration, faults int64) {
+	r.wall, r.cpu, r.faults = append(r.wall, wall), append(r.cpu, cpu), append(r.faults, faults)
+}
+
+// ratios returns the ratios of the medians of r to those of ref: wall
+// time, CPU time and page faults (0 where ref has none).
+func (r runs) ratios(ref runs) [3]float64 {
+	x := [3]float64{float64(median(r.wall)) / float64(median(ref.wall)),
+		float64(median(r.cpu)) / float64(max(median(ref.cpu), time.Microsecond))}
+	if f := median(ref.faults); f > 0 {
+		x[2] = float64(median(r.faults)) / float64(f)
+	}
+	return x
+}
+
+// report reports r's ratios to ref as PREFIXx-hello, PREFIXcpu-x-hello
+// and PREFIXflt-x-hello.
+func (r runs) report(b *testing.B, ref runs, prefix string) {
+	x := r.ratios(ref)
+	b.ReportMetric(x[0], prefix+"x-hello")
+	b.ReportMetric(x[1], prefix+"cpu-x-hello")
+	if x[2] > 0 {
+		b.ReportMetric(x[2], prefix+"flt-x-hello")
 	}
 }
 
