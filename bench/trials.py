@@ -2,8 +2,12 @@
 """Knock-to-open trials, run in the client's namespace.
 
 Runs CMD N times; each trial waits until the service (HOST:PORT) is closed
-again, starts CMD and probes the service every 5 ms until a TCP connect
-succeeds (or 5 s pass). In CMD, {i} is the trial's number plus OFFSET.
+again, starts CMD and tries TCP connects to the service back to back, each
+bounded by 1 ms (the closed port drops SYNs, and the kernel would resend
+one only after 1 s), until one succeeds (or 5 s pass): the time from the
+client's start to the first successful connect, the same for every
+system. In CMD, and in the values of the environment CMD gets, {i} is the
+trial's number plus OFFSET.
 While the trials run it samples the server process PID (CPU time with its
 reaped children, resident memory) and the packets received on the
 server's interface (namespace SRVNS, veth0), and prints one markdown row:
@@ -12,10 +16,11 @@ server's interface (namespace SRVNS, veth0), and prints one markdown row:
 
 Usage: trials.py N OFFSET NAME HOST PORT PID SRVNS CMD...
 """
-import json, socket, statistics, subprocess, sys, time
+import json, os, socket, statistics, subprocess, sys, time
 
 n, offset, name, host, port, pid, srvns = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:5], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 cmd = sys.argv[8:]
+PROBE = 0.001  # bound of one connect attempt, s
 
 
 def is_open(timeout):
@@ -52,10 +57,11 @@ for i in range(n):
     while is_open(0.2) and time.monotonic() < deadline:
         time.sleep(0.1)  # wait for the previous grant to expire
     c = [a.replace("{i}", str(i + offset)) for a in cmd]
+    env = {k: v.replace("{i}", str(i + offset)) for k, v in os.environ.items()}
     t0 = time.monotonic()
-    p = subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     end = t0 + 5
-    while time.monotonic() < end and not is_open(0.005):
+    while time.monotonic() < end and not is_open(PROBE):
         pass
     t1 = time.monotonic()
     p.wait()

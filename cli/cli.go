@@ -93,7 +93,7 @@ func (env *Env) hangups() (<-chan os.Signal, func()) {
 // Run runs the otpknock command line args (without the program name).
 // Its errors carry their exit code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
-	root := newRoot(&env)
+	root := newRoot(&env, args)
 	completions(root, &env, args)
 	ran := markRan(root)
 	root.SetArgs(args)
@@ -115,9 +115,25 @@ func Run(ctx context.Context, args []string, env Env) error {
 // Command returns the otpknock command tree as Run executes it, for
 // tools that document it: cmd/otpknock-man writes its man pages, so
 // that the otpknock binary links no man page writer.
-func Command(env Env) *cobra.Command { return newRoot(&env) }
+func Command(env Env) *cobra.Command { return newRoot(&env, nil) }
 
-func newRoot(env *Env) *cobra.Command {
+// commands are the constructors of the top-level commands, by name.
+var commands = []struct {
+	name string
+	cmd  func(*Env) *cobra.Command
+}{
+	{"init", newInitCmd}, {"user", newUserCmd}, {"import", newImportCmd}, {"show", newShowCmd},
+	{"profiles", newProfilesCmd}, {"send", newSendCmd}, {"connect", newConnectCmd},
+	{"server", newServerCmd}, {"firewall", newFirewallCmd}, {"tui", newTUICmd}, {"version", newVersionCmd},
+}
+
+// newRoot builds the command tree for args. When args name a top-level
+// command, the tree holds that one only: a command's help, flags and
+// errors do not depend on its siblings, and ssh runs connect on every
+// login, where building a dozen unused commands and their flags is a
+// measurable part of the start-up. Anything else (no command, help,
+// completion, an unknown command to suggest for) gets the whole tree.
+func newRoot(env *Env, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "otpknock",
 		Short: "Port knocking with one-time sequences",
@@ -139,19 +155,19 @@ Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(
-		newInitCmd(env),
-		newUserCmd(env),
-		newImportCmd(env),
-		newShowCmd(env),
-		newProfilesCmd(env),
-		newSendCmd(env),
-		newConnectCmd(env),
-		newServerCmd(env),
-		newFirewallCmd(env),
-		newTUICmd(env),
-		newVersionCmd(env),
-	)
+	for _, c := range commands {
+		if len(args) > 0 && args[0] == c.name {
+			root.AddCommand(c.cmd(env))
+			// cobra's completion command is one more subtree to
+			// build; "otpknock completion" gets the whole tree.
+			root.CompletionOptions.DisableDefaultCmd = true
+		}
+	}
+	if !root.HasSubCommands() {
+		for _, c := range commands {
+			root.AddCommand(c.cmd(env))
+		}
+	}
 	parents(root)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/template"
 )
 
@@ -16,7 +17,13 @@ type InitOptions struct {
 	StateFile  string
 }
 
-var initTemplate = template.Must(template.New("config").Parse(`# otpknock server configuration.
+// initTemplate is parsed on first use, not when the package loads: the
+// client commands link this package and never write a config.
+var initTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("config").Parse(initText))
+})
+
+const initText = `# otpknock server configuration.
 # Reference: docs/spec.md. Durations are Go durations (30s, 2m).
 # Clients derive their knocks from server_id, step, knocks, knock_range,
 # protocols and exclude: changing any of them means provisioning every
@@ -95,7 +102,7 @@ metrics_listen: ""
 #     open: [tcp/22]
 #     knock: packet
 users: []
-`))
+`
 
 // WriteInit writes a commented default config to path with mode 0600.
 // It refuses to overwrite an existing file. The written file is parsed
@@ -116,7 +123,7 @@ func WriteInit(path string, o InitOptions) (*Config, error) {
 		}
 	}
 	var b strings.Builder
-	if err := initTemplate.Execute(&b, o); err != nil {
+	if err := initTemplate().Execute(&b, o); err != nil {
 		return nil, err
 	}
 	c, err := Parse([]byte(b.String()), path)

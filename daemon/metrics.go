@@ -1,50 +1,54 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/matcher"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics are the server's Prometheus metrics, in their own registry.
+// Metrics are the server's metrics, in their own set, served in the
+// Prometheus text format. The library is a small one
+// (VictoriaMetrics/metrics): the otpknock binary is also the client,
+// which pays every linked package's initialisation at each start.
 type Metrics struct {
-	Registry *prometheus.Registry
-	packets  map[derive.Proto]prometheus.Counter // resolved once: counted per packet
-	events   *prometheus.CounterVec              // sequences by outcome
-	knocks   *prometheus.CounterVec              // packet knocks by outcome
-	saveErrs prometheus.Counter
-	repairs  prometheus.Counter
+	set      *metrics.Set
+	families map[string]family                 // # HELP and # TYPE of each metric family
+	packets  map[derive.Proto]*metrics.Counter // resolved once: counted per packet
+	events   map[matcher.Kind]*metrics.Counter // sequences by outcome
+	knocks   map[matcher.Kind]*metrics.Counter // packet knocks by outcome
+	saveErrs *metrics.Counter
+	repairs  *metrics.Counter
 
 	mu      sync.Mutex
 	saveErr error // the last state save's failure, nil after a success
 }
 
+// family is a metric family's type ("counter", "gauge") and help text.
+type family struct{ typ, help string }
+
 // newMetrics registers the metrics of d; the gauges read its matcher and
 // source when scraped.
 func newMetrics(d *Daemon) *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry()}
-	packets := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packets_total",
-		Help: "Knock packets received, by protocol."}, []string{"proto"})
-	m.packets = map[derive.Proto]prometheus.Counter{}
-	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_sequences_total",
-		Help: "Completed sequences by outcome: grant, replay or refused."}, []string{"outcome"})
+	m := &Metrics{set: metrics.NewSet(), families: map[string]family{}}
+	m.packets = map[derive.Proto]*metrics.Counter{}
 	for _, p := range []derive.Proto{derive.TCP, derive.UDP, derive.ICMP} {
-		m.packets[p] = packets.WithLabelValues(p.String())
+		m.packets[p] = m.counter("otpknock_packets_total", "Knock packets received, by protocol.", "proto", p.String())
 	}
-	m.knocks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "otpknock_packet_knocks_total",
-		Help: "Packet knocks whose tag verified, by outcome: grant, replay or refused."}, []string{"outcome"})
+	m.events, m.knocks = map[matcher.Kind]*metrics.Counter{}, map[matcher.Kind]*metrics.Counter{}
 	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {
-		m.events.WithLabelValues(k.String())
-		m.knocks.WithLabelValues(k.String())
+		m.events[k] = m.counter("otpknock_sequences_total", "Completed sequences by outcome: grant, replay or refused.", "outcome", k.String())
+		m.knocks[k] = m.counter("otpknock_packet_knocks_total", "Packet knocks whose tag verified, by outcome: grant, replay or refused.", "outcome", k.String())
 	}
 	stat := func(f func(matcher.Stats) float64) func() float64 {
 		return func() float64 {
@@ -53,8 +57,8 @@ func newMetrics(d *Daemon) *Metrics {
 			return f(d.m.Stats())
 		}
 	}
-	m.saveErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "otpknock_state_save_errors_total",
-		Help: "Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed."})
+	m.saveErrs = m.counter("otpknock_state_save_errors_total",
+		"Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed.")
 	// count reads a counter of the matcher's Stats, with what the
 	// matchers a reload replaced counted (it never goes down).
 	count := func(f func(matcher.Stats) uint64) func() float64 {
@@ -64,42 +68,60 @@ func newMetrics(d *Daemon) *Metrics {
 			return float64(f(d.m.Stats()) + f(d.replaced))
 		}
 	}
-	m.repairs = prometheus.NewCounter(prometheus.CounterOpts{Name: "otpknock_firewall_repairs_total",
-		Help: "Reinstalls of the firewall after the periodic check found a piece of it missing or changed (a firewall reload, iptables -F)."})
-	m.Registry.MustRegister(packets, m.events, m.knocks, m.saveErrs, m.repairs,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_size_total", Help: "Payloads on a packet knock element with a length out of range."},
-			count(func(s matcher.Stats) uint64 { return s.BadSize })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_tag_total", Help: "Payloads on a packet knock element whose tag did not verify."},
-			count(func(s matcher.Stats) uint64 { return s.BadTag })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_packet_bad_claim_total", Help: "Payloads whose tag verified but whose claim was malformed."},
-			count(func(s matcher.Stats) uint64 { return s.BadClaim })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_truncated_total", Help: "Knocks whose payload the NFLOG copy range cut (delivered without it)."},
-			func() float64 { return float64(d.src.Stats().Truncated) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_sources_tracked", Help: "Sources with a sequence in progress."},
-			stat(func(s matcher.Stats) float64 { return float64(s.Sources) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_candidates_cancelled_total", Help: "Sequences cancelled by strays or the source cap."},
-			count(func(s matcher.Stats) uint64 { return s.Cancelled + s.Evicted })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_step_precompute_seconds", Help: "Time the last window of sequences took to compute."},
-			stat(func(s matcher.Stats) float64 { return s.Precompute.Seconds() })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_lost_total", Help: "Packets logged by the kernel but not received."},
-			func() float64 { return float64(d.src.Stats().Lost) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_nflog_malformed_total", Help: "Logged packets that did not decode."},
-			func() float64 { return float64(d.src.Stats().Malformed) }),
-	)
+	m.counterFunc("otpknock_packet_bad_size_total", "Payloads on a packet knock element with a length out of range.",
+		count(func(s matcher.Stats) uint64 { return s.BadSize }))
+	m.counterFunc("otpknock_packet_bad_tag_total", "Payloads on a packet knock element whose tag did not verify.",
+		count(func(s matcher.Stats) uint64 { return s.BadTag }))
+	m.counterFunc("otpknock_packet_bad_claim_total", "Payloads whose tag verified but whose claim was malformed.",
+		count(func(s matcher.Stats) uint64 { return s.BadClaim }))
+	m.counterFunc("otpknock_nflog_truncated_total", "Knocks whose payload the NFLOG copy range cut (delivered without it).",
+		func() float64 { return float64(d.src.Stats().Truncated) })
+	m.gaugeFunc("otpknock_sources_tracked", "Sources with a sequence in progress.",
+		stat(func(s matcher.Stats) float64 { return float64(s.Sources) }))
+	m.counterFunc("otpknock_candidates_cancelled_total", "Sequences cancelled by strays or the source cap.",
+		count(func(s matcher.Stats) uint64 { return s.Cancelled + s.Evicted }))
+	m.gaugeFunc("otpknock_step_precompute_seconds", "Time the last window of sequences took to compute.",
+		stat(func(s matcher.Stats) float64 { return s.Precompute.Seconds() }))
+	m.counterFunc("otpknock_nflog_lost_total", "Packets logged by the kernel but not received.",
+		func() float64 { return float64(d.src.Stats().Lost) })
+	m.counterFunc("otpknock_nflog_malformed_total", "Logged packets that did not decode.",
+		func() float64 { return float64(d.src.Stats().Malformed) })
+	m.repairs = m.counter("otpknock_firewall_repairs_total",
+		"Reinstalls of the firewall after the periodic check found a piece of it missing or changed (a firewall reload, iptables -F).")
 	// The kernel's pre-filter (all zero for a backend without one).
-	m.Registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_filter_elements", Help: "Elements the last window armed in the kernel's pre-filter."},
-			func() float64 { return float64(d.filter.stats().Elements) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "otpknock_filter_arm_seconds", Help: "Time the last arming of the kernel's pre-filter took."},
-			func() float64 { return d.filter.stats().ArmTime.Seconds() }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_filter_sources_tracked_total", Help: "Sources the kernel's pre-filter was told to pass (a sequence started from them)."},
-			func() float64 { return float64(d.filter.stats().Tracked) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_filter_sources_dropped_total", Help: "Sources not tracked because the queue to the kernel was full."},
-			func() float64 { return float64(d.filter.stats().Dropped) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "otpknock_filter_errors_total", Help: "Failed updates of the kernel's pre-filter."},
-			func() float64 { return float64(d.filter.stats().Failures) }),
-	)
+	m.gaugeFunc("otpknock_filter_elements", "Elements the last window armed in the kernel's pre-filter.",
+		func() float64 { return float64(d.filter.stats().Elements) })
+	m.gaugeFunc("otpknock_filter_arm_seconds", "Time the last arming of the kernel's pre-filter took.",
+		func() float64 { return d.filter.stats().ArmTime.Seconds() })
+	m.counterFunc("otpknock_filter_sources_tracked_total", "Sources the kernel's pre-filter was told to pass (a sequence started from them).",
+		func() float64 { return float64(d.filter.stats().Tracked) })
+	m.counterFunc("otpknock_filter_sources_dropped_total", "Sources not tracked because the queue to the kernel was full.",
+		func() float64 { return float64(d.filter.stats().Dropped) })
+	m.counterFunc("otpknock_filter_errors_total", "Failed updates of the kernel's pre-filter.",
+		func() float64 { return float64(d.filter.stats().Failures) })
 	return m
+}
+
+// counter registers the counter name, with one label (label, value)
+// when given, in a family with help.
+func (m *Metrics) counter(name, help string, labelValue ...string) *metrics.Counter {
+	m.families[name] = family{"counter", help}
+	if len(labelValue) == 2 {
+		name += fmt.Sprintf("{%s=%q}", labelValue[0], labelValue[1])
+	}
+	return m.set.NewCounter(name)
+}
+
+// counterFunc registers a counter whose value f reads when scraped.
+func (m *Metrics) counterFunc(name, help string, f func() float64) {
+	m.families[name] = family{"counter", help}
+	m.set.NewGauge(name, f)
+}
+
+// gaugeFunc registers a gauge whose value f reads when scraped.
+func (m *Metrics) gaugeFunc(name, help string, f func() float64) {
+	m.families[name] = family{"gauge", help}
+	m.set.NewGauge(name, f)
 }
 
 func (m *Metrics) packet(p derive.Proto) {
@@ -110,12 +132,17 @@ func (m *Metrics) packet(p derive.Proto) {
 
 // event counts a completed sequence or a verified packet knock.
 func (m *Metrics) event(mode derive.Mode, k matcher.Kind) {
+	counters := m.events
 	if mode == derive.ModePacket {
-		m.knocks.WithLabelValues(k.String()).Inc()
-		return
+		counters = m.knocks
 	}
-	m.events.WithLabelValues(k.String()).Inc()
+	if c, ok := counters[k]; ok {
+		c.Inc()
+	}
 }
+
+// repaired counts a reinstall after the periodic check.
+func (m *Metrics) repaired() { m.repairs.Inc() }
 
 // saved records the outcome of a state save.
 func (m *Metrics) saved(err error) {
@@ -127,9 +154,6 @@ func (m *Metrics) saved(err error) {
 	}
 }
 
-// repaired counts a reinstall of the firewall.
-func (m *Metrics) repaired() { m.repairs.Inc() }
-
 // health returns why the server is unhealthy, or nil.
 func (m *Metrics) health() error {
 	m.mu.Lock()
@@ -140,11 +164,33 @@ func (m *Metrics) health() error {
 	return nil
 }
 
+// WritePrometheus writes the metrics in the Prometheus text format
+// (version 0.0.4): families sorted by name, each with its # HELP and
+// # TYPE lines, then its samples sorted by label.
+func (m *Metrics) WritePrometheus(w io.Writer) error {
+	var samples, out bytes.Buffer
+	m.set.WritePrometheus(&samples)
+	prev := ""
+	for line := range strings.Lines(samples.String()) {
+		name := line[:strings.IndexAny(line, "{ ")]
+		if f := m.families[name]; name != prev {
+			fmt.Fprintf(&out, "# HELP %s %s\n# TYPE %s %s\n", name, f.help, name, f.typ)
+			prev = name
+		}
+		out.WriteString(line)
+	}
+	_, err := out.WriteTo(w)
+	return err
+}
+
 // Handler serves /metrics and /healthz: "ok", or status 503 and the
 // reason while the last save of the used steps failed.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		m.WritePrometheus(w)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := m.health(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
