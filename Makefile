@@ -65,7 +65,7 @@ bench-compare: deps build ## otpknock, knockd and fwknop side by side, with floo
 bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, precompute, RSS (as root)
 	bench/scale.sh
 
-bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 80 and 10,080 users (as root)
+bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 120 and 10,120 users (as root)
 	bench/flood.sh $${EXTRA:-0 10000}
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)

@@ -49,6 +49,10 @@ type trackReq struct {
 // it a source is dropped (and counted), never waited for.
 const trackQueue = 4096
 
+// trackBatch is how long the tracker gathers sources before it hands
+// them to the kernel: a scheduling delay, not a time of the protocol.
+const trackBatch = 10 * time.Millisecond
+
 // newFilter returns the filter of fw, nil when fw has none.
 func newFilter(fw firewall.Backend, clk clock.Clock, log *slog.Logger) *filter {
 	f, ok := fw.(firewall.Filter)
@@ -125,6 +129,12 @@ func (f *filter) run(ctx context.Context) {
 			return
 		case r = <-f.queue:
 		}
+		// Sources come one packet at a time: gather what comes within
+		// trackBatch, so a flood of first knocks wakes this goroutine
+		// (and the kernel) at most 1/trackBatch times a second. The
+		// kernel tracks a source on its first element itself (Plan.Track):
+		// this only renews and covers what the kernel cannot see (ICMP).
+		time.Sleep(trackBatch)
 		now := f.clock.Now()
 		batch = f.add(batch[:0], sent, r, now)
 	drain:

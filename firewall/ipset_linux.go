@@ -162,11 +162,19 @@ func dialIpset() (*ipsetConn, error) {
 	if err != nil {
 		return nil, setErr("opening a netfilter netlink socket", err)
 	}
+	// An error's acknowledgement echoes the request's header only (not
+	// a batch of 36 KiB), so a small receive buffer does.
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1); err != nil {
+		unix.Close(fd)
+		return nil, setErr("configuring a netfilter netlink socket", err)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
 		return nil, setErr("binding a netfilter netlink socket", err)
 	}
-	return &ipsetConn{fd: fd, buf: make([]byte, 1<<16), out: make([]byte, 0, 64+36*batchMax)}, nil
+	// Small buffers: Track runs for a handful of sources at a time; a
+	// batch of Arm grows out once.
+	return &ipsetConn{fd: fd, buf: make([]byte, 4096), out: make([]byte, 0, 512)}, nil
 }
 
 func (c *ipsetConn) close() { unix.Close(c.fd) }
