@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/errno"
 	"golang.org/x/sys/unix"
@@ -47,11 +48,33 @@ type NFT struct {
 // NewNFT opens a lasting nftables netlink connection in the calling
 // thread's network namespace.
 func NewNFT() (*NFT, error) {
-	c, err := nftables.New(nftables.AsLasting())
+	c, err := nftables.New(nftables.AsLasting(), nftables.WithSockOptions(nftSockBuffers))
 	if err != nil {
 		return nil, nftErr("opening an nftables netlink socket", err)
 	}
 	return &NFT{conn: c}, nil
+}
+
+// nftSockBuf is the send and receive buffer of the backend's socket:
+// a transaction of the filter (nftTxElems elements) is one message of
+// up to 4 MiB, and the kernel acknowledges each of its parts.
+const nftSockBuf = 8 << 20
+
+// nftSockBuffers sizes the socket's buffers to nftSockBuf, past the
+// system's limits where the process may (CAP_NET_ADMIN), else up to
+// them (net.core.wmem_max, rmem_max).
+func nftSockBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return raw.Control(func(fd uintptr) {
+		for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], nftSockBuf) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], nftSockBuf)
+			}
+		}
+	})
 }
 
 // NewNFTOn returns the nftables backend over conn (an NFTFake in tests).
@@ -133,7 +156,7 @@ func queueInstall(c NFTConn, st nftState, p Plan) error {
 			c.DelChain(ch)
 		}
 	}
-	wantSets := nftSets(t)
+	wantSets := nftSets(t, p)
 	for name, s := range st.sets {
 		if !slices.ContainsFunc(wantSets, func(w *nftables.Set) bool { return w.Name == name && sameSet(s, w) }) {
 			c.DelSet(s)
@@ -180,12 +203,18 @@ func diffNFT(st nftState, p Plan) []string {
 		return []string{"table inet " + NFTTable + " is missing"}
 	}
 	var out []string
-	for _, s := range nftSets(nftTable()) {
+	wantSets := nftSets(nftTable(), p)
+	for _, s := range wantSets {
 		switch old, ok := st.sets[s.Name]; {
 		case !ok:
 			out = append(out, "set "+s.Name+" is missing")
 		case !sameSet(old, s):
 			out = append(out, fmt.Sprintf("set %s is %q, want %q", s.Name, renderSet(old), renderSet(s)))
+		}
+	}
+	for name := range st.sets {
+		if !slices.ContainsFunc(wantSets, func(w *nftables.Set) bool { return w.Name == name }) {
+			out = append(out, "set "+name+" is not planned")
 		}
 	}
 	want := nftChains(p)
@@ -244,9 +273,9 @@ func (n *NFT) Verify(p Plan) ([]string, error) {
 // timeout on kernels that do not update an existing element's timeout.
 func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
-	set := nftSets(nftTable())[0]
+	set := nftSets(nftTable(), Plan{})[0]
 	if src.Is6() {
-		set = nftSets(nftTable())[1]
+		set = nftSets(nftTable(), Plan{})[1]
 	}
 	key := grantKey(src, protoNum(svc.Proto), svc.Port)
 	add := []nftables.SetElement{{Key: key, Timeout: timeout}}
@@ -261,8 +290,9 @@ func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) err
 	return nftErr(fmt.Sprintf("adding %v . %v to set %s", src, svc, set.Name), n.conn.Flush())
 }
 
-// Close deletes the log rules only: the protected ports stay closed and
-// grants expire on their own.
+// Close deletes the log rules only (with the filter's rules that track
+// sources): the protected ports stay closed and grants expire on their
+// own.
 func (n *NFT) Close(Plan) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -273,7 +303,7 @@ func (n *NFT) Close(Plan) error {
 	queued := false
 	for _, rules := range st.rules {
 		for _, r := range rules {
-			if slices.ContainsFunc(r.Exprs, func(e expr.Any) bool { _, ok := e.(*expr.Log); return ok }) {
+			if slices.ContainsFunc(r.Exprs, isLogging) {
 				if err := n.conn.DelRule(r); err != nil {
 					return fmt.Errorf("deleting a log rule: %w", err)
 				}
@@ -285,6 +315,16 @@ func (n *NFT) Close(Plan) error {
 		return nil
 	}
 	return nftErr("deleting the log rules", n.conn.Flush())
+}
+
+// isLogging reports whether e makes its rule part of knock logging: a
+// log, or the filter's update of a tracked-source set.
+func isLogging(e expr.Any) bool {
+	switch e.(type) {
+	case *expr.Log, *expr.Dynset:
+		return true
+	}
+	return false
 }
 
 // Remove deletes the table with its chains, rules, sets and grants.
