@@ -20,12 +20,15 @@ import (
 // on: writes are queued and Flush applies all of them or none; deleting
 // a missing object is ENOENT, a chain with rules or a set a rule looks up
 // or updates EBUSY; adding an element that exists changes nothing
-// (kernels before 6.10 keep its old timeout), adding one to a full set
-// (its Size) is ENFILE. Elements expire on Clock. String renders
+// (kernels before 6.12 keep its old timeout) unless AddRefreshes, adding
+// one to a full set (its Size) is ENFILE. Elements expire on Clock. String renders
 // the ruleset.
 type NFTFake struct {
 	Clock    clock.Clock
 	FlushErr error // returned (and nothing applied) by Flush when set
+	// AddRefreshes makes adding an element that exists set its timeout
+	// anew, as Linux does from 6.12 (NewNFTOn then adds only).
+	AddRefreshes bool
 
 	mu      sync.Mutex
 	state   fakeRuleset
@@ -325,6 +328,9 @@ func (f *NFTFake) SetAddElements(s *nftables.Set, vals []nftables.SetElement) er
 		for _, v := range vals {
 			k := hex.EncodeToString(v.Key)
 			if exp, ok := fs.elems[k]; ok && (exp.IsZero() || exp.After(now)) {
+				if f.AddRefreshes && v.Timeout > 0 {
+					fs.elems[k] = now.Add(v.Timeout)
+				}
 				continue
 			}
 			if fs.s.Size > 0 && live >= int(fs.s.Size) {

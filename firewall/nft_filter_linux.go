@@ -39,12 +39,16 @@ const (
 // nftChunk is the most elements one NEWSETELEM message carries: the
 // element list is one netlink attribute, whose length is 16 bits, and
 // 1,024 IPv6 sources of 40 bytes stay well under 64 KiB. nftTxElems is
-// the most elements one transaction refreshes: three messages per
-// chunk (see queueRefresh), about 4 MiB for IPv6 sources, inside the
-// socket's send buffer (nftSockBuf).
+// the most elements one transaction adds: every element the armed set
+// can hold (65,536 per protocol, ICMP twice), so a window is always one
+// transaction (a commit costs far more than its elements). At 32 bytes
+// an element (40 for an IPv6 source), added once, the batch fits the
+// socket's send buffer (nftSockBuf); on kernels that need three
+// messages per chunk the largest windows take a few transactions.
 const (
 	nftChunk   = 1024
-	nftTxElems = 32 * nftChunk
+	nftTxElems = 1 << 18
+	nftSockBuf = 16 << 20
 )
 
 // nftFilterSets are the filter's sets; IDs follow the grant sets'.
@@ -121,8 +125,24 @@ func trackSource(v6 bool, ttl time.Duration) []expr.Any {
 
 // armedKey is the armed set's element of (proto, value): each field
 // padded to 4 bytes.
-func armedKey(proto byte, value uint16) []byte {
-	return []byte{proto, 0, 0, 0, byte(value >> 8), byte(value), 0, 0}
+func armedKey(proto byte, value uint16) []byte { return appendArmedKey(nil, proto, value) }
+
+func appendArmedKey(b []byte, proto byte, value uint16) []byte {
+	return append(b, proto, 0, 0, 0, byte(value>>8), byte(value), 0, 0)
+}
+
+// addRefreshes reports whether the running kernel sets an existing
+// element's timeout anew when it is added again: Linux 6.12 and later.
+func addRefreshes() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 6 || major == 6 && minor >= 12
 }
 
 // parseArmedKey decodes armedKey.
@@ -141,14 +161,18 @@ func (n *NFT) Arm(elems []Element) error {
 		return nil
 	}
 	els := make([]nftables.SetElement, 0, len(elems))
+	keys := make([]byte, 0, 16*len(elems)) // one allocation for every key
+	add := func(proto byte, e Element) {
+		keys = appendArmedKey(keys, proto, e.Knock.Port)
+		els = append(els, nftables.SetElement{Key: keys[len(keys)-8:], Timeout: time.Duration(ttlSeconds(e.TTL)) * time.Second})
+	}
 	for _, e := range elems {
-		ttl := time.Duration(ttlSeconds(e.TTL)) * time.Second
 		if e.Knock.Proto == derive.ICMP {
-			els = append(els, nftables.SetElement{Key: armedKey(unix.IPPROTO_ICMP, e.Knock.Port), Timeout: ttl},
-				nftables.SetElement{Key: armedKey(unix.IPPROTO_ICMPV6, e.Knock.Port), Timeout: ttl})
+			add(unix.IPPROTO_ICMP, e)
+			add(unix.IPPROTO_ICMPV6, e)
 			continue
 		}
-		els = append(els, nftables.SetElement{Key: armedKey(protoNum(e.Knock.Proto), e.Knock.Port), Timeout: ttl})
+		add(protoNum(e.Knock.Proto), e)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -184,19 +208,19 @@ type setElements struct {
 }
 
 // refresh adds the elements to their sets with their timeouts, in one
-// transaction per nftTxElems elements (one for a window of 100,000
-// users of one protocol); what names the job in errors.
+// transaction per txElems elements (one for any window on Linux 6.12
+// and later); what names the job in errors.
 func (n *NFT) refresh(what string, todo ...setElements) error {
 	queued := 0
 	for _, t := range todo {
 		for els := t.els; len(els) > 0; {
-			k := min(len(els), nftTxElems-queued)
+			k := min(len(els), n.txElems()-queued)
 			if err := n.queueRefresh(t.set, els[:k]); err != nil {
 				return fmt.Errorf("%s: %w", what, err)
 			}
 			els, queued = els[k:], queued+k
-			if queued == nftTxElems {
-				if err := n.conn.Flush(); err != nil {
+			if queued == n.txElems() {
+				if err := n.elems.Flush(); err != nil {
 					return nftErr(what, err)
 				}
 				queued = 0
@@ -206,15 +230,31 @@ func (n *NFT) refresh(what string, todo ...setElements) error {
 	if queued == 0 {
 		return nil
 	}
-	return nftErr(what, n.conn.Flush())
+	return nftErr(what, n.elems.Flush())
+}
+
+// txElems is the most elements one transaction refreshes: a third of
+// nftTxElems where each chunk is sent three times.
+func (n *NFT) txElems() int {
+	if n.addRefreshes {
+		return nftTxElems
+	}
+	return nftTxElems / 3
 }
 
 // queueRefresh queues adding els to set with their timeouts, in
-// messages of nftChunk elements: each chunk added, deleted and added
-// again, as Grant does, so an element that exists takes the new timeout
-// on kernels that keep an existing element's timeout on add (before
-// 6.10).
+// messages of nftChunk elements. From Linux 6.12 adding an element that
+// exists sets its timeout anew; on older kernels, which keep the old
+// one, each chunk is added, deleted and added again, as Grant does (at
+// three times the cost).
 func (n *NFT) queueRefresh(set *nftables.Set, els []nftables.SetElement) error {
+	if n.addRefreshes {
+		var errs []error
+		for ; len(els) > 0; els = els[min(len(els), nftChunk):] {
+			errs = append(errs, n.elems.SetAddElements(set, els[:min(len(els), nftChunk)]))
+		}
+		return errors.Join(errs...)
+	}
 	keys := make([]nftables.SetElement, len(els))
 	for i, e := range els {
 		keys[i].Key = e.Key
@@ -222,9 +262,9 @@ func (n *NFT) queueRefresh(set *nftables.Set, els []nftables.SetElement) error {
 	var errs []error
 	for len(els) > 0 {
 		k := min(len(els), nftChunk)
-		errs = append(errs, n.conn.SetAddElements(set, els[:k]),
-			n.conn.SetDeleteElements(set, keys[:k]),
-			n.conn.SetAddElements(set, els[:k]))
+		errs = append(errs, n.elems.SetAddElements(set, els[:k]),
+			n.elems.SetDeleteElements(set, keys[:k]),
+			n.elems.SetAddElements(set, els[:k]))
 		els, keys = els[k:], keys[k:]
 	}
 	return errors.Join(errs...)

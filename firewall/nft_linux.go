@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/mdlayher/netlink"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/errno"
 	"golang.org/x/sys/unix"
@@ -41,44 +40,33 @@ type NFTConn interface {
 
 // NFT is the nftables Backend: table inet otpknock over netlink.
 type NFT struct {
-	mu   sync.Mutex // one transaction at a time on the connection
-	conn NFTConn
+	mu    sync.Mutex // one transaction at a time on the connection
+	conn  NFTConn
+	elems elemWriter // the filter's element batches: conn, or nftBulk
+	// addRefreshes: adding an existing element sets its timeout anew
+	// (Linux 6.12 on; NFTFake with AddRefreshes).
+	addRefreshes bool
 }
 
 // NewNFT opens a lasting nftables netlink connection in the calling
 // thread's network namespace.
 func NewNFT() (*NFT, error) {
-	c, err := nftables.New(nftables.AsLasting(), nftables.WithSockOptions(nftSockBuffers))
+	c, err := nftables.New(nftables.AsLasting())
 	if err != nil {
 		return nil, nftErr("opening an nftables netlink socket", err)
 	}
-	return &NFT{conn: c}, nil
-}
-
-// nftSockBuf is the send and receive buffer of the backend's socket:
-// a transaction of the filter (nftTxElems elements) is one message of
-// up to 4 MiB, and the kernel acknowledges each of its parts.
-const nftSockBuf = 8 << 20
-
-// nftSockBuffers sizes the socket's buffers to nftSockBuf, past the
-// system's limits where the process may (CAP_NET_ADMIN), else up to
-// them (net.core.wmem_max, rmem_max).
-func nftSockBuffers(c *netlink.Conn) error {
-	raw, err := c.SyscallConn()
+	bulk, err := dialNFTBulk()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return raw.Control(func(fd uintptr) {
-		for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
-			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], nftSockBuf) != nil {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], nftSockBuf)
-			}
-		}
-	})
+	return &NFT{conn: c, elems: bulk, addRefreshes: addRefreshes()}, nil
 }
 
 // NewNFTOn returns the nftables backend over conn (an NFTFake in tests).
-func NewNFTOn(conn NFTConn) *NFT { return &NFT{conn: conn} }
+func NewNFTOn(conn NFTConn) *NFT {
+	f, ok := conn.(*NFTFake)
+	return &NFT{conn: conn, elems: conn, addRefreshes: ok && f.AddRefreshes}
+}
 
 func nftErr(what string, err error) error {
 	return errno.Wrap(what, err, "needs root or CAP_NET_ADMIN")
