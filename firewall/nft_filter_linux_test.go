@@ -320,4 +320,3 @@ func renderBatch(t *testing.T, out []byte) string {
 	}
 	return b.String()
 }
-
