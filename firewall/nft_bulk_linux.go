@@ -180,6 +180,3 @@ func (b *nftBulk) Flush() error {
 	}
 	return first
 }
-
-// close closes the socket.
-func (b *nftBulk) close() { unix.Close(b.fd) }
