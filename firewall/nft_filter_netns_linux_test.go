@@ -25,7 +25,9 @@ import (
 // kernel (the rule's update, seen in the source set) for the plan's
 // Track, so the stray right after it logs too; a source tracked by
 // Track logs its strays once each; elements and sources expire on the
-// kernel's clock; 3,000 elements arm in one transaction; an armed
+// kernel's clock; Verify finds the table as planned (the kernel's
+// rules read back as written) and a second Setup changes nothing;
+// 3,000 elements arm in one transaction; an armed
 // echo request (by its sequence number) logs and tracks like a port.
 func TestNFTFilter(t *testing.T) {
 	netnstest.Require(t, "nft")
@@ -33,7 +35,20 @@ func TestNFTFilter(t *testing.T) {
 	plan := testPlan()
 	plan.Filter, plan.Track = true, time.Second
 	k := nftIn(t, p, plan)
-	listing := p.MustRun(t, p.Server, "nft", "list", "table", "inet", NFTTable)
+	listing := p.MustRun(t, p.Server, "nft", "-a", "list", "table", "inet", NFTTable)
+	var diff []string
+	var err error
+	p.Do(t, p.Server, func() {
+		if err = k.Setup(plan); err == nil {
+			diff, err = k.Verify(plan)
+		}
+	})
+	if err != nil || len(diff) != 0 {
+		t.Fatalf("Setup again and Verify: %v\n%s", err, strings.Join(diff, "\n"))
+	}
+	if again := p.MustRun(t, p.Server, "nft", "-a", "list", "table", "inet", NFTTable); again != listing {
+		t.Errorf("a second Setup changed the table:\n%s\nbefore:\n%s", again, listing)
+	}
 	for _, want := range []string{"update @src4 { ip saddr timeout 1s }", "update @src6 { ip6 saddr timeout 1s }",
 		"meta l4proto . tcp dport != @armed ip saddr @src4 log group 4711", "meta l4proto . icmp sequence @armed",
 		"type inet_proto . inet_service", "flags dynamic,timeout"} {
@@ -42,7 +57,6 @@ func TestNFTFilter(t *testing.T) {
 		}
 	}
 	var src *listener.NFLOG
-	var err error
 	p.Do(t, p.Server, func() { src, err = listener.Open(listener.DefaultOptions(plan.Group)) })
 	if err != nil {
 		t.Fatal(err)
