@@ -18,15 +18,29 @@ import (
 // rollover, as the housekeeping runs it beside the packet path: the next
 // window's elements listed, their TTLs computed and the element sets
 // armed over netlink in a namespace, for 1,000 and 100,000 users (5
-// knocks, skew 1). Each op arms the whole window (the kernel keeps what
+// knocks, skew 1), with each backend (ipsets; the nftables armed set). Each op arms the whole window (the kernel keeps what
 // is already armed: the op measures the worst case, a window none of
 // whose elements is armed yet).
 //
 //	sudo go test ./daemon -run '^$' -bench FilterArm -benchtime 10x
 func BenchmarkFilterArm(b *testing.B) {
 	netnstest.Require(b, "iptables", "ip6tables")
-	for _, n := range []int{1000, 100000} {
-		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		open func() (firewall.Backend, error)
+	}{
+		{"iptables", func() (firewall.Backend, error) { k, err := firewall.NewKernel(); return k, err }},
+		{"nftables", func() (firewall.Backend, error) { n, err := firewall.NewNFT(); return n, err }},
+	} {
+		for _, n := range []int{1000, 100000} {
+			benchFilterArm(b, bc.name, bc.open, n)
+		}
+	}
+}
+
+func benchFilterArm(b *testing.B, backend string, open func() (firewall.Backend, error), n int) {
+	{
+		b.Run(fmt.Sprintf("%s/users=%d", backend, n), func(b *testing.B) {
 			p := derive.DefaultParams()
 			p.Knocks = 5
 			users := make([]matcher.User, n)
@@ -47,11 +61,11 @@ func BenchmarkFilterArm(b *testing.B) {
 				b.Fatal(err)
 			}
 			pair := netnstest.NewPair(b)
-			var k *firewall.Kernel
+			var k firewall.Backend
 			plan := firewall.Plan{Group: 4711, PortMin: p.PortMin, PortMax: p.PortMax, Protocols: p.Protocols,
 				Timeout: 30 * time.Second, Filter: true, Track: 10 * time.Second}
 			pair.Do(b, pair.Server, func() {
-				if k, err = firewall.NewKernel(); err == nil {
+				if k, err = open(); err == nil {
 					err = k.Setup(plan)
 				}
 			})
@@ -62,7 +76,7 @@ func BenchmarkFilterArm(b *testing.B) {
 			b.ResetTimer()
 			pair.Do(b, pair.Server, func() {
 				for b.Loop() {
-					f := &filter{f: k, clock: clock.NewFake(now), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+					f := &filter{f: k.(firewall.Filter), clock: clock.NewFake(now), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 					f.arm(m, w)
 					if f.failures.Load() != 0 {
 						b.Fatal("arming failed")

@@ -53,7 +53,15 @@
 // knock range only when its port is an armed element of the current
 // window or its source is tracked (Filter: ipsets with per-entry kernel
 // timeouts, filled in batches over netlink), so a flood of the range
-// stays in the kernel.
+// stays in the kernel. NFT implements Filter too: set armed (protocol .
+// port, and an echo request's sequence number under icmp and
+// ipv6-icmp, so ICMP is filtered as well) and the dynamic source sets
+// src4 and src6, updated by the rules themselves on a hit to an armed
+// element; Arm and Track write their elements on a netlink socket of
+// their own (nftBulk, bytes equal to google/nftables'), a window in one
+// transaction, re-adding elements once from Linux 6.12 (earlier
+// kernels keep an element's old timeout on add: each chunk is added,
+// deleted and added again).
 //
 // The firewall knows nothing of the server's config: the daemon maps its
 // config onto a Plan (daemon.FirewallPlan) and hands it over; Choose and

@@ -6,6 +6,13 @@ const (
 	NFTTable = "otpknock"
 	NFTSet4  = "grant4"
 	NFTSet6  = "grant6"
+	// NFTArmed, NFTSrc4 and NFTSrc6 are the sets of the pre-filter (with
+	// Plan.Filter): the armed elements, keyed inet_proto . inet_service
+	// (an ICMP element is the echo request's sequence number under
+	// icmp and ipv6-icmp), and the tracked sources of each family.
+	NFTArmed = "armed"
+	NFTSrc4  = "src4"
+	NFTSrc6  = "src6"
 	NFTInput = "input"
 	// NFTPrerouting guards the services of Plan.Forward (published ports
 	// DNATed to containers) before DNAT changes their destination: the

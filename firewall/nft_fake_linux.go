@@ -19,12 +19,16 @@ import (
 // rule level, with the kernel's transaction rules that otpknock relies
 // on: writes are queued and Flush applies all of them or none; deleting
 // a missing object is ENOENT, a chain with rules or a set a rule looks up
-// EBUSY; adding an element that exists changes nothing (kernels before
-// 6.10 keep its old timeout). Elements expire on Clock. String renders
+// or updates EBUSY; adding an element that exists changes nothing
+// (kernels before 6.12 keep its old timeout) unless AddRefreshes, adding
+// one to a full set (its Size) is ENFILE. Elements expire on Clock. String renders
 // the ruleset.
 type NFTFake struct {
 	Clock    clock.Clock
 	FlushErr error // returned (and nothing applied) by Flush when set
+	// AddRefreshes makes adding an element that exists set its timeout
+	// anew, as Linux does from 6.12 (NewNFTOn then adds only).
+	AddRefreshes bool
 
 	mu      sync.Mutex
 	state   fakeRuleset
@@ -97,18 +101,29 @@ func (t *nftFakeTable) set(name string) *nftFakeSet {
 	return nil
 }
 
-// setInUse reports whether a rule of t looks up the set.
+// setInUse reports whether a rule of t looks up or updates the set.
 func (t *nftFakeTable) setInUse(name string) bool {
 	for _, c := range t.chains {
 		for _, r := range c.rules {
 			for _, e := range r.Exprs {
-				if l, ok := e.(*expr.Lookup); ok && l.SetName == name {
+				if setOf(e) == name {
 					return true
 				}
 			}
 		}
 	}
 	return false
+}
+
+// setOf names the set an expression looks up or updates, "" for none.
+func setOf(e expr.Any) string {
+	switch e := e.(type) {
+	case *expr.Lookup:
+		return e.SetName
+	case *expr.Dynset:
+		return e.SetName
+	}
+	return ""
 }
 
 func (f *NFTFake) enqueue(op func(*fakeRuleset) error) {
@@ -231,8 +246,8 @@ func (f *NFTFake) AddRule(rl *nftables.Rule) *nftables.Rule {
 			return fmt.Errorf("adding a rule to chain %s: %w", nr.Chain.Name, unix.ENOENT)
 		}
 		for _, e := range nr.Exprs {
-			if l, ok := e.(*expr.Lookup); ok && ft.set(l.SetName) == nil {
-				return fmt.Errorf("rule looks up set %s: %w", l.SetName, unix.ENOENT)
+			if name := setOf(e); name != "" && ft.set(name) == nil {
+				return fmt.Errorf("rule looks up set %s: %w", name, unix.ENOENT)
 			}
 		}
 		r.handle++
@@ -309,11 +324,19 @@ func (f *NFTFake) SetAddElements(s *nftables.Set, vals []nftables.SetElement) er
 		if err != nil {
 			return err
 		}
+		live := fs.live(now)
 		for _, v := range vals {
 			k := hex.EncodeToString(v.Key)
 			if exp, ok := fs.elems[k]; ok && (exp.IsZero() || exp.After(now)) {
+				if f.AddRefreshes && v.Timeout > 0 {
+					fs.elems[k] = now.Add(v.Timeout)
+				}
 				continue
 			}
+			if fs.s.Size > 0 && live >= int(fs.s.Size) {
+				return fmt.Errorf("adding an element to set %s: %w", s.Name, unix.ENFILE)
+			}
+			live++
 			var exp time.Time
 			if v.Timeout > 0 {
 				exp = now.Add(v.Timeout)
@@ -343,6 +366,17 @@ func (f *NFTFake) SetDeleteElements(s *nftables.Set, vals []nftables.SetElement)
 		return nil
 	})
 	return nil
+}
+
+// live counts the elements that have not expired at now.
+func (s *nftFakeSet) live(now time.Time) int {
+	n := 0
+	for _, exp := range s.elems {
+		if exp.IsZero() || exp.After(now) {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *fakeRuleset) findSet(s *nftables.Set) (*nftFakeSet, error) {
@@ -489,6 +523,9 @@ func renderKey(k string) string {
 	b, _ := hex.DecodeString(k)
 	if addr, proto, port, ok := parseGrantKey(b); ok {
 		return fmt.Sprintf("%v . %s . %d", addr, protoName(proto), port)
+	}
+	if s, ok := filterKey(b); ok {
+		return s
 	}
 	return k
 }

@@ -40,8 +40,12 @@ type NFTConn interface {
 
 // NFT is the nftables Backend: table inet otpknock over netlink.
 type NFT struct {
-	mu   sync.Mutex // one transaction at a time on the connection
-	conn NFTConn
+	mu    sync.Mutex // one transaction at a time on the connection
+	conn  NFTConn
+	elems elemWriter // the filter's element batches: conn, or nftBulk
+	// addRefreshes: adding an existing element sets its timeout anew
+	// (Linux 6.12 on; NFTFake with AddRefreshes).
+	addRefreshes bool
 }
 
 // NewNFT opens a lasting nftables netlink connection in the calling
@@ -51,11 +55,18 @@ func NewNFT() (*NFT, error) {
 	if err != nil {
 		return nil, nftErr("opening an nftables netlink socket", err)
 	}
-	return &NFT{conn: c}, nil
+	bulk, err := dialNFTBulk()
+	if err != nil {
+		return nil, err
+	}
+	return &NFT{conn: c, elems: bulk, addRefreshes: addRefreshes()}, nil
 }
 
 // NewNFTOn returns the nftables backend over conn (an NFTFake in tests).
-func NewNFTOn(conn NFTConn) *NFT { return &NFT{conn: conn} }
+func NewNFTOn(conn NFTConn) *NFT {
+	f, ok := conn.(*NFTFake)
+	return &NFT{conn: conn, elems: conn, addRefreshes: ok && f.AddRefreshes}
+}
 
 func nftErr(what string, err error) error {
 	return errno.Wrap(what, err, "needs root or CAP_NET_ADMIN")
@@ -133,7 +144,7 @@ func queueInstall(c NFTConn, st nftState, p Plan) error {
 			c.DelChain(ch)
 		}
 	}
-	wantSets := nftSets(t)
+	wantSets := nftSets(t, p)
 	for name, s := range st.sets {
 		if !slices.ContainsFunc(wantSets, func(w *nftables.Set) bool { return w.Name == name && sameSet(s, w) }) {
 			c.DelSet(s)
@@ -180,12 +191,18 @@ func diffNFT(st nftState, p Plan) []string {
 		return []string{"table inet " + NFTTable + " is missing"}
 	}
 	var out []string
-	for _, s := range nftSets(nftTable()) {
+	wantSets := nftSets(nftTable(), p)
+	for _, s := range wantSets {
 		switch old, ok := st.sets[s.Name]; {
 		case !ok:
 			out = append(out, "set "+s.Name+" is missing")
 		case !sameSet(old, s):
 			out = append(out, fmt.Sprintf("set %s is %q, want %q", s.Name, renderSet(old), renderSet(s)))
+		}
+	}
+	for name := range st.sets {
+		if !slices.ContainsFunc(wantSets, func(w *nftables.Set) bool { return w.Name == name }) {
+			out = append(out, "set "+name+" is not planned")
 		}
 	}
 	want := nftChains(p)
@@ -244,9 +261,9 @@ func (n *NFT) Verify(p Plan) ([]string, error) {
 // timeout on kernels that do not update an existing element's timeout.
 func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
-	set := nftSets(nftTable())[0]
+	set := nftSets(nftTable(), Plan{})[0]
 	if src.Is6() {
-		set = nftSets(nftTable())[1]
+		set = nftSets(nftTable(), Plan{})[1]
 	}
 	key := grantKey(src, protoNum(svc.Proto), svc.Port)
 	add := []nftables.SetElement{{Key: key, Timeout: timeout}}
@@ -261,8 +278,9 @@ func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) err
 	return nftErr(fmt.Sprintf("adding %v . %v to set %s", src, svc, set.Name), n.conn.Flush())
 }
 
-// Close deletes the log rules only: the protected ports stay closed and
-// grants expire on their own.
+// Close deletes the log rules only (with the filter's rules that track
+// sources): the protected ports stay closed and grants expire on their
+// own.
 func (n *NFT) Close(Plan) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -273,7 +291,7 @@ func (n *NFT) Close(Plan) error {
 	queued := false
 	for _, rules := range st.rules {
 		for _, r := range rules {
-			if slices.ContainsFunc(r.Exprs, func(e expr.Any) bool { _, ok := e.(*expr.Log); return ok }) {
+			if slices.ContainsFunc(r.Exprs, isLogging) {
 				if err := n.conn.DelRule(r); err != nil {
 					return fmt.Errorf("deleting a log rule: %w", err)
 				}
@@ -285,6 +303,16 @@ func (n *NFT) Close(Plan) error {
 		return nil
 	}
 	return nftErr("deleting the log rules", n.conn.Flush())
+}
+
+// isLogging reports whether e makes its rule part of knock logging: a
+// log, or the filter's update of a tracked-source set.
+func isLogging(e expr.Any) bool {
+	switch e.(type) {
+	case *expr.Log, *expr.Dynset:
+		return true
+	}
+	return false
 }
 
 // Remove deletes the table with its chains, rules, sets and grants.

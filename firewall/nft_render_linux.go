@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 // renderExprs renders a rule's expressions in nft's syntax, as far as
@@ -70,7 +71,13 @@ func (r *renderer) expr(e expr.Any) {
 				names = append(names, r.regs[reg])
 			}
 		}
-		r.emit(strings.Join(names, " . ") + " @" + e.SetName)
+		op := " @"
+		if e.Invert {
+			op = " != @"
+		}
+		r.emit(strings.Join(names, " . ") + op + e.SetName)
+	case *expr.Dynset:
+		r.emit(r.dynset(e))
 	case *expr.Log:
 		r.emit(fmt.Sprintf("log group %d snaplen %d", e.Group, e.Snaplen))
 	case *expr.Verdict:
@@ -80,6 +87,22 @@ func (r *renderer) expr(e expr.Any) {
 	default:
 		r.emit(fmt.Sprintf("%T", e))
 	}
+}
+
+// dynset renders an update of a set with the registers loaded for it.
+func (r *renderer) dynset(e *expr.Dynset) string {
+	var names []string
+	for _, reg := range r.pending {
+		if reg >= reg32(e.SrcRegKey) {
+			names = append(names, r.regs[reg])
+		}
+	}
+	op := map[uint32]string{unix.NFT_DYNSET_OP_ADD: "add", unix.NFT_DYNSET_OP_UPDATE: "update"}[e.Operation]
+	timeout := ""
+	if e.Timeout > 0 {
+		timeout = " timeout " + e.Timeout.String()
+	}
+	return fmt.Sprintf("%s @%s { %s%s }", op, e.SetName, strings.Join(names, " . "), timeout)
 }
 
 func (r *renderer) emit(s string) {
@@ -137,6 +160,10 @@ func (r *renderer) payloadName(e *expr.Payload) string {
 		return "icmp type"
 	case e.Base == expr.PayloadBaseTransportHeader && e.Offset == 0 && e.Len == 1 && r.proto == 58:
 		return "icmpv6 type"
+	case e.Base == expr.PayloadBaseTransportHeader && e.Offset == sequenceOffset && e.Len == 2 && r.proto == 1:
+		return "icmp sequence"
+	case e.Base == expr.PayloadBaseTransportHeader && e.Offset == sequenceOffset && e.Len == 2 && r.proto == 58:
+		return "icmpv6 sequence"
 	case e.Base == expr.PayloadBaseNetworkHeader && e.Offset == 12 && e.Len == 4:
 		return "ip saddr"
 	case e.Base == expr.PayloadBaseNetworkHeader && e.Offset == 8 && e.Len == 16:
@@ -258,7 +285,14 @@ func renderSet(s *nftables.Set) string {
 	if s.HasTimeout {
 		flags = " flags timeout;"
 	}
-	return fmt.Sprintf("set %s { type %s;%s }", s.Name, s.KeyType.Name, flags)
+	if s.HasTimeout && s.Dynamic {
+		flags = " flags dynamic,timeout;"
+	}
+	size := ""
+	if s.Size > 0 {
+		size = fmt.Sprintf(" size %d;", s.Size)
+	}
+	return fmt.Sprintf("set %s { type %s;%s%s }", s.Name, s.KeyType.Name, size, flags)
 }
 
 // grantKey encodes (src, proto, port) as an element of the concatenated

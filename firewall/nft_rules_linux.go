@@ -22,15 +22,20 @@ type nftChain struct {
 	rules [][]expr.Any
 }
 
-// nftSets are the grant sets: (address, protocol, port) with timeouts.
-func nftSets(t *nftables.Table) []*nftables.Set {
+// nftSets are the grant sets: (address, protocol, port) with timeouts,
+// then the filter's sets when the plan filters.
+func nftSets(t *nftables.Table, p Plan) []*nftables.Set {
 	// Fixed IDs (they name a set within one transaction) instead of
 	// google/nftables' process-wide counter: the same plan, the same bytes.
 	mk := func(id uint32, name string, addr nftables.SetDatatype) *nftables.Set {
 		return &nftables.Set{Table: t, ID: id, Name: name, HasTimeout: true, Concatenation: true,
 			KeyType: nftables.MustConcatSetType(addr, nftables.TypeInetProto, nftables.TypeInetService)}
 	}
-	return []*nftables.Set{mk(1, NFTSet4, nftables.TypeIPAddr), mk(2, NFTSet6, nftables.TypeIP6Addr)}
+	out := []*nftables.Set{mk(1, NFTSet4, nftables.TypeIPAddr), mk(2, NFTSet6, nftables.TypeIP6Addr)}
+	if p.Filter {
+		out = append(out, nftFilterSets(t)...)
+	}
+	return out
 }
 
 // nftTable is otpknock's table.
@@ -59,18 +64,18 @@ func nftInputRules(p Plan) [][]expr.Any {
 		join(nfproto(true), grantLookup(true), verdict(expr.VerdictAccept)),
 	}
 	var drops [][]expr.Any
-	logTo := nftLog(p.Group)
+	both := []bool{false, true}
 	if p.Protocols.Has(derive.TCP) {
-		r = append(r, join(l4proto(unix.IPPROTO_TCP), tcpSYN(), dport(p.PortMin, p.PortMax), logTo))
+		r = append(r, p.nftLogRules(join(l4proto(unix.IPPROTO_TCP), tcpSYN(), dport(p.PortMin, p.PortMax)), portOffset, both)...)
 		drops = append(drops, join(l4proto(unix.IPPROTO_TCP), dport(p.PortMin, p.PortMax), verdict(expr.VerdictDrop)))
 	}
 	if p.Protocols.Has(derive.UDP) {
-		r = append(r, join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax), logTo))
+		r = append(r, p.nftLogRules(join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax)), portOffset, both)...)
 		drops = append(drops, join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax), verdict(expr.VerdictDrop)))
 	}
 	if p.Protocols.Has(derive.ICMP) {
-		for _, v6 := range []bool{false, true} {
-			r = append(r, join(echoRequest(v6), logTo))
+		for _, v6 := range both {
+			r = append(r, p.nftLogRules(echoRequest(v6), sequenceOffset, []bool{v6})...)
 			drops = append(drops, join(echoRequest(v6), verdict(expr.VerdictDrop)))
 		}
 	}
@@ -210,7 +215,7 @@ func (p Plan) NFTDigest() string {
 			fmt.Fprintln(h, renderExprs(r))
 		}
 	}
-	for _, s := range nftSets(nftTable()) {
+	for _, s := range nftSets(nftTable(), p) {
 		fmt.Fprintln(h, renderSet(s))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
@@ -221,7 +226,7 @@ func (p Plan) NFTDigest() string {
 func (p Plan) RenderNFT() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", NFTTable)
-	for _, s := range nftSets(nftTable()) {
+	for _, s := range nftSets(nftTable(), p) {
 		fmt.Fprintf(&b, "\t%s\n", renderSet(s))
 	}
 	for _, c := range nftChains(p) {

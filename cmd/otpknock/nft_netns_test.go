@@ -1,17 +1,22 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otpknock/otpknock/derive"
 )
 
 // TestServerNFT runs the real server with the nftables backend in a
-// namespace and knocks from another with the real client: the knock
-// opens the service for the client's address only, in both families;
+// namespace and knocks from another with the real client: the knock,
+// through the kernel pre-filter (armed first knocks, sources tracked by
+// the kernel), opens the service for the client's address only, in
+// both families;
 // grants expire in the kernel, also after kill -9; a stop keeps the
 // ports closed; a restart changes nothing.
 func TestServerNFT(t *testing.T) {
@@ -64,8 +69,11 @@ func TestServerNFT(t *testing.T) {
 	}
 	w.startServer()
 	after := p.MustRun(t, p.Server, "nft", "list", "table", "inet", "otpknock")
-	if strings.Count(after, "otpknock:") != strings.Count(table, "otpknock:")+2 {
-		t.Errorf("rules after restart:\n%s\nbefore (without the 2 log rules):\n%s", after, table)
+	// The knock range's logging with the kernel filter: per protocol the
+	// two updates of the tracked sources, the armed log and two tracked
+	// logs.
+	if strings.Count(after, "otpknock:") != strings.Count(table, "otpknock:")+10 || !strings.Contains(after, "@armed update @src4") {
+		t.Errorf("rules after restart:\n%s\nbefore (without the 10 filtered log rules):\n%s", after, table)
 	}
 	_, grantedAt, err = w.knock("dave", 2225)
 	if err != nil {
@@ -178,4 +186,44 @@ func TestCoexistFirewalld(t *testing.T) {
 		t.Errorf("bob's grant opened 2223, which firewalld rejects")
 	}
 	w.waitLog("msg=grant src=198.18.0.2 user=bob")
+}
+
+// TestPacketNFTFilter runs pat's packet knocks through the nftables
+// backend's kernel pre-filter: the server arms pat's elements of the
+// window (in the armed set); pat's payload to another port of the
+// range, from the client's untracked address, never reaches the daemon
+// (no packet counted); the payload to the element opens the service
+// and the kernel tracks the client's address.
+func TestPacketNFTFilter(t *testing.T) {
+	w := newPacketWorld(t, "[tcp, udp]")
+	p := w.p
+	w.waitLog(`backend="nftables`)
+	w.controls()
+	step := w.step()
+	k := w.element(step)
+	armed := p.MustRun(t, p.Server, "nft", "list", "set", "inet", "otpknock", "armed")
+	if !strings.Contains(armed, fmt.Sprintf("udp . %d ", k.Port)) {
+		t.Fatalf("pat's element %v is not armed:\n%s", k, armed)
+	}
+	stray := k
+	for strings.Contains(armed, fmt.Sprintf("udp . %d ", stray.Port)) {
+		stray.Port = w.params.PortMin + (stray.Port-w.params.PortMin+1)%(w.params.PortMax-w.params.PortMin+1)
+	}
+	payload := w.seal(step, derive.Claim{Addrs: []netip.Addr{p.ClientV4}})
+	w.send(netip.Addr{}, p.ServerV4, stray, payload)
+	time.Sleep(300 * time.Millisecond)
+	if n := w.metrics()[`otpknock_packets_total{proto="udp"}`]; n != 0 || w.open(netip.Addr{}, p.ServerV4, patPort) {
+		t.Fatalf("a packet to an unarmed port reached the daemon (%v packets) or opened the port", n)
+	}
+	w.send(netip.Addr{}, p.ServerV4, k, payload)
+	w.waitMetric(grants, 1)
+	if !w.open(netip.Addr{}, p.ServerV4, patPort) {
+		t.Errorf("pat's packet did not open tcp/%d", patPort)
+	}
+	if n := w.metrics()[`otpknock_packets_total{proto="udp"}`]; n != 1 {
+		t.Errorf("%v udp packets reached the daemon, want pat's 1", n)
+	}
+	if src := p.MustRun(t, p.Server, "nft", "list", "set", "inet", "otpknock", "src4"); !strings.Contains(src, p.ClientV4.String()) {
+		t.Errorf("the element's packet did not track the client in the kernel:\n%s", src)
+	}
 }
