@@ -60,9 +60,11 @@ const (
 )
 
 // MaxTracked is the most sources the filter tracks per family: past it
-// a new source replaces a random one (ipset forceadd), as the matcher
-// evicts its oldest.
-const MaxTracked = 1 << 16
+// a new source replaces one of its hash bucket (ipset forceadd), as the
+// matcher evicts its oldest. A flood of first knocks from random
+// sources tracks each for sequence_timeout: 262,144 hold 26,000 such
+// packets a second for 10 s.
+const MaxTracked = 1 << 18
 
 // elementSet is the set of armed ports of proto; "" when the kernel sets
 // do not cover it (ICMP).

@@ -74,7 +74,7 @@ func TestIpsetMessages(t *testing.T) {
 			[]byte{5, 0, 4, 0, 4, 0, 0, 0},  // REVISION 4
 			[]byte{5, 0, 5, 0, 10, 0, 0, 0}, // FAMILY inet6
 			[]byte{28, 0, 7, 0x80},
-			[]byte{8, 0, 0x13, 0x40, 0, 1, 0, 0}, // MAXELEM 65536
+			[]byte{8, 0, 0x13, 0x40, 0, 4, 0, 0}, // MAXELEM 262144
 			[]byte{8, 0, 6, 0x40, 0, 0, 0, 60},   // TIMEOUT 60
 			[]byte{8, 0, 8, 0x40, 0, 0, 0, 0x20}, // CADT_FLAGS forceadd
 		)},
