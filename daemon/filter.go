@@ -191,6 +191,18 @@ func (f *filter) stats() filterStats {
 		Tracked: f.tracked.Load(), Dropped: f.dropped.Load(), Failures: f.failures.Load()}
 }
 
+// rearm arms m's current window again, whatever was armed before: a
+// repair of the firewall recreated the filter's sets empty.
+func (f *filter) rearm(m *matcher.Matcher) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.m, f.upTo = nil, 0
+	f.mu.Unlock()
+	f.arm(m, m.Window())
+}
+
 // armNow brings m to now's step and arms its window: at start and after
 // a reload, before the packet path uses m.
 func (f *filter) armNow(m *matcher.Matcher) error {

@@ -56,6 +56,10 @@ func (d *Daemon) heal(lastErr string) string {
 		}
 		return err.Error()
 	}
+	d.mu.Lock()
+	m := d.m
+	d.mu.Unlock()
+	d.filter.rearm(m) // a recreated set is empty
 	d.metrics.repaired()
 	d.log.Warn("firewall repaired", "missing", what)
 	return ""

@@ -1,14 +1,19 @@
 package daemon
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/listener"
 )
 
 // healTwice moves the clock two healing intervals: the second tick is
@@ -86,4 +91,39 @@ func TestHealFailures(t *testing.T) {
 	if !strings.Contains(fw.String(), "missing jump from INPUT") || strings.Contains(r.log.String(), "firewall repaired") {
 		t.Errorf("repaired after Close:\n%s\n%s", fw, r.log)
 	}
+}
+
+// TestHealRearms: a repair recreates the filter's sets empty, so the
+// daemon arms the current window again at once rather than at the next
+// rollover.
+func TestHealRearms(t *testing.T) {
+	cfg, secret := setupConfig(t)
+	const T = 60000000
+	c := clock.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
+	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
+	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- r.d.Run(ctx) }()
+	if err := c.WaitTickers(testContext(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ff.String(), "filter arms=1 ") {
+		t.Fatalf("not armed once at start:\n%s", ff)
+	}
+	ff.DestroySets()
+	r.healTwice()
+	eventually(t, "the repair", func() bool { return strings.Contains(r.log.String(), "firewall repaired") })
+	if !strings.Contains(ff.String(), "filter arms=2 ") {
+		t.Errorf("the window was not armed again after the repair:\n%s", ff)
+	}
+	if diff := cmp.Diff(firstKnocks(t, secret, cfg.Params, T-1, T+1), ff.Armed()); diff != "" {
+		t.Errorf("armed after the repair (-want +got):\n%s", diff)
+	}
+	r.stop(t)
 }

@@ -127,3 +127,58 @@ func TestStartFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+// nftState is the server namespace's nftables ruleset with the set
+// elements left out (grants and the pre-filter's elements come and go).
+func (w *world) nftState() string {
+	w.t.Helper()
+	out, _ := w.p.Cmd(w.p.Server, "nft", "-t", "list", "ruleset").CombinedOutput()
+	return string(out)
+}
+
+// TestServerHealsNFT: with the nftables backend, what nft flush ruleset,
+// a deleted table or a deleted rule removed is back within 5 s, with a
+// log line per repair, and the protected ports closed to a stranger.
+func TestServerHealsNFT(t *testing.T) {
+	w := newWorldWith(t, "nftables", "nft")
+	w.startServer()
+	w.waitLog(`msg=firewall backend="nftables (firewall: nftables in the config)"`)
+	want := w.nftState()
+	if !strings.Contains(want, "table inet otpknock") {
+		t.Fatalf("no table inet otpknock after start:\n%s", want)
+	}
+	tests := []struct {
+		name string
+		cmds [][]string
+	}{
+		{"nft flush ruleset", [][]string{{"nft", "flush", "ruleset"}}},
+		{"table deleted", [][]string{{"nft", "delete", "table", "inet", "otpknock"}}},
+		{"chain flushed", [][]string{{"nft", "flush", "chain", "inet", "otpknock", "input"}}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range tt.cmds {
+				w.p.MustRun(t, w.p.Server, c...)
+			}
+			if got := w.nftState(); got == want {
+				t.Fatalf("%v changed nothing: the check proves nothing", tt.cmds)
+			}
+			broken := time.Now()
+			var got string
+			for time.Since(broken) < 5*time.Second {
+				if got = w.nftState(); got == want && strings.Count(w.log.String(), "firewall repaired") == i+1 {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if got != want {
+				t.Fatalf("not healed within 5 s:\n%s\nwant:\n%s\nlog:\n%s", got, want, w.log)
+			}
+			if n := strings.Count(w.log.String(), "firewall repaired"); n != i+1 {
+				t.Errorf("%d repair log lines, want %d:\n%s", n, i+1, w.log)
+			}
+			t.Logf("healed after %v", time.Since(broken).Round(10*time.Millisecond))
+			w.closedToStranger("after healing")
+		})
+	}
+}
