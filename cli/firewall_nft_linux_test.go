@@ -41,6 +41,8 @@ func TestFirewallStatusNFT(t *testing.T) {
 			nft.Grant(netip.MustParseAddr("2001:2::2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
 			s.clock.Advance(10 * time.Second)
 		}, []string{"firewall", "status"}, []string{
+			// 6 and, with the kernel pre-filter, 5 log and update rules
+			// for each of tcp and udp.
 			"Table inet otpknock: 16 rules for IPv4 and IPv6, current; knock logging on.",
 			"  input ct state established,related accept comment \"otpknock:" + plan.NFTDigest() + "\"",
 			"  input meta l4proto tcp th dport 22 drop comment \"otpknock:" + plan.NFTDigest() + "\"",

@@ -222,17 +222,17 @@ func TestNFTFilterFull(t *testing.T) {
 	}
 	srcs := make([]Source, MaxTracked)
 	for i := range srcs {
-		srcs[i] = Source{netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 5 * time.Second}
+		srcs[i] = Source{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 5 * time.Second} // a fake's set: no packet is sent
 	}
 	if err := n.Track(srcs); err != nil {
 		t.Fatal(err)
 	}
-	extra := []Source{{netip.MustParseAddr("198.19.0.1"), 5 * time.Second}}
+	extra := []Source{{netip.MustParseAddr("10.200.0.1"), 5 * time.Second}}
 	err := n.Track(extra)
 	if !errors.Is(err, unix.ENFILE) || !strings.Contains(err.Error(), "tracking 1 sources in sets src4 and src6") {
 		t.Errorf("Track into a full set = %v, want ENFILE with context", err)
 	}
-	if strings.Contains(f.String(), "198.19.0.1") {
+	if strings.Contains(f.String(), "10.200.0.1") {
 		t.Error("a failed Track changed the set")
 	}
 	clk.Advance(6 * time.Second)
