@@ -78,14 +78,6 @@ func elementSet(proto derive.Proto) string {
 	return ""
 }
 
-// sourceSet is the set of tracked sources of addr's family.
-func sourceSet(addr netip.Addr) string {
-	if addr.Unmap().Is4() {
-		return FilterSrc4
-	}
-	return FilterSrc6
-}
-
 // logRules are the NFLOG rules of one protocol: the match m with nflog
 // as its target, once without the filter. With it: a packet to an armed
 // element tracks its source for p.Track (the SET target, in the kernel:
