@@ -32,7 +32,7 @@ func openFirewall(env *Env, path string) (firewall.Backend, firewall.Plan, error
 	if err != nil {
 		return nil, firewall.Plan{}, err
 	}
-	return fw, daemon.FirewallPlan(cfg), nil
+	return fw, daemon.PlanFor(cfg, fw), nil
 }
 
 // privileged marks a permission error as a usage error: the command

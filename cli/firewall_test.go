@@ -20,7 +20,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := daemon.FirewallPlan(cfg)
+	plan := daemon.PlanFor(cfg, s.fw) // a Fake has no Filter: the whole range is logged
 	ssh := derive.Knock{Proto: derive.TCP, Port: 22}
 	other := plan // another config's: one more protected service
 	other.Protected = append([]derive.Knock{{Proto: derive.UDP, Port: 53}}, plan.Protected...)

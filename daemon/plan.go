@@ -25,3 +25,13 @@ func FirewallPlan(c *config.Config) firewall.Plan {
 	p.Protected = slices.Compact(p.Protected)
 	return p
 }
+
+// PlanFor is FirewallPlan for backend fw: without a firewall.Filter the
+// plan logs the whole knock range, as the daemon installs it then.
+func PlanFor(c *config.Config, fw firewall.Backend) firewall.Plan {
+	p := FirewallPlan(c)
+	if _, ok := fw.(firewall.Filter); !ok {
+		p.Filter = false
+	}
+	return p
+}
