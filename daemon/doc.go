@@ -19,6 +19,13 @@
 // ticker included, so tests drive it with a fake clock and fake kernel
 // boundaries (listener.Fake, firewall.Fake).
 //
+// With a backend that has a firewall.Filter, the daemon keeps the
+// kernel's pre-filter current off the packet path: it arms each
+// window's elements when the window is built (5 s before its step at
+// the housekeeping; at start and after a reload at once), and hands the
+// sources that start a sequence (matcher.Config.Track, a buffered
+// channel the packet path never waits on) to the kernel in batches.
+//
 // A grant opens the user's services for each address of the matcher's
 // event: the source of a sequence, the claimed addresses of a packet
 // knock (IPv4 and IPv6 alike, each in its family's set).

@@ -42,3 +42,22 @@ func TestFirewallPlan(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanFor: the plan filters only for a backend with a Filter.
+func TestPlanFor(t *testing.T) {
+	cfg := &config.Config{Params: derive.DefaultParams(), SequenceTimeout: 10 * time.Second}
+	for _, tc := range []struct {
+		name string
+		fw   firewall.Backend
+		want bool
+	}{
+		{"fake without a filter", &firewall.Fake{}, false},
+		{"fake with a filter", &firewall.FakeFilter{Fake: &firewall.Fake{}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PlanFor(cfg, tc.fw).Filter; got != tc.want {
+				t.Errorf("PlanFor(...).Filter = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
