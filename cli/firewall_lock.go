@@ -38,13 +38,21 @@ fails.`,
 				return nil
 			}
 			if len(plan.Protected) == 0 {
-				fmt.Fprintf(env.Stdout, "Locked: the config protects no service yet; the %s chain drops nothing.\n", firewall.Chain)
+				fmt.Fprintf(env.Stdout, "Locked: the config protects no service yet; the %s drops nothing.\n", installedIn(fw))
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "Locked: %s closed to everyone without a grant (chain %s, no knock logging until the server starts).\n", services(plan.Protected), firewall.Chain)
+			fmt.Fprintf(env.Stdout, "Locked: %s closed to everyone without a grant (%s, no knock logging until the server starts).\n", services(plan.Protected), installedIn(fw))
 			return nil
 		},
 	}
+}
+
+// installedIn names where fw keeps its rules, for a message.
+func installedIn(fw firewall.Backend) string {
+	if _, nft := fw.(*firewall.NFT); nft {
+		return "table inet " + firewall.NFTTable
+	}
+	return "chain " + firewall.Chain
 }
 
 // services lists services for a message.

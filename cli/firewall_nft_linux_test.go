@@ -54,7 +54,7 @@ func TestFirewallStatusNFT(t *testing.T) {
 			"Table inet otpknock: 6 rules for IPv4 and IPv6, current; knock logging off: no server is reading knocks, protected ports stay closed.",
 		}},
 		{"remove", func() {}, []string{"firewall", "remove"}, []string{
-			"Removed table inet otpknock with its chains and the sets grant4 and grant6.",
+			"Removed table inet otpknock with its chains and sets (grants and the pre-filter's).",
 		}},
 		{"removed", func() {}, []string{"firewall", "status"},
 			[]string{"Not installed: no table inet otpknock (otpknock server installs it)."}},

@@ -25,7 +25,7 @@ your firewall: if it accepts them, they are open to everyone.`,
 				return privileged(fmt.Errorf("removing the firewall: %w", err))
 			}
 			if _, nft := fw.(*firewall.NFT); nft {
-				fmt.Fprintf(env.Stdout, "Removed table inet %s with its chains and the sets %s and %s.\n", firewall.NFTTable, firewall.NFTSet4, firewall.NFTSet6)
+				fmt.Fprintf(env.Stdout, "Removed table inet %s with its chains and sets (grants and the pre-filter's).\n", firewall.NFTTable)
 				return nil
 			}
 			fmt.Fprintf(env.Stdout, "Removed the %s chain, its INPUT jump and the sets %s and %s.\n", firewall.Chain, firewall.Set4, firewall.Set6)

@@ -26,12 +26,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# firewall_clean [ns]: no otpknock chain, jump or set.
+# firewall_clean [ns]: no otpknock chain, jump, set or nftables table
+# (firewall: auto picks either backend).
 firewall_clean() {
 	local run=() out
 	[[ -n ${1:-} ]] && run=(ip netns exec "$1")
-	out=$("${run[@]}" iptables -S && "${run[@]}" ip6tables -S && "${run[@]}" ipset list -n) || fail "reading the firewall${1:+ of $1}"
+	out=$("${run[@]}" iptables -S && "${run[@]}" ip6tables -S && "${run[@]}" ipset list -n && "${run[@]}" nft list ruleset) ||
+		fail "reading the firewall${1:+ of $1}"
 	[[ ${out,,} != *otpknock* ]]
+}
+# ruleset ns: the otpknock rules of either backend in ns.
+ruleset() {
+	ip netns exec "$1" iptables -S OTPKNOCK 2>/dev/null
+	ip netns exec "$1" nft list table inet otpknock 2>/dev/null
+	true
 }
 # mode_of PATH: "owner:group mode".
 mode_of() { stat -c '%U:%G %a' "$1"; }
@@ -91,8 +99,8 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 ip netns exec "$ns" otpknock firewall lock >/dev/null
 firewall_clean "$ns" && fail "otpknock firewall lock installed no rules in $ns"
-ip netns exec "$ns" iptables -S OTPKNOCK | grep -q -- '--dports 22 .*-j DROP' ||
-	fail "the lock does not drop tcp/22: $(ip netns exec "$ns" iptables -S OTPKNOCK)"
+ruleset "$ns" | grep -Eq -- '--dports 22 .*-j DROP|dport 22 drop' ||
+	fail "the lock does not drop tcp/22: $(ruleset "$ns")"
 ip netns exec "$ns" otpknock server >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 50); do ! firewall_clean "$ns" && break; sleep 0.1; done
@@ -100,7 +108,7 @@ kill -9 "$server" && wait "$server" 2>/dev/null || true
 server=
 firewall_clean "$ns" && fail "the server installed no rules in $ns"
 ip netns exec "$ns" dpkg -r otpknock
-firewall_clean "$ns" || fail "rules left in $ns after dpkg -r: $(ip netns exec "$ns" iptables -S | grep -i otpknock)"
+firewall_clean "$ns" || fail "rules left in $ns after dpkg -r: $(ruleset "$ns")"
 [[ -f /etc/otpknock/config.yaml && -f /etc/otpknock/secrets/alice.key ]] || fail "dpkg -r removed the config"
 [[ ! -e /usr/bin/otpknock ]] || fail "dpkg -r left /usr/bin/otpknock"
 

@@ -39,7 +39,7 @@ otpknock_teardown() {
 	done
 	if command -v otpknock >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
 		otpknock firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
-			echo "otpknock: otpknock firewall remove failed: check iptables -S and ipset list for otpknock" >&2
+			echo "otpknock: otpknock firewall remove failed: check otpknock firewall status, iptables -S, ipset list and nft list ruleset" >&2
 	fi
 }
 
