@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/internal/netnstest"
@@ -49,6 +50,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// newFiltered returns a daemon on a FakeFilter, not yet running.
+func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewall.FakeFilter) {
+	t.Helper()
+	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
+	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	return r, ff
+}
+
 // TestFilter runs the daemon on a backend with a filter: the first
 // knocks of the window are armed at start, the next window's before its
 // step begins (the rollover only adds), a sequence's source is tracked
@@ -58,17 +72,11 @@ func TestFilter(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	const T = 60000000
 	c := clock.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
-	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
-	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
-	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.d = d
+	r, ff := newFiltered(t, cfg, c)
 	if diff := cmp.Diff(firstKnocks(t, secret, cfg.Params, T-1, T+1), ff.Armed()); diff != "" {
 		t.Errorf("armed at start (-want +got):\n%s", diff)
 	}
-	st, err := ff.Status(d.plan)
+	st, err := ff.Status(r.d.plan)
 	if err != nil || !strings.Contains(strings.Join(st.Rules4, "\n"), "--match-set otpknock-tcp dst") {
 		t.Errorf("the installed rules do not filter (%v):\n%s", err, strings.Join(st.Rules4, "\n"))
 	}

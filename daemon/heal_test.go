@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
-	"github.com/otpknock/otpknock/internal/netnstest"
-	"github.com/otpknock/otpknock/listener"
 )
 
 // healTwice moves the clock two healing intervals: the second tick is
@@ -100,13 +97,7 @@ func TestHealRearms(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	const T = 60000000
 	c := clock.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
-	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
-	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
-	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.d = d
+	r, ff := newFiltered(t, cfg, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.d.Run(ctx) }()

@@ -54,28 +54,35 @@ func TestServerHeals(t *testing.T) {
 		{"a changed rule", [][]string{{"iptables", "-R", "OTPKNOCK", "1", "-p", "tcp", "-m", "multiport", "--dports", "2222,2223,2224,2225", "-j", "ACCEPT"}}},
 	}
 	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, c := range tt.cmds {
-				w.p.MustRun(t, w.p.Server, c...)
-			}
-			broken := time.Now()
-			var got string
-			for time.Since(broken) < 5*time.Second {
-				if got = w.firewallState(); got == want && strings.Count(w.log.String(), "firewall repaired") == i+1 {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			if got != want {
-				t.Fatalf("not healed within 5 s:\n%s\nwant:\n%s\nlog:\n%s", got, want, w.log)
-			}
-			if n := strings.Count(w.log.String(), "firewall repaired"); n != i+1 {
-				t.Errorf("%d repair log lines, want %d:\n%s", n, i+1, w.log)
-			}
-			t.Logf("healed after %v", time.Since(broken).Round(10*time.Millisecond))
-			w.closedToStranger("after healing")
-		})
+		t.Run(tt.name, func(t *testing.T) { w.breakAndHeal(t, tt.cmds, i+1, w.firewallState, want) })
 	}
+}
+
+// breakAndHeal runs cmds in the server's namespace and checks that
+// within 5 s state() is want again and the log holds repairs repair
+// lines (the count proves the commands broke something), then that the
+// protected ports are closed to a stranger.
+func (w *world) breakAndHeal(t *testing.T, cmds [][]string, repairs int, state func() string, want string) {
+	t.Helper()
+	for _, c := range cmds {
+		w.p.MustRun(t, w.p.Server, c...)
+	}
+	broken := time.Now()
+	var got string
+	for time.Since(broken) < 5*time.Second {
+		if got = state(); got == want && strings.Count(w.log.String(), "firewall repaired") == repairs {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != want {
+		t.Fatalf("not healed within 5 s:\n%s\nwant:\n%s\nlog:\n%s", got, want, w.log)
+	}
+	if n := strings.Count(w.log.String(), "firewall repaired"); n != repairs {
+		t.Errorf("%d repair log lines, want %d:\n%s", n, repairs, w.log)
+	}
+	t.Logf("healed after %v", time.Since(broken).Round(10*time.Millisecond))
+	w.closedToStranger("after healing")
 }
 
 // TestLockAlone runs only otpknock firewall lock: the protected ports
@@ -156,29 +163,6 @@ func TestServerHealsNFT(t *testing.T) {
 		{"chain flushed", [][]string{{"nft", "flush", "chain", "inet", "otpknock", "input"}}},
 	}
 	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, c := range tt.cmds {
-				w.p.MustRun(t, w.p.Server, c...)
-			}
-			if got := w.nftState(); got == want {
-				t.Fatalf("%v changed nothing: the check proves nothing", tt.cmds)
-			}
-			broken := time.Now()
-			var got string
-			for time.Since(broken) < 5*time.Second {
-				if got = w.nftState(); got == want && strings.Count(w.log.String(), "firewall repaired") == i+1 {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			if got != want {
-				t.Fatalf("not healed within 5 s:\n%s\nwant:\n%s\nlog:\n%s", got, want, w.log)
-			}
-			if n := strings.Count(w.log.String(), "firewall repaired"); n != i+1 {
-				t.Errorf("%d repair log lines, want %d:\n%s", n, i+1, w.log)
-			}
-			t.Logf("healed after %v", time.Since(broken).Round(10*time.Millisecond))
-			w.closedToStranger("after healing")
-		})
+		t.Run(tt.name, func(t *testing.T) { w.breakAndHeal(t, tt.cmds, i+1, w.nftState, want) })
 	}
 }
