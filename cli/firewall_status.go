@@ -46,6 +46,24 @@ func newFirewallStatusCmd(env *Env, path *string) *cobra.Command {
 // locked is the status of a firewall that otpknock firewall lock installed.
 const locked = "locked (otpknock firewall lock: the protected ports closed, the server not started)"
 
+// state says of installed rules whether they are the config's, its
+// lock's or another's (by the digests in their comments), and whether
+// they log knocks (a rule holds logMark).
+func state(rules []string, logMark, lockDigest, digest string) (current, nflog string) {
+	all := strings.Join(rules, "\n")
+	nflog = "off: no server is reading knocks, protected ports stay closed"
+	if strings.Contains(all, logMark) {
+		nflog = "on"
+	}
+	switch {
+	case strings.Contains(all, lockDigest):
+		return locked, nflog
+	case !strings.Contains(all, digest):
+		return "differs from the config (the server updates it at start or reload)", nflog
+	}
+	return "current", nflog
+}
+
 // printChainStatus prints the iptables chain's state, its rules and the
 // sets' line.
 func printChainStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
@@ -53,17 +71,7 @@ func printChainStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
 		fmt.Fprintf(w, "Not installed: no %s chain (otpknock server installs it).\n", firewall.Chain)
 		return
 	}
-	nflog := "off: no server is reading knocks, protected ports stay closed"
-	if strings.Contains(strings.Join(st.Rules4, "\n"), "NFLOG") {
-		nflog = "on"
-	}
-	current := "current"
-	switch all := strings.Join(st.Rules4, "\n"); {
-	case strings.Contains(all, plan.Lock().Digest()):
-		current = locked
-	case !strings.Contains(all, plan.Digest()):
-		current = "differs from the config (the server updates it at start or reload)"
-	}
+	current, nflog := state(st.Rules4, "NFLOG", plan.Lock().Digest(), plan.Digest())
 	fmt.Fprintf(w, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", firewall.Chain, len(st.Rules4), len(st.Rules6), current, nflog)
 	for _, r := range st.Rules4 {
 		fmt.Fprintf(w, "  %s\n", r)
@@ -78,18 +86,7 @@ func printNFTStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
 		fmt.Fprintf(w, "Not installed: no table inet %s (otpknock server installs it).\n", firewall.NFTTable)
 		return
 	}
-	all := strings.Join(st.Rules4, "\n")
-	nflog := "off: no server is reading knocks, protected ports stay closed"
-	if strings.Contains(all, " log group ") {
-		nflog = "on"
-	}
-	current := "current"
-	switch {
-	case strings.Contains(all, plan.Lock().NFTDigest()):
-		current = locked
-	case !strings.Contains(all, plan.NFTDigest()):
-		current = "differs from the config (the server updates it at start or reload)"
-	}
+	current, nflog := state(st.Rules4, " log group ", plan.Lock().NFTDigest(), plan.NFTDigest())
 	fmt.Fprintf(w, "Table inet %s: %d rules for IPv4 and IPv6, %s; knock logging %s.\n", firewall.NFTTable, len(st.Rules4), current, nflog)
 	for _, r := range st.Rules4 {
 		fmt.Fprintf(w, "  %s\n", r)
