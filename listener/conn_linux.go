@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/otpknock/otpknock/internal/errno"
 	"github.com/otpknock/otpknock/internal/privs"
@@ -131,31 +133,71 @@ func (n *NFLOG) Close() error {
 // Stats returns the counters so far.
 func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
 
-// Run reads packets until ctx is done. The socket is non-blocking (the
-// netlink library registers it with Go's poller): Run reads every message
-// waiting, then sleeps in poll(2) until the next arrives, waking at least
-// every 200 ms to notice cancellation.
+// Run reads packets until ctx is done. It waits in Go's poller, not in
+// a blocking poll(2): a thread blocked in a system call keeps the
+// runtime's monitor thread awake, and under a flood of packets to the
+// knock range each wake-up of any of the server's threads is charged
+// the kernel's pending network work. Run reads every datagram waiting,
+// then parks until the socket is readable again or ctx is done.
 func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
-	fd := n.fd
-	wait := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	fd, err := unix.Dup(n.fd) // the poller's own descriptor of the socket
+	if err == nil {
+		err = unix.SetNonblock(fd, true) // so that os.NewFile registers it with the poller
+	}
+	if err != nil {
+		return sysErr("reading nflog", err)
+	}
+	f := os.NewFile(uintptr(fd), "nflog")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return sysErr("reading nflog", err)
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+	defer stop()
 	buf := make([]byte, 1<<16)
-	for ctx.Err() == nil {
-		m, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
-		switch {
-		case err == nil:
-			n.handle(buf[:m], fn)
-		case errors.Is(err, unix.EAGAIN):
-			if _, err := unix.Poll(wait, 200); err != nil && !errors.Is(err, unix.EINTR) {
-				return sysErr("waiting for nflog", err)
+	var rerr error
+	read := func(fd uintptr) bool {
+		for ctx.Err() == nil { // stop between datagrams, even in a flood
+			m, err := recv(fd, buf)
+			switch {
+			case err == nil:
+				n.handle(buf[:m], fn)
+			case errors.Is(err, unix.EAGAIN):
+				return false // park until readable
+			case errors.Is(err, unix.EINTR):
+			case errors.Is(err, unix.ENOBUFS):
+				n.c.lost.Add(1)
+			default:
+				rerr = err
+				return true
 			}
-		case errors.Is(err, unix.EINTR):
-		case errors.Is(err, unix.ENOBUFS):
-			n.c.lost.Add(1)
-		default:
-			return sysErr("reading nflog", err)
+		}
+		return true
+	}
+	for ctx.Err() == nil {
+		err := rc.Read(read)
+		switch {
+		case rerr != nil:
+			return sysErr("reading nflog", rerr)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+		case err != nil:
+			return sysErr("waiting for nflog", err)
 		}
 	}
 	return nil
+}
+
+// recv reads one datagram without waiting. It is a raw system call: the
+// socket never blocks, and a call through the scheduler's syscall entry
+// would wake the runtime's monitor thread from its sleep at every
+// packet.
+func recv(fd uintptr, buf []byte) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // handle decodes one datagram; it is the only per-packet path.

@@ -1,0 +1,90 @@
+package listener
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// datagramPair returns a connected pair of datagram sockets: Run reads
+// the first as it reads the NFLOG socket, the test writes the kernel's
+// datagrams into the second.
+func datagramPair(t *testing.T) (read, write int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+// wait returns Run's error, failing the test when Run does not return.
+func wait(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// TestRunIdle delivers each datagram's messages in order as they come,
+// and returns once ctx is done while it waits for more.
+func TestRunIdle(t *testing.T) {
+	r, w := datagramPair(t)
+	n := &NFLOG{fd: r}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done, ports := make(chan error, 1), make(chan uint16, 2)
+	go func() { done <- n.Run(ctx, func(p Packet) { ports <- p.Knock.Port }) }()
+	dgram := append(packetMsg(1, ip4(17, 0, 0, udp(40001))), packetMsg(2, ip4(6, 0, 0, tcp(40002, 2)))...)
+	if _, err := unix.Write(w, dgram); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []uint16{40001, 40002} {
+		select {
+		case got := <-ports:
+			if got != want {
+				t.Fatalf("port %d delivered, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("port %d not delivered", want)
+		}
+	}
+	cancel()
+	wait(t, done)
+	if st := n.Stats(); st.Knocks != 2 || st.Malformed != 0 {
+		t.Errorf("stats %+v, want 2 knocks, none malformed", st)
+	}
+}
+
+// TestRunStopsInFlood returns once ctx is done although datagrams are
+// still waiting: a flood never keeps the server from stopping.
+func TestRunStopsInFlood(t *testing.T) {
+	r, w := datagramPair(t)
+	one := packetMsg(1, ip4(17, 0, 0, udp(40001)))
+	queued := 0
+	for ; queued < 100; queued++ {
+		if _, err := unix.Write(w, one); err != nil {
+			break // the socket's queue is full
+		}
+	}
+	if queued < 2 {
+		t.Fatalf("only %d datagrams queued", queued)
+	}
+	n := &NFLOG{fd: r}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx, func(Packet) { cancel() }) }()
+	wait(t, done)
+	if got := n.Stats().Knocks; got != 1 {
+		t.Errorf("Run delivered %d of %d waiting datagrams after cancel, want 1", got, queued)
+	}
+}
