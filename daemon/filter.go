@@ -18,7 +18,7 @@ import (
 // begins (the housekeeping builds the next window ahead; a window the
 // packet path had to build itself is armed at the next tick) and tracks
 // the sources sequences start from, which the matcher reports on the
-// packet path into a buffered channel that never blocks it.
+// packet path into a bounded list that never blocks it.
 //
 // A backend without a firewall.Filter has none: the daemon then logs
 // the whole knock range (Plan.Filter is cleared).
@@ -26,7 +26,13 @@ type filter struct {
 	f     firewall.Filter
 	clock clock.Clock
 	log   *slog.Logger
-	queue chan trackReq
+	// pending holds the sources the packet path reported since the
+	// tracker last ran; wake tells the tracker that the list is no
+	// longer empty (once per batch, not once per source: every wake-up
+	// of a thread costs, under a flood, the kernel's pending work).
+	pendMu  sync.Mutex
+	pending []trackReq
+	wake    chan struct{}
 
 	mu   sync.Mutex
 	m    *matcher.Matcher // the matcher whose windows were armed
@@ -51,7 +57,11 @@ const trackQueue = 4096
 
 // trackBatch is how long the tracker gathers sources before it hands
 // them to the kernel: a scheduling delay, not a time of the protocol.
-const trackBatch = 10 * time.Millisecond
+// The kernel tracks a source on its first element itself, for the
+// sequence timeout (Plan.Track), so the daemon's Track renews what the
+// kernel began and can wait this long; under a flood of first knocks it
+// bounds the tracker's wake-ups to 2/trackBatch a second.
+const trackBatch = 100 * time.Millisecond
 
 // newFilter returns the filter of fw, nil when fw has none.
 func newFilter(fw firewall.Backend, clk clock.Clock, log *slog.Logger) *filter {
@@ -59,7 +69,7 @@ func newFilter(fw firewall.Backend, clk clock.Clock, log *slog.Logger) *filter {
 	if !ok {
 		return nil
 	}
-	return &filter{f: f, clock: clk, log: log, queue: make(chan trackReq, trackQueue)}
+	return &filter{f: f, clock: clk, log: log, wake: make(chan struct{}, 1)}
 }
 
 // hook is the matcher's Track: nil without a filter.
@@ -68,10 +78,18 @@ func (f *filter) hook() func(netip.Addr, time.Time) {
 		return nil
 	}
 	return func(src netip.Addr, until time.Time) {
-		select {
-		case f.queue <- trackReq{src, until}:
-		default:
+		f.pendMu.Lock()
+		defer f.pendMu.Unlock()
+		if len(f.pending) >= trackQueue {
 			f.dropped.Add(1)
+			return
+		}
+		f.pending = append(f.pending, trackReq{src, until})
+		if len(f.pending) == 1 {
+			select {
+			case f.wake <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -122,29 +140,23 @@ func (f *filter) run(ctx context.Context) {
 	}
 	sent := map[netip.Addr]time.Time{}
 	var batch []firewall.Source
+	var reqs []trackReq
 	for {
-		var r trackReq
 		select {
 		case <-ctx.Done():
 			return
-		case r = <-f.queue:
+		case <-f.wake:
 		}
 		// Sources come one packet at a time: gather what comes within
-		// trackBatch, so a flood of first knocks wakes this goroutine
-		// (and the kernel) at most 1/trackBatch times a second. The
-		// kernel tracks a source on its first element itself (Plan.Track):
-		// this only renews and covers what the kernel cannot see (ICMP).
+		// trackBatch into one call.
 		time.Sleep(trackBatch)
+		f.pendMu.Lock()
+		reqs, f.pending = f.pending, reqs[:0]
+		f.pendMu.Unlock()
 		now := f.clock.Now()
-		batch = f.add(batch[:0], sent, r, now)
-	drain:
-		for len(batch) < trackQueue {
-			select {
-			case r = <-f.queue:
-				batch = f.add(batch, sent, r, now)
-			default:
-				break drain
-			}
+		batch = batch[:0]
+		for _, r := range reqs {
+			batch = f.add(batch, sent, r, now)
 		}
 		if len(batch) == 0 {
 			continue
