@@ -17,7 +17,11 @@ func cmdRequest(group uint16, cmd uint8) *nl.NetlinkRequest {
 }
 
 func configRequest(group uint16) *nl.NetlinkRequest {
-	req := nl.NewNetlinkRequest(nfnlSubsysULOG<<8|nfulnlMsgConfig, unix.NLM_F_ACK)
+	return configRequestFlags(group, unix.NLM_F_ACK)
+}
+
+func configRequestFlags(group uint16, flags int) *nl.NetlinkRequest {
+	req := nl.NewNetlinkRequest(nfnlSubsysULOG<<8|nfulnlMsgConfig, flags)
 	var res [2]byte
 	binary.BigEndian.PutUint16(res[:], group)
 	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_UNSPEC, Version: 0, ResId: nl.NativeEndian().Uint16(res[:])})
@@ -36,4 +40,29 @@ func configRequests(o Options) []*nl.NetlinkRequest {
 	mode.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, 1)))
 	mode.AddData(nl.NewRtAttr(nfulaCfgFlags, binary.BigEndian.AppendUint16(nil, nfulnlCfgFSeq)))
 	return []*nl.NetlinkRequest{cmdRequest(o.Group, nfulnlCfgCmdBind), mode}
+}
+
+// Batching (batchRequest): the kernel sends a datagram when it holds
+// batchBytes of messages, or batchTimeout after the first.
+const (
+	batchBytes   = 64 << 10
+	batchTimeout = 1 // 1/100 s, the kernel's unit
+	batchQueue   = 1 << 16
+)
+
+// batchRequest sets how the kernel hands logged packets over: in
+// batches (a queue threshold of batchQueue messages, a buffer of
+// batchBytes, a flush timeout of batchTimeout) or one message at a time
+// (threshold 1, as configRequests sets it). It asks for no
+// acknowledgement: Run sends it while it reads packets from the socket.
+func batchRequest(group uint16, on bool) *nl.NetlinkRequest {
+	req := configRequestFlags(group, 0)
+	if !on {
+		req.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, 1)))
+		return req
+	}
+	req.AddData(nl.NewRtAttr(nfulaCfgNlbufsiz, binary.BigEndian.AppendUint32(nil, batchBytes)))
+	req.AddData(nl.NewRtAttr(nfulaCfgTimeout, binary.BigEndian.AppendUint32(nil, batchTimeout)))
+	req.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, batchQueue)))
+	return req
 }

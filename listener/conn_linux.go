@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -51,6 +52,8 @@ type NFLOG struct {
 	c       counters
 	lastSeq uint32
 	haveSeq bool
+	// batching is whether the kernel was last asked to batch messages.
+	batching atomic.Bool
 }
 
 // Open binds the NFLOG group: it fails with a clear error when another
@@ -138,7 +141,9 @@ func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
 // runtime's monitor thread awake, and under a flood of packets to the
 // knock range each wake-up of any of the server's threads is charged
 // the kernel's pending network work. Run reads every datagram waiting,
-// then parks until the socket is readable again or ctx is done.
+// then parks until the socket is readable again or ctx is done. While
+// messages come faster than busyRate, the kernel batches them (see
+// batcher): one datagram, and one wake-up, per batch.
 func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	fd, err := unix.Dup(n.fd) // the poller's own descriptor of the socket
 	if err == nil {
@@ -155,37 +160,82 @@ func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	}
 	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
 	defer stop()
-	buf := make([]byte, 1<<16)
-	var rerr error
-	read := func(fd uintptr) bool {
-		for ctx.Err() == nil { // stop between datagrams, even in a flood
-			m, err := recv(fd, buf)
-			switch {
-			case err == nil:
-				n.handle(buf[:m], fn)
-			case errors.Is(err, unix.EAGAIN):
-				return false // park until readable
-			case errors.Is(err, unix.EINTR):
-			case errors.Is(err, unix.ENOBUFS):
-				n.c.lost.Add(1)
-			default:
-				rerr = err
-				return true
-			}
-		}
-		return true
-	}
+	defer n.setBatching(false)
+	r := reader{n: n, ctx: ctx, fn: fn, buf: make([]byte, readBuf)}
+	var b batcher
 	for ctx.Err() == nil {
-		err := rc.Read(read)
+		now := time.Now()
+		if on, changed := b.update(now, n.c.messages.Load()); changed {
+			n.setBatching(on)
+		}
+		// While batching, wake at least every calmAfter to notice the
+		// end of a flood that leaves nothing more to read.
+		f.SetReadDeadline(b.deadline(now))
+		if ctx.Err() != nil { // done before the deadline above replaced its own
+			break
+		}
+		r.got = 0
+		// Read calls the function again after each wait until it says
+		// done: once the datagrams waiting are read.
+		err := rc.Read(func(fd uintptr) bool { return r.drain(fd) || r.got > 0 })
 		switch {
-		case rerr != nil:
-			return sysErr("reading nflog", rerr)
+		case r.err != nil:
+			return sysErr("reading nflog", r.err)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 		case err != nil:
 			return sysErr("waiting for nflog", err)
 		}
 	}
 	return nil
+}
+
+// readBuf holds the largest datagram the kernel sends: a batch of
+// batchBytes, or one packet message of CopyRange bytes.
+const readBuf = 2 * batchBytes
+
+// reader reads the datagrams waiting on the socket.
+type reader struct {
+	n   *NFLOG
+	ctx context.Context
+	fn  func(Packet)
+	buf []byte
+	got int   // datagrams read since the last wait
+	err error // a read failed
+}
+
+// drain reads and handles every datagram waiting and says whether Run
+// is done waiting: false when the socket has none left (EAGAIN), true
+// when ctx is done or a read failed. It stops between datagrams once
+// ctx is done, even in a flood.
+func (r *reader) drain(fd uintptr) bool {
+	for r.ctx.Err() == nil {
+		m, err := recv(fd, r.buf)
+		switch {
+		case err == nil:
+			r.got++
+			r.n.c.datagrams.Add(1)
+			r.n.handle(r.buf[:m], r.fn)
+		case errors.Is(err, unix.EAGAIN):
+			return false
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.ENOBUFS):
+			r.n.c.lost.Add(1)
+		default:
+			r.err = err
+			return true
+		}
+	}
+	return true
+}
+
+// setBatching asks the kernel to batch messages or to send each at
+// once. The request asks for no acknowledgement, which would arrive
+// among the packets; a refusal leaves the kernel as it was.
+func (n *NFLOG) setBatching(on bool) {
+	if n.conn != nil && n.batching.Load() != on {
+		n.conn.Send(batchRequest(n.opts.Group, on))
+		n.batching.Store(on)
+	}
 }
 
 // recv reads one datagram without waiting. It is a raw system call: the

@@ -18,6 +18,17 @@
 // dropped from the packet and counted (Stats.Truncated), never passed on
 // as a shorter payload.
 //
+// Reading costs wake-ups more than instructions: under a flood, each
+// wake-up of a server thread is charged the kernel's pending network
+// work. NFLOG.Run parks in Go's poller (a thread blocked in a system
+// call keeps the runtime's monitor thread awake) and reads with raw
+// non-blocking calls; past busyRate messages a second it asks the
+// kernel to batch them (a queue threshold, a 64 KiB buffer and a 10 ms
+// flush timeout), one datagram and one wake-up per batch, and once the
+// rate has stayed low for calmAfter, to send each message at once
+// again. A knock is never delayed but under such a flood, by 10 ms at
+// most.
+//
 // Source is the boundary the daemon reads from: NFLOG on Linux, Fake in
 // tests (it counts a packet once the daemon's handler returned, and
 // Drain waits for that).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -189,5 +190,57 @@ func TestNFLOGKernelPayload(t *testing.T) {
 	}
 	if st := src.Stats(); st.Truncated != 1 || st.Malformed != 0 || st.Knocks != uint64(len(want)) {
 		t.Errorf("stats %+v, want %d knocks, 1 truncated", st, len(want))
+	}
+}
+
+// TestNFLOGKernelBatches floods an NFLOG group with UDP datagrams: the
+// listener asks the kernel to batch messages, the kernel accepts (fewer
+// datagrams than messages arrive), and every packet is read.
+func TestNFLOGKernelBatches(t *testing.T) {
+	netnstest.Require(t, "iptables")
+	p := netnstest.NewPair(t)
+	const group, count = 4713, 3000
+	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", fmt.Sprint(CopyRange))
+	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "DROP") // no port unreachable
+	var src *NFLOG
+	var err error
+	p.Do(t, p.Server, func() { src, err = Open(DefaultOptions(group)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- src.Run(ctx, func(Packet) {}) }()
+	var conn *net.UDPConn
+	p.Do(t, p.Client, func() {
+		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ServerV4, 9)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	payload := make([]byte, 32)
+	for i := range count {
+		if _, err := conn.Write(payload); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(10 * time.Millisecond) // about 10,000 a second: over busyRate, under what a reader loses
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); src.Stats().Messages+src.Stats().Lost < count && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := src.Stats()
+	if st.Messages != count || st.Lost != 0 || st.Malformed != 0 {
+		t.Errorf("stats %+v, want %d messages, none lost or malformed", st, count)
+	}
+	if st.Datagrams*2 > st.Messages {
+		t.Errorf("%d datagrams for %d messages: the kernel did not batch", st.Datagrams, st.Messages)
 	}
 }

@@ -88,3 +88,35 @@ func TestRunStopsInFlood(t *testing.T) {
 		t.Errorf("Run delivered %d of %d waiting datagrams after cancel, want 1", got, queued)
 	}
 }
+
+// TestRunBatches asks the kernel to batch messages once they come
+// faster than busyRate, and to send each at once again when they stop
+// for calmAfter (Run wakes by itself to see it), with the exact
+// requests; it sends nothing more when it ends.
+func TestRunBatches(t *testing.T) {
+	r, w := datagramPair(t)
+	f := &fakeConn{script: []exchange{{want: batchRequest(4711, true), noReply: true}, {want: batchRequest(4711, false), noReply: true}}}
+	n := &NFLOG{fd: r, conn: f, opts: DefaultOptions(4711)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx, func(Packet) {}) }()
+	one := packetMsg(1, ip4(17, 0, 0, udp(40001)))
+	deadline := time.Now().Add(10 * time.Second)
+	for !n.batching.Load() && time.Now().Before(deadline) { // about 2,000 a second
+		unix.Write(w, one) // EAGAIN when the reader lags: fine
+		time.Sleep(500 * time.Microsecond)
+	}
+	if !n.batching.Load() {
+		t.Fatalf("no batching after 10 s of datagrams (%d read)", n.Stats().Messages)
+	}
+	for n.batching.Load() && time.Now().Before(deadline.Add(5*time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wait(t, done)
+	want := "request 1 type 0x0401 flags 0x1, 44 bytes: no reply\nrequest 2 type 0x0401 flags 0x1, 28 bytes: no reply"
+	if got := f.String(); got != want {
+		t.Errorf("requests:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -26,6 +26,9 @@ type Stats struct {
 	Malformed uint64 // packets or messages that did not decode
 	Truncated uint64 // knocks whose payload the copy range cut: delivered without it
 	Lost      uint64
+	// Datagrams counts the netlink datagrams read: one per message,
+	// or fewer while the kernel batches them under a flood.
+	Datagrams uint64
 }
 
 // Source is the kernel boundary of the server's input: something that
@@ -40,10 +43,10 @@ type Source interface {
 
 // counters is an atomic Stats.
 type counters struct {
-	messages, knocks, malformed, truncated, lost atomic.Uint64
+	messages, knocks, malformed, truncated, lost, datagrams atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Messages: c.messages.Load(), Knocks: c.knocks.Load(), Malformed: c.malformed.Load(),
-		Truncated: c.truncated.Load(), Lost: c.lost.Load()}
+		Truncated: c.truncated.Load(), Lost: c.lost.Load(), Datagrams: c.datagrams.Load()}
 }
