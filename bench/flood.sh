@@ -11,7 +11,9 @@
 # flood, over 10 s of the flood alone and then over the knocks: packets per second sent by the attacker and
 # received on the server's interface, the part of them that reached the
 # daemon (its otpknock_packets_total), the daemon's CPU (% of a core,
-# from /proc/PID/stat), NFLOG messages lost (its
+# from /proc/PID/stat), its threads' wake-ups (voluntary context
+# switches: under a flood each one is charged the kernel's pending
+# network work), NFLOG messages lost (its
 # otpknock_nflog_lost_total and the Drops of /proc/net/netlink), the
 # knocks opened and their median knock-to-open; then the grants the
 # scans got. Prints a markdown table.
@@ -53,6 +55,7 @@ CFG
 rx() { ip -n "$srv" -j -s link show veth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
 tx() { ip -n "$atk" -j -s link show veth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["packets"])'; }
 cpu() { awk '{print $14 "," $15}' "/proc/$1/stat"; } # utime,stime in clock ticks
+wakes() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; } # the daemon's threads' sleeps
 metrics() { ip netns exec "$srv" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9558/metrics").read().decode())'; }
 knocks() { metrics | awk '/^otpknock_packets_total/ {s += $2} END {print s + 0}'; }
 lost() { metrics | awk '$1 == "otpknock_nflog_lost_total" {print $2 + 0}'; }
@@ -65,8 +68,8 @@ trials() {
 }
 
 echo "otpknock $("$bin" version 2>/dev/null | head -1), $(nproc) cores, $(uname -r), K=$k" >&2
-echo "| users | flood | kpps sent / received | reached the daemon: during the knocks; the flood alone | daemon CPU (% of a core): during the knocks; the flood alone | NFLOG lost | sequence knocks opened (median ms) | packet knocks opened (median ms) | scan from one address: grants |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| users | flood | kpps sent / received | reached the daemon: during the knocks; the flood alone | daemon CPU (% of a core): during the knocks; the flood alone | daemon wake-ups/s: during the knocks; the flood alone | NFLOG lost | sequence knocks opened (median ms) | packet knocks opened (median ms) | scan from one address: grants |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for extra in "${extras[@]}"; do
 	d=$work/$extra
 	cfg=$d/config.yaml
@@ -109,14 +112,14 @@ PY
 			sleep 2
 		fi
 		# The flood alone for 10 s: the daemon's CPU and what reaches it.
-		a0=$(cpu "$spid") an0=$(knocks) ar0=$(rx) at0=$(date +%s.%N)
+		a0=$(cpu "$spid") an0=$(knocks) ar0=$(rx) aw0=$(wakes "$spid") at0=$(date +%s.%N)
 		sleep 10
-		a1=$(cpu "$spid") an1=$(knocks) ar1=$(rx) at1=$(date +%s.%N)
+		a1=$(cpu "$spid") an1=$(knocks) ar1=$(rx) aw1=$(wakes "$spid") at1=$(date +%s.%N)
 		g0=$(grep -c 'msg=grant src=198.18.0.3 ' "$d/log" || true)
-		t0=$(date +%s.%N) c0=$(cpu "$spid") s0=$(tx) r0=$(rx) n0=$(knocks) l0=$(lost) d0=$(nldrops)
+		t0=$(date +%s.%N) c0=$(cpu "$spid") w0=$(wakes "$spid") s0=$(tx) r0=$(rx) n0=$(knocks) l0=$(lost) d0=$(nldrops)
 		read -r seq seqmed < <(trials "otpknock sequence" "$bin" send "u{i}")
 		read -r pkt pktmed < <(trials "otpknock packet" "$bin" send "p{i}")
-		t1=$(date +%s.%N) c1=$(cpu "$spid") s1=$(tx) r1=$(rx) n1=$(knocks) l1=$(lost) d1=$(nldrops)
+		t1=$(date +%s.%N) c1=$(cpu "$spid") w1=$(wakes "$spid") s1=$(tx) r1=$(rx) n1=$(knocks) l1=$(lost) d1=$(nldrops)
 		ip netns exec "$atk" nmap -n -Pn -sS -p 20000-59999 -T5 --max-retries 0 --min-rate 20000 198.18.0.1 >/dev/null 2>&1 || true
 		ip netns exec "$atk" nmap -n -Pn -sU -p 20000-59999 -T5 --max-retries 0 --min-rate 20000 198.18.0.1 >/dev/null 2>&1 || true
 		if [ -n "$fl" ]; then
@@ -126,16 +129,16 @@ PY
 		scan=$(($(grep -c 'msg=grant src=198.18.0.3 ' "$d/log" || true) - g0))
 		python3 -c '
 import sys
-users, kind, t0, t1, c0, c1, s0, s1, r0, r1, n0, n1, l0, l1, d0, d1, seq, seqmed, pkt, pktmed, scan, at0, at1, a0, a1, an0, an1, ar0, ar1 = sys.argv[1:]
+users, kind, t0, t1, c0, c1, s0, s1, r0, r1, n0, n1, l0, l1, d0, d1, seq, seqmed, pkt, pktmed, scan, at0, at1, a0, a1, an0, an1, ar0, ar1, w0, w1, aw0, aw1 = sys.argv[1:]
 dt, adt = float(t1) - float(t0), float(at1) - float(at0)
 sent, rx, kn = int(s1) - int(s0), int(r1) - int(r0), float(n1) - float(n0)
 arx, akn = int(ar1) - int(ar0), float(an1) - float(an0)
 cpu = lambda a, b, t: sum(map(int, b.split(","))) - sum(map(int, a.split(",")))
-print("| %s | %s | %.1f / %.1f | %.2f kpps (%.2f%%); alone %.2f kpps (%.3f%%) | %.1f%%; alone %.1f%% | %d (netlink drops %d) | %s (%s) | %s (%s) | %s |" % (
+print("| %s | %s | %.1f / %.1f | %.2f kpps (%.2f%%); alone %.2f kpps (%.3f%%) | %.1f%%; alone %.1f%% | %.0f; alone %.0f | %d (netlink drops %d) | %s (%s) | %s (%s) | %s |" % (
     format(int(users), ","), {"none": "none", "syn": "random-source TCP SYN", "udp": "random-source UDP"}[kind],
     sent / dt / 1000, rx / dt / 1000, kn / dt / 1000, 100 * kn / max(rx, 1), akn / adt / 1000, 100 * akn / max(arx, 1),
-    cpu(c0, c1, dt) / dt, cpu(a0, a1, adt) / adt, float(l1) - float(l0), int(d1) - int(d0), seq, seqmed, pkt, pktmed, scan))
-' "$users" "$kind" "$t0" "$t1" "$c0" "$c1" "$s0" "$s1" "$r0" "$r1" "$n0" "$n1" "$l0" "$l1" "$d0" "$d1" "$seq" "$seqmed" "$pkt" "$pktmed" "$scan" "$at0" "$at1" "$a0" "$a1" "$an0" "$an1" "$ar0" "$ar1"
+    cpu(c0, c1, dt) / dt, cpu(a0, a1, adt) / adt, (int(w1) - int(w0)) / dt, (int(aw1) - int(aw0)) / adt, float(l1) - float(l0), int(d1) - int(d0), seq, seqmed, pkt, pktmed, scan))
+' "$users" "$kind" "$t0" "$t1" "$c0" "$c1" "$s0" "$s1" "$r0" "$r1" "$n0" "$n1" "$l0" "$l1" "$d0" "$d1" "$seq" "$seqmed" "$pkt" "$pktmed" "$scan" "$at0" "$at1" "$a0" "$a1" "$an0" "$an1" "$ar0" "$ar1" "$w0" "$w1" "$aw0" "$aw1"
 		next=$((next + k))
 		sleep 2
 	done
