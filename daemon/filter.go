@@ -43,6 +43,9 @@ type filter struct {
 	tracked  atomic.Uint64 // sources handed to the kernel
 	dropped  atomic.Uint64 // sources dropped: the queue was full
 	failures atomic.Uint64 // failed Arm and Track calls
+
+	logged   time.Time // when a failed Track was last logged (the tracker's own)
+	unlogged int       // failed Track calls since
 }
 
 // trackReq is a source to track until a time.
@@ -163,7 +166,7 @@ func (f *filter) run(ctx context.Context) {
 		}
 		if err := f.f.Track(batch); err != nil {
 			f.failures.Add(1)
-			f.log.Error("tracking sources in the kernel filter", "sources", len(batch), "err", err)
+			f.trackFailed(now, len(batch), err)
 		} else {
 			f.tracked.Add(uint64(len(batch)))
 		}
@@ -175,6 +178,23 @@ func (f *filter) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// trackLogEvery is how often a failing Track is logged at most: under a
+// flood of new sources the kernel's source set fills (MaxTracked), every
+// batch fails until sources expire, and the log would repeat the same
+// line ten times a second. otpknock_filter_errors_total counts each.
+const trackLogEvery = time.Minute
+
+// trackFailed logs a failed Track, once per trackLogEvery with the
+// count of failures not logged since.
+func (f *filter) trackFailed(now time.Time, sources int, err error) {
+	f.unlogged++
+	if !f.logged.IsZero() && now.Sub(f.logged) < trackLogEvery {
+		return
+	}
+	f.log.Error("tracking sources in the kernel filter", "sources", sources, "failures", f.unlogged, "err", err)
+	f.logged, f.unlogged = now, 0
 }
 
 // add appends r to batch unless the kernel tracks its source as long

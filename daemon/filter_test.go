@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -145,5 +146,30 @@ func TestNoFilter(t *testing.T) {
 	}
 	if err := r.d.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTrackFailedLogsOncePerMinute: a Track that keeps failing (the
+// kernel's source set full under a flood) is logged once per
+// trackLogEvery, with the failures since the last line.
+func TestTrackFailedLogsOncePerMinute(t *testing.T) {
+	var buf netnstest.Buffer
+	f := &filter{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))}
+	t0 := time.Unix(1800000000, 0)
+	full := errors.New("set full")
+	for _, at := range []time.Duration{0, 100 * time.Millisecond, 30 * time.Second, time.Minute, time.Minute + time.Second} {
+		f.trackFailed(t0.Add(at), 3, full)
+	}
+	want := `level=ERROR msg="tracking sources in the kernel filter" sources=3 failures=1 err="set full"
+level=ERROR msg="tracking sources in the kernel filter" sources=3 failures=3 err="set full"
+`
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
