@@ -23,6 +23,7 @@ type FakeFilter struct {
 	armed   map[derive.Knock]time.Time
 	tracked map[netip.Addr]time.Time
 	arms    int // calls of Arm
+	sent    int // elements given to Arm, over all calls
 	tracks  int // calls of Track
 }
 
@@ -38,6 +39,7 @@ func (f *FakeFilter) Arm(elems []Element) error {
 		f.armed = map[derive.Knock]time.Time{}
 	}
 	f.arms++
+	f.sent += len(elems)
 	for _, e := range elems {
 		f.armed[e.Knock] = now.Add(e.TTL)
 	}
@@ -89,15 +91,16 @@ func (f *FakeFilter) Armed() []derive.Knock {
 	return out
 }
 
-// String renders the Fake's state, then the calls of Arm and Track and
-// each live tracked source with the seconds left, sorted, and the
-// number of live armed elements (Armed lists them).
+// String renders the Fake's state, then the calls of Arm and Track, the
+// live armed elements, the elements Arm was given in all, and each live
+// tracked source with the seconds left, sorted, and the
+// (Armed lists the live armed elements).
 func (f *FakeFilter) String() string {
 	armed := len(f.Armed())
 	now := f.Clock.Now()
 	f.fmu.Lock()
 	defer f.fmu.Unlock()
-	lines := []string{f.Fake.String(), fmt.Sprintf("filter arms=%d tracks=%d armed=%d", f.arms, f.tracks, armed)}
+	lines := []string{f.Fake.String(), fmt.Sprintf("filter arms=%d tracks=%d armed=%d sent=%d", f.arms, f.tracks, armed, f.sent)}
 	var ts []string
 	for a, exp := range f.tracked {
 		if left := exp.Sub(now); left > 0 {

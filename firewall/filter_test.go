@@ -56,7 +56,7 @@ func TestFakeFilter(t *testing.T) {
 		})
 	}
 	clk.Set(start.Add(time.Second))
-	want := "installed=true nflog=true setups=1\nfilter arms=1 tracks=1 armed=2\ntrack 198.18.0.2 4s"
+	want := "installed=true nflog=true setups=1\nfilter arms=1 tracks=1 armed=2 sent=2\ntrack 198.18.0.2 4s"
 	if diff := cmp.Diff(want, f.String()); diff != "" {
 		t.Errorf("String() (-want +got):\n%s", diff)
 	}
