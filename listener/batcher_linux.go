@@ -1,59 +1,87 @@
 package listener
 
-import "time"
-
-// Kernel batching of NFLOG messages (NFLOG.Run): past busyRate messages
-// a second, measured over rateWindow, the kernel holds messages up to
-// 10 ms and sends them together, so that a flood that reaches the
-// listener wakes it about a hundred times a second, not once per
-// packet; once the rate stays under half of busyRate for calmAfter,
-// each message goes out at once again. A knock, a sequence, or a few
-// users knocking at once stay far below busyRate and are never delayed;
-// under such a flood a knock waits 10 ms at most.
-const (
-	busyRate   = 500
-	rateWindow = 20 * time.Millisecond
-	calmAfter  = time.Second
+import (
+	"math/bits"
+	"time"
 )
 
-// batcher decides from the count of messages read when the kernel
-// should batch them.
+// Kernel batching of NFLOG messages (NFLOG.Run). Past busyRate
+// messages a second, measured over rateWindow, the kernel holds
+// messages until it has as many as arrive in about batchDelay (a queue
+// threshold, a power of two between 2 and maxQueue) or its 10 ms flush
+// timer runs out, and sends them together: a flood that reaches the
+// listener wakes it about 1/batchDelay times a second at most, not once
+// per packet, and a knock among the flood waits about batchDelay. Once
+// the rate stays under half of busyRate for calmAfter, each message goes
+// out at once again. A knock, a sequence, or a few users knocking at
+// once stay far below busyRate and are never delayed.
+const (
+	busyRate   = 500
+	batchDelay = 2 * time.Millisecond
+	maxQueue   = 1024
+	rateWindow = 20 * time.Millisecond
+	calmAfter  = 100 * time.Millisecond
+)
+
+// batcher decides from the count of messages read when and how much the
+// kernel should batch them.
 type batcher struct {
 	since time.Time // the start of the window
 	count uint64    // the messages read before it
-	on    bool      // batching
+	queue uint32    // the queue threshold asked for: 1 sends each message at once
 	calm  time.Time // since when the rate is under busyRate/2; zero: it is not
 }
 
-// update takes the count of messages read so far at now and returns
-// whether to batch, and whether that changed.
-func (b *batcher) update(now time.Time, messages uint64) (on, changed bool) {
+// update takes the count of messages read so far at now and returns the
+// queue threshold to ask the kernel for, and whether it changed.
+func (b *batcher) update(now time.Time, messages uint64) (queue uint32, changed bool) {
+	if b.queue == 0 {
+		b.queue = 1
+	}
 	d := now.Sub(b.since)
 	if d < rateWindow {
-		return b.on, false
+		return b.queue, false
 	}
 	rate := float64(messages-b.count) / d.Seconds()
 	b.since, b.count = now, messages
+	want := b.queue
 	switch {
-	case !b.on && rate > busyRate:
-		b.on, b.calm = true, time.Time{}
-		return true, true
-	case b.on && rate >= busyRate/2:
+	case rate > busyRate:
+		want, b.calm = queueFor(rate), time.Time{}
+	case b.queue == 1:
+	case rate >= busyRate/2:
 		b.calm = time.Time{}
-	case b.on && b.calm.IsZero():
+	case b.calm.IsZero():
 		b.calm = now
-	case b.on && now.Sub(b.calm) >= calmAfter:
-		b.on = false
-		return false, true
+	case now.Sub(b.calm) >= calmAfter:
+		want = 1
 	}
-	return b.on, false
+	// Between two thresholds of the flood's rate, change only by a
+	// factor of four or more, so that a rate near a power of two does
+	// not reconfigure the kernel at every window.
+	if want == b.queue || (want > 1 && b.queue > 1 && want < 4*b.queue && b.queue < 4*want) {
+		return b.queue, false
+	}
+	b.queue = want
+	return want, true
+}
+
+// queueFor is the queue threshold for a rate of messages a second: what
+// arrives in batchDelay, rounded down to a power of two, from 2 to
+// maxQueue.
+func queueFor(rate float64) uint32 {
+	n := uint32(min(rate*batchDelay.Seconds(), maxQueue))
+	if n < 2 {
+		return 2
+	}
+	return 1 << (bits.Len32(n) - 1)
 }
 
 // deadline is when Run stops waiting for the socket to look at the rate
 // again: while batching, calmAfter from now (the end of a flood leaves
 // nothing to read); otherwise never (the zero time).
 func (b *batcher) deadline(now time.Time) time.Time {
-	if !b.on {
+	if b.queue <= 1 {
 		return time.Time{}
 	}
 	return now.Add(calmAfter)

@@ -5,54 +5,66 @@ import (
 	"time"
 )
 
-// TestBatcher turns batching on past busyRate over a window, keeps it
-// on while the rate stays over half of it, and turns it off once the
-// rate has stayed under half of it for calmAfter.
+// TestBatcher turns batching on past busyRate over a window, with a
+// queue threshold of what arrives in batchDelay (a power of two, 2 to
+// maxQueue), changes the threshold only by a factor of four, keeps it
+// while the rate stays over half of busyRate, and turns it off once the
+// rate has stayed under that for calmAfter.
 func TestBatcher(t *testing.T) {
 	t0 := time.Unix(1800000000, 0)
+	ms := time.Millisecond
 	type step struct {
-		at          time.Duration // since t0
-		messages    uint64        // read so far
-		on, changed bool
+		at       time.Duration // since t0
+		messages uint64        // read so far
+		queue    uint32
+		changed  bool
 	}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
 		{"a knock is not a flood", []step{
-			{0, 0, false, false}, {20 * time.Millisecond, 4, false, false}, {time.Second, 5, false, false}}},
+			{0, 0, 1, false}, {20 * ms, 4, 1, false}, {time.Second, 5, 1, false}}},
 		{"within a window nothing changes", []step{
-			{0, 0, false, false}, {10 * time.Millisecond, 1000, false, false}}},
-		{"a flood turns it on", []step{
-			{0, 0, false, false}, {20 * time.Millisecond, 11, true, true}, {40 * time.Millisecond, 22, true, false}}},
-		{"exactly busyRate does not", []step{
-			{0, 0, false, false}, {20 * time.Millisecond, 10, false, false}}},
-		{"half the rate keeps it on", []step{
-			{0, 0, false, false}, {20 * time.Millisecond, 20, true, true},
-			{1020 * time.Millisecond, 270, true, false}, {2020 * time.Millisecond, 520, true, false}}},
+			{0, 0, 1, false}, {10 * ms, 1000, 1, false}}},
+		{"exactly busyRate does not batch", []step{
+			{0, 0, 1, false}, {20 * ms, 10, 1, false}}},
+		{"past busyRate: a queue of 2 at least", []step{
+			{0, 0, 1, false}, {20 * ms, 11, 2, true}, {40 * ms, 22, 2, false}}},
+		{"the queue is what arrives in batchDelay", []step{
+			{0, 0, 1, false}, {20 * ms, 1000, 64, true}}}, // 50,000/s: 100 in 2 ms
+		{"and at most maxQueue", []step{
+			{0, 0, 1, false}, {20 * ms, 100000000, maxQueue, true}}},
+		{"a rate twice as high changes nothing", []step{
+			{0, 0, 1, false}, {20 * ms, 1000, 64, true}, {40 * ms, 3000, 64, false}}},
+		{"four times as high does", []step{
+			{0, 0, 1, false}, {20 * ms, 1000, 64, true}, {40 * ms, 5000, 256, true}}},
+		{"half of busyRate keeps it", []step{
+			{0, 0, 1, false}, {20 * ms, 20, 2, true}, {1020 * ms, 270, 2, false}}},
 		{"calm for calmAfter turns it off", []step{
-			{0, 0, false, false}, {20 * time.Millisecond, 20, true, true},
-			{1020 * time.Millisecond, 20, true, false}, // calm from here
-			{1500 * time.Millisecond, 20, true, false},
-			{2020 * time.Millisecond, 20, false, true},
-			{2040 * time.Millisecond, 20, false, false}}},
+			{0, 0, 1, false}, {20 * ms, 20, 2, true},
+			{40 * ms, 20, 2, false}, // calm from here
+			{100 * ms, 20, 2, false},
+			{140 * ms, 20, 1, true},
+			{160 * ms, 20, 1, false}}},
 		{"a burst in the calm starts the calm again", []step{
-			{0, 0, false, false}, {20 * time.Millisecond, 20, true, true},
-			{1020 * time.Millisecond, 20, true, false},
-			{1040 * time.Millisecond, 40, true, false}, // 1,000/s
-			{2030 * time.Millisecond, 40, true, false}, // calm from here
-			{3030 * time.Millisecond, 40, false, true}}},
+			{0, 0, 1, false}, {20 * ms, 20, 2, true},
+			{40 * ms, 20, 2, false},  // calm from here
+			{60 * ms, 40, 2, false},  // 1,000/s
+			{80 * ms, 40, 2, false},  // calm from here
+			{160 * ms, 40, 2, false}, // 80 ms
+			{180 * ms, 40, 1, true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b batcher
 			for i, s := range tt.steps {
-				on, changed := b.update(t0.Add(s.at), s.messages)
-				if on != s.on || changed != s.changed {
-					t.Fatalf("step %d (%v, %d messages): on %v changed %v, want on %v changed %v", i, s.at, s.messages, on, changed, s.on, s.changed)
+				queue, changed := b.update(t0.Add(s.at), s.messages)
+				if queue != s.queue || changed != s.changed {
+					t.Fatalf("step %d (%v, %d messages): queue %d changed %v, want queue %d changed %v", i, s.at, s.messages, queue, changed, s.queue, s.changed)
 				}
-				if d := b.deadline(t0.Add(s.at)); d.IsZero() == on {
-					t.Errorf("step %d: deadline %v while on is %v", i, d, on)
+				if d := b.deadline(t0.Add(s.at)); d.IsZero() != (queue == 1) {
+					t.Errorf("step %d: deadline %v with queue %d", i, d, queue)
 				}
 			}
 		})

@@ -3,8 +3,6 @@ package listener
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -29,21 +27,8 @@ func BenchmarkNFLOGRead(b *testing.B) {
 	const group = 4712
 	p.MustRun(b, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", "128")
 	p.MustRun(b, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "DROP")
-	var src *NFLOG
-	var err error
-	p.Do(b, p.Server, func() { src, err = Open(DefaultOptions(group)) })
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
-	var conn *net.UDPConn
-	p.Do(b, p.Client, func() {
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ServerV4, 9)))
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	src := openIn(b, p, group)
+	conn := dialUDP(b, p)
 
 	var got atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())

@@ -43,26 +43,24 @@ func configRequests(o Options) []*nl.NetlinkRequest {
 }
 
 // Batching (batchRequest): the kernel sends a datagram when it holds
-// batchBytes of messages, or batchTimeout after the first.
+// the queue threshold's count of messages, batchBytes of them, or
+// batchTimeout after the first.
 const (
 	batchBytes   = 64 << 10
 	batchTimeout = 1 // 1/100 s, the kernel's unit
-	batchQueue   = 1 << 16
 )
 
 // batchRequest sets how the kernel hands logged packets over: in
-// batches (a queue threshold of batchQueue messages, a buffer of
-// batchBytes, a flush timeout of batchTimeout) or one message at a time
-// (threshold 1, as configRequests sets it). It asks for no
-// acknowledgement: Run sends it while it reads packets from the socket.
-func batchRequest(group uint16, on bool) *nl.NetlinkRequest {
+// batches of queue messages (with a buffer of batchBytes and a flush
+// timeout of batchTimeout), or one message at a time when queue is 1 (as
+// configRequests sets it). It asks for no acknowledgement: Run sends it
+// while it reads packets from the socket.
+func batchRequest(group uint16, queue uint32) *nl.NetlinkRequest {
 	req := configRequestFlags(group, 0)
-	if !on {
-		req.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, 1)))
-		return req
+	if queue > 1 {
+		req.AddData(nl.NewRtAttr(nfulaCfgNlbufsiz, binary.BigEndian.AppendUint32(nil, batchBytes)))
+		req.AddData(nl.NewRtAttr(nfulaCfgTimeout, binary.BigEndian.AppendUint32(nil, batchTimeout)))
 	}
-	req.AddData(nl.NewRtAttr(nfulaCfgNlbufsiz, binary.BigEndian.AppendUint32(nil, batchBytes)))
-	req.AddData(nl.NewRtAttr(nfulaCfgTimeout, binary.BigEndian.AppendUint32(nil, batchTimeout)))
-	req.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, batchQueue)))
+	req.AddData(nl.NewRtAttr(nfulaCfgQthresh, binary.BigEndian.AppendUint32(nil, queue)))
 	return req
 }

@@ -52,8 +52,9 @@ type NFLOG struct {
 	c       counters
 	lastSeq uint32
 	haveSeq bool
-	// batching is whether the kernel was last asked to batch messages.
-	batching atomic.Bool
+	// batching is the queue threshold the kernel was last asked for
+	// (0 or 1: none, each message at once).
+	batching atomic.Uint32
 }
 
 // Open binds the NFLOG group: it fails with a clear error when another
@@ -143,7 +144,8 @@ func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
 // the kernel's pending network work. Run reads every datagram waiting,
 // then parks until the socket is readable again or ctx is done. While
 // messages come faster than busyRate, the kernel batches them (see
-// batcher): one datagram, and one wake-up, per batch.
+// batcher): one datagram, and one wake-up, per batch of about
+// batchDelay.
 func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	fd, err := unix.Dup(n.fd) // the poller's own descriptor of the socket
 	if err == nil {
@@ -160,13 +162,13 @@ func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	}
 	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
 	defer stop()
-	defer n.setBatching(false)
+	defer n.setBatching(1)
 	r := reader{n: n, ctx: ctx, fn: fn, buf: make([]byte, readBuf)}
 	var b batcher
 	for ctx.Err() == nil {
 		now := time.Now()
-		if on, changed := b.update(now, n.c.messages.Load()); changed {
-			n.setBatching(on)
+		if queue, changed := b.update(now, n.c.messages.Load()); changed {
+			n.setBatching(queue)
 		}
 		// While batching, wake at least every calmAfter to notice the
 		// end of a flood that leaves nothing more to read.
@@ -228,13 +230,13 @@ func (r *reader) drain(fd uintptr) bool {
 	return true
 }
 
-// setBatching asks the kernel to batch messages or to send each at
-// once. The request asks for no acknowledgement, which would arrive
-// among the packets; a refusal leaves the kernel as it was.
-func (n *NFLOG) setBatching(on bool) {
-	if n.conn != nil && n.batching.Load() != on {
-		n.conn.Send(batchRequest(n.opts.Group, on))
-		n.batching.Store(on)
+// setBatching asks the kernel to batch messages by queue, or to send
+// each at once (1). The request asks for no acknowledgement, which would
+// arrive among the packets; a refusal leaves the kernel as it was.
+func (n *NFLOG) setBatching(queue uint32) {
+	if n.conn != nil && max(n.batching.Load(), 1) != max(queue, 1) {
+		n.conn.Send(batchRequest(n.opts.Group, queue))
+		n.batching.Store(queue)
 	}
 }
 

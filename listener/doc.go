@@ -23,11 +23,11 @@
 // work. NFLOG.Run parks in Go's poller (a thread blocked in a system
 // call keeps the runtime's monitor thread awake) and reads with raw
 // non-blocking calls; past busyRate messages a second it asks the
-// kernel to batch them (a queue threshold, a 64 KiB buffer and a 10 ms
-// flush timeout), one datagram and one wake-up per batch, and once the
-// rate has stayed low for calmAfter, to send each message at once
-// again. A knock is never delayed but under such a flood, by 10 ms at
-// most.
+// kernel to batch them (a queue threshold of what arrives in about
+// batchDelay, 2 ms, a 64 KiB buffer and a 10 ms flush timeout), one
+// datagram and one wake-up per batch, and once the rate has stayed low
+// for calmAfter, to send each message at once again. A knock is never
+// delayed but under such a flood, by about 2 ms (10 ms at most).
 //
 // Source is the boundary the daemon reads from: NFLOG on Linux, Fake in
 // tests (it counts a packet once the daemon's handler returned, and

@@ -80,26 +80,26 @@ func TestNFLOGMessages(t *testing.T) {
 	}
 }
 
-// TestBatchBytes checks the exact requests that turn batching on and
-// off: no ACK flag (the answer would arrive among the packets), then the
-// buffer size (64 KiB), the flush timeout (1/100 s) and the queue
-// threshold (65,536, the buffer decides), or the threshold 1 alone.
+// TestBatchBytes checks the exact requests that set batching: no ACK
+// flag (the answer would arrive among the packets), then the buffer size
+// (64 KiB), the flush timeout (1/100 s) and the queue threshold, or the
+// threshold 1 alone.
 func TestBatchBytes(t *testing.T) {
-	want := map[bool]string{
-		true: "2c000000" + "0104" + "0100" + "00000000" + "00000000" +
+	want := map[uint32]string{
+		64: "2c000000" + "0104" + "0100" + "00000000" + "00000000" +
 			"00001267" +
 			"0800" + "0300" + "00010000" + // nfulaCfgNlbufsiz 65536
 			"0800" + "0400" + "00000001" + // nfulaCfgTimeout 1
-			"0800" + "0500" + "00010000", // nfulaCfgQthresh 65536
-		false: "1c000000" + "0104" + "0100" + "00000000" + "00000000" +
+			"0800" + "0500" + "00000040", // nfulaCfgQthresh 64
+		1: "1c000000" + "0104" + "0100" + "00000000" + "00000000" +
 			"00001267" +
 			"0800" + "0500" + "00000001", // nfulaCfgQthresh 1
 	}
-	for _, on := range []bool{true, false} {
-		b := batchRequest(4711, on).Serialize()
+	for _, queue := range []uint32{64, 1} {
+		b := batchRequest(4711, queue).Serialize()
 		copy(b[8:12], []byte{0, 0, 0, 0})
-		if got := hex.EncodeToString(b); got != want[on] {
-			t.Errorf("batching %v:\n got %s\nwant %s", on, got, want[on])
+		if got := hex.EncodeToString(b); got != want[queue] {
+			t.Errorf("queue %d:\n got %s\nwant %s", queue, got, want[queue])
 		}
 	}
 }

@@ -32,14 +32,9 @@ func TestNFLOGKernel(t *testing.T) {
 	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "echo-request", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group))
 	p.MustRun(t, p.Server, "ip6tables", "-A", "INPUT", "-p", "ipv6-icmp", "--icmpv6-type", "echo-request", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group))
 
-	var src *NFLOG
-	var err error
-	p.Do(t, p.Server, func() { src, err = Open(DefaultOptions(group)) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openIn(t, p, group)
 	var second *NFLOG
+	var err error
 	p.Do(t, p.Server, func() { second, err = Open(DefaultOptions(group)) })
 	if err == nil {
 		second.Close()
@@ -115,13 +110,7 @@ func TestNFLOGKernelPayload(t *testing.T) {
 	}
 	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "echo-request", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", size)
 	p.MustRun(t, p.Server, "ip6tables", "-A", "INPUT", "-p", "ipv6-icmp", "--icmpv6-type", "echo-request", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", size)
-	var src *NFLOG
-	var err error
-	p.Do(t, p.Server, func() { src, err = Open(DefaultOptions(group)) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openIn(t, p, group)
 
 	type sent struct {
 		dst     netip.Addr
@@ -202,24 +191,11 @@ func TestNFLOGKernelBatches(t *testing.T) {
 	const group, count = 4713, 3000
 	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", fmt.Sprint(CopyRange))
 	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "DROP") // no port unreachable
-	var src *NFLOG
-	var err error
-	p.Do(t, p.Server, func() { src, err = Open(DefaultOptions(group)) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openIn(t, p, group)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- src.Run(ctx, func(Packet) {}) }()
-	var conn *net.UDPConn
-	p.Do(t, p.Client, func() {
-		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ServerV4, 9)))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialUDP(t, p)
 	payload := make([]byte, 32)
 	for i := range count {
 		if _, err := conn.Write(payload); err != nil {
@@ -243,4 +219,34 @@ func TestNFLOGKernelBatches(t *testing.T) {
 	if st.Datagrams*2 > st.Messages {
 		t.Errorf("%d datagrams for %d messages: the kernel did not batch", st.Datagrams, st.Messages)
 	}
+}
+
+// openIn opens the NFLOG group in the pair's server namespace, closed
+// when the test ends.
+func openIn(tb testing.TB, p *netnstest.Pair, group uint16) *NFLOG {
+	tb.Helper()
+	var src *NFLOG
+	var err error
+	p.Do(tb, p.Server, func() { src, err = Open(DefaultOptions(group)) })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { src.Close() })
+	return src
+}
+
+// dialUDP returns a UDP socket in the pair's client namespace, connected
+// to the server's discard port, closed when the test ends.
+func dialUDP(tb testing.TB, p *netnstest.Pair) *net.UDPConn {
+	tb.Helper()
+	var conn *net.UDPConn
+	var err error
+	p.Do(tb, p.Client, func() {
+		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ServerV4, 9)))
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
 }
