@@ -256,26 +256,24 @@ func (n *NFT) Verify(p Plan) ([]string, error) {
 	return diffNFT(st, p), nil
 }
 
-// Grant adds src . proto . port to the family's set with timeout, in one
-// transaction that adds, deletes and adds again: a repeat refreshes the
-// timeout on kernels that do not update an existing element's timeout.
+// Grant adds src . proto . port to the family's set with timeout, in
+// one transaction on the element writer (the bulk socket): an add, which
+// from Linux 6.12 sets an existing element's timeout anew; on older
+// kernels an add, a delete and an add again, so that a repeat refreshes
+// the timeout.
 func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
 	set := nftSets(nftTable(), Plan{})[0]
 	if src.Is6() {
 		set = nftSets(nftTable(), Plan{})[1]
 	}
-	key := grantKey(src, protoNum(svc.Proto), svc.Port)
-	add := []nftables.SetElement{{Key: key, Timeout: timeout}}
+	add := []nftables.SetElement{{Key: grantKey(src, protoNum(svc.Proto), svc.Port), Timeout: timeout}}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	err := errors.Join(n.conn.SetAddElements(set, add),
-		n.conn.SetDeleteElements(set, []nftables.SetElement{{Key: key}}),
-		n.conn.SetAddElements(set, add))
-	if err != nil {
+	if err := n.queueRefresh(set, add); err != nil {
 		return fmt.Errorf("granting %v %v: %w", src, svc, err)
 	}
-	return nftErr(fmt.Sprintf("adding %v . %v to set %s", src, svc, set.Name), n.conn.Flush())
+	return nftErr(fmt.Sprintf("adding %v . %v to set %s", src, svc, set.Name), n.elems.Flush())
 }
 
 // Close deletes the log rules only (with the filter's rules that track
