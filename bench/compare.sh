@@ -7,7 +7,8 @@
 # in the kernel; then the client knocks F more times under each of several
 # random-port SYN floods from an attacker namespace, with the server's
 # CPU and memory sampled. Prints markdown tables (BENCHMARKS.md).
-# otpknock runs twice: sequence users (4 knocks) and packet users (one
+# otpknock runs twice: sequence users (4 knocks; 5 past 66 of them, as the
+# strength check wants) and packet users (one
 # UDP datagram carrying a sealed payload, docs/spec.md section 11).
 # Usage (root): bench/compare.sh [N [F]]   (make bench-compare; F=0: no floods)
 set -euo pipefail
@@ -73,8 +74,13 @@ reactions=$work/reactions.md
 # (OTPKNOCK_CLIENT_CONFIG with {i}, which trials.py fills in).
 cfg=$work/otpknock/config.yaml
 "$bin" init -c "$cfg" --server-id cmp --host 198.18.0.1 --state-file "$work/otpknock/state.json" >/dev/null
-sed -i 's/^open_timeout: 30s/open_timeout: 1s/' "$cfg"
-for i in $(seq 0 $((2 * n + ${#floods[@]} * nf - 1))); do
+# The strength check (48 effective bits) wants 5 knocks past 66
+# sequence users with the defaults.
+seqs=$((2 * n + ${#floods[@]} * nf))
+knocks=4
+[ "$seqs" -le 66 ] || knocks=5
+sed -i -e 's/^open_timeout: 30s/open_timeout: 1s/' -e "s/^knocks: 4\$/knocks: $knocks/" "$cfg"
+for i in $(seq 0 $((seqs - 1))); do
 	"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr | grep -o 'otpauth://[^ ]*' |
 		OTPKNOCK_CLIENT_CONFIG=$work/client/u$i/client.yaml "$bin" import - --name "u$i" >/dev/null
 done
@@ -88,8 +94,9 @@ ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$work/otpknock.log" &
 spid=$!
 pids+=("$spid")
 sleep 1
-OTPKNOCK_CLIENT_CONFIG=$useq trials "$n" 0 "otpknock (gap 20 ms, the default; 4 knocks)" "$spid" "$bin" send "u{i}" >>"$rows"
-OTPKNOCK_CLIENT_CONFIG=$useq trials "$n" "$n" "otpknock (gap 1 ms, 4 knocks)" "$spid" "$bin" send "u{i}" --gap 1ms >>"$rows"
+kill -0 "$spid" 2>/dev/null || { echo "compare: the otpknock server did not start:" >&2; cat "$work/otpknock.log" >&2; exit 1; }
+OTPKNOCK_CLIENT_CONFIG=$useq trials "$n" 0 "otpknock (gap 20 ms, the default; $knocks knocks)" "$spid" "$bin" send "u{i}" >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$useq trials "$n" "$n" "otpknock (gap 1 ms, $knocks knocks)" "$spid" "$bin" send "u{i}" --gap 1ms >>"$rows"
 latencies() { # the grant latencies (ms) the server logged, from line $1 on
 	tail -n +"$1" "$work/otpknock.log" | grep 'msg=grant' | grep -o 'latency=[0-9.]*[µm]*s' | sed 's/latency=//' |
 		awk '/µs$/ {print $0/1000; next} /ms$/ {print $0+0; next} {print $0*1000}'
