@@ -246,23 +246,6 @@ func TestNFTFilterFull(t *testing.T) {
 // (testdata/nft_filter_*.bytes.golden), and that nftBulk encodes each
 // element message with exactly the bytes google/nftables does.
 func TestNFTFilterBytes(t *testing.T) {
-	record := func(t *testing.T, run func(*nftables.Conn) error) string {
-		t.Helper()
-		var b strings.Builder
-		c, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
-			for _, m := range req {
-				fmt.Fprintf(&b, "type=%#x flags=%#x\n%x\n", uint16(m.Header.Type), uint16(m.Header.Flags), m.Data)
-			}
-			return req, nil
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := run(c); err != nil {
-			t.Fatal(err)
-		}
-		return b.String()
-	}
 	p := filterPlan()
 	golden(t, "nft_filter_install.bytes.golden", record(t, func(c *nftables.Conn) error {
 		if err := queueInstall(c, nftState{}, p); err != nil {

@@ -257,35 +257,39 @@ func TestNFTFlushError(t *testing.T) {
 	}
 }
 
+// record runs run on a google/nftables connection that sends nothing and
+// returns each message it would have sent: type, flags and body in hex.
+func record(t *testing.T, run func(*nftables.Conn) error) string {
+	t.Helper()
+	var b strings.Builder
+	c, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
+		for _, m := range req {
+			fmt.Fprintf(&b, "type=%#x flags=%#x\n%x\n", uint16(m.Header.Type), uint16(m.Header.Flags), m.Data)
+		}
+		return req, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(c); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
 // TestNFTBytes checks the exact netlink messages of the install
 // transaction and of a grant (testdata/nft_*.bytes.golden), as
 // google/nftables hands them to the socket.
 func TestNFTBytes(t *testing.T) {
-	record := func(t *testing.T, run func(NFTConn) error) string {
-		var b strings.Builder
-		c, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
-			for _, m := range req {
-				fmt.Fprintf(&b, "type=%#x flags=%#x\n%x\n", uint16(m.Header.Type), uint16(m.Header.Flags), m.Data)
-			}
-			return req, nil
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := run(c); err != nil {
-			t.Fatal(err)
-		}
-		return b.String()
-	}
 	p := testPlan()
 	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
-	golden(t, "nft_install.bytes.golden", record(t, func(c NFTConn) error {
+	golden(t, "nft_install.bytes.golden", record(t, func(c *nftables.Conn) error {
 		if err := queueInstall(c, nftState{}, p); err != nil {
 			return err
 		}
 		return c.Flush()
 	}))
-	golden(t, "nft_grant.bytes.golden", record(t, func(c NFTConn) error {
+	golden(t, "nft_grant.bytes.golden", record(t, func(c *nftables.Conn) error {
 		n := NewNFTOn(c)
 		if err := n.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second); err != nil {
 			return err
