@@ -11,6 +11,7 @@ import (
 
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
+	"github.com/otpknock/otpknock/qr"
 	"github.com/spf13/cobra"
 )
 
@@ -79,7 +80,7 @@ terminal, - prompts and reads one line without echoing it.`,
 
 // maxInput is the most import reads from a file or standard input: a
 // URI is some hundred bytes, its QR code PNG some KiB.
-const maxInput = provision.MaxPNGBytes
+const maxInput = qr.MaxPNGBytes
 
 // readURI returns the URI given directly, on stdin (-), or in a file
 // holding the URI text or a QR code PNG. Reading stops at maxInput bytes
@@ -108,7 +109,7 @@ func readURI(ctx context.Context, env *Env, arg string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", arg, err)
 	}
 	if bytes.HasPrefix(data, pngMagic) {
-		uri, err := provision.DecodePNG(data)
+		uri, err := qr.DecodePNG(data)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", arg, err)
 		}

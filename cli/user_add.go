@@ -16,6 +16,7 @@ import (
 	"github.com/otpknock/otpknock/internal/naming"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/otpknock/otpknock/provision"
+	"github.com/otpknock/otpknock/qr"
 	"github.com/spf13/cobra"
 )
 
@@ -149,7 +150,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 		return nil, err
 	}
 	if f.qrPNG != "" {
-		if a.png, err = provision.PNG(a.uri, 512); err != nil {
+		if a.png, err = qr.PNG(a.uri, 512); err != nil {
 			return nil, fmt.Errorf("--qr-png: %w", err)
 		}
 	}
@@ -262,7 +263,7 @@ func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
 	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
 	if !noQR {
 		fmt.Fprintln(w)
-		provision.WriteQR(w, uri, provision.TerminalColumns(w))
+		qr.WriteQR(w, uri, qr.TerminalColumns(w))
 	}
 	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/otpknock/otpknock/provision"
+	"github.com/otpknock/otpknock/qr"
 	"github.com/spf13/cobra"
 )
 
@@ -66,7 +67,7 @@ func userQR(env *Env, path, name string, f userQRFlags) error {
 		return usage(err)
 	}
 	if f.qrPNG != "" {
-		png, err := provision.PNG(uri, 512)
+		png, err := qr.PNG(uri, 512)
 		if err != nil {
 			return fmt.Errorf("--qr-png: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/provision"
+	"github.com/otpknock/otpknock/qr"
 )
 
 // TestUserQR checks that user qr prints the URI user add printed, writes
@@ -32,7 +33,7 @@ func TestUserQR(t *testing.T) {
 		t.Fatalf("PNG: %v, mode %v", err, st)
 	}
 	png, _ := os.ReadFile(h.path("alice.png"))
-	fromPNG, err := provision.DecodePNG(png)
+	fromPNG, err := qr.DecodePNG(png)
 	if err != nil || fromPNG != added {
 		t.Errorf("the PNG decodes to %q (%v), want the URI of user add", fromPNG, err)
 	}

@@ -110,24 +110,6 @@ func TestParseURIErrors(t *testing.T) {
 	}
 }
 
-func TestPNGRoundTrip(t *testing.T) {
-	uri, _ := accounts()["ipv6 host, icmp, excludes, bound"].URI()
-	b, err := PNG(uri, 400)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadPNG(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != uri {
-		t.Errorf("PNG decodes to %q, want %q", got, uri)
-	}
-	if _, err := ReadPNG(strings.NewReader("not a png")); err == nil || !strings.Contains(err.Error(), "not a PNG") {
-		t.Errorf("ReadPNG(junk) = %v", err)
-	}
-}
-
 func FuzzParseURI(f *testing.F) {
 	for _, a := range accounts() {
 		uri, _ := a.URI()

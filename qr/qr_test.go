@@ -1,4 +1,4 @@
-package provision
+package qr
 
 import (
 	"bytes"
@@ -15,8 +15,12 @@ import (
 	"sync"
 	"testing"
 
+	"time"
+
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/provision"
 )
 
 // pngWithHeader returns a PNG signature, an IHDR chunk declaring
@@ -158,4 +162,40 @@ func TestQRPNGsScan(t *testing.T) {
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// accounts are provisioning accounts to draw: the defaults, and one
+// with every field set and a longer URI.
+func accounts() map[string]provision.Account {
+	secret := make([]byte, 32)
+	for i := range secret {
+		secret[i] = byte(0xa0 + i)
+	}
+	def := derive.DefaultParams()
+	wide := derive.Params{Period: 60 * time.Second, Knocks: 6, Protocols: derive.Protocols(derive.TCP | derive.UDP | derive.ICMP),
+		PortMin: 1000, PortMax: 9999, Exclude: []uint16{2222, 8080}}
+	return map[string]provision.Account{
+		"defaults": {ServerID: "gw1", User: "alice", Host: "knock.example.org", Secret: secret, Params: def,
+			Open: []derive.Knock{{Proto: derive.TCP, Port: 22}}},
+		"ipv6 host, icmp, excludes, bound": {ServerID: "edge.2", User: "bob", Host: "2001:2::1", Secret: secret[:16],
+			Params: wide, Open: []derive.Knock{{Proto: derive.TCP, Port: 2222}, {Proto: derive.UDP, Port: 8080}}, BindSource: true},
+	}
+}
+
+func TestPNGRoundTrip(t *testing.T) {
+	uri, _ := accounts()["ipv6 host, icmp, excludes, bound"].URI()
+	b, err := PNG(uri, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadPNG(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != uri {
+		t.Errorf("PNG decodes to %q, want %q", got, uri)
+	}
+	if _, err := ReadPNG(strings.NewReader("not a png")); err == nil || !strings.Contains(err.Error(), "not a PNG") {
+		t.Errorf("ReadPNG(junk) = %v", err)
+	}
 }
