@@ -1,6 +1,7 @@
 # otpknock: make help lists the targets.
 GO         ?= go
 BIN        := bin/otpknock
+FULL       := bin/otpknockd
 MANDIR     := bin/man
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
@@ -27,8 +28,9 @@ help: ## list the targets
 deps: ## install missing system packages (apt, as root) and Go modules
 	@scripts/deps.sh
 
-build: ## build bin/otpknock (static)
+build: ## build bin/otpknock, the client, and bin/otpknockd, the server and the rest (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/otpknock
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(FULL) ./cmd/otpknockd
 
 test: deps ## run every test, root/netns ones included, and the vector cross-check
 	$(GO) test -count=1 -timeout 30m ./...
@@ -88,6 +90,7 @@ man: ## write the man pages (otpknock.1, otpknock-server.1, ...) to bin/man
 
 install: build man ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
+	install -D -m 0755 $(FULL) $(DESTDIR)$(BINDIR)/otpknockd
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock-lock.service > $(BIN)-lock.service

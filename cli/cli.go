@@ -4,16 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/otpknock/otpknock/clock"
-	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
-	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,69 +25,34 @@ type Env struct {
 	// dialer of send and connect when set (tests).
 	Writer sender.Writer
 	Prober sender.Prober
-	// Firewall and Packets open the server's kernel boundaries for
-	// server and firewall status|lock|remove; nil means the kernel's
-	// (firewall.Open for the config's firewall key; listener.Open on the
-	// config's NFLOG group),
-	// and server then first checks for root or CAP_NET_ADMIN. A source
-	// that is an io.Closer is closed when the server ends.
-	Firewall func() (firewall.Backend, error)
-	Packets  func(group uint16) (listener.Source, error)
-	// Hangup delivers the server's reload requests; nil means the
-	// process's SIGHUP.
-	Hangup <-chan os.Signal
-	// Systemctl and Signal replace running systemctl and signalling a
-	// process when user add|remove reload a running server (tests).
-	Systemctl func(args ...string) error
-	Signal    func(pid int, sig os.Signal) error
-	// Listening returns the services a socket on this host serves now
-	// (user add warns before guarding one); nil means the kernel's
-	// tables (/proc/net on Linux).
-	Listening func() (map[derive.Knock]bool, error)
+	// DecodePNG reads the provisioning URI from a QR code PNG (import
+	// FILE.png); nil hands the PNG to otpknockd, which links the QR
+	// decoder that otpknock leaves out.
+	DecodePNG func(png []byte) (string, error)
+	// Handoff runs a command line with otpknockd: with stdin nil, in
+	// this process's place where the OS allows, as otpknock runs the
+	// commands it hands off; else as a child reading stdin and writing
+	// stdout and stderr. nil means the otpknockd beside this executable,
+	// else on PATH.
+	Handoff func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
-// firewall opens the server's firewall backend for the config's
-// firewall key (auto, nftables or iptables): Env's, or the one
-// firewall.Open picks. why says which and why, in one line.
-func (env *Env) firewall(mode string) (fw firewall.Backend, why string, err error) {
-	if env.Firewall != nil {
-		fw, err := env.Firewall()
-		return fw, fmt.Sprintf("%T (set by the caller)", fw), err
-	}
-	return firewall.Open(mode)
-}
-
-// packets opens the server's packet source for an NFLOG group: Env's,
-// or the kernel's.
-func (env *Env) packets(group uint16) (listener.Source, error) {
-	if env.Packets != nil {
-		return env.Packets(group)
-	}
-	src, err := listener.Open(listener.DefaultOptions(group))
-	if err != nil {
-		return nil, err
-	}
-	return src, nil
-}
-
-// kernel says whether the server's boundaries are the kernel's.
-func (env *Env) kernel() bool { return env.Firewall == nil && env.Packets == nil }
-
-// hangups returns the channel of reload requests and the function that
-// stops it: Env's, or the process's SIGHUP.
-func (env *Env) hangups() (<-chan os.Signal, func()) {
-	if env.Hangup != nil {
-		return env.Hangup, func() {}
-	}
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGHUP)
-	return c, func() { signal.Stop(c) }
-}
-
-// Run runs the otpknock command line args (without the program name).
-// Its errors carry their exit code (ExitCode).
+// Run runs the otpknock command line args (without the program name):
+// the client's commands here, the server's, its administration's and the
+// TUI's handed to otpknockd (Env.Handoff). Its errors carry their exit
+// code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
-	root := newRoot(&env, args)
+	if len(args) > 1 && (args[0] == "help" || isCompletion(args[0])) && handedOff(args[1]) {
+		return env.handoff(ctx, args, nil, nil, nil)
+	}
+	return Execute(ctx, args, env, nil)
+}
+
+// Execute runs the command line args with the client's commands and
+// cmds, each of which replaces the hand-off of its name: otpknockd runs
+// every command through it (package fullcli).
+func Execute(ctx context.Context, args []string, env Env, cmds []Command) error {
+	root := newRoot(&env, args, cmds)
 	completions(root, &env, args)
 	ran := markRan(root)
 	root.SetArgs(args)
@@ -112,19 +71,56 @@ func Run(ctx context.Context, args []string, env Env) error {
 	return err
 }
 
-// Command returns the otpknock command tree as Run executes it, for
-// tools that document it: cmd/otpknock-man writes its man pages, so
-// that the otpknock binary links no man page writer.
-func Command(env Env) *cobra.Command { return newRoot(&env, nil) }
+// Root returns the whole command tree of the client's commands and cmds
+// as Execute runs it, for tools that document it: cmd/otpknock-man
+// writes its man pages, so that no otpknock binary links a man page
+// writer.
+func Root(env Env, cmds []Command) *cobra.Command { return newRoot(&env, nil, cmds) }
 
-// commands are the constructors of the top-level commands, by name.
-var commands = []struct {
-	name string
-	cmd  func(*Env) *cobra.Command
-}{
-	{"init", newInitCmd}, {"user", newUserCmd}, {"import", newImportCmd}, {"show", newShowCmd},
+// Command is a top-level command: its name and its constructor.
+type Command struct {
+	Name string
+	New  func(*Env) *cobra.Command
+}
+
+// commands are the top-level commands in the order help lists them:
+// the client's, and the commands otpknock hands off with a nil
+// constructor.
+var commands = [...]Command{
+	{"init", nil}, {"user", nil}, {"import", newImportCmd}, {"show", newShowCmd},
 	{"profiles", newProfilesCmd}, {"send", newSendCmd}, {"connect", newConnectCmd},
-	{"server", newServerCmd}, {"firewall", newFirewallCmd}, {"tui", newTUICmd}, {"version", newVersionCmd},
+	{"server", nil}, {"firewall", nil}, {"tui", nil}, {"version", newVersionCmd},
+}
+
+// constructor returns the constructor of the top-level command name:
+// the one of cmds, the client's, or the hand-off.
+func constructor(name string, cmds []Command) func(*Env) *cobra.Command {
+	for _, c := range cmds {
+		if c.Name == name {
+			return c.New
+		}
+	}
+	for _, c := range commands {
+		if c.Name == name && c.New != nil {
+			return c.New
+		}
+	}
+	return func(env *Env) *cobra.Command { return newHandoffCmd(env, name) }
+}
+
+// topLevel returns the names of the top-level commands: commands', then
+// those of cmds that replace no hand-off.
+func topLevel(cmds []Command) []string {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.Name)
+	}
+	for _, c := range cmds {
+		if !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }
 
 // newRoot builds the command tree for args. When args name a top-level
@@ -133,7 +129,7 @@ var commands = []struct {
 // login, where building a dozen unused commands and their flags is a
 // measurable part of the start-up. Anything else (no command, help,
 // completion, an unknown command to suggest for) gets the whole tree.
-func newRoot(env *Env, args []string) *cobra.Command {
+func newRoot(env *Env, args []string, cmds []Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "otpknock",
 		Short: "Port knocking with one-time sequences",
@@ -155,17 +151,18 @@ Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	for _, c := range commands {
-		if len(args) > 0 && args[0] == c.name {
-			root.AddCommand(c.cmd(env))
+	names := topLevel(cmds)
+	for _, name := range names {
+		if len(args) > 0 && args[0] == name {
+			root.AddCommand(constructor(name, cmds)(env))
 			// cobra's completion command is one more subtree to
 			// build; "otpknock completion" gets the whole tree.
 			root.CompletionOptions.DisableDefaultCmd = true
 		}
 	}
 	if !root.HasSubCommands() {
-		for _, c := range commands {
-			root.AddCommand(c.cmd(env))
+		for _, name := range names {
+			root.AddCommand(constructor(name, cmds)(env))
 		}
 	}
 	parents(root)

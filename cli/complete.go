@@ -3,7 +3,6 @@ package cli
 import (
 	"strings"
 
-	"github.com/otpknock/otpknock/config"
 	"github.com/spf13/cobra"
 )
 
@@ -67,24 +66,6 @@ func profileNames(env *Env, hosts bool) func(*cobra.Command) []string {
 	}
 }
 
-// userNames lists the users of the config the command's --config names;
-// nothing when it does not load.
-func userNames(c *cobra.Command) []string {
-	path, err := c.Flags().GetString("config")
-	if err != nil {
-		return nil
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil
-	}
-	out := make([]string, len(cfg.Users))
-	for i, u := range cfg.Users {
-		out[i] = u.Name
-	}
-	return out
-}
-
 // completions readies what only completing needs, when args ask for it:
 // the completion command, built before Execute so that it refuses a
 // shell it does not know (tcsh), and the completions of names and
@@ -104,14 +85,14 @@ func completions(root *cobra.Command, env *Env, args []string) {
 }
 
 // addCompletions completes, beyond subcommands and flag names: profile
-// names (and hosts, for a knock's TARGET), user names, and the values of
-// --format, --knock, --log-format and --log-level.
+// names (and hosts, for a knock's TARGET) and the values of --format.
+// otpknockd's commands complete their own (CompleteFirst,
+// CompleteValues).
 func addCompletions(root *cobra.Command, env *Env) {
 	profiles, targets := firstArg(profileNames(env, false)), firstArg(profileNames(env, true))
 	for path, f := range map[string]completeFunc{
 		"show": targets, "send": targets, "connect": targets,
 		"profiles remove": profiles, "profiles rename": profiles,
-		"user show": firstArg(userNames), "user qr": firstArg(userNames), "user remove": firstArg(userNames),
 	} {
 		if c := find(root, path); c != nil {
 			c.ValidArgsFunction = f
@@ -122,9 +103,6 @@ func addCompletions(root *cobra.Command, env *Env) {
 		f          completeFunc
 	}{
 		{"show", "format", values("plain", "knock")},
-		{"user add", "knock", values("sequence", "packet")},
-		{"server", "log-format", values("text", "json")},
-		{"server", "log-level", values("debug", "info", "warn", "error")},
 		{"send", "profile", listed(profileNames(env, false))},
 		{"connect", "profile", listed(profileNames(env, false))},
 	}

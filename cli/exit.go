@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/otpknock/otpknock/config"
-
 	"github.com/spf13/cobra"
 )
 
@@ -39,28 +37,6 @@ func usage(err error) error {
 // usageErrorf is usage(fmt.Errorf(format, a...)).
 func usageErrorf(format string, a ...any) error { return usage(fmt.Errorf(format, a...)) }
 
-// editError classifies an error of editing the server config: failing
-// to write a valid edit is a runtime failure; a refused edit (a bad
-// config, a user that exists or does not) is an error of usage.
-func editError(err error) error {
-	var w *config.WriteError
-	if errors.As(err, &w) {
-		return err
-	}
-	return usage(err)
-}
-
-// initError classifies an error of writing a new config: an I/O failure
-// creating or writing it is a runtime failure; bad options, an existing
-// file or a lack of permission are errors of usage.
-func initError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && !errors.Is(err, fs.ErrPermission) && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return usage(err)
-}
-
 // knockError classifies an error of sending a knock: missing
 // privileges (a raw or ping socket refused) are a matter of
 // configuration; anything else, a knock that did not open included, is
@@ -81,9 +57,12 @@ func isUsage(err error) bool {
 // ExitUsage for errors of usage or configuration, ExitFailure for any
 // other.
 func ExitCode(err error) int {
+	var st exitStatus
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &st):
+		return int(st)
 	case isUsage(err):
 		return ExitUsage
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
-	"github.com/otpknock/otpknock/qr"
 	"github.com/spf13/cobra"
 )
 
@@ -66,7 +65,7 @@ terminal, - prompts and reads one line without echoing it.`,
 			}
 			pr := provision.Printable
 			fmt.Fprintf(env.Stdout, "Imported profile %s (%s@%s, knocks %s, opens %s) into %s.\n",
-				pr(p.Name), pr(acct.User), pr(acct.ServerID), pr(acct.Host), knockList(acct.Open), pr(s.Path))
+				pr(p.Name), pr(acct.User), pr(acct.ServerID), pr(acct.Host), KnockList(acct.Open), pr(s.Path))
 			if strings.HasPrefix(strings.TrimSpace(a[0]), "otpauth://") {
 				fmt.Fprintln(env.Stderr, "note: the URI and its secret were on the command line; clear them from your shell history (next time use: otpknock import -)")
 			}
@@ -80,7 +79,7 @@ terminal, - prompts and reads one line without echoing it.`,
 
 // maxInput is the most import reads from a file or standard input: a
 // URI is some hundred bytes, its QR code PNG some KiB.
-const maxInput = qr.MaxPNGBytes
+const maxInput = 8 << 20
 
 // readURI returns the URI given directly, on stdin (-), or in a file
 // holding the URI text or a QR code PNG. Reading stops at maxInput bytes
@@ -109,7 +108,7 @@ func readURI(ctx context.Context, env *Env, arg string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", arg, err)
 	}
 	if bytes.HasPrefix(data, pngMagic) {
-		uri, err := qr.DecodePNG(data)
+		uri, err := decodePNG(ctx, env, data)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", arg, err)
 		}
@@ -160,3 +159,24 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// decodePNG reads the URI of a QR code PNG: with Env's DecodePNG, else
+// with otpknockd's, fed the PNG on its standard input; the URI comes
+// back on a pipe, never in an argument.
+func decodePNG(ctx context.Context, env *Env, png []byte) (string, error) {
+	if env.DecodePNG != nil {
+		return env.DecodePNG(png)
+	}
+	var out, errb bytes.Buffer
+	if err := env.handoff(ctx, []string{DecodeQRCommand}, bytes.NewReader(png), &out, &errb); err != nil {
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			return "", errors.New(strings.TrimPrefix(msg, "otpknock: "))
+		}
+		return "", err
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// DecodeQRCommand is otpknockd's hidden command that reads a QR code PNG
+// on its standard input and prints the provisioning URI it holds.
+const DecodeQRCommand = "decode-qr"

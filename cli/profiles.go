@@ -66,7 +66,7 @@ func newProfilesCmd(env *Env) *cobra.Command {
 					knocks = "packet"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s %s %s\t%s\n", p.Name, p.Host, p.User, p.ServerID,
-					knockList(p.Open), knocks, j.Protocols, j.KnockRange, yesNo(p.BindSource))
+					KnockList(p.Open), knocks, j.Protocols, j.KnockRange, YesNo(p.BindSource))
 			}
 			return tw.Flush()
 		},

@@ -59,6 +59,7 @@ otpknock server --check --config /usr/share/doc/otpknock/config.example.yaml
 
 echo "== owners and modes"
 expect_mode /usr/bin/otpknock "root:root 755"
+expect_mode /usr/bin/otpknockd "root:root 755"
 expect_mode /etc/otpknock "root:otpknock 750"
 expect_mode /etc/otpknock/secrets "otpknock:otpknock 700"
 expect_mode /usr/lib/systemd/system/otpknock.service "root:root 644"
@@ -79,7 +80,7 @@ state=$(systemctl is-enabled otpknock.service 2>/dev/null || true)
 [[ $state == disabled ]] || fail "systemctl is-enabled otpknock.service: $state, want disabled"
 if [[ -d /run/systemd/system ]] && systemctl is-active --quiet otpknock.service; then fail "otpknock.service was started"; fi
 for p in /proc/[0-9]*; do
-	[[ $(readlink "$p/exe" 2>/dev/null) == /usr/bin/otpknock ]] && fail "an otpknock process runs: ${p#/proc/}"
+	[[ $(readlink "$p/exe" 2>/dev/null) =~ ^/usr/bin/otpknockd?$ ]] && fail "an otpknock process runs: ${p#/proc/}"
 done
 firewall_clean || fail "the install changed the firewall"
 
@@ -110,7 +111,7 @@ firewall_clean "$ns" && fail "the server installed no rules in $ns"
 ip netns exec "$ns" dpkg -r otpknock
 firewall_clean "$ns" || fail "rules left in $ns after dpkg -r: $(ruleset "$ns")"
 [[ -f /etc/otpknock/config.yaml && -f /etc/otpknock/secrets/alice.key ]] || fail "dpkg -r removed the config"
-[[ ! -e /usr/bin/otpknock ]] || fail "dpkg -r left /usr/bin/otpknock"
+[[ ! -e /usr/bin/otpknock && ! -e /usr/bin/otpknockd ]] || fail "dpkg -r left /usr/bin/otpknock or otpknockd"
 
 echo "== purge leaves nothing"
 dpkg --purge otpknock

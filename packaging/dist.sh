@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds otpknock's release archives into DIST (default dist/), one per
 # target: otpknock_VERSION_GOOS_GOARCH.tar.gz (.zip for Windows) holding a
-# directory of that name with the binary, stamped with VERSION, README.md
+# directory of that name with the binaries otpknock and otpknockd (which
+# otpknock finds beside itself), stamped with VERSION, README.md
 # and LICENSE when there is one; then DIST/SHA256SUMS over the archives.
 # Static (CGO_ENABLED=0), -trimpath, JOBS builds at a time (default 2).
 # Archives are reproducible: names sorted, owner 0, modification time that
@@ -27,8 +28,10 @@ one() {
 	name=otpknock_${version}_${goos}_${goarch}
 	[[ $goos == windows ]] && ext=.exe
 	mkdir -p "$work/$name"
-	GOOS=$goos GOARCH=$goarch CGO_ENABLED=0 go build -trimpath \
-		-ldflags "-s -w -X main.version=$version" -o "$work/$name/otpknock$ext" ./cmd/otpknock
+	for cmd in otpknock otpknockd; do
+		GOOS=$goos GOARCH=$goarch CGO_ENABLED=0 go build -trimpath \
+			-ldflags "-s -w -X main.version=$version" -o "$work/$name/$cmd$ext" ./cmd/$cmd
+	done
 	cp README.md "$work/$name/"
 	if [[ -f LICENSE ]]; then cp LICENSE "$work/$name/"; fi
 	touch -d "@$mtime" "$work/$name" "$work/$name"/*

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks what packaging/dist.sh wrote to DIST (default dist/): SHA256SUMS
 # verifies and names every archive, there is one for each of the eight
-# targets, each holds its binary and README.md, and the binary for this
-# machine, when there is one, reports VERSION.
+# targets, each holds its two binaries and README.md, and the binaries
+# for this machine, when there is one, report VERSION, otpknock through
+# otpknockd too.
 #
 #   packaging/distcheck.sh VERSION [DIST]
 set -euo pipefail
@@ -21,20 +22,23 @@ for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 	name=otpknock_${version}_${goos}_${goarch}
 	if [[ $goos == windows ]]; then
 		files=$(unzip -Z1 "$dist/$name.zip") || fail "$name.zip: not a zip archive"
-		bin=$name/otpknock.exe
+		bin=$name/otpknock.exe full=$name/otpknockd.exe
 	else
 		files=$(tar -tzf "$dist/$name.tar.gz") || fail "$name.tar.gz: not a tar.gz archive"
-		bin=$name/otpknock
+		bin=$name/otpknock full=$name/otpknockd
 	fi
-	for f in "$bin" "$name/README.md"; do
+	for f in "$bin" "$full" "$name/README.md"; do
 		grep -qxF "$f" <<<"$files" || fail "$name: no $f in the archive"
 	done
 	if [[ $t == "$here" ]]; then
 		tmp=$(mktemp -d)
-		tar -C "$tmp" -xzf "$dist/$name.tar.gz" "$bin"
+		tar -C "$tmp" -xzf "$dist/$name.tar.gz" "$bin" "$full"
 		out=$("$tmp/$bin" version)
-		rm -rf "$tmp"
 		[[ $out == "otpknock $version "* ]] || fail "$bin version says \"$out\", want otpknock $version"
+		out=$("$tmp/$full" version)
+		[[ $out == "otpknock $version "* ]] || fail "$full version says \"$out\", want otpknock $version"
+		"$tmp/$bin" init --help | grep -q -- '--server-id' || fail "$bin init --help: otpknock does not hand init to otpknockd"
+		rm -rf "$tmp"
 	fi
 	echo "distcheck: $name ok"
 done

@@ -55,7 +55,7 @@ class Otpknock < Formula
   end
 
   def install
-    bin.install "otpknock"
+    bin.install "otpknock", "otpknockd"
   end
 
   test do
@@ -83,7 +83,7 @@ cat >"$dist/otpknock.json" <<EOF
       "extract_dir": "${base}_windows_arm64"
     }
   },
-  "bin": "otpknock.exe",
+  "bin": ["otpknock.exe", "otpknockd.exe"],
   "checkver": "github",
   "autoupdate": {
     "architecture": {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make package: builds otpknock's .deb and .rpm for amd64 and arm64 into
 # OUT (default dist/packages) with nfpm, a Go tool of the module (go tool
-# nfpm). The host's bin/otpknock (make build) generates the example
+# nfpm). The host's bin/otpknock and bin/otpknockd (make build) generate the example
 # config, man pages and completions, as make install does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +18,10 @@ export SOURCE_DATE_EPOCH
 rm -rf "$stage" && mkdir -p "$stage/stage/man" "$stage/scripts/deb" "$stage/scripts/rpm" "$out"
 
 for arch in amd64 arm64; do
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath \
-		-ldflags "-s -w -X main.version=$version" -o "$stage/linux-$arch/otpknock" ./cmd/otpknock
+	for cmd in otpknock otpknockd; do
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath \
+			-ldflags "-s -w -X main.version=$version" -o "$stage/linux-$arch/$cmd" ./cmd/$cmd
+	done
 done
 
 s=$stage/stage
@@ -39,8 +41,9 @@ gzip -9n "$s"/man/*.1
 	printf '\n -- otpknock maintainers <dev@otpknock.invalid>  %s\n' "$(date -u -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$s/changelog.gz"
 
-# The licenses of the Go modules linked into the binary.
-"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/otpknock |
+# The licenses of the Go modules linked into the binaries (otpknockd's
+# hold otpknock's).
+"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/otpknockd |
 	sort -u | while read -r mod dir; do
 	printf '%s\n%s\n\n' "$mod" "${mod//?/=}"
 	found=

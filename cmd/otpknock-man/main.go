@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/fullcli"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )
@@ -43,7 +44,7 @@ func write(dir, version string, stdout io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
-	root := cli.Command(cli.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv, Version: version})
+	root := fullcli.Root(fullcli.Env{Env: cli.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv, Version: version}})
 	root.DisableAutoGenTag = true
 	for _, c := range pages(root) {
 		c.Long = preformat(c.Long)

@@ -1,5 +1,8 @@
-// Command otpknock is port knocking with one-time sequences: the server
-// daemon, its administration, and the client. See README.md.
+// Command otpknock is port knocking with one-time sequences: the client
+// that knocks (import, show, profiles, send, connect), small to start
+// fast, as ssh runs it on every login. It hands the server, its
+// administration, the TUI and QR code PNGs to otpknockd, which it finds
+// beside itself. See README.md.
 package main
 
 import (
@@ -26,7 +29,9 @@ func main() {
 	})
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "otpknock:", err)
+		if msg := err.Error(); msg != "" { // otpknockd has spoken
+			fmt.Fprintln(os.Stderr, "otpknock:", msg)
+		}
 		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
-	"github.com/otpknock/otpknock/internal/netnstest"
 	"strings"
 	"testing"
+
+	"github.com/otpknock/otpknock/internal/netnstest"
 )
 
 // bin is the otpknock binary built for this package's tests, in a
@@ -30,7 +32,10 @@ func TestBinary(t *testing.T) {
 		{[]string{"--help"}, 0, "otpknock hides services", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
 		{[]string{"show", "--bogus"}, 2, "", "otpknock: unknown flag: --bogus"},
+		// Handed to otpknockd: its exit code, its one line.
 		{[]string{"user", "list", "-c", "/nonexistent/config.yaml"}, 2, "", "otpknock: config /nonexistent/config.yaml does not exist"},
+		{[]string{"server", "--help"}, 0, "Run the otpknock server", ""},
+		{[]string{"help", "firewall"}, 0, "otpknock firewall [command]", ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -55,5 +60,24 @@ func TestBinary(t *testing.T) {
 				t.Errorf("stderr = %q, want one line starting %q", errb.String(), tt.stderrRE)
 			}
 		})
+	}
+}
+
+// TestClientLinks: the otpknock binary links none of what otpknock
+// hands to otpknockd: the server's packages, the TUI, the QR decoder.
+// Each would run its package initialisation at every start of the
+// client (BenchmarkStartup).
+func TestClientLinks(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range []string{"github.com/otpknock/otpknock/fullcli", "github.com/otpknock/otpknock/config",
+		"github.com/otpknock/otpknock/daemon", "github.com/otpknock/otpknock/firewall", "github.com/otpknock/otpknock/listener",
+		"github.com/otpknock/otpknock/tui", "github.com/otpknock/otpknock/qr", "github.com/charmbracelet/bubbletea",
+		"github.com/makiuchi-d/gozxing", "github.com/vishvananda/netlink", "github.com/google/nftables", "net/http"} {
+		if slices.Contains(strings.Fields(string(out)), pkg) {
+			t.Errorf("otpknock links %s", pkg)
+		}
 	}
 }

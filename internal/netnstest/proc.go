@@ -31,20 +31,26 @@ func (l *Buffer) String() string {
 	return l.b.String()
 }
 
-// BuildBinary builds the Go command package pkg into a directory every
-// user may enter (tests run it as nobody too). remove deletes it.
+// FullPackage is the command package of otpknockd, which the otpknock
+// binary hands its server, administration and TUI commands to.
+const FullPackage = "github.com/otpknock/otpknock/cmd/otpknockd"
+
+// BuildBinary builds the Go command package pkg (otpknock) and otpknockd
+// beside it into a directory every user may enter (tests run them as
+// nobody too), and returns the path of the first. remove deletes them.
 func BuildBinary(pkg string) (path string, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "otpknock-bin-")
 	if err != nil {
 		return "", nil, err
 	}
 	os.Chmod(dir, 0o755)
-	path = filepath.Join(dir, "otpknock")
-	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	for name, p := range map[string]string{"otpknock": pkg, "otpknockd": FullPackage} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), p).CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return "", nil, fmt.Errorf("go build %s: %v\n%s", p, err, out)
+		}
 	}
-	return path, func() { os.RemoveAll(dir) }, nil
+	return filepath.Join(dir, "otpknock"), func() { os.RemoveAll(dir) }, nil
 }
 
 // RunWithBinary builds the command package pkg into *bin, runs the

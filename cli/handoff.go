@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/cobra"
+)
+
+// Full is the program that runs every otpknock command: the server, its
+// administration, the TUI and reading a QR code PNG, which otpknock, the
+// client that ssh starts on every login, hands to it to start fast.
+const Full = "otpknockd"
+
+// HandoffSummary returns the summary otpknock's help shows for a command
+// it hands to otpknockd, the same as otpknockd's own (a test compares
+// them), and whether it hands name off.
+func HandoffSummary(name string) (string, bool) {
+	switch name {
+	case "init":
+		return "Write a commented default server config", true
+	case "user":
+		return "Add, list, show and remove the server's users; print their URI again", true
+	case "server":
+		return "Run the knock server: watch knocks, open services for their senders", true
+	case "firewall":
+		return "Show, lock or remove the server's firewall table or chain, sets and grants", true
+	case "tui":
+		return "The knock at a glance: profiles, the current sequence, one key to knock", true
+	}
+	return "", false
+}
+
+func handedOff(name string) bool { _, ok := HandoffSummary(name); return ok }
+
+func isCompletion(arg string) bool {
+	return arg == cobra.ShellCompRequestCmd || arg == cobra.ShellCompNoDescRequestCmd
+}
+
+// newHandoffCmd is the command name of otpknock that otpknockd runs: its
+// flags and arguments, help included, are otpknockd's to parse.
+func newHandoffCmd(env *Env, name string) *cobra.Command {
+	short, _ := HandoffSummary(name)
+	return &cobra.Command{
+		Use:                name,
+		Short:              short,
+		Long:               short + ".\n\notpknock runs " + name + " with " + Full + ": see otpknock " + name + " --help.",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return env.handoff(cmd.Context(), append([]string{name}, a...), nil, nil, nil)
+		},
+	}
+}
+
+// handoff runs args with otpknockd: Env's Handoff, or the program.
+func (env *Env) handoff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if env.Handoff != nil {
+		return env.Handoff(ctx, args, stdin, stdout, stderr)
+	}
+	path, err := FullPath()
+	if err != nil {
+		return err
+	}
+	if stdin == nil {
+		return replace(path, args)
+	}
+	return runFull(ctx, path, args, stdin, stdout, stderr)
+}
+
+// FullPath returns the path of otpknockd: beside the running executable,
+// else the first on PATH; the error names both places and the fix.
+func FullPath() (string, error) {
+	name := Full
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	self, err := os.Executable()
+	if err == nil {
+		if self, err = filepath.EvalSymlinks(self); err == nil {
+			p := filepath.Join(filepath.Dir(self), name)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				return p, nil
+			}
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	where := "beside otpknock"
+	if self != "" {
+		where = "in " + filepath.Dir(self)
+	}
+	return "", fmt.Errorf("%s runs this command and is not %s nor on PATH: install it from the same release as otpknock", Full, where)
+}
+
+// runFull runs otpknockd with args as a child and waits for it; its
+// exit status becomes the error's exit code, and it has said why itself.
+func runFull(ctx context.Context, path string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	err := cmd.Run()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() > 0 {
+		return exitStatus(ee.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("running %s: %w", Full, err)
+	}
+	return nil
+}
+
+// exitStatus is the exit status of a command that otpknockd ran and
+// reported itself: the process exits with it and prints nothing more.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "" }

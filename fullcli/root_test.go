@@ -1,0 +1,61 @@
+package fullcli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/cli"
+)
+
+// TestRootForCommand checks that the tree built for one command gives
+// the same help and the same refusals as the whole tree: a command's
+// output must not depend on its siblings being built.
+func TestRootForCommand(t *testing.T) {
+	var cases [][]string
+	for _, c := range Root(Env{}).Commands() {
+		cases = append(cases, []string{c.Name(), "--help"}, []string{c.Name(), "--no-such-flag"})
+	}
+	cases = append(cases, []string{"user", "add", "--help"}, []string{"profiles", "nope"}, []string{"send"})
+	for _, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			h := newHarness(t)
+			out, stderr, err := h.run("", args...)
+			whole := Root(Env{Env: cli.Env{Stdout: &bytes.Buffer{}}})
+			var wantOut bytes.Buffer
+			whole.SetArgs(args)
+			whole.SetOut(&wantOut)
+			whole.SetErr(&wantOut)
+			wantErr := whole.Execute()
+			if args[len(args)-1] == "--help" && !strings.Contains(wantOut.String(), "Usage:") {
+				t.Fatalf("the whole tree printed no help:\n%s", wantOut.String())
+			}
+			if diff := cmp.Diff(wantOut.String(), out+stderr); diff != "" {
+				t.Errorf("output (-whole tree +one command):\n%s", diff)
+			}
+			if (err == nil) != (wantErr == nil) || err != nil && !strings.Contains(err.Error(), wantErr.Error()) {
+				t.Errorf("error: one command %v, whole tree %v", err, wantErr)
+			}
+		})
+	}
+}
+
+// TestHandoffSummaries: otpknock's help describes each command it hands
+// to otpknockd as otpknockd does.
+func TestHandoffSummaries(t *testing.T) {
+	handed := 0
+	for _, c := range Root(Env{}).Commands() {
+		want, ok := cli.HandoffSummary(c.Name())
+		if !ok {
+			continue
+		}
+		handed++
+		if c.Short != want {
+			t.Errorf("%s: otpknock says %q, otpknockd %q", c.Name(), want, c.Short)
+		}
+	}
+	if handed != 5 {
+		t.Errorf("%d of otpknockd's commands are handed off, want 5 (init, user, server, firewall, tui)", handed)
+	}
+}
