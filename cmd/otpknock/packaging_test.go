@@ -126,7 +126,8 @@ func TestServerLeastPrivilege(t *testing.T) {
 }
 
 // procStatus reads the first field of each line of /proc/PID/status of
-// the process setpriv became.
+// the process setpriv became: otpknock, then otpknockd in its place (the
+// server is handed off).
 func procStatus(t *testing.T, pid int) map[string]string {
 	t.Helper()
 	var out map[string]string
@@ -144,11 +145,11 @@ func procStatus(t *testing.T, pid int) map[string]string {
 			}
 		}
 		f.Close()
-		if out["Name"] == "otpknock" {
+		if out["Name"] == "otpknockd" {
 			return out
 		}
 	}
-	t.Fatalf("process %d never became otpknock: %v", pid, out)
+	t.Fatalf("process %d never became otpknockd: %v", pid, out)
 	return nil
 }
 
