@@ -1,5 +1,5 @@
 // Command otpknock-man writes otpknock's man pages (otpknock.1,
-// otpknock-server.1, ...) into a directory: `make man` and `make
+// otpknock-server.1, ..., and otpknockd.1) into a directory: `make man` and `make
 // install` run it. It is a program of its own so that the otpknock
 // binary does not link the man page writer and its Markdown parser.
 //
@@ -59,7 +59,36 @@ func write(dir, version string, stdout io.Writer) error {
 			return fmt.Errorf("man pages: %w", err)
 		}
 	}
+	if err := writeFullPage(dir, version); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "wrote man pages to %s\n", dir)
+	return nil
+}
+
+// writeFullPage writes otpknockd.1: the program that runs every otpknock
+// command, whose pages are otpknock's.
+func writeFullPage(dir, version string) error {
+	c := &cobra.Command{
+		Use:   "otpknockd COMMAND [flags]",
+		Short: "Run any otpknock command: the server, its administration, the TUI",
+		Long: `otpknockd runs every otpknock command, with the same command line,
+flags, output and exit status; their pages are otpknock's (otpknock(1),
+otpknock-server(1), ...). otpknock, the client, starts fast because it
+links only its own commands (import, show, profiles, send, connect); it
+hands init, user, server, firewall, tui and QR code PNGs to otpknockd,
+which it looks for beside itself, then on PATH, and which runs in its
+place. The systemd units run otpknockd server and otpknockd firewall lock.`,
+		DisableAutoGenTag: true,
+	}
+	hdr := &doc.GenManHeader{Title: "OTPKNOCKD", Section: "1", Source: "otpknock " + version, Manual: "otpknock manual"}
+	var b bytes.Buffer
+	if err := doc.GenMan(c, hdr, &b); err != nil {
+		return fmt.Errorf("man pages: otpknockd: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "otpknockd.1"), b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("man pages: %w", err)
+	}
 	return nil
 }
 

@@ -54,6 +54,15 @@ func TestWrite(t *testing.T) {
 			}
 		})
 	}
+	full, err := os.ReadFile(filepath.Join(dir, "otpknockd.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`.TH "OTPKNOCKD" "1"`, "otpknock v1.2.3", "otpknockd - Run any otpknock command", "otpknock-server(1)"} {
+		if !strings.Contains(string(full), s) {
+			t.Errorf("otpknockd.1 lacks %q:\n%s", s, full)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "otpknock-man.1")); err == nil {
 		t.Error("otpknock-man.1 written: the generator is no command of otpknock")
 	}
