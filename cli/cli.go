@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -15,12 +16,16 @@ import (
 
 // Env is everything a command reads from or writes to its surroundings.
 type Env struct {
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
-	Getenv  func(string) string
-	Clock   clock.Clock
-	Version string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	Clock  clock.Clock
+	// Version is the version otpknock reports; with BuildInfo set, the
+	// one ResolveVersion makes of it, read on first use (--version,
+	// version): parsing the build information costs every start.
+	Version   string
+	BuildInfo func() (*debug.BuildInfo, bool)
 	// Writer and Prober replace the kernel packet writer and the TCP
 	// dialer of send and connect when set (tests).
 	Writer sender.Writer
@@ -143,7 +148,7 @@ Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
          otpknock send, otpknock connect, otpknock tui`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       env.Version,
+		Version:       env.version(args),
 	}
 	// --version without cobra's -v shorthand: -v is send's and
 	// connect's --verbose.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 
 	"github.com/otpknock/otpknock/provision"
 	"github.com/spf13/cobra"
@@ -26,6 +27,17 @@ func ResolveVersion(stamped string, read func() (*debug.BuildInfo, bool)) string
 	return "dev"
 }
 
+// version returns the version to report (ResolveVersion) when args
+// are nil (asked) or hold --version, which cobra answers with the root
+// command's; else the stamped version, sparing the start the build
+// information's parsing.
+func (env *Env) version(args []string) string {
+	if env.BuildInfo == nil || args != nil && !slices.Contains(args, "--version") {
+		return env.Version
+	}
+	return ResolveVersion(env.Version, env.BuildInfo)
+}
+
 func newVersionCmd(env *Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -33,7 +45,7 @@ func newVersionCmd(env *Env) *cobra.Command {
 		Args:  args(0, 0, "no arguments"),
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(env.Stdout, "otpknock %s (derivation otpknock/v%d, %s, %s/%s)\n",
-				env.Version, provision.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				env.version(nil), provision.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
 }

@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +37,40 @@ func TestResolveVersion(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := ResolveVersion(tt.stamped, tt.read); got != tt.want {
 				t.Errorf("ResolveVersion(%q) = %q, want %q", tt.stamped, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestVersionRead: version and --version report the module version
+// from the build information; other commands never read it.
+func TestVersionRead(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // on stdout; "" when the build information is not read
+	}{
+		{[]string{"version"}, "otpknock v1.2.3 ("},
+		{[]string{"--version"}, "otpknock version v1.2.3\n"},
+		{[]string{"profiles"}, ""},
+		{[]string{"show", "--help"}, ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			reads := 0
+			var out bytes.Buffer
+			err := Run(context.Background(), tc.args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
+				Getenv: func(string) string { return filepath.Join(t.TempDir(), "client.yaml") }, Version: "dev",
+				BuildInfo: func() (*debug.BuildInfo, bool) {
+					reads++
+					return &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" && reads != 0 {
+				t.Errorf("the build information was read %d times", reads)
+			}
+			if tc.want != "" && !strings.HasPrefix(out.String(), tc.want) {
+				t.Errorf("stdout %q, want it to start with %q", out.String(), tc.want)
 			}
 		})
 	}
