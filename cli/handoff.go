@@ -96,7 +96,7 @@ func FullPath() (string, error) {
 	if self != "" {
 		where = "in " + filepath.Dir(self)
 	}
-	return "", fmt.Errorf("%s runs this command and is not %s nor on PATH: install it from the same release as otpknock", Full, where)
+	return "", fmt.Errorf("%s runs this command and is not %s nor on PATH: install it from the same release as otpknock (its archives and packages hold both; with Go: go install github.com/otpknock/otpknock/cmd/%s@VERSION)", Full, where, Full)
 }
 
 // runFull runs otpknockd with args as a child and waits for it; its
