@@ -67,10 +67,29 @@ func (env *Env) handoff(ctx context.Context, args []string, stdin io.Reader, std
 	if err != nil {
 		return err
 	}
+	environ := append(os.Environ(), ClientVersionEnv+"="+env.version(nil))
 	if stdin == nil {
-		return replace(path, args)
+		return replace(path, args, environ)
 	}
-	return runFull(ctx, path, args, stdin, stdout, stderr)
+	return runFull(ctx, path, args, environ, stdin, stdout, stderr)
+}
+
+// ClientVersionEnv names the variable in which otpknock tells otpknockd
+// its version when it hands a command off, so that otpknockd can warn
+// of binaries from two releases (CheckClientVersion).
+const ClientVersionEnv = "OTPKNOCK_CLIENT_VERSION"
+
+// CheckClientVersion warns on env's standard error, in one line, when
+// the otpknock that handed this command off (ClientVersionEnv) is of
+// another version than this program.
+func CheckClientVersion(env *Env) {
+	client := env.Getenv(ClientVersionEnv)
+	if client == "" {
+		return
+	}
+	if own := env.version(nil); client != own {
+		fmt.Fprintf(env.Stderr, "otpknock: warning: otpknock %s handed this command to %s %s: install both from one release\n", client, Full, own)
+	}
 }
 
 // FullPath returns the path of otpknockd: beside the running executable,
@@ -101,9 +120,9 @@ func FullPath() (string, error) {
 
 // runFull runs otpknockd with args as a child and waits for it; its
 // exit status becomes the error's exit code, and it has said why itself.
-func runFull(ctx context.Context, path string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runFull(ctx context.Context, path string, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = environ, stdin, stdout, stderr
 	err := cmd.Run()
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() > 0 {
 		return exitStatus(ee.ExitCode())

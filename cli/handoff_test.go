@@ -168,11 +168,52 @@ func TestRunFullExitStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err = runFull(context.Background(), sh, []string{"-c", "cat; exit 3"}, strings.NewReader("png"), &out, io.Discard)
+	err = runFull(context.Background(), sh, []string{"-c", "cat; exit 3"}, nil, strings.NewReader("png"), &out, io.Discard)
 	if ExitCode(err) != 3 || out.String() != "png" {
 		t.Errorf("runFull: exit code %d (%v), stdout %q; want 3 and %q", ExitCode(err), err, out.String(), "png")
 	}
-	if err := runFull(context.Background(), filepath.Join(t.TempDir(), "none"), nil, nil, io.Discard, io.Discard); err == nil || errors.As(err, new(exitStatus)) {
+	if err := runFull(context.Background(), filepath.Join(t.TempDir(), "none"), nil, nil, nil, io.Discard, io.Discard); err == nil || errors.As(err, new(exitStatus)) {
 		t.Errorf("runFull of a missing program: %v, want an error that is no exit status", err)
+	}
+}
+
+// TestHandoffTellsVersion runs a stand-in otpknockd from PATH as import
+// runs decode-qr: it gets the arguments, the input and otpknock's version
+// in ClientVersionEnv.
+func TestHandoffTellsVersion(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	script := "#!/bin/sh\nprintf '%s %s %s\\n' \"$" + ClientVersionEnv + "\" \"$*\" \"$(/bin/cat)\"\n"
+	if err := os.WriteFile(filepath.Join(dir, Full), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	env := &Env{Version: "v9.8.7"}
+	if err := env.handoff(context.Background(), []string{DecodeQRCommand}, strings.NewReader("png"), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "v9.8.7 decode-qr png\n"; out.String() != want {
+		t.Errorf("otpknockd saw %q, want %q", out.String(), want)
+	}
+}
+
+// TestCheckClientVersion: otpknockd warns, in one line, when the
+// otpknock that handed it the command is of another release.
+func TestCheckClientVersion(t *testing.T) {
+	for _, tc := range []struct{ client, own, want string }{
+		{"", "v1.2.3", ""},
+		{"v1.2.3", "v1.2.3", ""},
+		{"v1.2.2", "v1.2.3", "otpknock: warning: otpknock v1.2.2 handed this command to otpknockd v1.2.3: install both from one release\n"},
+	} {
+		var errb bytes.Buffer
+		CheckClientVersion(&Env{Stderr: &errb, Version: tc.own, Getenv: func(k string) string {
+			if k == ClientVersionEnv {
+				return tc.client
+			}
+			return ""
+		}})
+		if errb.String() != tc.want {
+			t.Errorf("client %q, otpknockd %q: stderr %q, want %q", tc.client, tc.own, errb.String(), tc.want)
+		}
 	}
 }

@@ -4,14 +4,13 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"syscall"
 )
 
 // replace runs otpknockd with args in this process's place: the same
 // process, standard streams, signals and exit status (systemd's
 // otpknock server stays the service's main process).
-func replace(path string, args []string) error {
-	err := syscall.Exec(path, append([]string{path}, args...), os.Environ())
+func replace(path string, args, environ []string) error {
+	err := syscall.Exec(path, append([]string{path}, args...), environ)
 	return fmt.Errorf("running %s: %w", Full, err)
 }

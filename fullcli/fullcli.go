@@ -47,6 +47,7 @@ func Run(ctx context.Context, args []string, env Env) error {
 	if env.DecodePNG == nil {
 		env.DecodePNG = qr.DecodePNG
 	}
+	cli.CheckClientVersion(&env.Env)
 	return cli.Execute(ctx, args, env.Env, commands(&env))
 }
 
