@@ -88,7 +88,7 @@ dist-check: ## check dist/: SHA256SUMS, an archive per target holding its binary
 man: ## write the man pages (otpknock.1, otpknock-server.1, ...) to bin/man
 	rm -rf $(MANDIR) && $(GO) run ./cmd/otpknock-man -version $(VERSION) $(MANDIR) >/dev/null
 
-install: build man ## install binary, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
+install: build man ## install both binaries, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
 	install -D -m 0755 $(FULL) $(DESTDIR)$(BINDIR)/otpknockd
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service

@@ -47,7 +47,7 @@ type Env struct {
 // TUI's handed to otpknockd (Env.Handoff). Its errors carry their exit
 // code (ExitCode).
 func Run(ctx context.Context, args []string, env Env) error {
-	if len(args) > 1 && (args[0] == "help" || isCompletion(args[0])) && handedOff(args[1]) {
+	if asksAboutHandoff(args) {
 		return env.handoff(ctx, args, nil, nil, nil)
 	}
 	return Execute(ctx, args, env, nil)
@@ -145,7 +145,10 @@ service for the knocking address only, for a short time.
 Server:  otpknock init, otpknock user add|list|show|qr|remove,
          otpknock server, otpknock firewall status|lock|remove
 Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
-         otpknock send, otpknock connect, otpknock tui`,
+         otpknock send, otpknock connect, otpknock tui
+
+otpknock runs init, user, server, firewall and tui with otpknockd,
+beside it or on PATH.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       env.version(args),

@@ -28,7 +28,7 @@ func (e usageError) Unwrap() error { return e.err }
 
 // usage marks err as an error of usage or configuration; nil stays nil.
 func usage(err error) error {
-	if err == nil || isUsage(err) {
+	if err == nil || isUsage(err) || errors.As(err, new(HandoffError)) {
 		return err
 	}
 	return usageError{err}

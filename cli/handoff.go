@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -39,6 +41,21 @@ func HandoffSummary(name string) (string, bool) {
 
 func handedOff(name string) bool { _, ok := HandoffSummary(name); return ok }
 
+// asksAboutHandoff says whether args ask for the help of a command that
+// otpknock hands off (help user add), or ask the shell's completion
+// request command to complete one (__complete user add --k, __complete
+// help user ""): otpknockd knows their subcommands and flags.
+func asksAboutHandoff(args []string) bool {
+	if len(args) < 2 || args[0] != "help" && !isCompletion(args[0]) {
+		return false
+	}
+	rest := args[1:]
+	if isCompletion(args[0]) && rest[0] == "help" {
+		rest = rest[1:]
+	}
+	return len(rest) > 0 && handedOff(rest[0])
+}
+
 func isCompletion(arg string) bool {
 	return arg == cobra.ShellCompRequestCmd || arg == cobra.ShellCompNoDescRequestCmd
 }
@@ -67,11 +84,18 @@ func (env *Env) handoff(ctx context.Context, args []string, stdin io.Reader, std
 	if err != nil {
 		return err
 	}
-	environ := append(os.Environ(), ClientVersionEnv+"="+env.version(nil))
+	environ := withVersion(os.Environ(), env.version(nil))
 	if stdin == nil {
 		return replace(path, args, environ)
 	}
 	return runFull(ctx, path, args, environ, stdin, stdout, stderr)
+}
+
+// withVersion returns environ with ClientVersionEnv set to version, in
+// place of any value it had.
+func withVersion(environ []string, version string) []string {
+	out := slices.DeleteFunc(slices.Clone(environ), func(kv string) bool { return strings.HasPrefix(kv, ClientVersionEnv+"=") })
+	return append(out, ClientVersionEnv+"="+version)
 }
 
 // ClientVersionEnv names the variable in which otpknock tells otpknockd
@@ -103,7 +127,7 @@ func FullPath() (string, error) {
 	if err == nil {
 		if self, err = filepath.EvalSymlinks(self); err == nil {
 			p := filepath.Join(filepath.Dir(self), name)
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && (runtime.GOOS == "windows" || st.Mode()&0o111 != 0) {
 				return p, nil
 			}
 		}
@@ -115,7 +139,7 @@ func FullPath() (string, error) {
 	if self != "" {
 		where = "in " + filepath.Dir(self)
 	}
-	return "", fmt.Errorf("%s runs this command and is not %s nor on PATH: install it from the same release as otpknock (its archives and packages hold both; with Go: go install github.com/otpknock/otpknock/cmd/%s@VERSION)", Full, where, Full)
+	return "", HandoffError{fmt.Errorf("%s runs this command and is not %s nor on PATH: install it from the same release as otpknock (its archives and packages hold both; with Go: go install github.com/otpknock/otpknock/cmd/%s@VERSION)", Full, where, Full)}
 }
 
 // runFull runs otpknockd with args as a child and waits for it; its
@@ -128,10 +152,17 @@ func runFull(ctx context.Context, path string, args, environ []string, stdin io.
 		return exitStatus(ee.ExitCode())
 	}
 	if err != nil {
-		return fmt.Errorf("running %s: %w", Full, err)
+		return HandoffError{fmt.Errorf("running %s: %w", path, err)}
 	}
 	return nil
 }
+
+// HandoffError is a failure to run otpknockd at all (missing, not
+// executable): a runtime failure, never an error of usage.
+type HandoffError struct{ Err error }
+
+func (e HandoffError) Error() string { return e.Err.Error() }
+func (e HandoffError) Unwrap() error { return e.Err }
 
 // exitStatus is the exit status of a command that otpknockd ran and
 // reported itself: the process exits with it and prints nothing more.

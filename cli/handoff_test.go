@@ -3,11 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,6 +67,8 @@ func TestHandoff(t *testing.T) {
 		{"tui", []string{"tui"}, [][]string{{"tui"}}},
 		{"help user", []string{"help", "user", "add"}, [][]string{{"help", "user", "add"}}},
 		{"completion", []string{"__complete", "user", "show", ""}, [][]string{{"__complete", "user", "show", ""}}},
+		{"completion of help", []string{"__complete", "help", "user", ""}, [][]string{{"__complete", "help", "user", ""}}},
+		{"client completion of help", []string{"__complete", "help", "profiles", ""}, nil},
 		{"client command", []string{"profiles"}, nil},
 		{"client help", []string{"help", "send"}, nil},
 		{"client completion", []string{"__complete", "show", ""}, nil},
@@ -93,11 +94,13 @@ func TestHandoff(t *testing.T) {
 // otpknock adds no message of its own to what otpknockd said.
 func TestHandoffExitStatus(t *testing.T) {
 	for _, code := range []int{ExitFailure, ExitUsage, 3} {
-		h := &handoffs{answer: func([]string, io.Writer, io.Writer) error { return exitStatus(code) }}
-		_, _, err := runWith(t, h, "", "server", "--config", "missing.yaml")
-		if got := ExitCode(err); got != code || err.Error() != "" {
-			t.Errorf("otpknockd exits %d: otpknock's exit code %d, message %q; want %d and none", code, got, err.Error(), code)
-		}
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			h := &handoffs{answer: func([]string, io.Writer, io.Writer) error { return exitStatus(code) }}
+			_, _, err := runWith(t, h, "", "server", "--config", "missing.yaml")
+			if got := ExitCode(err); got != code || err.Error() != "" {
+				t.Errorf("otpknockd exits %d: otpknock's exit code %d, message %q; want %d and none", code, got, err.Error(), code)
+			}
+		})
 	}
 }
 
@@ -130,70 +133,39 @@ func TestImportPNGHandoff(t *testing.T) {
 			t.Errorf("import printed %q", out)
 		}
 	})
-	t.Run("refused", func(t *testing.T) {
-		h := &handoffs{answer: func(_ []string, _, stderr io.Writer) error {
-			io.WriteString(stderr, "otpknock: no QR code found in the image\n")
-			return exitStatus(ExitUsage)
+	const warning = "otpknock: warning: otpknock v1 handed this command to otpknockd v2: install both from one release"
+	t.Run("decoded, with a warning", func(t *testing.T) {
+		h := &handoffs{answer: func(_ []string, stdout, stderr io.Writer) error {
+			io.WriteString(stderr, warning+"\n")
+			_, err := io.WriteString(stdout, uri+"\n")
+			return err
 		}}
-		_, _, err := runWith(t, h, "", "import", file)
-		if want := file + ": no QR code found in the image"; err == nil || err.Error() != want {
-			t.Errorf("import error %v, want %q", err, want)
+		_, stderr, err := runWith(t, h, "", "import", file)
+		if err != nil || !strings.HasPrefix(stderr, warning+"\n") {
+			t.Errorf("import: %v, stderr %q; want no error and the warning first", err, stderr)
 		}
 	})
-}
-
-// TestFullPath: otpknockd is looked for beside otpknock, then on PATH;
-// found nowhere, the error says what is missing and how to fix it.
-func TestFullPath(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("PATH", dir)
-	_, err := FullPath()
-	if err == nil || !strings.Contains(err.Error(), "otpknockd runs this command") || !strings.Contains(err.Error(), "install it") {
-		t.Errorf("FullPath() without otpknockd: %v", err)
-	}
-	full := filepath.Join(dir, "otpknockd")
-	if err := os.WriteFile(full, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := FullPath(); err != nil || got != full {
-		t.Errorf("FullPath() = %q, %v; want %q", got, err, full)
-	}
-}
-
-// TestRunFullExitStatus runs a child as otpknockd is run for decode-qr:
-// its exit status comes back as the error's exit code.
-func TestRunFullExitStatus(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = runFull(context.Background(), sh, []string{"-c", "cat; exit 3"}, nil, strings.NewReader("png"), &out, io.Discard)
-	if ExitCode(err) != 3 || out.String() != "png" {
-		t.Errorf("runFull: exit code %d (%v), stdout %q; want 3 and %q", ExitCode(err), err, out.String(), "png")
-	}
-	if err := runFull(context.Background(), filepath.Join(t.TempDir(), "none"), nil, nil, nil, io.Discard, io.Discard); err == nil || errors.As(err, new(exitStatus)) {
-		t.Errorf("runFull of a missing program: %v, want an error that is no exit status", err)
-	}
-}
-
-// TestHandoffTellsVersion runs a stand-in otpknockd from PATH as import
-// runs decode-qr: it gets the arguments, the input and otpknock's version
-// in ClientVersionEnv.
-func TestHandoffTellsVersion(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("PATH", dir)
-	script := "#!/bin/sh\nprintf '%s %s %s\\n' \"$" + ClientVersionEnv + "\" \"$*\" \"$(/bin/cat)\"\n"
-	if err := os.WriteFile(filepath.Join(dir, Full), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	env := &Env{Version: "v9.8.7"}
-	if err := env.handoff(context.Background(), []string{DecodeQRCommand}, strings.NewReader("png"), &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	if want := "v9.8.7 decode-qr png\n"; out.String() != want {
-		t.Errorf("otpknockd saw %q, want %q", out.String(), want)
+	for _, tc := range []struct {
+		name, stderr, want, warned string
+		code                       int
+	}{
+		{"refused", "otpknock: no QR code found in the image\n", file + ": no QR code found in the image", "", ExitUsage},
+		{"refused, with a warning", warning + "\notpknock: no QR code found in the image\n", file + ": no QR code found in the image", warning + "\n", ExitUsage},
+		{"silent failure", "", file + ": otpknockd decode-qr: exit status 3", "", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &handoffs{answer: func(_ []string, _, stderr io.Writer) error {
+				io.WriteString(stderr, tc.stderr)
+				return exitStatus(tc.code)
+			}}
+			_, stderr, err := runWith(t, h, "", "import", file)
+			if err == nil || err.Error() != tc.want || ExitCode(err) != ExitUsage {
+				t.Errorf("import error %v (exit %d), want %q (exit %d)", err, ExitCode(err), tc.want, ExitUsage)
+			}
+			if stderr != tc.warned {
+				t.Errorf("stderr %q, want %q", stderr, tc.warned)
+			}
+		})
 	}
 }
 
@@ -205,15 +177,26 @@ func TestCheckClientVersion(t *testing.T) {
 		{"v1.2.3", "v1.2.3", ""},
 		{"v1.2.2", "v1.2.3", "otpknock: warning: otpknock v1.2.2 handed this command to otpknockd v1.2.3: install both from one release\n"},
 	} {
-		var errb bytes.Buffer
-		CheckClientVersion(&Env{Stderr: &errb, Version: tc.own, Getenv: func(k string) string {
-			if k == ClientVersionEnv {
-				return tc.client
+		t.Run(tc.client+" "+tc.own, func(t *testing.T) {
+			var errb bytes.Buffer
+			CheckClientVersion(&Env{Stderr: &errb, Version: tc.own, Getenv: func(k string) string {
+				if k == ClientVersionEnv {
+					return tc.client
+				}
+				return ""
+			}})
+			if errb.String() != tc.want {
+				t.Errorf("stderr %q, want %q", errb.String(), tc.want)
 			}
-			return ""
-		}})
-		if errb.String() != tc.want {
-			t.Errorf("client %q, otpknockd %q: stderr %q, want %q", tc.client, tc.own, errb.String(), tc.want)
-		}
+		})
+	}
+}
+
+// TestWithVersion: the variable otpknockd reads is otpknock's version,
+// whatever otpknock inherited.
+func TestWithVersion(t *testing.T) {
+	got := withVersion([]string{"A=1", ClientVersionEnv + "=v0.0.1", "B=2"}, "v1.2.3")
+	if diff := cmp.Diff([]string{"A=1", "B=2", ClientVersionEnv + "=v1.2.3"}, got); diff != "" {
+		t.Errorf("environment (-want +got):\n%s", diff)
 	}
 }

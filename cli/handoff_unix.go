@@ -12,5 +12,5 @@ import (
 // otpknock server stays the service's main process).
 func replace(path string, args, environ []string) error {
 	err := syscall.Exec(path, append([]string{path}, args...), environ)
-	return fmt.Errorf("running %s: %w", Full, err)
+	return HandoffError{fmt.Errorf("running %s: %w", path, err)}
 }

@@ -168,10 +168,25 @@ func decodePNG(ctx context.Context, env *Env, png []byte) (string, error) {
 		return env.DecodePNG(png)
 	}
 	var out, errb bytes.Buffer
-	if err := env.handoff(ctx, []string{DecodeQRCommand}, bytes.NewReader(png), &out, &errb); err != nil {
-		if msg := strings.TrimSpace(errb.String()); msg != "" {
-			return "", errors.New(strings.TrimPrefix(msg, "otpknock: "))
+	err := env.handoff(ctx, []string{DecodeQRCommand}, bytes.NewReader(png), &out, &errb)
+	// otpknockd's last line is its error; the lines before, warnings.
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	last := ""
+	if err != nil && lines[0] != "" {
+		last, lines = lines[len(lines)-1], lines[:len(lines)-1]
+	}
+	for _, l := range lines {
+		if l != "" {
+			fmt.Fprintln(env.Stderr, l)
 		}
+	}
+	var st exitStatus
+	switch {
+	case last != "":
+		return "", errors.New(strings.TrimPrefix(last, "otpknock: "))
+	case errors.As(err, &st):
+		return "", fmt.Errorf("%s %s: exit status %d", Full, DecodeQRCommand, int(st))
+	case err != nil:
 		return "", err
 	}
 	return strings.TrimSpace(out.String()), nil

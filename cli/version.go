@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/otpknock/otpknock/provision"
 	"github.com/spf13/cobra"
@@ -32,7 +33,8 @@ func ResolveVersion(stamped string, read func() (*debug.BuildInfo, bool)) string
 // command's; else the stamped version, sparing the start the build
 // information's parsing.
 func (env *Env) version(args []string) string {
-	if env.BuildInfo == nil || args != nil && !slices.Contains(args, "--version") {
+	asked := slices.ContainsFunc(args, func(a string) bool { return a == "--version" || strings.HasPrefix(a, "--version=") })
+	if env.BuildInfo == nil || args != nil && !asked {
 		return env.Version
 	}
 	return ResolveVersion(env.Version, env.BuildInfo)

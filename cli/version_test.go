@@ -51,14 +51,21 @@ func TestVersionRead(t *testing.T) {
 	}{
 		{[]string{"version"}, "otpknock v1.2.3 ("},
 		{[]string{"--version"}, "otpknock version v1.2.3\n"},
+		{[]string{"--version=true"}, "otpknock version v1.2.3\n"},
 		{[]string{"profiles"}, ""},
 		{[]string{"show", "--help"}, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			reads := 0
 			var out bytes.Buffer
+			store := filepath.Join(t.TempDir(), "client.yaml")
 			err := Run(context.Background(), tc.args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
-				Getenv: func(string) string { return filepath.Join(t.TempDir(), "client.yaml") }, Version: "dev",
+				Getenv: func(k string) string {
+					if k == "OTPKNOCK_CLIENT_CONFIG" {
+						return store
+					}
+					return ""
+				}, Version: "dev",
 				BuildInfo: func() (*debug.BuildInfo, bool) {
 					reads++
 					return &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/qr"
 )
 
 // TestRootForCommand checks that the tree built for one command gives
@@ -57,5 +58,26 @@ func TestHandoffSummaries(t *testing.T) {
 	}
 	if handed != 5 {
 		t.Errorf("%d of otpknockd's commands are handed off, want 5 (init, user, server, firewall, tui)", handed)
+	}
+}
+
+// TestDecodeQR: the command otpknock's import hands a PNG to prints the
+// URI of the QR code on its standard input, and refuses anything else
+// with an error of usage.
+func TestDecodeQR(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.path("config.yaml")
+	h.mustRun("", "init", "--config", cfg, "--server-id", "gw1", "--host", "198.18.0.1")
+	uri := uriRE.FindString(h.mustRun("", "user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload"))
+	png, err := qr.PNG(uri, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := h.run(string(png), cli.DecodeQRCommand)
+	if err != nil || out != uri+"\n" {
+		t.Errorf("decode-qr: %q, %v; want %q", out, err, uri+"\n")
+	}
+	if _, _, err := h.run("not a png", cli.DecodeQRCommand); cli.ExitCode(err) != cli.ExitUsage || !strings.Contains(err.Error(), "not a PNG") {
+		t.Errorf("decode-qr of text: %v (exit %d), want a usage error saying not a PNG", err, cli.ExitCode(err))
 	}
 }

@@ -60,6 +60,7 @@ class Otpknock < Formula
 
   test do
     assert_match "otpknock #{version}", shell_output("#{bin}/otpknock version")
+    assert_match "otpknock #{version}", shell_output("#{bin}/otpknockd version")
   end
 end
 EOF

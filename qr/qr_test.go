@@ -182,6 +182,8 @@ func accounts() map[string]provision.Account {
 	}
 }
 
+// TestPNGRoundTrip: a URI drawn as a PNG reads back the same, and a file
+// that is not a PNG is refused as such.
 func TestPNGRoundTrip(t *testing.T) {
 	uri, _ := accounts()["ipv6 host, icmp, excludes, bound"].URI()
 	b, err := PNG(uri, 400)

@@ -86,7 +86,8 @@ place. The systemd units run otpknockd server and otpknockd firewall lock.`,
 	if err := doc.GenMan(c, hdr, &b); err != nil {
 		return fmt.Errorf("man pages: otpknockd: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "otpknockd.1"), b.Bytes(), 0o644); err != nil {
+	page := insertSections(b.String(), sections(c)+".SH SEE ALSO\n\\fBotpknock(1)\\fP, \\fBotpknock-server(1)\\fP\n")
+	if err := os.WriteFile(filepath.Join(dir, "otpknockd.1"), []byte(page), 0o644); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
 	return nil

@@ -58,7 +58,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`.TH "OTPKNOCKD" "1"`, "otpknock v1.2.3", "otpknockd - Run any otpknock command", "otpknock-server(1)"} {
+	for _, s := range []string{`.TH "OTPKNOCKD" "1"`, "otpknock v1.2.3", "otpknockd - Run any otpknock command", "otpknock-server(1)", ".SH EXIT STATUS\n", ".SH SEE ALSO\n\\fBotpknock(1)\\fP"} {
 		if !strings.Contains(string(full), s) {
 			t.Errorf("otpknockd.1 lacks %q:\n%s", s, full)
 		}

@@ -81,3 +81,56 @@ func TestClientLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoffBinaries runs the real pair: otpknock imports a QR code PNG
+// that otpknockd wrote and decodes, and without otpknockd beside it nor
+// on PATH, a handed-off command fails with one line naming otpknockd
+// and exit 1.
+func TestHandoffBinaries(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name string, env []string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), env...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	store := []string{"OTPKNOCK_CLIENT_CONFIG=" + filepath.Join(dir, "client.yaml")}
+	cfg := filepath.Join(dir, "config.yaml")
+	for _, args := range [][]string{
+		{"init", "--config", cfg, "--server-id", "gw1", "--host", "198.18.0.1", "--secrets-dir", filepath.Join(dir, "secrets")},
+		{"user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload", "--qr-png", filepath.Join(dir, "alice.png")},
+	} {
+		if _, stderr, code := run(bin, store, args...); code != 0 {
+			t.Fatalf("otpknock %v: exit %d\n%s", args, code, stderr)
+		}
+	}
+	out, stderr, code := run(bin, store, "import", filepath.Join(dir, "alice.png"))
+	if code != 0 || !strings.HasPrefix(out, "Imported profile gw1 (alice@gw1") || stderr != "" {
+		t.Errorf("import alice.png: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+
+	alone := filepath.Join(dir, "alone")
+	if err := os.Mkdir(alone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(alone, "otpknock"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = run(filepath.Join(alone, "otpknock"), append(store, "PATH="+alone), "user", "list", "-c", cfg)
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "otpknock: otpknockd runs this command and is not in "+alone) {
+		t.Errorf("user list without otpknockd: exit %d, stderr %q", code, stderr)
+	}
+}
