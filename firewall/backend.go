@@ -33,7 +33,12 @@ type Status struct {
 	Installed bool
 	Rules4    []string
 	Rules6    []string
-	Grants    []GrantInfo
+	// Forward4 and Forward6 are the rules of the iptables chain that
+	// guards services forwarded to containers (ForwardChain), when there
+	// is one; nftables lists its prerouting chain in Rules4.
+	Forward4 []string
+	Forward6 []string
+	Grants   []GrantInfo
 }
 
 // GrantInfo is one live grant.

@@ -66,6 +66,16 @@ func fakeRules(p Plan, v6, nflog bool) []string {
 	return out
 }
 
+// fakeForwardRules lists p's forward chain as iptables -S shows it;
+// none without forwarded services.
+func fakeForwardRules(p Plan, v6 bool) []string {
+	var out []string
+	for _, r := range p.ForwardRules(v6) {
+		out = append(out, "-A "+ForwardChain+" "+strings.Join(r, " "))
+	}
+	return out
+}
+
 // Grant records a grant with its expiry.
 func (f *Fake) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	if f.GrantErr != nil {
@@ -110,6 +120,7 @@ func (f *Fake) Status(Plan) (Status, error) {
 	st := Status{Installed: f.digest != ""}
 	if st.Installed {
 		st.Rules4, st.Rules6 = slices.Clone(f.rules[false]), slices.Clone(f.rules[true])
+		st.Forward4, st.Forward6 = fakeForwardRules(f.plan, false), fakeForwardRules(f.plan, true)
 	}
 	for k, exp := range f.grants {
 		if left := exp.Sub(f.Clock.Now()); left > 0 {

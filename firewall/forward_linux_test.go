@@ -45,6 +45,15 @@ func TestKernelForward(t *testing.T) {
 				}
 			}
 			golden(t, "kernel_forward_"+strings.ToLower(strings.ReplaceAll(name, "-", "_"))+".golden", f.String())
+			st, err := f.Status(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for v6, rules := range map[bool][]string{false: st.Forward4, true: st.Forward6} {
+				if want := p.ForwardRules(v6); len(rules) != len(want) || !strings.HasPrefix(rules[0], "-A "+ForwardChain+" ") {
+					t.Errorf("Status: forward rules (IPv6 %v) %q, want the %d of %s", v6, rules, len(want), ForwardChain)
+				}
+			}
 			if got, err := f.restart().Verify(p); err != nil || got != nil {
 				t.Fatalf("Verify of the installed plan = %q, %v", got, err)
 			}

@@ -354,9 +354,9 @@ func (k *Kernel) Status(Plan) (Status, error) {
 		}
 		st.Installed = true
 		if f.v6 {
-			st.Rules6 = rules
+			st.Rules6, st.Forward6 = rules, tbl[ForwardChain]
 		} else {
-			st.Rules4 = rules
+			st.Rules4, st.Forward4 = rules, tbl[ForwardChain]
 		}
 		es, err := k.sets.List(f.set)
 		if err != nil {

@@ -77,6 +77,12 @@ func printChainStatus(w io.Writer, st firewall.Status, plan firewall.Plan) {
 	for _, r := range st.Rules4 {
 		fmt.Fprintf(w, "  %s\n", r)
 	}
+	if len(st.Forward4)+len(st.Forward6) > 0 {
+		fmt.Fprintf(w, "Chain %s (services forwarded to containers): %d IPv4 and %d IPv6 rules.\n", firewall.ForwardChain, len(st.Forward4), len(st.Forward6))
+		for _, r := range st.Forward4 {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+	}
 	fmt.Fprintf(w, "Sets %s, %s: %d grants.\n", firewall.Set4, firewall.Set6, len(st.Grants))
 }
 

@@ -27,6 +27,8 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 	}
 	plan := daemon.PlanFor(cfg, s.fw)
 	ssh := derive.Knock{Proto: derive.TCP, Port: 22}
+	fwd := plan // a service forwarded to a container
+	fwd.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
 	other := plan // another config's: one more protected service
 	other.Protected = append([]derive.Knock{{Proto: derive.UDP, Port: 53}}, plan.Protected...)
 	tests := []struct {
@@ -48,7 +50,13 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			"SOURCE      SERVICE  LEFT",
 			"198.18.0.2  tcp/22   20s",
 		}},
-		{"server stopped", func() { s.fw.Close(plan) }, []string{"firewall", "status"}, []string{
+		{"a service forwarded to a container", func() { s.fw.Setup(fwd) }, []string{"firewall", "status"}, []string{
+			"Chain OTPKNOCK: 8 IPv4 and 8 IPv6 rules, current; knock logging on.",
+			"Chain OTPKNOCK-FWD (services forwarded to containers): 4 IPv4 and 4 IPv6 rules.",
+			"  -A OTPKNOCK-FWD -p tcp -m conntrack --ctstate DNAT --ctorigdstport 8080 -m set --match-set otpknock4-tcp-8080 src -j ACCEPT -m comment --comment otpknock:" + fwd.ForwardDigest(),
+			"Sets otpknock4, otpknock6: 1 grants.",
+		}},
+		{"server stopped", func() { s.fw.Setup(plan); s.fw.Close(plan) }, []string{"firewall", "status"}, []string{
 			"Chain OTPKNOCK: 6 IPv4 and 6 IPv6 rules, current; knock logging off: no server is reading knocks, protected ports stay closed.",
 		}},
 		{"installed from another config", func() { s.fw.Setup(other) }, []string{"firewall", "status"}, []string{
@@ -83,7 +91,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			}
 		})
 	}
-	if got, want := s.fw.String(), "installed=false nflog=false setups=3"; got != want {
+	if got, want := s.fw.String(), "installed=false nflog=false setups=5"; got != want {
 		t.Errorf("after remove: %q, want %q", got, want)
 	}
 }
