@@ -14,7 +14,7 @@ import (
 func newFirewallCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "firewall",
-		Short: "Show, lock or remove the server's firewall table or chain, sets and grants",
+		Short: summary("firewall"),
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")

@@ -67,6 +67,13 @@ func commands(env *Env) []cli.Command {
 	}
 }
 
+// summary is the one-line summary of a command otpknock hands off,
+// which otpknock's help shows too.
+func summary(name string) string {
+	s, _ := cli.HandoffSummary(name)
+	return s
+}
+
 // newDecodeQRCmd is the hidden command otpknock's import runs to read a
 // QR code PNG: the PNG on standard input, the URI on standard output.
 func newDecodeQRCmd(env *Env) *cobra.Command {

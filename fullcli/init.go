@@ -16,7 +16,7 @@ func newInitCmd(env *Env) *cobra.Command {
 	var o config.InitOptions
 	c := &cobra.Command{
 		Use:   "init --server-id ID [--host HOST]",
-		Short: "Write a commented default server config",
+		Short: summary("init"),
 		Long: `Write a server config with every setting, its default and a one-line
 explanation. An existing file is never overwritten.`,
 		Example: "  otpknock init --server-id gw1 --host knock.example.org",

@@ -24,7 +24,7 @@ func newServerCmd(env *Env) *cobra.Command {
 	var healEvery time.Duration
 	c := &cobra.Command{
 		Use:   "server [--config FILE] [--dry-run]",
-		Short: "Run the knock server: watch knocks, open services for their senders",
+		Short: summary("server"),
 		Long: `Run the otpknock server. It installs its nftables table or its
 iptables chain and ipsets (config key firewall: auto picks one and says why),
 reads knock packets from NFLOG, and opens each user's services for the

@@ -16,7 +16,7 @@ import (
 func newTUICmd(env *Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "tui",
-		Short: "The knock at a glance: profiles, the current sequence, one key to knock",
+		Short: summary("tui"),
 		Long: `A terminal interface for knocking by hand: the list of profiles
 (filter with /), the current sequence of the selected one with the time
 left until it rotates, enter to knock and check that the service opened

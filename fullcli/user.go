@@ -8,7 +8,7 @@ import (
 func newUserCmd(env *Env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "user",
-		Short: "Add, list, show and remove the server's users; print their URI again",
+		Short: summary("user"),
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
