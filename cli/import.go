@@ -77,9 +77,8 @@ terminal, - prompts and reads one line without echoing it.`,
 	return c
 }
 
-// maxInput is the most import reads from a file or standard input: a
-// URI is some hundred bytes, its QR code PNG some KiB.
-const maxInput = 8 << 20
+// maxInput is the most import reads from a file or standard input.
+const maxInput = provision.MaxFileBytes
 
 // readURI returns the URI given directly, on stdin (-), or in a file
 // holding the URI text or a QR code PNG. Reading stops at maxInput bytes

@@ -21,6 +21,10 @@ const Version = 1
 // Issuer is the otpauth issuer of every otpknock URI.
 const Issuer = "otpknock"
 
+// MaxFileBytes is the most a provisioning file holds: a URI is some
+// hundred bytes, its QR code PNG (package qr) some KiB.
+const MaxFileBytes = 8 << 20
+
 // Account is what a client needs to knock for one user of one server.
 type Account struct {
 	ServerID   string

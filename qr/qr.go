@@ -10,6 +10,7 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/otpknock/otpknock/provision"
 	"github.com/pquerna/otp"
 )
 
@@ -34,9 +35,9 @@ func PNG(uri string, size int) ([]byte, error) {
 // few hundred pixels a side and some KiB; the limits refuse images whose
 // decoding would take hundreds of MiB before anything is allocated.
 const (
-	MaxPNGBytes = 8 << 20 // bytes of the file
-	MaxPNGSide  = 4096    // pixels, width and height each
-	minPNGSide  = 21      // the smallest QR code, one pixel a module
+	MaxPNGBytes = provision.MaxFileBytes // bytes of the file
+	MaxPNGSide  = 4096                   // pixels, width and height each
+	minPNGSide  = 21                     // the smallest QR code, one pixel a module
 )
 
 // ErrNoQR is returned when an image holds no QR code the reader can find.
