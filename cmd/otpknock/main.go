@@ -5,33 +5,9 @@
 // beside itself. See README.md.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
+import "github.com/otpknock/otpknock/cli"
 
-	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/clock"
-)
-
-// version is set at build time with -ldflags "-X main.version=..."; left
-// "dev", the module version of go install ...@VERSION is reported.
+// version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cli.Run(ctx, os.Args[1:], cli.Env{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Getenv: os.Getenv, Clock: clock.System{}, Version: version, BuildInfo: debug.ReadBuildInfo,
-	})
-	stop()
-	if err != nil {
-		if msg := err.Error(); msg != "" { // otpknockd has spoken
-			fmt.Fprintln(os.Stderr, "otpknock:", msg)
-		}
-		os.Exit(cli.ExitCode(err))
-	}
-}
+func main() { cli.Main(version, cli.Run) }
