@@ -39,25 +39,15 @@ func TestBinary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cmd := exec.Command(bin, tt.args...)
-			cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+filepath.Join(t.TempDir(), "c.yaml"))
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			out, errb, code := runBinary(t, bin, []string{"OTPKNOCK_CLIENT_CONFIG=" + filepath.Join(t.TempDir(), "c.yaml")}, tt.args...)
 			if code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, errb.String())
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, errb)
 			}
-			if !strings.Contains(out.String(), tt.stdout) {
-				t.Errorf("stdout lacks %q:\n%s", tt.stdout, out.String())
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.stdout, out)
 			}
-			if tt.stderrRE != "" && (!strings.HasPrefix(errb.String(), tt.stderrRE) || strings.Count(errb.String(), "\n") != 1) {
-				t.Errorf("stderr = %q, want one line starting %q", errb.String(), tt.stderrRE)
+			if tt.stderrRE != "" && (!strings.HasPrefix(errb, tt.stderrRE) || strings.Count(errb, "\n") != 1) {
+				t.Errorf("stderr = %q, want one line starting %q", errb, tt.stderrRE)
 			}
 		})
 	}
@@ -88,32 +78,17 @@ func TestClientLinks(t *testing.T) {
 // and exit 1.
 func TestHandoffBinaries(t *testing.T) {
 	dir := t.TempDir()
-	run := func(name string, env []string, args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
-	}
 	store := []string{"OTPKNOCK_CLIENT_CONFIG=" + filepath.Join(dir, "client.yaml")}
 	cfg := filepath.Join(dir, "config.yaml")
 	for _, args := range [][]string{
 		{"init", "--config", cfg, "--server-id", "gw1", "--host", "198.18.0.1", "--secrets-dir", filepath.Join(dir, "secrets")},
 		{"user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload", "--qr-png", filepath.Join(dir, "alice.png")},
 	} {
-		if _, stderr, code := run(bin, store, args...); code != 0 {
+		if _, stderr, code := runBinary(t, bin, store, args...); code != 0 {
 			t.Fatalf("otpknock %v: exit %d\n%s", args, code, stderr)
 		}
 	}
-	out, stderr, code := run(bin, store, "import", filepath.Join(dir, "alice.png"))
+	out, stderr, code := runBinary(t, bin, store, "import", filepath.Join(dir, "alice.png"))
 	if code != 0 || !strings.HasPrefix(out, "Imported profile gw1 (alice@gw1") || stderr != "" {
 		t.Errorf("import alice.png: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
@@ -129,8 +104,26 @@ func TestHandoffBinaries(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(alone, "otpknock"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code = run(filepath.Join(alone, "otpknock"), append(store, "PATH="+alone), "user", "list", "-c", cfg)
+	_, stderr, code = runBinary(t, filepath.Join(alone, "otpknock"), append(store, "PATH="+alone), "user", "list", "-c", cfg)
 	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "otpknock: otpknockd runs this command and is not in "+alone) {
 		t.Errorf("user list without otpknockd: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// runBinary runs name with args and env added to this process's
+// environment, and returns its stdout, stderr and exit code; failing to
+// start it ends the test.
+func runBinary(t *testing.T, name string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
 }
