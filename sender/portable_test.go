@@ -92,8 +92,8 @@ func TestTCPPayloadRefused(t *testing.T) {
 	for name, w := range map[string]PayloadWriter{"portable": &Portable{}, "kernel": &Kernel{}, "fake": fake} {
 		t.Run(name, func(t *testing.T) {
 			how, err := w.WritePayload(context.Background(), netip.MustParseAddr("127.0.0.1"), derive.Knock{Proto: derive.TCP, Port: 9}, []byte("x"))
-			if !errors.Is(err, ErrTCPPayload) || how != "" {
-				t.Errorf("how %q, err %v; want %v", how, err, ErrTCPPayload)
+			if !errors.Is(err, ErrProtoPayload) || how != "" {
+				t.Errorf("how %q, err %v; want %v", how, err, ErrProtoPayload)
 			}
 		})
 	}
