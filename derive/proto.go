@@ -137,34 +137,12 @@ func ProtoByIP(n uint8, v6 bool) (ProtoInfo, bool) {
 	return ProtoInfo{}, false
 }
 
-// Info returns the rows of the set's protocols in canonical order.
-func (s Protocols) Info() []ProtoInfo {
-	var out []ProtoInfo
-	for _, r := range protoTable {
-		if s.Has(r.Proto) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // Payload returns the subset of s whose carriers can carry a packet
 // knock's payload.
 func (s Protocols) Payload() Protocols {
 	var out Protocols
 	for _, r := range protoTable {
 		if r.Payload && s.Has(r.Proto) {
-			out |= Protocols(r.Proto)
-		}
-	}
-	return out
-}
-
-// Select returns the protocols of the table for which keep is true.
-func Select(keep func(ProtoInfo) bool) Protocols {
-	var out Protocols
-	for _, r := range protoTable {
-		if keep(r) {
 			out |= Protocols(r.Proto)
 		}
 	}
