@@ -216,3 +216,25 @@ func TestFakePayload(t *testing.T) {
 		t.Errorf("fake (-want +got):\n%s", diff)
 	}
 }
+
+// TestWireEveryProtocol checks that every carrier of the protocol table
+// has wire code, and that a payload is refused exactly where the table
+// says the carrier carries none (refused before any socket is opened).
+func TestWireEveryProtocol(t *testing.T) {
+	for _, r := range derive.ProtoTable() {
+		t.Run(r.Name, func(t *testing.T) {
+			k := derive.Knock{Proto: r.Proto, Port: 9}
+			p := &Portable{NoRaw: true}
+			if how, send := p.wire(r.Proto); send == nil || how == "unknown protocol" {
+				t.Errorf("no wire code: describe %q, send nil: %v", how, send == nil)
+			}
+			err := checkPayload(k)
+			if refused := errors.Is(err, ErrProtoPayload); refused == r.Payload {
+				t.Errorf("checkPayload(%v) = %v; table says payload %v", k, err, r.Payload)
+			}
+		})
+	}
+	if how, send := (&Portable{}).wire(0); send != nil || how != "unknown protocol" {
+		t.Errorf("wire(0) = %q, send nil %v; want unknown protocol, nil", how, send == nil)
+	}
+}
