@@ -185,11 +185,12 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 	return k.Open(ctx, pl.Request, pl.Wait, retries, record)
 }
 
-// DefaultService returns the port of p's first TCP service: what a knock
-// waits for unless told otherwise.
+// DefaultService returns the port of p's first TCP service (the first
+// whose protocol answers a connect: [derive.ProtoInfo.Connect]): what a
+// knock waits for unless told otherwise.
 func DefaultService(p profile.Profile) (uint16, bool) {
 	for _, k := range p.Open {
-		if k.Proto == derive.TCP {
+		if r, _ := k.Proto.Info(); r.Connect {
 			return k.Port, true
 		}
 	}

@@ -68,8 +68,11 @@ func (ipsetFilter) Arm(elems []Element) error {
 	defer c.close()
 	ports := make([]uint16, 0, batchMax)
 	secs := make([]uint32, 0, batchMax)
-	for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
-		set := elementSet(proto)
+	for _, r := range derive.ProtoTable() {
+		proto, set := r.Proto, elementSet(r.Proto)
+		if set == "" {
+			continue
+		}
 		ports, secs = ports[:0], secs[:0]
 		for i, e := range elems {
 			if e.Knock.Proto == proto {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/otpknock/otpknock/derive"
 	"golang.org/x/sys/unix"
 )
 
@@ -167,12 +166,11 @@ func (n *NFT) Arm(elems []Element) error {
 		els = append(els, nftables.SetElement{Key: keys[len(keys)-8:], Timeout: time.Duration(ttlSeconds(e.TTL)) * time.Second})
 	}
 	for _, e := range elems {
-		if e.Knock.Proto == derive.ICMP {
-			add(unix.IPPROTO_ICMP, e)
-			add(unix.IPPROTO_ICMPV6, e)
-			continue
+		r, _ := e.Knock.Proto.Info()
+		add(r.IP4, e)
+		if r.IP6 != r.IP4 { // ICMP and ICMPv6
+			add(r.IP6, e)
 		}
-		add(protoNum(e.Knock.Proto), e)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

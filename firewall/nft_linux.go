@@ -371,11 +371,11 @@ func grantInfo(e nftables.SetElement) (GrantInfo, bool) {
 	if !ok {
 		return GrantInfo{}, false
 	}
-	k := derive.Knock{Proto: derive.TCP, Port: port}
-	if proto == unix.IPPROTO_UDP {
-		k.Proto = derive.UDP
+	r, ok := derive.ProtoByIP(proto, addr.Is6())
+	if !ok {
+		return GrantInfo{}, false
 	}
-	return GrantInfo{Src: addr, Svc: k, Left: e.Expires}, true
+	return GrantInfo{Src: addr, Svc: derive.Knock{Proto: r.Proto, Port: port}, Left: e.Expires}, true
 }
 
 // Probe lists the nftables tables, changing nothing: how many there are

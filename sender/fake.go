@@ -38,8 +38,8 @@ func (f *Fake) Write(_ context.Context, dst netip.Addr, k derive.Knock) (string,
 // WritePayload records a UDP or ICMP knock and its payload, in hex;
 // like [Portable], it refuses a payload on a TCP knock.
 func (f *Fake) WritePayload(_ context.Context, dst netip.Addr, k derive.Knock, payload []byte) (string, error) {
-	if k.Proto == derive.TCP {
-		return "", fmt.Errorf("%v: %w", k, ErrTCPPayload)
+	if err := checkPayload(k); err != nil {
+		return "", err
 	}
 	if f.Err != nil {
 		return "", f.Err

@@ -92,8 +92,8 @@ func TestTCPPayloadRefused(t *testing.T) {
 	for name, w := range map[string]PayloadWriter{"portable": &Portable{}, "kernel": &Kernel{}, "fake": fake} {
 		t.Run(name, func(t *testing.T) {
 			how, err := w.WritePayload(context.Background(), netip.MustParseAddr("127.0.0.1"), derive.Knock{Proto: derive.TCP, Port: 9}, []byte("x"))
-			if !errors.Is(err, ErrTCPPayload) || how != "" {
-				t.Errorf("how %q, err %v; want %v", how, err, ErrTCPPayload)
+			if !errors.Is(err, ErrProtoPayload) || how != "" {
+				t.Errorf("how %q, err %v; want %v", how, err, ErrProtoPayload)
 			}
 		})
 	}
@@ -214,5 +214,27 @@ func TestFakePayload(t *testing.T) {
 	want := "  0.00s tcp/1000 -> 198.18.0.1\n  0.05s udp/2000 -> 198.18.0.1 payload 6f7470\n  0.05s icmp/3000 -> 198.18.0.1 payload (empty)"
 	if diff := cmp.Diff(want, f.String()); diff != "" {
 		t.Errorf("fake (-want +got):\n%s", diff)
+	}
+}
+
+// TestWireEveryProtocol checks that every carrier of the protocol table
+// has wire code, and that a payload is refused exactly where the table
+// says the carrier carries none (refused before any socket is opened).
+func TestWireEveryProtocol(t *testing.T) {
+	for _, r := range derive.ProtoTable() {
+		t.Run(r.Name, func(t *testing.T) {
+			k := derive.Knock{Proto: r.Proto, Port: 9}
+			p := &Portable{NoRaw: true}
+			if how, send := p.wire(r.Proto); send == nil || how == "unknown protocol" {
+				t.Errorf("no wire code: describe %q, send nil: %v", how, send == nil)
+			}
+			err := checkPayload(k)
+			if refused := errors.Is(err, ErrProtoPayload); refused == r.Payload {
+				t.Errorf("checkPayload(%v) = %v; table says payload %v", k, err, r.Payload)
+			}
+		})
+	}
+	if how, send := (&Portable{}).wire(0); send != nil || how != "unknown protocol" {
+		t.Errorf("wire(0) = %q, send nil %v; want unknown protocol, nil", how, send == nil)
 	}
 }
