@@ -24,6 +24,7 @@ const packetVectorFile = "../testdata/packet_v1.json"
 // are the table below; the outputs are computed by this package and
 // checked independently by docs/reference/packet_v1.py.
 type packetFileJSON struct {
+	Version int                `json:"version"`
 	Spec    string             `json:"spec"`
 	Source  string             `json:"source"`
 	Vectors []packetVectorJSON `json:"vectors"`
@@ -229,6 +230,7 @@ func TestPacketVectors(t *testing.T) {
 	}
 	if *update {
 		out, err := json.MarshalIndent(packetFileJSON{
+			Version: specVersion,
 			Spec:    "docs/spec.md, Packet knocks (otpknock/v1/packet-*)",
 			Source:  "inputs: derive/packet_vectors_test.go; outputs: this implementation (go test ./derive -run TestPacketVectors -update), checked independently by docs/reference/packet_v1.py",
 			Vectors: got,
@@ -247,6 +249,9 @@ func TestPacketVectors(t *testing.T) {
 	var file packetFileJSON
 	if err := json.Unmarshal(raw, &file); err != nil {
 		t.Fatalf("%s: %v", packetVectorFile, err)
+	}
+	if file.Version != specVersion {
+		t.Errorf("%s: version %d, want %d", packetVectorFile, file.Version, specVersion)
 	}
 	if diff := cmp.Diff(file.Vectors, got); diff != "" {
 		t.Errorf("%s differs from this implementation (-file +computed):\n%s", packetVectorFile, diff)

@@ -19,6 +19,7 @@ const errorVectorFile = "../testdata/derive_v1_errors.json"
 // each vector has exactly one fault, named by its error category (spec
 // section 8).
 type errorFileJSON struct {
+	Version int               `json:"version"`
 	Spec    string            `json:"spec"`
 	Source  string            `json:"source"`
 	Vectors []errorVectorJSON `json:"vectors"`
@@ -139,7 +140,7 @@ func refuse(t *testing.T, v errorVectorJSON) error {
 }
 
 func TestErrorVectors(t *testing.T) {
-	got := errorFileJSON{Spec: "docs/spec.md (otpknock/v1)",
+	got := errorFileJSON{Version: specVersion, Spec: "docs/spec.md (otpknock/v1)",
 		Source:  "inputs and categories: derive/vectors_errors_test.go, checked against this implementation and independently by docs/reference/derive_v1.py; format: testdata/README.md",
 		Vectors: errorInputs()}
 	want := readVectors[errorFileJSON](t, errorVectorFile, got)

@@ -23,11 +23,17 @@ var update = flag.Bool("update", false, "rewrite testdata/derive_v1.json and der
 
 const vectorFile = "../testdata/derive_v1.json"
 
+// specVersion is the protocol version the vector files carry (spec
+// section 9.5); provision.TestSpecVersion compares it, through the
+// files, with the spec's title and with provision.Version.
+const specVersion = 1
+
 // vectorFileJSON is the published vector file. The inputs are the table
 // below; the outputs are computed by this package and checked
 // independently by docs/reference/derive_v1.py. testdata/README.md
 // documents the format.
 type vectorFileJSON struct {
+	Version int          `json:"version"`
 	Spec    string       `json:"spec"`
 	Source  string       `json:"source"`
 	Vectors []vectorJSON `json:"vectors"`
@@ -336,7 +342,7 @@ func usableValues(p Params) []uint16 {
 
 func TestVectors(t *testing.T) {
 	var got vectorFileJSON
-	got.Spec = "docs/spec.md (otpknock/v1)"
+	got.Version, got.Spec = specVersion, "docs/spec.md (otpknock/v1)"
 	got.Source = "inputs: derive/vectors_test.go; outputs: this implementation (go test ./derive -update), checked independently by docs/reference/derive_v1.py; format: testdata/README.md"
 	for _, in := range vectorInputs() {
 		got.Vectors = append(got.Vectors, compute(t, in))
@@ -344,6 +350,9 @@ func TestVectors(t *testing.T) {
 	want := readVectors[vectorFileJSON](t, vectorFile, got)
 	if len(want.Vectors) != len(got.Vectors) {
 		t.Fatalf("%s has %d vectors, the table %d", vectorFile, len(want.Vectors), len(got.Vectors))
+	}
+	if want.Version != got.Version {
+		t.Errorf("%s: version %d, want %d", vectorFile, want.Version, got.Version)
 	}
 	if diff := cmp.Diff(want.Source, got.Source); diff != "" {
 		t.Errorf("source (-want +got):\n%s", diff)

@@ -27,6 +27,7 @@ const uriVectorFile = "../testdata/uri_v1.json"
 // sequences come from ParseURI and derive, and docs/reference/uri_v1.py
 // checks them independently.
 type uriFileJSON struct {
+	Version int             `json:"version"`
 	Spec    string          `json:"spec"`
 	Source  string          `json:"source"`
 	Vectors []uriVectorJSON `json:"vectors"`
@@ -348,7 +349,7 @@ func expected(t *testing.T, v uriVectorJSON) uriVectorJSON {
 }
 
 func TestURIVectors(t *testing.T) {
-	table := uriFileJSON{Spec: "docs/spec.md section 9 (otpknock=1)",
+	table := uriFileJSON{Version: Version, Spec: "docs/spec.md section 9 (otpknock=1)",
 		Source: "URIs and statuses: provision/vectors_test.go; accounts and sequences: this implementation (go test ./provision -update), checked independently by docs/reference/uri_v1.py; format: testdata/README.md"}
 	for _, v := range uriInputs(t) {
 		table.Vectors = append(table.Vectors, expected(t, v))

@@ -21,6 +21,7 @@ import struct
 import sys
 from fractions import Fraction
 
+VERSION = 1  # the protocol version of this page (spec section 9.5) and of the vector files
 LABEL = b"otpknock/v1"
 BOUND_LABEL = b"otpknock/v1/bound"  # the bound stream of source-bound users (section 6.1)
 MASK = {"tcp": 1, "udp": 2, "icmp": 4}
@@ -192,6 +193,9 @@ def check_file(path):
     with open(path) as f:
         doc = json.load(f, parse_float=decimal.Decimal)
     bad = 0
+    if doc.get("version") != VERSION:
+        bad += 1
+        print("MISMATCH %s: version %s, this reference implements %d" % (path, doc.get("version"), VERSION))
     for v in doc["vectors"]:
         diff = check_error(v) if "error" in v else check_derive(v)
         if diff:

@@ -234,8 +234,11 @@ def main(paths):
     failed = 0
     for path in paths or ["testdata/uri_v1.json"]:
         with open(path) as f:
-            vectors = json.load(f)["vectors"]
-        bad = 0
+            doc = json.load(f)
+        vectors, bad = doc["vectors"], 0
+        if doc.get("version") != derive_v1.VERSION:
+            bad += 1
+            print("MISMATCH %s: version %s, this reference implements %d" % (path, doc.get("version"), derive_v1.VERSION))
         for vec in vectors:
             msgs = check(vec)
             if msgs:
