@@ -41,9 +41,19 @@ def lp(field: bytes) -> bytes:
     return struct.pack(">H", len(field)) + field
 
 
+def exact_time(unix_time):
+    """unix_time as an exact number: a decimal string (the format now), or
+    the int or decimal.Decimal a JSON number token parsed to (older files)."""
+    if isinstance(unix_time, str):
+        if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,9})?", unix_time):
+            raise ValueError("unix_time %r: not an exact decimal" % unix_time)
+        return decimal.Decimal(unix_time)
+    return unix_time
+
+
 def step_of(unix_time, period):
     """Spec section 2: exact floor, 0 before 1970, refused from 2^63 s."""
-    t = math.floor(unix_time)  # int or decimal.Decimal, never a binary float
+    t = math.floor(exact_time(unix_time))  # never a binary float
     if t >= 2**63:
         raise Refused("time")
     return max(t, 0) // period
