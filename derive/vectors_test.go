@@ -42,25 +42,25 @@ type vectorFileJSON struct {
 }
 
 type vectorJSON struct {
-	Name       string      `json:"name"`
-	SecretHex  string      `json:"secret_hex"`
-	ServerID   string      `json:"server_id"`
-	Period     int         `json:"period"`
-	Knocks     int         `json:"knocks"`
-	Protocols  []string    `json:"protocols"`
-	KnockRange string      `json:"knock_range"`
-	Exclude    []uint16    `json:"exclude"`
-	Source     string      `json:"source"`
-	UnixTime   exactTime   `json:"unix_time,omitempty"`
+	Name       string    `json:"name"`
+	SecretHex  string    `json:"secret_hex"`
+	ServerID   string    `json:"server_id"`
+	Period     int       `json:"period"`
+	Knocks     int       `json:"knocks"`
+	Protocols  []string  `json:"protocols"`
+	KnockRange string    `json:"knock_range"`
+	Exclude    []uint16  `json:"exclude"`
+	Source     string    `json:"source"`
+	UnixTime   exactTime `json:"unix_time,omitempty"`
 	// Open is informational: services inside the range that the
 	// vector's exclude does not list. They never enter E (spec 1.1).
-	Open []string `json:"open,omitempty"`
-	Step       string      `json:"step"`
-	Message1   string      `json:"message_1_hex"`
-	Elements   uint32      `json:"elements"`
-	Limit      uint64      `json:"limit"`
-	BlocksHex  []string    `json:"blocks_hex"`
-	Draws      []drawJSON  `json:"draws"`
+	Open      []string   `json:"open,omitempty"`
+	Step      string     `json:"step"`
+	Message1  string     `json:"message_1_hex"`
+	Elements  uint32     `json:"elements"`
+	Limit     uint64     `json:"limit"`
+	BlocksHex []string   `json:"blocks_hex"`
+	Draws     []drawJSON `json:"draws"`
 	// The bound stream (spec section 6.1), for a vector with a source:
 	// BM(1), its blocks and its draws, which start after the first knock
 	// of the unbound stream above.
