@@ -62,3 +62,44 @@ func TestSpecVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestVectorCounts keeps testdata/README.md's table of vector counts
+// true: each file's row names the number of vectors it holds, and the
+// total is their sum.
+func TestVectorCounts(t *testing.T) {
+	readme, err := os.ReadFile("../testdata/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+\\.json)` \\| [^|]* \\| ([0-9]+)").FindAllSubmatch(readme, -1)
+	if len(rows) < 5 {
+		t.Fatalf("testdata/README.md: %d rows with a count, want one per vector file", len(rows))
+	}
+	total := 0
+	for _, r := range rows {
+		raw, err := os.ReadFile(filepath.Join("../testdata", string(r[1])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Vectors []json.RawMessage `json:"vectors"`
+		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatalf("%s: %v", r[1], err)
+		}
+		if got := strconv.Itoa(len(f.Vectors)); got != string(r[2]) {
+			t.Errorf("%s holds %s vectors, testdata/README.md says %s", r[1], got, r[2])
+		}
+		total += len(f.Vectors)
+	}
+	for _, doc := range []string{"../testdata/README.md", "../docs/spec.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`([0-9]+) (?:vectors )?in all`).FindSubmatch(b)
+		if m == nil || string(m[1]) != strconv.Itoa(total) {
+			t.Errorf("%s: total %q, the files hold %d", doc, m, total)
+		}
+	}
+}
