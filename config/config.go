@@ -116,6 +116,9 @@ func Load(path string) (*Config, error) {
 // resolve relative paths). Unknown keys are errors, so typos show.
 func Parse(data []byte, path string) (*Config, error) {
 	f := defaults()
+	if err := checkExclude(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {

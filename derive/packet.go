@@ -26,7 +26,7 @@ const (
 	MinPayload    = NonceSize + 1 + TagSize // an empty claim
 	MaxPayload    = 256                     // the longest payload a server reads
 	MaxClaimAddrs = 4                       // addresses one claim may carry
-	PayloadMin    = 64                      // senders draw a length from PayloadMin..PayloadMax
+	PayloadMin    = 67                      // senders draw a length from max(PayloadMin, need)..PayloadMax: 67 is the need of two IPv6 addresses
 	PayloadMax    = 128                     //
 	maxClaimBytes = MaxPayload - NonceSize - TagSize
 )
