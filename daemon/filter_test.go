@@ -17,7 +17,7 @@ import (
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/internal/netnstest"
-	"github.com/otpknock/otpknock/listener"
+	"github.com/otpknock/otpknock/listener/listenertest"
 )
 
 // firstKnocks are the distinct first knocks of secret's sequences of
@@ -56,7 +56,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewall.FakeFilter) {
 	t.Helper()
 	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
-	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	r := &running{src: &listenertest.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
 		t.Fatal(err)
