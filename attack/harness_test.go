@@ -84,8 +84,10 @@ func newArena(t *testing.T, n int, edit func(string) string) *arena {
 	a.run("", "init", "-c", path, "--server-id", "lab", "--host", "198.18.1.1", "--state-file", filepath.Join(a.dir, "state.json"))
 	data, _ := os.ReadFile(path)
 	// The figures of ADVERSARIAL.md are the iptables backend's; the tests
-	// also read its ipsets and insert iptables drops on the server.
-	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s", "firewall: auto", "firewall: iptables").Replace(string(data))
+	// also read its ipsets and counters and insert iptables drops on the
+	// server. The metrics tell what the daemon read (counts).
+	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s", "firewall: auto", "firewall: iptables",
+		`metrics_listen: ""`, "metrics_listen: "+metricsAddr).Replace(string(data))
 	if edit != nil {
 		text = edit(text)
 	}
