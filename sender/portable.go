@@ -24,11 +24,10 @@ type PayloadWriter interface {
 // payload: the knock is a SYN, which carries no data.
 var ErrTCPPayload = errors.New("a tcp knock is a bare SYN and carries no payload")
 
-// Every real writer and the fake also carry payloads.
+// Every real writer also carries payloads.
 var (
 	_ PayloadWriter = (*Portable)(nil)
 	_ PayloadWriter = (*Kernel)(nil)
-	_ PayloadWriter = (*Fake)(nil)
 )
 
 // Portable is the Writer for every OS and for unprivileged users. A TCP
