@@ -17,10 +17,17 @@ import (
 const metricsAddr = "127.0.0.1:9557"
 
 // counts are the server's counters of the knock range: the packets its
-// firewall dropped there and those it logged to the daemon (both
+// firewall dropped there (TCP and UDP to its ports, ICMP echo requests) and those it logged to the daemon (both
 // families), the packets the daemon read (handled, lost or malformed)
 // and the grants it made (sequences and packet knocks).
 type counts struct{ dropped, logged, read, grants int }
+
+// isEchoRequest says whether an iptables or ip6tables listing's line
+// matches echo requests: ICMP knocks, whose range is the sequence
+// number's.
+func isEchoRequest(line string) bool {
+	return strings.Contains(line, " icmptype 8 ") || strings.Contains(line, " ipv6-icmptype 128 ")
+}
 
 // counts reads the server's firewall counters, then its metrics.
 func (a *arena) counts() counts {
@@ -38,7 +45,7 @@ func (a *arena) counts() counts {
 			case err != nil: // the chain's heading
 			case f[2] == "NFLOG":
 				c.logged += pkts
-			case f[2] == "DROP" && strings.Contains(line, rng):
+			case f[2] == "DROP" && (strings.Contains(line, rng) || isEchoRequest(line)):
 				c.dropped += pkts
 			}
 		}
