@@ -73,6 +73,9 @@ type arena struct {
 	server *exec.Cmd
 	log    *netnstest.Buffer
 	rot    int // knockRounds' next user
+	// logBase is what the firewall had logged when the server last
+	// started: the daemon's counters start from zero (see seen).
+	logBase int
 }
 
 // newArena provisions n users opening tcp/2222 (the last one source-
@@ -154,6 +157,7 @@ func (a *arena) start() {
 		a.t.Fatal(err)
 	}
 	a.waitLog("msg=started", 10*time.Second)
+	a.logBase = a.firewallCounts().logged
 }
 
 func (a *arena) kill() {
