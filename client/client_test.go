@@ -19,6 +19,7 @@ import (
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 var (
@@ -190,7 +191,7 @@ var payloadRE = regexp.MustCompile(`(?m)^\s*(\S+)s (\S+) -> (\S+) payload ([0-9a
 
 // opened checks every packet of f with the server's Open for step and
 // returns "time element size claim" lines.
-func opened(t *testing.T, f *sender.Fake, p profile.Profile, step uint64, bound netip.Addr) []string {
+func opened(t *testing.T, f *sendertest.Fake, p profile.Profile, step uint64, bound netip.Addr) []string {
 	t.Helper()
 	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
 	if err != nil {
@@ -240,11 +241,11 @@ func TestKnockPacket(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := clock.NewFake(start.Add(10 * time.Second))
-			f := &sender.Fake{Clock: c, Start: start}
+			f := &sendertest.Fake{Clock: c, Start: start}
 			st := memState{}
 			var status bytes.Buffer
 			cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes), State: st, Rand: &counter{}, Gap: 50 * time.Millisecond, Status: &status,
-				Prober: &sender.FakeProber{Clock: c, Open: func(now time.Time) bool { return tt.openAt >= 0 && now.Sub(start) >= tt.openAt }}}
+				Prober: &sendertest.FakeProber{Clock: c, Open: func(now time.Time) bool { return tt.openAt >= 0 && now.Sub(start) >= tt.openAt }}}
 			p := testProfile("198.18.0.1", derive.ModePacket)
 			p.BindSource = tt.bound
 			o := Options{Timeout: 2 * time.Second}
@@ -287,7 +288,7 @@ func TestKnockPacket(t *testing.T) {
 func TestBoundPacketNeedsItsSource(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
 	c := clock.NewFake(start.Add(time.Second))
-	f := &sender.Fake{Clock: c, Start: start}
+	f := &sendertest.Fake{Clock: c, Start: start}
 	cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes)}
 	p := testProfile("198.18.0.1", derive.ModePacket)
 	p.BindSource = true
@@ -333,10 +334,10 @@ func TestPacketNeedsPayloadWriter(t *testing.T) {
 func TestSequenceThroughClient(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
 	c := clock.NewFake(start.Add(10 * time.Second))
-	f := &sender.Fake{Clock: c, Start: start}
+	f := &sendertest.Fake{Clock: c, Start: start}
 	st := memState{}
 	res := &fakeResolver{hosts: map[string][]netip.Addr{"dual.example": {srvV6, srvV4}}}
-	prober := &sender.FakeProber{Clock: c, Open: func(time.Time) bool { return true }}
+	prober := &sendertest.FakeProber{Clock: c, Open: func(time.Time) bool { return true }}
 	cl := &Client{Clock: c, Writer: f, Prober: prober, Resolver: res, Route: routes(dualRoutes), State: st, Gap: 50 * time.Millisecond}
 	p := testProfile("dual.example", derive.ModeSequence)
 	pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: time.Second})

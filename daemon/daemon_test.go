@@ -22,6 +22,7 @@ import (
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/listener"
+	"github.com/otpknock/otpknock/listener/listenertest"
 )
 
 func setupConfig(t *testing.T) (*config.Config, []byte) {
@@ -44,7 +45,7 @@ func setupConfig(t *testing.T) (*config.Config, []byte) {
 
 type running struct {
 	d      *Daemon
-	src    *listener.Fake
+	src    *listenertest.Fake
 	fw     *firewall.Fake
 	clock  *clock.Fake
 	log    *netnstest.Buffer
@@ -55,7 +56,7 @@ type running struct {
 // newDaemon builds a daemon on fakes, not yet running.
 func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
 	t.Helper()
-	r := &running{src: &listener.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	r := &running{src: &listenertest.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
 		t.Fatal(err)

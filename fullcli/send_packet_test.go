@@ -15,7 +15,7 @@ import (
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
-	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 var packetSecret = []byte("packet mode test secret, 32 byte")
@@ -23,11 +23,11 @@ var packetSecret = []byte("packet mode test secret, 32 byte")
 // withPacketProfile imports a packet profile "gw1" knocking host over
 // udp (its URI as a server writes it); the fake clock sits 10 s into
 // step 60000000.
-func withPacketProfile(t *testing.T, host string, bound bool) (*harness, *sender.Fake, profile.Profile) {
+func withPacketProfile(t *testing.T, host string, bound bool) (*harness, *sendertest.Fake, profile.Profile) {
 	h := newHarness(t)
 	start := derive.StepStart(60000000, 30*time.Second)
 	h.clock.Set(start.Add(10 * time.Second))
-	f := &sender.Fake{Clock: h.clock, Start: start}
+	f := &sendertest.Fake{Clock: h.clock, Start: start}
 	h.writer = f
 	params := derive.DefaultParams()
 	params.Protocols = derive.Protocols(derive.TCP | derive.UDP)

@@ -35,11 +35,10 @@ func checkPayload(k derive.Knock) error {
 	return nil
 }
 
-// Every real writer and the fake also carry payloads.
+// Every real writer also carries payloads.
 var (
 	_ PayloadWriter = (*Portable)(nil)
 	_ PayloadWriter = (*Kernel)(nil)
-	_ PayloadWriter = (*Fake)(nil)
 )
 
 // Portable is the Writer for every OS and for unprivileged users. A TCP
