@@ -11,6 +11,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/sender"
 )
 
@@ -35,10 +36,13 @@ type Client struct {
 	Route    func(netip.Addr) (netip.Addr, error) // nil: sender.RouteSource
 	Rand     io.Reader                            // nil: crypto/rand (nonces, sizes)
 	State    State                                // nil: steps are neither read nor kept
-	NoRaw    bool                                 // the default Writer never uses raw sockets
-	Gap      time.Duration                        // between a sequence's knocks
-	Status   io.Writer                            // notices (waits, NAT); may be nil
-	Verbose  io.Writer                            // one line per packet; may be nil
+	// Finder learns public addresses for packet knocks from behind NAT;
+	// nil: no discovery (such a knock falls back to Source).
+	Finder  Finder
+	NoRaw   bool          // the default Writer never uses raw sockets
+	Gap     time.Duration // between a sequence's knocks
+	Status  io.Writer     // notices (waits, the Source fallback); may be nil
+	Verbose io.Writer     // one line per packet; may be nil
 	// OnSent is called after each packet left (see sender.Knocker).
 	OnSent func(step uint64, i int, k derive.Knock, total int)
 }
@@ -64,6 +68,9 @@ type Options struct {
 	Wait     uint16        // the TCP service to wait for; 0: none
 	Timeout  time.Duration // per attempt, for the service to answer
 	DryRun   bool
+	// NoSource refuses the Source fallback: a packet knock from behind
+	// NAT without a public address (given or discovered) is an error.
+	NoSource bool
 }
 
 // Plan is a resolved knock: what will be sent where, and what is waited
@@ -75,10 +82,15 @@ type Plan struct {
 	Request sender.Request // Dst, Src, Claim, LastStep
 	Wait    *sender.Wait   // nil: no wait
 	// NAT is set when the route source of the knocked family is not a
-	// global address while the server's is: Claim.Source is set.
+	// global address while the server's is (a packet knock): the claim
+	// names the family's public address, or Claim.Source is set.
 	NAT      bool
 	RouteSrc netip.Addr // the route source of the knocked family
-	Notes    []string   // what verbose output says about the claim
+	// Public holds discovery's answers for translated route sources:
+	// the public addresses and their ages, or why there is none.
+	Public   []publicaddr.Result
+	Notes    []string // what verbose output says about the claim
+	Warnings []string // what the knock says on Status: the Source fallback
 }
 
 // Plan resolves p's host and builds the request; it sends nothing. Only
@@ -116,7 +128,7 @@ func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan,
 	}
 	pl.Request = r
 	if p.Knock == derive.ModePacket {
-		if err := c.claim(pl, o.PublicIP); err != nil {
+		if err := c.claim(ctx, pl, o); err != nil {
 			return nil, err
 		}
 	}
@@ -170,6 +182,9 @@ func (c *Client) planWait(pl *Plan, dst netip.Addr, o Options) {
 func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opened, error) {
 	for _, n := range pl.Notes {
 		c.say(c.Verbose, "%s\n", n)
+	}
+	for _, n := range pl.Warnings {
+		c.say(c.Status, "%s\n", n)
 	}
 	w := c.Writer
 	if w == nil {

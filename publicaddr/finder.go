@@ -310,3 +310,22 @@ func (f *Finder) accept(a netip.Addr) bool {
 	}
 	return Global(a)
 }
+
+// String renders a result in one line: "IPv4 203.0.113.7 for 10.0.0.2
+// from stun.example:3478, 42s old (cached)", or the cause of failure.
+func (r Result) String() string {
+	if r.Err != nil {
+		return fmt.Sprintf("%s for %v: %s", family(r.Local), r.Local, OneLine(r.Err))
+	}
+	s := fmt.Sprintf("%s %v for %v from %s, %v old", family(r.Public), r.Public, r.Local, r.Server, r.Age.Round(time.Second))
+	if r.Cached {
+		s += " (cached)"
+	}
+	return s
+}
+
+// OneLine renders err on one line: the causes errors.Join put on lines
+// of their own are joined by "; ".
+func OneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
