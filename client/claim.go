@@ -50,6 +50,7 @@ type route struct {
 // fallback for NAT) unless o.NoSource refuses it.
 func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 	dst := pl.Request.Dst
+	pl.noSource = o.NoSource
 	routes := c.claimRoutes(pl, o.PublicIP)
 	found := c.discover(ctx, pl, routes)
 	var cl derive.Claim
@@ -63,6 +64,9 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 			pl.note("NAT: your route source %v to %v is not a global address: the knock claims --public-ip %v", r.src, r.dst, o.PublicIP)
 		case ok && pub.Err == nil:
 			cl.Addrs = append(cl.Addrs, pub.Public)
+			if r.dst == dst {
+				pl.discovered = &pub
+			}
 			if r.dst == dst && pl.Profile.BindSource && !o.PublicIP.IsValid() {
 				pl.Request.Src, bound = pub.Public, true
 			}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -91,6 +92,9 @@ type Plan struct {
 	Public   []publicaddr.Result
 	Notes    []string // what verbose output says about the claim
 	Warnings []string // what the knock says on Status: the Source fallback
+
+	discovered *publicaddr.Result // the knocked family's claimed public address
+	noSource   bool               // Options.NoSource
 }
 
 // Plan resolves p's host and builds the request; it sends nothing. Only
@@ -179,6 +183,10 @@ func (c *Client) planWait(pl *Plan, dst netip.Addr, o Options) {
 // Knock sends pl's knock, waits for its service when it has one, and
 // knocks again in a later step up to retries times while the service
 // stays closed. Each used step is recorded in c.State before waiting.
+// A packet knock that claimed a discovered public address and found the
+// service closed knocks again with Source (unless Options.NoSource
+// refused it, or the profile is source-bound): the NAT may map to
+// another address toward the server than toward the STUN server.
 func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opened, error) {
 	for _, n := range pl.Notes {
 		c.say(c.Verbose, "%s\n", n)
@@ -191,13 +199,32 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 		w = &sender.Kernel{NoRaw: c.NoRaw}
 	}
 	k := &sender.Knocker{Clock: c.Clock, Writer: w, Gap: c.Gap, Status: c.Status, Verbose: c.Verbose, OnSent: c.OnSent, Rand: c.Rand}
+	var last uint64
 	record := func(r sender.Result) error {
+		last = r.Step
 		if c.State == nil {
 			return nil
 		}
 		return c.State.Record(pl.Profile.Name, r.Step)
 	}
-	return k.Open(ctx, pl.Request, pl.Wait, retries, record)
+	if pl.discovered == nil || pl.Wait == nil || pl.noSource || pl.Profile.BindSource || pl.Request.DryRun || retries == 0 {
+		return k.Open(ctx, pl.Request, pl.Wait, retries, record)
+	}
+	got, err := k.Open(ctx, pl.Request, pl.Wait, 0, record)
+	if !errors.Is(err, sender.ErrStillClosed) {
+		return got, err
+	}
+	// The discovered address may not be the one the server sees (a NAT
+	// that maps to another address toward it): fall back to Source.
+	c.say(c.Status, "%v still closed after claiming your public address %v (a NAT may map to another address toward the server): knocking again with the server opening the address the knock comes from\n",
+		pl.Wait.Addr, pl.discovered.Public)
+	r := pl.Request
+	r.Claim.Source, r.LastStep, r.HaveLast = true, last, true
+	got, err = k.Open(ctx, r, pl.Wait, retries-1, record)
+	if err == nil {
+		got.Attempts++
+	}
+	return got, err
 }
 
 // DefaultService returns the port of p's first TCP service (the first

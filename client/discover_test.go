@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,7 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/publicaddr"
+	"github.com/otpknock/otpknock/sender"
 )
 
 // fakeFinder answers from a table of public addresses by local address
@@ -171,4 +174,101 @@ claim: 198.19.7.7; the packet's source not claimed
 	if got := strings.Count(status.String(), "\n"); got != 1 || !strings.HasPrefix(status.String(), "NAT: your route source 10.0.0.2 is not a global address and public-address discovery is off") {
 		t.Errorf("status:\n%s\nwant one line on the Source fallback", status.String())
 	}
+}
+
+// TestKnockFallsBackToSource checks a NAT that maps to another address
+// toward the server than toward the STUN server: the service stays
+// closed after the knock claiming the discovered address, and the next
+// knock, in the next step, asks for the packet's source, and says so;
+// with NoSource it does not.
+func TestKnockFallsBackToSource(t *testing.T) {
+	start := derive.StepStart(60000000, 30*time.Second)
+	natV4 := netip.MustParseAddr("10.0.0.2")
+	tests := []struct {
+		name     string
+		noSource bool
+		want     []string // step and claim of each packet
+		status   string   // a line Status must hold; "": none about Source
+		err      error
+	}{
+		{name: "falls back", want: []string{
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"},
+			status: "198.18.0.1:22 still closed after claiming your public address 198.19.7.7 (a NAT may map to another address toward the server): knocking again with the server opening the address the knock comes from"},
+		{name: "no source: the same claim again", noSource: true, err: sender.ErrStillClosed, want: []string{
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source not claimed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := clock.NewFake(start.Add(10 * time.Second))
+			f := &sender.Fake{Clock: c, Start: start}
+			var status bytes.Buffer
+			p := testProfile("198.18.0.1", derive.ModePacket)
+			// The service opens only after a knock that lets the server
+			// open the packet's source: the NAT's address toward the
+			// server is not the one discovered.
+			opens := func(time.Time) bool {
+				cs := packetClaims(t, f, p, 60000000, 60000001)
+				return len(cs) > 0 && strings.HasSuffix(cs[len(cs)-1], "(NAT)")
+			}
+			cl := &Client{Clock: c, Writer: f, Route: routes(map[netip.Addr]netip.Addr{srvV4: natV4}), State: memState{}, Rand: &counter{},
+				Status: &status, Finder: &fakeFinder{public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}},
+				Prober: &sender.FakeProber{Clock: c, Open: opens}}
+			pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: 2 * time.Second, NoSource: tt.noSource})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cl.Knock(context.Background(), pl, 1)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if tt.err == nil && got.Attempts != 2 {
+				t.Errorf("attempts %d, want 2", got.Attempts)
+			}
+			claims := packetClaims(t, f, p, 60000000, 60000001)
+			if diff := cmp.Diff(tt.want, dedupe(claims)); diff != "" {
+				t.Errorf("packets (-want +got):\n%s\nsent:\n%s", diff, f)
+			}
+			if tt.status != "" && !strings.Contains(status.String(), tt.status+"\n") {
+				t.Errorf("status:\n%s\nwant the line:\n%s", status.String(), tt.status)
+			}
+			if tt.status == "" && strings.Contains(status.String(), "address the knock comes from") {
+				t.Errorf("status:\n%s\nwant no fallback", status.String())
+			}
+		})
+	}
+}
+
+// packetClaims opens each packet of f with the first of steps that
+// opens it and returns "step claim" lines.
+func packetClaims(t *testing.T, f *sender.Fake, p profile.Profile, steps ...uint64) []string {
+	t.Helper()
+	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+next:
+	for _, m := range payloadRE.FindAllStringSubmatch(f.String(), -1) {
+		k, _ := derive.ParseKnock(m[2])
+		payload, _ := hex.DecodeString(m[4])
+		for _, s := range steps {
+			if cl, err := pd.Open(payload, s, k, netip.Addr{}); err == nil {
+				out = append(out, fmt.Sprintf("%d %s", s, ClaimString(cl)))
+				continue next
+			}
+		}
+		t.Errorf("packet %s opens in no step of %v", m[0], steps)
+	}
+	return out
+}
+
+// dedupe drops repeats in a row (a step's resends).
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if len(out) == 0 || out[len(out)-1] != x {
+			out = append(out, x)
+		}
+	}
+	return out
 }
