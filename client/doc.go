@@ -3,9 +3,8 @@
 // first, or the family asked for), the bound source or, for packet
 // knocks, the claim of addresses to open (behind NAT, the public address
 // a [Finder] learns, else the packet's source: Source), then the knock
-// itself through
-// a [sender.Knocker], the wait for the service and the record of the
-// used step.
+// itself through a [sender.Knocker], the wait for the service and the
+// record of the used step.
 //
 // [Client.Plan] resolves a profile into a [Plan] without sending
 // anything (dry runs and show print it); [Client.Knock] carries it out.
