@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/publicaddr/publicaddrtest"
 	"github.com/vishvananda/netns"
 )
 
@@ -65,8 +66,8 @@ func TestFindInNamespaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	respond(t, pc4)
-	respond(t, pc6)
+	publicaddrtest.Serve(t, pc4)
+	publicaddrtest.Serve(t, pc6)
 	servers := []string{netip.AddrPortFrom(lab.ServerV4, 3478).String(), netip.AddrPortFrom(lab.ServerV6, 3478).String()}
 	natA := netip.MustParseAddr("198.19.0.2")
 	tests := []struct {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/otpknock/otpknock/publicaddr/publicaddrtest"
 )
 
 func loopback(a netip.Addr) bool { return a.IsLoopback() }
@@ -13,12 +15,7 @@ func loopback(a netip.Addr) bool { return a.IsLoopback() }
 // listenLoopback starts a responder on 127.0.0.1 and returns its address.
 func listenLoopback(t testing.TB) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	respond(t, pc)
-	return pc.LocalAddr().String()
+	return publicaddrtest.Listen(t, "udp4", "127.0.0.1:0").Addr()
 }
 
 // TestUDPAgainstResponder runs the real sockets against an in-process
