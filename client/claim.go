@@ -116,7 +116,7 @@ func (c *Client) claimRoutes(pl *Plan, public netip.Addr) []route {
 			pl.note("claim: route source %v to %v is link-local or unspecified, not claimed", src, d)
 			continue
 		}
-		r := route{dst: d, src: src, nat: !Global(src) && Global(d)}
+		r := route{dst: d, src: src, nat: !c.global(src) && c.global(d)}
 		r.given = r.nat && public.IsValid() && public.Unmap().Is4() == d.Is4()
 		pl.NAT = pl.NAT || r.nat && d == dst
 		out = append(out, r)
@@ -146,6 +146,13 @@ func (c *Client) discover(ctx context.Context, pl *Plan, routes []route) map[net
 		}
 	}
 	return found
+}
+
+func (c *Client) global(a netip.Addr) bool {
+	if c.Global != nil {
+		return c.Global(a)
+	}
+	return Global(a)
 }
 
 // why says why a translated family has no public address.

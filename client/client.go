@@ -39,7 +39,11 @@ type Client struct {
 	State    State                                // nil: steps are neither read nor kept
 	// Finder learns public addresses for packet knocks from behind NAT;
 	// nil: no discovery (such a knock falls back to Source).
-	Finder  Finder
+	Finder Finder
+	// Global says which route sources are global addresses (others are
+	// translated, behind NAT); nil: the package's Global. Tests whose
+	// NAT hides benchmarking addresses narrow it.
+	Global  func(netip.Addr) bool
 	NoRaw   bool          // the default Writer never uses raw sockets
 	Gap     time.Duration // between a sequence's knocks
 	Status  io.Writer     // notices (waits, the Source fallback); may be nil
