@@ -27,9 +27,12 @@ func Global(a netip.Addr) bool {
 }
 
 // Finder learns the public address of route sources, the families in
-// parallel; *publicaddr.Finder is one.
+// parallel, and may cache them; *publicaddr.Finder is one.
 type Finder interface {
 	Find(ctx context.Context, locals ...netip.Addr) []publicaddr.Result
+	// Forget drops what is known of local's public address: a knock
+	// that claimed it did not open.
+	Forget(local netip.Addr) error
 }
 
 // route is one family's destination and route source for a claim.

@@ -222,6 +222,11 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 	// that maps to another address toward it): fall back to Source.
 	c.say(c.Status, "%v still closed after claiming your public address %v (a NAT may map to another address toward the server): knocking again with the server opening the address the knock comes from\n",
 		pl.Wait.Addr, pl.discovered.Public)
+	if c.Finder != nil {
+		if err := c.Finder.Forget(pl.discovered.Local); err != nil {
+			c.say(c.Status, "%v\n", err)
+		}
+	}
 	r := pl.Request
 	r.Claim.Source, r.LastStep, r.HaveLast = true, last, true
 	got, err = k.Open(ctx, r, pl.Wait, retries-1, record)

@@ -46,6 +46,14 @@ func (f *fakeFinder) Find(_ context.Context, locals ...netip.Addr) []publicaddr.
 	return out
 }
 
+func (f *fakeFinder) Forget(local netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "forget "+local.String())
+	delete(f.public, local)
+	return nil
+}
+
 func (f *fakeFinder) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -189,12 +197,13 @@ func TestKnockFallsBackToSource(t *testing.T) {
 		noSource bool
 		want     []string // step and claim of each packet
 		status   string   // a line Status must hold; "": none about Source
+		finds    string
 		err      error
 	}{
-		{name: "falls back", want: []string{
+		{name: "falls back", finds: "find 10.0.0.2\nforget 10.0.0.2", want: []string{
 			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"},
 			status: "198.18.0.1:22 still closed after claiming your public address 198.19.7.7 (a NAT may map to another address toward the server): knocking again with the server opening the address the knock comes from"},
-		{name: "no source: the same claim again", noSource: true, err: sender.ErrStillClosed, want: []string{
+		{name: "no source: the same claim again", noSource: true, finds: "find 10.0.0.2", err: sender.ErrStillClosed, want: []string{
 			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source not claimed"}},
 	}
 	for _, tt := range tests {
@@ -202,6 +211,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 			c := clock.NewFake(start.Add(10 * time.Second))
 			f := &sender.Fake{Clock: c, Start: start}
 			var status bytes.Buffer
+			finder := &fakeFinder{public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}}
 			p := testProfile("198.18.0.1", derive.ModePacket)
 			// The service opens only after a knock that lets the server
 			// open the packet's source: the NAT's address toward the
@@ -211,7 +221,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 				return len(cs) > 0 && strings.HasSuffix(cs[len(cs)-1], "(NAT)")
 			}
 			cl := &Client{Clock: c, Writer: f, Route: routes(map[netip.Addr]netip.Addr{srvV4: natV4}), State: memState{}, Rand: &counter{},
-				Status: &status, Finder: &fakeFinder{public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}},
+				Status: &status, Finder: finder,
 				Prober: &sender.FakeProber{Clock: c, Open: opens}}
 			pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: 2 * time.Second, NoSource: tt.noSource})
 			if err != nil {
@@ -227,6 +237,9 @@ func TestKnockFallsBackToSource(t *testing.T) {
 			claims := packetClaims(t, f, p, 60000000, 60000001)
 			if diff := cmp.Diff(tt.want, dedupe(claims)); diff != "" {
 				t.Errorf("packets (-want +got):\n%s\nsent:\n%s", diff, f)
+			}
+			if diff := cmp.Diff(tt.finds, finder.String()); diff != "" {
+				t.Errorf("finder (-want +got):\n%s", diff)
 			}
 			if tt.status != "" && !strings.Contains(status.String(), tt.status+"\n") {
 				t.Errorf("status:\n%s\nwant the line:\n%s", status.String(), tt.status)

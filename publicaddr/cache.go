@@ -57,6 +57,19 @@ func (c *Cache) Get(local netip.Addr, now time.Time) (Address, bool) {
 
 // Put stores a, drops the entries stale at now, and replaces the file.
 func (c *Cache) Put(a Address, now time.Time) error {
+	return c.update(now, func(m map[string]entry) {
+		m[a.Local.Unmap().String()] = entry{Public: a.Public, Server: a.Server, At: a.At.UTC()}
+	})
+}
+
+// Delete drops the entry of local (an answer found wrong) and the
+// entries stale at now.
+func (c *Cache) Delete(local netip.Addr, now time.Time) error {
+	return c.update(now, func(m map[string]entry) { delete(m, local.Unmap().String()) })
+}
+
+// update applies change to the fresh entries and replaces the file.
+func (c *Cache) update(now time.Time, change func(map[string]entry)) error {
 	m, err := c.load()
 	if err != nil {
 		m = map[string]entry{} // a damaged cache is replaced, not kept
@@ -66,7 +79,7 @@ func (c *Cache) Put(a Address, now time.Time) error {
 			delete(m, k)
 		}
 	}
-	m[a.Local.Unmap().String()] = entry{Public: a.Public, Server: a.Server, At: a.At.UTC()}
+	change(m)
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("public address cache: %w", err)

@@ -58,6 +58,16 @@ func TestCache(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
+	// Delete drops one entry.
+	if err := c.Delete(localV4, t0.Add(45*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get(localV4, t0.Add(45*time.Second)); ok {
+		t.Error("a deleted entry is still there")
+	}
+	if _, ok := c.Get(localV6, t0.Add(45*time.Second)); !ok {
+		t.Error("Delete dropped another entry")
+	}
 	// A Put drops the stale entries.
 	if err := c.Put(Address{Local: localV6, Public: pubV6, At: t0.Add(2 * time.Minute)}, t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)

@@ -80,6 +80,15 @@ func (f *Finder) Find(ctx context.Context, locals ...netip.Addr) []Result {
 	return out
 }
 
+// Forget drops the cached answer for local: the knock that claimed it
+// did not open, so the next one asks afresh.
+func (f *Finder) Forget(local netip.Addr) error {
+	if f.Cache == nil {
+		return nil
+	}
+	return f.Cache.Delete(local, f.clock().Now())
+}
+
 func (f *Finder) find(ctx context.Context, local netip.Addr) Result {
 	if !local.IsValid() {
 		return Result{Err: errors.New("public address: no local address")}
