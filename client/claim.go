@@ -55,7 +55,7 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 	dst := pl.Request.Dst
 	pl.noSource = o.NoSource
 	routes := c.claimRoutes(pl, o.PublicIP)
-	found := c.discover(ctx, pl, routes)
+	found, off := c.discover(ctx, pl, routes)
 	var cl derive.Claim
 	bound := false // a source-bound profile's source is the discovered one
 	for _, r := range routes {
@@ -75,12 +75,12 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 			}
 			pl.note("NAT: your route source %v to %v is not a global address: the knock claims your public address %v", r.src, r.dst, pub)
 		case r.dst == dst && o.NoSource:
-			return fmt.Errorf("NAT: your route source %v is not a global address and %s, and the Source fallback is refused: pass --public-ip ADDR, your address as the server sees it, or --stun HOST:PORT", r.src, why(pub, ok))
+			return fmt.Errorf("NAT: your route source %v is not a global address and %s, and the Source fallback is refused: pass --public-ip ADDR, your address as the server sees it, or --stun HOST:PORT", r.src, why(pub, ok, off))
 		case r.dst == dst:
 			cl.Source = true
-			pl.warn("NAT: your route source %v is not a global address and %s: the knock asks the server to open the address it comes from (an interceptor could re-send it from theirs); pass --public-ip ADDR or --stun HOST:PORT", r.src, why(pub, ok))
+			pl.warn("NAT: your route source %v is not a global address and %s: the knock asks the server to open the address it comes from (an interceptor could re-send it from theirs); pass --public-ip ADDR or --stun HOST:PORT", r.src, why(pub, ok, off))
 		default:
-			pl.note("claim: route source %v to %v is not a global address and %s, not claimed", r.src, r.dst, why(pub, ok))
+			pl.note("claim: route source %v to %v is not a global address and %s, not claimed", r.src, r.dst, why(pub, ok, off))
 		}
 	}
 	public := o.PublicIP
@@ -129,18 +129,24 @@ func (c *Client) claimRoutes(pl *Plan, public netip.Addr) []route {
 
 // discover asks c.Finder for the public address of each translated
 // route source that --public-ip does not stand for, and keeps the
-// answers in pl.Public.
-func (c *Client) discover(ctx context.Context, pl *Plan, routes []route) map[netip.Addr]publicaddr.Result {
+// answers in pl.Public. When it asks nothing, off says why: no Finder,
+// or a dry run (which sends nothing, STUN requests included).
+func (c *Client) discover(ctx context.Context, pl *Plan, routes []route) (found map[netip.Addr]publicaddr.Result, off string) {
 	var locals []netip.Addr
 	for _, r := range routes {
 		if r.nat && !r.given {
 			locals = append(locals, r.src)
 		}
 	}
-	if c.Finder == nil || len(locals) == 0 {
-		return nil
+	switch {
+	case len(locals) == 0:
+		return nil, ""
+	case c.Finder == nil:
+		return nil, "public-address discovery is off"
+	case pl.Request.DryRun:
+		return nil, "a dry run sends no STUN request"
 	}
-	found := map[netip.Addr]publicaddr.Result{}
+	found = map[netip.Addr]publicaddr.Result{}
 	for _, r := range c.Finder.Find(ctx, locals...) {
 		found[r.Local] = r
 		pl.Public = append(pl.Public, r)
@@ -148,7 +154,7 @@ func (c *Client) discover(ctx context.Context, pl *Plan, routes []route) map[net
 			pl.note("public address: %s", publicaddr.OneLine(r.CacheErr))
 		}
 	}
-	return found
+	return found, ""
 }
 
 func (c *Client) global(a netip.Addr) bool {
@@ -158,10 +164,11 @@ func (c *Client) global(a netip.Addr) bool {
 	return Global(a)
 }
 
-// why says why a translated family has no public address.
-func why(r publicaddr.Result, asked bool) string {
+// why says why a translated family has no public address: discovery
+// was not asked (off says why), or failed.
+func why(r publicaddr.Result, asked bool, off string) string {
 	if !asked {
-		return "public-address discovery is off"
+		return off
 	}
 	return "public-address discovery failed (" + publicaddr.OneLine(r.Err) + ")"
 }

@@ -79,6 +79,8 @@ func TestPlanDiscovery(t *testing.T) {
 		given    string                    // --public-ip
 		noSource bool
 		bound    bool
+		dryRun   bool
+		host     string // "": v4first.example
 		claim    derive.Claim
 		src      netip.Addr
 		finds    string
@@ -105,6 +107,8 @@ func TestPlanDiscovery(t *testing.T) {
 			claim: derive.Claim{Addrs: []netip.Addr{pubV4, cliV6}}, finds: "find 10.0.0.2"},
 		{name: "no NAT: nothing asked", routes: dualRoutes, public: map[netip.Addr]netip.Addr{}, noSource: true,
 			claim: derive.Claim{Addrs: []netip.Addr{cliV4, cliV6}}},
+		{name: "a dry run asks nothing", host: "198.18.0.1", routes: natRoutes, public: map[netip.Addr]netip.Addr{natV4: pubV4}, dryRun: true,
+			claim: derive.Claim{Source: true}, warnings: []string{fmt.Sprintf(fallback, "a dry run sends no STUN request")}},
 		{name: "source-bound: the tag binds the discovered address", routes: natRoutes, public: map[netip.Addr]netip.Addr{natV4: pubV4}, bound: true,
 			claim: derive.Claim{Addrs: []netip.Addr{pubV4, cliV6}}, src: pubV4, finds: "find 10.0.0.2"},
 	}
@@ -115,9 +119,13 @@ func TestPlanDiscovery(t *testing.T) {
 			if tt.public != nil {
 				c.Finder = f
 			}
-			p := testProfile("v4first.example", derive.ModePacket)
+			host := tt.host
+			if host == "" {
+				host = "v4first.example"
+			}
+			p := testProfile(host, derive.ModePacket)
 			p.BindSource = tt.bound
-			o := Options{NoSource: tt.noSource}
+			o := Options{NoSource: tt.noSource, DryRun: tt.dryRun}
 			if tt.given != "" {
 				o.PublicIP = netip.MustParseAddr(tt.given)
 			}
