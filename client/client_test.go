@@ -93,6 +93,7 @@ func TestPlan(t *testing.T) {
 		dst     netip.Addr
 		src     netip.Addr
 		claim   derive.Claim
+		nat     bool
 		lookups []string
 		err     string
 	}{
@@ -112,9 +113,9 @@ func TestPlan(t *testing.T) {
 		{name: "packet literal: its family only", host: "198.18.0.1", mode: derive.ModePacket, routes: dualRoutes,
 			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV4}}},
 		{name: "packet behind NAT", host: "v4first.example", mode: derive.ModePacket, routes: nat,
-			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV6}, Source: true}, lookups: []string{"ip v4first.example"}},
+			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV6}, Source: true}, nat: true, lookups: []string{"ip v4first.example"}},
 		{name: "packet behind CGNAT with a public IP", host: "198.18.0.1", mode: derive.ModePacket, routes: cgn, public: "198.19.7.7",
-			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{netip.MustParseAddr("198.19.7.7")}, Source: true}},
+			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{netip.MustParseAddr("198.19.7.7")}}, nat: true},
 		{name: "packet: link-local not claimed", host: "v4first.example", mode: derive.ModePacket, routes: ll,
 			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV4}}, lookups: []string{"ip v4first.example"}},
 		{name: "packet: public IP added once", host: "198.18.0.1", mode: derive.ModePacket, routes: dualRoutes, public: "198.18.0.2",
@@ -156,8 +157,8 @@ func TestPlan(t *testing.T) {
 			if diff := cmp.Diff(tt.claim, r.Claim, cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 				t.Errorf("claim (-want +got):\n%s", diff)
 			}
-			if pl.NAT != tt.claim.Source {
-				t.Errorf("NAT %v, want %v", pl.NAT, tt.claim.Source)
+			if pl.NAT != tt.nat {
+				t.Errorf("NAT %v, want %v", pl.NAT, tt.nat)
 			}
 		})
 	}
