@@ -19,6 +19,7 @@ import (
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 // fakeFinder answers from a table of public addresses by local address
@@ -217,7 +218,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := clock.NewFake(start.Add(10 * time.Second))
-			f := &sender.Fake{Clock: c, Start: start}
+			f := &sendertest.Fake{Clock: c, Start: start}
 			var status bytes.Buffer
 			finder := &fakeFinder{public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}}
 			p := testProfile("198.18.0.1", derive.ModePacket)
@@ -230,7 +231,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 			}
 			cl := &Client{Clock: c, Writer: f, Route: routes(map[netip.Addr]netip.Addr{srvV4: natV4}), State: memState{}, Rand: &counter{},
 				Status: &status, Finder: finder,
-				Prober: &sender.FakeProber{Clock: c, Open: opens}}
+				Prober: &sendertest.FakeProber{Clock: c, Open: opens}}
 			pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: 2 * time.Second, NoSource: tt.noSource})
 			if err != nil {
 				t.Fatal(err)
@@ -261,7 +262,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 
 // packetClaims opens each packet of f with the first of steps that
 // opens it and returns "step claim" lines.
-func packetClaims(t *testing.T, f *sender.Fake, p profile.Profile, steps ...uint64) []string {
+func packetClaims(t *testing.T, f *sendertest.Fake, p profile.Profile, steps ...uint64) []string {
 	t.Helper()
 	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
 	if err != nil {
