@@ -32,7 +32,7 @@ func BenchmarkFilterArm(b *testing.B) {
 		name string
 		open func() (firewall.Backend, error)
 	}{
-		{"iptables", func() (firewall.Backend, error) { k, err := firewall.NewKernel(); return k, err }},
+		{"iptables", func() (firewall.Backend, error) { k, err := firewall.NewIPTables(); return k, err }},
 		{"nftables", func() (firewall.Backend, error) { n, err := firewall.NewNFT(); return n, err }},
 	} {
 		for _, n := range []int{1000, 100000} {

@@ -27,9 +27,9 @@ var forwardBackends = []struct {
 	open func() (firewall.Backend, error)
 }{
 	{"iptables", func() (firewall.Backend, error) {
-		k, err := firewall.NewKernel()
+		k, err := firewall.NewIPTables()
 		if err != nil {
-			return nil, err // a nil *Kernel must not become a non-nil Backend
+			return nil, err // a nil *IPTables must not become a non-nil Backend
 		}
 		return k, nil
 	}},

@@ -5,7 +5,7 @@
 // ports; grants are set entries with kernel timeouts, added over netlink
 // with no fork or exec per grant.
 //
-// Kernel is the iptables backend: a chain (IPv4 and IPv6, through
+// IPTables is the iptables backend: a chain (IPv4 and IPv6, through
 // coreos/go-iptables) jumped from INPUT and one hash:ip,port ipset per
 // family (vishvananda/netlink). Every rule carries a comment with a
 // digest of the whole rule set, so setup is idempotent (a restart changes
@@ -34,14 +34,14 @@
 // prerouting chain ahead of DNAT guards them with the same grant sets.
 //
 // Backend.Verify lists what of a plan is missing or changed; the daemon
-// runs it every few seconds and installs the plan again. Kernel compares
+// runs it every few seconds and installs the plan again. IPTables compares
 // each chain with the listing its last Setup left (in a new process: by
 // count, digest and iptables -C of each rule), checks the jumps and that
 // the sets exist, from one iptables -S of the filter table per family. A
 // missing jump goes first in INPUT; a jump that later rules precede
 // stays: those are the administrator's.
 //
-// Below Kernel are two small seams: tables (per family: the table's
+// Below IPTables are two small seams: tables (per family: the table's
 // listing, iptables -C through go-iptables, and iptables-restore
 // batches) and sets (ipset over netlink). fakeTables and fakeSets
 // implement them in memory at the rule and entry level, refusing what

@@ -219,3 +219,6 @@ func (f *Fake) String() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Kind is the iptables Kind: the Fake keeps iptables' rules.
+func (f *Fake) Kind() Kind { return iptablesKind{} }

@@ -21,7 +21,7 @@ func TestKernelFilter(t *testing.T) {
 	p := netnstest.NewPair(t)
 	plan := testPlan()
 	plan.Filter, plan.Track = true, time.Second
-	k := kernelIn(t, p, plan)
+	k := iptablesIn(t, p, plan)
 	for _, ipt := range []string{"iptables", "ip6tables"} {
 		if n := strings.Count(p.MustRun(t, p.Server, ipt, "-S", Chain), "--match-set otpknock-"); n != 8 {
 			t.Errorf("%s: %d filter set matches, want 8:\n%s", ipt, n, p.MustRun(t, p.Server, ipt, "-S", Chain))

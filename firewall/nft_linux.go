@@ -392,3 +392,6 @@ func (n *NFT) Probe() (tables int, installed bool, err error) {
 	}
 	return len(all), installed, nil
 }
+
+// Kind is the nftables Kind.
+func (n *NFT) Kind() Kind { return nftKind{} }

@@ -14,27 +14,27 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// fakeKernel is a Kernel over fake seams.
-type fakeKernel struct {
-	*Kernel
+// fakeIPTables is a IPTables over fake seams.
+type fakeIPTables struct {
+	*IPTables
 	t4, t6 *fakeTables
 	s      *fakeSets
 }
 
-func newFakeKernel() *fakeKernel {
-	f := &fakeKernel{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
-	f.Kernel = newKernel(f.t4, f.t6, f.s)
+func newFakeKernel() *fakeIPTables {
+	f := &fakeIPTables{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
+	f.IPTables = newIPTables(f.t4, f.t6, f.s)
 	return f
 }
 
-// restart is a new Kernel (a new process) over the same kernel state.
-func (f *fakeKernel) restart() *fakeKernel {
+// restart is a new IPTables (a new process) over the same kernel state.
+func (f *fakeIPTables) restart() *fakeIPTables {
 	g := *f
-	g.Kernel = newKernel(f.t4, f.t6, f.s)
+	g.IPTables = newIPTables(f.t4, f.t6, f.s)
 	return &g
 }
 
-func (f *fakeKernel) String() string {
+func (f *fakeIPTables) String() string {
 	return "# iptables\n" + f.t4.String() + "\n# ip6tables\n" + f.t6.String() + "\n# ipset\n" + f.s.String()
 }
 
@@ -77,7 +77,7 @@ func onlyPrefix(rules []string) []string {
 // watch checks after every line of every batch applied to f's tables
 // (as if batches were not atomic) and after every batch that ports stay
 // closed, and counts the batches.
-func watch(t *testing.T, f *fakeKernel, ports []derive.Knock) *int {
+func watch(t *testing.T, f *fakeIPTables, ports []derive.Knock) *int {
 	t.Helper()
 	n := new(int)
 	for _, tb := range []*fakeTables{f.t4, f.t6} {
@@ -158,7 +158,7 @@ func TestKernelSync(t *testing.T) {
 				t.Errorf("no change from %s to %s", tt.from.Digest(), tt.to.Digest())
 			}
 			before := *n
-			for _, k := range []*fakeKernel{f, f.restart()} {
+			for _, k := range []*fakeIPTables{f, f.restart()} {
 				if err := k.Setup(tt.to); err != nil {
 					t.Fatal(err)
 				}
@@ -254,19 +254,19 @@ func TestKernelVerify(t *testing.T) {
 	rule3 := strings.Join(p.Rules(false)[2], " ")
 	tests := []struct {
 		name    string
-		breakIt func(*fakeKernel)
+		breakIt func(*fakeIPTables)
 		want    []string
 	}{
-		{"intact", func(*fakeKernel) {}, nil},
-		{"flushed INPUT", func(f *fakeKernel) { f.t4.Flush(Table, "INPUT") }, []string{"iptables: jump from INPUT"}},
-		{"a rule in front of the jump (kept: the administrator's)", func(f *fakeKernel) { f.t6.Insert(Table, "INPUT", 1, "-s", "192.0.2.9", "-j", "DROP") }, nil},
-		{"flushed chain", func(f *fakeKernel) { f.t4.Flush(Table, Chain) }, []string{"iptables: rules of OTPKNOCK: 0, want 12"}},
-		{"missing chain", func(f *fakeKernel) {
+		{"intact", func(*fakeIPTables) {}, nil},
+		{"flushed INPUT", func(f *fakeIPTables) { f.t4.Flush(Table, "INPUT") }, []string{"iptables: jump from INPUT"}},
+		{"a rule in front of the jump (kept: the administrator's)", func(f *fakeIPTables) { f.t6.Insert(Table, "INPUT", 1, "-s", "192.0.2.9", "-j", "DROP") }, nil},
+		{"flushed chain", func(f *fakeIPTables) { f.t4.Flush(Table, Chain) }, []string{"iptables: rules of OTPKNOCK: 0, want 12"}},
+		{"missing chain", func(f *fakeIPTables) {
 			f.t4.Flush(Table, "INPUT")
 			f.t4.ClearAndDeleteChain(Table, Chain)
 		}, []string{"iptables: chain OTPKNOCK"}},
-		{"missing set", func(f *fakeKernel) { f.s.Destroy(Set6) }, []string{"ip6tables: set otpknock6"}},
-		{"changed rule", func(f *fakeKernel) {
+		{"missing set", func(f *fakeIPTables) { f.s.Destroy(Set6) }, []string{"ip6tables: set otpknock6"}},
+		{"changed rule", func(f *fakeIPTables) {
 			f.t4.Replace(Table, Chain, 3, strings.Fields(strings.Replace(rule3, "RETURN", "ACCEPT", 1))...)
 		}, []string{"iptables: rule 3 of OTPKNOCK: " + strings.Replace("-A OTPKNOCK "+rule3, "RETURN", "ACCEPT", 1)}},
 	}

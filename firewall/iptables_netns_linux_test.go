@@ -23,7 +23,7 @@ func TestKernelFirewall(t *testing.T) {
 	p := netnstest.NewPair(t)
 	plan := testPlan()
 	plan.Protected = []derive.Knock{{Proto: derive.TCP, Port: 2222}, {Proto: derive.TCP, Port: 2223}}
-	k := kernelIn(t, p, plan)
+	k := iptablesIn(t, p, plan)
 	var err error
 	in := func(fn func()) { p.Do(t, p.Server, fn) }
 	in(func() { err = k.Setup(plan) }) // a second setup must change nothing
@@ -141,14 +141,14 @@ func TestKernelFirewall(t *testing.T) {
 	}
 }
 
-// kernelIn opens the kernel backend in the pair's server namespace and
+// iptablesIn opens the kernel backend in the pair's server namespace and
 // installs plan.
-func kernelIn(t testing.TB, p *netnstest.Pair, plan Plan) *Kernel {
+func iptablesIn(t testing.TB, p *netnstest.Pair, plan Plan) *IPTables {
 	t.Helper()
-	var k *Kernel
+	var k *IPTables
 	var err error
 	p.Do(t, p.Server, func() {
-		if k, err = NewKernel(); err == nil {
+		if k, err = NewIPTables(); err == nil {
 			err = k.Setup(plan)
 		}
 	})
