@@ -18,7 +18,7 @@
 // inet otpknock with grant sets keyed by (address, protocol, port) and a
 // base input chain ahead of the host's filter chains, changed only in
 // whole transactions; its rules carry the digest too. It sits behind
-// NFTConn, whose fake NFTFake keeps a ruleset at the rule level.
+// NFTConn, whose fake fakeNFTConn keeps a ruleset at the rule level.
 //
 // Closing for a daemon exit removes the NFLOG rules only, so the
 // protected ports stay closed and grants expire on their own.

@@ -49,15 +49,12 @@ func NewIPTables() (*IPTables, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := newIPTables(v4, v6, s)
-	k.filter = ipsetFilter{}
-	return k, nil
+	return newIPTables(v4, v6, s, ipsetFilter{}), nil
 }
 
-// newIPTables returns a IPTables over the given seams, with an in-memory
-// filter (NewIPTables puts the kernel's in its place).
-func newIPTables(v4, v6 tables, s sets) *IPTables {
-	return &IPTables{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, filter: &fakeFilterSets{}, snap: map[string][]string{}}
+// newIPTables returns an IPTables over the given seams.
+func newIPTables(v4, v6 tables, s sets, filter filterSets) *IPTables {
+	return &IPTables{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, filter: filter, snap: map[string][]string{}}
 }
 
 // Setup installs sets, chain rules and jumps, idempotently: nothing

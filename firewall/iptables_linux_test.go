@@ -14,7 +14,7 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// fakeIPTables is a IPTables over fake seams.
+// fakeIPTables is an IPTables over fake seams.
 type fakeIPTables struct {
 	*IPTables
 	t4, t6 *fakeTables
@@ -23,14 +23,14 @@ type fakeIPTables struct {
 
 func newFakeKernel() *fakeIPTables {
 	f := &fakeIPTables{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
-	f.IPTables = newIPTables(f.t4, f.t6, f.s)
+	f.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
 	return f
 }
 
 // restart is a new IPTables (a new process) over the same kernel state.
 func (f *fakeIPTables) restart() *fakeIPTables {
 	g := *f
-	g.IPTables = newIPTables(f.t4, f.t6, f.s)
+	g.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
 	return &g
 }
 
@@ -354,4 +354,16 @@ func TestFakeRestoreAllOrNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeRules lists p's rules as iptables -S shows them, without the
+// NFLOG rules unless nflog.
+func fakeRules(p Plan, v6, nflog bool) []string {
+	var out []string
+	for _, r := range p.Rules(v6) {
+		if nflog || !IsNFLOG(r) {
+			out = append(out, "-A "+Chain+" "+strings.Join(r, " "))
+		}
+	}
+	return out
 }

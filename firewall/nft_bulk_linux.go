@@ -12,7 +12,7 @@ import (
 
 // elemWriter queues element messages and sends them as one transaction
 // with Flush: the part of NFTConn the filter's Arm and Track use. The
-// real backend writes them with nftBulk; NFTFake (NewNFTOn) takes them
+// real backend writes them with nftBulk; fakeNFTConn (newNFTOn) takes them
 // as any other write.
 type elemWriter interface {
 	SetAddElements(*nftables.Set, []nftables.SetElement) error

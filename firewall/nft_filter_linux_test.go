@@ -79,8 +79,8 @@ func TestNFTFilterArmTrack(t *testing.T) {
 	for _, refreshes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("add refreshes=%v", refreshes), func(t *testing.T) {
 			clk := clock.NewFake(time.Unix(1_000_000, 0))
-			f := &NFTFake{Clock: clk, AddRefreshes: refreshes}
-			n := NewNFTOn(f)
+			f := &fakeNFTConn{Clock: clk, AddRefreshes: refreshes}
+			n := nftOn(f)
 			if err := n.Setup(filterPlan()); err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestNFTFilterArmTrack(t *testing.T) {
 
 // checkElements compares the live elements of the filter's sets, as the
 // fake renders them, with want.
-func checkElements(t *testing.T, name string, f *NFTFake, want []string) {
+func checkElements(t *testing.T, name string, f *fakeNFTConn, want []string) {
 	t.Helper()
 	var got []string
 	in := false
@@ -137,19 +137,19 @@ func TestNFTFilterVerify(t *testing.T) {
 	input := &nftables.Chain{Name: NFTInput, Table: tbl}
 	tests := []struct {
 		name  string
-		brk   func(f *NFTFake)
+		brk   func(f *fakeNFTConn)
 		wants string
 	}{
-		{"source set deleted", func(f *NFTFake) {
+		{"source set deleted", func(f *fakeNFTConn) {
 			f.FlushChain(input)
 			f.DelSet(&nftables.Set{Table: tbl, Name: NFTSrc6})
 		}, "set src6 is missing"},
-		{"armed set retyped", func(f *NFTFake) {
+		{"armed set retyped", func(f *fakeNFTConn) {
 			f.FlushChain(input)
 			f.DelSet(&nftables.Set{Table: tbl, Name: NFTArmed})
 			f.AddSet(&nftables.Set{Table: tbl, Name: NFTArmed, KeyType: nftables.TypeInetService, HasTimeout: true}, nil)
 		}, `set armed is "set armed { type inet_service; flags timeout; }"`},
-		{"update rule deleted", func(f *NFTFake) {
+		{"update rule deleted", func(f *fakeNFTConn) {
 			rules, _ := f.GetRules(tbl, input)
 			f.DelRule(rules[3])
 		}, "chain input: rule 4 is"},
@@ -257,7 +257,7 @@ func TestNFTFilterBytes(t *testing.T) {
 		{derive.Knock{Proto: derive.ICMP, Port: 31000}, 1500 * time.Millisecond}}
 	track := []Source{{netip.MustParseAddr("198.18.0.2"), 5 * time.Second}, {netip.MustParseAddr("2001:2::2"), 5 * time.Second}}
 	golden(t, "nft_filter_arm.bytes.golden", record(t, func(c *nftables.Conn) error {
-		n := NewNFTOn(c)
+		n := newNFTOn(c, false)
 		return errors.Join(n.Arm(arm), n.Track(track))
 	}))
 

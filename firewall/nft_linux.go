@@ -17,7 +17,7 @@ import (
 
 // NFTConn is the part of *nftables.Conn the nftables backend uses: reads
 // answer at once, writes are queued and Flush sends them as one atomic
-// transaction. NFTFake is the one of tests.
+// transaction. fakeNFTConn is the one of tests.
 type NFTConn interface {
 	ListTablesOfFamily(nftables.TableFamily) ([]*nftables.Table, error)
 	ListChainsOfTableFamily(nftables.TableFamily) ([]*nftables.Chain, error)
@@ -44,7 +44,7 @@ type NFT struct {
 	conn  NFTConn
 	elems elemWriter // the filter's element batches: conn, or nftBulk
 	// addRefreshes: adding an existing element sets its timeout anew
-	// (Linux 6.12 on; NFTFake with AddRefreshes).
+	// (Linux 6.12 on; fakeNFTConn with AddRefreshes).
 	addRefreshes bool
 }
 
@@ -62,10 +62,11 @@ func NewNFT() (*NFT, error) {
 	return &NFT{conn: c, elems: bulk, addRefreshes: addRefreshes()}, nil
 }
 
-// NewNFTOn returns the nftables backend over conn (an NFTFake in tests).
-func NewNFTOn(conn NFTConn) *NFT {
-	f, ok := conn.(*NFTFake)
-	return &NFT{conn: conn, elems: conn, addRefreshes: ok && f.AddRefreshes}
+// newNFTOn returns the nftables backend over conn (fakeNFTConn in
+// tests), writing the filter's elements on conn too; addRefreshes says
+// whether adding an element that exists sets its timeout anew.
+func newNFTOn(conn NFTConn, addRefreshes bool) *NFT {
+	return &NFT{conn: conn, elems: conn, addRefreshes: addRefreshes}
 }
 
 func nftErr(what string, err error) error {

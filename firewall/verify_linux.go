@@ -13,7 +13,7 @@ import (
 // for Plan.Forward, the forward sets, chain, rules and jump. It reads
 // one listing of the filter table per family (one iptables run) and
 // the sets over netlink. The rules are compared with the listing the
-// last Setup left, else (a IPTables that installed nothing) by count,
+// last Setup left, else (an IPTables that installed nothing) by count,
 // digest and iptables -C of each.
 func (k *IPTables) Verify(p Plan) ([]string, error) {
 	var out []string
