@@ -37,6 +37,9 @@ type Subject struct {
 	// Reaches reports whether a TCP connection from src to svc is
 	// accepted now (a real kernel, a listener on each protected port).
 	Reaches func(t *testing.T, src netip.Addr, svc derive.Knock) bool
+	// Hold opens a TCP connection from src to svc and returns a check
+	// that it still carries data (a real kernel).
+	Hold func(t *testing.T, src netip.Addr, svc derive.Knock) (alive func() bool)
 	// Logs reports whether a knock from src to k is logged now (with
 	// Plan.Filter, for a Backend that is a firewall.Filter).
 	Logs func(t *testing.T, src netip.Addr, k derive.Knock) bool
@@ -63,6 +66,7 @@ func Contract(t *testing.T, newSubject func(t *testing.T) *Subject) {
 		{"setup twice", setupTwice},
 		{"grant and refresh", grantRefresh},
 		{"close fails closed", closeFailsClosed},
+		{"a changed plan keeps the grants", changedPlan},
 		{"remove leaves nothing", removeLeavesNothing},
 		{"verify heals a flush", verifyHeals},
 		{"arm and track", armTrack},
@@ -154,12 +158,45 @@ func grantRefresh(t *testing.T, s *Subject) {
 		}
 	}
 	checkGrants(t, "after three grants", s.status(t, p), []string{s.Src4.String() + " " + svc.String(), s.Src6.String() + " " + svc.String()})
+	var alive func() bool
+	if s.Hold != nil {
+		alive = s.Hold(t, s.Src6, svc)
+	}
 	s.Wait(2 * time.Second)
 	s.do(t, "refresh", func() error { return b.Grant(s.Src4, svc, grantTime) })
 	s.Wait(2 * time.Second) // past the first grants' timeout
 	checkGrants(t, "after the other expired", s.status(t, p), []string{s.Src4.String() + " " + svc.String()})
 	if s.Reaches != nil && s.Reaches(t, s.Src6, svc) {
 		t.Errorf("%v reaches %v after its grant expired", s.Src6, svc)
+	}
+	if alive != nil && !alive() {
+		t.Errorf("a session established under a grant ended with the grant")
+	}
+}
+
+// changedPlan: Setup after Close, of a changed plan and back keeps the
+// live grants, and the protected ports closed to everyone else.
+func changedPlan(t *testing.T, s *Subject) {
+	p := contractPlan()
+	b := s.Backend
+	svc := p.Protected[1]
+	s.do(t, "Setup", func() error { return b.Setup(p) })
+	s.do(t, "Grant", func() error { return b.Grant(s.Src4, svc, 30*time.Second) })
+	s.do(t, "Close", func() error { return b.Close(p) })
+	changed := p
+	changed.Protocols = derive.Protocols(derive.TCP)
+	changed.PortMin++
+	for _, q := range []firewall.Plan{p, changed, p} {
+		s.do(t, "Setup", func() error { return b.Setup(q) })
+		if missing := s.verify(t, q); len(missing) > 0 {
+			t.Errorf("Verify after Setup of a changed plan: %q", missing)
+		}
+		if st := s.status(t, q); len(st.Grants) != 1 || st.Grants[0].Src.Unmap() != s.Src4 || st.Grants[0].Svc != svc {
+			t.Errorf("grants after Setup of a changed plan: %+v, want %v to %v", st.Grants, s.Src4, svc)
+		}
+		if s.Reaches != nil && (!s.Reaches(t, s.Src4, svc) || s.Reaches(t, s.Src4, p.Protected[0])) {
+			t.Errorf("after Setup of a changed plan: the grant lost, or another service open")
+		}
 	}
 }
 
@@ -235,6 +272,9 @@ func removeLeavesNothing(t *testing.T, s *Subject) {
 			t.Errorf("left after Remove:\n%s", strings.Join(left, "\n"))
 		}
 	}
+	if s.Reaches != nil && !s.Reaches(t, s.Src4, p.Protected[0]) {
+		t.Errorf("control: %v does not reach %v after Remove", s.Src4, p.Protected[0])
+	}
 	s.do(t, "Remove again", func() error { return b.Remove(p) })
 }
 
@@ -246,6 +286,9 @@ func verifyHeals(t *testing.T, s *Subject) {
 	b := s.Backend
 	s.do(t, "Setup", func() error { return b.Setup(p) })
 	s.Flush(t)
+	if s.Reaches != nil && !s.Reaches(t, s.Src4, p.Protected[1]) {
+		t.Errorf("control: %v does not reach %v after the flush", s.Src4, p.Protected[1])
+	}
 	if missing := s.verify(t, p); len(missing) == 0 {
 		t.Fatalf("Verify after a flush reports nothing missing")
 	}
