@@ -58,10 +58,11 @@
 // ipv6-icmp, so ICMP is filtered as well) and the dynamic source sets
 // src4 and src6, updated by the rules themselves on a hit to an armed
 // element; Arm and Track write their elements on a netlink socket of
-// their own (nftBulk, bytes equal to google/nftables'), a window in one
-// transaction, re-adding elements once from Linux 6.12 (earlier
-// kernels keep an element's old timeout on add: each chunk is added,
-// deleted and added again).
+// their own (nftBulk, bytes equal to google/nftables' but for the
+// expiration it adds), a window in one transaction, re-adding elements
+// once, with their expiration, from Linux 6.12 (the kernel keeps the
+// expiry of an element added again without one; earlier kernels keep
+// it in any case: each chunk is added, deleted and added again).
 //
 // The firewall knows nothing of the server's config: the daemon maps its
 // config onto a Plan (daemon.FirewallPlan) and hands it over; Choose and

@@ -328,8 +328,8 @@ func (f *fakeNFTConn) SetAddElements(s *nftables.Set, vals []nftables.SetElement
 		for _, v := range vals {
 			k := hex.EncodeToString(v.Key)
 			if exp, ok := fs.elems[k]; ok && (exp.IsZero() || exp.After(now)) {
-				if f.AddRefreshes && v.Timeout > 0 {
-					fs.elems[k] = now.Add(v.Timeout)
+				if f.AddRefreshes && v.Expires > 0 {
+					fs.elems[k] = now.Add(v.Expires)
 				}
 				continue
 			}

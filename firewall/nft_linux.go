@@ -43,7 +43,7 @@ type NFT struct {
 	mu    sync.Mutex // one transaction at a time on the connection
 	conn  NFTConn
 	elems elemWriter // the filter's element batches: conn, or nftBulk
-	// addRefreshes: adding an existing element sets its timeout anew
+	// addRefreshes: adding an existing element with an expiration sets its expiry anew
 	// (Linux 6.12 on; fakeNFTConn with AddRefreshes).
 	addRefreshes bool
 }
@@ -258,10 +258,10 @@ func (n *NFT) Verify(p Plan) ([]string, error) {
 }
 
 // Grant adds src . proto . port to the family's set with timeout, in
-// one transaction on the element writer (the bulk socket): an add, which
-// from Linux 6.12 sets an existing element's timeout anew; on older
-// kernels an add, a delete and an add again, so that a repeat refreshes
-// the timeout.
+// one transaction on the element writer (the bulk socket): from Linux
+// 6.12 an add naming the expiration, which sets an existing element's
+// expiry anew; on older kernels an add, a delete and an add again, so
+// that a repeat refreshes the timeout.
 func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
 	set := nftSets(nftTable(), Plan{})[0]
