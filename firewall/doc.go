@@ -43,11 +43,12 @@
 //
 // Below IPTables are two small seams: tables (per family: the table's
 // listing, iptables -C through go-iptables, and iptables-restore
-// batches) and sets (ipset over netlink). fakeTables and fakeSets
-// implement them in memory at the rule and entry level, refusing what
-// the kernel refuses (a jump to a missing chain, deleting a chain still
-// jumped to), so sync, replace-in-front, Close, Remove and Verify are
-// tested without root; the real ones run in the namespace tests.
+// batches) and sets (ipset over netlink). The tests' fakeTables and
+// fakeSets implement them in memory at the rule and entry level,
+// refusing what the kernel refuses (a jump to a missing chain, deleting
+// a chain still jumped to), so sync, replace-in-front, Close, Remove and
+// Verify are tested without root; the real ones run in the namespace
+// tests.
 //
 // With Plan.Filter the NFLOG rules log a TCP SYN or UDP datagram to the
 // knock range only when its port is an armed element of the current
@@ -65,8 +66,15 @@
 // it in any case: each chunk is added, deleted and added again).
 //
 // The firewall knows nothing of the server's config: the daemon maps its
-// config onto a Plan (daemon.FirewallPlan) and hands it over; Choose and
-// Open pick the backend for the config's firewall key. Backend is the
-// kernel boundary; Fake, whose state renders as text, is the one of
-// tests above it.
+// config onto a Plan (daemon.FirewallPlan) and hands it over; Choose,
+// Pick and Open pick the backend for the config's firewall key from
+// Kinds, the table of backends. A Kind holds all that sets one backend
+// apart for the commands that administer it (its name, how it renders a
+// plan and a status, what its probe and Remove say), so no caller names
+// a backend or holds a concrete one.
+//
+// Backend is the kernel boundary. firewalltest.Fake, whose state renders
+// as text, is the one of tests above it, and firewalltest.Contract is
+// what every Backend owes: the fake, each backend over its unprivileged
+// fakes and each in network namespaces run it.
 package firewall
