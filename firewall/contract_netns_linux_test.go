@@ -29,8 +29,8 @@ func TestContractNetns(t *testing.T) {
 		tools []string
 		kernel
 	}{
-		{firewall.ModeIPTables, []string{"iptables", "ip6tables", "ipset"}, iptablesKernel},
-		{firewall.ModeNFTables, []string{"nft"}, nftKernel},
+		{firewall.ModeIPTables, []string{"iptables", "ip6tables", "ipset"}, iptablesKernel()},
+		{firewall.ModeNFTables, []string{"nft"}, nftKernel()},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
 			netnstest.Require(t, tt.tools...)
@@ -49,27 +49,33 @@ type kernel struct {
 	left     func(t *testing.T, p *netnstest.Pair) []string
 }
 
-var iptablesKernel = kernel{
-	snapshot: func(t *testing.T, p *netnstest.Pair) string {
-		return p.MustRun(t, p.Server, "iptables", "-S") + p.MustRun(t, p.Server, "ip6tables", "-S") + p.MustRun(t, p.Server, "ipset", "list", "-n")
-	},
-	flush: func(t *testing.T, p *netnstest.Pair) {
-		p.MustRun(t, p.Server, "iptables", "-F", "INPUT")
-		p.MustRun(t, p.Server, "ip6tables", "-F", "INPUT")
-	},
-	left: func(t *testing.T, p *netnstest.Pair) []string {
-		return linesWith(p.MustRun(t, p.Server, "iptables", "-S")+p.MustRun(t, p.Server, "ip6tables", "-S")+p.MustRun(t, p.Server, "ipset", "list", "-n"), "otpknock")
-	},
+// iptablesKernel reads and flushes with iptables, ip6tables and ipset.
+func iptablesKernel() kernel {
+	return kernel{
+		snapshot: func(t *testing.T, p *netnstest.Pair) string {
+			return p.MustRun(t, p.Server, "iptables", "-S") + p.MustRun(t, p.Server, "ip6tables", "-S") + p.MustRun(t, p.Server, "ipset", "list", "-n")
+		},
+		flush: func(t *testing.T, p *netnstest.Pair) {
+			p.MustRun(t, p.Server, "iptables", "-F", "INPUT")
+			p.MustRun(t, p.Server, "ip6tables", "-F", "INPUT")
+		},
+		left: func(t *testing.T, p *netnstest.Pair) []string {
+			return linesWith(p.MustRun(t, p.Server, "iptables", "-S")+p.MustRun(t, p.Server, "ip6tables", "-S")+p.MustRun(t, p.Server, "ipset", "list", "-n"), "otpknock")
+		},
+	}
 }
 
-var nftKernel = kernel{
-	snapshot: func(t *testing.T, p *netnstest.Pair) string {
-		return p.MustRun(t, p.Server, "nft", "-a", "list", "table", "inet", firewall.NFTTable)
-	},
-	flush: func(t *testing.T, p *netnstest.Pair) { p.MustRun(t, p.Server, "nft", "flush", "ruleset") },
-	left: func(t *testing.T, p *netnstest.Pair) []string {
-		return linesWith(p.MustRun(t, p.Server, "nft", "list", "tables"), "otpknock")
-	},
+// nftKernel reads and flushes with nft.
+func nftKernel() kernel {
+	return kernel{
+		snapshot: func(t *testing.T, p *netnstest.Pair) string {
+			return p.MustRun(t, p.Server, "nft", "-a", "list", "table", "inet", firewall.NFTTable)
+		},
+		flush: func(t *testing.T, p *netnstest.Pair) { p.MustRun(t, p.Server, "nft", "flush", "ruleset") },
+		left: func(t *testing.T, p *netnstest.Pair) []string {
+			return linesWith(p.MustRun(t, p.Server, "nft", "list", "tables"), "otpknock")
+		},
+	}
 }
 
 // linesWith lists the lines of s that hold sub, ignoring case.
