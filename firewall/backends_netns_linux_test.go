@@ -34,6 +34,18 @@ func openIn(t *testing.T, p *netnstest.Pair, kind string, plan firewall.Plan) fi
 	return b
 }
 
+// probe runs the Kind's probe in the pair's server namespace and
+// compares what it found with want.
+func probe(t *testing.T, p *netnstest.Pair, kind string, want ...string) {
+	t.Helper()
+	var found []string
+	var err error
+	p.Do(t, p.Server, func() { found, err = firewall.KindOf(kind).Probe() })
+	if err != nil || strings.Join(found, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s probe: %q, %v; want %q", kind, found, err, want)
+	}
+}
+
 // arm arms elements of the backend in the server namespace.
 func arm(t *testing.T, p *netnstest.Pair, b firewall.Backend, elems ...firewall.Element) {
 	t.Helper()
@@ -59,14 +71,17 @@ func filterPlan() firewall.Plan {
 	return p
 }
 
-// TestIPTablesNetns: one jump from INPUT per family after two setups,
+// TestIPTablesNetns: the probe before and after Setup (two grant sets,
+// four of the filter), one jump from INPUT per family after two setups,
 // the filter's set matches, ICMP logged unfiltered (the filter's
 // ipsets hold ports), and a window whole in its ipset.
 func TestIPTablesNetns(t *testing.T) {
 	netnstest.Require(t, "iptables", "ip6tables", "ipset")
 	p := netnstest.NewPair(t)
 	plan := filterPlan()
+	probe(t, p, firewall.ModeIPTables, "iptables and ip6tables found", "ipset over netlink: 0 sets, otpknock's installed: false")
 	b := openIn(t, p, firewall.ModeIPTables, plan)
+	probe(t, p, firewall.ModeIPTables, "iptables and ip6tables found", "ipset over netlink: 6 sets, otpknock's installed: true")
 	p.Do(t, p.Server, func() {
 		if err := b.Setup(plan); err != nil {
 			t.Fatal(err)
@@ -100,7 +115,7 @@ func TestIPTablesNetns(t *testing.T) {
 	}
 }
 
-// TestNFTNetns: the table as nft lists it (hook priorities, log group,
+// TestNFTNetns: the probe before and after Setup, the table as nft lists it (hook priorities, log group,
 // set types and flags, the digest), an echo request filtered by its
 // sequence number and tracking its source in the kernel, and a window
 // whole in the armed set.
@@ -108,7 +123,9 @@ func TestNFTNetns(t *testing.T) {
 	netnstest.Require(t, "nft")
 	p := netnstest.NewPair(t)
 	plan := filterPlan()
+	probe(t, p, firewall.ModeNFTables, "nftables over netlink, 0 tables, otpknock's installed: false")
 	b := openIn(t, p, firewall.ModeNFTables, plan)
+	probe(t, p, firewall.ModeNFTables, "nftables over netlink, 1 tables, otpknock's installed: true")
 	listing := p.MustRun(t, p.Server, "nft", "-a", "list", "table", "inet", firewall.NFTTable)
 	for _, want := range []string{"hook input priority filter - 10", "log group 4711 snaplen 384", "@grant4 accept", "@grant6 accept",
 		"type ipv4_addr . inet_proto . inet_service", "flags timeout", `comment "otpknock:` + plan.NFTDigest() + `"`,

@@ -15,8 +15,9 @@ type Kind interface {
 	// Open opens the backend on the running system.
 	Open() (Backend, error)
 	// Probe checks that the backend's kernel interfaces answer, changing
-	// nothing, and says in one line what it found.
-	Probe() (string, error)
+	// nothing: found says in a line each what answered, err why the next
+	// did not.
+	Probe() (found []string, err error)
 	// Render is what Setup would install for p, as the backend's own
 	// commands (server --dry-run).
 	Render(p Plan) string
@@ -94,16 +95,17 @@ func (iptablesKind) Open() (Backend, error) {
 	return k, nil
 }
 
-func (iptablesKind) Probe() (string, error) {
+func (iptablesKind) Probe() ([]string, error) {
 	k, err := NewIPTables()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	found := []string{"iptables and ip6tables found"}
 	n, installed, err := k.Probe()
 	if err != nil {
-		return "", fmt.Errorf("ipset over netlink: %w", err)
+		return found, err
 	}
-	return fmt.Sprintf("iptables and ip6tables found, ipset over netlink: %d sets, otpknock's installed: %v", n, installed), nil
+	return append(found, fmt.Sprintf("ipset over netlink: %d sets, otpknock's installed: %v", n, installed)), nil
 }
 
 func (iptablesKind) Removed() string {
@@ -146,16 +148,16 @@ func (nftKind) Open() (Backend, error) {
 	return n, nil
 }
 
-func (nftKind) Probe() (string, error) {
+func (nftKind) Probe() ([]string, error) {
 	n, err := NewNFT()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	tables, installed, err := n.Probe()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return fmt.Sprintf("nftables over netlink, %d tables, otpknock's installed: %v", tables, installed), nil
+	return []string{fmt.Sprintf("nftables over netlink, %d tables, otpknock's installed: %v", tables, installed)}, nil
 }
 
 func (nftKind) Removed() string {

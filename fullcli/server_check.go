@@ -62,5 +62,13 @@ func check(w io.Writer, cfg *config.Config) error {
 func checkFirewall(line func(error, string), mode string) {
 	kind, why := firewall.Pick(mode, firewall.HostNow())
 	found, err := kind.Probe()
-	line(err, fmt.Sprintf("firewall %s (%s): %s", kind.Name(), why, found))
+	for i, f := range found {
+		if i == 0 {
+			f = fmt.Sprintf("firewall %s (%s): %s", kind.Name(), why, f)
+		}
+		line(nil, f)
+	}
+	if err != nil {
+		line(err, "")
+	}
 }
