@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -105,5 +106,66 @@ func TestKinds(t *testing.T) {
 		if k.Where() != tt.where || k.Removed() != tt.removed {
 			t.Errorf("%s: Where %q, Removed %q; want %q, %q", tt.kind, k.Where(), k.Removed(), tt.where, tt.removed)
 		}
+	}
+}
+
+// TestKindIPTablesStatusText renders the iptables backend's status over
+// its fake seams: not installed, running, stopped, with a forwarded
+// service's chain.
+func TestKindIPTablesStatusText(t *testing.T) {
+	k := newFakeKernel()
+	p := testPlan()
+	kind := KindOf(ModeIPTables)
+	text := func() string {
+		st, err := k.Status(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kind.StatusText(st, p)
+	}
+	if got := text(); got != "Not installed: no OTPKNOCK chain (otpknock server installs it).\n" {
+		t.Errorf("before Setup:\n%s", got)
+	}
+	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
+	if err := k.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	n := len(p.Rules(false))
+	for _, tt := range []struct {
+		name string
+		do   func() error
+		want []string
+	}{
+		{"running", func() error { return nil }, []string{
+			fmt.Sprintf("Chain OTPKNOCK: %d IPv4 and %d IPv6 rules, current; knock logging on.\n", n, n),
+			"Chain OTPKNOCK-FWD (services forwarded to containers): 4 IPv4 and 4 IPv6 rules.\n",
+			"Sets otpknock4, otpknock6: 0 grants.\n"}},
+		{"stopped", func() error { return k.Close(p) }, []string{", current; knock logging off: no server is reading knocks, protected ports stay closed.\n"}},
+	} {
+		if err := tt.do(); err != nil {
+			t.Fatal(err)
+		}
+		got, rest := text(), text()
+		for _, w := range tt.want {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				t.Fatalf("%s: status lacks %q (in order):\n%s", tt.name, w, got)
+			}
+			rest = rest[i+len(w):]
+		}
+	}
+}
+
+// TestKindRender: each Kind renders a plan as its own commands.
+func TestKindRender(t *testing.T) {
+	p := testPlan()
+	for mode, want := range map[string]string{ModeIPTables: p.Render(), ModeNFTables: p.RenderNFT()} {
+		kind, why := Pick(mode, Host{})
+		if kind.Name() != mode || why != "firewall: "+mode+" in the config" || kind.Render(p) != want {
+			t.Errorf("Pick(%q) = %v, %q; Render differs from the plan's: %v", mode, kind.Name(), why, kind.Render(p) != want)
+		}
+	}
+	if !strings.Contains(p.RenderNFT(), "table inet otpknock {") || !strings.Contains(p.Render(), "iptables -t filter -I INPUT 1 -j OTPKNOCK") {
+		t.Errorf("renderings lack their table or jump:\n%s\n%s", p.RenderNFT(), p.Render())
 	}
 }
