@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +59,7 @@ func iptablesKernel() kernel {
 			p.MustRun(t, p.Server, "ip6tables", "-F", "INPUT")
 		},
 		left: func(t *testing.T, p *netnstest.Pair) []string {
-			return linesWith(p.MustRun(t, p.Server, "iptables", "-S")+p.MustRun(t, p.Server, "ip6tables", "-S")+p.MustRun(t, p.Server, "ipset", "list", "-n"), "otpknock")
+			return firewall.LinesWith(p.MustRun(t, p.Server, "iptables", "-S")+p.MustRun(t, p.Server, "ip6tables", "-S")+p.MustRun(t, p.Server, "ipset", "list", "-n"), "otpknock")
 		},
 	}
 }
@@ -73,20 +72,9 @@ func nftKernel() kernel {
 		},
 		flush: func(t *testing.T, p *netnstest.Pair) { p.MustRun(t, p.Server, "nft", "flush", "ruleset") },
 		left: func(t *testing.T, p *netnstest.Pair) []string {
-			return linesWith(p.MustRun(t, p.Server, "nft", "list", "tables"), "otpknock")
+			return firewall.LinesWith(p.MustRun(t, p.Server, "nft", "list", "tables"), "otpknock")
 		},
 	}
-}
-
-// linesWith lists the lines of s that hold sub, ignoring case.
-func linesWith(s, sub string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(strings.ToLower(l), sub) {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // netnsSubject opens the backend of kind in a new pair's server
@@ -102,7 +90,7 @@ func netnsSubject(t *testing.T, kind string, k kernel) *firewalltest.Subject {
 	plan := firewalltest.Plan()
 	for _, svc := range plan.Protected {
 		if svc.Proto == derive.TCP {
-			go echo(p.Listen(t, p.Server, "tcp", "[::]:"+strconv.Itoa(int(svc.Port))))
+			go firewall.Echo(p.Listen(t, p.Server, "tcp", "[::]:"+strconv.Itoa(int(svc.Port))))
 		}
 	}
 	dial := func(t *testing.T, src netip.Addr, svc derive.Knock) (net.Conn, error) {
@@ -153,20 +141,6 @@ func netnsSubject(t *testing.T, kind string, k kernel) *firewalltest.Subject {
 			}
 		},
 		Logs: lab.logs,
-	}
-}
-
-// echo echoes each connection's bytes back.
-func echo(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			io.Copy(c, c)
-		}()
 	}
 }
 

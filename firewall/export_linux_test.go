@@ -41,7 +41,7 @@ func IPTablesOnFakes() OnFakes {
 		Clock:    clk,
 		Snapshot: func() string { return fmt.Sprintf("changes %d\n%s", changes, render()) },
 		Flush:    func() { t4.Flush(Table, "INPUT"); t6.Flush(Table, "INPUT") },
-		Left:     func() []string { return linesWith(render(), "otpknock") },
+		Left:     func() []string { return LinesWith(render(), "otpknock") },
 		Logs:     filter.passes,
 	}
 }
@@ -66,7 +66,7 @@ func NFTOnFake(refreshes bool) OnFakes {
 		Clock:    clk,
 		Snapshot: conn.String,
 		Flush:    func() { conn.DelTable(nftTable()); conn.Flush() },
-		Left:     func() []string { return linesWith(conn.String(), "table") },
+		Left:     func() []string { return LinesWith(conn.String(), "table") },
 		Logs: func(src netip.Addr, k derive.Knock) bool {
 			a, srcs := src.Unmap(), sets[1]
 			if a.Is6() {
@@ -77,8 +77,9 @@ func NFTOnFake(refreshes bool) OnFakes {
 	}
 }
 
-// linesWith lists the lines of s that hold sub, ignoring case.
-func linesWith(s, sub string) []string {
+// LinesWith lists the lines of s that hold sub, ignoring case, but
+// for "#" comments.
+func LinesWith(s, sub string) []string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
 		if strings.Contains(strings.ToLower(l), sub) && !strings.HasPrefix(l, "#") {

@@ -42,8 +42,8 @@ func nftIn(t testing.TB, p *netnstest.Pair, plan Plan) *NFT {
 	return n
 }
 
-// serve echoes each connection's bytes back.
-func serve(ln net.Listener) {
+// Echo echoes each connection's bytes back.
+func Echo(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
