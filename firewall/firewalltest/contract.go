@@ -331,9 +331,10 @@ func armTrack(t *testing.T, s *Subject) {
 		logs("armed", src, udp(30001), true)
 	}
 	if s.DataPlane {
-		logs("a stray after an armed element (tracked by the kernel)", s.Src4, udp(30003), true)
+		// Src6 hit an armed element last, right before.
+		logs("a stray after an armed element (tracked by the kernel)", s.Src6, udp(30003), true)
 		s.Wait(1500 * time.Millisecond) // the plan's Track
-		logs("a stray after the kernel's tracking expired", s.Src4, udp(30003), false)
+		logs("a stray after the kernel's tracking expired", s.Src6, udp(30003), false)
 	}
 	s.do(t, "Track", func() error {
 		return f.Track([]firewall.Source{{Addr: s.Src4, TTL: 2 * time.Second}, {Addr: s.Src6, TTL: 2 * time.Second}})
