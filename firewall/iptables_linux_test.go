@@ -21,7 +21,7 @@ type fakeIPTables struct {
 	s      *fakeSets
 }
 
-func newFakeKernel() *fakeIPTables {
+func newFakeIPTables() *fakeIPTables {
 	f := &fakeIPTables{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
 	f.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
 	return f
@@ -96,8 +96,8 @@ func watch(t *testing.T, f *fakeIPTables, ports []derive.Knock) *int {
 	return n
 }
 
-func TestKernelSetupGolden(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesSetupGolden(t *testing.T) {
+	f := newFakeIPTables()
 	p := testPlan()
 	if err := f.Setup(p); err != nil {
 		t.Fatal(err)
@@ -113,11 +113,11 @@ func TestKernelSetupGolden(t *testing.T) {
 	golden(t, "kernel_setup.golden", f.String())
 }
 
-// TestKernelSync moves between plans and checks that the ports never
+// TestIPTablesSync moves between plans and checks that the ports never
 // open, that the result is exactly the new plan, and that setting up
 // the same plan again, in the same process or a new one, changes
 // nothing.
-func TestKernelSync(t *testing.T) {
+func TestIPTablesSync(t *testing.T) {
 	full := testPlan()
 	more := full
 	more.Protected = append(slices.Clone(full.Protected), derive.Knock{Proto: derive.TCP, Port: 8443})
@@ -133,7 +133,7 @@ func TestKernelSync(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeKernel()
+			f := newFakeIPTables()
 			if err := f.Setup(tt.from); err != nil {
 				t.Fatal(err)
 			}
@@ -179,14 +179,14 @@ func mustList(t *testing.T, tb *fakeTables, chain string) []string {
 	return l
 }
 
-// TestKernelSetupFailsClosed fails the batch of either family while
+// TestIPTablesSetupFailsClosed fails the batch of either family while
 // the lock is replaced by the full plan: Setup reports it, nothing of
 // the failed batch applies, and the ports stay closed in both families.
-func TestKernelSetupFailsClosed(t *testing.T) {
+func TestIPTablesSetupFailsClosed(t *testing.T) {
 	full := testPlan()
 	for _, v6 := range []bool{false, true} {
 		t.Run(ipt(v6), func(t *testing.T) {
-			f := newFakeKernel()
+			f := newFakeIPTables()
 			if err := f.Setup(full.Lock()); err != nil {
 				t.Fatal(err)
 			}
@@ -208,8 +208,8 @@ func TestKernelSetupFailsClosed(t *testing.T) {
 	}
 }
 
-func TestKernelClose(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesClose(t *testing.T) {
+	f := newFakeIPTables()
 	p := testPlan()
 	if err := f.Setup(p); err != nil {
 		t.Fatal(err)
@@ -228,14 +228,14 @@ func TestKernelClose(t *testing.T) {
 	}
 }
 
-func TestKernelRemove(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesRemove(t *testing.T) {
+	f := newFakeIPTables()
 	p := testPlan()
 	if err := f.Setup(p); err != nil {
 		t.Fatal(err)
 	}
 	f.t4.Insert(Table, "INPUT", 2, "-j", Chain) // a second jump, from an older version
-	empty := newFakeKernel().String()
+	empty := newFakeIPTables().String()
 	for i := range 2 {
 		if err := f.restart().Remove(p); err != nil {
 			t.Fatalf("Remove %d: %v", i+1, err)
@@ -246,10 +246,10 @@ func TestKernelRemove(t *testing.T) {
 	}
 }
 
-// TestKernelVerify breaks the installed firewall as reloads and
+// TestIPTablesVerify breaks the installed firewall as reloads and
 // administrators do; Verify reports it, in this process and in a new
 // one, and Setup repairs it without opening the ports.
-func TestKernelVerify(t *testing.T) {
+func TestIPTablesVerify(t *testing.T) {
 	p := testPlan()
 	rule3 := strings.Join(p.Rules(false)[2], " ")
 	tests := []struct {
@@ -273,7 +273,7 @@ func TestKernelVerify(t *testing.T) {
 	for _, tt := range tests {
 		for _, fresh := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/new process %v", tt.name, fresh), func(t *testing.T) {
-				f := newFakeKernel()
+				f := newFakeIPTables()
 				if err := f.Setup(p); err != nil {
 					t.Fatal(err)
 				}
@@ -310,8 +310,8 @@ func TestKernelVerify(t *testing.T) {
 	}
 }
 
-func TestKernelGrantErrors(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesGrantErrors(t *testing.T) {
+	f := newFakeIPTables()
 	svc := derive.Knock{Proto: derive.TCP, Port: 22}
 	if err := f.Grant(netip.MustParseAddr("198.18.0.2"), svc, time.Second); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("grant before setup: %v, want os.ErrNotExist", err)

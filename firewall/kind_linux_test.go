@@ -95,8 +95,8 @@ func TestKinds(t *testing.T) {
 		t.Errorf("KindOf(auto) = %v, want nil: auto is no backend", KindOf(ModeAuto))
 	}
 	n, _, _ := newFakeNFT()
-	if n.Kind() != KindOf(ModeNFTables) || newFakeKernel().Kind() != KindOf(ModeIPTables) {
-		t.Errorf("backends' kinds: nft %v, iptables %v", n.Kind(), newFakeKernel().Kind())
+	if n.Kind() != KindOf(ModeNFTables) || newFakeIPTables().Kind() != KindOf(ModeIPTables) {
+		t.Errorf("backends' kinds: nft %v, iptables %v", n.Kind(), newFakeIPTables().Kind())
 	}
 	for _, tt := range []struct{ kind, where, removed string }{
 		{ModeNFTables, "table inet otpknock", "Removed table inet otpknock with its chains and sets (grants and the pre-filter's)."},
@@ -113,7 +113,7 @@ func TestKinds(t *testing.T) {
 // its fake seams: not installed, running, stopped, with a forwarded
 // service's chain.
 func TestKindIPTablesStatusText(t *testing.T) {
-	k := newFakeKernel()
+	k := newFakeIPTables()
 	p := testPlan()
 	kind := KindOf(ModeIPTables)
 	text := func() string {
