@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -302,4 +303,20 @@ func renderBatch(t *testing.T, out []byte) string {
 		out = out[n:]
 	}
 	return b.String()
+}
+
+// TestNFTBulkExpiration: an element with an expiration (set from Linux
+// 6.12, so that adding it again sets its expiry anew) carries it after
+// its timeout, and one without carries none.
+func TestNFTBulkExpiration(t *testing.T) {
+	set := nftFilterSets(nftTable())[0]
+	el := nftables.SetElement{Key: armedKey(unix.IPPROTO_TCP, 30000), Timeout: 30 * time.Second}
+	plain := appendSetElemMsg(nil, unix.NFT_MSG_NEWSETELEM, 1, set, []nftables.SetElement{el})
+	el.Expires = el.Timeout
+	with := appendSetElemMsg(nil, unix.NFT_MSG_NEWSETELEM, 1, set, []nftables.SetElement{el})
+	timeout := attr(nil, unix.NFTA_SET_ELEM_TIMEOUT, binary.BigEndian.AppendUint64(nil, 30000))
+	expiration := attr(nil, unix.NFTA_SET_ELEM_EXPIRATION, binary.BigEndian.AppendUint64(nil, 30000))
+	if bytes.Contains(plain, expiration) || !bytes.Contains(with, append(timeout, expiration...)) || len(with) != len(plain)+len(expiration) {
+		t.Errorf("element messages:\nwithout an expiration %x\nwith one %x", plain, with)
+	}
 }
