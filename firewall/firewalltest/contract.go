@@ -89,6 +89,7 @@ func (s *Subject) do(t *testing.T, what string, fn func() error) {
 	}
 }
 
+// status reads the backend's Status of p in its kernel.
 func (s *Subject) status(t *testing.T, p firewall.Plan) firewall.Status {
 	t.Helper()
 	var st firewall.Status
@@ -96,6 +97,7 @@ func (s *Subject) status(t *testing.T, p firewall.Plan) firewall.Status {
 	return st
 }
 
+// verify runs the backend's Verify of p in its kernel.
 func (s *Subject) verify(t *testing.T, p firewall.Plan) []string {
 	t.Helper()
 	var missing []string
@@ -110,6 +112,8 @@ func contractPlan() firewall.Plan {
 	return p
 }
 
+// setupTwice: a second Setup of the same plan changes nothing, and
+// Verify and Status find the plan installed and logging.
 func setupTwice(t *testing.T, s *Subject) {
 	p := contractPlan()
 	b := s.Backend
@@ -136,6 +140,9 @@ func setupTwice(t *testing.T, s *Subject) {
 	}
 }
 
+// grantRefresh: a grant opens one service to one source of each
+// family, a repeat keeps one grant and refreshes its timeout, the
+// others expire on time, and a session outlives its grant.
 func grantRefresh(t *testing.T, s *Subject) {
 	p := contractPlan()
 	b := s.Backend
@@ -218,6 +225,8 @@ func checkGrants(t *testing.T, when string, st firewall.Status, want []string) {
 	}
 }
 
+// closeFailsClosed: Close removes the logging rules only: the
+// protected ports stay closed to all but live grants.
 func closeFailsClosed(t *testing.T, s *Subject) {
 	p := contractPlan()
 	b := s.Backend
@@ -253,6 +262,8 @@ func closeFailsClosed(t *testing.T, s *Subject) {
 	}
 }
 
+// removeLeavesNothing: Remove deletes every object of otpknock's,
+// the pre-filter's too, and runs again on a clean kernel.
 func removeLeavesNothing(t *testing.T, s *Subject) {
 	p := contractPlan()
 	p.Filter, p.Track = true, time.Second
@@ -278,6 +289,8 @@ func removeLeavesNothing(t *testing.T, s *Subject) {
 	s.do(t, "Remove again", func() error { return b.Remove(p) })
 }
 
+// verifyHeals: Verify reports a firewall a reload flushed, and Setup
+// closes the ports again.
 func verifyHeals(t *testing.T, s *Subject) {
 	if s.Flush == nil {
 		t.Skip("no Flush for this subject")
@@ -305,6 +318,9 @@ func verifyHeals(t *testing.T, s *Subject) {
 	}
 }
 
+// armTrack: with Plan.Filter, a knock is logged when its element is
+// armed or its source tracked, until their TTLs run out; a window of
+// 3,000 elements arms whole.
 func armTrack(t *testing.T, s *Subject) {
 	f, ok := s.Backend.(firewall.Filter)
 	if !ok || s.Logs == nil {
