@@ -15,7 +15,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/listener/listenertest"
 )
@@ -53,9 +53,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // newFiltered returns a daemon on a FakeFilter, not yet running.
-func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewall.FakeFilter) {
+func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewalltest.FakeFilter) {
 	t.Helper()
-	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
+	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
 	r := &running{src: &listenertest.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
@@ -157,7 +157,7 @@ func TestTracker(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	c := clock.NewFake(time.Unix(1800000000, 0))
-	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
+	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
 	f := newFilter(ff, c, slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
 	go func() {
@@ -216,7 +216,7 @@ track 198.18.0.3 8s`
 func TestNoFilter(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	st, err := fw.Status(r.d.plan)
 	if err != nil || r.d.plan.Filter || r.d.filter != nil || strings.Contains(strings.Join(st.Rules4, "\n"), "otpknock-tcp") {

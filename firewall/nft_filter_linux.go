@@ -131,7 +131,8 @@ func appendArmedKey(b []byte, proto byte, value uint16) []byte {
 }
 
 // addRefreshes reports whether the running kernel sets an existing
-// element's timeout anew when it is added again: Linux 6.12 and later.
+// element's expiry anew when it is added again with an expiration:
+// Linux 6.12 and later.
 func addRefreshes() bool {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
@@ -242,11 +243,16 @@ func (n *NFT) txElems() int {
 
 // queueRefresh queues adding els to set with their timeouts, in
 // messages of nftChunk elements. From Linux 6.12 adding an element that
-// exists sets its timeout anew; on older kernels, which keep the old
+// exists with an expiration sets its expiry anew; on older kernels, which keep the old
 // one, each chunk is added, deleted and added again, as Grant does (at
 // three times the cost).
 func (n *NFT) queueRefresh(set *nftables.Set, els []nftables.SetElement) error {
 	if n.addRefreshes {
+		// The add must name the expiration: Linux keeps the expiry of
+		// an element added again with its own timeout.
+		for i := range els {
+			els[i].Expires = els[i].Timeout
+		}
 		var errs []error
 		for ; len(els) > 0; els = els[min(len(els), nftChunk):] {
 			errs = append(errs, n.elems.SetAddElements(set, els[:min(len(els), nftChunk)]))
