@@ -66,13 +66,14 @@ func (f *FakeFilter) Track(srcs []firewall.Source) error {
 }
 
 // Passes reports whether the filter logs a knock k from src now: an
-// armed element, a tracked source, or ICMP (the kernel sets hold ports
-// only).
+// armed element, a tracked source, or an echo sequence (the iptables
+// kernel sets hold ports only).
 func (f *FakeFilter) Passes(src netip.Addr, k derive.Knock) bool {
 	now := f.Clock.Now()
 	f.fmu.Lock()
 	defer f.fmu.Unlock()
-	return k.Proto == derive.ICMP || now.Before(f.armed[k]) || now.Before(f.tracked[src.Unmap()])
+	r, _ := k.Proto.Info()
+	return r.Value == derive.ValueSequence || now.Before(f.armed[k]) || now.Before(f.tracked[src.Unmap()])
 }
 
 // Armed lists the live armed elements, sorted.
