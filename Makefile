@@ -20,7 +20,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood fuzz demo vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood bench-fleet fuzz demo vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,9 @@ bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, p
 
 bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 120 and 10,120 users (as root)
 	bench/flood.sh $${EXTRA:-0 10000}
+
+bench-fleet: ## grant fan-out through NATS to a pool of three members: fan-out p50/p99 over 200 grants
+	$(GO) test ./fleet -run '^$$' -bench Fanout -benchtime 200x
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
