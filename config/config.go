@@ -51,6 +51,7 @@ type Config struct {
 	// DNATed to a container (a Docker published port), guarded on the
 	// forward path as well as INPUT; sorted.
 	Forward []derive.Knock
+	Fleet   *Fleet // nil: a lone server (see fleet.go)
 }
 
 // User is one user of the server.
@@ -77,6 +78,7 @@ type file struct {
 	Firewall        string                 `yaml:"firewall,omitempty"`
 	Services        map[string]serviceFile `yaml:"services,omitempty"`
 	Users           []userFile             `yaml:"users"`
+	Fleet           *fleetFile             `yaml:"fleet,omitempty"`
 }
 
 // serviceFile is the options of one service (services: tcp/8080: ...).
@@ -175,6 +177,9 @@ func (f *file) validate(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Forward = fwd
+	if c.Fleet, err = f.Fleet.validate(dir, c); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for i, uf := range f.Users {
 		u, err := uf.validate(p)
