@@ -157,8 +157,10 @@ func (m *Matcher) complete(src netip.Addr, c cand) Event {
 		ev.Kind = Replay
 		return ev
 	}
+	if ev.Kind, ev.Reason = m.poolUse(u.Name, c.step); ev.Kind != Grant {
+		return ev
+	}
 	m.used[c.user] = c.step
-	ev.Kind = Grant
 	return ev
 }
 

@@ -32,6 +32,9 @@ type Config struct {
 	// candidate times out: the daemon has the kernel's filter pass the
 	// source's later packets until then. It must not block.
 	Track func(src netip.Addr, until time.Time)
+	// UseStep, when set, is asked before a grant uses a step: the fleet's
+	// pool-wide once-only check (see fleet.go).
+	UseStep func(user string, step uint64) error
 }
 
 // User is one user as the matcher needs it.
@@ -42,6 +45,9 @@ type User struct {
 	From   []netip.Prefix // empty: any source
 	Bind   bool
 	Mode   derive.Mode // sequence (the zero value) or packet
+	// ServerID, when set, replaces Config.ServerID for this user: a fleet
+	// user derives with the member's fleet identity.
+	ServerID string
 }
 
 // Kind says what a completed sequence led to.
@@ -168,19 +174,20 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 // sequence user's build deriver and, if bound, its packet path's.
 func newUser(cfg Config, u User) (user, error) {
 	w := user{User: u}
+	sid := u.serverID(cfg)
 	var err error
 	if u.Mode == derive.ModePacket {
-		if w.pd, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params); err != nil {
+		if w.pd, err = derive.NewPacket(u.Secret, sid, cfg.Params); err != nil {
 			return w, err
 		}
-		w.hp, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params)
+		w.hp, err = derive.NewPacket(u.Secret, sid, cfg.Params)
 		return w, err
 	}
-	if w.d, err = derive.New(u.Secret, cfg.ServerID, cfg.Params); err != nil {
+	if w.d, err = derive.New(u.Secret, sid, cfg.Params); err != nil {
 		return w, err
 	}
 	if u.Bind {
-		w.hd, err = derive.New(u.Secret, cfg.ServerID, cfg.Params)
+		w.hd, err = derive.New(u.Secret, sid, cfg.Params)
 	}
 	return w, err
 }
