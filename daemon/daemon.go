@@ -12,6 +12,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/matcher"
 )
@@ -26,6 +27,9 @@ type Deps struct {
 	// HealEvery is how often Run checks the firewall and reinstalls what
 	// is missing; 0 means DefaultHealEvery.
 	HealEvery time.Duration
+	// Fleet is the store of the config's fleet; nil dials the config's
+	// NATS servers (a config without a fleet section ignores it).
+	Fleet fleet.Store
 }
 
 // Daemon is an installed otpknock server.
@@ -47,6 +51,7 @@ type Daemon struct {
 	persist chan struct{} // a grant changed the used steps
 	healIn  time.Duration // Deps.HealEvery
 	filter  *filter       // the kernel's pre-filter; nil when the backend has none
+	fleet   *fleetLink    // nil: a lone server (fleet.go)
 
 	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
 	closed    bool       // guarded by lifecycle
@@ -78,24 +83,34 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		deps.Log.Info("state_file holds bare step numbers (version 1): read as steps of the configured step; the next save writes version 2",
 			"state_file", cfg.StateFile, "step", cfg.Params.Period.String())
 	}
-	flt := newFilter(deps.Firewall, deps.Clock, deps.Log)
-	m, err := build(cfg, used.Steps(cfg.Params.Period), flt.hook())
+	fl, err := joinFleet(cfg, deps.Fleet, deps.Log)
 	if err != nil {
+		return nil, err
+	}
+	cfg, keys := fl.merge(cfg)
+	flt := newFilter(deps.Firewall, deps.Clock, deps.Log)
+	m, err := build(cfg, keys, fl.useStep(), used.Steps(cfg.Params.Period), flt.hook())
+	if err != nil {
+		fl.close()
 		return nil, err
 	}
 	plan := PlanFor(cfg, deps.Firewall)
 	if err := deps.Firewall.Setup(plan); err != nil {
+		fl.close()
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
 	if err := flt.armNow(m); err != nil {
+		fl.close()
 		return nil, err
 	}
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, cfg: cfg, plan: plan, m: m, used: used}
+		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, fleet: fl, cfg: cfg, plan: plan, m: m, used: used}
 	if d.healIn <= 0 {
 		d.healIn = DefaultHealEvery
 	}
 	d.metrics = newMetrics(d)
+	d.metrics.fleet(d)
+	fl.start(d)
 	return d, nil
 }
 
@@ -127,19 +142,24 @@ func MaxUsers(cfg *config.Config) float64 {
 	return cfg.Params.MaxUsers(2*cfg.Skew+1, matcher.DefaultStrayTolerance)
 }
 
-// build loads the users' secrets and builds the matcher for cfg, with
-// the used steps of the state file and the filter's hook (nil: none).
-func build(cfg *config.Config, used map[string]uint64, track func(netip.Addr, time.Time)) (*matcher.Matcher, error) {
+// build loads the users' secrets (a fleet user's key from keys) and
+// builds the matcher for cfg, with the used steps of the state file, the
+// fleet's used-step hook and the filter's hook (nil: none).
+func build(cfg *config.Config, keys map[string]fleetKey, useStep func(string, uint64) error, used map[string]uint64, track func(netip.Addr, time.Time)) (*matcher.Matcher, error) {
 	var users []matcher.User
 	for _, u := range cfg.Users {
-		secret, err := cfg.ReadSecret(u.Name)
-		if err != nil {
-			return nil, err
+		fk, ok := keys[u.Name]
+		if !ok {
+			secret, err := cfg.ReadSecret(u.Name)
+			if err != nil {
+				return nil, err
+			}
+			fk.secret = secret
 		}
-		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock})
+		users = append(users, matcher.User{Name: u.Name, Secret: fk.secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock, ServerID: fk.serverID})
 	}
 	return matcher.New(matcher.Config{ServerID: cfg.ServerID, Params: cfg.Params, Skew: cfg.Skew,
-		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track}, users, used)
+		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track, UseStep: useStep}, users, used)
 }
 
 // Metrics returns the daemon's metrics.
@@ -192,6 +212,7 @@ func (d *Daemon) Close() error {
 	ms := addCounters(d.replaced, d.m.Stats())
 	d.mu.Unlock()
 	saveErr := d.save()
+	d.fleet.close()
 	st := d.src.Stats()
 	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
 		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted,
@@ -250,7 +271,6 @@ type generation struct {
 func (d *Daemon) install() (generation, error) {
 	d.mu.Lock()
 	old := d.cfg
-	used := d.usedLocked()
 	d.mu.Unlock()
 	cfg, err := config.Load(old.Path)
 	if err != nil {
@@ -259,10 +279,20 @@ func (d *Daemon) install() (generation, error) {
 	if cfg.NFLOGGroup != old.NFLOGGroup {
 		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
 	}
+	return d.installConfig(cfg)
+}
+
+// installConfig builds cfg's matcher (with the fleet's users) and
+// installs its firewall.
+func (d *Daemon) installConfig(cfg *config.Config) (generation, error) {
+	d.mu.Lock()
+	used := d.usedLocked()
+	d.mu.Unlock()
+	cfg, keys := d.fleet.merge(cfg)
 	if err := CheckStrength(cfg); err != nil {
 		return generation{}, err
 	}
-	m, err := build(cfg, used.Steps(cfg.Params.Period), d.filter.hook())
+	m, err := build(cfg, keys, d.fleet.useStep(), used.Steps(cfg.Params.Period), d.filter.hook())
 	if err != nil {
 		return generation{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/otpknock/otpknock/internal/safefile"
@@ -20,6 +21,9 @@ func LoadOrCreateKey(path string) (KeyPair, bool, error) {
 	}
 	if kp, err = NewKeyPair(); err != nil {
 		return KeyPair{}, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return KeyPair{}, false, fmt.Errorf("fleet key %s: %w", path, err)
 	}
 	if err := safefile.Write(path, []byte(base64.StdEncoding.EncodeToString(kp.Private[:])+"\n"), 0o600); err != nil {
 		return KeyPair{}, false, fmt.Errorf("fleet key %s: %w", path, err)

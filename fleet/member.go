@@ -53,6 +53,7 @@ type Member struct {
 	out   chan Grant
 
 	mu      sync.Mutex
+	onGrant func(Grant)
 	records []Record // this member's, as last read
 	users   []UserKey
 	online  bool // watching the store
@@ -68,7 +69,7 @@ func Join(ctx context.Context, store Store, cfg MemberConfig) (*Member, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 500 * time.Millisecond
 	}
-	m := &Member{store: store, cfg: cfg, out: make(chan Grant, 1024)}
+	m := &Member{store: store, cfg: cfg, out: make(chan Grant, 1024), onGrant: cfg.OnGrant}
 	if err := m.connect(ctx); err != nil {
 		n, at, cerr := m.loadCache()
 		if cerr != nil {
@@ -311,9 +312,20 @@ func (m *Member) peerGrant(g Grant) {
 		return
 	}
 	m.peer.Add(1)
-	if m.cfg.OnGrant != nil {
-		m.cfg.OnGrant(g)
+	m.mu.Lock()
+	fn := m.onGrant
+	m.mu.Unlock()
+	if fn != nil {
+		fn(g)
 	}
+}
+
+// SetOnGrant replaces MemberConfig.OnGrant: a daemon that joined before
+// it could apply grants hands its own once it can.
+func (m *Member) SetOnGrant(fn func(Grant)) {
+	m.mu.Lock()
+	m.onGrant = fn
+	m.mu.Unlock()
 }
 
 // Stats returns the member's counters.
