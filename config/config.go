@@ -52,6 +52,9 @@ type Config struct {
 	// forward path as well as INPUT; sorted.
 	Forward []derive.Knock
 	Fleet   *Fleet // nil: a lone server (see fleet.go)
+	// AuditLog is a file of JSON lines, one per grant and refusal; "" is
+	// none.
+	AuditLog string
 }
 
 // User is one user of the server.
@@ -79,6 +82,7 @@ type file struct {
 	Services        map[string]serviceFile `yaml:"services,omitempty"`
 	Users           []userFile             `yaml:"users"`
 	Fleet           *fleetFile             `yaml:"fleet,omitempty"`
+	AuditLog        string                 `yaml:"audit_log,omitempty"`
 }
 
 // serviceFile is the options of one service (services: tcp/8080: ...).
@@ -180,6 +184,7 @@ func (f *file) validate(path string) (*Config, error) {
 	if c.Fleet, err = f.Fleet.validate(dir, c); err != nil {
 		return nil, err
 	}
+	c.AuditLog = resolveSet(dir, f.AuditLog)
 	seen := map[string]bool{}
 	for i, uf := range f.Users {
 		u, err := uf.validate(p)

@@ -43,15 +43,16 @@ type Deps struct {
 // protected ports closed (fail closed), and saves the used steps; it is
 // idempotent, and a caller that never runs the daemon calls it itself.
 type Daemon struct {
-	src     listener.Source
-	fw      firewall.Backend
-	clock   clock.Clock
-	log     *slog.Logger
-	metrics *Metrics
-	persist chan struct{} // a grant changed the used steps
-	healIn  time.Duration // Deps.HealEvery
-	filter  *filter       // the kernel's pre-filter; nil when the backend has none
-	fleet   *fleetLink    // nil: a lone server (fleet.go)
+	src      listener.Source
+	fw       firewall.Backend
+	clock    clock.Clock
+	log      *slog.Logger
+	metrics  *Metrics
+	persist  chan struct{} // a grant changed the used steps
+	healIn   time.Duration // Deps.HealEvery
+	filter   *filter       // the kernel's pre-filter; nil when the backend has none
+	fleet    *fleetLink    // nil: a lone server (fleet.go)
+	auditLog *auditLog     // nil: no audit_log (audit.go)
 
 	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
 	closed    bool       // guarded by lifecycle
@@ -83,28 +84,38 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		deps.Log.Info("state_file holds bare step numbers (version 1): read as steps of the configured step; the next save writes version 2",
 			"state_file", cfg.StateFile, "step", cfg.Params.Period.String())
 	}
-	fl, err := joinFleet(cfg, deps.Fleet, deps.Log)
+	audit, err := openAudit(cfg)
 	if err != nil {
 		return nil, err
 	}
+	fl, err := joinFleet(cfg, deps.Fleet, deps.Log)
+	if err != nil {
+		_ = audit.close()
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok { // a daemon that never runs leaves no fleet link or file open
+			fl.close()
+			_ = audit.close()
+		}
+	}()
 	cfg, keys := fl.merge(cfg)
 	flt := newFilter(deps.Firewall, deps.Clock, deps.Log)
 	m, err := build(cfg, keys, fl.useStep(), used.Steps(cfg.Params.Period), flt.hook())
 	if err != nil {
-		fl.close()
 		return nil, err
 	}
 	plan := PlanFor(cfg, deps.Firewall)
 	if err := deps.Firewall.Setup(plan); err != nil {
-		fl.close()
 		return nil, fmt.Errorf("%w: %w", ErrInstall, err)
 	}
 	if err := flt.armNow(m); err != nil {
-		fl.close()
 		return nil, err
 	}
+	ok = true
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, fleet: fl, cfg: cfg, plan: plan, m: m, used: used}
+		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, fleet: fl, auditLog: audit, cfg: cfg, plan: plan, m: m, used: used}
 	if d.healIn <= 0 {
 		d.healIn = DefaultHealEvery
 	}
@@ -213,6 +224,7 @@ func (d *Daemon) Close() error {
 	d.mu.Unlock()
 	saveErr := d.save()
 	d.fleet.close()
+	_ = d.auditLog.close()
 	st := d.src.Stats()
 	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
 		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted,

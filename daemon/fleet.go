@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
@@ -199,23 +198,6 @@ func (fl *fleetLink) useStep() func(string, uint64) error {
 		}
 		return err
 	}
-}
-
-// observe publishes a grant to the pool and every outcome to the fleet's
-// audit subject.
-func (fl *fleetLink) observe(ev matcher.Event, timeout time.Duration, now time.Time) {
-	if fl == nil {
-		return
-	}
-	open := make([]string, len(ev.Open))
-	for i, k := range ev.Open {
-		open[i] = k.String()
-	}
-	if ev.Kind == matcher.Grant {
-		fl.member.Publish(fleet.Grant{User: ev.User, Step: ev.Step, Addrs: slices.Clone(ev.Addrs), Open: open, Timeout: timeout, Sent: now})
-	}
-	fl.member.Audit(fleet.Event{Time: now, Kind: ev.Kind.String(), User: ev.User, Credential: ev.Mode.String(), Step: ev.Step,
-		Source: ev.Src.String(), Services: open, Reason: ev.Reason})
 }
 
 // fleetUsersChanged rebuilds the matcher and firewall plan with the

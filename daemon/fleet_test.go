@@ -7,10 +7,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
@@ -131,6 +134,15 @@ func TestPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var events []string
+	if err := store.SubscribeEvents(t.Context(), func(e fleet.Event) {
+		mu.Lock()
+		events = append(events, e.Member+" "+e.Kind+" "+e.User+" "+e.Source)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
 	client := netip.MustParseAddr("198.18.0.2")
 	pool[0].knock(t, client, seq)
 	want := "grant 198.18.0.2 tcp/22 30s"
@@ -154,6 +166,14 @@ func TestPool(t *testing.T) {
 	if m := pool[1].scrape(t, "/metrics"); !strings.Contains(m, "otpknock_fleet_pool_grants_total 1") || !strings.Contains(m, "otpknock_fleet_connected 1") {
 		t.Errorf("m2's metrics lack the pool grant or connectivity:\n%s", m)
 	}
+
+	waitFor(t, 2*time.Second, "3 audit events on the fleet subject", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 3 })
+	mu.Lock()
+	slices.Sort(events)
+	if diff := cmp.Diff([]string{"m1 grant dave 198.18.0.2", "m2 replay dave 198.18.0.2", "m3 replay dave 198.18.0.2"}, events); diff != "" {
+		t.Errorf("audit events (-want +got):\n%s", diff)
+	}
+	mu.Unlock()
 
 	if err := store.DeleteUser(t.Context(), "dave"); err != nil {
 		t.Fatal(err)
