@@ -63,9 +63,7 @@ func unitDeps(unit, key string) []string {
 type order map[string][]string
 
 func (o order) add(name, unit string) {
-	for _, b := range unitDeps(unit, "Before") {
-		o[name] = append(o[name], b)
-	}
+	o[name] = append(o[name], unitDeps(unit, "Before")...)
 	for _, a := range unitDeps(unit, "After") {
 		o[a] = append(o[a], name)
 	}
