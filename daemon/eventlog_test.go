@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/listener"
+)
+
+// floodSource is the n-th of 2^17 distinct addresses of 198.18.0.0/15.
+func floodSource(n int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 18 + byte(n>>16&1), byte(n >> 8), byte(n)})
+}
+
+// TestEventLogFlood: one observed packet knock replayed from 10,000
+// sources (or sent from 10,000 sources outside its claim) logs its first
+// line, counts every event in the metrics, and writes one summary line
+// once the step has left the window: two lines, not 10,000.
+func TestEventLogFlood(t *testing.T) {
+	const step, flood = 60000000, 10000
+	client := netip.MustParseAddr("198.18.0.2")
+	tests := []struct {
+		name       string
+		grantFirst bool // the payload opens from client first; the flood replays it
+		first      string
+		summary    string
+		metrics    []string
+	}{
+		{
+			name: "replays", grantFirst: true,
+			first:   fmt.Sprintf("level=WARN msg=replay src=198.18.0.0 user=pat step=%d ports=tcp/2222 knock=packet addrs=198.18.0.2", step),
+			summary: fmt.Sprintf("level=WARN msg=replays user=pat step=%d count=%d sources=%d sources_capped=true", step, flood, maxCountedSources),
+			metrics: []string{fmt.Sprintf(`otpknock_packet_knocks_total{outcome="replay"} %d`, flood), fmt.Sprintf("otpknock_log_suppressed_total %d", flood-1)},
+		},
+		{
+			name:    "refused sources",
+			first:   fmt.Sprintf(`level=WARN msg="refused source" src=198.18.0.0 user=pat step=%d ports=tcp/2222 knock=packet addrs=198.18.0.2 reason="source not among the claimed addresses"`, step),
+			summary: fmt.Sprintf(`level=WARN msg="refused sources" user=pat step=%d count=%d sources=%d sources_capped=true reason="source not among the claimed addresses"`, step, flood, maxCountedSources),
+			metrics: []string{fmt.Sprintf(`otpknock_packet_knocks_total{outcome="refused"} %d`, flood), fmt.Sprintf("otpknock_log_suppressed_total %d", flood-1)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := setupConfig(t)
+			cfg, pd := addPacketUser(t, cfg)
+			c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
+			r := start(t, cfg, c, &firewall.Fake{Clock: c})
+			defer r.stop(t)
+			k, err := pd.Knock(step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload := seal(t, pd, step, 1, client)
+			if tt.grantFirst {
+				r.src.Inject(listener.Packet{Src: client, Knock: k, Payload: payload})
+			}
+			for n := range flood {
+				src := floodSource(n)
+				if src == client {
+					src = floodSource(flood)
+				}
+				r.src.Inject(listener.Packet{Src: src, Knock: k, Payload: payload})
+			}
+			if err := r.src.Drain(testContext(t)); err != nil {
+				t.Fatal(err)
+			}
+			logs := r.log.String()
+			if !strings.Contains(logs, tt.first) {
+				t.Errorf("log lacks the first line %q:\n%.2000s", tt.first, logs)
+			}
+			if n := strings.Count(logs, "level=WARN"); n != 1 {
+				t.Errorf("%d WARN lines during the flood, want 1:\n%.2000s", n, logs)
+			}
+			metrics := r.scrape(t, "/metrics")
+			for _, s := range tt.metrics {
+				if !strings.Contains(metrics, s) {
+					t.Errorf("metrics lack %q", s)
+				}
+			}
+			// The step leaves the window (skew 1): its summary follows.
+			c.Advance(derive.StepStart(step+2, 30*time.Second).Sub(c.Now()))
+			r.housekeep()
+			logs = r.log.String()
+			if !strings.Contains(logs, tt.summary) {
+				t.Errorf("log lacks the summary %q:\n%.2000s", tt.summary, logs)
+			}
+			if n := strings.Count(logs, "level=WARN"); n != 2 {
+				t.Errorf("%d WARN lines, want the first and the summary:\n%.2000s", n, logs)
+			}
+		})
+	}
+}
