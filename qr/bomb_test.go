@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -47,7 +48,8 @@ func finderTiles(t testing.TB, side int, modules []int) []byte {
 // TestDecodeBomb: PNGs of 4096 x 4096 pixels tiled with finder patterns
 // are refused as too complex within a few seconds (today's reader spent
 // minutes on the first and the last). OTPKNOCK_QR_BOMB_WAIT (a duration)
-// waits longer, to measure a reader without the bound.
+// waits longer, to measure a reader without the bound;
+// OTPKNOCK_QR_BOMB_DIR names a directory to write the PNGs in.
 func TestDecodeBomb(t *testing.T) {
 	limit := 5 * time.Second
 	if v := os.Getenv("OTPKNOCK_QR_BOMB_WAIT"); v != "" {
@@ -60,6 +62,12 @@ func TestDecodeBomb(t *testing.T) {
 	for _, modules := range [][]int{{1, 2, 3, 4}, {2, 3}, {3, 5, 7}, {1, 2}} {
 		t.Run(fmt.Sprintf("modules %v px", modules), func(t *testing.T) {
 			data := finderTiles(t, MaxPNGSide, modules)
+			if dir := os.Getenv("OTPKNOCK_QR_BOMB_DIR"); dir != "" { // for trying the command on them
+				name := filepath.Join(dir, fmt.Sprintf("bomb-%v.png", modules))
+				if err := os.WriteFile(name, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			start := time.Now()
 			done := make(chan error, 1)
 			go func() { _, err := DecodePNG(data); done <- err }()
