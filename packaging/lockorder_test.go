@@ -102,7 +102,8 @@ func readLock(t *testing.T) string {
 // firewall unit and before network-pre.target: a firewall unit that loads
 // its ruleset after the lock (nft -f with "flush ruleset",
 // iptables-restore) would delete the lock and open the protected ports
-// until the server starts.
+// until the server starts. A restart of the firewall unit restarts the
+// lock (PartOf=), after it.
 func TestLockAfterHostFirewalls(t *testing.T) {
 	lock := readLock(t)
 	o := order{}
@@ -114,6 +115,9 @@ func TestLockAfterHostFirewalls(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if !slices.Contains(unitDeps(lock, "After"), name) {
 				t.Errorf("%s has no After=%s", lockUnit, name)
+			}
+			if !slices.Contains(unitDeps(lock, "PartOf"), name) {
+				t.Errorf("%s has no PartOf=%s: a restart of %s would leave the lock deleted", lockUnit, name, name)
 			}
 			if !o.before(name, lockUnit) {
 				t.Errorf("%s does not start before %s", name, lockUnit)
