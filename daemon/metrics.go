@@ -61,7 +61,7 @@ func newMetrics(d *Daemon) *Metrics {
 		}
 	}
 	m.logSuppressed = m.counter("otpknock_log_suppressed_total",
-		"Replays and refused sources not logged: only the first of each (outcome, user, step, reason) is, and a summary line once the step leaves the window.")
+		"Replays and refused sources not logged: only the first four sources of each (outcome, user, step, reason) are, and a summary line once the step leaves the window.")
 	m.saveErrs = m.counter("otpknock_state_save_errors_total",
 		"Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed.")
 	// count reads a counter of the matcher's Stats, with what the
