@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/listener"
 )
 
@@ -52,7 +52,7 @@ func TestEventLogFlood(t *testing.T) {
 			cfg, _ := setupConfig(t)
 			cfg, pd := addPacketUser(t, cfg)
 			c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
-			r := start(t, cfg, c, &firewall.Fake{Clock: c})
+			r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 			defer r.stop(t)
 			k, err := pd.Knock(step)
 			if err != nil {
@@ -109,7 +109,7 @@ func TestEventLogSources(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	cfg, pd := addPacketUser(t, cfg)
 	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
-	r := start(t, cfg, c, &firewall.Fake{Clock: c})
+	r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 	k, err := pd.Knock(step)
 	if err != nil {
 		t.Fatal(err)

@@ -16,15 +16,16 @@ import (
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 // withProfile provisions alice on a server at host and imports her
 // profile as "gw1"; the fake clock sits 10 s into step 60000000.
-func withProfile(t *testing.T, host string, extra ...string) (*harness, *sender.Fake) {
+func withProfile(t *testing.T, host string, extra ...string) (*harness, *sendertest.Fake) {
 	h := newHarness(t)
 	start := derive.StepStart(60000000, 30*time.Second)
 	h.clock.Set(start.Add(10 * time.Second))
-	f := &sender.Fake{Clock: h.clock, Start: start}
+	f := &sendertest.Fake{Clock: h.clock, Start: start}
 	h.writer = f
 	cfg := h.path("config.yaml")
 	h.mustRun("", "init", "--config", cfg, "--server-id", "gw1", "--host", host)
@@ -58,12 +59,12 @@ func TestSendAndStepReuse(t *testing.T) {
 
 func TestSendWait(t *testing.T) {
 	h, f := withProfile(t, "198.18.0.1", "--open", "udp/1194,tcp/2222")
-	h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
+	h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
 	out := h.mustRun("", "send", "gw1", "--wait")
 	if want := fmt.Sprintf("gw1: 198.18.0.1:2222 open %d ms after the first knock (step 60000000, attempt 1)\n", 4*sender.DefaultGap/time.Millisecond); out != want {
 		t.Errorf("send --wait: %q", out)
 	}
-	h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return false }}
+	h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return false }}
 	_, _, err := h.run("", "send", "gw1", "--wait", "tcp/22,2s", "--retries", "1")
 	if !errors.Is(err, sender.ErrStillClosed) || cli.ExitCode(err) != cli.ExitNotOpened {
 		t.Fatalf("closed service: err = %v (exit %d), want still closed, exit 1", err, cli.ExitCode(err))
@@ -111,7 +112,7 @@ func TestSendWaitBeforeTarget(t *testing.T) {
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			h, _ := withProfile(t, "198.18.0.1")
-			h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
+			h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
 			out := h.mustRun("", args...)
 			if !strings.HasPrefix(out, "gw1: 198.18.0.1:2222 open ") {
 				t.Errorf("output %q, want the service 198.18.0.1:2222 open", out)
@@ -250,7 +251,7 @@ func TestConnectTriesServiceFirst(t *testing.T) {
 			h.mustRun("", "send", "gw1")
 			h.clock.Advance(tt.later)
 			sent := strings.Count(f.String(), "\n") + 1
-			p := &sender.FakeProber{Clock: h.clock}
+			p := &sendertest.FakeProber{Clock: h.clock}
 			p.Open = func(time.Time) bool { return tt.open(p.Tries) }
 			h.prober = p
 			start := h.clock.Now()
