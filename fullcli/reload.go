@@ -68,6 +68,8 @@ func reloadServer(env *Env, w io.Writer, cfg *config.Config) string {
 			} else {
 				line = fmt.Sprintf("Reloaded the running server (SIGHUP to pid %d, from %s).", pid, pidPath(cfg))
 			}
+		case errors.As(err, new(*untrustedPidError)):
+			line = fmt.Sprintf("Not signalling: %v; if a server runs, reload it yourself (systemctl reload otpknock).", errors.Unwrap(err))
 		case errors.Is(err, os.ErrNotExist):
 			line = fmt.Sprintf("No running server found (%s inactive, no live %s); if one runs, reload it: %s.", unit, pidPath(cfg), manual)
 		default:
