@@ -1,14 +1,16 @@
-package servercmd
+package e2e
 
 import (
 	"fmt"
+	"github.com/otpknock/otpknock/clientcmd"
+	"github.com/otpknock/otpknock/servercmd"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// docCommands returns the otpknock command lines of the sh blocks of a
+// docCommands returns the otpknock and otpknockd command lines of the sh blocks of a
 // Markdown section (from its heading to the next "## "), without sudo
 // and trailing comments.
 func docCommands(t *testing.T, file, heading string) []string {
@@ -32,7 +34,7 @@ func docCommands(t *testing.T, file, heading string) []string {
 			line, _, _ = strings.Cut(line, "#")
 			for _, cmd := range strings.Split(line, "&&") {
 				cmd = strings.TrimPrefix(strings.TrimSpace(cmd), "sudo ")
-				if strings.HasPrefix(cmd, "otpknock ") {
+				if strings.HasPrefix(cmd, "otpknock ") || strings.HasPrefix(cmd, "otpknockd ") {
 					out = append(out, cmd)
 				}
 			}
@@ -43,7 +45,8 @@ func docCommands(t *testing.T, file, heading string) []string {
 
 // TestQuickStartReachesADoor checks that the README's quick start and
 // the guide's first user start the server and that each of their
-// otpknock command lines parses: its subcommand and flags exist.
+// otpknock and otpknockd command lines parses with its program: its
+// subcommand and flags exist.
 func TestQuickStartReachesADoor(t *testing.T) {
 	for _, doc := range []struct{ file, heading string }{
 		{"../README.md", "## Quick start"},
@@ -56,7 +59,7 @@ func TestQuickStartReachesADoor(t *testing.T) {
 				t.Errorf("%s: %s never starts the server", doc.file, doc.heading)
 			}
 			cmds := docCommands(t, doc.file, doc.heading)
-			for _, want := range []string{"otpknock init", "otpknock user add", "otpknock import", "otpknock send"} {
+			for _, want := range []string{"otpknockd init", "otpknockd user add", "otpknock import", "otpknock send"} {
 				found := false
 				for _, c := range cmds {
 					found = found || strings.HasPrefix(c, want)
@@ -67,7 +70,11 @@ func TestQuickStartReachesADoor(t *testing.T) {
 			}
 			for _, c := range cmds {
 				args := strings.Fields(c)[1:]
-				cmd, rest, err := Root(Env{}).Find(args)
+				root := clientcmd.Root(clientcmd.Env{})
+				if strings.HasPrefix(c, "otpknockd ") {
+					root = servercmd.Root(servercmd.Env{})
+				}
+				cmd, rest, err := root.Find(args)
 				if err == nil && cmd.HasParent() && cmd.Runnable() {
 					err = cmd.ParseFlags(rest)
 				} else if err == nil {

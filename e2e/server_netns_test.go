@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ type world struct {
 }
 
 func (w *world) otpknock(ns string, args ...string) (string, error) {
-	cmd := w.p.Cmd(ns, append([]string{bin}, args...)...)
+	cmd := w.p.Cmd(ns, append([]string{program(args...)}, args...)...)
 	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -50,7 +50,7 @@ func (w *world) must(ns string, args ...string) string {
 func (w *world) startServer() {
 	w.t.Helper()
 	w.log = &netnstest.Buffer{}
-	w.server = w.p.Cmd(w.p.Server, bin, "server", "-c", w.cfg)
+	w.server = w.p.Cmd(w.p.Server, bins.Server, "server", "-c", w.cfg)
 	w.server.Stderr = w.log
 	if err := w.server.Start(); err != nil {
 		w.t.Fatal(err)
@@ -164,14 +164,14 @@ func newWorldWith(t *testing.T, backend string, tools ...string) *world {
 			args = append(args, "--from", u.from)
 		}
 		uri := regexp.MustCompile(`otpauth://\S+`).FindString(w.must(p.Server, args...))
-		cmd := p.Cmd(p.Client, bin, "import", "-", "--name", u.name)
+		cmd := p.Cmd(p.Client, bins.Client, "import", "-", "--name", u.name)
 		cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
 		cmd.Stdin = strings.NewReader(uri)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("import %s: %v\n%s", u.name, err, out)
 		}
 		if u.name == "alice" {
-			cmd := p.Cmd(p.Client, bin, "import", "-", "--name", "alice6", "--host", p.ServerV6.String())
+			cmd := p.Cmd(p.Client, bins.Client, "import", "-", "--name", "alice6", "--host", p.ServerV6.String())
 			cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
 			cmd.Stdin = strings.NewReader(uri)
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -307,11 +307,11 @@ func TestServerChecks(t *testing.T) {
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
 	cfg := filepath.Join(dir, "config.yaml")
-	if out, err := exec.Command(bin, "init", "-c", cfg, "--server-id", "gw1").CombinedOutput(); err != nil {
+	if out, err := exec.Command(bins.Server, "init", "-c", cfg, "--server-id", "gw1").CombinedOutput(); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
 	os.Chown(cfg, nobody, nobody)
-	cmd := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg)
+	cmd := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bins.Server, "server", "-c", cfg)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err = cmd.Run()
@@ -321,12 +321,12 @@ func TestServerChecks(t *testing.T) {
 	if !strings.Contains(stderr.String(), "needs root or CAP_NET_ADMIN") || strings.Count(stderr.String(), "\n") != 1 {
 		t.Errorf("stderr %q: want one line naming root or CAP_NET_ADMIN", stderr.String())
 	}
-	cmd = exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg, "--check")
+	cmd = exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bins.Server, "server", "-c", cfg, "--check")
 	checkOut, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(checkOut), "FAIL the server needs root or CAP_NET_ADMIN") {
 		t.Errorf("--check as nobody: %v, want exit 2 and a FAIL line\n%s", err, checkOut)
 	}
-	out, err := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin, "server", "-c", cfg, "--dry-run").CombinedOutput()
+	out, err := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bins.Server, "server", "-c", cfg, "--dry-run").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "-j NFLOG --nflog-group 4711") {
 		t.Errorf("--dry-run as nobody: %v\n%s", err, out)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func clientStore(t *testing.T, host netip.Addr, uid int, protos ...derive.Proto)
 
 // client runs the binary in the client namespace, as root or as nobody.
 func client(p *netnstest.Pair, store string, asNobody bool, args ...string) *exec.Cmd {
-	argv := append([]string{bin}, args...)
+	argv := append([]string{bins.Client}, args...)
 	if asNobody {
 		argv = append([]string{"setpriv", "--reuid", strconv.Itoa(nobody), "--regid", strconv.Itoa(nobody), "--clear-groups", "--"}, argv...)
 	}

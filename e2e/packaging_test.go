@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -17,8 +17,8 @@ import (
 )
 
 const (
-	unitFile     = "../../packaging/otpknock.service"
-	lockUnitFile = "../../packaging/otpknock-lock.service"
+	unitFile     = "../packaging/otpknock.service"
+	lockUnitFile = "../packaging/otpknock-lock.service"
 )
 
 // unitCaps returns the unit's AmbientCapabilities as setpriv wants them:
@@ -53,7 +53,7 @@ func TestSystemdUnit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(strings.ReplaceAll(string(data), "/usr/bin/otpknock", bin)), 0o644)
+		os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(strings.NewReplacer("/usr/bin/otpknockd", bins.Server, "/usr/bin/otpknock", bins.Client).Replace(string(data))), 0o644)
 	}
 	for _, name := range []string{"otpknock.service", "otpknock-lock.service"} {
 		t.Run(name, func(t *testing.T) { checkUnit(t, filepath.Join(dir, name)) })
@@ -92,7 +92,7 @@ func TestServerLeastPrivilege(t *testing.T) {
 	w := &world{t: t, p: p, cfg: filepath.Join(dir, "etc", "config.yaml"), store: filepath.Join(dir, "client", "client.yaml")}
 	w.must(p.Server, "init", "-c", w.cfg, "--server-id", "lp", "--host", p.ServerV4.String(), "--state-file", filepath.Join(dir, "state", "state.json"))
 	uri := regexp.MustCompile(`otpauth://\S+`).FindString(w.must(p.Server, "user", "add", "alice", "-c", w.cfg, "--open", "tcp/2222", "--no-qr"))
-	imp := p.Cmd(p.Client, bin, "import", "-", "--name", "alice")
+	imp := p.Cmd(p.Client, bins.Client, "import", "-", "--name", "alice")
 	imp.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
 	imp.Stdin = strings.NewReader(uri)
 	if out, err := imp.CombinedOutput(); err != nil {
@@ -105,7 +105,7 @@ func TestServerLeastPrivilege(t *testing.T) {
 
 	w.log = &netnstest.Buffer{}
 	w.server = p.Cmd(p.Server, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-		"--inh-caps=-all,"+caps, "--ambient-caps=-all,"+caps, "--bounding-set=-all,"+caps, "--", bin, "server", "-c", w.cfg)
+		"--inh-caps=-all,"+caps, "--ambient-caps=-all,"+caps, "--bounding-set=-all,"+caps, "--", bins.Server, "server", "-c", w.cfg)
 	w.server.Stderr = w.log
 	if err := w.server.Start(); err != nil {
 		t.Fatal(err)
@@ -126,8 +126,7 @@ func TestServerLeastPrivilege(t *testing.T) {
 }
 
 // procStatus reads the first field of each line of /proc/PID/status of
-// the process setpriv became: otpknock, then otpknockd in its place (the
-// server is handed off).
+// the process setpriv became: otpknockd, once setpriv has exec'd it.
 func procStatus(t *testing.T, pid int) map[string]string {
 	t.Helper()
 	var out map[string]string
@@ -162,21 +161,21 @@ func TestMaintainerScripts(t *testing.T) {
 		{"starts the server", `(^|[^-])\b(start|restart|reload-or-restart)\b`},
 		{"calls the firewall tools", `\b(iptables|ip6tables|ipset|nft)\b`},
 	}
-	common, err := os.ReadFile("../../packaging/common.sh")
+	common, err := os.ReadFile("../packaging/common.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scripts, _ := filepath.Glob("../../packaging/[dr][ep][bm]/*")
+	scripts, _ := filepath.Glob("../packaging/[dr][ep][bm]/*")
 	if len(scripts) != 6 {
 		t.Fatalf("maintainer scripts %v, want 3 for the .deb and 3 for the .rpm", scripts)
 	}
-	for _, f := range append(scripts, "../../packaging/common.sh") {
+	for _, f := range append(scripts, "../packaging/common.sh") {
 		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f != "../../packaging/common.sh" && !strings.Contains(string(data), "\n@COMMON@\n") {
+			if f != "../packaging/common.sh" && !strings.Contains(string(data), "\n@COMMON@\n") {
 				t.Errorf("no @COMMON@ line: package.sh would not paste common.sh")
 			}
 			for i, l := range strings.Split(string(data), "\n") {
@@ -200,7 +199,7 @@ func TestMaintainerScripts(t *testing.T) {
 		{"deb/postinst", "\totpknock_setup\n"},
 		{"rpm/post", "\notpknock_setup\n"},
 	} {
-		data, err := os.ReadFile("../../packaging/" + tc.file)
+		data, err := os.ReadFile("../packaging/" + tc.file)
 		if err != nil {
 			t.Fatal(err)
 		}

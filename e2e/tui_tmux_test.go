@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ func TestTUIInTmux(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	run := fmt.Sprintf("ip netns exec %s env OTPKNOCK_CLIENT_CONFIG=%s TERM=xterm-256color %s tui", w.p.Client, w.store, bin)
+	run := fmt.Sprintf("ip netns exec %s env OTPKNOCK_CLIENT_CONFIG=%s TERM=xterm-256color %s tui", w.p.Client, w.store, bins.Client)
 	if out, err := tmux("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", run); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -52,7 +52,7 @@ func BenchmarkKnockToGrant(b *testing.B) {
 		}
 	}
 	log := &netnstest.Buffer{}
-	srv := p.Cmd(p.Server, bin, "server", "-c", cfgPath)
+	srv := p.Cmd(p.Server, bins.Server, "server", "-c", cfgPath)
 	srv.Stderr = log
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)
