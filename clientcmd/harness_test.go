@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +61,6 @@ func (h *harness) mustRun(stdin string, args ...string) string {
 }
 
 func (h *harness) path(p string) string { return filepath.Join(h.dir, p) }
-
-var uriRE = regexp.MustCompile(`otpauth://\S+`)
 
 // fixture returns the account of testdata/NAME.uri, a URI as otpknockd
 // user add wrote it (server gw1 at 198.18.0.1, tcp/22), with edit
