@@ -69,7 +69,8 @@ func TestClientLinks(t *testing.T) {
 	for _, pkg := range []string{"github.com/otpknock/otpknock/servercmd", "github.com/otpknock/otpknock/config",
 		"github.com/otpknock/otpknock/daemon", "github.com/otpknock/otpknock/firewall", "github.com/otpknock/otpknock/listener",
 		"github.com/otpknock/otpknock/matcher", "github.com/vishvananda/netlink", "github.com/google/nftables",
-		"github.com/mdlayher/netlink", "net/http"} {
+		"github.com/mdlayher/netlink", "github.com/vishvananda/netns", "github.com/coreos/go-iptables/iptables",
+		"github.com/VictoriaMetrics/metrics", "net/http"} {
 		if slices.Contains(deps, pkg) {
 			t.Errorf("otpknock links %s", pkg)
 		}
