@@ -154,7 +154,7 @@ func procStatus(t *testing.T, pid int) map[string]string {
 
 // TestMaintainerScripts checks the packages' scripts against their
 // promises: never enable or start the server, never change the firewall
-// but through otpknock firewall remove, and tear down on removal.
+// but through otpknockd firewall remove, and tear down on removal.
 func TestMaintainerScripts(t *testing.T) {
 	forbidden := []struct{ name, re string }{
 		{"enables the unit", `\benable\b`},
@@ -207,7 +207,7 @@ func TestMaintainerScripts(t *testing.T) {
 			t.Errorf("%s lacks %q", tc.file, tc.want)
 		}
 	}
-	if !strings.Contains(string(common), "otpknock firewall remove --config /etc/otpknock/config.yaml") {
-		t.Errorf("common.sh's teardown does not run otpknock firewall remove")
+	if !strings.Contains(string(common), "otpknockd firewall remove --config /etc/otpknock/config.yaml") {
+		t.Errorf("common.sh's teardown does not run otpknockd firewall remove")
 	}
 }
