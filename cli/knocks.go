@@ -7,6 +7,9 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
+// The helpers below print and check knocks alike in both programs: the
+// client's show and send, the server's user list and user show.
+
 // KnockList joins services for a table or message; "-" for none.
 func KnockList(ks []derive.Knock) string {
 	if len(ks) == 0 {
