@@ -159,7 +159,7 @@ func TestServer(t *testing.T) {
 		}
 	}
 	buf := make([]byte, 1<<20)
-	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "cli.relayReloads") {
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "servercmd.relayReloads") {
 		t.Errorf("the reload goroutine outlived the server:\n%s", stacks)
 	}
 }
