@@ -82,6 +82,9 @@ type arena struct {
 	server *exec.Cmd
 	log    *netnstest.Buffer
 	rot    int // knockRounds' next user
+	// logBase is what the firewall had logged when the server last
+	// started: the daemon's counters start from zero (see seen).
+	logBase int
 }
 
 // newArena provisions n users opening tcp/2222 (the last one source-
@@ -93,8 +96,10 @@ func newArena(t *testing.T, n int, edit func(string) string) *arena {
 	a.run("", "init", "-c", path, "--server-id", "lab", "--host", "198.18.1.1", "--state-file", filepath.Join(a.dir, "state.json"))
 	data, _ := os.ReadFile(path)
 	// The figures of ADVERSARIAL.md are the iptables backend's; the tests
-	// also read its ipsets and insert iptables drops on the server.
-	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s", "firewall: auto", "firewall: iptables").Replace(string(data))
+	// also read its ipsets and counters and insert iptables drops on the
+	// server. The metrics tell what the daemon read (counts).
+	text := strings.NewReplacer("step: 30s", "step: 2s", "open_timeout: 30s", "open_timeout: 3s", "firewall: auto", "firewall: iptables",
+		`metrics_listen: ""`, "metrics_listen: "+metricsAddr).Replace(string(data))
 	if edit != nil {
 		text = edit(text)
 	}
@@ -161,6 +166,7 @@ func (a *arena) start() {
 		a.t.Fatal(err)
 	}
 	a.waitLog("msg=started", 10*time.Second)
+	a.logBase = a.firewallCounts().logged
 }
 
 func (a *arena) kill() {

@@ -26,18 +26,24 @@ func TestScans(t *testing.T) {
 		{"nmap -sU --top-ports 1000", []string{"-sU", "--top-ports", "1000"}},
 	}
 	rounds := scale(1, 5)
+	tcp, udp := a.sentCount("tcp"), a.sentCount("udp")
 	for _, s := range scans {
-		opened := 0
+		opened, counted := 0, 0
 		for range rounds {
-			before := a.grants(attacker)
+			before, logged, sent := a.counts(), a.grants(attacker), tcp()+udp()
 			args := append([]string{"netns", "exec", a.l.Attacker, "nmap", "-n", "-Pn", "-T5", "--min-rate", "20000", "--max-retries", "0"}, s.args...)
 			if out, err := exec.Command("ip", append(args, "198.18.1.1")...).CombinedOutput(); err != nil {
 				t.Fatalf("%s: %v\n%s", s.name, err, out)
 			}
-			time.Sleep(100 * time.Millisecond)
-			if a.grants(attacker) > before {
+			// Judge once the server counted every probe in its range.
+			after := a.seen(before, func() int { return tcp() + udp() - sent })
+			counted += after.dropped - before.dropped
+			if after.grants > before.grants || a.grants(attacker) > logged {
 				opened++
 			}
+		}
+		if counted == 0 {
+			t.Errorf("%s: the server counted no probe in its knock range", s.name)
 		}
 		figure(t, "scan: "+s.name, "scans %d, opened %d", rounds, opened)
 		if opened != 0 {
@@ -53,25 +59,16 @@ func TestScans(t *testing.T) {
 func TestSweeps(t *testing.T) {
 	a := newArena(t, 20, nil)
 	r := openRaw(t, a.l, a.l.Attacker)
-	p := a.cfg.Params
 	steps, perStep := scale(2, 10), 2
 	sweeps, opened, packets := 0, 0, 0
 	start := time.Now()
 	for range steps {
 		a.nextStep()
 		for range perStep {
-			before := a.grants(a.l.AttackerV4.String())
-			for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
-				for port := int(p.PortMin); port <= int(p.PortMax); port++ {
-					if err := r.send(a.l.AttackerV4, a.l.ServerV4, derive.Knock{Proto: proto, Port: uint16(port)}); err != nil {
-						t.Fatal(err)
-					}
-					packets++
-				}
-			}
+			sent, open := a.sweep(r)
+			packets += sent
 			sweeps++
-			time.Sleep(50 * time.Millisecond)
-			if a.grants(a.l.AttackerV4.String()) > before {
+			if open {
 				opened++
 			}
 		}
@@ -85,4 +82,24 @@ func TestSweeps(t *testing.T) {
 		t.Fatalf("the server died during the sweeps")
 	}
 	a.control()
+}
+
+// sweep sends every TCP and UDP port of the knock range, in order, from
+// the attacker, and says, once the server counted every packet, whether
+// anything opened: a grant counted by the server or logged for the
+// attacker.
+func (a *arena) sweep(r *raw) (sent int, opened bool) {
+	a.t.Helper()
+	p := a.cfg.Params
+	before, logged := a.counts(), a.grants(a.l.AttackerV4.String())
+	for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
+		for port := int(p.PortMin); port <= int(p.PortMax); port++ {
+			if err := r.send(a.l.AttackerV4, a.l.ServerV4, derive.Knock{Proto: proto, Port: uint16(port)}); err != nil {
+				a.t.Fatal(err)
+			}
+			sent++
+		}
+	}
+	after := a.seen(before, func() int { return sent })
+	return sent, after.grants > before.grants || a.grants(a.l.AttackerV4.String()) > logged
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/sender"
 )
 
@@ -35,10 +37,17 @@ type Client struct {
 	Route    func(netip.Addr) (netip.Addr, error) // nil: sender.RouteSource
 	Rand     io.Reader                            // nil: crypto/rand (nonces, sizes)
 	State    State                                // nil: steps are neither read nor kept
-	NoRaw    bool                                 // the default Writer never uses raw sockets
-	Gap      time.Duration                        // between a sequence's knocks
-	Status   io.Writer                            // notices (waits, NAT); may be nil
-	Verbose  io.Writer                            // one line per packet; may be nil
+	// Finder learns public addresses for packet knocks from behind NAT;
+	// nil: no discovery (such a knock falls back to Source).
+	Finder Finder
+	// Global says which route sources are global addresses (others are
+	// translated, behind NAT); nil: the package's Global. Tests whose
+	// NAT hides benchmarking addresses narrow it.
+	Global  func(netip.Addr) bool
+	NoRaw   bool          // the default Writer never uses raw sockets
+	Gap     time.Duration // between a sequence's knocks
+	Status  io.Writer     // notices (waits, the Source fallback); may be nil
+	Verbose io.Writer     // one line per packet; may be nil
 	// OnSent is called after each packet left (see sender.Knocker).
 	OnSent func(step uint64, i int, k derive.Knock, total int)
 }
@@ -64,6 +73,9 @@ type Options struct {
 	Wait     uint16        // the TCP service to wait for; 0: none
 	Timeout  time.Duration // per attempt, for the service to answer
 	DryRun   bool
+	// NoSource refuses the Source fallback: a packet knock from behind
+	// NAT without a public address (given or discovered) is an error.
+	NoSource bool
 }
 
 // Plan is a resolved knock: what will be sent where, and what is waited
@@ -75,10 +87,18 @@ type Plan struct {
 	Request sender.Request // Dst, Src, Claim, LastStep
 	Wait    *sender.Wait   // nil: no wait
 	// NAT is set when the route source of the knocked family is not a
-	// global address while the server's is: Claim.Source is set.
+	// global address while the server's is (a packet knock): the claim
+	// names the family's public address, or Claim.Source is set.
 	NAT      bool
 	RouteSrc netip.Addr // the route source of the knocked family
-	Notes    []string   // what verbose output says about the claim
+	// Public holds discovery's answers for translated route sources:
+	// the public addresses and their ages, or why there is none.
+	Public   []publicaddr.Result
+	Notes    []string // what verbose output says about the claim
+	Warnings []string // what the knock says on Status: the Source fallback
+
+	discovered *publicaddr.Result // the knocked family's claimed public address
+	noSource   bool               // Options.NoSource
 }
 
 // Plan resolves p's host and builds the request; it sends nothing. Only
@@ -116,7 +136,7 @@ func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan,
 	}
 	pl.Request = r
 	if p.Knock == derive.ModePacket {
-		if err := c.claim(pl, o.PublicIP); err != nil {
+		if err := c.claim(ctx, pl, o); err != nil {
 			return nil, err
 		}
 	}
@@ -167,29 +187,61 @@ func (c *Client) planWait(pl *Plan, dst netip.Addr, o Options) {
 // Knock sends pl's knock, waits for its service when it has one, and
 // knocks again in a later step up to retries times while the service
 // stays closed. Each used step is recorded in c.State before waiting.
+// A packet knock that claimed a discovered public address and found the
+// service closed knocks again with Source (unless Options.NoSource
+// refused it, or the profile is source-bound): the NAT may map to
+// another address toward the server than toward the STUN server.
 func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opened, error) {
 	for _, n := range pl.Notes {
 		c.say(c.Verbose, "%s\n", n)
+	}
+	for _, n := range pl.Warnings {
+		c.say(c.Status, "%s\n", n)
 	}
 	w := c.Writer
 	if w == nil {
 		w = &sender.Kernel{NoRaw: c.NoRaw}
 	}
 	k := &sender.Knocker{Clock: c.Clock, Writer: w, Gap: c.Gap, Status: c.Status, Verbose: c.Verbose, OnSent: c.OnSent, Rand: c.Rand}
+	var last uint64
 	record := func(r sender.Result) error {
+		last = r.Step
 		if c.State == nil {
 			return nil
 		}
 		return c.State.Record(pl.Profile.Name, r.Step)
 	}
-	return k.Open(ctx, pl.Request, pl.Wait, retries, record)
+	if pl.discovered == nil || pl.Wait == nil || pl.noSource || pl.Profile.BindSource || pl.Request.DryRun || retries == 0 {
+		return k.Open(ctx, pl.Request, pl.Wait, retries, record)
+	}
+	got, err := k.Open(ctx, pl.Request, pl.Wait, 0, record)
+	if !errors.Is(err, sender.ErrStillClosed) {
+		return got, err
+	}
+	// The discovered address may not be the one the server sees (a NAT
+	// that maps to another address toward it): fall back to Source.
+	c.say(c.Status, "%v still closed after claiming your public address %v (a NAT may map to another address toward the server): knocking again with the server opening the address the knock comes from\n",
+		pl.Wait.Addr, pl.discovered.Public)
+	if c.Finder != nil {
+		if err := c.Finder.Forget(pl.discovered.Local); err != nil {
+			c.say(c.Status, "%v\n", err)
+		}
+	}
+	r := pl.Request
+	r.Claim.Source, r.LastStep, r.HaveLast = true, last, true
+	got, err = k.Open(ctx, r, pl.Wait, retries-1, record)
+	if err == nil {
+		got.Attempts++
+	}
+	return got, err
 }
 
-// DefaultService returns the port of p's first TCP service: what a knock
-// waits for unless told otherwise.
+// DefaultService returns the port of p's first TCP service (the first
+// whose protocol answers a connect: [derive.ProtoInfo.Connect]): what a
+// knock waits for unless told otherwise.
 func DefaultService(p profile.Profile) (uint16, bool) {
 	for _, k := range p.Open {
-		if k.Proto == derive.TCP {
+		if r, _ := k.Proto.Info(); r.Connect {
 			return k.Port, true
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 var (
@@ -92,6 +93,7 @@ func TestPlan(t *testing.T) {
 		dst     netip.Addr
 		src     netip.Addr
 		claim   derive.Claim
+		nat     bool
 		lookups []string
 		err     string
 	}{
@@ -111,9 +113,9 @@ func TestPlan(t *testing.T) {
 		{name: "packet literal: its family only", host: "198.18.0.1", mode: derive.ModePacket, routes: dualRoutes,
 			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV4}}},
 		{name: "packet behind NAT", host: "v4first.example", mode: derive.ModePacket, routes: nat,
-			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV6}, Source: true}, lookups: []string{"ip v4first.example"}},
+			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV6}, Source: true}, nat: true, lookups: []string{"ip v4first.example"}},
 		{name: "packet behind CGNAT with a public IP", host: "198.18.0.1", mode: derive.ModePacket, routes: cgn, public: "198.19.7.7",
-			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{netip.MustParseAddr("198.19.7.7")}, Source: true}},
+			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{netip.MustParseAddr("198.19.7.7")}}, nat: true},
 		{name: "packet: link-local not claimed", host: "v4first.example", mode: derive.ModePacket, routes: ll,
 			dst: srvV4, claim: derive.Claim{Addrs: []netip.Addr{cliV4}}, lookups: []string{"ip v4first.example"}},
 		{name: "packet: public IP added once", host: "198.18.0.1", mode: derive.ModePacket, routes: dualRoutes, public: "198.18.0.2",
@@ -155,8 +157,8 @@ func TestPlan(t *testing.T) {
 			if diff := cmp.Diff(tt.claim, r.Claim, cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 				t.Errorf("claim (-want +got):\n%s", diff)
 			}
-			if pl.NAT != tt.claim.Source {
-				t.Errorf("NAT %v, want %v", pl.NAT, tt.claim.Source)
+			if pl.NAT != tt.nat {
+				t.Errorf("NAT %v, want %v", pl.NAT, tt.nat)
 			}
 		})
 	}
@@ -190,7 +192,7 @@ var payloadRE = regexp.MustCompile(`(?m)^\s*(\S+)s (\S+) -> (\S+) payload ([0-9a
 
 // opened checks every packet of f with the server's Open for step and
 // returns "time element size claim" lines.
-func opened(t *testing.T, f *sender.Fake, p profile.Profile, step uint64, bound netip.Addr) []string {
+func opened(t *testing.T, f *sendertest.Fake, p profile.Profile, step uint64, bound netip.Addr) []string {
 	t.Helper()
 	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
 	if err != nil {
@@ -240,11 +242,11 @@ func TestKnockPacket(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := clock.NewFake(start.Add(10 * time.Second))
-			f := &sender.Fake{Clock: c, Start: start}
+			f := &sendertest.Fake{Clock: c, Start: start}
 			st := memState{}
 			var status bytes.Buffer
 			cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes), State: st, Rand: &counter{}, Gap: 50 * time.Millisecond, Status: &status,
-				Prober: &sender.FakeProber{Clock: c, Open: func(now time.Time) bool { return tt.openAt >= 0 && now.Sub(start) >= tt.openAt }}}
+				Prober: &sendertest.FakeProber{Clock: c, Open: func(now time.Time) bool { return tt.openAt >= 0 && now.Sub(start) >= tt.openAt }}}
 			p := testProfile("198.18.0.1", derive.ModePacket)
 			p.BindSource = tt.bound
 			o := Options{Timeout: 2 * time.Second}
@@ -287,7 +289,7 @@ func TestKnockPacket(t *testing.T) {
 func TestBoundPacketNeedsItsSource(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
 	c := clock.NewFake(start.Add(time.Second))
-	f := &sender.Fake{Clock: c, Start: start}
+	f := &sendertest.Fake{Clock: c, Start: start}
 	cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes)}
 	p := testProfile("198.18.0.1", derive.ModePacket)
 	p.BindSource = true
@@ -333,10 +335,10 @@ func TestPacketNeedsPayloadWriter(t *testing.T) {
 func TestSequenceThroughClient(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
 	c := clock.NewFake(start.Add(10 * time.Second))
-	f := &sender.Fake{Clock: c, Start: start}
+	f := &sendertest.Fake{Clock: c, Start: start}
 	st := memState{}
 	res := &fakeResolver{hosts: map[string][]netip.Addr{"dual.example": {srvV6, srvV4}}}
-	prober := &sender.FakeProber{Clock: c, Open: func(time.Time) bool { return true }}
+	prober := &sendertest.FakeProber{Clock: c, Open: func(time.Time) bool { return true }}
 	cl := &Client{Clock: c, Writer: f, Prober: prober, Resolver: res, Route: routes(dualRoutes), State: st, Gap: 50 * time.Millisecond}
 	p := testProfile("dual.example", derive.ModeSequence)
 	pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: time.Second})

@@ -12,7 +12,9 @@ import (
 
 // Describe writes what pl will do, one line each: the profile, mode and
 // address knocked (with the host's addresses when it was looked up), the
-// bound source, a packet knock's claim and the service waited for. It
+// bound source, the public addresses discovery found (with their age) or
+// why it found none, a packet knock's claim and the service waited
+// for. It
 // never prints the secret.
 func (pl *Plan) Describe(w io.Writer) {
 	r := pl.Request
@@ -36,6 +38,9 @@ func (pl *Plan) Describe(w io.Writer) {
 		fmt.Fprintf(w, "source: %v (the route's)\n", pl.RouteSrc)
 	case !resolved:
 		fmt.Fprintf(w, "source: the route's to %s\n", pl.Host)
+	}
+	for _, p := range pl.Public {
+		fmt.Fprintf(w, "public address: %s\n", p)
 	}
 	if r.Mode == derive.ModePacket && resolved {
 		fmt.Fprintf(w, "claim: %s\n", ClaimString(r.Claim))

@@ -3,12 +3,12 @@ package clientcmd
 import (
 	"errors"
 	"fmt"
+	"github.com/otpknock/otpknock/sender/sendertest"
 	"io/fs"
 	"strings"
 	"testing"
 
 	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/sender"
 )
 
 // TestCommandExitCodes runs the client's commands through Run: errors
@@ -34,10 +34,10 @@ func TestCommandExitCodes(t *testing.T) {
 		{"send bad state", func(t *testing.T, h *harness) { writeFile(t, h.path("client/state.json"), "{") },
 			[]string{"send", "gw1"}, cli.ExitUsage, "state"},
 		{"send bad source", nil, []string{"send", "gw1", "--public-ip", "x"}, cli.ExitUsage, "--public-ip"},
-		{"send fails", func(t *testing.T, h *harness) { h.writer.(*sender.Fake).Err = errors.New("no route") },
+		{"send fails", func(t *testing.T, h *harness) { h.writer.(*sendertest.Fake).Err = errors.New("no route") },
 			[]string{"send", "gw1"}, cli.ExitFailure, "no route"},
 		{"send without privileges", func(t *testing.T, h *harness) {
-			h.writer.(*sender.Fake).Err = fmt.Errorf("icmp knock needs a raw socket: %w", fs.ErrPermission)
+			h.writer.(*sendertest.Fake).Err = fmt.Errorf("icmp knock needs a raw socket: %w", fs.ErrPermission)
 		}, []string{"send", "gw1"}, cli.ExitUsage, "raw socket"},
 		{"send sent", nil, []string{"send", "gw1"}, cli.ExitOK, ""},
 		{"connect bad timeout", nil, []string{"connect", "gw1", "22", "--timeout", "0s"}, cli.ExitUsage, "--timeout"},

@@ -15,7 +15,7 @@ import (
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
-	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 var packetSecret = []byte("packet mode test secret, 32 byte")
@@ -23,11 +23,11 @@ var packetSecret = []byte("packet mode test secret, 32 byte")
 // withPacketProfile imports a packet profile "gw1" knocking host over
 // udp (its URI as a server writes it); the fake clock sits 10 s into
 // step 60000000.
-func withPacketProfile(t *testing.T, host string, bound bool) (*harness, *sender.Fake, profile.Profile) {
+func withPacketProfile(t *testing.T, host string, bound bool) (*harness, *sendertest.Fake, profile.Profile) {
 	h := newHarness(t)
 	start := derive.StepStart(60000000, 30*time.Second)
 	h.clock.Set(start.Add(10 * time.Second))
-	f := &sender.Fake{Clock: h.clock, Start: start}
+	f := &sendertest.Fake{Clock: h.clock, Start: start}
 	h.writer = f
 	params := derive.DefaultParams()
 	params.Protocols = derive.Protocols(derive.TCP | derive.UDP)
@@ -138,12 +138,12 @@ func TestShowPacket(t *testing.T) {
 	if diff := cmp.Diff(el.String()+"\n", out); diff != "" {
 		t.Errorf("show (-want +got):\n%s", diff)
 	}
-	want := "step 60000000, 20s left\npacket knock to 127.0.0.1: claim 127.0.0.1; the packet's source not claimed; payload 64-128 bytes, drawn per packet\n"
+	want := "step 60000000, 20s left\npacket knock to 127.0.0.1: claim 127.0.0.1; the packet's source not claimed; payload 67-128 bytes, drawn per packet\n"
 	if diff := cmp.Diff(want, status); diff != "" {
 		t.Errorf("show's status on stderr (-want +got):\n%s", diff)
 	}
 	js := h.mustRun("", "show", "gw1", "--json")
-	for _, part := range []string{`"knock": "packet"`, `"sequence": [` + "\n    \"" + el.String(), `"claim": [` + "\n    \"127.0.0.1\"", `"payload_min": 64`, `"payload_max": 128`} {
+	for _, part := range []string{`"knock": "packet"`, `"sequence": [` + "\n    \"" + el.String(), `"claim": [` + "\n    \"127.0.0.1\"", `"payload_min": 67`, `"payload_max": 128`} {
 		if !strings.Contains(js, part) {
 			t.Errorf("show --json lacks %q:\n%s", part, js)
 		}

@@ -17,16 +17,17 @@ import (
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/otpknock/otpknock/sender"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 // withProfile imports alice's fixture URI (testdata/alice.uri) knocking
 // host, with edits, as profile "gw1"; the fake clock sits 10 s into
 // step 60000000.
-func withProfile(t *testing.T, host string, edits ...func(*provision.Account)) (*harness, *sender.Fake) {
+func withProfile(t *testing.T, host string, edits ...func(*provision.Account)) (*harness, *sendertest.Fake) {
 	h := newHarness(t)
 	start := derive.StepStart(60000000, 30*time.Second)
 	h.clock.Set(start.Add(10 * time.Second))
-	f := &sender.Fake{Clock: h.clock, Start: start}
+	f := &sendertest.Fake{Clock: h.clock, Start: start}
 	h.writer = f
 	acct, uri := fixture(t, "alice", both(append([]func(*provision.Account){at(host)}, edits...)...))
 	h.acct = acct
@@ -61,12 +62,12 @@ func TestSendWait(t *testing.T) {
 	h, f := withProfile(t, "198.18.0.1", func(a *provision.Account) {
 		a.Open = []derive.Knock{{Proto: derive.UDP, Port: 1194}, {Proto: derive.TCP, Port: 2222}}
 	})
-	h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
+	h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
 	out := h.mustRun("", "send", "gw1", "--wait")
 	if want := fmt.Sprintf("gw1: 198.18.0.1:2222 open %d ms after the first knock (step 60000000, attempt 1)\n", 4*sender.DefaultGap/time.Millisecond); out != want {
 		t.Errorf("send --wait: %q", out)
 	}
-	h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return false }}
+	h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return false }}
 	_, _, err := h.run("", "send", "gw1", "--wait", "tcp/22,2s", "--retries", "1")
 	if !errors.Is(err, sender.ErrStillClosed) || cli.ExitCode(err) != cli.ExitNotOpened {
 		t.Fatalf("closed service: err = %v (exit %d), want still closed, exit 1", err, cli.ExitCode(err))
@@ -114,7 +115,7 @@ func TestSendWaitBeforeTarget(t *testing.T) {
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			h, _ := withProfile(t, "198.18.0.1")
-			h.prober = &sender.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
+			h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return true }}
 			out := h.mustRun("", args...)
 			if !strings.HasPrefix(out, "gw1: 198.18.0.1:2222 open ") {
 				t.Errorf("output %q, want the service 198.18.0.1:2222 open", out)
@@ -253,7 +254,7 @@ func TestConnectTriesServiceFirst(t *testing.T) {
 			h.mustRun("", "send", "gw1")
 			h.clock.Advance(tt.later)
 			sent := strings.Count(f.String(), "\n") + 1
-			p := &sender.FakeProber{Clock: h.clock}
+			p := &sendertest.FakeProber{Clock: h.clock}
 			p.Open = func(time.Time) bool { return tt.open(p.Tries) }
 			h.prober = p
 			start := h.clock.Now()

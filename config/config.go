@@ -116,6 +116,9 @@ func Load(path string) (*Config, error) {
 // resolve relative paths). Unknown keys are errors, so typos show.
 func Parse(data []byte, path string) (*Config, error) {
 	f := defaults()
+	if err := checkExclude(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
@@ -270,14 +273,14 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 }
 
 // checkMode reads a user's knock field: sequence (also when empty) or
-// packet, which the protocols must carry (udp or icmp; docs/spec.md
-// section 11.1).
+// packet, which the protocols must carry (one that carries a payload,
+// udp or icmp: [derive.ProtoInfo.Payload]; docs/spec.md section 11.1).
 func checkMode(name, s string, p derive.Params) (derive.Mode, error) {
 	m, err := derive.ParseMode(s)
 	if err != nil {
 		return 0, fmt.Errorf("knock: %s: %w", name, err)
 	}
-	if m == derive.ModePacket && p.Protocols&^derive.Protocols(derive.TCP) == 0 {
+	if m == derive.ModePacket && p.Protocols.Payload() == 0 {
 		fe := &derive.FieldError{Field: derive.FieldProtocols, Err: derive.ErrNoPacketProtocol}
 		return 0, fmt.Errorf("knock: %s: %w", name, derive.Rename(fe, derive.Field.Key))
 	}

@@ -88,6 +88,10 @@ func TestParseErrors(t *testing.T) {
 		{"icmp service option", base + "services: {icmp/8: {forward: true}}\n", "services: \"icmp/8\": a service is tcp/PORT or udp/PORT"},
 		{"forward in range", base + "services: {tcp/30000: {forward: true}}\n", "services: tcp/30000 lies inside knock_range"},
 		{"unknown service option", base + "services: {tcp/8080: {foward: true}}\n", "foward"},
+		{"exclude port 0", base + "exclude: [22, 0]\n", `config.yaml: exclude: line 2: "0" is not a port: exclude lists ports from 1 to 65535`},
+		{"exclude port 65536", base + "exclude: [65536]\n", `exclude: line 2: "65536" is not a port`},
+		{"exclude port -1", base + "exclude: [-1]\n", `exclude: line 2: "-1" is not a port`},
+		{"exclude not a number", base + "exclude:\n  - 22\n  - ssh\n", `exclude: line 4: "ssh" is not a port`},
 		{"duplicate user", base + "users: [{name: bob, open: [tcp/22]}, {name: bob, open: [tcp/22]}]\n", "users[1]: name \"bob\" is used twice"},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,10 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/listener"
+	"github.com/otpknock/otpknock/listener/listenertest"
 )
 
 func setupConfig(t *testing.T) (*config.Config, []byte) {
@@ -44,8 +45,8 @@ func setupConfig(t *testing.T) (*config.Config, []byte) {
 
 type running struct {
 	d      *Daemon
-	src    *listener.Fake
-	fw     *firewall.Fake
+	src    *listenertest.Fake
+	fw     *firewalltest.Fake
 	clock  *clock.Fake
 	log    *netnstest.Buffer
 	cancel context.CancelFunc
@@ -53,9 +54,9 @@ type running struct {
 }
 
 // newDaemon builds a daemon on fakes, not yet running.
-func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
+func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewalltest.Fake) *running {
 	t.Helper()
-	r := &running{src: &listener.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	r := &running{src: &listenertest.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fak
 
 // start runs a daemon on fakes and returns once its housekeeping and
 // healing tickers exist, so that moving the fake clock ticks them.
-func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewall.Fake) *running {
+func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewalltest.Fake) *running {
 	t.Helper()
 	r := newDaemon(t, cfg, c, fw)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,7 +128,7 @@ func (r *running) stop(t *testing.T) {
 func TestDaemon(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	client, other := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
@@ -195,7 +196,7 @@ func TestDaemon(t *testing.T) {
 func TestReload(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 
 	// bob is added without a secret: the reload fails and keeps the old config.
@@ -237,7 +238,7 @@ func TestReload(t *testing.T) {
 func TestReloadKeepsGrantsMadeDuringIt(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
 	client := netip.MustParseAddr("198.18.0.2")
@@ -274,7 +275,7 @@ func TestLoadStateRefusesGarbage(t *testing.T) {
 func TestMetricsServe(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(time.Unix(1_800_000_000, 0))
-	r := newDaemon(t, cfg, c, &firewall.Fake{Clock: c})
+	r := newDaemon(t, cfg, c, &firewalltest.Fake{Clock: c})
 	defer r.d.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -309,7 +310,7 @@ func TestPrepareAhead(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	next := derive.StepStart(60000001, 30*time.Second)
 	c := clock.NewFake(next.Add(-3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)
 	ready := func() bool {
@@ -337,7 +338,7 @@ func TestPrepareAhead(t *testing.T) {
 func TestSourceFailure(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
 	for _, k := range seq {

@@ -17,7 +17,7 @@
 // otpknock_firewall_repairs_total), Reload at any time from another goroutine, and Close
 // (idempotent). Its time comes from a clock.Clock, its housekeeping
 // ticker included, so tests drive it with a fake clock and fake kernel
-// boundaries (listener.Fake, firewall.Fake).
+// boundaries (listenertest.Fake, firewalltest.Fake).
 //
 // With a backend that has a firewall.Filter, the daemon keeps the
 // kernel's pre-filter current off the packet path: it arms each

@@ -121,7 +121,6 @@ func (f *filter) arm(m *matcher.Matcher, w *matcher.Window) {
 	if f.until == nil {
 		f.until = new(armedUntil)
 	}
-	began := time.Now()
 	now := f.clock.Now()
 	els := w.Elements()
 	out := make([]firewall.Element, 0, len(els))
@@ -143,7 +142,7 @@ func (f *filter) arm(m *matcher.Matcher, w *matcher.Window) {
 	for _, e := range out {
 		*f.until.at(e.Knock) = now.Add(e.TTL).UnixNano()
 	}
-	took := time.Since(began)
+	took := f.clock.Now().Sub(now)
 	f.elements.Store(int64(armed))
 	f.sent.Store(int64(len(out)))
 	f.armNanos.Store(int64(took))
@@ -168,7 +167,9 @@ func (f *filter) run(ctx context.Context) {
 		}
 		// Sources come one packet at a time: gather what comes within
 		// trackBatch into one call.
-		time.Sleep(trackBatch)
+		if !f.gather(ctx) {
+			return
+		}
 		f.pendMu.Lock()
 		reqs, f.pending = f.pending, reqs[:0]
 		f.pendMu.Unlock()
@@ -196,22 +197,29 @@ func (f *filter) run(ctx context.Context) {
 	}
 }
 
+// gather waits trackBatch on the filter's clock, on a ticker of its own
+// (a fake clock's Sleep would move the clock itself): false when ctx is
+// done first.
+func (f *filter) gather(ctx context.Context) bool {
+	t := f.clock.NewTicker(trackBatch)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // armedUntil is when each element armed in the kernel expires (Unix
 // nanoseconds; 0: never armed), by protocol and port: 1.5 MiB, read and
 // written without hashing, for the 80,000 and more elements of 100,000
 // users.
-type armedUntil [3][1 << 16]int64
+type armedUntil [derive.NumProtos][1 << 16]int64
 
-// at points to the expiry of k.
+// at points to the expiry of k, in its protocol's row of the table.
 func (a *armedUntil) at(k derive.Knock) *int64 {
-	i := 0
-	switch k.Proto {
-	case derive.UDP:
-		i = 1
-	case derive.ICMP:
-		i = 2
-	}
-	return &a[i][k.Port]
+	return &a[max(k.Proto.Index(), 0)][k.Port]
 }
 
 // trackLogEvery is how often a failing Track is logged at most: under a

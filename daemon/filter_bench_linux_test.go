@@ -28,16 +28,10 @@ import (
 //	sudo go test ./daemon -run '^$' -bench FilterArm -benchtime 10x
 func BenchmarkFilterArm(b *testing.B) {
 	netnstest.Require(b, "iptables", "ip6tables")
-	for _, bc := range []struct {
-		name string
-		open func() (firewall.Backend, error)
-	}{
-		{"iptables", func() (firewall.Backend, error) { k, err := firewall.NewKernel(); return k, err }},
-		{"nftables", func() (firewall.Backend, error) { n, err := firewall.NewNFT(); return n, err }},
-	} {
+	for _, kind := range firewall.Kinds() {
 		for _, n := range []int{1000, 100000} {
 			for _, rollover := range []bool{true, false} {
-				benchFilterArm(b, bc.name, bc.open, n, rollover)
+				benchFilterArm(b, kind.Name(), kind.Open, n, rollover)
 			}
 		}
 	}

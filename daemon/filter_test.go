@@ -15,9 +15,9 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/internal/netnstest"
-	"github.com/otpknock/otpknock/listener"
+	"github.com/otpknock/otpknock/listener/listenertest"
 )
 
 // firstKnocks are the distinct first knocks of secret's sequences of
@@ -53,10 +53,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // newFiltered returns a daemon on a FakeFilter, not yet running.
-func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewall.FakeFilter) {
+func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewalltest.FakeFilter) {
 	t.Helper()
-	ff := &firewall.FakeFilter{Fake: &firewall.Fake{Clock: c}}
-	r := &running{src: &listener.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
+	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
+	r := &running{src: &listenertest.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: ff, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +94,15 @@ func TestFilter(t *testing.T) {
 	stray := derive.Knock{Proto: seq[0].Proto, Port: seq[0].Port ^ 1}
 	r.knock(t, other, []derive.Knock{stray})
 	r.knock(t, client, seq[:1])
+	// The tracker gathers sources for trackBatch on the clock, on a
+	// ticker beside the housekeeping's and the healing's.
+	if err := c.WaitTickers(testContext(t), 3); err != nil {
+		t.Fatal(err)
+	}
+	if s := ff.String(); !strings.Contains(s, "filter arms=1 tracks=0 ") {
+		t.Errorf("tracked before trackBatch:\n%s", s)
+	}
+	c.Advance(trackBatch)
 	eventually(t, "the client tracked", func() bool { return strings.Contains(ff.String(), "track 198.18.0.2 10s") })
 	if s := ff.String(); strings.Contains(s, "198.18.0.3") || !strings.Contains(s, "filter arms=1 tracks=1 ") {
 		t.Errorf("a stray tracked its source, or more than one Track:\n%s", s)
@@ -139,12 +148,75 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestTracker runs the filter's tracker on a fake clock: the sources
+// reported within trackBatch go to the kernel in one Track once the
+// clock has moved trackBatch, each for the time its sequence has left;
+// a source tracked as long already is not sent again, a later one is;
+// the kernel's entries expire on the clock.
+func TestTracker(t *testing.T) {
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	c := clock.NewFake(time.Unix(1800000000, 0))
+	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
+	f := newFilter(ff, c, slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() {
+		f.run(ctx)
+		close(done)
+	}()
+	a, b := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("::ffff:198.18.0.3")
+	track := f.hook()
+	// batch reports the sources, moves the clock trackBatch once the
+	// tracker waits, and returns once it made tracks calls of Track in
+	// all, handing over tracked sources (the count moves by a batch at
+	// once: a source sent wrongly would skip it).
+	batch := func(step string, tracks int, tracked uint64, reqs ...trackReq) {
+		t.Helper()
+		before := ff.String()
+		for _, r := range reqs {
+			track(r.src, r.until)
+		}
+		if err := c.WaitTickers(ctx, 1); err != nil {
+			t.Fatalf("%s: the tracker does not wait: %v", step, err)
+		}
+		c.Advance(trackBatch - time.Millisecond)
+		if s := ff.String(); s != before {
+			t.Errorf("%s: tracked before trackBatch:\n%s", step, s)
+		}
+		c.Advance(time.Millisecond)
+		eventually(t, step, func() bool {
+			return f.stats().Tracked == tracked && strings.Contains(ff.String(), fmt.Sprintf("tracks=%d ", tracks))
+		})
+	}
+	t0 := c.Now()
+	batch("two sources in one call", 1, 2, trackReq{a, t0.Add(10 * time.Second)}, trackReq{b, t0.Add(5 * time.Second)})
+	batch("a again as long, b longer: only b", 2, 3, trackReq{a, t0.Add(10 * time.Second)}, trackReq{b, t0.Add(8 * time.Second)})
+	want := `track 198.18.0.2 10s
+track 198.18.0.3 8s`
+	if s := ff.String(); !strings.HasSuffix(s, "\n"+want) {
+		t.Errorf("tracked sources, want\n%s\ngot:\n%s", want, s)
+	}
+	c.Advance(8 * time.Second)
+	if s := ff.String(); !strings.HasSuffix(s, "\ntrack 198.18.0.2 2s") {
+		t.Errorf("after 8 s, want only 198.18.0.2 left with 2 s:\n%s", s)
+	}
+	c.Advance(2 * time.Second)
+	if s := ff.String(); strings.Contains(s, "track ") {
+		t.Errorf("sources tracked past their time:\n%s", s)
+	}
+	if got := f.stats(); got.Failures != 0 || got.Dropped != 0 {
+		t.Errorf("stats %+v, want no failure, none dropped", got)
+	}
+	cancel()
+	<-done
+}
+
 // TestNoFilter: a backend without a filter gets a plan that logs the
 // whole range, and the matcher tracks nothing.
 func TestNoFilter(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	st, err := fw.Status(r.d.plan)
 	if err != nil || r.d.plan.Filter || r.d.filter != nil || strings.Contains(strings.Join(st.Rules4, "\n"), "otpknock-tcp") {

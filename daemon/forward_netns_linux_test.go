@@ -26,13 +26,7 @@ var forwardBackends = []struct {
 	name string
 	open func() (firewall.Backend, error)
 }{
-	{"iptables", func() (firewall.Backend, error) {
-		k, err := firewall.NewKernel()
-		if err != nil {
-			return nil, err // a nil *Kernel must not become a non-nil Backend
-		}
-		return k, nil
-	}},
+	{firewall.ModeIPTables, firewall.KindOf(firewall.ModeIPTables).Open},
 }
 
 // dockerFamily is one address family of the Docker shape: the client's

@@ -11,6 +11,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 )
 
 // healTwice moves the clock two healing intervals: the second tick is
@@ -26,21 +27,21 @@ func (r *running) healTwice() {
 func TestHeal(t *testing.T) {
 	tests := []struct {
 		name    string
-		breakIt func(*firewall.Fake)
+		breakIt func(*firewalltest.Fake)
 		log     string // the repair's log line; "" for none
 	}{
-		{"intact", func(*firewall.Fake) {}, ""},
-		{"flushed INPUT", (*firewall.Fake).FlushInput, `level=WARN msg="firewall repaired" missing="jump from INPUT"`},
-		{"a deleted rule", func(f *firewall.Fake) { f.DeleteRule(false, 0) }, `level=WARN msg="firewall repaired" missing="iptables: rules of OTPKNOCK"`},
-		{"destroyed sets", (*firewall.Fake).DestroySets, `level=WARN msg="firewall repaired" missing="sets otpknock4, otpknock6"`},
-		{"removed", func(f *firewall.Fake) { f.Remove(firewall.Plan{}) },
+		{"intact", func(*firewalltest.Fake) {}, ""},
+		{"flushed INPUT", (*firewalltest.Fake).FlushInput, `level=WARN msg="firewall repaired" missing="jump from INPUT"`},
+		{"a deleted rule", func(f *firewalltest.Fake) { f.DeleteRule(false, 0) }, `level=WARN msg="firewall repaired" missing="iptables: rules of OTPKNOCK"`},
+		{"destroyed sets", (*firewalltest.Fake).DestroySets, `level=WARN msg="firewall repaired" missing="sets otpknock4, otpknock6"`},
+		{"removed", func(f *firewalltest.Fake) { f.Remove(firewall.Plan{}) },
 			`level=WARN msg="firewall repaired" missing="sets otpknock4, otpknock6; chain OTPKNOCK"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := setupConfig(t)
 			c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-			fw := &firewall.Fake{Clock: c}
+			fw := &firewalltest.Fake{Clock: c}
 			r := start(t, cfg, c, fw)
 			tt.breakIt(fw)
 			r.healTwice()
@@ -71,7 +72,7 @@ func TestHeal(t *testing.T) {
 func TestHealFailures(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c, VerifyErr: errors.New("iptables: resource temporarily unavailable")}
+	fw := &firewalltest.Fake{Clock: c, VerifyErr: errors.New("iptables: resource temporarily unavailable")}
 	r := start(t, cfg, c, fw)
 	fw.FlushInput()
 	r.healTwice()

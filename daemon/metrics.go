@@ -42,8 +42,8 @@ type family struct{ typ, help string }
 func newMetrics(d *Daemon) *Metrics {
 	m := &Metrics{set: metrics.NewSet(), families: map[string]family{}}
 	m.packets = map[derive.Proto]*metrics.Counter{}
-	for _, p := range []derive.Proto{derive.TCP, derive.UDP, derive.ICMP} {
-		m.packets[p] = m.counter("otpknock_packets_total", "Knock packets received, by protocol.", "proto", p.String())
+	for _, r := range derive.ProtoTable() {
+		m.packets[r.Proto] = m.counter("otpknock_packets_total", "Knock packets received, by protocol.", "proto", r.Name)
 	}
 	m.events, m.knocks = map[matcher.Kind]*metrics.Counter{}, map[matcher.Kind]*metrics.Counter{}
 	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {

@@ -12,6 +12,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/listener"
 )
 
@@ -53,7 +54,7 @@ func TestDaemonPacket(t *testing.T) {
 	cfg, pd := addPacketUser(t, cfg)
 	const step = 60000000
 	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)
 	client4, client6 := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:2::2")
@@ -134,7 +135,7 @@ func TestDaemonPacketClaim(t *testing.T) {
 	cfg, pd := addPacketUser(t, cfg)
 	const step = 60000000
 	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)
 	client, other := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")

@@ -8,6 +8,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 )
 
 func TestFirewallPlan(t *testing.T) {
@@ -51,8 +52,8 @@ func TestPlanFor(t *testing.T) {
 		fw   firewall.Backend
 		want bool
 	}{
-		{"fake without a filter", &firewall.Fake{}, false},
-		{"fake with a filter", &firewall.FakeFilter{Fake: &firewall.Fake{}}, true},
+		{"fake without a filter", &firewalltest.Fake{}, false},
+		{"fake with a filter", &firewalltest.FakeFilter{Fake: &firewalltest.Fake{}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := PlanFor(cfg, tc.fw).Filter; got != tc.want {

@@ -15,7 +15,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/listener"
 )
 
@@ -83,7 +83,7 @@ func TestStepChange(t *testing.T) {
 			t.Run(fmt.Sprintf("%v to %v and back, %s", tc.from, tc.to, how), func(t *testing.T) {
 				cfg, secret := setupConfig(t)
 				c := clock.NewFake(t0.Add(3 * time.Second))
-				fw := &firewall.Fake{Clock: c}
+				fw := &firewalltest.Fake{Clock: c}
 				r := start(t, withPeriod(t, cfg, tc.from), c, fw)
 				for i, period := range []time.Duration{tc.from, tc.to, tc.from} {
 					c.Set(t0.Add(time.Duration(i)*2*time.Minute + 3*time.Second))
@@ -129,7 +129,7 @@ func TestStateMigration(t *testing.T) {
 				t.Errorf("LoadState(version 1) legacy %v, err %v (-want +got):\n%s", legacy, err, diff)
 			}
 			c := clock.NewFake(now)
-			r := start(t, cfg, c, &firewall.Fake{Clock: c})
+			r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 			if got := r.knockNow(t, cfg, secret, netip.MustParseAddr("198.18.0.2")); got != "replay" {
 				t.Errorf("the step of the version 1 file: %q, want replay", got)
 			}
@@ -157,7 +157,7 @@ func TestCloseKeepsEveryUsedStep(t *testing.T) {
 	if err := SaveState(cfg.StateFile, Used{"carol": 1_700_000_010}); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, cfg, c, &firewall.Fake{Clock: c})
+	r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 	if got := r.knockNow(t, cfg, secret, netip.MustParseAddr("198.18.0.2")); got != "grant" {
 		t.Fatalf("knock: %q, want grant", got)
 	}
@@ -181,7 +181,7 @@ func TestCloseKeepsEveryUsedStep(t *testing.T) {
 func TestSaveFailure(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	c := clock.NewFake(t0.Add(3 * time.Second))
-	r := newDaemon(t, cfg, c, &firewall.Fake{Clock: c})
+	r := newDaemon(t, cfg, c, &firewalltest.Fake{Clock: c})
 	if err := os.MkdirAll(cfg.StateFile, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestSaveFailure(t *testing.T) {
 func TestCrashWindow(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	c := clock.NewFake(t0.Add(3 * time.Second))
-	fw := &firewall.Fake{Clock: c}
+	fw := &firewalltest.Fake{Clock: c}
 	client, attacker := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.9")
 	step := derive.Step(c.Now(), cfg.Params.Period)
 	crashed := newDaemon(t, cfg, c, fw)

@@ -11,7 +11,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
-	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 )
 
 // sweepable rewrites the knock parameters of the config at path.
@@ -47,7 +47,7 @@ func TestStrengthRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			good, _ := setupConfig(t)
 			c := clock.NewFake(time.Unix(1_800_000_003, 0))
-			fw := &firewall.Fake{Clock: c}
+			fw := &firewalltest.Fake{Clock: c}
 			r := newDaemon(t, good, c, fw)
 			defer r.d.Close()
 			cfg := sweepable(t, good.Path, tc.knocks, tc.protocols, tc.rng)

@@ -8,6 +8,16 @@
 // from a time they chose, so the server, the client, the tests and the
 // published vectors all agree.
 //
+// It holds the protocol table ([ProtoTable], [ProtoInfo]): each knock
+// carrier's name, bit, IP protocol numbers per family, whether its value
+// is a port or an echo sequence, its echo types, and whether it carries
+// a packet knock's payload, answers a connect or can be sent by knockd's
+// knock client. The other packages read these facts from the table,
+// looked up by bit ([Proto.Info]), position ([Proto.Index], [ProtoAt])
+// or IP protocol number ([ProtoByIP]); a new carrier is a row there and
+// its wire code (the sender's socket code, the listener's decoder, the
+// firewall's match).
+//
 // It also holds the text forms clients and server share: the Base32
 // secret ([EncodeSecret]), knocks and services ([ParseKnock],
 // [ParseService]) and the parameters ([Fields]).

@@ -10,37 +10,23 @@ import (
 // the protocol set in the derivation's parameter encoding.
 type Proto uint8
 
-// The knock protocols, in the canonical order of the element space.
-const (
-	TCP  Proto = 1 << iota // a TCP SYN to the port
-	UDP                    // a UDP datagram to the port
-	ICMP                   // an ICMP or ICMPv6 echo request; the value is its sequence number
-)
-
-// allProtos lists the protocols in canonical order.
-var allProtos = [...]Proto{TCP, UDP, ICMP}
-
-// String returns "tcp", "udp" or "icmp".
+// String returns the protocol's name from the table, "tcp", "udp" or
+// "icmp".
 func (p Proto) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	case ICMP:
-		return "icmp"
+	if r, ok := p.Info(); ok {
+		return r.Name
 	}
 	return "proto(" + strconv.Itoa(int(p)) + ")"
 }
 
 // ParseProto parses "tcp", "udp" or "icmp" (any case).
 func ParseProto(s string) (Proto, error) {
-	for _, p := range allProtos {
-		if strings.EqualFold(s, p.String()) {
-			return p, nil
+	for _, r := range protoTable {
+		if strings.EqualFold(s, r.Name) {
+			return r.Proto, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown protocol %q (want tcp, udp or icmp)", s)
+	return 0, fmt.Errorf("unknown protocol %q (want %s)", s, AllProtocols.names(" or "))
 }
 
 // Protocols is a set of protocols, one bit per [Proto].
@@ -52,12 +38,26 @@ func (s Protocols) Has(p Proto) bool { return uint8(s)&uint8(p) != 0 }
 // List returns the protocols of the set in canonical order.
 func (s Protocols) List() []Proto {
 	var out []Proto
-	for _, p := range allProtos {
-		if s.Has(p) {
-			out = append(out, p)
+	for _, r := range protoTable {
+		if s.Has(r.Proto) {
+			out = append(out, r.Proto)
 		}
 	}
 	return out
+}
+
+// names lists the set's protocols for a message: "tcp, udp or icmp"
+// with last " or ", "tcp, udp, icmp" with last ", ".
+func (s Protocols) names(last string) string {
+	l := s.List()
+	names := make([]string, len(l))
+	for i, p := range l {
+		names[i] = p.String()
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + last + names[len(names)-1]
 }
 
 // String returns the set as a comma-separated list, e.g. "tcp,udp".
@@ -84,13 +84,14 @@ func ParseProtocols(names []string) (Protocols, error) {
 		s |= Protocols(p)
 	}
 	if s == 0 {
-		return 0, fmt.Errorf("no protocol given (want one or more of tcp, udp, icmp)")
+		return 0, fmt.Errorf("no protocol given (want one or more of %s)", AllProtocols.names(", "))
 	}
 	return s, nil
 }
 
 // Knock is one element of a sequence: a protocol and a 16-bit value, the
-// destination port for TCP and UDP, the echo sequence number for ICMP.
+// destination port for TCP and UDP, the echo sequence number for ICMP
+// (the row's [ProtoInfo.Value]).
 type Knock struct {
 	Proto Proto
 	Port  uint16
@@ -118,12 +119,12 @@ func (ks Knocks) Join(sep string) string {
 }
 
 // KnockArgs returns the knocks as arguments of the classic knock client
-// (knockd's knock), "23456:tcp 34567:udp". ok is false when a knock is
-// ICMP, which that client cannot send.
+// (knockd's knock), "23456:tcp 34567:udp". ok is false when a knock's
+// protocol is one that client cannot send (ICMP; [ProtoInfo.Classic]).
 func (ks Knocks) KnockArgs() (args string, ok bool) {
 	s := make([]string, len(ks))
 	for i, k := range ks {
-		if k.Proto == ICMP {
+		if r, _ := k.Proto.Info(); !r.Classic {
 			return "", false
 		}
 		s[i] = strconv.Itoa(int(k.Port)) + ":" + k.Proto.String()
@@ -149,14 +150,29 @@ func ParseKnock(s string) (Knock, error) {
 }
 
 // ParseService parses a protected service, "tcp/22" or "udp/51820": a
-// knock's form without ICMP, which opens nothing.
+// knock's form for a protocol whose value is a port (not ICMP, which
+// opens nothing; [ProtoInfo.Service]).
 func ParseService(s string) (Knock, error) {
 	k, err := ParseKnock(s)
 	if err != nil {
 		return Knock{}, err
 	}
-	if k.Proto == ICMP {
-		return Knock{}, fmt.Errorf("%q: a service is tcp/PORT or udp/PORT", s)
+	if r, _ := k.Proto.Info(); !r.Service() {
+		return Knock{}, fmt.Errorf("%q: a service is %s", s, serviceForms())
 	}
 	return k, nil
+}
+
+// serviceForms lists the forms of a service, "tcp/PORT or udp/PORT".
+func serviceForms() string {
+	var forms []string
+	for _, r := range protoTable {
+		if r.Service() {
+			forms = append(forms, r.Name+"/PORT")
+		}
+	}
+	if len(forms) < 2 {
+		return strings.Join(forms, "")
+	}
+	return strings.Join(forms[:len(forms)-1], ", ") + " or " + forms[len(forms)-1]
 }

@@ -26,7 +26,7 @@ const (
 	MinPayload    = NonceSize + 1 + TagSize // an empty claim
 	MaxPayload    = 256                     // the longest payload a server reads
 	MaxClaimAddrs = 4                       // addresses one claim may carry
-	PayloadMin    = 64                      // senders draw a length from PayloadMin..PayloadMax
+	PayloadMin    = 67                      // senders draw a length from max(PayloadMin, need)..PayloadMax: 67 is the need of two IPv6 addresses
 	PayloadMax    = 128                     //
 	maxClaimBytes = MaxPayload - NonceSize - TagSize
 )
@@ -38,9 +38,10 @@ var (
 	ErrClaim       = errors.New("payload claim malformed")
 )
 
-// ErrNoPacketProtocol is returned when a parameter set has neither udp
-// nor icmp: a packet knock cannot travel over tcp.
-var ErrNoPacketProtocol = errors.New("packet knocks need udp or icmp among the protocols")
+// ErrNoPacketProtocol is returned when a parameter set has no protocol
+// that carries a payload ([ProtoInfo.Payload]: udp or icmp): a packet
+// knock cannot travel over tcp.
+var ErrNoPacketProtocol = errors.New("packet knocks need " + AllProtocols.Payload().names(" or ") + " among the protocols")
 
 // Claim is what a packet knock asks the server to open: the addresses
 // the client knows as its own (one per family, usually) and whether the
@@ -82,7 +83,7 @@ func NewPacket(secret []byte, serverID string, p Params) (*PacketDeriver, error)
 	if err := checkKey(secret, serverID); err != nil {
 		return nil, err
 	}
-	protos := (p.Protocols &^ Protocols(TCP)).List()
+	protos := p.Protocols.Payload().List()
 	if len(protos) == 0 {
 		return nil, &FieldError{Field: FieldProtocols, Err: ErrNoPacketProtocol}
 	}

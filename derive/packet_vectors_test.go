@@ -11,11 +11,14 @@ import (
 	"hash"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"cmp"
+
+	gocmp "github.com/google/go-cmp/cmp"
 )
 
 const packetVectorFile = "../testdata/packet_v1.json"
@@ -24,6 +27,7 @@ const packetVectorFile = "../testdata/packet_v1.json"
 // are the table below; the outputs are computed by this package and
 // checked independently by docs/reference/packet_v1.py.
 type packetFileJSON struct {
+	Version int                `json:"version"`
 	Spec    string             `json:"spec"`
 	Source  string             `json:"source"`
 	Vectors []packetVectorJSON `json:"vectors"`
@@ -97,12 +101,78 @@ func packetVectorInputs() []packetVectorJSON {
 	})
 	add(base("64-bit step"), func(v *packetVectorJSON) { v.Step = "18446744073709551615" })
 	add(base("other server id"), func(v *packetVectorJSON) { v.ServerID = "example-2" })
+	// The step was searched for: the first from 59000000 whose first
+	// draw is rejected (x >= limit, N' = 2 * 65281 leaves the most).
+	add(base("element: the first draw rejected"), func(v *packetVectorJSON) { v.KnockRange, v.Step = "1-65281", "59050300" })
 	// Payloads the server must refuse.
 	add(base("refused: tag bit flipped"), func(v *packetVectorJSON) { v.OpenError = "tag" })
 	add(base("refused: ciphertext bit flipped"), func(v *packetVectorJSON) { v.OpenError = "tag" })
 	add(base("refused: truncated"), func(v *packetVectorJSON) { v.OpenError = "tag" })
 	add(base("refused: too short"), func(v *packetVectorJSON) { v.OpenError = "size" })
+	for name := range claimTampers {
+		add(base(name), func(v *packetVectorJSON) { v.OpenError = "claim" })
+	}
+	slices.SortStableFunc(vs, func(a, b packetVectorJSON) int {
+		return cmp.Compare(claimOrder(a.Name), claimOrder(b.Name))
+	})
 	return vs
+}
+
+// claimTampers are the non-canonical claims of spec section 11.5 check
+// 3, each sealed under a valid tag: the edit turns the vector's
+// plaintext (flags 01, 04 c6120002, 27 zero bytes) into the refused one.
+var claimTampers = map[string]func(pt []byte){
+	"refused claim: flags bit 4 set": func(pt []byte) { pt[0] |= 0x10 },
+	"refused claim: flags bit 7 set": func(pt []byte) { pt[0] |= 0x80 },
+	"refused claim: count 5":         func(pt []byte) { fillClaim(pt, 0x05, 5, false) },
+	"refused claim: count 7":         func(pt []byte) { fillClaim(pt, 0x07, 5, false) },
+	"refused claim: family 5":        func(pt []byte) { pt[1] = 5 },
+	"refused claim: family 0":        func(pt []byte) { pt[1] = 0 },
+	"refused claim: IPv4-mapped under family 6": func(pt []byte) {
+		clear(pt)
+		copy(pt, []byte{0x01, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2})
+	},
+	"refused claim: an address cut by the plaintext's end":   func(pt []byte) { fillClaim(pt, 0x02, 2, true) },
+	"refused claim: a non-zero byte after the last address":  func(pt []byte) { pt[len(pt)-1] = 0x01 },
+	"refused claim: a non-zero byte right after the address": func(pt []byte) { pt[6] = 0x80 },
+}
+
+// fillClaim writes flags and then n addresses (IPv6 2001:2::N when v6,
+// else IPv4 198.18.0.N) for as long as they fit, then zeros.
+func fillClaim(pt []byte, flags byte, n int, v6 bool) {
+	clear(pt)
+	pt[0] = flags
+	off := 1
+	for i := range n {
+		a := []byte{4, 198, 18, 0, byte(2 + i)}
+		if v6 {
+			a = append([]byte{6, 0x20, 0x01, 0, 2}, make([]byte, 12)...)
+			a[16] = byte(2 + i)
+		}
+		off += copy(pt[off:], a)
+	}
+}
+
+// claimOrder keeps the claim refusals last, in name order, so the file
+// does not depend on map order.
+func claimOrder(name string) string {
+	if _, ok := claimTampers[name]; ok {
+		return "2 " + name
+	}
+	return "1"
+}
+
+// resealClaim returns payload with its claim decrypted, edited and sealed
+// again under a valid tag: a payload only check 3 can refuse.
+func resealClaim(pd *PacketDeriver, payload []byte, step uint64, k Knock, bound netip.Addr, edit func([]byte)) []byte {
+	b := bytes.Clone(payload)
+	nonce, body := b[:NonceSize], b[NonceSize:len(b)-TagSize]
+	pd.xorKeystream(body, step, nonce)
+	edit(body)
+	pd.xorKeystream(body, step, nonce)
+	pd.sumTag(step, k, nonce, body, bound)
+	copy(b[len(b)-TagSize:], pd.sum[:TagSize])
+	return b
 }
 
 // tamper returns the payload a refusal vector gives the server.
@@ -177,6 +247,9 @@ func computePacket(t *testing.T, v packetVectorJSON) packetVectorJSON {
 	v.TagHex = hex.EncodeToString(payload[len(payload)-TagSize:])
 	if v.OpenError != "" {
 		open := tamper(v.Name, payload)
+		if edit, ok := claimTampers[v.Name]; ok {
+			open = resealClaim(pd, payload, step, k, bound, edit)
+		}
 		v.OpenHex = hex.EncodeToString(open)
 		_, err := pd.Open(open, step, k, bound)
 		v.OpenError = openErrorName(err)
@@ -229,6 +302,7 @@ func TestPacketVectors(t *testing.T) {
 	}
 	if *update {
 		out, err := json.MarshalIndent(packetFileJSON{
+			Version: specVersion,
 			Spec:    "docs/spec.md, Packet knocks (otpknock/v1/packet-*)",
 			Source:  "inputs: derive/packet_vectors_test.go; outputs: this implementation (go test ./derive -run TestPacketVectors -update), checked independently by docs/reference/packet_v1.py",
 			Vectors: got,
@@ -248,7 +322,10 @@ func TestPacketVectors(t *testing.T) {
 	if err := json.Unmarshal(raw, &file); err != nil {
 		t.Fatalf("%s: %v", packetVectorFile, err)
 	}
-	if diff := cmp.Diff(file.Vectors, got); diff != "" {
+	if file.Version != specVersion {
+		t.Errorf("%s: version %d, want %d", packetVectorFile, file.Version, specVersion)
+	}
+	if diff := gocmp.Diff(file.Vectors, got); diff != "" {
 		t.Errorf("%s differs from this implementation (-file +computed):\n%s", packetVectorFile, diff)
 	}
 	// The published messages are what HMAC gets: their MACs are the
@@ -264,6 +341,7 @@ func TestPacketVectors(t *testing.T) {
 			t.Errorf("%s: HMAC(keystream message 1) = %s, want %s", v.Name, ks[:n], v.KeystreamHex[:n])
 		}
 	}
+	t.Run("coverage", func(t *testing.T) { checkPacketCoverage(t, file.Vectors) })
 	// Every published payload opens to its claim; every refusal is refused.
 	for _, v := range file.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
@@ -287,6 +365,31 @@ func TestPacketVectors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkPacketCoverage asserts that the vectors reach a rejected first
+// draw of the element (spec section 11.1) and each refusal of section
+// 11.5 that a payload alone can cause.
+func checkPacketCoverage(t *testing.T, vs []packetVectorJSON) {
+	seen := map[string]bool{}
+	for _, v := range vs {
+		f := Fields{Step: time.Duration(v.Period) * time.Second, Knocks: v.Knocks, KnockRange: v.KnockRange, Protocols: v.Protocols, Exclude: v.Exclude}
+		p, err := f.Params()
+		if err != nil {
+			t.Fatalf("%s: %v", v.Name, err)
+		}
+		n := uint64(len(usableValues(p)) * len((p.Protocols &^ Protocols(TCP)).List()))
+		block, _ := hex.DecodeString(v.PortBlock1)
+		if uint64(binary.BigEndian.Uint32(block)) >= (1<<32)/n*n {
+			seen["a rejected first draw"] = true
+		}
+		seen["refused by "+v.OpenError] = true
+	}
+	for _, want := range []string{"a rejected first draw", "refused by size", "refused by tag", "refused by claim"} {
+		if !seen[want] {
+			t.Errorf("no vector has %s", want)
+		}
 	}
 }
 

@@ -72,8 +72,8 @@ func (p Params) Validate() error {
 	if p.Knocks < 1 || p.Knocks > MaxKnocks {
 		return fieldError(FieldKnocks, "%d must be from 1 to %d", p.Knocks, MaxKnocks)
 	}
-	if p.Protocols == 0 || p.Protocols&^Protocols(TCP|UDP|ICMP) != 0 {
-		return fieldError(FieldProtocols, "want one or more of tcp, udp, icmp")
+	if p.Protocols == 0 || p.Protocols&^AllProtocols != 0 {
+		return fieldError(FieldProtocols, "want one or more of %s", AllProtocols.names(", "))
 	}
 	if p.PortMin == 0 || p.PortMin > p.PortMax {
 		return fieldError(FieldRange, "%s must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535", p.RangeString())

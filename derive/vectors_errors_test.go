@@ -19,6 +19,7 @@ const errorVectorFile = "../testdata/derive_v1_errors.json"
 // each vector has exactly one fault, named by its error category (spec
 // section 8).
 type errorFileJSON struct {
+	Version int               `json:"version"`
 	Spec    string            `json:"spec"`
 	Source  string            `json:"source"`
 	Vectors []errorVectorJSON `json:"vectors"`
@@ -34,7 +35,9 @@ type errorVectorJSON struct {
 	KnockRange    string   `json:"knock_range"`
 	Exclude       []uint16 `json:"exclude"`
 	ExcludeRanges []string `json:"exclude_ranges,omitempty"`
-	Error         string   `json:"error"`
+	// UnixTime, when present, is a time to derive at (category time).
+	UnixTime exactTime `json:"unix_time,omitempty"`
+	Error    string    `json:"error"`
 }
 
 // errorWords are, for each category, words one of which otpknock's error
@@ -50,6 +53,7 @@ var errorWords = map[string][]string{
 	"elements":    {"elements"},
 	"exclude":     {"exclude"},
 	"weak":        {"48"},
+	"time":        {"time"},
 }
 
 // knownDeviations are error vectors this implementation does not refuse
@@ -102,6 +106,9 @@ func errorInputs() []errorVectorJSON {
 	add(base("32762 excluded ports overflow lp(params)", "exclude"), func(v *errorVectorJSON) {
 		v.KnockRange, v.Protocols, v.ExcludeRanges = "1-65535", []string{"tcp", "udp", "icmp"}, []string{"1-32762"}
 	})
+	for _, tm := range []string{"9223372036854775808", "9223372036854775808.5", "18446744073709551616", "100000000000000000000"} {
+		add(base("unix time "+tm+" (at or after 2^63)", "time"), func(v *errorVectorJSON) { v.UnixTime = exactTime(tm) })
+	}
 	return vs
 }
 
@@ -124,6 +131,11 @@ func (v errorVectorJSON) excludedPorts(t *testing.T) []uint16 {
 // (Fields, whose errors name the field) and New, and returns the first
 // error.
 func refuse(t *testing.T, v errorVectorJSON) error {
+	if v.UnixTime != "" {
+		if _, err := parseUnixTime(v.UnixTime); err != nil {
+			return err
+		}
+	}
 	secret, err := hex.DecodeString(v.SecretHex)
 	if err != nil {
 		t.Fatalf("%s: secret_hex: %v", v.Name, err)
@@ -139,7 +151,7 @@ func refuse(t *testing.T, v errorVectorJSON) error {
 }
 
 func TestErrorVectors(t *testing.T) {
-	got := errorFileJSON{Spec: "docs/spec.md (otpknock/v1)",
+	got := errorFileJSON{Version: specVersion, Spec: "docs/spec.md (otpknock/v1)",
 		Source:  "inputs and categories: derive/vectors_errors_test.go, checked against this implementation and independently by docs/reference/derive_v1.py; format: testdata/README.md",
 		Vectors: errorInputs()}
 	want := readVectors[errorFileJSON](t, errorVectorFile, got)

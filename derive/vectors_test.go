@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,33 +25,42 @@ var update = flag.Bool("update", false, "rewrite testdata/derive_v1.json and der
 
 const vectorFile = "../testdata/derive_v1.json"
 
+// specVersion is the protocol version the vector files carry (spec
+// section 9.5); provision.TestSpecVersion compares it, through the
+// files, with the spec's title and with provision.Version.
+const specVersion = 1
+
 // vectorFileJSON is the published vector file. The inputs are the table
 // below; the outputs are computed by this package and checked
 // independently by docs/reference/derive_v1.py. testdata/README.md
 // documents the format.
 type vectorFileJSON struct {
+	Version int          `json:"version"`
 	Spec    string       `json:"spec"`
 	Source  string       `json:"source"`
 	Vectors []vectorJSON `json:"vectors"`
 }
 
 type vectorJSON struct {
-	Name       string      `json:"name"`
-	SecretHex  string      `json:"secret_hex"`
-	ServerID   string      `json:"server_id"`
-	Period     int         `json:"period"`
-	Knocks     int         `json:"knocks"`
-	Protocols  []string    `json:"protocols"`
-	KnockRange string      `json:"knock_range"`
-	Exclude    []uint16    `json:"exclude"`
-	Source     string      `json:"source"`
-	UnixTime   json.Number `json:"unix_time,omitempty"`
-	Step       string      `json:"step"`
-	Message1   string      `json:"message_1_hex"`
-	Elements   uint32      `json:"elements"`
-	Limit      uint64      `json:"limit"`
-	BlocksHex  []string    `json:"blocks_hex"`
-	Draws      []drawJSON  `json:"draws"`
+	Name       string    `json:"name"`
+	SecretHex  string    `json:"secret_hex"`
+	ServerID   string    `json:"server_id"`
+	Period     int       `json:"period"`
+	Knocks     int       `json:"knocks"`
+	Protocols  []string  `json:"protocols"`
+	KnockRange string    `json:"knock_range"`
+	Exclude    []uint16  `json:"exclude"`
+	Source     string    `json:"source"`
+	UnixTime   exactTime `json:"unix_time,omitempty"`
+	// Open is informational: services inside the range that the
+	// vector's exclude does not list. They never enter E (spec 1.1).
+	Open      []string   `json:"open,omitempty"`
+	Step      string     `json:"step"`
+	Message1  string     `json:"message_1_hex"`
+	Elements  uint32     `json:"elements"`
+	Limit     uint64     `json:"limit"`
+	BlocksHex []string   `json:"blocks_hex"`
+	Draws     []drawJSON `json:"draws"`
 	// The bound stream (spec section 6.1), for a vector with a source:
 	// BM(1), its blocks and its draws, which start after the first knock
 	// of the unbound stream above.
@@ -92,7 +103,7 @@ func vectorInputs() []vectorJSON {
 	add(base("default step 0"), func(v *vectorJSON) {})
 	add(base("default step 1"), func(v *vectorJSON) { v.Step = "1" })
 	for _, t := range []string{"29", "30", "59", "60", "1111111109", "1111111111", "1234567890", "2000000000", "2147483647", "2147483669", "2147483670", "20000000000"} {
-		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = json.Number(t) })
+		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = exactTime(t) })
 	}
 	for _, s := range []string{"4294967295", "4294967296", "9223372036854775808", "18446744073709551615"} {
 		add(base("64-bit step "+s), func(v *vectorJSON) { v.Step = s })
@@ -145,8 +156,12 @@ func edgeInputs(base func(string) vectorJSON) []vectorJSON {
 	add(base("3600 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 3600, "1800000000" })
 	add(base("1 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 1, "1800000000" })
 	for _, t := range []string{"-1", "-0.5", "-9223372036854775808", "29.999999999", "59.999999999", "1111111109.999999999", "9223372036854775807"} {
-		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = json.Number(t) })
+		add(base("unix time "+t), func(v *vectorJSON) { v.UnixTime = exactTime(t) })
 	}
+	add(base("unix time just below 2^63"), func(v *vectorJSON) { v.Period, v.UnixTime = 1, "9223372036854775807.999999999" })
+	add(base("open services inside the range are not excluded"), func(v *vectorJSON) {
+		v.Open, v.Exclude, v.Step = []string{"tcp/22", "udp/33548", "tcp/40000"}, []uint16{40000}, "0"
+	})
 	add(base("largest time, 1 s step"), func(v *vectorJSON) { v.Period, v.UnixTime = 1, "9223372036854775807" })
 	add(base("bound source, a bound draw repeats the first knock"), func(v *vectorJSON) {
 		v.Knocks, v.KnockRange, v.Protocols, v.Source = 8, "1000-1099", []string{"tcp", "udp", "icmp"}, "198.18.0.2"
@@ -182,37 +197,68 @@ func (v vectorJSON) params(t *testing.T) Params {
 		Protocols: ps, PortMin: lo, PortMax: hi, Exclude: v.Exclude}
 }
 
-// unixTime parses a decimal number of seconds exactly (up to nine
-// fraction digits), as spec section 2 asks: never through a binary float.
-func unixTime(t *testing.T, n json.Number) time.Time {
-	t.Helper()
-	s := string(n)
-	neg := len(s) > 0 && s[0] == '-'
-	if neg {
-		s = s[1:]
+// exactTime is a vector's unix_time: an exact decimal, written as a JSON
+// string as step is, since stock JSON parsers round a number with nine
+// fraction digits to a binary float. It is read from a string or, as
+// files written before it was a string hold it, from a number token.
+type exactTime string
+
+// UnmarshalJSON reads a JSON string or a JSON number, keeping its digits.
+func (e *exactTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	} else {
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		s = string(n)
 	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > 9 {
-		t.Fatalf("unix_time %s: more than 9 fraction digits", n)
+	*e = exactTime(s)
+	return nil
+}
+
+var exactTimeForm = regexp.MustCompile(`^-?[0-9]+(\.[0-9]{1,9})?$`)
+
+// parseUnixTime parses a decimal number of seconds exactly (up to nine
+// fraction digits), as spec section 2 asks: never through a binary
+// float. A time at or after 2^63 s (or before -2^63 s) is an error of
+// category time (spec section 8): otpknock's clock, a time.Time, holds
+// no such time.
+func parseUnixTime(e exactTime) (time.Time, error) {
+	s := string(e)
+	if !exactTimeForm.MatchString(s) {
+		return time.Time{}, fmt.Errorf("unix_time %q: not a decimal with at most 9 fraction digits", s)
 	}
+	neg := s[0] == '-'
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
 	sec, err := strconv.ParseUint(whole, 10, 64)
-	if err != nil || (!neg && sec > 1<<63-1) || (neg && sec > 1<<63) {
-		t.Fatalf("unix_time %s: outside int64 seconds", n)
+	if err != nil || (!neg && sec > 1<<63-1) || (neg && sec > 1<<63) || (neg && sec == 1<<63 && strings.Trim(frac, "0") != "") {
+		return time.Time{}, fmt.Errorf("unix_time %s: time outside -2^63 to 2^63 seconds", s)
 	}
 	var nsec int64
 	if frac != "" {
-		f, err := strconv.ParseInt(frac+"000000000"[len(frac):], 10, 64)
-		if err != nil {
-			t.Fatalf("unix_time %s: %v", n, err)
-		}
-		nsec = f
+		nsec, _ = strconv.ParseInt(frac+"000000000"[len(frac):], 10, 64)
 	}
 	if !neg {
-		return time.Unix(int64(sec), nsec)
+		return time.Unix(int64(sec), nsec), nil
 	}
 	// -sec wraps in uint64, so -2^63 converts exactly; time.Unix
 	// normalises the negative nsec into [0, 1e9).
-	return time.Unix(int64(-sec), -nsec)
+	return time.Unix(int64(-sec), -nsec), nil
+}
+
+// unixTime is parseUnixTime for a vector that must have a valid time.
+func unixTime(t *testing.T, e exactTime) time.Time {
+	t.Helper()
+	tm, err := parseUnixTime(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
 }
 
 // compute fills in the outputs of v from this implementation.
@@ -244,6 +290,7 @@ func compute(t *testing.T, v vectorJSON) vectorJSON {
 	if err != nil {
 		t.Fatalf("%s: %v", v.Name, err)
 	}
+	checkOpenMatters(t, v, secret, p, step, ks)
 	v.Sequence = nil
 	for _, k := range ks {
 		v.Sequence = append(v.Sequence, k.String())
@@ -265,6 +312,32 @@ func compute(t *testing.T, v vectorJSON) vectorJSON {
 		t.Errorf("%s: the trace's sequence %v is not Sequence's %v", v.Name, traced, v.Sequence)
 	}
 	return v
+}
+
+// checkOpenMatters asserts that a vector with open services inside the
+// range tells the two readings of spec section 1.1 apart: had its open
+// ports been added to E, its sequence would differ.
+func checkOpenMatters(t *testing.T, v vectorJSON, secret []byte, p Params, step uint64, ks []Knock) {
+	t.Helper()
+	if len(v.Open) == 0 {
+		return
+	}
+	wrong := p
+	wrong.Exclude = slices.Clone(p.Exclude)
+	for _, o := range v.Open {
+		k, err := ParseService(o)
+		if err != nil {
+			t.Fatalf("%s: open: %v", v.Name, err)
+		}
+		wrong.Exclude = append(wrong.Exclude, k.Port)
+	}
+	other, err := Sequence(secret, v.ServerID, wrong, step, netip.Addr{})
+	if err != nil {
+		t.Fatalf("%s: %v", v.Name, err)
+	}
+	if slices.Equal(other, ks) {
+		t.Errorf("%s: adding open to exclude gives the same sequence; the vector separates nothing", v.Name)
+	}
 }
 
 // trace replays spec sections 5, 6 and 6.1 over the messages this
@@ -336,7 +409,7 @@ func usableValues(p Params) []uint16 {
 
 func TestVectors(t *testing.T) {
 	var got vectorFileJSON
-	got.Spec = "docs/spec.md (otpknock/v1)"
+	got.Version, got.Spec = specVersion, "docs/spec.md (otpknock/v1)"
 	got.Source = "inputs: derive/vectors_test.go; outputs: this implementation (go test ./derive -update), checked independently by docs/reference/derive_v1.py; format: testdata/README.md"
 	for _, in := range vectorInputs() {
 		got.Vectors = append(got.Vectors, compute(t, in))
@@ -344,6 +417,9 @@ func TestVectors(t *testing.T) {
 	want := readVectors[vectorFileJSON](t, vectorFile, got)
 	if len(want.Vectors) != len(got.Vectors) {
 		t.Fatalf("%s has %d vectors, the table %d", vectorFile, len(want.Vectors), len(got.Vectors))
+	}
+	if want.Version != got.Version {
+		t.Errorf("%s: version %d, want %d", vectorFile, want.Version, got.Version)
 	}
 	if diff := cmp.Diff(want.Source, got.Source); diff != "" {
 		t.Errorf("source (-want +got):\n%s", diff)
@@ -426,4 +502,34 @@ func readVectors[T any](t *testing.T, path string, got T) T {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return want
+}
+
+// TestExactTime checks that unix_time reads from a string and, as older
+// vector files wrote it, from a number, keeping every digit either way,
+// and that it is written as a string.
+func TestExactTime(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`"1111111109.999999999"`, "1111111109.999999999"},
+		{`1111111109.999999999`, "1111111109.999999999"},
+		{`"-0.5"`, "-0.5"},
+		{`-9223372036854775808`, "-9223372036854775808"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var got exactTime
+			if err := json.Unmarshal([]byte(tt.in), &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("read (-want +got):\n%s", diff)
+			}
+			out, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(strconv.Quote(tt.want), string(out)); diff != "" {
+				t.Errorf("written (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

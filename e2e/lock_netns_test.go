@@ -85,7 +85,7 @@ func (w *world) breakAndHeal(t *testing.T, cmds [][]string, repairs int, state f
 	w.closedToStranger("after healing")
 }
 
-// TestLockAlone runs only otpknock firewall lock: the protected ports
+// TestLockAlone runs only otpknockd firewall lock: the protected ports
 // close without a server, secrets or state.
 func TestLockAlone(t *testing.T) {
 	w := newWorld(t)
@@ -103,7 +103,7 @@ func TestLockAlone(t *testing.T) {
 		t.Errorf("the lock logs knocks:\n%s", st)
 	}
 	w.closedToStranger("after the lock")
-	if out := w.must(w.p.Server, "firewall", "status", "-c", w.cfg); !strings.Contains(out, "locked (otpknock firewall lock") {
+	if out := w.must(w.p.Server, "firewall", "status", "-c", w.cfg); !strings.Contains(out, "locked (otpknockd firewall lock") {
 		t.Errorf("firewall status after the lock:\n%s", out)
 	}
 }

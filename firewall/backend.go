@@ -26,6 +26,9 @@ type Backend interface {
 	// intact. The daemon runs it every few seconds and reinstalls with
 	// Setup when it reports anything.
 	Verify(Plan) ([]string, error)
+	// Kind is what sets the backend apart: its name, how it renders a
+	// plan and a status, what remove deletes.
+	Kind() Kind
 }
 
 // Status is what Backend.Status reports.

@@ -25,7 +25,7 @@ func BenchmarkGrant(b *testing.B) {
 	svc := derive.Knock{Proto: derive.UDP, Port: 1194}
 	b.Run("ipset", func(b *testing.B) {
 		p := netnstest.NewPair(b)
-		k := kernelIn(b, p, testPlan())
+		k := iptablesIn(b, p, testPlan())
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if err := k.Grant(other(i), svc, 30*time.Second); err != nil {
@@ -78,7 +78,7 @@ func BenchmarkGrantedPacket(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/grants=%d", mode, n), func(b *testing.B) {
 				p := netnstest.NewPair(b)
 				if mode == "ipset" {
-					k := kernelIn(b, p, testPlan())
+					k := iptablesIn(b, p, testPlan())
 					for i := range n - 1 {
 						if err := k.Grant(other(i), svc, time.Hour); err != nil {
 							b.Fatal(err)
@@ -172,7 +172,7 @@ func BenchmarkVerify(b *testing.B) {
 	}{{"input", testPlan()}, {"input+forward", forwardPlan()}} {
 		b.Run(plan.name, func(b *testing.B) {
 			p := netnstest.NewPair(b)
-			k := kernelIn(b, p, plan.p)
+			k := iptablesIn(b, p, plan.p)
 			b.ResetTimer()
 			p.Do(b, p.Server, func() {
 				for i := 0; i < b.N; i++ {

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The Kernel's Filter: two bitmap:port sets of armed ports (TCP, UDP)
+// The IPTables's Filter: two bitmap:port sets of armed ports (TCP, UDP)
 // and two hash:ip sets of tracked sources (IPv4, IPv6), every entry with
 // its own kernel timeout. ICMP elements are not armed: no set matches an
 // echo request's sequence number, so the ICMP rule logs every echo
@@ -68,8 +68,11 @@ func (ipsetFilter) Arm(elems []Element) error {
 	defer c.close()
 	ports := make([]uint16, 0, batchMax)
 	secs := make([]uint32, 0, batchMax)
-	for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
-		set := elementSet(proto)
+	for _, r := range derive.ProtoTable() {
+		proto, set := r.Proto, elementSet(r.Proto)
+		if set == "" {
+			continue
+		}
 		ports, secs = ports[:0], secs[:0]
 		for i, e := range elems {
 			if e.Knock.Proto == proto {
@@ -118,7 +121,7 @@ func (ipsetFilter) Track(srcs []Source) error {
 	return nil
 }
 
-// filterSets is the seam under Kernel for the filter's sets: the real
+// filterSets is the seam under IPTables for the filter's sets: the real
 // one is ipsetFilter (batched ipset messages over netlink), the fake
 // fakeFilterSets.
 type filterSets interface {
@@ -133,7 +136,7 @@ type filterSets interface {
 type ipsetFilter struct{}
 
 // Arm lets knocks to each element through for its TTL.
-func (k *Kernel) Arm(elems []Element) error { return k.filter.Arm(elems) }
+func (k *IPTables) Arm(elems []Element) error { return k.filter.Arm(elems) }
 
 // Track lets every knock packet from each source through for its TTL.
-func (k *Kernel) Track(srcs []Source) error { return k.filter.Track(srcs) }
+func (k *IPTables) Track(srcs []Source) error { return k.filter.Track(srcs) }

@@ -18,7 +18,7 @@ const dockerUser = "DOCKER-USER"
 // chain and its jump from DOCKER-USER where Docker made it, else from
 // FORWARD (a jump from FORWARD goes once Docker came); without
 // Plan.Forward, the removal of what an earlier plan installed.
-func (k *Kernel) syncForward(b []string, f family, tbl map[string][]string, p Plan) ([]string, error) {
+func (k *IPTables) syncForward(b []string, f family, tbl map[string][]string, p Plan) ([]string, error) {
 	if len(p.Forward) == 0 {
 		return removeChain(b, tbl, ForwardChain, dockerUser, "FORWARD"), nil
 	}
@@ -34,7 +34,7 @@ func (k *Kernel) syncForward(b []string, f family, tbl map[string][]string, p Pl
 }
 
 // destroyForwardSets deletes the family's forward sets.
-func (k *Kernel) destroyForwardSets(f family) error {
+func (k *IPTables) destroyForwardSets(f family) error {
 	names, err := k.sets.Names()
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func (k *Kernel) destroyForwardSets(f family) error {
 }
 
 // grantForward adds src to svc's forward set when svc is forwarded.
-func (k *Kernel) grantForward(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
+func (k *IPTables) grantForward(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	k.mu.Lock()
 	fwd := k.forward[svc]
 	k.mu.Unlock()

@@ -16,14 +16,14 @@ func forwardPlan() Plan {
 	return p
 }
 
-// TestKernelForward installs a plan with a forwarded service with and
+// TestIPTablesForward installs a plan with a forwarded service with and
 // without Docker's DOCKER-USER chain: the state (golden), a grant in the
 // forward set, Verify of each piece, and a plan without it removing it.
-func TestKernelForward(t *testing.T) {
+func TestIPTablesForward(t *testing.T) {
 	for _, docker := range []bool{true, false} {
 		name := map[bool]string{true: "DOCKER-USER", false: "FORWARD"}[docker]
 		t.Run(name, func(t *testing.T) {
-			f := newFakeKernel()
+			f := newFakeIPTables()
 			if docker {
 				for _, tb := range []*fakeTables{f.t4, f.t6} {
 					tb.NewChain(Table, dockerUser)

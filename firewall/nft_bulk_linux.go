@@ -12,7 +12,7 @@ import (
 
 // elemWriter queues element messages and sends them as one transaction
 // with Flush: the part of NFTConn the filter's Arm and Track use. The
-// real backend writes them with nftBulk; NFTFake (NewNFTOn) takes them
+// real backend writes them with nftBulk; fakeNFTConn (newNFTOn) takes them
 // as any other write.
 type elemWriter interface {
 	SetAddElements(*nftables.Set, []nftables.SetElement) error
@@ -111,7 +111,9 @@ func appendNFNLMsg(b []byte, typ, flags uint16, seq uint32, family byte, resID u
 // appendSetElemMsg appends a NEWSETELEM or DELSETELEM message as
 // google/nftables encodes it: the set's name, ID and table, then the
 // list of elements, each its key and, in a set with timeouts, its own
-// timeout in milliseconds.
+// timeout in milliseconds and, when set, its expiration (which
+// google/nftables v0.3.0 does not send: the kernel then keeps the
+// expiry of an element that exists).
 func appendSetElemMsg(b []byte, msg int, seq uint32, s *nftables.Set, els []nftables.SetElement) []byte {
 	typ := uint16(unix.NFNL_SUBSYS_NFTABLES<<8 | msg)
 	flags := uint16(unix.NLM_F_REQUEST | unix.NLM_F_ACK | unix.NLM_F_CREATE)
@@ -125,6 +127,9 @@ func appendSetElemMsg(b []byte, msg int, seq uint32, s *nftables.Set, els []nfta
 					b = nest(b, unix.NFTA_SET_ELEM_KEY, func(b []byte) []byte { return attr(b, unix.NFTA_DATA_VALUE, e.Key) })
 					if s.HasTimeout && e.Timeout != 0 {
 						b = attr(b, unix.NFTA_SET_ELEM_TIMEOUT, binary.BigEndian.AppendUint64(nil, uint64(e.Timeout.Milliseconds())))
+					}
+					if s.HasTimeout && e.Expires != 0 {
+						b = attr(b, unix.NFTA_SET_ELEM_EXPIRATION, binary.BigEndian.AppendUint64(nil, uint64(e.Expires.Milliseconds())))
 					}
 					return b
 				})

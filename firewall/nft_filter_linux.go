@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/otpknock/otpknock/derive"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,7 +131,8 @@ func appendArmedKey(b []byte, proto byte, value uint16) []byte {
 }
 
 // addRefreshes reports whether the running kernel sets an existing
-// element's timeout anew when it is added again: Linux 6.12 and later.
+// element's expiry anew when it is added again with an expiration:
+// Linux 6.12 and later.
 func addRefreshes() bool {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
@@ -167,12 +167,11 @@ func (n *NFT) Arm(elems []Element) error {
 		els = append(els, nftables.SetElement{Key: keys[len(keys)-8:], Timeout: time.Duration(ttlSeconds(e.TTL)) * time.Second})
 	}
 	for _, e := range elems {
-		if e.Knock.Proto == derive.ICMP {
-			add(unix.IPPROTO_ICMP, e)
-			add(unix.IPPROTO_ICMPV6, e)
-			continue
+		r, _ := e.Knock.Proto.Info()
+		add(r.IP4, e)
+		if r.IP6 != r.IP4 { // ICMP and ICMPv6
+			add(r.IP6, e)
 		}
-		add(protoNum(e.Knock.Proto), e)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -244,11 +243,16 @@ func (n *NFT) txElems() int {
 
 // queueRefresh queues adding els to set with their timeouts, in
 // messages of nftChunk elements. From Linux 6.12 adding an element that
-// exists sets its timeout anew; on older kernels, which keep the old
+// exists with an expiration sets its expiry anew; on older kernels, which keep the old
 // one, each chunk is added, deleted and added again, as Grant does (at
 // three times the cost).
 func (n *NFT) queueRefresh(set *nftables.Set, els []nftables.SetElement) error {
 	if n.addRefreshes {
+		// The add must name the expiration: Linux keeps the expiry of
+		// an element added again with its own timeout.
+		for i := range els {
+			els[i].Expires = els[i].Timeout
+		}
 		var errs []error
 		for ; len(els) > 0; els = els[min(len(els), nftChunk):] {
 			errs = append(errs, n.elems.SetAddElements(set, els[:min(len(els), nftChunk)]))

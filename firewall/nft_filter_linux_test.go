@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -79,8 +80,8 @@ func TestNFTFilterArmTrack(t *testing.T) {
 	for _, refreshes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("add refreshes=%v", refreshes), func(t *testing.T) {
 			clk := clock.NewFake(time.Unix(1_000_000, 0))
-			f := &NFTFake{Clock: clk, AddRefreshes: refreshes}
-			n := NewNFTOn(f)
+			f := &fakeNFTConn{Clock: clk, AddRefreshes: refreshes}
+			n := nftOn(f)
 			if err := n.Setup(filterPlan()); err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +114,7 @@ func TestNFTFilterArmTrack(t *testing.T) {
 
 // checkElements compares the live elements of the filter's sets, as the
 // fake renders them, with want.
-func checkElements(t *testing.T, name string, f *NFTFake, want []string) {
+func checkElements(t *testing.T, name string, f *fakeNFTConn, want []string) {
 	t.Helper()
 	var got []string
 	in := false
@@ -137,19 +138,19 @@ func TestNFTFilterVerify(t *testing.T) {
 	input := &nftables.Chain{Name: NFTInput, Table: tbl}
 	tests := []struct {
 		name  string
-		brk   func(f *NFTFake)
+		brk   func(f *fakeNFTConn)
 		wants string
 	}{
-		{"source set deleted", func(f *NFTFake) {
+		{"source set deleted", func(f *fakeNFTConn) {
 			f.FlushChain(input)
 			f.DelSet(&nftables.Set{Table: tbl, Name: NFTSrc6})
 		}, "set src6 is missing"},
-		{"armed set retyped", func(f *NFTFake) {
+		{"armed set retyped", func(f *fakeNFTConn) {
 			f.FlushChain(input)
 			f.DelSet(&nftables.Set{Table: tbl, Name: NFTArmed})
 			f.AddSet(&nftables.Set{Table: tbl, Name: NFTArmed, KeyType: nftables.TypeInetService, HasTimeout: true}, nil)
 		}, `set armed is "set armed { type inet_service; flags timeout; }"`},
-		{"update rule deleted", func(f *NFTFake) {
+		{"update rule deleted", func(f *fakeNFTConn) {
 			rules, _ := f.GetRules(tbl, input)
 			f.DelRule(rules[3])
 		}, "chain input: rule 4 is"},
@@ -257,7 +258,7 @@ func TestNFTFilterBytes(t *testing.T) {
 		{derive.Knock{Proto: derive.ICMP, Port: 31000}, 1500 * time.Millisecond}}
 	track := []Source{{netip.MustParseAddr("198.18.0.2"), 5 * time.Second}, {netip.MustParseAddr("2001:2::2"), 5 * time.Second}}
 	golden(t, "nft_filter_arm.bytes.golden", record(t, func(c *nftables.Conn) error {
-		n := NewNFTOn(c)
+		n := newNFTOn(c, false)
 		return errors.Join(n.Arm(arm), n.Track(track))
 	}))
 
@@ -302,4 +303,20 @@ func renderBatch(t *testing.T, out []byte) string {
 		out = out[n:]
 	}
 	return b.String()
+}
+
+// TestNFTBulkExpiration: an element with an expiration (set from Linux
+// 6.12, so that adding it again sets its expiry anew) carries it after
+// its timeout, and one without carries none.
+func TestNFTBulkExpiration(t *testing.T) {
+	set := nftFilterSets(nftTable())[0]
+	el := nftables.SetElement{Key: armedKey(unix.IPPROTO_TCP, 30000), Timeout: 30 * time.Second}
+	plain := appendSetElemMsg(nil, unix.NFT_MSG_NEWSETELEM, 1, set, []nftables.SetElement{el})
+	el.Expires = el.Timeout
+	with := appendSetElemMsg(nil, unix.NFT_MSG_NEWSETELEM, 1, set, []nftables.SetElement{el})
+	timeout := attr(nil, unix.NFTA_SET_ELEM_TIMEOUT, binary.BigEndian.AppendUint64(nil, 30000))
+	expiration := attr(nil, unix.NFTA_SET_ELEM_EXPIRATION, binary.BigEndian.AppendUint64(nil, 30000))
+	if bytes.Contains(plain, expiration) || !bytes.Contains(with, append(timeout, expiration...)) || len(with) != len(plain)+len(expiration) {
+		t.Errorf("element messages:\nwithout an expiration %x\nwith one %x", plain, with)
+	}
 }

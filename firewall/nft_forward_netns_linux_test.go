@@ -44,7 +44,7 @@ func TestNFTForward(t *testing.T) {
 	p.MustRun(t, p.Server, "iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to-destination", "198.18.9.2:80")
 	stranger := netip.MustParseAddr("198.18.0.3")
 	p.MustRun(t, p.Client, "ip", "addr", "add", stranger.String()+"/24", "dev", "veth0")
-	go serve(p.Listen(t, ctr, "tcp", "0.0.0.0:80"))
+	go Echo(p.Listen(t, ctr, "tcp", "0.0.0.0:80"))
 	open := func(from netip.Addr) bool {
 		var err error
 		p.Do(t, p.Client, func() {

@@ -17,7 +17,7 @@ import (
 
 // NFTConn is the part of *nftables.Conn the nftables backend uses: reads
 // answer at once, writes are queued and Flush sends them as one atomic
-// transaction. NFTFake is the one of tests.
+// transaction. fakeNFTConn is the one of tests.
 type NFTConn interface {
 	ListTablesOfFamily(nftables.TableFamily) ([]*nftables.Table, error)
 	ListChainsOfTableFamily(nftables.TableFamily) ([]*nftables.Chain, error)
@@ -43,8 +43,8 @@ type NFT struct {
 	mu    sync.Mutex // one transaction at a time on the connection
 	conn  NFTConn
 	elems elemWriter // the filter's element batches: conn, or nftBulk
-	// addRefreshes: adding an existing element sets its timeout anew
-	// (Linux 6.12 on; NFTFake with AddRefreshes).
+	// addRefreshes: adding an existing element with an expiration sets its expiry anew
+	// (Linux 6.12 on; fakeNFTConn with AddRefreshes).
 	addRefreshes bool
 }
 
@@ -62,10 +62,11 @@ func NewNFT() (*NFT, error) {
 	return &NFT{conn: c, elems: bulk, addRefreshes: addRefreshes()}, nil
 }
 
-// NewNFTOn returns the nftables backend over conn (an NFTFake in tests).
-func NewNFTOn(conn NFTConn) *NFT {
-	f, ok := conn.(*NFTFake)
-	return &NFT{conn: conn, elems: conn, addRefreshes: ok && f.AddRefreshes}
+// newNFTOn returns the nftables backend over conn (fakeNFTConn in
+// tests), writing the filter's elements on conn too; addRefreshes says
+// whether adding an element that exists sets its timeout anew.
+func newNFTOn(conn NFTConn, addRefreshes bool) *NFT {
+	return &NFT{conn: conn, elems: conn, addRefreshes: addRefreshes}
 }
 
 func nftErr(what string, err error) error {
@@ -257,10 +258,10 @@ func (n *NFT) Verify(p Plan) ([]string, error) {
 }
 
 // Grant adds src . proto . port to the family's set with timeout, in
-// one transaction on the element writer (the bulk socket): an add, which
-// from Linux 6.12 sets an existing element's timeout anew; on older
-// kernels an add, a delete and an add again, so that a repeat refreshes
-// the timeout.
+// one transaction on the element writer (the bulk socket): from Linux
+// 6.12 an add naming the expiration, which sets an existing element's
+// expiry anew; on older kernels an add, a delete and an add again, so
+// that a repeat refreshes the timeout.
 func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
 	set := nftSets(nftTable(), Plan{})[0]
@@ -371,11 +372,11 @@ func grantInfo(e nftables.SetElement) (GrantInfo, bool) {
 	if !ok {
 		return GrantInfo{}, false
 	}
-	k := derive.Knock{Proto: derive.TCP, Port: port}
-	if proto == unix.IPPROTO_UDP {
-		k.Proto = derive.UDP
+	r, ok := derive.ProtoByIP(proto, addr.Is6())
+	if !ok {
+		return GrantInfo{}, false
 	}
-	return GrantInfo{Src: addr, Svc: k, Left: e.Expires}, true
+	return GrantInfo{Src: addr, Svc: derive.Knock{Proto: r.Proto, Port: port}, Left: e.Expires}, true
 }
 
 // Probe lists the nftables tables, changing nothing: how many there are
@@ -392,3 +393,6 @@ func (n *NFT) Probe() (tables int, installed bool, err error) {
 	}
 	return len(all), installed, nil
 }
+
+// Kind is the nftables Kind.
+func (n *NFT) Kind() Kind { return nftKind{} }

@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func newFakeNFT() (*NFT, *NFTFake, *clock.Fake) {
+func newFakeNFT() (*NFT, *fakeNFTConn, *clock.Fake) {
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
-	f := &NFTFake{Clock: clk}
-	return NewNFTOn(f), f, clk
+	f := &fakeNFTConn{Clock: clk}
+	return nftOn(f), f, clk
 }
 
 // golden compares got with testdata/name (go test ./firewall -update
@@ -195,17 +195,17 @@ func TestNFTVerifyHeals(t *testing.T) {
 	input := &nftables.Chain{Name: NFTInput, Table: tbl}
 	tests := []struct {
 		name  string
-		brk   func(f *NFTFake, rules []*nftables.Rule)
+		brk   func(f *fakeNFTConn, rules []*nftables.Rule)
 		wants string
 	}{
-		{"flush ruleset", func(f *NFTFake, _ []*nftables.Rule) { f.DelTable(tbl) }, "table inet otpknock is missing"},
-		{"flush chain", func(f *NFTFake, _ []*nftables.Rule) { f.FlushChain(input) }, "chain input: rule 1 is missing: ct state established,related accept"},
-		{"rule deleted", func(f *NFTFake, rules []*nftables.Rule) { f.DelRule(rules[1]) },
+		{"flush ruleset", func(f *fakeNFTConn, _ []*nftables.Rule) { f.DelTable(tbl) }, "table inet otpknock is missing"},
+		{"flush chain", func(f *fakeNFTConn, _ []*nftables.Rule) { f.FlushChain(input) }, "chain input: rule 1 is missing: ct state established,related accept"},
+		{"rule deleted", func(f *fakeNFTConn, rules []*nftables.Rule) { f.DelRule(rules[1]) },
 			`chain input: rule 2 is "meta nfproto ipv6`},
-		{"rule appended", func(f *NFTFake, _ []*nftables.Rule) {
+		{"rule appended", func(f *fakeNFTConn, _ []*nftables.Rule) {
 			f.AddRule(&nftables.Rule{Table: tbl, Chain: input, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}})
 		}, "chain input: rule 15 is not planned: accept"},
-		{"set replaced", func(f *NFTFake, _ []*nftables.Rule) {
+		{"set replaced", func(f *fakeNFTConn, _ []*nftables.Rule) {
 			f.FlushChain(input)
 			f.DelSet(&nftables.Set{Table: tbl, Name: NFTSet6})
 			f.AddSet(&nftables.Set{Table: tbl, Name: NFTSet6, KeyType: nftables.TypeIP6Addr}, nil)
@@ -290,7 +290,7 @@ func TestNFTBytes(t *testing.T) {
 		return c.Flush()
 	}))
 	golden(t, "nft_grant.bytes.golden", record(t, func(c *nftables.Conn) error {
-		n := NewNFTOn(c)
+		n := newNFTOn(c, false)
 		if err := n.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second); err != nil {
 			return err
 		}

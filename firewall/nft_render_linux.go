@@ -311,3 +311,22 @@ func parseGrantKey(b []byte) (netip.Addr, byte, uint16, bool) {
 	addr, _ := netip.AddrFromSlice(b[:n])
 	return addr, b[n], binary.BigEndian.Uint16(b[n+4 : n+6]), true
 }
+
+// familyName is nft's name of a table family.
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyINet:
+		return "inet"
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyARP:
+		return "arp"
+	case nftables.TableFamilyBridge:
+		return "bridge"
+	case nftables.TableFamilyNetdev:
+		return "netdev"
+	}
+	return fmt.Sprint(f)
+}

@@ -115,11 +115,11 @@ func join(parts ...[]expr.Any) []expr.Any {
 	return out
 }
 
+// protoNum is the IP protocol number of a service's protocol, from the
+// protocol table (a service's protocol has one for both families).
 func protoNum(p derive.Proto) byte {
-	if p == derive.UDP {
-		return unix.IPPROTO_UDP
-	}
-	return unix.IPPROTO_TCP
+	r, _ := p.Info()
+	return r.IP4
 }
 
 func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
@@ -163,14 +163,13 @@ func dport(lo, hi uint16) []expr.Any {
 	return []expr.Any{load, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)}}
 }
 
+// echoRequest matches an echo request of the family, by the protocol
+// and type the protocol table gives.
 func echoRequest(v6 bool) []expr.Any {
-	proto, typ := byte(unix.IPPROTO_ICMP), byte(8)
-	if v6 {
-		proto, typ = unix.IPPROTO_ICMPV6, 128
-	}
-	return append(l4proto(proto),
+	r, _ := derive.ICMP.Info()
+	return append(l4proto(r.IP(v6)),
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}})
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.Echo(v6)}})
 }
 
 // grantLookup matches saddr . l4proto . dport in the family's grant

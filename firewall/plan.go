@@ -118,7 +118,11 @@ func (p Plan) rules(v6 bool) [][]string {
 // multiport match: pairs of (protocol, "p1,p2,...").
 func (p Plan) protectedPorts() [][2]string {
 	var out [][2]string
-	for _, proto := range []derive.Proto{derive.TCP, derive.UDP} {
+	for _, r := range derive.ProtoTable() {
+		proto := r.Proto
+		if !r.Service() {
+			continue
+		}
 		var ports []string
 		for _, k := range p.Protected {
 			if k.Proto == proto {

@@ -117,3 +117,27 @@ func TestLock(t *testing.T) {
 		t.Errorf("locked rules (-want +got):\n%s", diff)
 	}
 }
+
+func TestPlanLock(t *testing.T) {
+	p := testPlan()
+	l := p.Lock()
+	if l.Protocols != 0 || l.Digest() == p.Digest() {
+		t.Fatalf("Lock() = %+v, digest %s (plan's %s)", l, l.Digest(), p.Digest())
+	}
+	for _, v6 := range []bool{false, true} {
+		var got []string
+		for _, r := range l.Rules(v6) {
+			j := strings.Join(r, " ")
+			if IsNFLOG(r) || strings.Contains(j, "20000:59999") || strings.Contains(j, "echo-request") {
+				t.Errorf("lock rule for knocks: %s", j)
+			}
+			if strings.Contains(j, "DROP") {
+				got = append(got, j[:strings.Index(j, " -j")])
+			}
+		}
+		want := []string{"-p tcp -m multiport --dports 22,2222", "-p udp -m multiport --dports 1194"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("v6=%v lock drops (-want +got):\n%s", v6, diff)
+		}
+	}
+}

@@ -2,7 +2,7 @@ package firewall
 
 // Probe checks that ipset over netlink works, changing nothing: it lists
 // the sets, and reports whether otpknock's sets exist.
-func (k *Kernel) Probe() (sets int, installed bool, err error) {
+func (k *IPTables) Probe() (sets int, installed bool, err error) {
 	names, err := k.sets.Names()
 	if err != nil {
 		return 0, false, err

@@ -3,4 +3,4 @@
 package firewall
 
 // Probe returns an error: not supported on this GOOS.
-func (k *Kernel) Probe() (int, bool, error) { return 0, false, errUnsupported() }
+func (k *IPTables) Probe() (int, bool, error) { return 0, false, errUnsupported() }

@@ -7,7 +7,7 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// tables is the seam under Kernel for one family's iptables, in
+// tables is the seam under IPTables for one family's iptables, in
 // iptables' words: a rule is its argument list, a listing the lines of
 // iptables -S. The real one (newTables) runs go-iptables for -C and
 // iptables -S and iptables-restore; fakeTables keeps chains of rules in
@@ -25,7 +25,7 @@ type tables interface {
 	Restore(table string, lines []string) error
 }
 
-// sets is the seam under Kernel for the ipsets over netlink
+// sets is the seam under IPTables for the ipsets over netlink
 // (vishvananda/netlink): the real one is netlinkSets, the fake
 // fakeSets.
 type sets interface {

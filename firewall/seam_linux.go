@@ -113,10 +113,8 @@ func (s netlinkSets) Add(name string, e setEntry) error {
 	secs := uint32(e.Timeout / time.Second)
 	ne := &netlink.IPSetEntry{IP: e.Addr.Unmap().AsSlice(), Timeout: &secs, Replace: true}
 	if e.Svc.Port != 0 {
-		port, proto := e.Svc.Port, uint8(unix.IPPROTO_TCP)
-		if e.Svc.Proto == derive.UDP {
-			proto = unix.IPPROTO_UDP
-		}
+		r, _ := e.Svc.Proto.Info()
+		port, proto := e.Svc.Port, r.IP(e.Addr.Unmap().Is6())
 		ne.Port, ne.Protocol = &port, &proto
 	}
 	return setErr(fmt.Sprintf("adding %v %v to set %q", e.Addr.Unmap(), e.Svc, name), s.h.IpsetAdd(name, ne))
@@ -135,8 +133,10 @@ func (s netlinkSets) List(name string) ([]setEntry, error) {
 		se.Addr = se.Addr.Unmap()
 		if e.Port != nil {
 			se.Svc = derive.Knock{Proto: derive.TCP, Port: *e.Port}
-			if e.Protocol != nil && *e.Protocol == unix.IPPROTO_UDP {
-				se.Svc.Proto = derive.UDP
+			if e.Protocol != nil {
+				if r, ok := derive.ProtoByIP(*e.Protocol, se.Addr.Is6()); ok {
+					se.Svc.Proto = r.Proto
+				}
 			}
 		}
 		if e.Timeout != nil {

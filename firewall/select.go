@@ -7,9 +7,9 @@ import (
 
 // The values of the config's firewall key.
 const (
-	Auto     = "auto"
-	NFTables = "nftables"
-	IPTables = "iptables"
+	ModeAuto     = "auto"
+	ModeNFTables = "nftables"
+	ModeIPTables = "iptables"
 )
 
 // Host is what auto looks at to choose a backend.
@@ -22,7 +22,7 @@ type Host struct {
 	IptablesMode string   // iptables' variant: "nf_tables", "legacy", "" when absent
 }
 
-// Choose returns the backend (NFTables or IPTables) for the config's
+// Choose returns the backend (ModeNFTables or ModeIPTables) for the config's
 // mode and why, in one line. auto keeps the backend an earlier run
 // installed; else it takes iptables where legacy iptables tables are in
 // use or nftables is unusable, and nftables where the ruleset is
@@ -30,24 +30,24 @@ type Host struct {
 // tables.
 func Choose(mode string, h Host) (string, string) {
 	switch mode {
-	case NFTables, IPTables:
+	case ModeNFTables, ModeIPTables:
 		return mode, "firewall: " + mode + " in the config"
 	}
 	switch {
 	case h.NFTErr != nil:
-		return IPTables, fmt.Sprintf("auto: nftables is unusable (%v)", h.NFTErr)
+		return ModeIPTables, fmt.Sprintf("auto: nftables is unusable (%v)", h.NFTErr)
 	case h.OwnTable:
-		return NFTables, "auto: table inet " + NFTTable + " exists (installed by an earlier run)"
+		return ModeNFTables, "auto: table inet " + NFTTable + " exists (installed by an earlier run)"
 	case h.OwnSets:
-		return IPTables, "auto: the ipsets " + Set4 + " and " + Set6 + " exist (installed by an earlier run)"
+		return ModeIPTables, "auto: the ipsets " + Set4 + " and " + Set6 + " exist (installed by an earlier run)"
 	case len(h.Legacy) > 0:
-		return IPTables, "auto: legacy iptables tables are in use (" + strings.Join(h.Legacy, ", ") + ")"
+		return ModeIPTables, "auto: legacy iptables tables are in use (" + strings.Join(h.Legacy, ", ") + ")"
 	case len(h.Tables) > 0:
-		return NFTables, "auto: the nftables ruleset has tables of its own (" + strings.Join(h.Tables, ", ") + ")"
+		return ModeNFTables, "auto: the nftables ruleset has tables of its own (" + strings.Join(h.Tables, ", ") + ")"
 	case h.IptablesMode == "nf_tables":
-		return NFTables, "auto: iptables is iptables-nft and no legacy tables are in use"
+		return ModeNFTables, "auto: iptables is iptables-nft and no legacy tables are in use"
 	case h.IptablesMode == "":
-		return NFTables, "auto: no iptables command, no legacy tables in use"
+		return ModeNFTables, "auto: no iptables command, no legacy tables in use"
 	}
-	return IPTables, "auto: iptables is iptables-legacy"
+	return ModeIPTables, "auto: iptables is iptables-legacy"
 }

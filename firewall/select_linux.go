@@ -11,25 +11,6 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Open opens the backend the config's firewall key names (auto: the one
-// Choose picks for this host) and says which and why, in one line.
-func Open(mode string) (Backend, string, error) {
-	kind, why := Choose(mode, HostNow())
-	why = kind + " (" + why + ")"
-	if kind == NFTables {
-		n, err := NewNFT()
-		if err != nil {
-			return nil, why, err
-		}
-		return n, why, nil
-	}
-	k, err := NewKernel()
-	if err != nil {
-		return nil, why, err // a nil *Kernel must not become a non-nil Backend
-	}
-	return k, why, nil
-}
-
 // HostNow looks at the calling thread's network namespace: its nftables
 // tables, the legacy x_tables in use, the iptables command's variant and
 // otpknock's own objects. It changes nothing.

@@ -13,9 +13,9 @@ import (
 // for Plan.Forward, the forward sets, chain, rules and jump. It reads
 // one listing of the filter table per family (one iptables run) and
 // the sets over netlink. The rules are compared with the listing the
-// last Setup left, else (a Kernel that installed nothing) by count,
+// last Setup left, else (an IPTables that installed nothing) by count,
 // digest and iptables -C of each.
-func (k *Kernel) Verify(p Plan) ([]string, error) {
+func (k *IPTables) Verify(p Plan) ([]string, error) {
 	var out []string
 	for _, f := range k.fams {
 		miss, err := k.verifyFamily(f, p)
@@ -29,7 +29,7 @@ func (k *Kernel) Verify(p Plan) ([]string, error) {
 	return out, nil
 }
 
-func (k *Kernel) verifyFamily(f family, p Plan) ([]string, error) {
+func (k *IPTables) verifyFamily(f family, p Plan) ([]string, error) {
 	var out []string
 	sets := []string{f.set}
 	for _, svc := range p.Forward {
@@ -67,7 +67,7 @@ func (k *Kernel) verifyFamily(f family, p Plan) ([]string, error) {
 
 // verifyChain reports a missing chain, rules that differ from want, and
 // a missing jump from from.
-func (k *Kernel) verifyChain(f family, tbl map[string][]string, chain string, want [][]string, from string) ([]string, error) {
+func (k *IPTables) verifyChain(f family, tbl map[string][]string, chain string, want [][]string, from string) ([]string, error) {
 	cur, ok := tbl[chain]
 	if !ok {
 		return []string{"chain " + chain}, nil

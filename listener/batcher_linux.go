@@ -2,7 +2,10 @@ package listener
 
 import (
 	"math/bits"
+	"sync"
 	"time"
+
+	"github.com/otpknock/otpknock/clock"
 )
 
 // Kernel batching of NFLOG messages (NFLOG.Run). Past busyRate
@@ -77,12 +80,62 @@ func queueFor(rate float64) uint32 {
 	return 1 << (bits.Len32(n) - 1)
 }
 
-// deadline is when Run stops waiting for the socket to look at the rate
-// again: while batching, calmAfter from now (the end of a flood leaves
-// nothing to read); otherwise never (the zero time).
-func (b *batcher) deadline(now time.Time) time.Time {
-	if b.queue <= 1 {
-		return time.Time{}
+// pacer is Run's view of the rate: at each look it reads the time from
+// its clock and the count of messages read, and while the kernel
+// batches, its waker wakes Run every calmAfter to look again.
+type pacer struct {
+	clock clock.Clock
+	b     batcher
+	w     waker
+}
+
+// look returns the queue threshold to ask the kernel for now, and
+// whether it changed; the waker ticks while the threshold is over 1.
+func (p *pacer) look(messages uint64) (queue uint32, changed bool) {
+	queue, changed = p.b.update(p.clock.Now(), messages)
+	if changed {
+		p.w.set(p.clock, queue > 1)
 	}
-	return now.Add(calmAfter)
+	return queue, changed
+}
+
+// stop ends the waker's ticking.
+func (p *pacer) stop() { p.w.set(p.clock, false) }
+
+// waker calls wake every calmAfter on a clock while it is on: while the
+// kernel batches, Run must notice the end of a flood that leaves nothing
+// more to read. It is off otherwise, so an idle server is never woken.
+type waker struct {
+	wake func()
+	end  func() // stops the ticking and waits for it; nil while off
+}
+
+// set turns the ticking on or off; once set returns off, wake is not
+// called any more.
+func (w *waker) set(c clock.Clock, on bool) {
+	switch {
+	case on == (w.end != nil):
+	case !on:
+		w.end()
+		w.end = nil
+	default:
+		t := c.NewTicker(calmAfter)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-t.C():
+					w.wake()
+				case <-done:
+					return
+				}
+			}
+		})
+		w.end = func() {
+			t.Stop()
+			close(done)
+			wg.Wait()
+		}
+	}
 }

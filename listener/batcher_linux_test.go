@@ -1,8 +1,11 @@
 package listener
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/otpknock/otpknock/clock"
 )
 
 // TestBatcher turns batching on past busyRate over a window, with a
@@ -63,10 +66,64 @@ func TestBatcher(t *testing.T) {
 				if queue != s.queue || changed != s.changed {
 					t.Fatalf("step %d (%v, %d messages): queue %d changed %v, want queue %d changed %v", i, s.at, s.messages, queue, changed, s.queue, s.changed)
 				}
-				if d := b.deadline(t0.Add(s.at)); d.IsZero() != (queue == 1) {
-					t.Errorf("step %d: deadline %v with queue %d", i, d, queue)
-				}
 			}
 		})
 	}
+}
+
+// TestPacerWakesWhileBatching drives Run's pacer on a fake clock: no
+// wake-up before a flood; once the kernel batches, one every calmAfter
+// (a flood's end leaves nothing to read, and only these wake-ups see
+// the calm); after calmAfter of calm it asks for no batching, and the
+// clock may run on for an hour without another wake-up.
+func TestPacerWakesWhileBatching(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := clock.NewFake(time.Unix(1800000000, 0))
+	woken := make(chan struct{}, 16)
+	p := pacer{clock: c, w: waker{wake: func() { woken <- struct{}{} }}}
+	defer p.stop()
+	// A move of c returns once the waker took its tick; the wake-up
+	// follows.
+	wake := func(when string) {
+		t.Helper()
+		select {
+		case <-woken:
+		case <-ctx.Done():
+			t.Fatalf("no wake-up %s", when)
+		}
+	}
+	// Without a tick due, a move makes no wake-up.
+	none := func(when string) {
+		t.Helper()
+		if n := len(woken); n != 0 {
+			t.Fatalf("%d wake-ups %s", n, when)
+		}
+	}
+	look := func(step string, messages uint64, wantQueue uint32, wantChanged bool) {
+		t.Helper()
+		if q, changed := p.look(messages); q != wantQueue || changed != wantChanged {
+			t.Fatalf("%s: queue %d changed %v, want %d %v", step, q, changed, wantQueue, wantChanged)
+		}
+	}
+	look("start", 0, 1, false)
+	c.Advance(time.Hour)
+	none("before a flood")
+	look("an hour later", 0, 1, false)
+	c.Advance(rateWindow)
+	look("flood", 1000, 64, true)
+	if err := c.WaitTickers(ctx, 1); err != nil {
+		t.Fatal("no waker while batching: ", err)
+	}
+	c.Advance(calmAfter - time.Millisecond)
+	none("before calmAfter")
+	c.Advance(time.Millisecond)
+	wake("at calmAfter")
+	look("the calm begins", 1000, 64, false)
+	c.Advance(calmAfter)
+	wake("at 2*calmAfter")
+	look("calm for calmAfter", 1000, 1, true)
+	c.Advance(time.Hour)
+	p.stop() // returns once a waker still on made its wake-up
+	none("after the flood")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/internal/errno"
 	"github.com/otpknock/otpknock/internal/privs"
 	"github.com/vishvananda/netlink/nl"
@@ -49,6 +50,7 @@ type NFLOG struct {
 	conn    conn
 	fd      int // the socket Run reads packets from
 	opts    Options
+	clock   clock.Clock // Run's time and wake-ups; nil: clock.System
 	c       counters
 	lastSeq uint32
 	haveSeq bool
@@ -72,7 +74,7 @@ func Open(o Options) (*NFLOG, error) {
 		s.Close()
 		return nil, err
 	}
-	return &NFLOG{conn: s, fd: s.GetFd(), opts: o}, nil
+	return &NFLOG{conn: s, fd: s.GetFd(), opts: o, clock: clock.System{}}, nil
 }
 
 func sysErr(what string, err error) error {
@@ -145,7 +147,8 @@ func (n *NFLOG) Stats() Stats { return n.c.snapshot() }
 // then parks until the socket is readable again or ctx is done. While
 // messages come faster than busyRate, the kernel batches them (see
 // batcher): one datagram, and one wake-up, per batch of about
-// batchDelay.
+// batchDelay; meanwhile Run's clock wakes it every calmAfter to notice
+// the end of the flood (see pacer).
 func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	fd, err := unix.Dup(n.fd) // the poller's own descriptor of the socket
 	if err == nil {
@@ -160,21 +163,27 @@ func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 	if err != nil {
 		return sysErr("reading nflog", err)
 	}
-	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+	// A deadline in the past ends the wait at once: ctx's end and the
+	// pacer's wake-ups set one.
+	wake := func() { f.SetReadDeadline(time.Unix(1, 0)) }
+	stop := context.AfterFunc(ctx, wake)
 	defer stop()
 	defer n.setBatching(1)
+	p := pacer{clock: n.clock, w: waker{wake: wake}}
+	if p.clock == nil {
+		p.clock = clock.System{}
+	}
+	defer p.stop() // before f closes
 	r := reader{n: n, ctx: ctx, fn: fn, buf: make([]byte, readBuf)}
-	var b batcher
-	for ctx.Err() == nil {
-		now := time.Now()
-		if queue, changed := b.update(now, n.c.messages.Load()); changed {
-			n.setBatching(queue)
+	for {
+		// Clear the last wake-up before looking at the rate: one that
+		// comes later ends the next wait at once, so none is missed.
+		f.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil { // done before: its deadline was just cleared
+			return nil
 		}
-		// While batching, wake at least every calmAfter to notice the
-		// end of a flood that leaves nothing more to read.
-		f.SetReadDeadline(b.deadline(now))
-		if ctx.Err() != nil { // done before the deadline above replaced its own
-			break
+		if queue, changed := p.look(n.c.messages.Load()); changed {
+			n.setBatching(queue)
 		}
 		r.got = 0
 		// Read calls the function again after each wait until it says
@@ -188,7 +197,6 @@ func (n *NFLOG) Run(ctx context.Context, fn func(Packet)) error {
 			return sysErr("waiting for nflog", err)
 		}
 	}
-	return nil
 }
 
 // readBuf holds the largest datagram the kernel sends: a batch of

@@ -29,7 +29,7 @@
 // for calmAfter, to send each message at once again. A knock is never
 // delayed but under such a flood, by about 2 ms (10 ms at most).
 //
-// Source is the boundary the daemon reads from: NFLOG on Linux, Fake in
-// tests (it counts a packet once the daemon's handler returned, and
+// Source is the boundary the daemon reads from: NFLOG on Linux,
+// listenertest.Fake in tests (it counts a packet once the daemon's handler returned, and
 // Drain waits for that).
 package listener

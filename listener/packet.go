@@ -123,9 +123,10 @@ func decode6(b []byte) (Packet, error) {
 				return Packet{}, ErrTruncated
 			}
 			n = (int(rest[1]) + 2) * 4
-		case 6, 17, 58:
-			return l4(src, next, rest, true, cut)
 		default:
+			if _, ok := derive.ProtoByIP(next, true); ok {
+				return l4(src, next, rest, true, cut)
+			}
 			return Packet{}, ErrExtChain
 		}
 		if len(rest) < n {
@@ -135,47 +136,74 @@ func decode6(b []byte) (Packet, error) {
 	}
 }
 
-// l4 decodes the transport header of protocol proto; b ends where the
-// IP header says the packet ends, or where the capture did (cut).
+// l4 decodes the transport header of IP protocol proto, the carrier
+// the protocol table names for it in the family; b ends where the IP
+// header says the packet ends, or where the capture did (cut).
 func l4(src netip.Addr, proto byte, b []byte, v6, cut bool) (Packet, error) {
-	p := Packet{Src: src}
-	switch proto {
-	case 6: // TCP: a SYN without ACK, RST or FIN
-		if len(b) < 14 {
-			return Packet{}, ErrTruncated
-		}
-		if b[13]&0x17 != 0x02 {
-			return Packet{}, ErrNotKnock
-		}
-		p.Knock = derive.Knock{Proto: derive.TCP, Port: binary.BigEndian.Uint16(b[2:])}
-	case 17:
-		if len(b) < 4 {
-			return Packet{}, ErrTruncated
-		}
-		p.Knock = derive.Knock{Proto: derive.UDP, Port: binary.BigEndian.Uint16(b[2:])}
-		p.Payload, p.Truncated = udpPayload(b, cut)
-	case 1, 58: // ICMP echo request (type 8) or ICMPv6 (type 128), code 0
-		if len(b) < 8 {
-			return Packet{}, ErrTruncated
-		}
-		want := byte(8)
-		if v6 {
-			want = 128
-		}
-		if (proto == 58) != v6 || b[0] != want || b[1] != 0 {
-			return Packet{}, ErrNotKnock
-		}
-		p.Knock = derive.Knock{Proto: derive.ICMP, Port: binary.BigEndian.Uint16(b[6:])}
-		p.Payload, p.Truncated = b[8:], cut
-	default:
+	r, ok := derive.ProtoByIP(proto, v6)
+	if !ok {
 		return Packet{}, ErrNotKnock
+	}
+	p, err := decodeWire(r, b, v6, cut)
+	if err != nil {
+		return Packet{}, err
 	}
 	if p.Knock.Port == 0 {
 		return Packet{}, ErrNotKnock
 	}
-	if p.Truncated {
+	if p.Truncated || !r.Payload {
 		p.Payload = nil
 	}
+	p.Src = src
+	return p, nil
+}
+
+// decodeWire is the listener's wire code: the decoder of each carrier's
+// header. It is the one place the listener dispatches on a protocol.
+func decodeWire(r derive.ProtoInfo, b []byte, v6, cut bool) (Packet, error) {
+	switch r.Proto {
+	case derive.TCP:
+		return decodeSYN(b)
+	case derive.UDP:
+		return decodeUDP(b, cut)
+	case derive.ICMP:
+		return decodeEcho(r.Echo(v6), b, cut)
+	}
+	return Packet{}, ErrNotKnock
+}
+
+// decodeSYN decodes a TCP SYN without ACK, RST or FIN.
+func decodeSYN(b []byte) (Packet, error) {
+	if len(b) < 14 {
+		return Packet{}, ErrTruncated
+	}
+	if b[13]&0x17 != 0x02 {
+		return Packet{}, ErrNotKnock
+	}
+	return Packet{Knock: derive.Knock{Proto: derive.TCP, Port: binary.BigEndian.Uint16(b[2:])}}, nil
+}
+
+// decodeUDP decodes a UDP datagram and its payload.
+func decodeUDP(b []byte, cut bool) (Packet, error) {
+	if len(b) < 4 {
+		return Packet{}, ErrTruncated
+	}
+	p := Packet{Knock: derive.Knock{Proto: derive.UDP, Port: binary.BigEndian.Uint16(b[2:])}}
+	p.Payload, p.Truncated = udpPayload(b, cut)
+	return p, nil
+}
+
+// decodeEcho decodes an ICMP or ICMPv6 echo request (of type want, code
+// 0) and its data.
+func decodeEcho(want byte, b []byte, cut bool) (Packet, error) {
+	if len(b) < 8 {
+		return Packet{}, ErrTruncated
+	}
+	if b[0] != want || b[1] != 0 {
+		return Packet{}, ErrNotKnock
+	}
+	p := Packet{Knock: derive.Knock{Proto: derive.ICMP, Port: binary.BigEndian.Uint16(b[6:])}}
+	p.Payload, p.Truncated = b[8:], cut
 	return p, nil
 }
 

@@ -128,3 +128,27 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeEveryProtocol checks that every carrier of the protocol
+// table has a decoder: its knock, sent over each family, decodes to the
+// same knock, and a payload comes back only where the table says the
+// carrier has one.
+func TestDecodeEveryProtocol(t *testing.T) {
+	for _, r := range derive.ProtoTable() {
+		for _, fam := range []struct {
+			name     string
+			src, dst netip.Addr
+		}{{"ipv4", src4, dst4}, {"ipv6", src6, dst6}} {
+			t.Run(r.Name+"/"+fam.name, func(t *testing.T) {
+				k := derive.Knock{Proto: r.Proto, Port: 43210}
+				p, err := Decode(packettest.Knock(fam.src, fam.dst, k))
+				if err != nil || p.Knock != k || p.Src != fam.src {
+					t.Fatalf("Decode = %v from %v, %v; want %v from %v", p.Knock, p.Src, err, k, fam.src)
+				}
+				if (p.Payload != nil) != r.Payload {
+					t.Errorf("payload %q, want one: %v", p.Payload, r.Payload)
+				}
+			})
+		}
+	}
+}

@@ -53,6 +53,5 @@ func (w *Window) Elements() []Element {
 
 // unkey is the knock of index slot k (the inverse of key).
 func unkey(k int) derive.Knock {
-	proto := [...]derive.Proto{derive.TCP, derive.UDP, derive.ICMP}[k>>16]
-	return derive.Knock{Proto: proto, Port: uint16(k)}
+	return derive.Knock{Proto: derive.ProtoAt(k >> 16), Port: uint16(k)}
 }

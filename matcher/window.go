@@ -28,20 +28,17 @@ type Window struct {
 	took  time.Duration // the time the build took
 }
 
-// nkeys is the number of (protocol, port) slots of the index.
-const nkeys = 3 << 16
+// nkeys is the number of (protocol, port) slots of the index: one
+// 16-bit value space per protocol of the table.
+const nkeys = derive.NumProtos << 16
 
-// key is the index slot of k, or -1 for a protocol the index lacks.
+// key is the index slot of k, or -1 for a protocol the table lacks.
 func key(k derive.Knock) int {
-	switch k.Proto {
-	case derive.TCP:
-		return int(k.Port)
-	case derive.UDP:
-		return 1<<16 | int(k.Port)
-	case derive.ICMP:
-		return 2<<16 | int(k.Port)
+	i := k.Proto.Index()
+	if i < 0 {
+		return -1
 	}
-	return -1
+	return i<<16 | int(k.Port)
 }
 
 // starting returns the candidates whose sequence begins with k.

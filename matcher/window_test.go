@@ -161,3 +161,29 @@ func TestPrepareNextConcurrent(t *testing.T) {
 		t.Errorf("events of 200 sequences in one step (-want +got):\n%s", diff)
 	}
 }
+
+// TestKeyEveryProtocol checks that the index has a value space for
+// every carrier of the protocol table: keys are distinct, in range and
+// unkey inverts them; a protocol outside the table has no key.
+func TestKeyEveryProtocol(t *testing.T) {
+	seen := map[int]derive.Knock{}
+	for _, r := range derive.ProtoTable() {
+		for _, port := range []uint16{1, 40000, 65535} {
+			k := derive.Knock{Proto: r.Proto, Port: port}
+			i := key(k)
+			if i < 0 || i >= nkeys {
+				t.Fatalf("key(%v) = %d, want 0..%d", k, i, nkeys-1)
+			}
+			if other, dup := seen[i]; dup {
+				t.Errorf("key(%v) = key(%v) = %d", k, other, i)
+			}
+			seen[i] = k
+			if got := unkey(i); got != k {
+				t.Errorf("unkey(key(%v)) = %v", k, got)
+			}
+		}
+	}
+	if i := key(derive.Knock{Proto: 0x80, Port: 1}); i != -1 {
+		t.Errorf("key of an unknown protocol = %d, want -1", i)
+	}
+}

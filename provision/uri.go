@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,7 @@ func (a Account) URI() (string, error) {
 	q.Set("protocols", strings.Join(f.Protocols, ","))
 	q.Set("exclude", joinInts(f.Exclude))
 	q.Set("open", derive.Knocks(a.Open).String())
-	q.Set("bind", map[bool]string{false: "0", true: "1"}[a.BindSource])
+	q.Set("bind", map[bool]string{false: "0", true: "2"}[a.BindSource])
 	if a.Knock == derive.ModePacket {
 		q.Set("knock", a.Knock.String()) // absent for a sequence, which every reader knows
 	}
@@ -102,6 +103,9 @@ func parseURI(s string) (Account, error) {
 	if err := checkVersion(q.Get("otpknock")); err != nil {
 		return Account{}, err
 	}
+	if err := checkSpaces(q); err != nil {
+		return Account{}, err
+	}
 	a := Account{ServerID: q.Get("server"), User: q.Get("user"), Host: q.Get("host")}
 	if a.ServerID == "" || a.User == "" {
 		return Account{}, errors.New("server and user: both must be present")
@@ -118,12 +122,8 @@ func parseURI(s string) (Account, error) {
 	if a.Open, err = parseOpen(q.Get("open")); err != nil {
 		return Account{}, err
 	}
-	switch q.Get("bind") {
-	case "", "0":
-	case "1":
-		a.BindSource = true
-	default:
-		return Account{}, fmt.Errorf("bind: %q must be 0 or 1", q.Get("bind"))
+	if a.BindSource, err = parseBind(q.Get("bind")); err != nil {
+		return Account{}, err
 	}
 	if a.Knock, err = parseKnock(q.Get("knock")); err != nil {
 		return Account{}, err
@@ -149,6 +149,9 @@ func readQuery(s string) (url.Values, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("not an otpauth URI: %w", err)
+	}
+	if err := checkRawQuery(u.RawQuery); err != nil {
+		return nil, err
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -250,6 +253,9 @@ func parseOpen(s string) ([]derive.Knock, error) {
 		k, err := derive.ParseService(x)
 		if err != nil {
 			return nil, fmt.Errorf("open: %w", err)
+		}
+		if slices.Contains(out, k) {
+			return nil, fmt.Errorf("open: %v listed twice", k)
 		}
 		out = append(out, k)
 	}

@@ -6,8 +6,8 @@
 // [PayloadWriter] also sends UDP and ICMP knocks carrying a payload.
 // [Portable] works on Linux, macOS, FreeBSD and Windows without
 // privileges (ICMP where the OS has unprivileged ICMP sockets); [Kernel]
-// adds a raw SYN for root on Linux and is [Portable] elsewhere; [Fake]
-// records packets for tests. A [Knocker] schedules a sequence on a
+// adds a raw SYN for root on Linux and is [Portable] elsewhere;
+// sendertest.Fake records packets for tests. A [Knocker] schedules a sequence on a
 // [clock.Clock]: it locks the step at the first knock, waits for the next step when too little of this one is left or
 // when this profile already used it (the server accepts each step once),
 // spaces knocks by a gap, and, with a [Prober], waits for the service and

@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/otpknock/otpknock/derive"
+
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -46,13 +48,14 @@ func echo(dst netip.Addr, seq uint16, data []byte, noRaw bool) (string, error) {
 	return how, nil
 }
 
-// echoRequest marshals an ICMP (IPv4 dst) or ICMPv6 echo request. The
-// ICMPv6 checksum is left to the kernel, which computes it over the
-// pseudo-header.
+// echoRequest marshals an ICMP (IPv4 dst) or ICMPv6 echo request, of
+// the type the protocol table gives. The ICMPv6 checksum is left to the
+// kernel, which computes it over the pseudo-header.
 func echoRequest(dst netip.Addr, seq uint16, data []byte) ([]byte, error) {
-	var typ icmp.Type = ipv4.ICMPTypeEcho
+	r, _ := derive.ICMP.Info()
+	var typ icmp.Type = ipv4.ICMPType(r.Echo4)
 	if dst.Is6() {
-		typ = ipv6.ICMPTypeEchoRequest
+		typ = ipv6.ICMPType(r.Echo6)
 	}
 	return (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: os.Getpid() & 0xffff, Seq: int(seq), Data: data}}).Marshal(nil)
 }

@@ -12,23 +12,33 @@ import (
 
 // PayloadWriter is a Writer that can also send a knock carrying a
 // payload (packet mode): a UDP datagram with that payload, or an ICMP
-// echo request whose data is the payload. A TCP knock is a bare SYN and
-// carries none: WritePayload returns [ErrTCPPayload] for it.
+// echo request whose data is the payload: a knock whose protocol can
+// carry one ([derive.ProtoInfo.Payload]). A TCP knock is a bare SYN and
+// carries none: WritePayload returns [ErrProtoPayload] for it.
 type PayloadWriter interface {
 	// WritePayload sends knock k to dst with payload and says how, like
 	// Writer.Write.
 	WritePayload(ctx context.Context, dst netip.Addr, k derive.Knock, payload []byte) (how string, err error)
 }
 
-// ErrTCPPayload is returned when a TCP knock is asked to carry a
-// payload: the knock is a SYN, which carries no data.
-var ErrTCPPayload = errors.New("a tcp knock is a bare SYN and carries no payload")
+// ErrProtoPayload is returned when a knock whose protocol carries no
+// payload (a TCP knock: a SYN, which carries no data) is asked to carry
+// one.
+var ErrProtoPayload = errors.New("its protocol carries no payload (a tcp knock is a bare SYN)")
 
-// Every real writer and the fake also carry payloads.
+// checkPayload refuses a payload on a knock whose protocol cannot carry
+// one.
+func checkPayload(k derive.Knock) error {
+	if r, _ := k.Proto.Info(); !r.Payload {
+		return fmt.Errorf("%v: %w", k, ErrProtoPayload)
+	}
+	return nil
+}
+
+// Every real writer also carries payloads.
 var (
 	_ PayloadWriter = (*Portable)(nil)
 	_ PayloadWriter = (*Kernel)(nil)
-	_ PayloadWriter = (*Fake)(nil)
 )
 
 // Portable is the Writer for every OS and for unprivileged users. A TCP
@@ -51,26 +61,48 @@ func (p *Portable) Write(_ context.Context, dst netip.Addr, k derive.Knock) (str
 
 // WritePayload sends one UDP or ICMP knock carrying payload.
 func (p *Portable) WritePayload(_ context.Context, dst netip.Addr, k derive.Knock, payload []byte) (string, error) {
-	if k.Proto == derive.TCP {
-		return "", fmt.Errorf("%v: %w", k, ErrTCPPayload)
+	if err := checkPayload(k); err != nil {
+		return "", err
 	}
 	return p.send(dst, k, payload)
 }
 
-func (p *Portable) send(dst netip.Addr, k derive.Knock, payload []byte) (string, error) {
-	dst = dst.Unmap()
-	var how string
-	var err error
-	switch k.Proto {
+// sendFunc sends one knock's value, with payload when its protocol
+// carries one, and says by which socket.
+type sendFunc func(dst netip.Addr, value uint16, payload []byte) (how string, err error)
+
+// wire is the sender's wire code of one protocol: what [Portable.Describe]
+// says and the function that sends. It is the one place the sender
+// dispatches on a protocol; the facts about protocols are the rows of
+// [derive.ProtoTable].
+func (p *Portable) wire(proto derive.Proto) (describe string, send sendFunc) {
+	switch proto {
 	case derive.TCP:
-		how, err = "connect", connectSYN(dst, k.Port)
+		return "connect", func(dst netip.Addr, port uint16, _ []byte) (string, error) {
+			return "connect", connectSYN(dst, port)
+		}
 	case derive.UDP:
-		how, err = "udp socket", sendUDP(dst, k.Port, payload)
+		return "udp socket", func(dst netip.Addr, port uint16, payload []byte) (string, error) {
+			return "udp socket", sendUDP(dst, port, payload)
+		}
 	case derive.ICMP:
-		how, err = echo(dst, k.Port, payload, p.NoRaw)
-	default:
-		err = fmt.Errorf("unknown protocol %v", k.Proto)
+		describe = "ping socket, else raw socket"
+		if p.NoRaw {
+			describe = "ping socket"
+		}
+		return describe, func(dst netip.Addr, seq uint16, payload []byte) (string, error) {
+			return echo(dst, seq, payload, p.NoRaw)
+		}
 	}
+	return "unknown protocol", nil
+}
+
+func (p *Portable) send(dst netip.Addr, k derive.Knock, payload []byte) (string, error) {
+	_, send := p.wire(k.Proto)
+	if send == nil {
+		return "", fmt.Errorf("unknown protocol %v", k.Proto)
+	}
+	how, err := send(dst.Unmap(), k.Port, payload)
 	if err != nil {
 		return "", err
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -86,19 +85,15 @@ func TestPortableUDP(t *testing.T) {
 }
 
 // TestTCPPayloadRefused checks that a TCP knock never carries a payload,
-// from every PayloadWriter, and that nothing is recorded.
+// from every real PayloadWriter (sendertest checks its fake).
 func TestTCPPayloadRefused(t *testing.T) {
-	fake := &Fake{Clock: clock.NewFake(time.Unix(0, 0))}
-	for name, w := range map[string]PayloadWriter{"portable": &Portable{}, "kernel": &Kernel{}, "fake": fake} {
+	for name, w := range map[string]PayloadWriter{"portable": &Portable{}, "kernel": &Kernel{}} {
 		t.Run(name, func(t *testing.T) {
 			how, err := w.WritePayload(context.Background(), netip.MustParseAddr("127.0.0.1"), derive.Knock{Proto: derive.TCP, Port: 9}, []byte("x"))
-			if !errors.Is(err, ErrTCPPayload) || how != "" {
-				t.Errorf("how %q, err %v; want %v", how, err, ErrTCPPayload)
+			if !errors.Is(err, ErrProtoPayload) || how != "" {
+				t.Errorf("how %q, err %v; want %v", how, err, ErrProtoPayload)
 			}
 		})
-	}
-	if fake.String() != "" {
-		t.Errorf("fake recorded %q", fake.String())
 	}
 }
 
@@ -201,18 +196,24 @@ func TestRouteSource(t *testing.T) {
 	}
 }
 
-// TestFakePayload checks that the fake renders payloads in hex after
-// the packet.
-func TestFakePayload(t *testing.T) {
-	c := clock.NewFake(time.Unix(100, 0))
-	f := &Fake{Clock: c, Start: time.Unix(100, 0)}
-	dst := netip.MustParseAddr("198.18.0.1")
-	f.Write(context.Background(), dst, derive.Knock{Proto: derive.TCP, Port: 1000})
-	c.Advance(50 * time.Millisecond)
-	f.WritePayload(context.Background(), dst, derive.Knock{Proto: derive.UDP, Port: 2000}, []byte("otp"))
-	f.WritePayload(context.Background(), dst, derive.Knock{Proto: derive.ICMP, Port: 3000}, nil)
-	want := "  0.00s tcp/1000 -> 198.18.0.1\n  0.05s udp/2000 -> 198.18.0.1 payload 6f7470\n  0.05s icmp/3000 -> 198.18.0.1 payload (empty)"
-	if diff := cmp.Diff(want, f.String()); diff != "" {
-		t.Errorf("fake (-want +got):\n%s", diff)
+// TestWireEveryProtocol checks that every carrier of the protocol table
+// has wire code, and that a payload is refused exactly where the table
+// says the carrier carries none (refused before any socket is opened).
+func TestWireEveryProtocol(t *testing.T) {
+	for _, r := range derive.ProtoTable() {
+		t.Run(r.Name, func(t *testing.T) {
+			k := derive.Knock{Proto: r.Proto, Port: 9}
+			p := &Portable{NoRaw: true}
+			if how, send := p.wire(r.Proto); send == nil || how == "unknown protocol" {
+				t.Errorf("no wire code: describe %q, send nil: %v", how, send == nil)
+			}
+			err := checkPayload(k)
+			if refused := errors.Is(err, ErrProtoPayload); refused == r.Payload {
+				t.Errorf("checkPayload(%v) = %v; table says payload %v", k, err, r.Payload)
+			}
+		})
+	}
+	if how, send := (&Portable{}).wire(0); send != nil || how != "unknown protocol" {
+		t.Errorf("wire(0) = %q, send nil %v; want unknown protocol, nil", how, send == nil)
 	}
 }

@@ -50,10 +50,7 @@ fails.`,
 
 // installedIn names where fw keeps its rules, for a message.
 func installedIn(fw firewall.Backend) string {
-	if _, nft := fw.(*firewall.NFT); nft {
-		return "table inet " + firewall.NFTTable
-	}
-	return "chain " + firewall.Chain
+	return fw.Kind().Where()
 }
 
 // services lists services for a message.

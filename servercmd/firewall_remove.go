@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/firewall"
 	"github.com/spf13/cobra"
 )
 
@@ -25,11 +24,7 @@ your firewall: if it accepts them, they are open to everyone.`,
 			if err := fw.Remove(plan); err != nil {
 				return privileged(fmt.Errorf("removing the firewall: %w", err))
 			}
-			if _, nft := fw.(*firewall.NFT); nft {
-				fmt.Fprintf(env.Stdout, "Removed table inet %s with its chains and sets (grants and the pre-filter's).\n", firewall.NFTTable)
-				return nil
-			}
-			fmt.Fprintf(env.Stdout, "Removed the %s chain, its INPUT jump and the sets %s and %s.\n", firewall.Chain, firewall.Set4, firewall.Set6)
+			fmt.Fprintln(env.Stdout, fw.Kind().Removed())
 			return nil
 		},
 	}

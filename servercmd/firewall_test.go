@@ -38,7 +38,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 		want  []string // lines of the output, in order
 	}{
 		{"not installed", func() {}, []string{"firewall", "status"},
-			[]string{"Not installed: no OTPKNOCK chain (otpknock server installs it)."}},
+			[]string{"Not installed: no OTPKNOCK chain (otpknockd server installs it)."}},
 		{"running, one grant", func() {
 			s.fw.Setup(plan)
 			s.fw.Grant(netip.MustParseAddr("198.18.0.2"), ssh, 30*time.Second)
@@ -63,13 +63,13 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			"Chain OTPKNOCK: 10 IPv4 and 10 IPv6 rules, differs from the config (the server updates it at start or reload); knock logging on.",
 		}},
 		{"locked", func() { s.fw.Setup(plan.Lock()) }, []string{"firewall", "status"}, []string{
-			"Chain OTPKNOCK: 4 IPv4 and 4 IPv6 rules, locked (otpknock firewall lock: the protected ports closed, the server not started); knock logging off: no server is reading knocks, protected ports stay closed.",
+			"Chain OTPKNOCK: 4 IPv4 and 4 IPv6 rules, locked (otpknockd firewall lock: the protected ports closed, the server not started); knock logging off: no server is reading knocks, protected ports stay closed.",
 		}},
 		{"remove", func() {}, []string{"firewall", "remove"}, []string{
 			"Removed the OTPKNOCK chain, its INPUT jump and the sets otpknock4 and otpknock6.",
 		}},
 		{"removed", func() {}, []string{"firewall", "status"},
-			[]string{"Not installed: no OTPKNOCK chain (otpknock server installs it)."}},
+			[]string{"Not installed: no OTPKNOCK chain (otpknockd server installs it)."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -170,12 +170,8 @@ func relayReloads(ctx context.Context, hup <-chan os.Signal, d *daemon.Daemon) {
 // dryRunFirewall prints the backend the config's firewall key picks
 // here, and why, then what it would install.
 func dryRunFirewall(w io.Writer, cfg *config.Config) {
-	kind, why := firewall.Choose(cfg.Firewall, firewall.HostNow())
+	kind, why := firewall.Pick(cfg.Firewall, firewall.HostNow())
 	plan := daemon.FirewallPlan(cfg)
-	fmt.Fprintf(w, "# firewall backend: %s (%s)\n", kind, why)
-	if kind == firewall.NFTables {
-		fmt.Fprint(w, plan.RenderNFT())
-		return
-	}
-	fmt.Fprint(w, plan.Render())
+	fmt.Fprintf(w, "# firewall backend: %s (%s)\n", kind.Name(), why)
+	fmt.Fprint(w, kind.Render(plan))
 }

@@ -60,21 +60,15 @@ func check(w io.Writer, cfg *config.Config) error {
 // checkFirewall reports the backend the config's firewall key picks
 // here, why, and whether its kernel interface answers.
 func checkFirewall(line func(error, string), mode string) {
-	kind, why := firewall.Choose(mode, firewall.HostNow())
-	if kind == firewall.NFTables {
-		var n int
-		var installed bool
-		fw, err := firewall.NewNFT()
-		if err == nil {
-			n, installed, err = fw.Probe()
+	kind, why := firewall.Pick(mode, firewall.HostNow())
+	found, err := kind.Probe()
+	for i, f := range found {
+		if i == 0 {
+			f = fmt.Sprintf("firewall %s (%s): %s", kind.Name(), why, f)
 		}
-		line(err, fmt.Sprintf("firewall nftables (%s): nftables over netlink, %d tables, otpknock's installed: %v", why, n, installed))
-		return
+		line(nil, f)
 	}
-	fw, err := firewall.NewKernel()
-	line(err, fmt.Sprintf("firewall iptables (%s): iptables and ip6tables found", why))
-	if fw != nil {
-		n, installed, err := fw.Probe()
-		line(err, fmt.Sprintf("ipset over netlink: %d sets, otpknock's installed: %v", n, installed))
+	if err != nil {
+		line(err, "")
 	}
 }

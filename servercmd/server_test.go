@@ -19,7 +19,9 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/listener"
+	"github.com/otpknock/otpknock/listener/listenertest"
 )
 
 // lockedBuffer is an output the server's goroutines may share.
@@ -47,8 +49,8 @@ const stepT = 60000000
 type fakeServer struct {
 	path   string // the config file
 	clock  *clock.Fake
-	fw     *firewall.Fake
-	src    *listener.Fake
+	fw     *firewalltest.Fake
+	src    *listenertest.Fake
 	hup    chan os.Signal
 	stdout *lockedBuffer
 	stderr *lockedBuffer
@@ -60,7 +62,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
 	dir := t.TempDir()
 	c := clock.NewFake(derive.StepStart(stepT, 30*time.Second).Add(3 * time.Second))
-	s := &fakeServer{path: filepath.Join(dir, "config.yaml"), clock: c, fw: &firewall.Fake{Clock: c}, src: &listener.Fake{},
+	s := &fakeServer{path: filepath.Join(dir, "config.yaml"), clock: c, fw: &firewalltest.Fake{Clock: c}, src: &listenertest.Fake{},
 		hup: make(chan os.Signal), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	if _, err := config.WriteInit(s.path, config.InitOptions{ServerID: "gw1", Host: "198.18.0.1", StateFile: filepath.Join(dir, "state.json")}); err != nil {
 		t.Fatal(err)

@@ -311,6 +311,15 @@ func TestTransitions(t *testing.T) {
 				t.Errorf("copied %q, status %q", f.clip.got, m.status)
 			}
 		}},
+		{"icmp profile copies nothing", nil, func(t *testing.T, m Model, f *fixture) {
+			m.deps.Store = &memStore{}
+			m.profiles = testProfiles()
+			m.profiles[0].Params.Protocols = derive.Protocols(derive.ICMP)
+			m.copySequence()
+			if want := "icmp knocks cannot be sent by the knock client"; f.clip.got != "" || !strings.HasPrefix(m.status, want) {
+				t.Errorf("copied %q, status %q; want nothing, %q", f.clip.got, m.status, want)
+			}
+		}},
 		{"keys wait while knocking", []string{"enter", "q"}, func(t *testing.T, m Model, _ *fixture) {
 			if m.mode != knocking {
 				t.Errorf("mode %v, want knocking (q ignored until done)", m.mode)

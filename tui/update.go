@@ -225,7 +225,7 @@ func (m *Model) copySequence() {
 	}
 	args, ok := derive.Knocks(seq).KnockArgs()
 	if !ok {
-		m.status = "icmp knocks cannot be sent by the knock client: press enter to knock"
+		m.status = unclassic(seq) + " knocks cannot be sent by the knock client: press enter to knock"
 		return
 	}
 	text := "knock " + p.Host + " " + args
@@ -331,4 +331,15 @@ func reason(r string) string {
 func (m Model) selectedName() string {
 	p, _ := m.selected()
 	return p.Name
+}
+
+// unclassic names the protocol of the first knock of seq that the knock
+// client cannot send ([derive.ProtoInfo.Classic]).
+func unclassic(seq []derive.Knock) string {
+	for _, k := range seq {
+		if r, _ := k.Proto.Info(); !r.Classic {
+			return k.Proto.String()
+		}
+	}
+	return "these"
 }

@@ -21,6 +21,7 @@ import struct
 import sys
 from fractions import Fraction
 
+VERSION = 1  # the protocol version of this page (spec section 9.5) and of the vector files
 LABEL = b"otpknock/v1"
 BOUND_LABEL = b"otpknock/v1/bound"  # the bound stream of source-bound users (section 6.1)
 MASK = {"tcp": 1, "udp": 2, "icmp": 4}
@@ -40,9 +41,19 @@ def lp(field: bytes) -> bytes:
     return struct.pack(">H", len(field)) + field
 
 
+def exact_time(unix_time):
+    """unix_time as an exact number: a decimal string (the format now), or
+    the int or decimal.Decimal a JSON number token parsed to (older files)."""
+    if isinstance(unix_time, str):
+        if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,9})?", unix_time):
+            raise ValueError("unix_time %r: not an exact decimal" % unix_time)
+        return decimal.Decimal(unix_time)
+    return unix_time
+
+
 def step_of(unix_time, period):
     """Spec section 2: exact floor, 0 before 1970, refused from 2^63 s."""
-    t = math.floor(unix_time)  # int or decimal.Decimal, never a binary float
+    t = math.floor(exact_time(unix_time))  # never a binary float
     if t >= 2**63:
         raise Refused("time")
     return max(t, 0) // period
@@ -192,6 +203,9 @@ def check_file(path):
     with open(path) as f:
         doc = json.load(f, parse_float=decimal.Decimal)
     bad = 0
+    if doc.get("version") != VERSION:
+        bad += 1
+        print("MISMATCH %s: version %s, this reference implements %d" % (path, doc.get("version"), VERSION))
     for v in doc["vectors"]:
         diff = check_error(v) if "error" in v else check_derive(v)
         if diff:

@@ -166,8 +166,11 @@ def check(v):
 
 def main(path):
     with open(path) as f:
-        vectors = json.load(f)["vectors"]
-    bad = 0
+        doc = json.load(f)
+    vectors, bad = doc["vectors"], 0
+    if doc.get("version") != 1:  # the protocol version (spec section 9.5)
+        bad += 1
+        print(f"FAIL {path}: version {doc.get('version')}, this reference implements 1")
     for v in vectors:
         errs = check(v)
         if errs:

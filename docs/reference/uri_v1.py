@@ -29,10 +29,13 @@ URI_FIELD = {"knock_range": "range", "server_id": "server"}
 # The grammar (spec section 9.1), on the raw URI and on decoded values.
 QCHAR = r"(?:[A-Za-z0-9\-._~!$'()*+,:@/?]|%[0-9A-Fa-f]{2})"
 PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
-RAW = re.compile(r"otpauth://totp/%s*\?%s*=%s*(?:&%s*=%s*)*" % (PCHAR, QCHAR, QCHAR, QCHAR, QCHAR))
+FIELD = r"%s*=(?:%s|=)*" % (QCHAR, QCHAR)  # split at the first "="
+RAW = re.compile(r"otpauth://totp/%s*\?(?:%s)?(?:&(?:%s)?)*" % (PCHAR, FIELD, FIELD))
+# What a query may hold raw: qchars, "=", "&", and "%" (escapes are checked when decoding).
+QUERY_BYTES = re.compile(r"[A-Za-z0-9\-._~!$'()*+,:@/?=&%]*")
 PORT = r"[0-9]+"
 VALUE = {
-    "otpknock": r"1",
+    "otpknock": r"[0-9]+",
     "secret": r"[A-Za-z2-7]+=*",
     "server": r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
     "user": r"[a-z0-9][a-z0-9._-]{0,31}",
@@ -43,7 +46,7 @@ VALUE = {
     "protocols": r"(?i:tcp|udp|icmp)(?:,(?i:tcp|udp|icmp))*",
     "exclude": r"(?:%s(?:,%s)*)?" % (PORT, PORT),
     "open": r"(?:(?i:tcp|udp)/%s(?:,(?i:tcp|udp)/%s)*)?" % (PORT, PORT),
-    "bind": r"[01]?",
+    "bind": r"[02]?",
     "knock": r"(?i:sequence|packet)?",
 }
 
@@ -73,11 +76,13 @@ def split_uri(uri):
     head, _, query = s.partition("?")
     if head.split("/", 1)[0] != "totp":
         raise Refused("uri")
+    if not QUERY_BYTES.fullmatch(query):  # a raw ";", space, non-ASCII, ...
+        raise Refused("uri")
     fields = {}
     for pair in query.split("&"):
         if not pair:
-            continue
-        if ";" in pair:
+            continue  # empty pairs carry nothing
+        if "=" not in pair:
             raise Refused("uri")
         key, _, value = pair.partition("=")
         key, value = decode(key), decode(value)
@@ -118,16 +123,14 @@ def secret(s):
     return base64.b32decode(s + "=" * (-len(s) % 8))
 
 
-def number(s, field, signed=False, trim=False, top=2**64):
-    if trim:
-        s = s.strip()
+def number(s, field, signed=False, top=2**64):
     if not re.fullmatch(r"[+-]?[0-9]+" if signed else r"[0-9]+", s) or abs(int(s)) >= top:
         raise Refused(field)
     return int(s)
 
 
-def port(s, field, trim=False):
-    n = number(s, field, trim=trim, top=65536)
+def port(s, field):
+    n = number(s, field, top=65536)
     if n == 0:
         raise Refused(field)
     return n
@@ -139,6 +142,9 @@ def read(uri):
     version = f.get("otpknock")
     if version is None or number(version, "otpknock", signed=True) != 1:
         raise Refused("otpknock")
+    for name in FIELDS:  # one rule for every field but the secret: no spaces
+        if name != "secret" and re.search(r"\s", f.get(name, "")):
+            raise Refused(name)
     for need in ("server", "user"):
         if need not in f:
             raise Refused(need)
@@ -153,10 +159,10 @@ def read(uri):
     if "range" not in f or "-" not in f["range"]:
         raise Refused("range")
     lo, _, hi = f["range"].partition("-")
-    lo, hi = number(lo, "range", trim=True, top=65536), number(hi, "range", trim=True, top=65536)
+    lo, hi = number(lo, "range", top=65536), number(hi, "range", top=65536)
     if "protocols" not in f:
         raise Refused("protocols")
-    protos = [p.strip().lower() for p in f["protocols"].split(",")]
+    protos = [p.lower() for p in f["protocols"].split(",")]
     if any(p not in derive_v1.MASK for p in protos) or len(set(protos)) != len(protos):
         raise Refused("protocols")
     opens = []
@@ -164,8 +170,11 @@ def read(uri):
         proto, slash, num = item.partition("/")
         if not slash or proto.lower() not in ("tcp", "udp"):
             raise Refused("open")
-        opens.append("%s/%d" % (proto.lower(), port(num, "open")))
-    if f.get("bind", "0") not in ("0", "1"):
+        service = "%s/%d" % (proto.lower(), port(num, "open"))
+        if service in opens:
+            raise Refused("open")
+        opens.append(service)
+    if f.get("bind", "0") not in ("0", "2"):  # 1: the rule before section 6.1's revision
         raise Refused("bind")
     knock = f.get("knock", "sequence").lower()
     if knock not in ("sequence", "packet"):
@@ -186,7 +195,7 @@ def read(uri):
     account = {"server_id": f["server"], "user": f["user"], "host": f.get("host", ""),
                "secret_hex": key.hex(), "period": params.period, "knocks": params.knocks,
                "protocols": params.protos, "knock_range": v["knock_range"],
-               "exclude": params.excl, "open": opens, "bind": f.get("bind") == "1", "knock": knock}
+               "exclude": params.excl, "open": opens, "bind": f.get("bind") == "2", "knock": knock}
     return account, v
 
 
@@ -225,8 +234,11 @@ def main(paths):
     failed = 0
     for path in paths or ["testdata/uri_v1.json"]:
         with open(path) as f:
-            vectors = json.load(f)["vectors"]
-        bad = 0
+            doc = json.load(f)
+        vectors, bad = doc["vectors"], 0
+        if doc.get("version") != derive_v1.VERSION:
+            bad += 1
+            print("MISMATCH %s: version %s, this reference implements %d" % (path, doc.get("version"), derive_v1.VERSION))
         for vec in vectors:
             msgs = check(vec)
             if msgs:

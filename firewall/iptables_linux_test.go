@@ -14,27 +14,27 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// fakeKernel is a Kernel over fake seams.
-type fakeKernel struct {
-	*Kernel
+// fakeIPTables is an IPTables over fake seams.
+type fakeIPTables struct {
+	*IPTables
 	t4, t6 *fakeTables
 	s      *fakeSets
 }
 
-func newFakeKernel() *fakeKernel {
-	f := &fakeKernel{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
-	f.Kernel = newKernel(f.t4, f.t6, f.s)
+func newFakeIPTables() *fakeIPTables {
+	f := &fakeIPTables{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
+	f.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
 	return f
 }
 
-// restart is a new Kernel (a new process) over the same kernel state.
-func (f *fakeKernel) restart() *fakeKernel {
+// restart is a new IPTables (a new process) over the same kernel state.
+func (f *fakeIPTables) restart() *fakeIPTables {
 	g := *f
-	g.Kernel = newKernel(f.t4, f.t6, f.s)
+	g.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
 	return &g
 }
 
-func (f *fakeKernel) String() string {
+func (f *fakeIPTables) String() string {
 	return "# iptables\n" + f.t4.String() + "\n# ip6tables\n" + f.t6.String() + "\n# ipset\n" + f.s.String()
 }
 
@@ -77,7 +77,7 @@ func onlyPrefix(rules []string) []string {
 // watch checks after every line of every batch applied to f's tables
 // (as if batches were not atomic) and after every batch that ports stay
 // closed, and counts the batches.
-func watch(t *testing.T, f *fakeKernel, ports []derive.Knock) *int {
+func watch(t *testing.T, f *fakeIPTables, ports []derive.Knock) *int {
 	t.Helper()
 	n := new(int)
 	for _, tb := range []*fakeTables{f.t4, f.t6} {
@@ -96,8 +96,8 @@ func watch(t *testing.T, f *fakeKernel, ports []derive.Knock) *int {
 	return n
 }
 
-func TestKernelSetupGolden(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesSetupGolden(t *testing.T) {
+	f := newFakeIPTables()
 	p := testPlan()
 	if err := f.Setup(p); err != nil {
 		t.Fatal(err)
@@ -113,11 +113,11 @@ func TestKernelSetupGolden(t *testing.T) {
 	golden(t, "kernel_setup.golden", f.String())
 }
 
-// TestKernelSync moves between plans and checks that the ports never
+// TestIPTablesSync moves between plans and checks that the ports never
 // open, that the result is exactly the new plan, and that setting up
 // the same plan again, in the same process or a new one, changes
 // nothing.
-func TestKernelSync(t *testing.T) {
+func TestIPTablesSync(t *testing.T) {
 	full := testPlan()
 	more := full
 	more.Protected = append(slices.Clone(full.Protected), derive.Knock{Proto: derive.TCP, Port: 8443})
@@ -133,7 +133,7 @@ func TestKernelSync(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeKernel()
+			f := newFakeIPTables()
 			if err := f.Setup(tt.from); err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func TestKernelSync(t *testing.T) {
 				t.Errorf("no change from %s to %s", tt.from.Digest(), tt.to.Digest())
 			}
 			before := *n
-			for _, k := range []*fakeKernel{f, f.restart()} {
+			for _, k := range []*fakeIPTables{f, f.restart()} {
 				if err := k.Setup(tt.to); err != nil {
 					t.Fatal(err)
 				}
@@ -179,14 +179,14 @@ func mustList(t *testing.T, tb *fakeTables, chain string) []string {
 	return l
 }
 
-// TestKernelSetupFailsClosed fails the batch of either family while
+// TestIPTablesSetupFailsClosed fails the batch of either family while
 // the lock is replaced by the full plan: Setup reports it, nothing of
 // the failed batch applies, and the ports stay closed in both families.
-func TestKernelSetupFailsClosed(t *testing.T) {
+func TestIPTablesSetupFailsClosed(t *testing.T) {
 	full := testPlan()
 	for _, v6 := range []bool{false, true} {
 		t.Run(ipt(v6), func(t *testing.T) {
-			f := newFakeKernel()
+			f := newFakeIPTables()
 			if err := f.Setup(full.Lock()); err != nil {
 				t.Fatal(err)
 			}
@@ -208,8 +208,8 @@ func TestKernelSetupFailsClosed(t *testing.T) {
 	}
 }
 
-func TestKernelClose(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesClose(t *testing.T) {
+	f := newFakeIPTables()
 	p := testPlan()
 	if err := f.Setup(p); err != nil {
 		t.Fatal(err)
@@ -228,14 +228,14 @@ func TestKernelClose(t *testing.T) {
 	}
 }
 
-func TestKernelRemove(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesRemove(t *testing.T) {
+	f := newFakeIPTables()
 	p := testPlan()
 	if err := f.Setup(p); err != nil {
 		t.Fatal(err)
 	}
 	f.t4.Insert(Table, "INPUT", 2, "-j", Chain) // a second jump, from an older version
-	empty := newFakeKernel().String()
+	empty := newFakeIPTables().String()
 	for i := range 2 {
 		if err := f.restart().Remove(p); err != nil {
 			t.Fatalf("Remove %d: %v", i+1, err)
@@ -246,34 +246,34 @@ func TestKernelRemove(t *testing.T) {
 	}
 }
 
-// TestKernelVerify breaks the installed firewall as reloads and
+// TestIPTablesVerify breaks the installed firewall as reloads and
 // administrators do; Verify reports it, in this process and in a new
 // one, and Setup repairs it without opening the ports.
-func TestKernelVerify(t *testing.T) {
+func TestIPTablesVerify(t *testing.T) {
 	p := testPlan()
 	rule3 := strings.Join(p.Rules(false)[2], " ")
 	tests := []struct {
 		name    string
-		breakIt func(*fakeKernel)
+		breakIt func(*fakeIPTables)
 		want    []string
 	}{
-		{"intact", func(*fakeKernel) {}, nil},
-		{"flushed INPUT", func(f *fakeKernel) { f.t4.Flush(Table, "INPUT") }, []string{"iptables: jump from INPUT"}},
-		{"a rule in front of the jump (kept: the administrator's)", func(f *fakeKernel) { f.t6.Insert(Table, "INPUT", 1, "-s", "192.0.2.9", "-j", "DROP") }, nil},
-		{"flushed chain", func(f *fakeKernel) { f.t4.Flush(Table, Chain) }, []string{"iptables: rules of OTPKNOCK: 0, want 12"}},
-		{"missing chain", func(f *fakeKernel) {
+		{"intact", func(*fakeIPTables) {}, nil},
+		{"flushed INPUT", func(f *fakeIPTables) { f.t4.Flush(Table, "INPUT") }, []string{"iptables: jump from INPUT"}},
+		{"a rule in front of the jump (kept: the administrator's)", func(f *fakeIPTables) { f.t6.Insert(Table, "INPUT", 1, "-s", "192.0.2.9", "-j", "DROP") }, nil},
+		{"flushed chain", func(f *fakeIPTables) { f.t4.Flush(Table, Chain) }, []string{"iptables: rules of OTPKNOCK: 0, want 12"}},
+		{"missing chain", func(f *fakeIPTables) {
 			f.t4.Flush(Table, "INPUT")
 			f.t4.ClearAndDeleteChain(Table, Chain)
 		}, []string{"iptables: chain OTPKNOCK"}},
-		{"missing set", func(f *fakeKernel) { f.s.Destroy(Set6) }, []string{"ip6tables: set otpknock6"}},
-		{"changed rule", func(f *fakeKernel) {
+		{"missing set", func(f *fakeIPTables) { f.s.Destroy(Set6) }, []string{"ip6tables: set otpknock6"}},
+		{"changed rule", func(f *fakeIPTables) {
 			f.t4.Replace(Table, Chain, 3, strings.Fields(strings.Replace(rule3, "RETURN", "ACCEPT", 1))...)
 		}, []string{"iptables: rule 3 of OTPKNOCK: " + strings.Replace("-A OTPKNOCK "+rule3, "RETURN", "ACCEPT", 1)}},
 	}
 	for _, tt := range tests {
 		for _, fresh := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/new process %v", tt.name, fresh), func(t *testing.T) {
-				f := newFakeKernel()
+				f := newFakeIPTables()
 				if err := f.Setup(p); err != nil {
 					t.Fatal(err)
 				}
@@ -310,8 +310,8 @@ func TestKernelVerify(t *testing.T) {
 	}
 }
 
-func TestKernelGrantErrors(t *testing.T) {
-	f := newFakeKernel()
+func TestIPTablesGrantErrors(t *testing.T) {
+	f := newFakeIPTables()
 	svc := derive.Knock{Proto: derive.TCP, Port: 22}
 	if err := f.Grant(netip.MustParseAddr("198.18.0.2"), svc, time.Second); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("grant before setup: %v, want os.ErrNotExist", err)
@@ -354,4 +354,16 @@ func TestFakeRestoreAllOrNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeRules lists p's rules as iptables -S shows them, without the
+// NFLOG rules unless nflog.
+func fakeRules(p Plan, v6, nflog bool) []string {
+	var out []string
+	for _, r := range p.Rules(v6) {
+		if nflog || !IsNFLOG(r) {
+			out = append(out, "-A "+Chain+" "+strings.Join(r, " "))
+		}
+	}
+	return out
 }

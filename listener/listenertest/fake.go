@@ -1,10 +1,15 @@
-package listener
+package listenertest
 
 import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/otpknock/otpknock/listener"
 )
+
+// Fake is a listener.Source.
+var _ listener.Source = (*Fake)(nil)
 
 // Fake is a Source fed by the test. Inject queues packets and Fail an
 // error; Run delivers them in order and counts a packet once fn has
@@ -21,12 +26,12 @@ type Fake struct {
 
 // fakeItem is a queued packet, or the error that ends Run.
 type fakeItem struct {
-	p   Packet
+	p   listener.Packet
 	err error
 }
 
 // Inject queues a packet for delivery.
-func (f *Fake) Inject(p Packet) { f.push(fakeItem{p: p}) }
+func (f *Fake) Inject(p listener.Packet) { f.push(fakeItem{p: p}) }
 
 // Fail queues err: Run returns it once the packets queued before it
 // were delivered.
@@ -52,7 +57,7 @@ func (f *Fake) init() {
 
 // Run delivers the queued packets to fn until ctx is done (it returns
 // nil) or it reaches a queued error (it returns that).
-func (f *Fake) Run(ctx context.Context, fn func(Packet)) error {
+func (f *Fake) Run(ctx context.Context, fn func(listener.Packet)) error {
 	f.mu.Lock()
 	f.init()
 	wake := f.wake
@@ -128,10 +133,10 @@ func (f *Fake) queued() int {
 }
 
 // Stats counts the packets handled.
-func (f *Fake) Stats() Stats {
+func (f *Fake) Stats() listener.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Stats{Messages: f.handled, Knocks: f.handled}
+	return listener.Stats{Messages: f.handled, Knocks: f.handled}
 }
 
 // String renders the counters: "handled=N queued=M".

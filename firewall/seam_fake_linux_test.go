@@ -2,11 +2,15 @@ package firewall
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
 )
 
 // fakeTables is a tables in memory, at the rule level: the filter
@@ -45,7 +49,7 @@ func newFakeTables() *fakeTables {
 var errNoChain = fmt.Errorf("no chain/target/match by that name: %w", os.ErrNotExist)
 
 // targets are the targets that are not chains.
-var targets = []string{"ACCEPT", "DROP", "RETURN", "NFLOG", "REJECT", "LOG"}
+var targets = []string{"ACCEPT", "DROP", "RETURN", "NFLOG", "REJECT", "LOG", "SET"}
 
 func (f *fakeTables) change(op, rule string) error {
 	if f.Fail != nil {
@@ -388,6 +392,9 @@ type fakeSets struct {
 	// Fail, when set, is asked before each call (op is "create", "add",
 	// "list", "destroy" or "names") and fails it with its error.
 	Fail func(op, name string) error
+	// Clock, when set, expires entries: List leaves out the expired
+	// and gives the others the time they have left.
+	Clock clock.Clock
 }
 
 type fakeSet struct {
@@ -395,6 +402,7 @@ type fakeSet struct {
 	v6      bool
 	timeout time.Duration
 	entries map[string]setEntry // by address and service
+	expires map[string]time.Time
 }
 
 func newFakeSets() *fakeSets { return &fakeSets{sets: map[string]*fakeSet{}} }
@@ -416,7 +424,7 @@ func (f *fakeSets) Create(name, typ string, v6 bool, timeout time.Duration) erro
 	if _, ok := f.sets[name]; ok {
 		return fmt.Errorf("set %s: %w", name, os.ErrExist)
 	}
-	f.sets[name] = &fakeSet{typ: typ, v6: v6, timeout: timeout, entries: map[string]setEntry{}}
+	f.sets[name] = &fakeSet{typ: typ, v6: v6, timeout: timeout, entries: map[string]setEntry{}, expires: map[string]time.Time{}}
 	return nil
 }
 
@@ -438,6 +446,9 @@ func (f *fakeSets) Add(name string, e setEntry) error {
 		return fmt.Errorf("set %s of type %s: entry %v %v", name, s.typ, e.Addr, e.Svc)
 	}
 	s.entries[entryKey(e)] = e
+	if f.Clock != nil && e.Timeout > 0 {
+		s.expires[entryKey(e)] = f.Clock.Now().Add(e.Timeout)
+	}
 	return nil
 }
 
@@ -466,9 +477,15 @@ func (f *fakeSets) List(name string) ([]setEntry, error) {
 			}
 		}
 	})
-	out := make([]setEntry, len(keys))
-	for i, k := range keys {
-		out[i] = s.entries[k]
+	out := make([]setEntry, 0, len(keys))
+	for _, k := range keys {
+		e := s.entries[k]
+		if exp, ok := s.expires[k]; ok {
+			if e.Timeout = exp.Sub(f.Clock.Now()); e.Timeout <= 0 {
+				continue
+			}
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -524,11 +541,12 @@ func (f *fakeSets) String() string {
 }
 
 // fakeFilterSets keeps the filter's sets in memory: whether they exist,
-// the armed elements and tracked sources (without expiry).
+// the armed elements and tracked sources, expiring on Clock when set.
 type fakeFilterSets struct {
+	Clock   clock.Clock
 	exists  bool
-	armed   []Element
-	tracked []Source
+	armed   map[derive.Knock]time.Time
+	tracked map[netip.Addr]time.Time
 }
 
 // Setup creates the sets when p filters.
@@ -543,12 +561,31 @@ func (f *fakeFilterSets) Remove() error {
 	return nil
 }
 
+// expiry is when an entry added now for ttl expires; zero without a
+// Clock (never).
+func (f *fakeFilterSets) expiry(ttl time.Duration) time.Time {
+	if f.Clock == nil {
+		return time.Time{}
+	}
+	return f.Clock.Now().Add(time.Duration(ttlSeconds(ttl)) * time.Second)
+}
+
+// live reports whether an entry expiring at exp (present: ok) is live.
+func (f *fakeFilterSets) live(exp time.Time, ok bool) bool {
+	return ok && (exp.IsZero() || exp.After(f.Clock.Now()))
+}
+
 // Arm records the elements; the sets must exist.
 func (f *fakeFilterSets) Arm(elems []Element) error {
 	if !f.exists {
 		return fmt.Errorf("arming: the filter's sets do not exist: %w", os.ErrNotExist)
 	}
-	f.armed = append(f.armed, elems...)
+	if f.armed == nil {
+		f.armed = map[derive.Knock]time.Time{}
+	}
+	for _, e := range elems {
+		f.armed[e.Knock] = f.expiry(e.TTL)
+	}
 	return nil
 }
 
@@ -557,6 +594,22 @@ func (f *fakeFilterSets) Track(srcs []Source) error {
 	if !f.exists {
 		return fmt.Errorf("tracking: the filter's sets do not exist: %w", os.ErrNotExist)
 	}
-	f.tracked = append(f.tracked, srcs...)
+	if f.tracked == nil {
+		f.tracked = map[netip.Addr]time.Time{}
+	}
+	for _, s := range srcs {
+		f.tracked[s.Addr.Unmap()] = f.expiry(s.TTL)
+	}
 	return nil
+}
+
+// passes reports whether the sets let a knock k from src through to
+// NFLOG: an armed element or a tracked source (ICMP is not filtered).
+func (f *fakeFilterSets) passes(src netip.Addr, k derive.Knock) bool {
+	if k.Proto == derive.ICMP {
+		return true
+	}
+	exp, ok := f.armed[k]
+	texp, tok := f.tracked[src.Unmap()]
+	return f.live(exp, ok) || f.live(texp, tok)
 }

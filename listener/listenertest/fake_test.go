@@ -1,4 +1,4 @@
-package listener
+package listenertest
 
 import (
 	"context"
@@ -9,22 +9,23 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/listener"
 )
 
 func TestFake(t *testing.T) {
 	f := &Fake{}
 	src := netip.MustParseAddr("198.18.0.2")
 	for port := uint16(1); port <= 3; port++ {
-		f.Inject(Packet{Src: src, Knock: derive.Knock{Proto: derive.UDP, Port: port}})
+		f.Inject(listener.Packet{Src: src, Knock: derive.Knock{Proto: derive.UDP, Port: port}})
 	}
 	boom := errors.New("socket gone")
 	f.Fail(boom)
-	f.Inject(Packet{Src: src, Knock: derive.Knock{Proto: derive.TCP, Port: 9}})
+	f.Inject(listener.Packet{Src: src, Knock: derive.Knock{Proto: derive.TCP, Port: 9}})
 	if got, want := f.String(), "handled=0 queued=5"; got != want {
 		t.Errorf("before Run: %q, want %q", got, want)
 	}
 	var got []string
-	fn := func(p Packet) {
+	fn := func(p listener.Packet) {
 		// A packet counts only once fn returned.
 		got = append(got, p.Knock.String()+" "+f.String())
 	}
@@ -53,7 +54,7 @@ func TestFake(t *testing.T) {
 		t.Errorf("Run after cancel = %v, want nil", err)
 	}
 
-	f.Inject(Packet{Src: src})
+	f.Inject(listener.Packet{Src: src})
 	short, cancel2 := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel2()
 	if err := f.Drain(short); !errors.Is(err, context.DeadlineExceeded) {

@@ -14,10 +14,10 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// Kernel is the Backend of the running system: iptables and ip6tables
+// IPTables is the Backend of the running system: iptables and ip6tables
 // (the tables seam: listings and iptables-restore batches) and ipset
 // over netlink (the sets seam, vishvananda/netlink).
-type Kernel struct {
+type IPTables struct {
 	fams   [2]family
 	sets   sets
 	filter filterSets
@@ -34,9 +34,9 @@ type family struct {
 	set string
 }
 
-// NewKernel finds iptables and ip6tables and opens a netfilter netlink
+// NewIPTables finds iptables and ip6tables and opens a netfilter netlink
 // socket for the sets.
-func NewKernel() (*Kernel, error) {
+func NewIPTables() (*IPTables, error) {
 	v4, err := newTables(false)
 	if err != nil {
 		return nil, err
@@ -49,15 +49,12 @@ func NewKernel() (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := newKernel(v4, v6, s)
-	k.filter = ipsetFilter{}
-	return k, nil
+	return newIPTables(v4, v6, s, ipsetFilter{}), nil
 }
 
-// newKernel returns a Kernel over the given seams, with an in-memory
-// filter (NewKernel puts the kernel's in its place).
-func newKernel(v4, v6 tables, s sets) *Kernel {
-	return &Kernel{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, filter: &fakeFilterSets{}, snap: map[string][]string{}}
+// newIPTables returns an IPTables over the given seams.
+func newIPTables(v4, v6 tables, s sets, filter filterSets) *IPTables {
+	return &IPTables{fams: [2]family{{v4, false, Set4}, {v6, true, Set6}}, sets: s, filter: filter, snap: map[string][]string{}}
 }
 
 // Setup installs sets, chain rules and jumps, idempotently: nothing
@@ -66,7 +63,7 @@ func newKernel(v4, v6 tables, s sets) *Kernel {
 // atomic: a changed rule set's new rules go in front of the old ones,
 // which are deleted after them in the same transaction, so the chain
 // never passes through an open state. A missing jump goes first.
-func (k *Kernel) Setup(p Plan) error {
+func (k *IPTables) Setup(p Plan) error {
 	if err := k.filter.Setup(p); err != nil {
 		return err
 	}
@@ -85,7 +82,7 @@ func (k *Kernel) Setup(p Plan) error {
 	return nil
 }
 
-func (k *Kernel) setupFamily(f family, p Plan) error {
+func (k *IPTables) setupFamily(f family, p Plan) error {
 	if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
 		return err
 	}
@@ -128,7 +125,7 @@ func (k *Kernel) setupFamily(f family, p Plan) error {
 	return nil
 }
 
-func (k *Kernel) createSet(name, typ string, v6 bool, timeout time.Duration) error {
+func (k *IPTables) createSet(name, typ string, v6 bool, timeout time.Duration) error {
 	if err := k.sets.Create(name, typ, v6, timeout); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
@@ -168,7 +165,7 @@ func parseTable(listing []string) map[string][]string {
 // syncChain appends to the batch b what makes the chain hold exactly
 // want: nothing when it already does; else the chain when missing, the
 // new rules in front and the deletion of the old ones after them.
-func (k *Kernel) syncChain(b []string, f family, tbl map[string][]string, chain string, want [][]string) ([]string, error) {
+func (k *IPTables) syncChain(b []string, f family, tbl map[string][]string, chain string, want [][]string) ([]string, error) {
 	cur, exists := tbl[chain]
 	if !exists {
 		b = append(b, ":"+chain+" - [0:0]")
@@ -185,10 +182,10 @@ func (k *Kernel) syncChain(b []string, f family, tbl map[string][]string, chain 
 }
 
 // intact reports whether the listing cur holds exactly want: the
-// listing this Kernel left (cheap), else the same count, every rule
+// listing this IPTables left (cheap), else the same count, every rule
 // tagged with the digest and each one present (iptables -C). It
 // remembers an intact listing.
-func (k *Kernel) intact(f family, chain string, cur []string, want [][]string) (bool, error) {
+func (k *IPTables) intact(f family, chain string, cur []string, want [][]string) (bool, error) {
 	if len(cur) != len(want) || len(want) == 0 || !allTagged(cur, want[0][len(want[0])-1]) {
 		return false, nil
 	}
@@ -207,13 +204,13 @@ func (k *Kernel) intact(f family, chain string, cur []string, want [][]string) (
 	return true, nil
 }
 
-func (k *Kernel) remember(f family, chain string, listing []string) {
+func (k *IPTables) remember(f family, chain string, listing []string) {
 	k.mu.Lock()
 	k.snap[ipt(f.v6)+" "+chain] = listing
 	k.mu.Unlock()
 }
 
-func (k *Kernel) forget() {
+func (k *IPTables) forget() {
 	k.mu.Lock()
 	clear(k.snap)
 	k.mu.Unlock()
@@ -276,7 +273,7 @@ func removeChain(b []string, tbl map[string][]string, chain string, from ...stri
 
 // Grant adds (or refreshes) src,svc in the family's set with a timeout,
 // and src in svc's forward set when svc is forwarded.
-func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
+func (k *IPTables) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
 	src = src.Unmap()
 	if err := k.sets.Add(Set(src), setEntry{Addr: src, Svc: svc, Timeout: timeout}); err != nil {
 		return err
@@ -285,7 +282,7 @@ func (k *Kernel) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) 
 }
 
 // Close deletes the NFLOG rules only: fail closed.
-func (k *Kernel) Close(p Plan) error {
+func (k *IPTables) Close(p Plan) error {
 	k.forget()
 	var errs []error
 	for _, f := range k.fams {
@@ -312,7 +309,7 @@ func (k *Kernel) Close(p Plan) error {
 
 // Remove deletes the jumps, the chains and the sets; it succeeds on a
 // clean firewall.
-func (k *Kernel) Remove(Plan) error {
+func (k *IPTables) Remove(Plan) error {
 	k.forget()
 	var errs []error
 	for _, f := range k.fams {
@@ -341,7 +338,7 @@ func (k *Kernel) Remove(Plan) error {
 }
 
 // Status lists the chain's rules and the sets' entries.
-func (k *Kernel) Status(Plan) (Status, error) {
+func (k *IPTables) Status(Plan) (Status, error) {
 	var st Status
 	for _, f := range k.fams {
 		tbl, err := readTable(f.t)
@@ -368,3 +365,6 @@ func (k *Kernel) Status(Plan) (Status, error) {
 	}
 	return st, nil
 }
+
+// Kind is the iptables Kind.
+func (k *IPTables) Kind() Kind { return iptablesKind{} }

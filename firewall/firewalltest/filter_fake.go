@@ -1,4 +1,4 @@
-package firewall
+package firewalltest
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
 )
 
 // FakeFilter is a Fake with a Filter, its armed elements and tracked
@@ -28,7 +29,7 @@ type FakeFilter struct {
 }
 
 // Arm records each element with its expiry.
-func (f *FakeFilter) Arm(elems []Element) error {
+func (f *FakeFilter) Arm(elems []firewall.Element) error {
 	if f.ArmErr != nil {
 		return f.ArmErr
 	}
@@ -47,7 +48,7 @@ func (f *FakeFilter) Arm(elems []Element) error {
 }
 
 // Track records each source with its expiry.
-func (f *FakeFilter) Track(srcs []Source) error {
+func (f *FakeFilter) Track(srcs []firewall.Source) error {
 	if f.TrackErr != nil {
 		return f.TrackErr
 	}

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NFTFake is an NFTConn that keeps an nftables ruleset in memory at the
+// fakeNFTConn is an NFTConn that keeps an nftables ruleset in memory at the
 // rule level, with the kernel's transaction rules that otpknock relies
 // on: writes are queued and Flush applies all of them or none; deleting
 // a missing object is ENOENT, a chain with rules or a set a rule looks up
@@ -23,7 +23,7 @@ import (
 // (kernels before 6.12 keep its old timeout) unless AddRefreshes, adding
 // one to a full set (its Size) is ENFILE. Elements expire on Clock. String renders
 // the ruleset.
-type NFTFake struct {
+type fakeNFTConn struct {
 	Clock    clock.Clock
 	FlushErr error // returned (and nothing applied) by Flush when set
 	// AddRefreshes makes adding an element that exists set its timeout
@@ -57,7 +57,7 @@ type nftFakeSet struct {
 	elems map[string]time.Time // hex key -> expiry (zero: none)
 }
 
-var _ NFTConn = (*NFTFake)(nil)
+var _ NFTConn = (*fakeNFTConn)(nil)
 
 func (r *fakeRuleset) clone() fakeRuleset {
 	out := fakeRuleset{handle: r.handle}
@@ -126,14 +126,14 @@ func setOf(e expr.Any) string {
 	return ""
 }
 
-func (f *NFTFake) enqueue(op func(*fakeRuleset) error) {
+func (f *fakeNFTConn) enqueue(op func(*fakeRuleset) error) {
 	f.mu.Lock()
 	f.queue = append(f.queue, op)
 	f.mu.Unlock()
 }
 
 // Flush applies the queued writes as one transaction.
-func (f *NFTFake) Flush() error {
+func (f *fakeNFTConn) Flush() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	q := f.queue
@@ -153,14 +153,14 @@ func (f *NFTFake) Flush() error {
 }
 
 // Transactions counts the transactions Flush applied.
-func (f *NFTFake) Transactions() int {
+func (f *fakeNFTConn) Transactions() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.flushes
 }
 
 // AddTable queues creating t unless it exists.
-func (f *NFTFake) AddTable(t *nftables.Table) *nftables.Table {
+func (f *fakeNFTConn) AddTable(t *nftables.Table) *nftables.Table {
 	f.enqueue(func(r *fakeRuleset) error {
 		if r.table(t) == nil {
 			r.tables = append(r.tables, &nftFakeTable{t: nftables.Table{Name: t.Name, Family: t.Family}})
@@ -171,7 +171,7 @@ func (f *NFTFake) AddTable(t *nftables.Table) *nftables.Table {
 }
 
 // DelTable queues deleting t with everything in it.
-func (f *NFTFake) DelTable(t *nftables.Table) {
+func (f *fakeNFTConn) DelTable(t *nftables.Table) {
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(t)
 		if ft == nil {
@@ -183,7 +183,7 @@ func (f *NFTFake) DelTable(t *nftables.Table) {
 }
 
 // AddChain queues creating c; an existing chain must have the same hook.
-func (f *NFTFake) AddChain(c *nftables.Chain) *nftables.Chain {
+func (f *fakeNFTConn) AddChain(c *nftables.Chain) *nftables.Chain {
 	cc := *c
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(c.Table)
@@ -210,7 +210,7 @@ func hookEqual(a, b nftables.Chain) bool {
 }
 
 // DelChain queues deleting an empty chain.
-func (f *NFTFake) DelChain(c *nftables.Chain) {
+func (f *fakeNFTConn) DelChain(c *nftables.Chain) {
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(c.Table)
 		if ft == nil || ft.chain(c.Name) == nil {
@@ -225,7 +225,7 @@ func (f *NFTFake) DelChain(c *nftables.Chain) {
 }
 
 // FlushChain queues deleting every rule of c.
-func (f *NFTFake) FlushChain(c *nftables.Chain) {
+func (f *fakeNFTConn) FlushChain(c *nftables.Chain) {
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(c.Table)
 		if ft == nil || ft.chain(c.Name) == nil {
@@ -238,7 +238,7 @@ func (f *NFTFake) FlushChain(c *nftables.Chain) {
 
 // AddRule queues appending rl; its chain and the sets it looks up must
 // exist.
-func (f *NFTFake) AddRule(rl *nftables.Rule) *nftables.Rule {
+func (f *fakeNFTConn) AddRule(rl *nftables.Rule) *nftables.Rule {
 	nr := nftables.Rule{Table: rl.Table, Chain: rl.Chain, Exprs: slices.Clone(rl.Exprs), UserData: slices.Clone(rl.UserData)}
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(nr.Table)
@@ -260,7 +260,7 @@ func (f *NFTFake) AddRule(rl *nftables.Rule) *nftables.Rule {
 }
 
 // DelRule queues deleting the rule with rl's handle.
-func (f *NFTFake) DelRule(rl *nftables.Rule) error {
+func (f *fakeNFTConn) DelRule(rl *nftables.Rule) error {
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(rl.Table)
 		if ft == nil || ft.chain(rl.Chain.Name) == nil {
@@ -278,7 +278,7 @@ func (f *NFTFake) DelRule(rl *nftables.Rule) error {
 }
 
 // AddSet queues creating s; an existing set must have the same type.
-func (f *NFTFake) AddSet(s *nftables.Set, vals []nftables.SetElement) error {
+func (f *fakeNFTConn) AddSet(s *nftables.Set, vals []nftables.SetElement) error {
 	ns := *s
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(s.Table)
@@ -299,7 +299,7 @@ func (f *NFTFake) AddSet(s *nftables.Set, vals []nftables.SetElement) error {
 }
 
 // DelSet queues deleting a set no rule looks up.
-func (f *NFTFake) DelSet(s *nftables.Set) {
+func (f *fakeNFTConn) DelSet(s *nftables.Set) {
 	f.enqueue(func(r *fakeRuleset) error {
 		ft := r.table(s.Table)
 		if ft == nil || ft.set(s.Name) == nil {
@@ -314,7 +314,7 @@ func (f *NFTFake) DelSet(s *nftables.Set) {
 }
 
 // SetAddElements queues adding elements; existing ones stay as they are.
-func (f *NFTFake) SetAddElements(s *nftables.Set, vals []nftables.SetElement) error {
+func (f *fakeNFTConn) SetAddElements(s *nftables.Set, vals []nftables.SetElement) error {
 	if len(vals) == 0 {
 		return nil
 	}
@@ -328,8 +328,8 @@ func (f *NFTFake) SetAddElements(s *nftables.Set, vals []nftables.SetElement) er
 		for _, v := range vals {
 			k := hex.EncodeToString(v.Key)
 			if exp, ok := fs.elems[k]; ok && (exp.IsZero() || exp.After(now)) {
-				if f.AddRefreshes && v.Timeout > 0 {
-					fs.elems[k] = now.Add(v.Timeout)
+				if f.AddRefreshes && v.Expires > 0 {
+					fs.elems[k] = now.Add(v.Expires)
 				}
 				continue
 			}
@@ -349,7 +349,7 @@ func (f *NFTFake) SetAddElements(s *nftables.Set, vals []nftables.SetElement) er
 }
 
 // SetDeleteElements queues deleting elements, each of which must exist.
-func (f *NFTFake) SetDeleteElements(s *nftables.Set, vals []nftables.SetElement) error {
+func (f *fakeNFTConn) SetDeleteElements(s *nftables.Set, vals []nftables.SetElement) error {
 	now := f.Clock.Now()
 	f.enqueue(func(r *fakeRuleset) error {
 		fs, err := r.findSet(s)
@@ -388,7 +388,7 @@ func (r *fakeRuleset) findSet(s *nftables.Set) (*nftFakeSet, error) {
 }
 
 // ListTablesOfFamily lists the committed tables of a family.
-func (f *NFTFake) ListTablesOfFamily(fam nftables.TableFamily) ([]*nftables.Table, error) {
+func (f *fakeNFTConn) ListTablesOfFamily(fam nftables.TableFamily) ([]*nftables.Table, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*nftables.Table
@@ -402,7 +402,7 @@ func (f *NFTFake) ListTablesOfFamily(fam nftables.TableFamily) ([]*nftables.Tabl
 }
 
 // ListChainsOfTableFamily lists the committed chains of a family.
-func (f *NFTFake) ListChainsOfTableFamily(fam nftables.TableFamily) ([]*nftables.Chain, error) {
+func (f *fakeNFTConn) ListChainsOfTableFamily(fam nftables.TableFamily) ([]*nftables.Chain, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*nftables.Chain
@@ -420,7 +420,7 @@ func (f *NFTFake) ListChainsOfTableFamily(fam nftables.TableFamily) ([]*nftables
 }
 
 // GetRules lists the committed rules of a chain.
-func (f *NFTFake) GetRules(t *nftables.Table, c *nftables.Chain) ([]*nftables.Rule, error) {
+func (f *fakeNFTConn) GetRules(t *nftables.Table, c *nftables.Chain) ([]*nftables.Rule, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ft := f.state.table(t)
@@ -437,7 +437,7 @@ func (f *NFTFake) GetRules(t *nftables.Table, c *nftables.Chain) ([]*nftables.Ru
 }
 
 // GetSets lists the committed sets of a table.
-func (f *NFTFake) GetSets(t *nftables.Table) ([]*nftables.Set, error) {
+func (f *fakeNFTConn) GetSets(t *nftables.Table) ([]*nftables.Set, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ft := f.state.table(t)
@@ -455,7 +455,7 @@ func (f *NFTFake) GetSets(t *nftables.Table) ([]*nftables.Set, error) {
 
 // GetSetElements lists a set's live elements with the time they have
 // left.
-func (f *NFTFake) GetSetElements(s *nftables.Set) ([]nftables.SetElement, error) {
+func (f *fakeNFTConn) GetSetElements(s *nftables.Set) ([]nftables.SetElement, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fs, err := f.state.findSet(s)
@@ -482,7 +482,7 @@ func (f *NFTFake) GetSetElements(s *nftables.Set) ([]nftables.SetElement, error)
 // String renders the committed ruleset, nft-like: tables, sets with
 // their live elements and seconds left, chains with their rules and
 // comments; then the count of transactions.
-func (f *NFTFake) String() string {
+func (f *fakeNFTConn) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var b strings.Builder
@@ -547,20 +547,5 @@ func renderHook(c nftables.Chain) string {
 	return fmt.Sprintf(" { type %s hook %s priority %d; policy %s; }", c.Type, hook, prio, policy)
 }
 
-func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyINet:
-		return "inet"
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyARP:
-		return "arp"
-	case nftables.TableFamilyBridge:
-		return "bridge"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	}
-	return fmt.Sprint(f)
-}
+// nftOn is the nftables backend over f.
+func nftOn(f *fakeNFTConn) *NFT { return newNFTOn(f, f.AddRefreshes) }

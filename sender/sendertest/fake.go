@@ -1,4 +1,4 @@
-package sender
+package sendertest
 
 import (
 	"context"
@@ -11,6 +11,13 @@ import (
 
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/sender"
+)
+
+// Fake is a sender.PayloadWriter and FakeProber a sender.Prober.
+var (
+	_ sender.PayloadWriter = (*Fake)(nil)
+	_ sender.Prober        = (*FakeProber)(nil)
 )
 
 // Fake is a Writer that records packets with the time they left. Its
@@ -36,10 +43,10 @@ func (f *Fake) Write(_ context.Context, dst netip.Addr, k derive.Knock) (string,
 }
 
 // WritePayload records a UDP or ICMP knock and its payload, in hex;
-// like [Portable], it refuses a payload on a TCP knock.
+// like [sender.Portable], it refuses a payload on a TCP knock.
 func (f *Fake) WritePayload(_ context.Context, dst netip.Addr, k derive.Knock, payload []byte) (string, error) {
-	if k.Proto == derive.TCP {
-		return "", fmt.Errorf("%v: %w", k, ErrTCPPayload)
+	if r, _ := k.Proto.Info(); !r.Payload {
+		return "", fmt.Errorf("%v: %w", k, sender.ErrProtoPayload)
 	}
 	if f.Err != nil {
 		return "", f.Err

@@ -1,4 +1,4 @@
-package firewall
+package firewalltest
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
 )
 
 // Fake is a Backend that keeps its state in memory, with grant expiry on
@@ -22,7 +23,7 @@ type Fake struct {
 
 	mu        sync.Mutex
 	digest    string               // installed rule set; "" when none
-	plan      Plan                 // the installed plan
+	plan      firewall.Plan        // the installed plan
 	rules     map[bool][]string    // installed chain rules by v6, "-A OTPKNOCK ..."
 	jump      bool                 // INPUT jumps to the chain
 	closed    bool                 // Close removed the NFLOG rules
@@ -37,7 +38,7 @@ type Fake struct {
 
 // Setup installs the plan: the chain's rules, the jump and the sets. It
 // counts a setup only when it changed something.
-func (f *Fake) Setup(p Plan) error {
+func (f *Fake) Setup(p firewall.Plan) error {
 	if f.SetupErr != nil {
 		return f.SetupErr
 	}
@@ -56,11 +57,11 @@ func (f *Fake) Setup(p Plan) error {
 
 // fakeRules lists p's rules as iptables -S shows them, without the
 // NFLOG rules unless nflog.
-func fakeRules(p Plan, v6, nflog bool) []string {
+func fakeRules(p firewall.Plan, v6, nflog bool) []string {
 	var out []string
 	for _, r := range p.Rules(v6) {
-		if nflog || !IsNFLOG(r) {
-			out = append(out, "-A "+Chain+" "+strings.Join(r, " "))
+		if nflog || !firewall.IsNFLOG(r) {
+			out = append(out, "-A "+firewall.Chain+" "+strings.Join(r, " "))
 		}
 	}
 	return out
@@ -68,10 +69,10 @@ func fakeRules(p Plan, v6, nflog bool) []string {
 
 // fakeForwardRules lists p's forward chain as iptables -S shows it;
 // none without forwarded services.
-func fakeForwardRules(p Plan, v6 bool) []string {
+func fakeForwardRules(p firewall.Plan, v6 bool) []string {
 	var out []string
 	for _, r := range p.ForwardRules(v6) {
-		out = append(out, "-A "+ForwardChain+" "+strings.Join(r, " "))
+		out = append(out, "-A "+firewall.ForwardChain+" "+strings.Join(r, " "))
 	}
 	return out
 }
@@ -91,7 +92,7 @@ func (f *Fake) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) er
 }
 
 // Close stops logging: the NFLOG rules go, the rest stays.
-func (f *Fake) Close(p Plan) error {
+func (f *Fake) Close(p firewall.Plan) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
@@ -102,7 +103,7 @@ func (f *Fake) Close(p Plan) error {
 }
 
 // Remove forgets everything.
-func (f *Fake) Remove(Plan) error {
+func (f *Fake) Remove(firewall.Plan) error {
 	f.mu.Lock()
 	f.digest, f.rules, f.jump, f.sets, f.grants = "", nil, false, false, nil
 	f.mu.Unlock()
@@ -111,13 +112,13 @@ func (f *Fake) Remove(Plan) error {
 
 // Status reports the installed rules as iptables lists them and the
 // live grants.
-func (f *Fake) Status(Plan) (Status, error) {
+func (f *Fake) Status(firewall.Plan) (firewall.Status, error) {
 	if f.StatusErr != nil {
-		return Status{}, f.StatusErr
+		return firewall.Status{}, f.StatusErr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := Status{Installed: f.digest != ""}
+	st := firewall.Status{Installed: f.digest != ""}
 	if st.Installed {
 		st.Rules4, st.Rules6 = slices.Clone(f.rules[false]), slices.Clone(f.rules[true])
 		st.Forward4, st.Forward6 = fakeForwardRules(f.plan, false), fakeForwardRules(f.plan, true)
@@ -126,7 +127,7 @@ func (f *Fake) Status(Plan) (Status, error) {
 		if left := exp.Sub(f.Clock.Now()); left > 0 {
 			src, svc, _ := strings.Cut(k, " ")
 			k, _ := derive.ParseKnock(svc)
-			st.Grants = append(st.Grants, GrantInfo{Src: netip.MustParseAddr(src), Svc: k, Left: left})
+			st.Grants = append(st.Grants, firewall.GrantInfo{Src: netip.MustParseAddr(src), Svc: k, Left: left})
 		}
 	}
 	return st, nil
@@ -134,7 +135,7 @@ func (f *Fake) Status(Plan) (Status, error) {
 
 // Verify lists what of p is missing or differs: the jump, the sets, the
 // chain's rules (a closed chain, without its NFLOG rules, differs).
-func (f *Fake) Verify(p Plan) ([]string, error) {
+func (f *Fake) Verify(p firewall.Plan) ([]string, error) {
 	if f.VerifyErr != nil {
 		return nil, f.VerifyErr
 	}
@@ -145,20 +146,20 @@ func (f *Fake) Verify(p Plan) ([]string, error) {
 
 // missing lists what of p is missing or differs, with or without its
 // NFLOG rules. f.mu is held.
-func (f *Fake) missing(p Plan, nflog bool) []string {
+func (f *Fake) missing(p firewall.Plan, nflog bool) []string {
 	var out []string
 	if !f.sets {
-		out = append(out, "sets "+Set4+", "+Set6)
+		out = append(out, "sets "+firewall.Set4+", "+firewall.Set6)
 	}
 	if f.rules == nil {
-		return append(out, "chain "+Chain)
+		return append(out, "chain "+firewall.Chain)
 	}
 	if !f.jump {
 		out = append(out, "jump from INPUT")
 	}
 	for _, v6 := range []bool{false, true} {
 		if !slices.Equal(f.rules[v6], fakeRules(p, v6, nflog)) {
-			out = append(out, ipt(v6)+": rules of "+Chain)
+			out = append(out, ipt(v6)+": rules of "+firewall.Chain)
 		}
 	}
 	return out
@@ -218,4 +219,15 @@ func (f *Fake) String() string {
 		lines = append(lines, "missing "+m)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Kind is the iptables Kind: the Fake keeps iptables' rules.
+func (f *Fake) Kind() firewall.Kind { return firewall.KindOf(firewall.ModeIPTables) }
+
+// ipt names a family's iptables command.
+func ipt(v6 bool) string {
+	if v6 {
+		return "ip6tables"
+	}
+	return "iptables"
 }

@@ -1,4 +1,4 @@
-package firewall
+package firewalltest
 
 import (
 	"net/netip"
@@ -10,30 +10,6 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 )
-
-func TestPlanLock(t *testing.T) {
-	p := testPlan()
-	l := p.Lock()
-	if l.Protocols != 0 || l.Digest() == p.Digest() {
-		t.Fatalf("Lock() = %+v, digest %s (plan's %s)", l, l.Digest(), p.Digest())
-	}
-	for _, v6 := range []bool{false, true} {
-		var got []string
-		for _, r := range l.Rules(v6) {
-			j := strings.Join(r, " ")
-			if IsNFLOG(r) || strings.Contains(j, "20000:59999") || strings.Contains(j, "echo-request") {
-				t.Errorf("lock rule for knocks: %s", j)
-			}
-			if strings.Contains(j, "DROP") {
-				got = append(got, j[:strings.Index(j, " -j")])
-			}
-		}
-		want := []string{"-p tcp -m multiport --dports 22,2222", "-p udp -m multiport --dports 1194"}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("v6=%v lock drops (-want +got):\n%s", v6, diff)
-		}
-	}
-}
 
 // TestFakeVerify breaks the fake's state in each way Verify reports and
 // checks that Setup restores it.
@@ -47,13 +23,13 @@ func TestFakeVerify(t *testing.T) {
 		{"flushed INPUT", (*Fake).FlushInput, []string{"jump from INPUT"}},
 		{"a deleted rule", func(f *Fake) { f.DeleteRule(true, 3) }, []string{"ip6tables: rules of OTPKNOCK"}},
 		{"destroyed sets", (*Fake).DestroySets, []string{"sets otpknock4, otpknock6"}},
-		{"closed", func(f *Fake) { f.Close(testPlan()) }, []string{"iptables: rules of OTPKNOCK", "ip6tables: rules of OTPKNOCK"}},
-		{"removed", func(f *Fake) { f.Remove(testPlan()) }, []string{"sets otpknock4, otpknock6", "chain OTPKNOCK"}},
+		{"closed", func(f *Fake) { f.Close(Plan()) }, []string{"iptables: rules of OTPKNOCK", "ip6tables: rules of OTPKNOCK"}},
+		{"removed", func(f *Fake) { f.Remove(Plan()) }, []string{"sets otpknock4, otpknock6", "chain OTPKNOCK"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &Fake{Clock: clock.NewFake(time.Unix(1_800_000_000, 0))}
-			p := testPlan()
+			p := Plan()
 			if err := f.Setup(p); err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +60,7 @@ func TestFakeVerify(t *testing.T) {
 
 func TestFakeString(t *testing.T) {
 	c := clock.NewFake(time.Unix(1_800_000_000, 0))
-	p := testPlan()
+	p := Plan()
 	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
 	tests := []struct {
 		name string

@@ -1,0 +1,180 @@
+package firewall
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is what sets one backend apart, for the commands that administer
+// the firewall: they hold a Kind (or a Backend's) and never name a
+// backend themselves. Kinds is the table of them.
+type Kind interface {
+	// Name is the config's firewall value that picks the backend
+	// (ModeNFTables, ModeIPTables).
+	Name() string
+	// Open opens the backend on the running system.
+	Open() (Backend, error)
+	// Probe checks that the backend's kernel interfaces answer, changing
+	// nothing: found says in a line each what answered, err why the next
+	// did not.
+	Probe() (found []string, err error)
+	// Render is what Setup would install for p, as the backend's own
+	// commands (server --dry-run).
+	Render(p Plan) string
+	// StatusText renders st, as Status read it for p: whether the rules
+	// are p's, its lock's or another's, whether they log knocks, the
+	// rules and the sets' line (firewall status).
+	StatusText(st Status, p Plan) string
+	// Where names where the backend keeps its rules ("chain OTPKNOCK").
+	Where() string
+	// Removed says in one line what Remove deleted.
+	Removed() string
+}
+
+// Kinds is the table of backends, nftables first.
+func Kinds() []Kind { return []Kind{nftKind{}, iptablesKind{}} }
+
+// KindOf returns the Kind of Kinds named name; nil when there is none.
+func KindOf(name string) Kind {
+	for _, k := range Kinds() {
+		if k.Name() == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Pick returns the Kind that Choose picks for mode on h, and why.
+func Pick(mode string, h Host) (Kind, string) {
+	name, why := Choose(mode, h)
+	return KindOf(name), why
+}
+
+// Open opens the backend the config's firewall key names (auto: the one
+// Choose picks for this host) and says which and why, in one line.
+func Open(mode string) (Backend, string, error) {
+	kind, why := Pick(mode, HostNow())
+	why = kind.Name() + " (" + why + ")"
+	b, err := kind.Open()
+	return b, why, err
+}
+
+// locked is the state of a firewall that otpknockd firewall lock installed.
+const locked = "locked (otpknockd firewall lock: the protected ports closed, the server not started)"
+
+// ruleState says of installed rules whether they are the config's, its
+// lock's or another's (by the digests in their comments), and whether
+// they log knocks (a rule holds logMark).
+func ruleState(rules []string, logMark, lockDigest, digest string) (current, nflog string) {
+	all := strings.Join(rules, "\n")
+	nflog = "off: no server is reading knocks, protected ports stay closed"
+	if strings.Contains(all, logMark) {
+		nflog = "on"
+	}
+	switch {
+	case strings.Contains(all, lockDigest):
+		return locked, nflog
+	case !strings.Contains(all, digest):
+		return "differs from the config (the server updates it at start or reload)", nflog
+	}
+	return "current", nflog
+}
+
+// iptablesKind is the Kind of IPTables.
+type iptablesKind struct{}
+
+func (iptablesKind) Name() string         { return ModeIPTables }
+func (iptablesKind) Render(p Plan) string { return p.Render() }
+func (iptablesKind) Where() string        { return "chain " + Chain }
+
+func (iptablesKind) Open() (Backend, error) {
+	k, err := NewIPTables()
+	if err != nil {
+		return nil, err // a nil *IPTables must not become a non-nil Backend
+	}
+	return k, nil
+}
+
+func (iptablesKind) Probe() ([]string, error) {
+	k, err := NewIPTables()
+	if err != nil {
+		return nil, err
+	}
+	found := []string{"iptables and ip6tables found"}
+	n, installed, err := k.Probe()
+	if err != nil {
+		return found, err
+	}
+	return append(found, fmt.Sprintf("ipset over netlink: %d sets, otpknock's installed: %v", n, installed)), nil
+}
+
+func (iptablesKind) Removed() string {
+	return fmt.Sprintf("Removed the %s chain, its INPUT jump and the sets %s and %s.", Chain, Set4, Set6)
+}
+
+func (iptablesKind) StatusText(st Status, p Plan) string {
+	var b strings.Builder
+	if !st.Installed {
+		fmt.Fprintf(&b, "Not installed: no %s chain (otpknockd server installs it).\n", Chain)
+		return b.String()
+	}
+	current, nflog := ruleState(st.Rules4, "NFLOG", p.Lock().Digest(), p.Digest())
+	fmt.Fprintf(&b, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", Chain, len(st.Rules4), len(st.Rules6), current, nflog)
+	for _, r := range st.Rules4 {
+		fmt.Fprintf(&b, "  %s\n", r)
+	}
+	if len(st.Forward4)+len(st.Forward6) > 0 {
+		fmt.Fprintf(&b, "Chain %s (services forwarded to containers): %d IPv4 and %d IPv6 rules.\n", ForwardChain, len(st.Forward4), len(st.Forward6))
+		for _, r := range st.Forward4 {
+			fmt.Fprintf(&b, "  %s\n", r)
+		}
+	}
+	fmt.Fprintf(&b, "Sets %s, %s: %d grants.\n", Set4, Set6, len(st.Grants))
+	return b.String()
+}
+
+// nftKind is the Kind of NFT.
+type nftKind struct{}
+
+func (nftKind) Name() string         { return ModeNFTables }
+func (nftKind) Render(p Plan) string { return p.RenderNFT() }
+func (nftKind) Where() string        { return "table inet " + NFTTable }
+
+func (nftKind) Open() (Backend, error) {
+	n, err := NewNFT()
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (nftKind) Probe() ([]string, error) {
+	n, err := NewNFT()
+	if err != nil {
+		return nil, err
+	}
+	tables, installed, err := n.Probe()
+	if err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("nftables over netlink, %d tables, otpknock's installed: %v", tables, installed)}, nil
+}
+
+func (nftKind) Removed() string {
+	return fmt.Sprintf("Removed table inet %s with its chains and sets (grants and the pre-filter's).", NFTTable)
+}
+
+func (nftKind) StatusText(st Status, p Plan) string {
+	var b strings.Builder
+	if !st.Installed {
+		fmt.Fprintf(&b, "Not installed: no table inet %s (otpknockd server installs it).\n", NFTTable)
+		return b.String()
+	}
+	current, nflog := ruleState(st.Rules4, " log group ", p.Lock().NFTDigest(), p.NFTDigest())
+	fmt.Fprintf(&b, "Table inet %s: %d rules for IPv4 and IPv6, %s; knock logging %s.\n", NFTTable, len(st.Rules4), current, nflog)
+	for _, r := range st.Rules4 {
+		fmt.Fprintf(&b, "  %s\n", r)
+	}
+	fmt.Fprintf(&b, "Sets %s, %s: %d grants.\n", NFTSet4, NFTSet6, len(st.Grants))
+	return b.String()
+}
