@@ -10,6 +10,7 @@ import (
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/spf13/cobra"
 )
@@ -36,6 +37,9 @@ type Env struct {
 	// (user add warns before guarding one); nil means the kernel's
 	// tables (/proc/net on Linux).
 	Listening func() (map[derive.Knock]bool, error)
+	// Fleet is the store fleet and audit --fleet use; nil connects to
+	// the config's NATS servers.
+	Fleet fleet.Store
 }
 
 // Name is the server program's name.
@@ -70,6 +74,8 @@ firewall table. The client's commands are otpknock's.`,
 			{Name: "user", New: func() *cobra.Command { return newUserCmd(env) }},
 			{Name: "server", New: func() *cobra.Command { return newServerCmd(env) }},
 			{Name: "firewall", New: func() *cobra.Command { return newFirewallCmd(env) }},
+			{Name: "fleet", New: func() *cobra.Command { return newFleetCmd(env) }},
+			{Name: "audit", New: func() *cobra.Command { return newAuditCmd(env) }},
 		},
 		Other: "otpknock", Role: "client",
 		OtherCommands: []string{"import", "show", "profiles", "send", "connect", "tui"},
@@ -87,6 +93,10 @@ func summary(name string) string {
 		return "Run the knock server: watch knocks, open services for their senders"
 	case "firewall":
 		return "Show, lock or remove the server's firewall table or chain, sets and grants"
+	case "fleet":
+		return "Enroll, list and remove a fleet's users for every member; list members"
+	case "audit":
+		return "Print the audit log of grants and refusals, or the fleet's, and follow it"
 	}
 	return ""
 }
