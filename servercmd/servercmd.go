@@ -68,7 +68,10 @@ otpknockd is the server: otpknockd init writes its config, otpknockd
 user add|list|show|qr|remove manages the users and prints the URI or QR
 code each imports with the client (otpknock import), otpknockd server
 runs it, and otpknockd firewall status|lock|remove shows or changes its
-firewall table. The client's commands are otpknock's.`,
+firewall table. In a fleet (the config's fleet section), otpknockd fleet
+user add|list|remove enrolls users once for every member, and otpknockd
+audit follows the grants and refusals. The client's commands are
+otpknock's.`,
 		Commands: []cli.Command{
 			{Name: "init", New: func() *cobra.Command { return newInitCmd(env) }},
 			{Name: "user", New: func() *cobra.Command { return newUserCmd(env) }},
