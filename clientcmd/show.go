@@ -89,7 +89,11 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
-	ks, err := derive.Sequence(p.Secret, p.ServerID, p.Params, step, src)
+	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's key for its default host
+	if err != nil {
+		return usage(err)
+	}
+	ks, err := derive.Sequence(secret, serverID, p.Params, step, src)
 	if err != nil {
 		return usage(err)
 	}
@@ -119,7 +123,11 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
-	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
+	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's key for its default host
+	if err != nil {
+		return usage(err)
+	}
+	pd, err := derive.NewPacket(secret, serverID, p.Params)
 	if err != nil {
 		return usage(err)
 	}
