@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # command:package pairs the tests, the demo and make package-check use.
-wanted=(python3:python3 ip:iproute2 iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm)
+wanted=(python3:python3 ip:iproute2 iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm nats-server:nats-server)
 
 missing=()
 for pair in "${wanted[@]}"; do
