@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/provision"
+	"github.com/otpknock/otpknock/sender"
+)
+
+// The pool: three members behind a load balancer that DNATs the pool's
+// address to a member chosen at random for each new flow (nftables
+// numgen random), and a NATS server with JetStream beside them.
+//
+//	client 198.18.4.2 ── lb 198.18.4.254 | 198.18.3.254 ── bridge ── m1 198.18.3.1
+//	                      DNAT 198.18.5.1 -> random member             ├─ m2 198.18.3.2
+//	                                                                   ├─ m3 198.18.3.3
+//	                                                                   └─ nats 198.18.3.100
+var (
+	poolVIP    = netip.MustParseAddr("198.18.5.1")
+	poolClient = netip.MustParseAddr("198.18.4.2")
+	poolNATS   = "198.18.3.100:4222"
+)
+
+const poolUsers = 20
+
+type poolWorld struct {
+	t       *testing.T
+	p       *netnstest.Pair // Cmd, MustRun, Do, Listen on any namespace
+	lb, cli string
+	nats    string
+	members []string // namespaces m1..m3
+	addrs   []netip.Addr
+	dir     string
+	store   string // the client's profiles
+	logs    []*netnstest.Buffer
+	procs   []*exec.Cmd
+}
+
+var poolSeq atomic.Int32
+
+func (w *poolWorld) ns(role string) string {
+	return fmt.Sprintf("otpk-%d-f%d-%s", os.Getpid(), poolSeq.Load(), role)
+}
+
+// link joins namespaces a and b with a veth pair an/bn, both up.
+func (w *poolWorld) link(a, an, b, bn string) {
+	w.t.Helper()
+	if out, err := exec.Command("ip", "link", "add", an, "netns", a, "type", "veth", "peer", "name", bn, "netns", b).CombinedOutput(); err != nil {
+		w.t.Fatalf("veth %s-%s: %v\n%s", an, bn, err, out)
+	}
+	w.p.MustRun(w.t, a, "ip", "link", "set", an, "up")
+	w.p.MustRun(w.t, b, "ip", "link", "set", bn, "up")
+}
+
+func newPoolWorld(t *testing.T) *poolWorld {
+	netnstest.Require(t, "nft", "nats-server")
+	poolSeq.Add(1)
+	w := &poolWorld{t: t, p: &netnstest.Pair{}, dir: t.TempDir()}
+	w.lb, w.cli, w.nats = w.ns("lb"), w.ns("cli"), w.ns("nats")
+	w.store = filepath.Join(w.dir, "client", "client.yaml")
+	for i := range 3 {
+		w.members = append(w.members, w.ns(fmt.Sprintf("m%d", i+1)))
+		w.addrs = append(w.addrs, netip.MustParseAddr(fmt.Sprintf("198.18.3.%d", i+1)))
+	}
+	for _, ns := range append([]string{w.lb, w.cli, w.nats}, w.members...) {
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("netns %s: %v\n%s", ns, err, out)
+		}
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		w.p.MustRun(t, ns, "ip", "link", "set", "lo", "up")
+	}
+	w.link(w.cli, "veth0", w.lb, "cli")
+	w.p.MustRun(t, w.cli, "ip", "addr", "add", poolClient.String()+"/24", "dev", "veth0")
+	w.p.MustRun(t, w.cli, "ip", "route", "add", "default", "via", "198.18.4.254")
+	w.p.MustRun(t, w.lb, "ip", "addr", "add", "198.18.4.254/24", "dev", "cli")
+	w.p.MustRun(t, w.lb, "ip", "link", "add", "pool", "type", "bridge")
+	w.p.MustRun(t, w.lb, "ip", "link", "set", "pool", "up")
+	w.p.MustRun(t, w.lb, "ip", "addr", "add", "198.18.3.254/24", "dev", "pool")
+	hosts := append(append([]string{}, w.members...), w.nats)
+	for i, ns := range hosts {
+		port := fmt.Sprintf("p%d", i)
+		w.link(ns, "veth0", w.lb, port)
+		w.p.MustRun(t, w.lb, "ip", "link", "set", port, "master", "pool")
+		addr := "198.18.3.100/24"
+		if i < 3 {
+			addr = w.addrs[i].String() + "/24"
+		}
+		w.p.MustRun(t, ns, "ip", "addr", "add", addr, "dev", "veth0")
+		w.p.MustRun(t, ns, "ip", "route", "add", "default", "via", "198.18.3.254")
+	}
+	w.p.MustRun(t, w.lb, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	rules := fmt.Sprintf(`table ip lb {
+  chain pre {
+    type nat hook prerouting priority -100;
+    ip daddr %s dnat to numgen random mod 3 map { 0 : %s, 1 : %s, 2 : %s }
+  }
+}
+`, poolVIP, w.addrs[0], w.addrs[1], w.addrs[2])
+	cmd := w.p.Cmd(w.lb, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		for _, c := range w.procs {
+			if c.ProcessState == nil {
+				c.Process.Kill()
+				c.Wait()
+			}
+		}
+	})
+	return w
+}
+
+// start runs a long-lived command in ns, its output in a buffer.
+func (w *poolWorld) start(ns string, args ...string) *netnstest.Buffer {
+	w.t.Helper()
+	log := &netnstest.Buffer{}
+	c := w.p.Cmd(ns, args...)
+	c.Stdout, c.Stderr = log, log
+	if err := c.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.procs = append(w.procs, c)
+	return log
+}
+
+func waitText(t *testing.T, log *netnstest.Buffer, s string, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); !strings.Contains(log.String(), s); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("never logged %q:\n%s", s, log)
+		}
+	}
+}
+
+// startNATS runs Debian's nats-server with JetStream in its namespace.
+func (w *poolWorld) startNATS() {
+	conf := filepath.Join(w.dir, "nats.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listen: %q\njetstream { store_dir: %q }\n", poolNATS, filepath.Join(w.dir, "js"))), 0o600)
+	log := w.start(w.nats, "nats-server", "-c", conf)
+	waitText(w.t, log, "Server is ready", 10*time.Second)
+}
+
+// memberConfig writes member i's config: identity the pool's address,
+// the fleet on the pool's NATS, nftables.
+func (w *poolWorld) memberConfig(i int, adminKey string) string {
+	w.t.Helper()
+	dir := filepath.Join(w.dir, fmt.Sprintf("m%d", i+1))
+	cfg := filepath.Join(dir, "config.yaml")
+	w.p.MustRun(w.t, w.members[i], bins.Server, "init", "-c", cfg, "--server-id", fmt.Sprintf("m%d", i+1), "--host", poolVIP.String(),
+		"--state-file", filepath.Join(dir, "state", "state.json"))
+	data, _ := os.ReadFile(cfg)
+	data = []byte(strings.Replace(string(data), "firewall: auto", "firewall: nftables", 1))
+	data = append(data, fmt.Sprintf("fleet:\n  id: acme\n  servers: [nats://%s]\n  insecure: true\n  %s\n", poolNATS, adminKey)...)
+	os.WriteFile(cfg, data, 0o600)
+	return cfg
+}
+
+// dial reports whether a TCP connection from the client to dst:port
+// succeeds.
+func (w *poolWorld) dial(dst netip.Addr, port uint16) bool {
+	var err error
+	w.p.Do(w.t, w.cli, func() {
+		var c net.Conn
+		if c, err = (&net.Dialer{Timeout: 300 * time.Millisecond}).Dial("tcp", netip.AddrPortFrom(dst, port).String()); err == nil {
+			c.Close()
+		}
+	})
+	return err == nil
+}
+
+func (w *poolWorld) client(stdin string, args ...string) string {
+	w.t.Helper()
+	c := w.p.Cmd(w.cli, append([]string{bins.Client}, args...)...)
+	c.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
+	c.Stdin = strings.NewReader(stdin)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("otpknock %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestPoolBehindLoadBalancer: 20 packet knocks to the pool's address,
+// each landing on a random member, each followed by a connect that
+// lands on a random member: 20/20 open, and every member holds every
+// grant. The same packet re-sent to the other members after its grant
+// opens nothing new and is logged as a replay.
+func TestPoolBehindLoadBalancer(t *testing.T) {
+	w := newPoolWorld(t)
+	w.startNATS()
+	adminKey := filepath.Join(w.dir, "admin", "admin.key")
+	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", adminKey))
+	var cfgs []string
+	for i := range w.members {
+		cfgs = append(cfgs, w.memberConfig(i, line))
+		for u := range poolUsers + 1 {
+			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
+		}
+		w.logs = append(w.logs, w.start(w.members[i], bins.Server, "server", "-c", cfgs[i]))
+		waitText(t, w.logs[i], "msg=started", 10*time.Second)
+	}
+	admin := func(args ...string) string {
+		return w.p.MustRun(t, w.lb, append([]string{bins.Server, "fleet", "--config", cfgs[0], "--admin-key", adminKey,
+			"--enrollments", filepath.Join(w.dir, "admin", "enrollments")}, args...)...)
+	}
+	if out := admin("members"); strings.Count(out, poolVIP.String()) != 3 {
+		t.Fatalf("fleet members: want 3 with identity %s:\n%s", poolVIP, out)
+	}
+	var accts []provision.Account
+	for u := range poolUsers + 1 {
+		out := admin("user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u), "--knock", "packet", "--no-qr")
+		uri := regexp.MustCompile(`otpauth://\S+`).FindString(out)
+		acct, err := provision.ParseURI(uri)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		accts = append(accts, acct)
+		w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
+	}
+	for i := range w.members {
+		waitText(t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, poolUsers+1), 5*time.Second)
+	}
+
+	opened := 0
+	for u := range poolUsers {
+		port := uint16(2300 + u)
+		if w.dial(poolVIP, port) {
+			t.Fatalf("u%d's port %d open before its knock", u, port)
+		}
+		out := w.client("", "send", fmt.Sprintf("u%d", u))
+		if !strings.Contains(out, "fleet profile u") {
+			t.Errorf("send does not say which fleet profile it used:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if w.dial(poolVIP, port) {
+			opened++
+		}
+	}
+	t.Logf("knocks through the load balancer: %d/%d open", opened, poolUsers)
+	if opened != poolUsers {
+		t.Errorf("opened %d/%d through the load balancer", opened, poolUsers)
+	}
+	held := 0
+	for i, a := range w.addrs {
+		for u := range poolUsers {
+			if w.dial(a, uint16(2300+u)) {
+				held++
+			} else {
+				t.Errorf("member m%d does not hold u%d's grant", i+1, u)
+			}
+		}
+	}
+	t.Logf("grants held: %d/%d (every member, every knock)", held, 3*poolUsers)
+	var landed []string
+	pool := 0
+	for i := range w.members {
+		landed = append(landed, fmt.Sprintf("m%d %d", i+1, strings.Count(w.logs[i].String(), "msg=grant ")))
+		pool += strings.Count(w.logs[i].String(), `msg="pool grant"`)
+	}
+	t.Logf("knocks granted first by: %s; pool grants applied: %d", strings.Join(landed, ", "), pool)
+	if pool != 2*poolUsers {
+		t.Errorf("pool grants applied: %d, want %d (each grant on the two other members)", pool, 2*poolUsers)
+	}
+
+	// The same packet to each member in turn: m1 grants, m2 and m3 refuse it.
+	r := accts[poolUsers]
+	key, id, err := r.KeyFor(poolVIP.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, err := derive.NewPacket(key, id, r.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := derive.Step(time.Now(), r.Params.Period)
+	nonce := make([]byte, derive.NonceSize)
+	rand.Read(nonce)
+	payload, err := pd.Seal(nil, step, nonce, derive.Claim{Addrs: []netip.Addr{poolClient}}, netip.Addr{}, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, err := pd.Knock(step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := fmt.Sprintf("msg=grant src=%s user=u%d", poolClient, poolUsers)
+	for i, a := range w.addrs {
+		w.p.Do(t, w.cli, func() {
+			if _, err := (&sender.Portable{}).WritePayload(context.Background(), a, el, payload); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if i == 0 {
+			waitText(t, w.logs[0], grant, 3*time.Second)
+			continue
+		}
+		waitText(t, w.logs[i], fmt.Sprintf("msg=replay src=%s user=u%d", poolClient, poolUsers), 3*time.Second)
+		if strings.Contains(w.logs[i].String(), grant) {
+			t.Errorf("member m%d granted the re-sent packet:\n%s", i+1, w.logs[i])
+		}
+	}
+}
