@@ -200,7 +200,8 @@ func (w *poolWorld) client(stdin string, args ...string) string {
 // each landing on a random member, each followed by a connect that
 // lands on a random member: 20/20 open, and every member holds every
 // grant. The same packet re-sent to the other members after its grant
-// opens nothing new and is logged as a replay.
+// opens nothing new and is logged as a replay. A user removed from the
+// admin host is refused by every member 2 s later.
 func TestPoolBehindLoadBalancer(t *testing.T) {
 	w := newPoolWorld(t)
 	w.startNATS()
@@ -279,16 +280,56 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 	}
 
 	// The same packet to each member in turn: m1 grants, m2 and m3 refuse it.
-	r := accts[poolUsers]
-	key, id, err := r.KeyFor(poolVIP.String())
+	step := derive.Step(time.Now(), accts[0].Params.Period)
+	el, payload := sealFor(t, accts[poolUsers], step)
+	grant := fmt.Sprintf("msg=grant src=%s user=u%d", poolClient, poolUsers)
+	for i, a := range w.addrs {
+		w.sendPayload(a, el, payload)
+		if i == 0 {
+			waitText(t, w.logs[0], grant, 3*time.Second)
+			continue
+		}
+		waitText(t, w.logs[i], fmt.Sprintf("msg=replay src=%s user=u%d", poolClient, poolUsers), 3*time.Second)
+		if strings.Contains(w.logs[i].String(), grant) {
+			t.Errorf("member m%d granted the re-sent packet:\n%s", i+1, w.logs[i])
+		}
+	}
+
+	// user remove from the admin host: 2 s later every member refuses
+	// the user's knock in a fresh step, and still grants another user's.
+	admin("user", "remove", "u19")
+	time.Sleep(2 * time.Second)
+	next := derive.Step(time.Now(), accts[0].Params.Period) + 1 // inside the window, used by nobody
+	// A member that still knew u19 would log its knock of step next: a
+	// grant, a replay, or a pool grant. None may.
+	seen := fmt.Sprintf("user=u19 step=%d", next)
+	for _, a := range w.addrs {
+		el, payload := sealFor(t, accts[19], next)
+		w.sendPayload(a, el, payload)
+	}
+	el, payload = sealFor(t, accts[18], next) // the control: a user still enrolled
+	w.sendPayload(w.addrs[0], el, payload)
+	waitText(t, w.logs[0], fmt.Sprintf("msg=grant src=%s user=u18 step=%d", poolClient, next), 3*time.Second)
+	time.Sleep(200 * time.Millisecond) // the members' handling of u19's packets, sent before the control
+	for i := range w.members {
+		if strings.Contains(w.logs[i].String(), seen) {
+			t.Errorf("member m%d still knows u19 2 s after its removal:\n%s", i+1, w.logs[i])
+		}
+	}
+}
+
+// sealFor seals acct's packet knock to the pool for step, claiming the
+// client's address: the element it goes to and the payload.
+func sealFor(t *testing.T, acct provision.Account, step uint64) (derive.Knock, []byte) {
+	t.Helper()
+	key, id, err := acct.KeyFor(poolVIP.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd, err := derive.NewPacket(key, id, r.Params)
+	pd, err := derive.NewPacket(key, id, acct.Params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := derive.Step(time.Now(), r.Params.Period)
 	nonce := make([]byte, derive.NonceSize)
 	rand.Read(nonce)
 	payload, err := pd.Seal(nil, step, nonce, derive.Claim{Addrs: []netip.Addr{poolClient}}, netip.Addr{}, 80)
@@ -299,20 +340,14 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := fmt.Sprintf("msg=grant src=%s user=u%d", poolClient, poolUsers)
-	for i, a := range w.addrs {
-		w.p.Do(t, w.cli, func() {
-			if _, err := (&sender.Portable{}).WritePayload(context.Background(), a, el, payload); err != nil {
-				t.Fatal(err)
-			}
-		})
-		if i == 0 {
-			waitText(t, w.logs[0], grant, 3*time.Second)
-			continue
+	return el, payload
+}
+
+func (w *poolWorld) sendPayload(dst netip.Addr, el derive.Knock, payload []byte) {
+	w.t.Helper()
+	w.p.Do(w.t, w.cli, func() {
+		if _, err := (&sender.Portable{}).WritePayload(context.Background(), dst, el, payload); err != nil {
+			w.t.Fatal(err)
 		}
-		waitText(t, w.logs[i], fmt.Sprintf("msg=replay src=%s user=u%d", poolClient, poolUsers), 3*time.Second)
-		if strings.Contains(w.logs[i].String(), grant) {
-			t.Errorf("member m%d granted the re-sent packet:\n%s", i+1, w.logs[i])
-		}
-	}
+	})
 }
