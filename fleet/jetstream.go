@@ -312,6 +312,12 @@ func subscribe[T any](ctx context.Context, nc *nats.Conn, subject string, fn fun
 	if err != nil {
 		return fmt.Errorf("fleet: subscribing to %s: %w", subject, err)
 	}
+	// The server knows the subscription once a flush returns: what is
+	// published after subscribe returns reaches it.
+	if err := nc.FlushTimeout(2 * time.Second); err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("fleet: subscribing to %s: %w", subject, err)
+	}
 	context.AfterFunc(ctx, func() { _ = sub.Unsubscribe() })
 	return nil
 }

@@ -93,12 +93,18 @@ func (m *Member) connect(ctx context.Context) error {
 	if err := m.refresh(c); err != nil {
 		return err
 	}
-	if err := m.store.WatchRecords(ctx, func() { m.refreshLogged(ctx) }); err != nil {
+	// The watch and the subscription last as long as ctx, unless this
+	// attempt fails: then a later one makes its own.
+	live, stop := context.WithCancel(ctx)
+	if err := m.store.WatchRecords(live, func() { m.refreshLogged(ctx) }); err != nil {
+		stop()
 		return err
 	}
-	if err := m.store.SubscribeGrants(ctx, m.cfg.Identity, m.peerGrant); err != nil {
+	if err := m.store.SubscribeGrants(live, m.cfg.Identity, m.peerGrant); err != nil {
+		stop()
 		return err
 	}
+	context.AfterFunc(ctx, stop)
 	m.mu.Lock()
 	m.online = true
 	m.mu.Unlock()
@@ -109,6 +115,7 @@ func (m *Member) connect(ctx context.Context) error {
 func (m *Member) retry(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	lost := false // the connection was down at the last tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -119,10 +126,14 @@ func (m *Member) retry(ctx context.Context) {
 		online := m.online
 		m.mu.Unlock()
 		if online {
-			if !m.store.Connected() {
-				continue // the connection reconnects by itself; the watch survives it
+			up := m.store.Connected()
+			if up && lost {
+				m.refreshLogged(ctx) // catch up on what changed while it was down
+				m.cfg.Log.Info("fleet reachable again: users caught up")
+			} else if !up && !lost {
+				m.cfg.Log.Warn("fleet unreachable: pool fan-out and pool-wide replay refusal are down", "fleet_unavailable", m.cfg.Unavailable.String())
 			}
-			m.refreshLogged(ctx) // catch up on what changed while it was down
+			lost = !up // the connection reconnects by itself; the watch survives it
 			continue
 		}
 		if err := m.connect(ctx); err == nil {

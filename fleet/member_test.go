@@ -26,6 +26,19 @@ type testMember struct {
 	key    fleet.KeyPair
 }
 
+// lockedWriter writes to w under mu: the member logs from its own
+// goroutines while the test reads.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func (tm *testMember) userNames() []string {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
@@ -36,7 +49,7 @@ func join(t *testing.T, ctx context.Context, s fleet.Store, admin fleet.KeyPair,
 	t.Helper()
 	tm := &testMember{key: keyPair(t)}
 	cfg := fleet.MemberConfig{Name: name, Identity: identity, Key: tm.key, Admin: admin.Public, CacheFile: cache, Unavailable: u,
-		Log: slog.New(slog.NewTextHandler(&tm.log, nil)),
+		Log: slog.New(slog.NewTextHandler(lockedWriter{&tm.mu, &tm.log}, nil)),
 		OnUsers: func(us []fleet.UserKey) {
 			tm.mu.Lock()
 			tm.users = nil
@@ -203,4 +216,29 @@ func TestPeerGrants(t *testing.T) {
 	if g := b.grants[0]; g.Member != "a" || g.Identity != "vpn" || g.User != "alice" {
 		t.Errorf("b got %+v, want a's grant of alice on vpn", g)
 	}
+}
+
+// TestMemberSaysWhenUnreachable: a member whose store goes away says
+// that pool fan-out and replay refusal are down, and when it is back
+// that it caught up.
+func TestMemberSaysWhenUnreachable(t *testing.T) {
+	s := fleettest.NewMemory()
+	m, err := join(t, t.Context(), s, keyPair(t), "m1", "vpn", "", fleet.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := func(what string) func() bool {
+		return func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return strings.Contains(m.log.String(), what)
+		}
+	}
+	s.SetDown(true)
+	eventually(t, 3*time.Second, "the member says the fleet is unreachable", logged("pool fan-out and pool-wide replay refusal are down"))
+	if m.Connected() {
+		t.Error("Connected while the store is down")
+	}
+	s.SetDown(false)
+	eventually(t, 3*time.Second, "the member says it caught up", logged("users caught up"))
 }

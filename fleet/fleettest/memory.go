@@ -3,6 +3,7 @@ package fleettest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -20,9 +21,10 @@ type Memory struct {
 	records  map[string]fleet.Record // user\x00member
 	members  map[string]fleet.MemberInfo
 	used     map[string]bool
-	watchers []func()
-	grants   []grantSub
-	events   []func(fleet.Event)
+	nextID   int
+	watchers map[int]func()
+	grants   map[int]grantSub
+	events   map[int]func(fleet.Event)
 	// Published counts grants published, per identity.
 	Published map[string]int
 }
@@ -38,7 +40,8 @@ var errDown = fmt.Errorf("fleettest: store unreachable")
 // NewMemory returns an empty, reachable store.
 func NewMemory() *Memory {
 	return &Memory{records: map[string]fleet.Record{}, members: map[string]fleet.MemberInfo{},
-		used: map[string]bool{}, Published: map[string]int{}}
+		used: map[string]bool{}, Published: map[string]int{},
+		watchers: map[int]func(){}, grants: map[int]grantSub{}, events: map[int]func(fleet.Event){}}
 }
 
 // SetDown makes the store unreachable (true) or reachable again.
@@ -90,7 +93,7 @@ func (s *Memory) DeleteUser(_ context.Context, user string) error {
 
 // notify unlocks s and calls the watchers.
 func (s *Memory) notify() {
-	ws := slices.Clone(s.watchers)
+	ws := slices.Collect(maps.Values(s.watchers))
 	s.mu.Unlock()
 	for _, w := range ws {
 		w()
@@ -110,14 +113,26 @@ func (s *Memory) Records(context.Context) ([]fleet.Record, error) {
 	return out, nil
 }
 
-// WatchRecords registers changed (for the store's life).
-func (s *Memory) WatchRecords(_ context.Context, changed func()) error {
+// WatchRecords registers changed until ctx ends.
+func (s *Memory) WatchRecords(ctx context.Context, changed func()) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	s.watchers = append(s.watchers, changed)
+	register(s, ctx, s.watchers, changed)
 	return nil
+}
+
+// register adds v to m under a new id until ctx ends. s.mu is held.
+func register[V any](s *Memory, ctx context.Context, m map[int]V, v V) {
+	s.nextID++
+	id := s.nextID
+	m[id] = v
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		delete(m, id)
+		s.mu.Unlock()
+	})
 }
 
 // PutMember registers m.
@@ -177,13 +192,13 @@ func (s *Memory) PublishGrant(_ context.Context, g fleet.Grant) error {
 	return nil
 }
 
-// SubscribeGrants registers fn for identity's grants.
-func (s *Memory) SubscribeGrants(_ context.Context, identity string, fn func(fleet.Grant)) error {
+// SubscribeGrants registers fn for identity's grants until ctx ends.
+func (s *Memory) SubscribeGrants(ctx context.Context, identity string, fn func(fleet.Grant)) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	s.grants = append(s.grants, grantSub{identity, fn})
+	register(s, ctx, s.grants, grantSub{identity, fn})
 	return nil
 }
 
@@ -192,7 +207,7 @@ func (s *Memory) PublishEvent(_ context.Context, e fleet.Event) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
-	fns := slices.Clone(s.events)
+	fns := slices.Collect(maps.Values(s.events))
 	s.mu.Unlock()
 	for _, fn := range fns {
 		fn(e)
@@ -200,13 +215,13 @@ func (s *Memory) PublishEvent(_ context.Context, e fleet.Event) error {
 	return nil
 }
 
-// SubscribeEvents registers fn for every event.
-func (s *Memory) SubscribeEvents(_ context.Context, fn func(fleet.Event)) error {
+// SubscribeEvents registers fn for every event until ctx ends.
+func (s *Memory) SubscribeEvents(ctx context.Context, fn func(fleet.Event)) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	s.events = append(s.events, fn)
+	register(s, ctx, s.events, fn)
 	return nil
 }
 
