@@ -71,8 +71,9 @@ bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, p
 bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 120 and 10,120 users (as root)
 	bench/flood.sh $${EXTRA:-0 10000}
 
-bench-fleet: ## grant fan-out through NATS to a pool of three members: fan-out p50/p99 over 200 grants
-	$(GO) test ./fleet -run '^$$' -bench Fanout -benchtime 200x
+bench-fleet: deps ## grant fan-out in a pool of three: through in-process NATS (200 grants), then to the kernel sets of members in namespaces (as root)
+	$(GO) test ./fleet -run '^$$' -bench Fanout -benchtime 200x | grep 'fan-out'
+	OTPKNOCK_REQUIRE_INTEGRATION=1 $(GO) test ./e2e -count=1 -run TestPoolBehindLoadBalancer -v | grep -E 'fan-out|open|held|^(ok|FAIL)'
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -278,6 +279,7 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 	if pool != 2*poolUsers {
 		t.Errorf("pool grants applied: %d, want %d (each grant on the two other members)", pool, 2*poolUsers)
 	}
+	w.logFanout()
 
 	// The same packet to each member in turn: m1 grants, m2 and m3 refuse it.
 	step := derive.Step(time.Now(), accts[0].Params.Period)
@@ -350,4 +352,28 @@ func (w *poolWorld) sendPayload(dst netip.Addr, el derive.Knock, payload []byte)
 			w.t.Fatal(err)
 		}
 	})
+}
+
+var fanoutRE = regexp.MustCompile(`msg="pool grant" .* fanout=(\S+)`)
+
+// logFanout prints the fan-out latencies the members logged, from the
+// granting member's grant to the other member's kernel set (nftables):
+// "fan-out p50 N ms p99 N ms".
+func (w *poolWorld) logFanout() {
+	var lat []time.Duration
+	for _, l := range w.logs {
+		for _, m := range fanoutRE.FindAllStringSubmatch(l.String(), -1) {
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				lat = append(lat, d)
+			}
+		}
+	}
+	if len(lat) == 0 {
+		w.t.Error("no fan-out latency logged")
+		return
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	w.t.Logf("fan-out p50 %.2f ms p99 %.2f ms (%d pool grants, nats-server and nftables in namespaces)",
+		ms(lat[len(lat)/2]), ms(lat[min(len(lat)-1, len(lat)*99/100)]), len(lat))
 }
