@@ -33,8 +33,10 @@ import (
 var (
 	poolVIP    = netip.MustParseAddr("198.18.5.1")
 	poolClient = netip.MustParseAddr("198.18.4.2")
-	poolNATS   = "198.18.3.100:4222"
 )
+
+// natsAddr is NATS node k's address (198.18.3.100 + k).
+func natsAddr(k int) string { return fmt.Sprintf("198.18.3.%d", 100+k) }
 
 const poolUsers = 20
 
@@ -42,7 +44,7 @@ type poolWorld struct {
 	t       *testing.T
 	p       *netnstest.Pair // Cmd, MustRun, Do, Listen on any namespace
 	lb, cli string
-	nats    string
+	nats    []string // namespaces of the NATS nodes
 	members []string // namespaces m1..m3
 	addrs   []netip.Addr
 	dir     string
@@ -67,17 +69,20 @@ func (w *poolWorld) link(a, an, b, bn string) {
 	w.p.MustRun(w.t, b, "ip", "link", "set", bn, "up")
 }
 
-func newPoolWorld(t *testing.T) *poolWorld {
+func newPoolWorld(t *testing.T, natsNodes int) *poolWorld {
 	netnstest.Require(t, "nft", "nats-server")
 	poolSeq.Add(1)
 	w := &poolWorld{t: t, p: &netnstest.Pair{}, dir: t.TempDir()}
-	w.lb, w.cli, w.nats = w.ns("lb"), w.ns("cli"), w.ns("nats")
+	w.lb, w.cli = w.ns("lb"), w.ns("cli")
+	for k := range natsNodes {
+		w.nats = append(w.nats, w.ns(fmt.Sprintf("nats%d", k+1)))
+	}
 	w.store = filepath.Join(w.dir, "client", "client.yaml")
 	for i := range 3 {
 		w.members = append(w.members, w.ns(fmt.Sprintf("m%d", i+1)))
 		w.addrs = append(w.addrs, netip.MustParseAddr(fmt.Sprintf("198.18.3.%d", i+1)))
 	}
-	for _, ns := range append([]string{w.lb, w.cli, w.nats}, w.members...) {
+	for _, ns := range append(append([]string{w.lb, w.cli}, w.nats...), w.members...) {
 		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 			t.Fatalf("netns %s: %v\n%s", ns, err, out)
 		}
@@ -91,31 +96,20 @@ func newPoolWorld(t *testing.T) *poolWorld {
 	w.p.MustRun(t, w.lb, "ip", "link", "add", "pool", "type", "bridge")
 	w.p.MustRun(t, w.lb, "ip", "link", "set", "pool", "up")
 	w.p.MustRun(t, w.lb, "ip", "addr", "add", "198.18.3.254/24", "dev", "pool")
-	hosts := append(append([]string{}, w.members...), w.nats)
+	hosts := append(append([]string{}, w.members...), w.nats...)
 	for i, ns := range hosts {
 		port := fmt.Sprintf("p%d", i)
 		w.link(ns, "veth0", w.lb, port)
 		w.p.MustRun(t, w.lb, "ip", "link", "set", port, "master", "pool")
-		addr := "198.18.3.100/24"
-		if i < 3 {
-			addr = w.addrs[i].String() + "/24"
+		addr := w.addrs[min(i, 2)].String() + "/24"
+		if i >= 3 {
+			addr = natsAddr(i-3) + "/24"
 		}
 		w.p.MustRun(t, ns, "ip", "addr", "add", addr, "dev", "veth0")
 		w.p.MustRun(t, ns, "ip", "route", "add", "default", "via", "198.18.3.254")
 	}
 	w.p.MustRun(t, w.lb, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	rules := fmt.Sprintf(`table ip lb {
-  chain pre {
-    type nat hook prerouting priority -100;
-    ip daddr %s dnat to numgen random mod 3 map { 0 : %s, 1 : %s, 2 : %s }
-  }
-}
-`, poolVIP, w.addrs[0], w.addrs[1], w.addrs[2])
-	cmd := w.p.Cmd(w.lb, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(rules)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft: %v\n%s", err, out)
-	}
+	w.balance(w.addrs...)
 	t.Cleanup(func() {
 		for _, c := range w.procs {
 			if c.ProcessState == nil {
@@ -127,8 +121,37 @@ func newPoolWorld(t *testing.T) *poolWorld {
 	return w
 }
 
+// balance has the load balancer spread new flows to the pool's address
+// over backends, at random (nftables numgen random).
+func (w *poolWorld) balance(backends ...netip.Addr) {
+	w.t.Helper()
+	var m []string
+	for i, b := range backends {
+		m = append(m, fmt.Sprintf("%d : %s", i, b))
+	}
+	rules := fmt.Sprintf(`table ip lb {
+  chain pre {
+    type nat hook prerouting priority -100;
+    ip daddr %s dnat to numgen random mod %d map { %s }
+  }
+}
+`, poolVIP, len(backends), strings.Join(m, ", "))
+	w.p.Cmd(w.lb, "nft", "delete", "table", "ip", "lb").Run() // absent the first time
+	cmd := w.p.Cmd(w.lb, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		w.t.Fatalf("nft: %v\n%s", err, out)
+	}
+}
+
 // start runs a long-lived command in ns, its output in a buffer.
 func (w *poolWorld) start(ns string, args ...string) *netnstest.Buffer {
+	w.t.Helper()
+	_, log := w.startCmd(ns, args...)
+	return log
+}
+
+func (w *poolWorld) startCmd(ns string, args ...string) (*exec.Cmd, *netnstest.Buffer) {
 	w.t.Helper()
 	log := &netnstest.Buffer{}
 	c := w.p.Cmd(ns, args...)
@@ -137,7 +160,7 @@ func (w *poolWorld) start(ns string, args ...string) *netnstest.Buffer {
 		w.t.Fatal(err)
 	}
 	w.procs = append(w.procs, c)
-	return log
+	return c, log
 }
 
 func waitText(t *testing.T, log *netnstest.Buffer, s string, d time.Duration) {
@@ -149,12 +172,39 @@ func waitText(t *testing.T, log *netnstest.Buffer, s string, d time.Duration) {
 	}
 }
 
-// startNATS runs Debian's nats-server with JetStream in its namespace.
+// startNATS runs Debian's nats-server with JetStream on each NATS node,
+// clustered when there are several.
 func (w *poolWorld) startNATS() {
-	conf := filepath.Join(w.dir, "nats.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listen: %q\njetstream { store_dir: %q }\n", poolNATS, filepath.Join(w.dir, "js"))), 0o600)
-	log := w.start(w.nats, "nats-server", "-c", conf)
+	for k := range w.nats {
+		w.startNATSNode(k)
+	}
+}
+
+// startNATSNode starts node k (again, after a stop: its store stays).
+func (w *poolWorld) startNATSNode(k int) (*exec.Cmd, *netnstest.Buffer) {
+	w.t.Helper()
+	conf := filepath.Join(w.dir, fmt.Sprintf("nats%d.conf", k+1))
+	text := fmt.Sprintf("server_name: n%d\nlisten: \"%s:4222\"\njetstream { store_dir: %q }\n", k+1, natsAddr(k), filepath.Join(w.dir, fmt.Sprintf("js%d", k+1)))
+	if len(w.nats) > 1 {
+		var routes []string
+		for j := range w.nats {
+			routes = append(routes, fmt.Sprintf("nats-route://%s:6222", natsAddr(j)))
+		}
+		text += fmt.Sprintf("cluster { name: otpknock, listen: \"%s:6222\", routes: [%s] }\n", natsAddr(k), strings.Join(routes, ", "))
+	}
+	os.WriteFile(conf, []byte(text), 0o600)
+	c, log := w.startCmd(w.nats[k], "nats-server", "-c", conf)
 	waitText(w.t, log, "Server is ready", 10*time.Second)
+	return c, log
+}
+
+// servers is the NATS URL list of the members' configs.
+func (w *poolWorld) servers() string {
+	var us []string
+	for k := range w.nats {
+		us = append(us, fmt.Sprintf("nats://%s:4222", natsAddr(k)))
+	}
+	return strings.Join(us, ", ")
 }
 
 // memberConfig writes member i's config: identity the pool's address,
@@ -167,7 +217,7 @@ func (w *poolWorld) memberConfig(i int, adminKey string) string {
 		"--state-file", filepath.Join(dir, "state", "state.json"))
 	data, _ := os.ReadFile(cfg)
 	data = []byte(strings.Replace(string(data), "firewall: auto", "firewall: nftables", 1))
-	data = append(data, fmt.Sprintf("fleet:\n  id: acme\n  servers: [nats://%s]\n  insecure: true\n  %s\n", poolNATS, adminKey)...)
+	data = append(data, fmt.Sprintf("fleet:\n  id: acme\n  servers: [%s]\n  replicas: %d\n  insecure: true\n  %s\n", w.servers(), len(w.nats), adminKey)...)
 	os.WriteFile(cfg, data, 0o600)
 	return cfg
 }
@@ -204,7 +254,7 @@ func (w *poolWorld) client(stdin string, args ...string) string {
 // opens nothing new and is logged as a replay. A user removed from the
 // admin host is refused by every member 2 s later.
 func TestPoolBehindLoadBalancer(t *testing.T) {
-	w := newPoolWorld(t)
+	w := newPoolWorld(t, 1)
 	w.startNATS()
 	adminKey := filepath.Join(w.dir, "admin", "admin.key")
 	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", adminKey))
