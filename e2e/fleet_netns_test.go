@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,16 +42,20 @@ func natsAddr(k int) string { return fmt.Sprintf("198.18.3.%d", 100+k) }
 const poolUsers = 20
 
 type poolWorld struct {
-	t       *testing.T
-	p       *netnstest.Pair // Cmd, MustRun, Do, Listen on any namespace
-	lb, cli string
-	nats    []string // namespaces of the NATS nodes
-	members []string // namespaces m1..m3
-	addrs   []netip.Addr
-	dir     string
-	store   string // the client's profiles
-	logs    []*netnstest.Buffer
-	procs   []*exec.Cmd
+	t           *testing.T
+	p           *netnstest.Pair // Cmd, MustRun, Do, Listen on any namespace
+	lb, cli     string
+	nats        []string // namespaces of the NATS nodes
+	members     []string // namespaces m1..m3
+	addrs       []netip.Addr
+	dir         string
+	store       string   // the client's profiles
+	cfgs        []string // the members' configs
+	memberProcs []*exec.Cmd
+	adminKey    string
+	accts       []provision.Account // the enrolled users, u0 on
+	logs        []*netnstest.Buffer
+	procs       []*exec.Cmd
 }
 
 var poolSeq atomic.Int32
@@ -175,8 +180,24 @@ func waitText(t *testing.T, log *netnstest.Buffer, s string, d time.Duration) {
 // startNATS runs Debian's nats-server with JetStream on each NATS node,
 // clustered when there are several.
 func (w *poolWorld) startNATS() {
+	var logs []*netnstest.Buffer
 	for k := range w.nats {
-		w.startNATSNode(k)
+		_, log := w.startNATSNode(k)
+		logs = append(logs, log)
+	}
+	if len(logs) == 1 {
+		return
+	}
+	// JetStream answers once the cluster has a metadata leader.
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for _, l := range logs {
+			if strings.Contains(l.String(), "new metadata leader") || strings.Contains(l.String(), "JetStream cluster new meta leader") {
+				return
+			}
+		}
+		if time.Now().After(end) {
+			w.t.Fatalf("the NATS cluster elected no JetStream leader:\n%s", logs[0])
+		}
 	}
 }
 
@@ -225,10 +246,17 @@ func (w *poolWorld) memberConfig(i int, adminKey string) string {
 // dial reports whether a TCP connection from the client to dst:port
 // succeeds.
 func (w *poolWorld) dial(dst netip.Addr, port uint16) bool {
+	return w.dialWithin(dst, port, 300*time.Millisecond)
+}
+
+// dialWithin is dial with a timeout: past a second the kernel resends
+// the SYN once, on the same flow (the same member), as a connecting
+// program's does.
+func (w *poolWorld) dialWithin(dst netip.Addr, port uint16, timeout time.Duration) bool {
 	var err error
 	w.p.Do(w.t, w.cli, func() {
 		var c net.Conn
-		if c, err = (&net.Dialer{Timeout: 300 * time.Millisecond}).Dial("tcp", netip.AddrPortFrom(dst, port).String()); err == nil {
+		if c, err = (&net.Dialer{Timeout: timeout}).Dial("tcp", netip.AddrPortFrom(dst, port).String()); err == nil {
 			c.Close()
 		}
 	})
@@ -256,54 +284,10 @@ func (w *poolWorld) client(stdin string, args ...string) string {
 func TestPoolBehindLoadBalancer(t *testing.T) {
 	w := newPoolWorld(t, 1)
 	w.startNATS()
-	adminKey := filepath.Join(w.dir, "admin", "admin.key")
-	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", adminKey))
-	var cfgs []string
-	for i := range w.members {
-		cfgs = append(cfgs, w.memberConfig(i, line))
-		for u := range poolUsers + 1 {
-			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
-		}
-		w.logs = append(w.logs, w.start(w.members[i], bins.Server, "server", "-c", cfgs[i]))
-		waitText(t, w.logs[i], "msg=started", 10*time.Second)
-	}
-	admin := func(args ...string) string {
-		return w.p.MustRun(t, w.lb, append([]string{bins.Server, "fleet", "--config", cfgs[0], "--admin-key", adminKey,
-			"--enrollments", filepath.Join(w.dir, "admin", "enrollments")}, args...)...)
-	}
-	if out := admin("members"); strings.Count(out, poolVIP.String()) != 3 {
-		t.Fatalf("fleet members: want 3 with identity %s:\n%s", poolVIP, out)
-	}
-	var accts []provision.Account
-	for u := range poolUsers + 1 {
-		out := admin("user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u), "--knock", "packet", "--no-qr")
-		uri := regexp.MustCompile(`otpauth://\S+`).FindString(out)
-		acct, err := provision.ParseURI(uri)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		accts = append(accts, acct)
-		w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
-	}
-	for i := range w.members {
-		waitText(t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, poolUsers+1), 5*time.Second)
-	}
+	w.startPool(poolUsers + 1)
+	accts := w.accts
 
-	opened := 0
-	for u := range poolUsers {
-		port := uint16(2300 + u)
-		if w.dial(poolVIP, port) {
-			t.Fatalf("u%d's port %d open before its knock", u, port)
-		}
-		out := w.client("", "send", fmt.Sprintf("u%d", u))
-		if !strings.Contains(out, "fleet profile u") {
-			t.Errorf("send does not say which fleet profile it used:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if w.dial(poolVIP, port) {
-			opened++
-		}
-	}
+	opened := w.knockAll(poolUsers, 300*time.Millisecond)
 	t.Logf("knocks through the load balancer: %d/%d open", opened, poolUsers)
 	if opened != poolUsers {
 		t.Errorf("opened %d/%d through the load balancer", opened, poolUsers)
@@ -349,7 +333,7 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 
 	// user remove from the admin host: 2 s later every member refuses
 	// the user's knock in a fresh step, and still grants another user's.
-	admin("user", "remove", "u19")
+	w.admin("user", "remove", "u19")
 	time.Sleep(2 * time.Second)
 	next := derive.Step(time.Now(), accts[0].Params.Period) + 1 // inside the window, used by nobody
 	// A member that still knew u19 would log its knock of step next: a
@@ -368,6 +352,81 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 			t.Errorf("member m%d still knows u19 2 s after its removal:\n%s", i+1, w.logs[i])
 		}
 	}
+}
+
+// startPool starts the members (each serving ports 2300 on), has the
+// admin host enroll users u0..u{n-1} (packet knocks, u opens 2300+u),
+// imports them into the client, and waits until every member holds
+// them.
+func (w *poolWorld) startPool(n int) {
+	t := w.t
+	t.Helper()
+	w.adminKey = filepath.Join(w.dir, "admin", "admin.key")
+	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", w.adminKey))
+	for i := range w.members {
+		w.cfgs = append(w.cfgs, w.memberConfig(i, line))
+		for u := range n + 1 {
+			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
+		}
+		c, log := w.startCmd(w.members[i], bins.Server, "server", "-c", w.cfgs[i])
+		w.memberProcs = append(w.memberProcs, c)
+		w.logs = append(w.logs, log)
+		waitText(t, w.logs[i], "msg=started", 20*time.Second)
+	}
+	if out := w.admin("members"); strings.Count(out, poolVIP.String()) != 3 {
+		t.Fatalf("fleet members: want 3 with identity %s:\n%s", poolVIP, out)
+	}
+	for u := range n {
+		w.enroll(u)
+	}
+	for i := range w.members {
+		waitText(t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, n), 5*time.Second)
+	}
+}
+
+// admin runs otpknockd fleet on the admin host (the load balancer's
+// namespace, which reaches NATS).
+func (w *poolWorld) admin(args ...string) string {
+	w.t.Helper()
+	return w.p.MustRun(w.t, w.lb, append([]string{bins.Server, "fleet", "--config", w.cfgs[0], "--admin-key", w.adminKey,
+		"--enrollments", filepath.Join(w.dir, "admin", "enrollments")}, args...)...)
+}
+
+// enroll adds user u (packet knocks, tcp/2300+u) and imports it into the
+// client as profile u<u>.
+func (w *poolWorld) enroll(u int) {
+	w.t.Helper()
+	out := w.admin("user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u), "--knock", "packet", "--no-qr")
+	uri := regexp.MustCompile(`otpauth://\S+`).FindString(out)
+	acct, err := provision.ParseURI(uri)
+	if err != nil {
+		w.t.Fatalf("%v\n%s", err, out)
+	}
+	w.accts = append(w.accts, acct)
+	w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
+}
+
+// knockAll knocks u0..u{n-1} through the load balancer, each followed,
+// 100 ms later, by a connect through it that waits up to connect, and
+// returns how many opened.
+func (w *poolWorld) knockAll(n int, connect time.Duration) int {
+	w.t.Helper()
+	opened := 0
+	for u := range n {
+		port := uint16(2300 + u)
+		if w.dial(poolVIP, port) {
+			w.t.Fatalf("u%d's port %d open before its knock", u, port)
+		}
+		out := w.client("", "send", fmt.Sprintf("u%d", u))
+		if !strings.Contains(out, "fleet profile u") {
+			w.t.Errorf("send does not say which fleet profile it used:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if w.dialWithin(poolVIP, port, connect) {
+			opened++
+		}
+	}
+	return opened
 }
 
 // sealFor seals acct's packet knock to the pool for step, claiming the
@@ -426,4 +485,43 @@ func (w *poolWorld) logFanout() {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	w.t.Logf("fan-out p50 %.2f ms p99 %.2f ms (%d pool grants, nats-server and nftables in namespaces)",
 		ms(lat[len(lat)/2]), ms(lat[min(len(lat)-1, len(lat)*99/100)]), len(lat))
+}
+
+// TestPoolFailover: the pool on a 3-node NATS cluster (JetStream
+// replicas 3). With one member and one NATS node stopped (the load
+// balancer sending to the two members left), 20 knocks still open 20/20;
+// a user enrolled meanwhile reaches the stopped member when it comes
+// back with its NATS node.
+func TestPoolFailover(t *testing.T) {
+	w := newPoolWorld(t, 3)
+	w.startNATS()
+	w.startPool(poolUsers)
+
+	w.memberProcs[2].Process.Signal(syscall.SIGTERM)
+	w.memberProcs[2].Wait()
+	nats3 := w.procs[2] // the NATS nodes started first
+	nats3.Process.Kill()
+	nats3.Wait()
+	w.balance(w.addrs[0], w.addrs[1])
+	// While JetStream elects new leaders (seconds), the first knock waits
+	// for the store's timeout and the members grant locally: its connect
+	// may need the SYN the kernel resends after a second.
+	opened := w.knockAll(poolUsers, 1500*time.Millisecond)
+	t.Logf("with m3 and NATS node 3 stopped: %d/%d open", opened, poolUsers)
+	if opened != poolUsers {
+		t.Errorf("opened %d/%d with a member and a NATS node down\nm1:\n%s\nm2:\n%s", opened, poolUsers, w.logs[0], w.logs[1])
+	}
+	w.enroll(poolUsers) // while m3 is down: sealed for it all the same
+
+	w.startNATSNode(2)
+	c, log := w.startCmd(w.members[2], bins.Server, "server", "-c", w.cfgs[2])
+	w.memberProcs[2], w.logs[2] = c, log
+	waitText(t, log, fmt.Sprintf(`msg="fleet: joined" fleet=acme member=m3 identity=%s users=%d`, poolVIP, poolUsers+1), 20*time.Second)
+	w.balance(w.addrs...)
+	u := poolUsers
+	out := w.client("", "send", fmt.Sprintf("u%d", u))
+	time.Sleep(100 * time.Millisecond)
+	if !w.dial(w.addrs[2], uint16(2300+u)) {
+		t.Errorf("m3 does not hold the grant of u%d, enrolled while it was down:\n%s\n%s", u, out, log)
+	}
 }

@@ -36,8 +36,9 @@ type MemberConfig struct {
 	OnUsers func([]UserKey)
 	OnGrant func(Grant)
 	// Timeout bounds each call to the store on the packet path; 0 is
-	// 500 ms.
-	Timeout time.Duration
+	// 250 ms. Backoff is how long UseStep then leaves the store alone;
+	// 0 is 2 s.
+	Timeout, Backoff time.Duration
 }
 
 // MemberStats counts what a member did with the store.
@@ -59,6 +60,7 @@ type Member struct {
 	online  bool // watching the store
 
 	sent, failed, peer, storeErr, local atomic.Uint64
+	backoff                             atomic.Int64 // UseStep skips the store until then (Unix ns)
 }
 
 // Join starts a membership: it registers the member, reads its records
@@ -67,7 +69,10 @@ type Member struct {
 // until ctx ends.
 func Join(ctx context.Context, store Store, cfg MemberConfig) (*Member, error) {
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 500 * time.Millisecond
+		cfg.Timeout = 250 * time.Millisecond
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 2 * time.Second
 	}
 	m := &Member{store: store, cfg: cfg, out: make(chan Grant, 1024), onGrant: cfg.OnGrant}
 	if err := m.connect(ctx); err != nil {
@@ -261,7 +266,14 @@ func (m *Member) Connected() bool {
 // first, ErrUsed when another member (or this one) was. When the store
 // does not answer, Local grants (nil, counted) and Refuse returns
 // ErrUnavailable.
+//
+// UseStep runs on the packet path: after a failure it does not ask the
+// store again for Backoff (a JetStream leader election takes seconds),
+// so a failing store costs one Timeout, not one per knock.
 func (m *Member) UseStep(user string, step uint64) error {
+	if until := m.backoff.Load(); until != 0 && time.Now().UnixNano() < until {
+		return m.unavailable(errors.New("the store failed less than a backoff ago"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timeout)
 	defer cancel()
 	err := m.store.UseStep(ctx, m.cfg.Identity, user, step)
@@ -269,6 +281,13 @@ func (m *Member) UseStep(user string, step uint64) error {
 		return err
 	}
 	m.storeErr.Add(1)
+	m.backoff.Store(time.Now().Add(m.cfg.Backoff).UnixNano())
+	return m.unavailable(err)
+}
+
+// unavailable is what a knock meets without the store: nil (a local
+// grant, counted) or ErrUnavailable.
+func (m *Member) unavailable(err error) error {
 	if m.cfg.Unavailable == Refuse {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

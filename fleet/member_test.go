@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -241,4 +242,37 @@ func TestMemberSaysWhenUnreachable(t *testing.T) {
 	}
 	s.SetDown(false)
 	eventually(t, 3*time.Second, "the member says it caught up", logged("users caught up"))
+}
+
+// TestUseStepBackoff: after the store fails, UseStep leaves it alone for
+// the backoff (local grants, no wait on the packet path), then asks it
+// again.
+func TestUseStepBackoff(t *testing.T) {
+	s := fleettest.NewMemory()
+	m, err := fleet.Join(t.Context(), s, fleet.MemberConfig{Name: "m1", Identity: "vpn", Key: keyPair(t),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Backoff: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetDown(true)
+	if err := m.UseStep("alice", 1); err != nil {
+		t.Fatalf("store down: %v, want a local grant", err)
+	}
+	s.SetDown(false)
+	if err := m.UseStep("alice", 2); err != nil {
+		t.Fatalf("in the backoff: %v, want a local grant", err)
+	}
+	if err := s.UseStep(t.Context(), "vpn", "alice", 2); err != nil {
+		t.Errorf("step 2 reached the store during the backoff (%v): it should not have been asked", err)
+	}
+	if st := m.Stats(); st.LocalGrants != 2 || st.StoreErrors != 1 {
+		t.Errorf("stats %+v, want 2 local grants and 1 store error", st)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if err := m.UseStep("alice", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseStep(t.Context(), "vpn", "alice", 3); !errors.Is(err, fleet.ErrUsed) {
+		t.Errorf("after the backoff: the store has not recorded step 3 (%v)", err)
+	}
 }
