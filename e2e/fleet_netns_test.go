@@ -149,13 +149,7 @@ func (w *poolWorld) balance(backends ...netip.Addr) {
 	}
 }
 
-// start runs a long-lived command in ns, its output in a buffer.
-func (w *poolWorld) start(ns string, args ...string) *netnstest.Buffer {
-	w.t.Helper()
-	_, log := w.startCmd(ns, args...)
-	return log
-}
-
+// startCmd runs a long-lived command in ns, its output in a buffer.
 func (w *poolWorld) startCmd(ns string, args ...string) (*exec.Cmd, *netnstest.Buffer) {
 	w.t.Helper()
 	log := &netnstest.Buffer{}
