@@ -20,7 +20,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood bench-fleet fuzz demo vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood bench-fleet fuzz demo demo-fleet vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,9 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 
 demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
+
+demo-fleet: deps build ## a pool of three servers behind a random load balancer on NATS JetStream, in network namespaces: one enrollment, a knock opening on every member
+	scripts/demo-fleet.sh $(BIN)
 
 dist: ## release archives for linux, darwin, windows, freebsd on amd64 and arm64, with SHA256SUMS, in dist/
 	packaging/dist.sh $(VERSION) dist
