@@ -205,8 +205,12 @@ func concat(parts ...[]string) []string {
 func (m Model) current(p profile.Profile) ([]derive.Knock, time.Duration, error) {
 	now := m.deps.Clock.Now()
 	step, left := derive.Step(now, p.Params.Period), derive.Left(now, p.Params.Period)
+	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's member key for its host
+	if err != nil {
+		return nil, 0, err
+	}
 	if p.Knock == derive.ModePacket {
-		pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
+		pd, err := derive.NewPacket(secret, serverID, p.Params)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -216,7 +220,7 @@ func (m Model) current(p profile.Profile) ([]derive.Knock, time.Duration, error)
 	if p.BindSource {
 		return nil, 0, fmt.Errorf("source-bound: the sequence depends on your address; press enter to knock")
 	}
-	seq, err := derive.Sequence(p.Secret, p.ServerID, p.Params, step, netip.Addr{})
+	seq, err := derive.Sequence(secret, serverID, p.Params, step, netip.Addr{})
 	return seq, left, err
 }
 
