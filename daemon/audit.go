@@ -83,9 +83,9 @@ func (d *Daemon) audit(ev matcher.Event) {
 	if d.fleet == nil {
 		return
 	}
-	if ev.Kind == matcher.Grant {
+	if key, ok := d.fleet.keyOf(ev.User); ok && ev.Kind == matcher.Grant {
 		d.fleet.member.Publish(fleet.Grant{User: ev.User, Step: ev.Step, Addrs: slices.Clone(ev.Addrs), Open: e.Services,
-			Timeout: d.cfg.OpenTimeout, Sent: now})
+			Timeout: d.cfg.OpenTimeout, Sent: now}, key)
 	}
 	d.fleet.member.Audit(e)
 }

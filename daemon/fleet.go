@@ -34,6 +34,7 @@ type fleetLink struct {
 	lat        latencies
 	peerFailed atomic.Uint64
 	applied    atomic.Uint64
+	rejected   atomic.Uint64 // pool grants not applied: forged, stale or replayed
 }
 
 // fleetKey is a fleet user's member key and the identity it derives for.
@@ -220,23 +221,54 @@ func (d *Daemon) fleetUsersChanged() {
 	d.log.Info("fleet: users applied", "users", len(g.cfg.Users))
 }
 
-// peerGrant applies a grant another member of the pool made: the same
-// services for the same addresses, and the step used here too.
+// keyOf returns the member key of a fleet user (not one a local user
+// of the same name shadows).
+func (fl *fleetLink) keyOf(user string) ([]byte, bool) {
+	if fl == nil {
+		return nil, false
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.base != nil {
+		if _, local := fl.base.User(user); local {
+			return nil, false
+		}
+	}
+	for _, k := range fl.users {
+		if k.User == user {
+			return k.Key, true
+		}
+	}
+	return nil, false
+}
+
+// peerGrant applies a grant another member of the pool made, if it is a
+// pool member's (its MAC is right under the user's member key), fresh
+// (its step inside the window) and new here (a later step than the
+// user's last): the user's services, from its own record, for the
+// grant's addresses, and the step used here too. A grant that fails any
+// check is counted and logged, and opens nothing.
 func (d *Daemon) peerGrant(g fleet.Grant) {
+	key, ok := d.fleet.keyOf(g.User)
+	if !ok || !fleet.VerifyGrant(g, key) {
+		d.fleet.rejected.Add(1)
+		d.log.Warn("fleet: a pool grant that no pool member made, ignored", "member", g.Member, "user", g.User)
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if why := d.stalePeerGrant(g); why != "" {
+		d.fleet.rejected.Add(1)
+		d.log.Warn("fleet: a pool grant refused", "member", g.Member, "user", g.User, "step", g.Step, "reason", why)
+		return
+	}
+	u, _ := d.cfg.User(g.User)
 	var errs []error
-	for _, s := range g.Open {
-		svc, err := derive.ParseService(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	for _, svc := range u.Open {
 		for _, a := range g.Addrs {
-			if !a.IsValid() {
-				continue
+			if a.IsValid() {
+				errs = append(errs, d.fw.Grant(a, svc, d.cfg.OpenTimeout))
 			}
-			errs = append(errs, d.fw.Grant(a, svc, g.Timeout))
 		}
 	}
 	d.m.MarkUsed(map[string]uint64{g.User: g.Step})
@@ -249,16 +281,23 @@ func (d *Daemon) peerGrant(g fleet.Grant) {
 	d.fleet.applied.Add(1)
 	d.fleet.lat.add(lat)
 	d.log.Info("pool grant", "member", g.Member, "user", g.User, "step", g.Step, "addrs", addrList(g.Addrs),
-		"ports", joinStrings(g.Open), "fanout", lat.String())
+		"ports", derive.Knocks(u.Open).String(), "fanout", lat.String())
 }
 
-func joinStrings(s []string) string {
-	if len(s) == 0 {
-		return "-"
+// stalePeerGrant says why a signed pool grant must not open anything: a
+// step outside the window (a grant recorded and sent again later), or
+// one not after the user's last used step here. d.mu is held.
+func (d *Daemon) stalePeerGrant(g fleet.Grant) string {
+	now := derive.Step(d.clock.Now(), d.cfg.Params.Period)
+	w := uint64(d.cfg.Skew) + 1
+	if g.Step+w < now || g.Step > now+w {
+		return "step outside the window"
 	}
-	out := s[0]
-	for _, x := range s[1:] {
-		out += "," + x
+	if last, ok := d.m.Used()[g.User]; ok && g.Step <= last {
+		return "step already used here"
 	}
-	return out
+	if _, ok := d.cfg.User(g.User); !ok {
+		return "no such user here"
+	}
+	return ""
 }

@@ -64,6 +64,7 @@ func (m *Metrics) fleet(d *Daemon) {
 		stat(func() uint64 { return fl.member.Stats().LocalGrants }))
 	m.counterFunc("otpknock_fleet_pool_grants_total", "Grants of other pool members applied here.", stat(fl.applied.Load))
 	m.counterFunc("otpknock_fleet_pool_grant_failures_total", "Grants of other pool members that the firewall refused here.", stat(fl.peerFailed.Load))
+	m.counterFunc("otpknock_fleet_pool_grants_rejected_total", "Pool grants not applied: not signed by a pool member, outside the window, or for a step already used here.", stat(fl.rejected.Load))
 	m.gaugeFunc("otpknock_fleet_fanout_p50_seconds", "Median fan-out latency, from the granting member to this member's firewall, over the last 1000 pool grants.",
 		func() float64 { return fl.lat.quantile(0.5) })
 	m.gaugeFunc("otpknock_fleet_fanout_p99_seconds", "99th percentile of the same.",

@@ -143,6 +143,14 @@ func TestPool(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	var captured []fleet.Grant // what a NATS user could record and send again
+	if err := store.SubscribeGrants(t.Context(), poolIdentity, func(g fleet.Grant) {
+		mu.Lock()
+		captured = append(captured, g)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
 	client := netip.MustParseAddr("198.18.0.2")
 	pool[0].knock(t, client, seq)
 	want := "grant 198.18.0.2 tcp/22 30s"
@@ -174,6 +182,26 @@ func TestPool(t *testing.T) {
 		t.Errorf("audit events (-want +got):\n%s", diff)
 	}
 	mu.Unlock()
+
+	// With NATS credentials alone: a forged grant (no member key) and the
+	// recorded grant sent again open nothing.
+	mu.Lock()
+	replayed := captured[0]
+	mu.Unlock()
+	forged := fleet.SignGrant(fleet.Grant{Identity: poolIdentity, Member: "m1", User: "dave", Step: 60000000,
+		Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.66")}, Open: []string{"tcp/22"}, Timeout: time.Hour, Sent: now}, make([]byte, 32))
+	fwBefore := pool[1].fw.String()
+	for _, g := range []fleet.Grant{forged, replayed} {
+		if err := store.PublishGrant(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pool[1].fw.String(); got != fwBefore {
+		t.Errorf("m2's firewall changed after a forged and a replayed grant:\n%s\nwas:\n%s", got, fwBefore)
+	}
+	if m := pool[1].scrape(t, "/metrics"); !strings.Contains(m, "otpknock_fleet_pool_grants_rejected_total 2") {
+		t.Errorf("m2 did not count 2 rejected pool grants:\n%s", m)
+	}
 
 	if err := store.DeleteUser(t.Context(), "dave"); err != nil {
 		t.Fatal(err)

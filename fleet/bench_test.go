@@ -50,7 +50,7 @@ func BenchmarkFanout(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		start := time.Now()
-		first.Publish(fleet.Grant{User: "alice", Step: uint64(i), Open: []string{"tcp/22"}, Sent: start})
+		first.Publish(fleet.Grant{User: "alice", Step: uint64(i), Open: []string{"tcp/22"}, Sent: start}, make([]byte, 32))
 		select {
 		case at := <-arrived:
 			lat = append(lat, at.Sub(start))

@@ -295,10 +295,12 @@ func (m *Member) unavailable(err error) error {
 	return nil
 }
 
-// Publish queues g for the other members of the pool; it never blocks
-// (a full queue counts a failure).
-func (m *Member) Publish(g Grant) {
+// Publish queues g, signed with the user's member key (SignGrant), for
+// the other members of the pool; it never blocks (a full queue counts a
+// failure).
+func (m *Member) Publish(g Grant, key []byte) {
 	g.Identity, g.Member = m.cfg.Identity, m.cfg.Name
+	g = SignGrant(g, key)
 	select {
 	case m.out <- g:
 	default:

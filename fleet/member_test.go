@@ -201,7 +201,7 @@ func TestPeerGrants(t *testing.T) {
 	a, _ := join(t, t.Context(), dial(t, srv, "a"), admin, "a", "vpn", "", fleet.Local)
 	b, _ := join(t, t.Context(), dial(t, srv, "b"), admin, "b", "vpn", "", fleet.Local)
 	c, _ := join(t, t.Context(), dial(t, srv, "c"), admin, "c", "bastion", "", fleet.Local)
-	a.Publish(fleet.Grant{User: "alice", Step: 9, Open: []string{"tcp/22"}, Sent: time.Now()})
+	a.Publish(fleet.Grant{User: "alice", Step: 9, Open: []string{"tcp/22"}, Sent: time.Now()}, make([]byte, 32))
 	eventually(t, 2*time.Second, "b applied a's grant", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.grants) == 1 })
 	time.Sleep(100 * time.Millisecond)
 	for name, m := range map[string]*testMember{"a (the sender)": a, "c (another pool)": c} {

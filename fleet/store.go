@@ -68,6 +68,7 @@ type Grant struct {
 	Open     []string      `json:"open"` // "tcp/22"
 	Timeout  time.Duration `json:"timeout"`
 	Sent     time.Time     `json:"sent"`
+	MAC      []byte        `json:"mac"` // SignGrant: HMAC-SHA256 under the user's member key
 }
 
 // Event is one audit event: a grant or a refusal.
