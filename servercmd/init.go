@@ -40,8 +40,8 @@ explanation. An existing file is never overwritten.`,
 			}
 			fmt.Fprintf(env.Stdout, "Wrote %s (server_id %s, %.0f bits per sequence).\n", c.Path, c.ServerID, c.Params.Bits())
 			printOwnership(env, c, svc)
-			fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with 1 user (minimum %d); these parameters keep the minimum up to %.0f users (add knocks for more).\n",
-				c.Params.EffectiveBits(1, 2*c.Skew+1, matcher.DefaultStrayTolerance), derive.MinBits, daemon.MaxUsers(c))
+			fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with 1 user (minimum %d); these parameters keep the minimum up to %s (add knocks for more).\n",
+				c.Params.EffectiveBits(1, 2*c.Skew+1, matcher.DefaultStrayTolerance), derive.MinBits, count(daemon.MaxUsers(c), "user"))
 			if c.Host == "" {
 				fmt.Fprintf(env.Stdout, "Set host: in it (or pass --host to user add) before provisioning users.\n")
 			}

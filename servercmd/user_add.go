@@ -141,6 +141,9 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkStrength(e.Config); err != nil {
+		return nil, err
+	}
 	a := &userAddPlan{old: cfg, edit: e}
 	if a.secret, err = provision.GenerateSecret(f.secretSize); err != nil {
 		return nil, err

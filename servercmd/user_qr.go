@@ -51,6 +51,9 @@ func userQR(env *Env, path, name string, f userQRFlags) error {
 	if !ok {
 		return cli.UsageErrorf("no user %q in %s", name, cfg.Path)
 	}
+	if err := checkStrength(cfg); err != nil {
+		return cli.Usage(err)
+	}
 	host, err := knockHost(f.host, cfg.Host, cfg.Path)
 	if err != nil {
 		return cli.Usage(err)
