@@ -89,7 +89,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	cfg := a.edit.Config
 	u, _ := cfg.User(name)
 	printUser(env.Stdout, cfg, u, a.uri, f)
-	warnListening(env, u.Open)
+	warnListening(env, unguarded(a.old, u.Open))
 	noticeServer(env, cfg, f.noReload)
 	return nil
 }
@@ -160,6 +160,24 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 		}
 	}
 	return a, nil
+}
+
+// unguarded returns the services of open that no user of cfg opens:
+// the ones otpknock does not guard yet.
+func unguarded(cfg *config.Config, open []derive.Knock) []derive.Knock {
+	guarded := map[derive.Knock]bool{}
+	for _, u := range cfg.Users {
+		for _, k := range u.Open {
+			guarded[k] = true
+		}
+	}
+	var out []derive.Knock
+	for _, k := range open {
+		if !guarded[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // knockHost returns the host a user knocks: --host, else the config's.
