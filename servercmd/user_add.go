@@ -3,7 +3,6 @@ package servercmd
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -88,7 +87,7 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	}
 	cfg := a.edit.Config
 	u, _ := cfg.User(name)
-	printUser(env.Stdout, cfg, u, a.uri, f)
+	printUser(env, cfg, u, a.uri, f)
 	warnListening(env, unguarded(a.old, u.Open))
 	noticeServer(env, cfg, f.noReload)
 	return nil
@@ -271,22 +270,28 @@ func checkOutFile(flag, path string) error {
 	return nil
 }
 
-func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+func printUser(env *Env, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+	w := env.Stdout
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, cli.KnockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
 	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	printURI(w, uri, f.qrPNG, f.noQR)
+	printURI(env, uri, f.qrPNG, f.noQR)
 }
 
 // printURI prints where the QR code PNG went, the provisioning URI, its
-// QR code unless noQR, and how the client imports it.
-func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
+// QR code unless noQR, and how the client imports it. The QR code is
+// drawn on a terminal that allows colors (qr.Output); elsewhere one line
+// says how to get the PNG, unless --qr-png wrote it already.
+func printURI(env *Env, uri, qrPNG string, noQR bool) {
+	w := env.Stdout
 	if qrPNG != "" {
 		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
 	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
-	if !noQR {
+	o := env.qrOutput()
+	colors := o.Refusal(qr.TerminalQR{}) == "" // a terminal with colors, whatever its width
+	if !noQR && (colors || qrPNG == "") {
 		fmt.Fprintln(w)
-		qr.WriteQR(w, uri, qr.TerminalColumns(w))
+		qr.WriteQR(w, uri, o)
 	}
 	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
 }
