@@ -178,9 +178,9 @@ func TestProvisioningRoundTrip(t *testing.T) {
 	if !strings.Contains(users, "alice") || !strings.Contains(users, "ok (256 bits)") {
 		t.Errorf("user list:\n%s", users)
 	}
-	h.mustRun("", "user", "remove", "bob", "-c", cfg)
+	h.mustRun("", "user", "remove", "bob", "-c", cfg, "--yes")
 	if _, err := os.Stat(h.path("etc/secrets/bob.key")); !os.IsNotExist(err) {
-		t.Errorf("bob's secret survived user remove: %v", err)
+		t.Errorf("bob's secret stayed in place after user remove: %v", err)
 	}
 }
 

@@ -67,7 +67,7 @@ func TestUserChangeReloadsServer(t *testing.T) {
 					calls = append(calls, fmt.Sprintf("kill -HUP %d", pid))
 					return nil
 				}
-				args := []string{"user", cmd, "alice", "-c", cfgPath}
+				args := []string{"user", cmd, "alice", "-c", cfgPath, "--yes"}
 				if cmd == "add" {
 					args = []string{"user", cmd, "bob", "-c", cfgPath, "--no-qr"}
 				}
