@@ -242,8 +242,8 @@ func checkOutsideRange(cfg *config.Config, open []string) error {
 			return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: no user is provisioned yet, so add %d to exclude in %s (nobody's knocks change) and run this again",
 				o, r, k.Port, cfg.Path)
 		}
-		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision all %d users again (otpknockd user qr NAME)",
-			o, r, r, k.Port, cfg.Path, len(cfg.Users))
+		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision the %s again (otpknockd user qr NAME)",
+			o, r, r, k.Port, cfg.Path, count(float64(len(cfg.Users)), "user"))
 	}
 	return nil
 }

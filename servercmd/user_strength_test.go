@@ -71,3 +71,23 @@ func TestProvisioningRefusesWeakConfig(t *testing.T) {
 		t.Errorf("a refused user qr wrote its PNG")
 	}
 }
+
+// TestCountsInTheSingular: one user is "1 user", in user list's refusal
+// and in user add's advice on a service inside the knock range.
+func TestCountsInTheSingular(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.path("config.yaml")
+	h.mustRun("", "init", "-c", cfg, "--server-id", "gw1", "--host", "198.18.0.1")
+	h.mustRun("", "user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload")
+	_, _, err := h.run("", "user", "add", "bob", "-c", cfg, "--no-qr", "--no-reload", "--open", "tcp/30000")
+	if want := "provision the 1 user again"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("user add in the range: %v, want %q", err, want)
+	}
+	if err := os.Remove(h.path("secrets/alice.key")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = h.run("", "user", "list", "-c", cfg)
+	if want := "1 of 1 user has no usable secret (alice)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("user list: %v, want %q", err, want)
+	}
+}
