@@ -2,6 +2,7 @@ package servercmd
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/config"
@@ -63,8 +64,12 @@ explanation. An existing file is never overwritten.`,
 // otpknock.
 func printOwnership(env *Env, c *config.Config, svc *config.Account) {
 	if svc == nil {
-		fmt.Fprintf(env.Stdout, "Ownership: %s is readable by its owner only (mode 0600): no group %s here. A server run as another user needs to read it (chgrp GROUP %s && chmod 640 %s).\n",
-			c.Path, config.ServiceName, c.Path, c.Path)
+		why := "no group " + config.ServiceName + " here"
+		if env.Service == nil && os.Geteuid() != 0 {
+			why = "not run as root, so not shared with group " + config.ServiceName
+		}
+		fmt.Fprintf(env.Stdout, "Ownership: %s is readable by its owner only (mode 0600): %s. A server run as another user needs to read it (chgrp GROUP %s && chmod 640 %s).\n",
+			c.Path, why, c.Path, c.Path)
 		return
 	}
 	fmt.Fprintf(env.Stdout, "Ownership: %s group %s, mode %o: the service reads it, only root changes it.\n", c.Path, svc.Group, config.SharedConfigMode)
