@@ -20,13 +20,16 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood fuzz demo vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps deps-demo build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood fuzz demo vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## install missing system packages (apt, as root) and Go modules
-	@scripts/deps.sh
+deps: ## install missing system packages (apt, as root) and Go modules: all the tests, benches and package checks need
+	@scripts/deps.sh all
+
+deps-demo: ## install only what make demo needs (iproute2, python3) and Go modules
+	@scripts/deps.sh demo
 
 build: ## build bin/otpknock, the client (TUI included), and bin/otpknockd, the server and its administration (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/otpknock
@@ -73,7 +76,7 @@ bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against th
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
+demo: deps-demo build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
 dist: ## release archives for linux, darwin, windows, freebsd on amd64 and arm64, with SHA256SUMS, in dist/

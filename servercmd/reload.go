@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"github.com/otpknock/otpknock/config"
-	"github.com/otpknock/otpknock/daemon"
-	"github.com/otpknock/otpknock/derive"
 )
 
 // unit is the systemd service the packages install.
@@ -83,27 +81,6 @@ func reloadServer(env *Env, w io.Writer, cfg *config.Config) string {
 // notReloaded is the notice of --no-reload.
 func notReloaded(w io.Writer, cfg *config.Config) {
 	fmt.Fprintf(w, "Not reloaded (--no-reload): a running server applies the change after systemctl reload otpknock, or kill -HUP $(cat %s).\n", pidPath(cfg))
-}
-
-// noticeServer prints the config's strength against a blind sweep and
-// reloads a running server unless noReload, after a change of users.
-func noticeServer(env *Env, cfg *config.Config, noReload bool) {
-	fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with %d sequence users (minimum %d; these parameters keep it up to %.0f sequence users).\n",
-		daemon.EffectiveBits(cfg), cfg.SequenceUsers(), derive.MinBits, maxUsers(cfg))
-	if err := daemon.CheckStrength(cfg); err != nil {
-		fmt.Fprintf(env.Stderr, "warning: the server will refuse this config: %v\n", err)
-	}
-	if noReload {
-		notReloaded(env.Stdout, cfg)
-		return
-	}
-	reloadServer(env, env.Stdout, cfg)
-}
-
-// maxUsers is the most users cfg's parameters and skew keep at
-// derive.MinBits.
-func maxUsers(cfg *config.Config) float64 {
-	return daemon.MaxUsers(cfg)
 }
 
 // livePid returns the pid in the pid file at path when a server holds

@@ -34,6 +34,7 @@ func check(w io.Writer, cfg *config.Config) error {
 		s, err := cfg.ReadSecret(u.Name)
 		line(err, fmt.Sprintf("secret of %s: %d bits, private", u.Name, 8*len(s)))
 	}
+	checkServiceAccess(line, cfg)
 	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
 	line(err, "state_file "+cfg.StateFile)
 	line(daemon.CheckPrivileges(), "privileges: root or CAP_NET_ADMIN")

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/listener"
@@ -36,6 +37,13 @@ type Env struct {
 	// (user add warns before guarding one); nil means the kernel's
 	// tables (/proc/net on Linux).
 	Listening func() (map[derive.Knock]bool, error)
+	// Service returns the account the packaged unit runs the server as
+	// (user and group otpknock), nil when there is none or when not
+	// root; nil Service means the user database.
+	Service func() (*config.Account, error)
+	// Terminal returns the width in columns of the terminal v (Stdin,
+	// Stdout) is, and whether it is one; nil means the kernel's.
+	Terminal func(v any) (columns int, ok bool)
 }
 
 // Name is the server program's name.

@@ -3,7 +3,6 @@ package servercmd
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -88,8 +87,8 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	}
 	cfg := a.edit.Config
 	u, _ := cfg.User(name)
-	printUser(env.Stdout, cfg, u, a.uri, f)
-	warnListening(env, u.Open)
+	printUser(env, cfg, u, a.uri, f)
+	warnListening(env, unguarded(a.old, u.Open))
 	noticeServer(env, cfg, f.noReload)
 	return nil
 }
@@ -141,6 +140,9 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkStrength(e.Config); err != nil {
+		return nil, err
+	}
 	a := &userAddPlan{old: cfg, edit: e}
 	if a.secret, err = provision.GenerateSecret(f.secretSize); err != nil {
 		return nil, err
@@ -157,6 +159,24 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 		}
 	}
 	return a, nil
+}
+
+// unguarded returns the services of open that no user of cfg opens:
+// the ones otpknock does not guard yet.
+func unguarded(cfg *config.Config, open []derive.Knock) []derive.Knock {
+	guarded := map[derive.Knock]bool{}
+	for _, u := range cfg.Users {
+		for _, k := range u.Open {
+			guarded[k] = true
+		}
+	}
+	var out []derive.Knock
+	for _, k := range open {
+		if !guarded[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // knockHost returns the host a user knocks: --host, else the config's.
@@ -222,8 +242,8 @@ func checkOutsideRange(cfg *config.Config, open []string) error {
 			return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: no user is provisioned yet, so add %d to exclude in %s (nobody's knocks change) and run this again",
 				o, r, k.Port, cfg.Path)
 		}
-		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision all %d users again (otpknockd user qr NAME)",
-			o, r, r, k.Port, cfg.Path, len(cfg.Users))
+		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision the %s again (otpknockd user qr NAME)",
+			o, r, r, k.Port, cfg.Path, count(float64(len(cfg.Users)), "user"))
 	}
 	return nil
 }
@@ -250,22 +270,28 @@ func checkOutFile(flag, path string) error {
 	return nil
 }
 
-func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+func printUser(env *Env, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+	w := env.Stdout
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, cli.KnockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
 	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	printURI(w, uri, f.qrPNG, f.noQR)
+	printURI(env, uri, f.qrPNG, f.noQR)
 }
 
 // printURI prints where the QR code PNG went, the provisioning URI, its
-// QR code unless noQR, and how the client imports it.
-func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
+// QR code unless noQR, and how the client imports it. The QR code is
+// drawn on a terminal that allows colors (qr.Output); elsewhere one line
+// says how to get the PNG, unless --qr-png wrote it already.
+func printURI(env *Env, uri, qrPNG string, noQR bool) {
+	w := env.Stdout
 	if qrPNG != "" {
 		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
 	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
-	if !noQR {
+	o := env.qrOutput()
+	colors := o.Refusal(qr.TerminalQR{}) == "" // a terminal with colors, whatever its width
+	if !noQR && (colors || qrPNG == "") {
 		fmt.Fprintln(w)
-		qr.WriteQR(w, uri, qr.TerminalColumns(w))
+		qr.WriteQR(w, uri, o)
 	}
 	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
 }
