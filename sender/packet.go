@@ -47,8 +47,8 @@ func (k *Knocker) knockPacket(ctx context.Context, r Request, res *Result) error
 // of a freshly drawn size and sends it to the element.
 func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDeriver, res *Result) error {
 	el := res.Knocks[0]
-	need := derive.NonceSize + derive.ClaimLen(r.Claim) + derive.TagSize
-	size, err := drawSize(k.rand(), max(derive.PayloadMin, need), derive.PayloadMax)
+	lo, hi := derive.SizeRange(r.Claim) // the same for both modes
+	size, err := drawSize(k.rand(), lo, hi)
 	if err != nil {
 		return err
 	}
