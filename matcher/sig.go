@@ -1,0 +1,97 @@
+package matcher
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+)
+
+// Defaults of the signature budget (docs/spec.md section 11.11, check
+// 3): verifications per second for one ed25519 user, and for one source
+// across users. A verification costs about 50 µs, so the default bounds
+// what a flood from holders of a locator secret costs to a few percent
+// of a core per user.
+const (
+	DefaultSigPerUser   = 200
+	DefaultSigPerSource = 10
+	maxSigSources       = 4096 // sources the budget follows per second; more are over budget
+)
+
+// Reason of a refused Ed25519 knock: it passed the locator's check, so it
+// was made with the user's locator secret, but not with the user's key.
+const reasonSignature = "signature does not verify: the locator secret may have leaked"
+
+// errOverBudget is a payload that passed the locator's check when the
+// second's signature budget was spent: dropped unverified.
+var errOverBudget = errors.New("signature budget spent")
+
+// sigBudget counts the verifications of the current second.
+type sigBudget struct {
+	sec     int64
+	perUser map[int]int
+	perSrc  map[netip.Addr]int
+}
+
+// allow takes one verification for (user, src) at now, or reports that
+// the second's budget of either is spent.
+func (b *sigBudget) allow(now time.Time, user int, src netip.Addr, perUser, perSrc int) bool {
+	if s := now.Unix(); s != b.sec || b.perUser == nil {
+		b.sec, b.perUser, b.perSrc = s, map[int]int{}, map[netip.Addr]int{}
+	}
+	n, known := b.perSrc[src]
+	if b.perUser[user] >= perUser || n >= perSrc || (!known && len(b.perSrc) >= maxSigSources) {
+		return false
+	}
+	b.perUser[user]++
+	b.perSrc[src] = n + 1
+	return true
+}
+
+// newSigUser makes an ed25519 packet user's derivers: the build's and the
+// packet path's, keyed with the locator secret (u.Secret) and holding
+// the public key only.
+func newSigUser(cfg Config, w user) (user, error) {
+	var err error
+	pub := ed25519.PublicKey(w.PublicKey)
+	if w.sd, err = derive.NewSigPacket(w.Secret, pub, cfg.ServerID, cfg.Params); err != nil {
+		return w, err
+	}
+	w.hs, err = derive.NewSigPacket(w.Secret, pub, cfg.ServerID, cfg.Params)
+	return w, err
+}
+
+// element is a packet user's element of step s, with the build's
+// deriver of its auth.
+func (u *user) element(s uint64) (derive.Knock, error) {
+	if u.sd != nil {
+		return u.sd.Knock(s)
+	}
+	return u.pd.Knock(s)
+}
+
+// open verifies payload as u's packet knock of candidate c on element k:
+// an hmac user's tag, or an ed25519 user's locator check, then (within
+// the budget) its signature.
+func (m *Matcher) open(u *user, c cand, payload []byte, src netip.Addr, k derive.Knock, bound netip.Addr) (derive.Claim, error) {
+	if u.hs == nil {
+		return u.hp.Open(payload, c.step, k, bound)
+	}
+	if err := u.hs.Check(payload, c.step, k, bound); err != nil {
+		return derive.Claim{}, err
+	}
+	if !m.budget.allow(m.now, c.user, src, m.cfg.SigPerUser, m.cfg.SigPerSource) {
+		m.stats.SigOverBudget++
+		return derive.Claim{}, errOverBudget
+	}
+	return u.hs.OpenChecked(payload, c.step, k, bound)
+}
+
+// sigRefused is the event of an ed25519 knock whose signature does not
+// verify: one log line, nothing used.
+func (m *Matcher) sigRefused(u *user, c cand, src netip.Addr) Event {
+	m.stats.BadSignature++
+	return Event{Kind: Refused, Mode: derive.ModePacket, User: u.Name, Src: src, Step: c.step, Open: u.Open, Reason: reasonSignature}
+}
