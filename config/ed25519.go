@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/otpknock/otpknock/derive"
+	"go.yaml.in/yaml/v3"
 )
 
 // checkAuth reads a user's auth and public_key fields: an ed25519 user
@@ -31,4 +32,33 @@ func checkAuth(uf userFile) (derive.Auth, []byte, error) {
 		return 0, nil, fmt.Errorf("public_key: %s: %w", uf.Name, err)
 	}
 	return a, pub, nil
+}
+
+// SetPublicKey replaces the public key of the ed25519 user called name
+// in the config file at path (otpknockd user rekey), keeping the file's
+// other comments, and returns the config as now written.
+func SetPublicKey(path, name, line string) (*Config, error) {
+	return edit(path, func(c *Config, users *yaml.Node) error {
+		u, ok := c.User(name)
+		switch {
+		case !ok:
+			return fmt.Errorf("no user %q in %s", name, path)
+		case u.Auth != derive.AuthEd25519:
+			return fmt.Errorf("user %q authenticates with %s: only ed25519 users have a public key", name, u.Auth)
+		}
+		for _, n := range users.Content {
+			var uf userFile
+			if n.Decode(&uf) != nil || uf.Name != name {
+				continue
+			}
+			uf.PublicKey = line
+			var out yaml.Node
+			if err := out.Encode(uf); err != nil {
+				return err
+			}
+			*n = out
+			return nil
+		}
+		return fmt.Errorf("no user %q in %s", name, path)
+	})
 }

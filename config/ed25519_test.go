@@ -46,3 +46,41 @@ func TestParseEd25519Errors(t *testing.T) {
 		})
 	}
 }
+
+func TestAddEd25519UserAndRekey(t *testing.T) {
+	path := initConfig(t)
+	k1 := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)).Public().(ed25519.PublicKey)
+	k2 := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32)).Public().(ed25519.PublicKey)
+	if _, err := AddUser(path, NewUser{Name: "alice", Open: []string{"tcp/22"}, Knock: derive.ModePacket, PublicKey: derive.FormatKeyLine(k1, "alice@laptop")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AddUser(path, NewUser{Name: "bob", Open: []string{"tcp/22"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := SetPublicKey(path, "alice", derive.FormatKeyLine(k2, "alice@phone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := c.User("alice")
+	if u.Auth != derive.AuthEd25519 || !bytes.Equal(u.PublicKey, k2) {
+		t.Errorf("after rekey: auth %v key %x, want ed25519 %x", u.Auth, u.PublicKey, k2)
+	}
+	for _, tc := range []struct{ name, user, line, want string }{
+		{"hmac user", "bob", derive.FormatKeyLine(k2, ""), `user "bob" authenticates with hmac`},
+		{"no user", "carol", derive.FormatKeyLine(k2, ""), `no user "carol"`},
+		{"bad line", "alice", "otpknock-ed25519 AAAA", "public_key: alice: public key line:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := SetPublicKey(path, tc.user, tc.line); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("SetPublicKey = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	c, err = Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.User("alice"); !bytes.Equal(u.PublicKey, k2) {
+		t.Errorf("a refused rekey changed the file: key %x, want %x", u.PublicKey, k2)
+	}
+}
