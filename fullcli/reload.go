@@ -68,6 +68,8 @@ func reloadServer(env *Env, w io.Writer, cfg *config.Config) string {
 			} else {
 				line = fmt.Sprintf("Reloaded the running server (SIGHUP to pid %d, from %s).", pid, pidPath(cfg))
 			}
+		case errors.As(err, new(*untrustedPidError)):
+			line = fmt.Sprintf("Not signalling: %v; if a server runs, reload it yourself (systemctl reload otpknock).", errors.Unwrap(err))
 		case errors.Is(err, os.ErrNotExist):
 			line = fmt.Sprintf("No running server found (%s inactive, no live %s); if one runs, reload it: %s.", unit, pidPath(cfg), manual)
 		default:
@@ -106,7 +108,8 @@ func maxUsers(cfg *config.Config) float64 {
 
 // livePid returns the pid in the pid file at path when a server holds
 // the file locked; os.ErrNotExist when there is no file or no server
-// holds it (a stale file).
+// holds it (a stale file); an error when the pid is not a server's that
+// holds it (checkServerPid).
 func livePid(path string) (int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -123,5 +126,15 @@ func livePid(path string) (int, error) {
 	if err != nil || pid <= 0 {
 		return 0, fmt.Errorf("%s: %q is not a pid", path, strings.TrimSpace(string(data)))
 	}
+	if err := checkServerPid(path, pid); err != nil {
+		return 0, &untrustedPidError{err}
+	}
 	return pid, nil
 }
+
+// untrustedPidError is a pid file whose pid is not a server's that
+// holds it: a file anyone with the state directory could have written.
+type untrustedPidError struct{ err error }
+
+func (e *untrustedPidError) Error() string { return "untrusted pid file: " + e.err.Error() }
+func (e *untrustedPidError) Unwrap() error { return e.err }
