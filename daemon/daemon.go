@@ -301,6 +301,8 @@ func addCounters(a, b matcher.Stats) matcher.Stats {
 	a.BadSize += b.BadSize
 	a.BadTag += b.BadTag
 	a.BadClaim += b.BadClaim
+	a.BadSignature += b.BadSignature
+	a.SigOverBudget += b.SigOverBudget
 	a.PacketGrants += b.PacketGrants
 	a.Derived += b.Derived
 	return a

@@ -116,6 +116,9 @@ func TestDaemonEd25519(t *testing.T) {
 	if n := strings.Count(r.log.String(), "reason=\"signature does not verify"); n != 1 {
 		t.Errorf("%d signature refusals logged, want 1:\n%s", n, r.log)
 	}
+	if m := r.scrape(t, "/metrics"); !strings.Contains(m, "otpknock_packet_bad_signature_total 2") {
+		t.Errorf("metrics lack the two signature refusals:\n%s", m)
+	}
 	send(client, k, good)
 	if got, want := fw.String(), noGrants+"\ngrant 198.18.0.2 tcp/2222 30s"; got != want {
 		t.Errorf("the user's knock after the attempts:\n%s\nwant:\n%s", got, want)
