@@ -11,12 +11,11 @@ import (
 	"github.com/otpknock/otpknock/internal/netnstest"
 )
 
-// bin is the otpknock binary (with otpknockd beside it) the boot tests
-// run.
-var bin string
+// bins are the programs the boot tests run: otpknockd locks the ports.
+var bins netnstest.Binaries
 
 func TestMain(m *testing.M) {
-	os.Exit(netnstest.RunWithBinary(m, "github.com/otpknock/otpknock/cmd/otpknock", &bin))
+	os.Exit(netnstest.RunWithBinaries(m, &bins))
 }
 
 // debianNftablesConf is Debian's default /etc/nftables.conf, which
@@ -86,7 +85,7 @@ func TestBootOrder(t *testing.T) {
 			for _, step := range strings.Fields(tt.order) {
 				cmds := loads[tt.backend]
 				if step == "lock" {
-					cmds = [][]string{{bin, "firewall", "lock", "-c", cfg}}
+					cmds = [][]string{{bins.Server, "firewall", "lock", "-c", cfg}}
 				}
 				for _, c := range cmds {
 					p.MustRun(t, p.Server, c...)
@@ -109,8 +108,8 @@ func lockConfig(t *testing.T, p *netnstest.Pair, backend string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	p.MustRun(t, p.Server, bin, "init", "-c", cfg, "--server-id", "boot", "--host", p.ServerV4.String(), "--state-file", filepath.Join(dir, "state.json"))
-	p.MustRun(t, p.Server, bin, "user", "add", "alice", "-c", cfg, "--open", "tcp/2222", "--no-qr")
+	p.MustRun(t, p.Server, bins.Server, "init", "-c", cfg, "--server-id", "boot", "--host", p.ServerV4.String(), "--state-file", filepath.Join(dir, "state.json"))
+	p.MustRun(t, p.Server, bins.Server, "user", "add", "alice", "-c", cfg, "--open", "tcp/2222", "--no-qr")
 	data, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
