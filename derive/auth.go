@@ -83,3 +83,22 @@ func Fingerprint(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
 	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
 }
+
+// PacketElement returns a packet user's element of step: with auth hmac
+// the one of section 11.1 from the secret, with ed25519 the one of
+// section 11.11 from the locator secret. Commands that show the element
+// (the client's show and TUI, the server's user show) call it.
+func PacketElement(a Auth, secret []byte, serverID string, p Params, step uint64) (Knock, error) {
+	if a == AuthEd25519 {
+		sd, err := NewSigPacket(secret, nil, serverID, p)
+		if err != nil {
+			return Knock{}, err
+		}
+		return sd.Knock(step)
+	}
+	pd, err := NewPacket(secret, serverID, p)
+	if err != nil {
+		return Knock{}, err
+	}
+	return pd.Knock(step)
+}

@@ -176,8 +176,8 @@ func (pf profileFile) profile() (Profile, error) {
 	if err := pf.authOf(&p); err != nil {
 		return Profile{}, err
 	}
-	if p.Knock == derive.ModePacket && p.Auth == derive.AuthHMAC {
-		if _, err := derive.NewPacket(p.Secret, p.ServerID, p.Params); err != nil {
+	if p.Knock == derive.ModePacket {
+		if _, err := derive.PacketElement(p.Auth, p.Secret, p.ServerID, p.Params, 0); err != nil {
 			return Profile{}, fmt.Errorf("knock: packet: %w", err)
 		}
 	}

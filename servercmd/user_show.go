@@ -59,11 +59,7 @@ depend on the source.`,
 // "packet ELEMENT" for a packet user.
 func expected(cfg *config.Config, u config.User, secret []byte, step uint64, source string) (string, error) {
 	if u.Knock == derive.ModePacket {
-		pd, err := derive.NewPacket(secret, cfg.ServerID, cfg.Params)
-		if err != nil {
-			return "", err
-		}
-		k, err := pd.Knock(step)
+		k, err := derive.PacketElement(u.Auth, secret, cfg.ServerID, cfg.Params, step)
 		return "packet " + k.String(), err
 	}
 	src, err := cli.SourceArg("--source", source, "user "+u.Name, u.BindSource, nil)
