@@ -29,7 +29,10 @@ type userAddFlags struct {
 	noQR       bool
 	secretSize int
 	knock      string
+	knockSet   bool // --knock was given
 	noReload   bool
+	key        keyFlags
+	stdin      io.Reader // --key-file -
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
@@ -43,6 +46,7 @@ the secret: hand it over privately.`,
 		Example: "  otpknockd user add alice --open tcp/22 --from 198.18.0.0/15 --qr-png alice.png",
 		Args:    cli.Args(1, 1, "the user's NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			f.knockSet, f.stdin = cmd.Flags().Changed("knock"), env.Stdin
 			return userAdd(env, *path, a[0], f)
 		},
 	}
@@ -56,6 +60,8 @@ the secret: hand it over privately.`,
 	c.Flags().StringVar(&f.knock, "knock", "sequence", "how the user knocks: sequence, or packet (one UDP or ICMP packet carrying a MAC)")
 	c.RegisterFlagCompletionFunc("knock", cli.CompleteValues("sequence", "packet"))
 	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
+	addKeyFlags(c, &f.key, true)
+	c.RegisterFlagCompletionFunc("auth", cli.CompleteValues("hmac", "ed25519"))
 	return c
 }
 
@@ -124,6 +130,16 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, ok := cfg.User(name); ok {
 		return nil, fmt.Errorf("user %q already exists in %s", name, path)
 	}
+	en, err := f.key.resolve(name, cfg.ServerID, f.stdin)
+	if err != nil {
+		return nil, err
+	}
+	if en.auth == derive.AuthEd25519 {
+		if f.knockSet && mode != derive.ModePacket {
+			return nil, errors.New("--knock: ed25519 keys sign packet knocks: drop --knock sequence")
+		}
+		mode = derive.ModePacket
+	}
 	open, err := uniqueServices(f.open)
 	if err != nil {
 		return nil, err
@@ -137,7 +153,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, err := os.Lstat(cfg.SecretPath(name)); err == nil {
 		return nil, fmt.Errorf("%s already exists: delete the stale secret file first", cfg.SecretPath(name))
 	}
-	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode})
+	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode, PublicKey: en.line})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +163,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	}
 	u, _ := e.Config.User(name)
 	acct := provision.Account{ServerID: e.Config.ServerID, User: name, Host: host, Secret: a.secret,
-		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
+		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock, Auth: u.Auth, PrivateKey: en.private}
 	if a.uri, err = acct.URI(); err != nil {
 		return nil, err
 	}
@@ -252,17 +268,21 @@ func checkOutFile(flag, path string) error {
 
 func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, cli.KnockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
-	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	printURI(w, uri, f.qrPNG, f.noQR)
+	if note := keyNote(cfg, u); note != "" {
+		fmt.Fprint(w, note)
+	} else {
+		fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
+	}
+	printURI(w, uriHeader(u, f.key.generate), uri, f.qrPNG, f.noQR)
 }
 
 // printURI prints where the QR code PNG went, the provisioning URI, its
 // QR code unless noQR, and how the client imports it.
-func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
+func printURI(w io.Writer, header, uri, qrPNG string, noQR bool) {
 	if qrPNG != "" {
 		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
-	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
+	fmt.Fprintf(w, "\n%s\n%s\n", header, uri)
 	if !noQR {
 		fmt.Fprintln(w)
 		qr.WriteQR(w, uri, qr.TerminalColumns(w))
