@@ -49,7 +49,7 @@ func (m *Matcher) packet(cands []cand, src netip.Addr, k derive.Knock, payload [
 		case err != nil:
 			continue
 		}
-		return m.claimed(u, c, src, claim), true
+		return m.verified(u, c, src, claim), true
 	}
 	if tried {
 		m.stats.BadTag++

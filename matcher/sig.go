@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
@@ -13,11 +14,16 @@ import (
 // 3): verifications per second for one ed25519 user, and for one source
 // across users. A verification costs about 50 µs, so the default bounds
 // what a flood from holders of a locator secret costs to a few percent
-// of a core per user.
+// of a core per user. The last sources an ed25519 user's knocks opened
+// from keep a reserve of their own (sigKnownReserve a second), so a
+// flood from other sources that spends the user's budget does not lock
+// the user out from where it knocks.
 const (
 	DefaultSigPerUser   = 200
 	DefaultSigPerSource = 10
 	maxSigSources       = 4096 // sources the budget follows per second; more are over budget
+	sigKnownSources     = 4    // granted sources remembered per user
+	sigKnownReserve     = 20   // verifications a second for them, beside the user's budget
 )
 
 // Reason of a refused Ed25519 knock: it passed the locator's check, so it
@@ -28,26 +34,48 @@ const reasonSignature = "signature does not verify: the locator secret may have 
 // second's signature budget was spent: dropped unverified.
 var errOverBudget = errors.New("signature budget spent")
 
-// sigBudget counts the verifications of the current second.
+// sigBudget counts the verifications of the current second, and
+// remembers the sources each user's knocks opened from.
 type sigBudget struct {
-	sec     int64
-	perUser map[int]int
-	perSrc  map[netip.Addr]int
+	sec      int64
+	perUser  map[int]int
+	perKnown map[int]int
+	perSrc   map[netip.Addr]int
+	known    map[int][]netip.Addr // the user's last granted sources, newest last
 }
 
 // allow takes one verification for (user, src) at now, or reports that
-// the second's budget of either is spent.
+// the second's budget is spent: the source's, then the reserve of the
+// user's known sources or the user's own.
 func (b *sigBudget) allow(now time.Time, user int, src netip.Addr, perUser, perSrc int) bool {
 	if s := now.Unix(); s != b.sec || b.perUser == nil {
-		b.sec, b.perUser, b.perSrc = s, map[int]int{}, map[netip.Addr]int{}
+		b.sec, b.perUser, b.perKnown, b.perSrc = s, map[int]int{}, map[int]int{}, map[netip.Addr]int{}
 	}
-	n, known := b.perSrc[src]
-	if b.perUser[user] >= perUser || n >= perSrc || (!known && len(b.perSrc) >= maxSigSources) {
+	n, seen := b.perSrc[src]
+	switch {
+	case n >= perSrc || (!seen && len(b.perSrc) >= maxSigSources):
+		return false
+	case slices.Contains(b.known[user], src) && b.perKnown[user] < sigKnownReserve:
+		b.perKnown[user]++
+	case b.perUser[user] < perUser:
+		b.perUser[user]++
+	default:
 		return false
 	}
-	b.perUser[user]++
 	b.perSrc[src] = n + 1
 	return true
+}
+
+// granted remembers src as a source user's knock opened from.
+func (b *sigBudget) granted(user int, src netip.Addr) {
+	if b.known == nil {
+		b.known = map[int][]netip.Addr{}
+	}
+	ks := slices.DeleteFunc(b.known[user], func(a netip.Addr) bool { return a == src })
+	if len(ks) >= sigKnownSources {
+		ks = ks[1:]
+	}
+	b.known[user] = append(ks, src)
 }
 
 // newSigUser makes an ed25519 packet user's derivers: the build's and the
@@ -87,6 +115,17 @@ func (m *Matcher) open(u *user, c cand, payload []byte, src netip.Addr, k derive
 		return derive.Claim{}, errOverBudget
 	}
 	return u.hs.OpenChecked(payload, c.step, k, bound)
+}
+
+// verified decides what a verified packet knock of u leads to
+// ([Matcher.claimed]); an ed25519 user's grant makes its source known to
+// the budget.
+func (m *Matcher) verified(u *user, c cand, src netip.Addr, claim derive.Claim) Event {
+	ev := m.claimed(u, c, src, claim)
+	if ev.Kind == Grant && u.hs != nil {
+		m.budget.granted(c.user, src)
+	}
+	return ev
 }
 
 // sigRefused is the event of an ed25519 knock whose signature does not

@@ -93,7 +93,8 @@ func TestSigPacket(t *testing.T) {
 // TestSigBudget: an insider with the locator floods the element with
 // badly signed knocks; the per-source budget keeps one source from
 // spending the user's, and a spoofed flood that spends the user's
-// budget delays the user to the next second, never further.
+// budget delays the user to the next second, and not at all from a
+// source the user opened from before.
 func TestSigBudget(t *testing.T) {
 	me := derive.Claim{Addrs: []netip.Addr{client}}
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
@@ -123,6 +124,16 @@ func TestSigBudget(t *testing.T) {
 	}
 	if ev, ok, _ := m.Handle(t0.Add(time.Second), client, good.k, good.payload); !ok || ev.Kind != Grant {
 		t.Errorf("the next second: %s, want a grant", short(ev, ok))
+	}
+	// The source the user opened from keeps a reserve: the same flood in
+	// the next step does not hold up its knock.
+	t1 := t0.Add(30 * time.Second)
+	bad1, good1 := sigSeal(t, other, stepT+1, me, 5), sigSeal(t, frankKey, stepT+1, me, 6)
+	for i := range 100 {
+		m.Handle(t1, netip.AddrFrom4([4]byte{198, 18, 11, byte(i)}), bad1.k, bad1.payload)
+	}
+	if ev, ok, _ := m.Handle(t1, client, good1.k, good1.payload); !ok || ev.Kind != Grant {
+		t.Errorf("a known source under a spoofed flood: %s, want a grant", short(ev, ok))
 	}
 }
 
