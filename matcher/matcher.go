@@ -32,9 +32,10 @@ type Config struct {
 	// candidate times out: the daemon has the kernel's filter pass the
 	// source's later packets until then. It must not block.
 	Track func(src netip.Addr, until time.Time)
-	// SigPerUser and SigPerSource bound the Ed25519 signatures verified
-	// per second for one user and for one source; 0 takes the defaults.
-	SigPerUser, SigPerSource int
+	// SigPerUser, SigPerSource and SigNewSources bound the Ed25519
+	// signatures verified per second (see DefaultSigPerUser); 0 takes
+	// the defaults.
+	SigPerUser, SigPerSource, SigNewSources int
 }
 
 // User is one user as the matcher needs it.
@@ -171,6 +172,9 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 	}
 	if cfg.SigPerSource <= 0 {
 		cfg.SigPerSource = DefaultSigPerSource
+	}
+	if cfg.SigNewSources <= 0 {
+		cfg.SigNewSources = DefaultSigNewSources
 	}
 	m := &Matcher{cfg: cfg, sources: map[netip.Addr]*source{}, used: map[int]uint64{},
 		scratch: make([]derive.Knock, 0, derive.MaxKnocks)}

@@ -11,19 +11,23 @@ import (
 )
 
 // Defaults of the signature budget (docs/spec.md section 11.11, check
-// 3): verifications per second for one ed25519 user, and for one source
-// across users. A verification costs about 50 µs, so the default bounds
-// what a flood from holders of a locator secret costs to a few percent
-// of a core per user. The last sources an ed25519 user's knocks opened
-// from keep a reserve of their own (sigKnownReserve a second), so a
-// flood from other sources that spends the user's budget does not lock
-// the user out from where it knocks.
+// 3). In each second, a source's first payload that passes the locator's
+// check is verified, for up to DefaultSigNewSources sources; a source's
+// later ones, up to DefaultSigPerSource, take from their user's budget,
+// DefaultSigPerUser. A verification costs about 50 µs, so the defaults
+// bound what a flood from holders of a locator secret costs to about a
+// tenth of a core for new sources and 1% per user, whatever its rate.
+// A client's first packet from its address is verified unless a
+// spoofed flood already brought that second's new sources; the last
+// sources an ed25519 user's knocks opened from keep a reserve of their
+// own (sigKnownReserve a second), so such a flood does not lock the
+// user out from where it knocks.
 const (
-	DefaultSigPerUser   = 200
-	DefaultSigPerSource = 10
-	maxSigSources       = 4096 // sources the budget follows per second; more are over budget
-	sigKnownSources     = 4    // granted sources remembered per user
-	sigKnownReserve     = 20   // verifications a second for them, beside the user's budget
+	DefaultSigPerUser    = 200
+	DefaultSigPerSource  = 10
+	DefaultSigNewSources = 2048
+	sigKnownSources      = 4  // granted sources remembered per user
+	sigKnownReserve      = 20 // verifications a second for them, beside the user's budget
 )
 
 // Reason of a refused Ed25519 knock: it passed the locator's check, so it
@@ -46,18 +50,19 @@ type sigBudget struct {
 
 // allow takes one verification for (user, src) at now, or reports that
 // the second's budget is spent: the source's, then the reserve of the
-// user's known sources or the user's own.
-func (b *sigBudget) allow(now time.Time, user int, src netip.Addr, perUser, perSrc int) bool {
+// user's known sources, a new source's first, or the user's budget.
+func (b *sigBudget) allow(now time.Time, user int, src netip.Addr, cfg Config) bool {
 	if s := now.Unix(); s != b.sec || b.perUser == nil {
 		b.sec, b.perUser, b.perKnown, b.perSrc = s, map[int]int{}, map[int]int{}, map[netip.Addr]int{}
 	}
 	n, seen := b.perSrc[src]
 	switch {
-	case n >= perSrc || (!seen && len(b.perSrc) >= maxSigSources):
+	case n >= cfg.SigPerSource:
 		return false
 	case slices.Contains(b.known[user], src) && b.perKnown[user] < sigKnownReserve:
 		b.perKnown[user]++
-	case b.perUser[user] < perUser:
+	case !seen && len(b.perSrc) < cfg.SigNewSources:
+	case seen && b.perUser[user] < cfg.SigPerUser:
 		b.perUser[user]++
 	default:
 		return false
@@ -110,7 +115,7 @@ func (m *Matcher) open(u *user, c cand, payload []byte, src netip.Addr, k derive
 	if err := u.hs.Check(payload, c.step, k, bound); err != nil {
 		return derive.Claim{}, err
 	}
-	if !m.budget.allow(m.now, c.user, src, m.cfg.SigPerUser, m.cfg.SigPerSource) {
+	if !m.budget.allow(m.now, c.user, src, m.cfg) {
 		m.stats.SigOverBudget++
 		return derive.Claim{}, errOverBudget
 	}

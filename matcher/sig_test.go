@@ -24,10 +24,10 @@ func sigUsers() []User {
 		Auth: derive.AuthEd25519, PublicKey: frankKey.Public().(ed25519.PublicKey)}}, packetUsers()[0])
 }
 
-func newSigMatcher(t testing.TB, perUser, perSource int) *Matcher {
+func newSigMatcher(t testing.TB, perUser, perSource, newSources int) *Matcher {
 	t.Helper()
 	m, err := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second,
-		StrayTolerance: DefaultStrayTolerance, SigPerUser: perUser, SigPerSource: perSource}, sigUsers(), nil)
+		StrayTolerance: DefaultStrayTolerance, SigPerUser: perUser, SigPerSource: perSource, SigNewSources: newSources}, sigUsers(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSigPacket(t *testing.T) {
 	flipped := sigSeal(t, frankKey, stepT, me, 2)
 	flipped.payload[40] ^= 0x10
 	junk := sealed{good.k, bytes.Repeat([]byte{0x5a}, len(good.payload))}
-	m := newSigMatcher(t, 0, 0)
+	m := newSigMatcher(t, 0, 0, 0)
 	var got []string
 	for _, p := range []sealed{junk, flipped, sigSeal(t, other, stepT, me, 3), good, sigSeal(t, frankKey, stepT, me, 4)} {
 		ev, ok, err := m.Handle(t0, client, p.k, p.payload)
@@ -91,49 +91,54 @@ func TestSigPacket(t *testing.T) {
 }
 
 // TestSigBudget: an insider with the locator floods the element with
-// badly signed knocks; the per-source budget keeps one source from
-// spending the user's, and a spoofed flood that spends the user's
-// budget delays the user to the next second, and not at all from a
-// source the user opened from before.
+// badly signed knocks. One source is held to its budget; many sources
+// (each new one verified once a second, up to a bound) leave the user's
+// first packet from a new address verified; a spoofed flood that brings
+// the second's bound of new sources delays the user to the next second,
+// and not at all from a source the user opened from before.
 func TestSigBudget(t *testing.T) {
 	me := derive.Claim{Addrs: []netip.Addr{client}}
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
 	bad := sigSeal(t, other, stepT, me, 3)
 	good := sigSeal(t, frankKey, stepT, me, 1)
-	m := newSigMatcher(t, 20, 5)
-	attacker := netip.MustParseAddr("198.18.9.9")
-	for range 100 {
-		if _, _, err := m.Handle(t0, attacker, bad.k, bad.payload); err != nil {
-			t.Fatal(err)
+	flood := func(m *Matcher, at time.Time, p sealed, sources, each int, third byte) {
+		for i := range sources {
+			for range each {
+				m.Handle(at, netip.AddrFrom4([4]byte{198, 18, third, byte(i)}), p.k, p.payload)
+			}
 		}
 	}
+	m := newSigMatcher(t, 20, 5, 50)
+	flood(m, t0, bad, 1, 100, 9)
 	if s := m.Stats(); s.BadSignature != 5 || s.SigOverBudget != 95 {
 		t.Errorf("one source: %d verified, %d over budget; want 5, 95", s.BadSignature, s.SigOverBudget)
 	}
+	// 40 new sources: their 40 first packets, then what is left of the
+	// user's 20 (the first source's 4 later packets took 4).
+	flood(m, t0, bad, 40, 5, 10)
+	if s := m.Stats(); s.BadSignature != 5+40+16 {
+		t.Errorf("40 sources: %d verified in all, want %d", s.BadSignature, 5+40+16)
+	}
 	if ev, ok, _ := m.Handle(t0, client, good.k, good.payload); !ok || ev.Kind != Grant {
-		t.Fatalf("the user's knock beside a one-source flood: %s, want a grant", short(ev, ok))
+		t.Fatalf("the user's first packet from its address beside the floods: %s, want a grant", short(ev, ok))
 	}
-	// Spoofed sources spend the user's budget for this second.
-	m = newSigMatcher(t, 20, 5)
-	for i := range 100 {
-		src := netip.AddrFrom4([4]byte{198, 18, 10, byte(i)})
-		m.Handle(t0, src, bad.k, bad.payload)
-	}
+
+	m = newSigMatcher(t, 20, 5, 50)
+	flood(m, t0, bad, 100, 1, 11) // a spoofed flood: the second's 50 new sources
 	if ev, ok, _ := m.Handle(t0, client, good.k, good.payload); ok {
-		t.Fatalf("over the user's budget: %s, want nothing", short(ev, ok))
+		t.Fatalf("after the second's new sources: %s, want nothing", short(ev, ok))
 	}
 	if ev, ok, _ := m.Handle(t0.Add(time.Second), client, good.k, good.payload); !ok || ev.Kind != Grant {
 		t.Errorf("the next second: %s, want a grant", short(ev, ok))
 	}
-	// The source the user opened from keeps a reserve: the same flood in
-	// the next step does not hold up its knock.
-	t1 := t0.Add(30 * time.Second)
+	t1 := t0.Add(30 * time.Second) // the next step; the client is now known
 	bad1, good1 := sigSeal(t, other, stepT+1, me, 5), sigSeal(t, frankKey, stepT+1, me, 6)
-	for i := range 100 {
-		m.Handle(t1, netip.AddrFrom4([4]byte{198, 18, 11, byte(i)}), bad1.k, bad1.payload)
-	}
+	flood(m, t1, bad1, 100, 3, 12)
 	if ev, ok, _ := m.Handle(t1, client, good1.k, good1.payload); !ok || ev.Kind != Grant {
 		t.Errorf("a known source under a spoofed flood: %s, want a grant", short(ev, ok))
+	}
+	if s := m.Stats(); s.BadSignature > 50+20+50+20 {
+		t.Errorf("%d verifications in two seconds, want at most the budgets' %d", s.BadSignature, 50+20+50+20)
 	}
 }
 
@@ -154,7 +159,7 @@ func BenchmarkSigHandle(b *testing.B) {
 		{"locator-over-budget", sigSeal(b, other, stepT, me, 3).payload, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			m := newSigMatcher(b, bc.budget, bc.budget)
+			m := newSigMatcher(b, bc.budget, bc.budget, bc.budget)
 			b.ReportAllocs()
 			for b.Loop() {
 				m.Handle(t0, client, good.k, bc.payload)
