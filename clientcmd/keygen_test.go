@@ -53,7 +53,12 @@ func TestKeygenAndImport(t *testing.T) {
 	if _, _, err := h.run("", "keygen", "--name", "alice@laptop"); cli.ExitCode(err) != cli.ExitUsage {
 		t.Errorf("a second key of the same name: %v, want exit 2", err)
 	}
-	h.mustRun(uri, "import", "-")
+	shown := h.mustRun("", "keygen", "--name", "backup", "--show-private")
+	bk, _ := profile.Load(store)
+	if b, _ := bk.Key("backup"); !strings.Contains(shown, "private seed (Base32; whoever holds it knocks as you): "+derive.EncodeSecret(b.Private.Seed())) {
+		t.Errorf("keygen --show-private printed %q, want the seed", shown)
+	}
+	h.mustRun(uri, "import", "-", "--key", "alice@laptop")
 	s, _ = profile.Load(store)
 	p, err := s.Get("gw1")
 	if err != nil || !bytes.Equal(p.PrivateKey, k.Private) || p.Auth != derive.AuthEd25519 {
