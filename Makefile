@@ -43,9 +43,10 @@ vectors-check: ## verify every vector file of testdata/ with the independent Pyt
 	python3 docs/reference/derive_v1.py testdata/derive_v1.json testdata/derive_v1_errors.json
 	python3 docs/reference/uri_v1.py testdata/uri_v1.json
 	python3 docs/reference/packet_v1.py testdata/packet_v1.json
+	python3 docs/reference/packet_ed25519_v1.py testdata/packet_ed25519_v1.json
 
 vectors: ## rewrite the vector files of testdata/ from this implementation
-	$(GO) test ./derive -run 'TestVectors|TestErrorVectors|TestPacketVectors' -update
+	$(GO) test ./derive -run 'TestVectors|TestErrorVectors|TestPacketVectors|TestSigPacketVectors' -update
 	$(GO) test ./provision -run TestURIVectors -update
 
 lint: ## gofmt, go vet, staticcheck

@@ -121,7 +121,8 @@ func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun}
+	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun,
+		Auth: p.Auth, PrivateKey: p.PrivateKey}
 	if c.State != nil {
 		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
 	}
@@ -152,7 +153,8 @@ func (c *Client) dryPlan(pl *Plan, o Options) (*Plan, error) {
 	if p.BindSource && !o.PublicIP.IsValid() {
 		return nil, fmt.Errorf("profile %s is source-bound and a dry run does not resolve %s: pass --public-ip ADDR, the address the server sees the knocks come from", p.Name, pl.Host)
 	}
-	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true}
+	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true,
+		Auth: p.Auth, PrivateKey: p.PrivateKey}
 	if c.State != nil {
 		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
 	}

@@ -50,6 +50,7 @@ the server's administrator gave you), show its current sequence, send
 the knock, or knock and connect (ssh's ProxyCommand); otpknock tui does
 it all by hand.`,
 		Commands: []cli.Command{
+			{Name: "keygen", New: func() *cobra.Command { return newKeygenCmd(env) }},
 			{Name: "import", New: func() *cobra.Command { return newImportCmd(env) }},
 			{Name: "show", New: func() *cobra.Command { return newShowCmd(env) }},
 			{Name: "profiles", New: func() *cobra.Command { return newProfilesCmd(env) }},

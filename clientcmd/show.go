@@ -119,11 +119,7 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
-	pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
-	if err != nil {
-		return usage(err)
-	}
-	el, err := pd.Knock(step)
+	el, err := derive.PacketElement(p.Auth, p.Secret, p.ServerID, p.Params, step)
 	if err != nil {
 		return usage(err)
 	}
@@ -133,13 +129,12 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 		return err
 	}
 	cl := pl.Request.Claim
-	need := derive.NonceSize + derive.ClaimLen(cl) + derive.TagSize
 	out := newShowJSON(p, now, []derive.Knock{el})
 	out.Claim, out.ClaimSource = []string{}, cl.Source
 	for _, a := range cl.Addrs {
 		out.Claim = append(out.Claim, a.String())
 	}
-	out.PayloadMin, out.PayloadMax = max(derive.PayloadMin, need), derive.PayloadMax
+	out.PayloadMin, out.PayloadMax = derive.SizeRange(cl) // the same in both modes (spec section 11.9)
 	if f.json {
 		return writeJSON(env, out)
 	}

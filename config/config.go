@@ -60,6 +60,8 @@ type User struct {
 	From       []netip.Prefix // sources allowed to knock; empty: any
 	BindSource bool           // the source address is part of the derivation
 	Knock      derive.Mode    // sequence (the default) or packet
+	Auth       derive.Auth    // packet users: hmac (the default) or ed25519
+	PublicKey  []byte         // ed25519 users: the key their knocks are signed with (ed25519.PublicKey)
 }
 
 // file is the YAML form of Config.
@@ -90,6 +92,8 @@ type userFile struct {
 	From       []string `yaml:"from,flow,omitempty"`
 	BindSource bool     `yaml:"bind_source,omitempty"`
 	Knock      string   `yaml:"knock,omitempty"`
+	Auth       string   `yaml:"auth,omitempty"`
+	PublicKey  string   `yaml:"public_key,omitempty"`
 }
 
 func defaults() file {
@@ -242,6 +246,9 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 		return User{}, err
 	}
 	u.Knock = mode
+	if u.Auth, u.PublicKey, err = checkAuth(uf); err != nil {
+		return User{}, err
+	}
 	if len(uf.Open) == 0 {
 		return User{}, fmt.Errorf("open: %s: list the services a knock opens, e.g. [tcp/22]", uf.Name)
 	}

@@ -138,7 +138,8 @@ func build(cfg *config.Config, used map[string]uint64, track func(netip.Addr, ti
 		if err != nil {
 			return nil, err
 		}
-		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock})
+		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock,
+			Auth: u.Auth, PublicKey: u.PublicKey})
 	}
 	return matcher.New(matcher.Config{ServerID: cfg.ServerID, Params: cfg.Params, Skew: cfg.Skew,
 		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track}, users, used)
@@ -300,6 +301,8 @@ func addCounters(a, b matcher.Stats) matcher.Stats {
 	a.BadSize += b.BadSize
 	a.BadTag += b.BadTag
 	a.BadClaim += b.BadClaim
+	a.BadSignature += b.BadSignature
+	a.SigOverBudget += b.SigOverBudget
 	a.PacketGrants += b.PacketGrants
 	a.Derived += b.Derived
 	return a

@@ -47,6 +47,14 @@
 // change nothing; a bare packet to an element is nothing, and a packet
 // user's element never starts a sequence.
 //
+// An ed25519 packet user (User.Auth) is checked in two stages: the
+// locator's check, as cheap as a tag, then the signature under the
+// user's public key, within a per-second budget (Config.SigPerUser,
+// SigPerSource, SigNewSources; a reserve for the sources the user last
+// opened from). A payload that passes the check and fails the signature
+// is a Refused event, counted; one over the budget is dropped
+// unverified and counted. The rest is a packet user's.
+//
 // A window lists its elements (Window.Elements: every knock that begins
 // something in it, with the time it stops doing so) and Config.Track
 // reports each source a sequence starts from: the daemon keeps the

@@ -18,6 +18,7 @@ func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock, payload 
 		return Event{}, false, err
 	}
 	m.stats.Packets++
+	m.now = now
 	src = src.Unmap()
 	s := m.sources[src]
 	var ev Event

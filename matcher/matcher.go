@@ -32,6 +32,10 @@ type Config struct {
 	// candidate times out: the daemon has the kernel's filter pass the
 	// source's later packets until then. It must not block.
 	Track func(src netip.Addr, until time.Time)
+	// SigPerUser, SigPerSource and SigNewSources bound the Ed25519
+	// signatures verified per second (see DefaultSigPerUser); 0 takes
+	// the defaults.
+	SigPerUser, SigPerSource, SigNewSources int
 }
 
 // User is one user as the matcher needs it.
@@ -42,6 +46,10 @@ type User struct {
 	From   []netip.Prefix // empty: any source
 	Bind   bool
 	Mode   derive.Mode // sequence (the zero value) or packet
+	// Auth is a packet user's: hmac (the zero value) or ed25519, whose
+	// Secret is then the locator secret and PublicKey its key.
+	Auth      derive.Auth
+	PublicKey []byte
 }
 
 // Kind says what a completed sequence led to.
@@ -82,6 +90,9 @@ type Stats struct {
 	// Packet knocks: payloads of a size out of range, tags that did not
 	// verify, verified claims that were malformed, and grants.
 	BadSize, BadTag, BadClaim, PacketGrants uint64
+	// Ed25519 packet knocks that passed the locator's check: refused by
+	// the signature, and dropped unverified over the budget.
+	BadSignature, SigOverBudget uint64
 	// Derived counts the sequences the packet path derived: one per
 	// candidate a source-bound user's first knock starts, none for a
 	// packet that starts nothing.
@@ -95,10 +106,12 @@ type Stats struct {
 // (PrepareNext) never shares a deriver with it.
 type user struct {
 	User
-	d  *derive.Deriver       // sequence users: the build's (sequences, or first knocks if bound)
-	pd *derive.PacketDeriver // packet users: the build's (elements)
-	hd *derive.Deriver       // bound sequence users: the packet path's (knocks 2..k per source)
-	hp *derive.PacketDeriver // packet users: the packet path's (Open)
+	d  *derive.Deriver          // sequence users: the build's (sequences, or first knocks if bound)
+	pd *derive.PacketDeriver    // packet users: the build's (elements)
+	hd *derive.Deriver          // bound sequence users: the packet path's (knocks 2..k per source)
+	hp *derive.PacketDeriver    // packet users: the packet path's (Open)
+	sd *derive.SigPacketDeriver // ed25519 packet users: the build's (elements)
+	hs *derive.SigPacketDeriver // ed25519 packet users: the packet path's
 }
 
 // cand is a (user, step) whose knock starts with a given element. seq is
@@ -141,6 +154,8 @@ type Matcher struct {
 	used     map[int]uint64
 	scratch  []derive.Knock
 	stats    Stats
+	now      time.Time // the packet's, set by Handle
+	budget   sigBudget
 }
 
 // New builds a matcher. used holds each user's last used step (from the
@@ -151,6 +166,15 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 	}
 	if cfg.MaxSources <= 0 {
 		cfg.MaxSources = DefaultMaxSources
+	}
+	if cfg.SigPerUser <= 0 {
+		cfg.SigPerUser = DefaultSigPerUser
+	}
+	if cfg.SigPerSource <= 0 {
+		cfg.SigPerSource = DefaultSigPerSource
+	}
+	if cfg.SigNewSources <= 0 {
+		cfg.SigNewSources = DefaultSigNewSources
 	}
 	m := &Matcher{cfg: cfg, sources: map[netip.Addr]*source{}, used: map[int]uint64{},
 		scratch: make([]derive.Knock, 0, derive.MaxKnocks)}
@@ -172,6 +196,9 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 func newUser(cfg Config, u User) (user, error) {
 	w := user{User: u}
 	var err error
+	if u.Mode == derive.ModePacket && u.Auth == derive.AuthEd25519 {
+		return newSigUser(cfg, w)
+	}
 	if u.Mode == derive.ModePacket {
 		if w.pd, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params); err != nil {
 			return w, err

@@ -37,15 +37,19 @@ func (m *Matcher) packet(cands []cand, src netip.Addr, k derive.Knock, payload [
 		if u.Bind {
 			bound = src
 		}
-		claim, err := u.hp.Open(payload, c.step, k, bound)
+		claim, err := m.open(u, c, payload, src, k, bound)
 		switch {
+		case errors.Is(err, derive.ErrSignature):
+			return m.sigRefused(u, c, src), true
+		case errors.Is(err, errOverBudget):
+			return Event{}, false
 		case errors.Is(err, derive.ErrClaim):
 			m.stats.BadClaim++ // the tag verified: no other candidate will
 			return Event{}, false
 		case err != nil:
 			continue
 		}
-		return m.claimed(u, c, src, claim), true
+		return m.verified(u, c, src, claim), true
 	}
 	if tried {
 		m.stats.BadTag++

@@ -31,7 +31,7 @@ var ErrNoPayload = errors.New("the writer cannot send a payload (packet knocks n
 
 // knockPacket derives the element of res.Step and sends the first packet.
 func (k *Knocker) knockPacket(ctx context.Context, r Request, res *Result) error {
-	pd, err := derive.NewPacket(r.Secret, r.ServerID, r.Params)
+	pd, err := newSealer(r)
 	if err != nil {
 		return err
 	}
@@ -45,10 +45,10 @@ func (k *Knocker) knockPacket(ctx context.Context, r Request, res *Result) error
 
 // sendPacket seals r.Claim for res.Step under a fresh nonce in a payload
 // of a freshly drawn size and sends it to the element.
-func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDeriver, res *Result) error {
+func (k *Knocker) sendPacket(ctx context.Context, r Request, pd sealer, res *Result) error {
 	el := res.Knocks[0]
-	need := derive.NonceSize + derive.ClaimLen(r.Claim) + derive.TagSize
-	size, err := drawSize(k.rand(), max(derive.PayloadMin, need), derive.PayloadMax)
+	lo, hi := derive.SizeRange(r.Claim) // the same for both modes
+	size, err := drawSize(k.rand(), lo, hi)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDe
 // closed it resends the packet every ResendAfter, at most Resends times,
 // then waits for the rest of w.Timeout.
 func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wait) (net.Conn, error) {
-	pd, err := derive.NewPacket(r.Secret, r.ServerID, r.Params)
+	pd, err := newSealer(r)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,10 @@ type Request struct {
 	// is one packet carrying Claim (docs/spec.md section 11).
 	Mode  derive.Mode
 	Claim derive.Claim
+	// Auth is how a packet knock is authenticated; for ed25519 Secret is
+	// the locator secret and PrivateKey signs.
+	Auth       derive.Auth
+	PrivateKey []byte
 }
 
 // target names where r goes: Dst, or the unresolved Name of a dry run.

@@ -90,7 +90,7 @@ func summary(name string) string {
 	case "init":
 		return "Write a commented default server config"
 	case "user":
-		return "Add, list, show and remove the server's users; print their URI again"
+		return "Add, list, show, rekey and remove the server's users; print their URI again"
 	case "server":
 		return "Run the knock server: watch knocks, open services for their senders"
 	case "firewall":

@@ -16,7 +16,7 @@ func newUserCmd(env *Env) *cobra.Command {
 	}
 	var path string
 	c.PersistentFlags().StringVarP(&path, "config", "c", config.DefaultPath, "server config file")
-	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserShowCmd(env, &path), newUserQRCmd(env, &path), newUserRemoveCmd(env, &path))
+	c.AddCommand(newUserAddCmd(env, &path), newUserListCmd(env, &path), newUserShowCmd(env, &path), newUserQRCmd(env, &path), newUserRemoveCmd(env, &path), newUserRekeyCmd(env, &path))
 	return c
 }
 

@@ -3,6 +3,7 @@ package servercmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -28,7 +29,10 @@ type userAddFlags struct {
 	noQR       bool
 	secretSize int
 	knock      string
+	knockSet   bool // --knock was given
 	noReload   bool
+	key        keyFlags
+	stdin      io.Reader // --key-file -
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
@@ -42,6 +46,7 @@ the secret: hand it over privately.`,
 		Example: "  otpknockd user add alice --open tcp/22 --from 198.18.0.0/15 --qr-png alice.png",
 		Args:    cli.Args(1, 1, "the user's NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			f.knockSet, f.stdin = cmd.Flags().Changed("knock"), env.Stdin
 			return userAdd(env, *path, a[0], f)
 		},
 	}
@@ -55,6 +60,8 @@ the secret: hand it over privately.`,
 	c.Flags().StringVar(&f.knock, "knock", "sequence", "how the user knocks: sequence, or packet (one UDP or ICMP packet carrying a MAC)")
 	c.RegisterFlagCompletionFunc("knock", cli.CompleteValues("sequence", "packet"))
 	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
+	addKeyFlags(c, &f.key, true)
+	c.RegisterFlagCompletionFunc("auth", cli.CompleteValues("hmac", "ed25519"))
 	return c
 }
 
@@ -123,6 +130,16 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, ok := cfg.User(name); ok {
 		return nil, fmt.Errorf("user %q already exists in %s", name, path)
 	}
+	en, err := f.key.resolve(name, cfg.ServerID, f.stdin)
+	if err != nil {
+		return nil, err
+	}
+	if en.auth == derive.AuthEd25519 {
+		if f.knockSet && mode != derive.ModePacket {
+			return nil, errors.New("--knock: ed25519 keys sign packet knocks: drop --knock sequence")
+		}
+		mode = derive.ModePacket
+	}
 	open, err := uniqueServices(f.open)
 	if err != nil {
 		return nil, err
@@ -136,7 +153,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, err := os.Lstat(cfg.SecretPath(name)); err == nil {
 		return nil, fmt.Errorf("%s already exists: delete the stale secret file first", cfg.SecretPath(name))
 	}
-	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode})
+	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode, PublicKey: en.line})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +166,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	}
 	u, _ := e.Config.User(name)
 	acct := provision.Account{ServerID: e.Config.ServerID, User: name, Host: host, Secret: a.secret,
-		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
+		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock, Auth: u.Auth, PrivateKey: en.private}
 	if a.uri, err = acct.URI(); err != nil {
 		return nil, err
 	}
@@ -273,20 +290,25 @@ func checkOutFile(flag, path string) error {
 func printUser(env *Env, cfg *config.Config, u config.User, uri string, f userAddFlags) {
 	w := env.Stdout
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, cli.KnockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
-	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	printURI(env, uri, f.qrPNG, f.noQR)
+	if note := keyNote(cfg, u); note != "" {
+		fmt.Fprint(w, note)
+	} else {
+		fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
+	}
+	printURI(env, uriHeader(u, f.key.generate), uri, f.qrPNG, f.noQR)
 }
 
-// printURI prints where the QR code PNG went, the provisioning URI, its
-// QR code unless noQR, and how the client imports it. The QR code is
-// drawn on a terminal that allows colors (qr.Output); elsewhere one line
-// says how to get the PNG, unless --qr-png wrote it already.
-func printURI(env *Env, uri, qrPNG string, noQR bool) {
+// printURI prints where the QR code PNG went, the provisioning URI under
+// its header, its QR code unless noQR, and how the client imports it.
+// The QR code is drawn on a terminal that allows colors (qr.Output);
+// elsewhere one line says how to get the PNG, unless --qr-png wrote it
+// already.
+func printURI(env *Env, header, uri, qrPNG string, noQR bool) {
 	w := env.Stdout
 	if qrPNG != "" {
 		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
-	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
+	fmt.Fprintf(w, "\n%s\n%s\n", header, uri)
 	o := env.qrOutput()
 	colors := o.Refusal(qr.TerminalQR{}) == "" // a terminal with colors, whatever its width
 	if !noQR && (colors || qrPNG == "") {

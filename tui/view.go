@@ -206,11 +206,7 @@ func (m Model) current(p profile.Profile) ([]derive.Knock, time.Duration, error)
 	now := m.deps.Clock.Now()
 	step, left := derive.Step(now, p.Params.Period), derive.Left(now, p.Params.Period)
 	if p.Knock == derive.ModePacket {
-		pd, err := derive.NewPacket(p.Secret, p.ServerID, p.Params)
-		if err != nil {
-			return nil, 0, err
-		}
-		el, err := pd.Knock(step)
+		el, err := derive.PacketElement(p.Auth, p.Secret, p.ServerID, p.Params, step)
 		return []derive.Knock{el}, left, err
 	}
 	if p.BindSource {
