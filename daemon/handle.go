@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -42,6 +43,14 @@ func (d *Daemon) handle(p listener.Packet) {
 		d.log.Warn("replay", attrs...)
 	case matcher.Refused:
 		d.log.Warn("refused source", attrs...)
+	case matcher.Duplicate:
+		// A late copy of the grant (a client's retry): no attack. One
+		// line a grant at info, the rest at debug.
+		level := slog.LevelDebug
+		if ev.Copy == 1 {
+			level = slog.LevelInfo
+		}
+		d.log.Log(context.Background(), level, "duplicate", append(attrs, "copy", ev.Copy)...)
 	case matcher.Grant:
 		d.grant(ev.Addrs, ev.Open, p.At, attrs)
 	}

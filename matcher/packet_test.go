@@ -176,12 +176,20 @@ func TestPacketKnocks(t *testing.T) {
 		{"source outside from: refused, step not used", nil, []ppkt{from(far, dFar), from(client, dT)}, []string{
 			"refused packet dave 203.0.113.9 step=T+0 addrs=[203.0.113.9] (source outside from)",
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
-		{"the same payload again is a replay", nil, []ppkt{from(client, dT), from(client, dT)}, []string{
+		{"the same payload again is a duplicate", nil, []ppkt{from(client, dT), from(client, dT)}, []string{
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
-			"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
-		{"a retry of a granted step is a replay", nil, []ppkt{from(client, dT), from(client, dT2)}, []string{
+			"duplicate packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+		{"a copy of a granted knock (same claim and source) is a duplicate", nil, []ppkt{from(client, dT), from(client, dT2)}, []string{
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
-			"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+			"duplicate packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+		{"the granted step from another source is a replay", nil, []ppkt{from(client, dT), from(other, dT2)}, []string{
+			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
+			"replay packet dave 198.18.0.3 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+		{"the granted step with another claim is a replay", nil,
+			[]ppkt{from(client, dT), from(client, seal(t, "dave", stepT, claim(false, client, client6), none, 8)), from(client, seal(t, "dave", stepT, claim(true, client), none, 9))}, []string{
+				"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
+				"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2 2001:2::2]",
+				"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
 		{"the next step is fresh, an older one a replay", nil, []ppkt{from(client, dT), from(client, dNext), from(client, dPrev)}, []string{
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
 			"grant packet dave 198.18.0.2 step=T+1 addrs=[198.18.0.2]",
