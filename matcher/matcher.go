@@ -220,6 +220,24 @@ func (m *Matcher) MarkUsed(used map[string]uint64) {
 	}
 }
 
+// KeepGrants takes over old's record of each user's last grant, for the
+// users both know, so a copy of a grant made before a reload is still a
+// Duplicate after it. Nothing is taken when the step lengths differ.
+func (m *Matcher) KeepGrants(old *Matcher) {
+	if old.cfg.Params.Period != m.cfg.Params.Period {
+		return
+	}
+	byName := make(map[string]int, len(old.granted))
+	for i := range old.granted {
+		byName[old.users[i].Name] = i
+	}
+	for j, u := range m.users {
+		if i, ok := byName[u.Name]; ok && m.used[j] == old.granted[i].step {
+			m.granted[j], m.copies[j] = old.granted[i], old.copies[i]
+		}
+	}
+}
+
 // Stats returns the counters.
 func (m *Matcher) Stats() Stats {
 	s := m.stats

@@ -266,3 +266,33 @@ func TestPacketOpenAllocs(t *testing.T) {
 		t.Errorf("a bad tag allocates %.0f times, want 0", allocs)
 	}
 }
+
+// TestKeepGrants: a matcher that replaced another (a reload) takes over
+// its record of grants with the used steps, so a copy of a grant made
+// before stays a Duplicate, numbered on; a matcher whose used step is
+// not that grant's does not.
+func TestKeepGrants(t *testing.T) {
+	dT := seal(t, "dave", stepT, derive.Claim{Addrs: []netip.Addr{client}}, netip.Addr{}, 1)
+	dT2 := seal(t, "dave", stepT, derive.Claim{Addrs: []netip.Addr{client}}, netip.Addr{}, 2)
+	old := newPacketMatcher(t, nil)
+	sendPackets(t, old, []ppkt{from(client, dT), from(client, dT2)})
+	for _, tc := range []struct {
+		name string
+		used map[string]uint64
+		want Kind
+		copy int
+	}{
+		{"after a reload", old.Used(), Duplicate, 2},
+		{"a later step used since", map[string]uint64{"dave": stepT + 1}, Replay, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newPacketMatcher(t, nil)
+			m.MarkUsed(tc.used)
+			m.KeepGrants(old)
+			ev, ok, err := m.Handle(t0.Add(time.Second), client, dT2.k, dT2.payload)
+			if err != nil || !ok || ev.Kind != tc.want || ev.Copy != tc.copy {
+				t.Errorf("a copy after the swap: %v %v, kind %v copy %d; want %v copy %d", ok, err, ev.Kind, ev.Copy, tc.want, tc.copy)
+			}
+		})
+	}
+}
