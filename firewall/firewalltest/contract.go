@@ -387,9 +387,8 @@ func echoRequests(t *testing.T, s *Subject) {
 		t.Skip("no Pings and no Logs for this subject")
 	}
 	p := contractPlan()
-	p.Filter, p.Track = true, 3*time.Second
-	_, filters := s.Backend.(firewall.Filter)
-	p.Filter = filters
+	_, p.Filter = s.Backend.(firewall.Filter)
+	p.Track = 3 * time.Second
 	s.do(t, "Setup", func() error { return s.Backend.Setup(p) })
 	plain, inRange := uint16(7), p.PortMin+7
 	pings := func(when string, src netip.Addr, seq uint16, want bool) {
