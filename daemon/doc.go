@@ -31,7 +31,8 @@
 // knock (IPv4 and IPv6 alike, each in its family's set).
 //
 // It logs with log/slog, one line per grant, replay, refused source and
-// reload, as key=value pairs (src, user, step, ports; for packet knocks
+// reload, and one for the first duplicate of a grant (a late copy:
+// msg=duplicate, the rest at debug), as key=value pairs (src, user, step, ports; for packet knocks
 // also knock=packet and addrs, every address opened) that fail2ban and
 // journald can use; nothing per stray packet or refused payload (bad
 // size, tag or claim: counted in the metrics) at the default level, and
