@@ -1,7 +1,7 @@
 # otpknock: make help lists the targets.
 GO         ?= go
 BIN        := bin/otpknock
-FULL       := bin/otpknockd
+SERVER     := bin/otpknockd
 MANDIR     := bin/man
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
@@ -28,9 +28,9 @@ help: ## list the targets
 deps: ## install missing system packages (apt, as root) and Go modules
 	@scripts/deps.sh
 
-build: ## build bin/otpknock, the client, and bin/otpknockd, the server and the rest (static)
+build: ## build bin/otpknock, the client (TUI included), and bin/otpknockd, the server and its administration (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/otpknock
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(FULL) ./cmd/otpknockd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(SERVER) ./cmd/otpknockd
 
 test: deps ## run every test, root/netns ones included, and the vector cross-check
 	$(GO) test -count=1 -timeout 30m ./...
@@ -85,25 +85,27 @@ manifests: ## a Homebrew formula and a Scoop manifest for the client, from dist/
 dist-check: ## check dist/: SHA256SUMS, an archive per target holding its binary, the version
 	packaging/distcheck.sh $(VERSION) dist
 
-man: ## write the man pages (otpknock.1, otpknock-server.1, ...) to bin/man
+man: ## write the man pages of both programs (otpknock.1, otpknock-send.1, otpknockd.1, otpknockd-server.1, ...) to bin/man
 	rm -rf $(MANDIR) && $(GO) run ./cmd/otpknock-man -version $(VERSION) $(MANDIR) >/dev/null
 
-install: build man ## install both binaries, systemd unit, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
+install: build man ## install both binaries, systemd units, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
-	install -D -m 0755 $(FULL) $(DESTDIR)$(BINDIR)/otpknockd
+	install -D -m 0755 $(SERVER) $(DESTDIR)$(BINDIR)/otpknockd
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock-lock.service > $(BIN)-lock.service
 	install -D -m 0644 $(BIN)-lock.service $(DESTDIR)$(UNITDIR)/otpknock-lock.service
 	install -D -m 0644 packaging/otpknock.sysusers $(DESTDIR)$(SYSUSERSDIR)/otpknock.conf
 	install -D -m 0644 packaging/otpknock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/otpknock.conf
-	rm -f $(BIN).example.yaml && $(BIN) init --config $(BIN).example.yaml --server-id CHANGE-ME --host knock.example.org --secrets-dir /etc/otpknock/secrets >/dev/null
+	rm -f $(BIN).example.yaml && $(SERVER) init --config $(BIN).example.yaml --server-id CHANGE-ME --host knock.example.org --secrets-dir /etc/otpknock/secrets >/dev/null
 	install -D -m 0644 $(BIN).example.yaml $(DESTDIR)$(SHAREDIR)/doc/otpknock/config.example.yaml
-	$(BIN) completion bash > $(BIN).bash && install -D -m 0644 $(BIN).bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/otpknock
-	$(BIN) completion zsh > $(BIN).zsh && install -D -m 0644 $(BIN).zsh $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_otpknock
-	$(BIN) completion fish > $(BIN).fish && install -D -m 0644 $(BIN).fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/otpknock.fish
+	for p in otpknock otpknockd; do \
+		bin/$$p completion bash > bin/$$p.bash && install -D -m 0644 bin/$$p.bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/$$p && \
+		bin/$$p completion zsh > bin/$$p.zsh && install -D -m 0644 bin/$$p.zsh $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_$$p && \
+		bin/$$p completion fish > bin/$$p.fish && install -D -m 0644 bin/$$p.fish $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/$$p.fish || exit 1; \
+	done
 	install -d $(DESTDIR)$(SHAREDIR)/man/man1 && install -m 0644 $(MANDIR)/*.1 $(DESTDIR)$(SHAREDIR)/man/man1/
-	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknock init --config /etc/otpknock/config.yaml --server-id ID"
+	@echo "installed under $(DESTDIR)$(PREFIX); next: systemd-sysusers, systemd-tmpfiles --create otpknock.conf, then otpknockd init --config /etc/otpknock/config.yaml --server-id ID"
 
 package: build ## .deb and .rpm for amd64 and arm64 into dist/packages (nfpm; PKGDIR)
 	GO=$(GO) packaging/package.sh $(PKGDIR)

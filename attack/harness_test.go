@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,15 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(netnstest.RunWithBinary(m, "../cmd/otpknock", &bin)) }
+func TestMain(m *testing.M) { os.Exit(netnstest.RunWithBinary(m, &bin)) }
+
+// program is the binary that runs args: otpknockd the server's commands.
+func program(args []string) string {
+	if len(args) > 0 && slices.Contains([]string{"init", "user", "server", "firewall"}, args[0]) {
+		return netnstest.ServerBinary(bin)
+	}
+	return bin
+}
 
 // scale returns ci in the bounded run and full under make adversarial.
 func scale(ci, full int) int {
@@ -136,9 +145,9 @@ func (a *arena) run(ns string, args ...string) string {
 	a.t.Helper()
 	var cmd *exec.Cmd
 	if ns == "" {
-		cmd = exec.Command(bin, args...)
+		cmd = exec.Command(program(args), args...)
 	} else {
-		cmd = a.l.Cmd(ns, append([]string{bin}, args...)...)
+		cmd = a.l.Cmd(ns, append([]string{program(args)}, args...)...)
 	}
 	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
 	out, err := cmd.CombinedOutput()
@@ -151,7 +160,7 @@ func (a *arena) run(ns string, args ...string) string {
 func (a *arena) start() {
 	a.t.Helper()
 	a.log = &netnstest.Buffer{}
-	a.server = a.l.Cmd(a.l.Server, bin, "server", "-c", a.cfg.Path)
+	a.server = a.l.Cmd(a.l.Server, netnstest.ServerBinary(bin), "server", "-c", a.cfg.Path)
 	a.server.Stderr = a.log
 	if err := a.server.Start(); err != nil {
 		a.t.Fatal(err)
@@ -191,8 +200,10 @@ func (a *arena) control() {
 	client := a.l.ClientV4.String()
 	before := a.grants(client)
 	ok := a.knockRounds(a.l.Client, client, 1, "--retries", "1")
-	if after := a.grants(client); ok != 1 || after != before+1 {
-		a.t.Errorf("positive control: the client's knock opened %d of 1, grant lines for %s went from %d to %d, want one more", ok, client, before, after)
+	// One knock with one retry: a first grant whose door the client did
+	// not see open in time (a loaded machine) is followed by a second.
+	if after := a.grants(client); ok != 1 || after < before+1 || after > before+2 {
+		a.t.Errorf("positive control: the client's knock opened %d of 1, grant lines for %s went from %d to %d, want one or two more", ok, client, before, after)
 	}
 }
 

@@ -16,6 +16,7 @@ n=${1:-50}
 nf=${2:-20}
 here=$(dirname "$(realpath "$0")")
 bin=$(realpath bin/otpknock)
+bind=$(dirname "$bin")/otpknockd # the server, beside the client
 for tool in knockd knock fwknopd fwknop hping3 python3 iptables; do
 	command -v "$tool" >/dev/null || { echo "compare: needs $tool (apt-get install knockd fwknop-server fwknop-client hping3)" >&2; exit 1; }
 done
@@ -73,7 +74,7 @@ reactions=$work/reactions.md
 # client of a trial reads one profile, not the hundreds of this bench
 # (OTPKNOCK_CLIENT_CONFIG with {i}, which trials.py fills in).
 cfg=$work/otpknock/config.yaml
-"$bin" init -c "$cfg" --server-id cmp --host 198.18.0.1 --state-file "$work/otpknock/state.json" >/dev/null
+"$bind" init -c "$cfg" --server-id cmp --host 198.18.0.1 --state-file "$work/otpknock/state.json" >/dev/null
 # The strength check (48 effective bits) wants 5 knocks past 66
 # sequence users with the defaults.
 seqs=$((2 * n + ${#floods[@]} * nf))
@@ -81,16 +82,16 @@ knocks=4
 [ "$seqs" -le 66 ] || knocks=5
 sed -i -e 's/^open_timeout: 30s/open_timeout: 1s/' -e "s/^knocks: 4\$/knocks: $knocks/" "$cfg"
 for i in $(seq 0 $((seqs - 1))); do
-	"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr | grep -o 'otpauth://[^ ]*' |
+	"$bind" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr | grep -o 'otpauth://[^ ]*' |
 		OTPKNOCK_CLIENT_CONFIG=$work/client/u$i/client.yaml "$bin" import - --name "u$i" >/dev/null
 done
 for i in $(seq 0 $((n + ${#floods[@]} * nf - 1))); do
-	"$bin" user add "p$i" -c "$cfg" --open tcp/2222 --knock packet --no-qr | grep -o 'otpauth://[^ ]*' |
+	"$bind" user add "p$i" -c "$cfg" --open tcp/2222 --knock packet --no-qr | grep -o 'otpauth://[^ ]*' |
 		OTPKNOCK_CLIENT_CONFIG=$work/client/p$i/client.yaml "$bin" import - --name "p$i" >/dev/null
 done
 useq=$work/client/'u{i}'/client.yaml
 upkt=$work/client/'p{i}'/client.yaml
-ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$work/otpknock.log" &
+ip netns exec "$srv" "$bind" server -c "$cfg" 2>"$work/otpknock.log" &
 spid=$!
 pids+=("$spid")
 sleep 1
@@ -113,7 +114,7 @@ OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send 
 [ "$nf" -eq 0 ] || latencies "$from" | reaction "otpknock under the floods (both modes)" >>"$reactions"
 kill "$spid"
 wait "$spid" 2>/dev/null || true
-ip netns exec "$srv" "$bin" firewall remove -c "$cfg" >/dev/null
+ip netns exec "$srv" "$bind" firewall remove -c "$cfg" >/dev/null
 
 # watch NAME: starts bench/reaction.py in the server namespace.
 watch() {

@@ -33,6 +33,7 @@ rate=${RATE:+-b ${RATE}pps} # trafgen's rate; unset: as fast as it goes
 cpus=${CPUS:-1}              # trafgen's processes: one leaves the other core to the server and client
 here=$(dirname "$(realpath "$0")")
 bin=$(realpath "${BIN:-bin/otpknock}")
+bind=$(dirname "$bin")/otpknockd # the server, beside the client
 for tool in trafgen nmap python3 iptables ipset; do
 	command -v "$tool" >/dev/null || { echo "flood: needs $tool (make deps)" >&2; exit 1; }
 done
@@ -74,11 +75,11 @@ for extra in "${extras[@]}"; do
 	d=$work/$extra
 	cfg=$d/config.yaml
 	export OTPKNOCK_CLIENT_CONFIG=$d/client.yaml
-	"$bin" init -c "$cfg" --server-id flood --host 198.18.0.1 --state-file "$d/server/state.json" >/dev/null
+	"$bind" init -c "$cfg" --server-id flood --host 198.18.0.1 --state-file "$d/server/state.json" >/dev/null
 	sed -i -e 's/^open_timeout: 30s/open_timeout: 1s/' -e 's/^metrics_listen: ""/metrics_listen: 127.0.0.1:9558/' -e 's/^knocks: 4/knocks: 5/' "$cfg"
 	for i in $(seq 0 $((3 * k - 1))); do # one per knock of the three phases
-		"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name "u$i" >/dev/null
-		"$bin" user add "p$i" -c "$cfg" --open tcp/2222 --knock packet --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name "p$i" >/dev/null
+		"$bind" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name "u$i" >/dev/null
+		"$bind" user add "p$i" -c "$cfg" --open tcp/2222 --knock packet --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name "p$i" >/dev/null
 	done
 	# EXTRA more sequence users, written directly (user add rewrites the
 	# config each time: O(n^2)).
@@ -94,7 +95,7 @@ with open(cfg, "a") as f:
         os.close(fd)
 PY
 	users=$((6 * k + extra))
-	ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$d/log" &
+	ip netns exec "$srv" "$bind" server -c "$cfg" 2>"$d/log" &
 	spid=$!
 	pids+=("$spid")
 	until grep -q 'msg=started' "$d/log"; do
@@ -145,5 +146,5 @@ print("| %s | %s | %.1f / %.1f | %.2f kpps (%.2f%%); alone %.2f kpps (%.3f%%) | 
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
 	grep -E 'msg=stopped|level=(WARN|ERROR)' "$d/log" | tail -5 >&2 || true
-	ip netns exec "$srv" "$bin" firewall remove -c "$cfg" >/dev/null
+	ip netns exec "$srv" "$bind" firewall remove -c "$cfg" >/dev/null
 done

@@ -14,6 +14,7 @@ counts=("${@:-1 1000 100000}")
 read -ra counts <<<"${counts[*]}"
 here=$(dirname "$(realpath "$0")")
 bin=$(realpath bin/otpknock)
+bind=$(dirname "$bin")/otpknockd # the server, beside the client
 . "$here/../scripts/netns.sh"
 netns_pair scale
 netns_service 2222
@@ -23,14 +24,14 @@ for n in "${counts[@]}"; do
 	d=$work/$n
 	cfg=$d/config.yaml
 	export OTPKNOCK_CLIENT_CONFIG=$d/client.yaml
-	"$bin" init -c "$cfg" --server-id scale --host 198.18.0.1 --state-file "$d/state.json" >/dev/null
+	"$bind" init -c "$cfg" --server-id scale --host 198.18.0.1 --state-file "$d/state.json" >/dev/null
 	sed -i -e 's/^step: 30s/step: 5s/' -e 's/^metrics_listen: ""/metrics_listen: 127.0.0.1:9557/' -e 's/^knocks: 4/knocks: 5/' -e 's/^users:.*/users:/' "$cfg"
 	for ((i = 0; i < n - 1; i++)); do
-		"$bin" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr --no-reload >/dev/null
+		"$bind" user add "u$i" -c "$cfg" --open tcp/2222 --no-qr --no-reload >/dev/null
 	done
-	"$bin" user add last -c "$cfg" --open tcp/2222 --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name last >/dev/null
+	"$bind" user add last -c "$cfg" --open tcp/2222 --no-qr --no-reload | grep -o 'otpauth://[^ ]*' | "$bin" import - --name last >/dev/null
 	t0=$(date +%s.%N)
-	ip netns exec "$srv" "$bin" server -c "$cfg" 2>"$d/log" &
+	ip netns exec "$srv" "$bind" server -c "$cfg" 2>"$d/log" &
 	spid=$!
 	until grep -q 'msg=started' "$d/log"; do
 		kill -0 "$spid" || { cat "$d/log" >&2; exit 1; }
@@ -50,5 +51,5 @@ for n in "${counts[@]}"; do
 	printf '| %d | %.2f | %.1f | %.1f | %.1f | %s |\n' "$n" "$up" "$(awk -v p="$pre" 'BEGIN {print p * 1000}')" "$rss" "$hwm" "$open"
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
-	ip netns exec "$srv" "$bin" firewall remove -c "$cfg" >/dev/null
+	ip netns exec "$srv" "$bind" firewall remove -c "$cfg" >/dev/null
 done

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -9,56 +10,58 @@ import (
 	"strings"
 
 	"github.com/otpknock/otpknock/clock"
-	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// Env is everything a command reads from or writes to its surroundings.
+// Env is everything a command reads from or writes to its surroundings,
+// the part both programs share; each role's Env (clientcmd.Env,
+// servercmd.Env) embeds it.
 type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
 	Clock  clock.Clock
-	// Version is the version otpknock reports; with BuildInfo set, the
-	// one ResolveVersion makes of it, read on first use (--version,
+	// Version is the version the program reports; with BuildInfo set,
+	// the one ResolveVersion makes of it, read on first use (--version,
 	// version): parsing the build information costs every start.
 	Version   string
 	BuildInfo func() (*debug.BuildInfo, bool)
-	// Writer and Prober replace the kernel packet writer and the TCP
-	// dialer of send and connect when set (tests).
-	Writer sender.Writer
-	Prober sender.Prober
-	// DecodePNG reads the provisioning URI from a QR code PNG (import
-	// FILE.png); nil hands the PNG to otpknockd, which links the QR
-	// decoder that otpknock leaves out.
-	DecodePNG func(png []byte) (string, error)
-	// Handoff runs a command line with otpknockd: with stdin nil, in
-	// this process's place where the OS allows, as otpknock runs the
-	// commands it hands off; else as a child reading stdin and writing
-	// stdout and stderr. nil means the otpknockd beside this executable,
-	// else on PATH.
-	Handoff func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
-// Run runs the otpknock command line args (without the program name):
-// the client's commands here, the server's, its administration's and the
-// TUI's handed to otpknockd (Env.Handoff). Its errors carry their exit
-// code (ExitCode).
-func Run(ctx context.Context, args []string, env Env) error {
-	if asksAboutHandoff(args) {
-		return env.handoff(ctx, args, nil, nil, nil)
+// Program is one of the two programs: its name, help and commands.
+type Program struct {
+	// Name is the program's name (otpknock, otpknockd); Short and Long
+	// are its help.
+	Name, Short, Long string
+	// Commands are its top-level commands in the order help lists
+	// them; Execute adds version (and cobra's completion).
+	Commands []Command
+	// Other is the program of the other role, and OtherCommands its
+	// commands that this program refuses with one line naming Other;
+	// Role names that role ("server", "client").
+	Other, Role   string
+	OtherCommands []string
+	// Complete adds the completions of names and values to the whole
+	// tree, when the shell asks for completions; nil adds none.
+	Complete func(root *cobra.Command)
+}
+
+// Command is a top-level command: its name and its constructor.
+type Command struct {
+	Name string
+	New  func() *cobra.Command
+}
+
+// Execute runs the command line args (without the program name) with
+// p's commands. Its errors carry their exit code (ExitCode).
+func Execute(ctx context.Context, args []string, env Env, p Program) error {
+	if err := otherRole(p, args); err != nil {
+		return err
 	}
-	return Execute(ctx, args, env, nil)
-}
-
-// Execute runs the command line args with the client's commands and
-// cmds, each of which replaces the hand-off of its name: otpknockd runs
-// every command through it (package fullcli).
-func Execute(ctx context.Context, args []string, env Env, cmds []Command) error {
-	root := newRoot(&env, args, cmds)
-	completions(root, &env, args)
+	root := newRoot(&env, p, args)
+	completions(root, &env, p, args)
 	ran := markRan(root)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -71,84 +74,66 @@ func Execute(ctx context.Context, args []string, env Env, cmds []Command) error 
 	if err != nil && !*ran {
 		// cobra refused the command line: unknown command or flag,
 		// wrong arguments.
-		err = usage(err)
+		err = Usage(err)
 	}
 	return err
 }
 
-// Root returns the whole command tree of the client's commands and cmds
-// as Execute runs it, for tools that document it: cmd/otpknock-man
-// writes its man pages, so that no otpknock binary links a man page
-// writer.
-func Root(env Env, cmds []Command) *cobra.Command { return newRoot(&env, nil, cmds) }
+// Root returns p's whole command tree as Execute runs it, for tools
+// that document it: cmd/otpknock-man writes its man pages, so that no
+// otpknock binary links a man page writer.
+func Root(env Env, p Program) *cobra.Command { return newRoot(&env, p, nil) }
 
-// Command is a top-level command: its name and its constructor.
-type Command struct {
-	Name string
-	New  func(*Env) *cobra.Command
+// RoleError is the refusal of a command of the other program: the
+// program that runs it, and the command line to type.
+type RoleError struct {
+	Program, Command, Role, Other string
 }
 
-// commands are the top-level commands in the order help lists them:
-// the client's, and the commands otpknock hands off with a nil
-// constructor.
-var commands = [...]Command{
-	{"init", nil}, {"user", nil}, {"import", newImportCmd}, {"show", newShowCmd},
-	{"profiles", newProfilesCmd}, {"send", newSendCmd}, {"connect", newConnectCmd},
-	{"server", nil}, {"firewall", nil}, {"tui", nil}, {"version", newVersionCmd},
+func (e RoleError) Error() string {
+	return fmt.Sprintf("%s %s: %s is a %s command: run %s %s", e.Program, e.Command, e.Command, e.Role, e.Other, e.Command)
 }
 
-// constructor returns the constructor of the top-level command name:
-// the one of cmds, the client's, or the hand-off.
-func constructor(name string, cmds []Command) func(*Env) *cobra.Command {
-	for _, c := range cmds {
-		if c.Name == name {
-			return c.New
-		}
+// otherRole refuses a command line whose command (or the command it
+// asks help for) is the other program's.
+func otherRole(p Program, args []string) error {
+	name := ""
+	switch {
+	case len(args) == 0:
+		return nil
+	case len(args) > 1 && (args[0] == "help" || isCompletion(args[0])):
+		name = args[1]
+	default:
+		name = args[0]
 	}
-	for _, c := range commands {
-		if c.Name == name && c.New != nil {
-			return c.New
-		}
+	if !slices.Contains(p.OtherCommands, name) {
+		return nil
 	}
-	return func(env *Env) *cobra.Command { return newHandoffCmd(env, name) }
+	if isCompletion(args[0]) {
+		return nil // nothing to complete: cobra answers with no names
+	}
+	return Usage(RoleError{Program: p.Name, Command: name, Role: p.Role, Other: p.Other})
 }
 
-// topLevel returns the names of the top-level commands: commands', then
-// those of cmds that replace no hand-off.
-func topLevel(cmds []Command) []string {
-	var names []string
-	for _, c := range commands {
-		names = append(names, c.Name)
-	}
-	for _, c := range cmds {
-		if !slices.Contains(names, c.Name) {
-			names = append(names, c.Name)
-		}
-	}
-	return names
+func isCompletion(arg string) bool {
+	return arg == cobra.ShellCompRequestCmd || arg == cobra.ShellCompNoDescRequestCmd
 }
 
-// newRoot builds the command tree for args. When args name a top-level
+// prefixed says whether err's message names its program already, so
+// that Main prints it as is.
+func prefixed(err error) bool { return errors.As(err, new(RoleError)) }
+
+// newRoot builds p's command tree for args. When args name a top-level
 // command, the tree holds that one only: a command's help, flags and
 // errors do not depend on its siblings, and ssh runs connect on every
 // login, where building a dozen unused commands and their flags is a
 // measurable part of the start-up. Anything else (no command, help,
 // completion, an unknown command to suggest for) gets the whole tree.
-func newRoot(env *Env, args []string, cmds []Command) *cobra.Command {
+func newRoot(env *Env, p Program, args []string) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "otpknock",
-		Short: "Port knocking with one-time sequences",
-		Long: `otpknock hides services behind closed ports. A shared secret and the
-current time step derive a one-time knock sequence; the server opens the
-service for the knocking address only, for a short time.
-
-Server:  otpknock init, otpknock user add|list|show|qr|remove,
-         otpknock server, otpknock firewall status|lock|remove
-Client:  otpknock import, otpknock show, otpknock profiles [remove|rename],
-         otpknock send, otpknock connect, otpknock tui
-
-otpknock runs init, user, server, firewall and tui with otpknockd,
-beside it or on PATH.`,
+		Use:           p.Name,
+		Short:         p.Short,
+		Long:          p.Long,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       env.version(args),
@@ -157,20 +142,20 @@ beside it or on PATH.`,
 	// connect's --verbose.
 	root.Flags().Bool("version", false, "print the version")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
+		return Usage(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	names := topLevel(cmds)
-	for _, name := range names {
-		if len(args) > 0 && args[0] == name {
-			root.AddCommand(constructor(name, cmds)(env))
+	cmds := append(slices.Clone(p.Commands), Command{"version", func() *cobra.Command { return newVersionCmd(env, p.Name) }})
+	for _, c := range cmds {
+		if len(args) > 0 && args[0] == c.Name {
+			root.AddCommand(c.New())
 			// cobra's completion command is one more subtree to
-			// build; "otpknock completion" gets the whole tree.
+			// build; "completion" gets the whole tree.
 			root.CompletionOptions.DisableDefaultCmd = true
 		}
 	}
 	if !root.HasSubCommands() {
-		for _, name := range names {
-			root.AddCommand(constructor(name, cmds)(env))
+		for _, c := range cmds {
+			root.AddCommand(c.New())
 		}
 	}
 	parents(root)
@@ -193,8 +178,8 @@ func parents(c *cobra.Command) {
 }
 
 // unknownWithHelp refuses an unknown subcommand given with --help
-// ("otpknock usr add --help"), which cobra answers with its parent's help
-// and exit 0.
+// ("otpknockd usr add --help"), which cobra answers with its parent's
+// help and exit 0.
 func unknownWithHelp(root *cobra.Command, args []string) error {
 	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
 		return nil
@@ -230,21 +215,27 @@ func unknownCommand(c *cobra.Command, a []string) error {
 				shells = append(shells, sub.Name())
 			}
 		}
-		return usage(fmt.Errorf("completion: unknown shell %q: otpknock completes %s", a[0], strings.Join(shells, ", ")))
+		return Usage(fmt.Errorf("completion: unknown shell %q: %s completes %s", a[0], c.Root().Name(), strings.Join(shells, ", ")))
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
 	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
 		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
 	}
-	return usage(fmt.Errorf("%s (see %s --help)", msg, c.CommandPath()))
+	return Usage(fmt.Errorf("%s (see %s --help)", msg, c.CommandPath()))
 }
 
-// args returns a cobra argument validator whose errors say what is expected.
-func args(min, max int, what string) cobra.PositionalArgs {
+// Args returns a cobra argument validator for min to max arguments whose
+// error says what is expected.
+func Args(min, max int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, a []string) error {
 		if len(a) < min || len(a) > max {
-			return usage(fmt.Errorf("%s: want %s, got %d argument(s) (see %s --help)", c.CommandPath(), what, len(a), c.CommandPath()))
+			return Usage(fmt.Errorf("%s: want %s, got %d argument(s) (see %s --help)", c.CommandPath(), what, len(a), c.CommandPath()))
 		}
 		return nil
 	}
 }
+
+// NoArgsButSubcommands is the argument validator of a runnable command
+// that has subcommands (otpknock profiles): any argument is an unknown
+// subcommand.
+func NoArgsButSubcommands(c *cobra.Command, a []string) error { return unknownCommand(c, a) }

@@ -1,16 +1,14 @@
-// Package cli implements otpknock's command line, the client that ssh
-// starts on every login: import, show, profiles, send, connect and
-// version, one file per subcommand, built on cobra. It links none of the
-// server's packages, the TUI or the QR decoder, whose initialisation
-// would slow every start; it hands the commands that need them (init,
-// user, server, firewall, tui, and a QR code PNG given to import) to
-// otpknockd (Full), whose command line, package fullcli, adds them to
-// the ones here through Execute. Run takes its arguments, standard
-// streams, environment and clock from an Env, so every command is tested
-// in process with fakes.
+// Package cli is the small toolkit both programs' command lines
+// are built with: the Env a command reads and writes through (standard
+// streams, environment, clock, version), Execute and Main, which run a
+// Program's cobra tree and print its error in one line, the exit codes
+// (ExitUsage for usage and configuration errors, which commands mark
+// with Usage and cobra's refusals are; ExitFailure for any other), the
+// argument validator Args, the completion helpers, and the version
+// command. A command of the other program (otpknock init) is refused
+// with one line naming the program that runs it (RoleError).
 //
-// Exit codes: ExitUsage (2) for usage and configuration errors, which
-// the commands mark (usage) and cobra's refusals of a command line are;
-// ExitFailure (1) for every other error, such as a knock that did not
-// open; a command handed off exits with otpknockd's status.
+// The commands themselves live by role: clientcmd (otpknock) and
+// servercmd (otpknockd); neither imports the other, so the client links
+// none of the server's packages and the server none of the TUI.
 package cli

@@ -3,12 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/spf13/cobra"
 )
 
-// Exit codes of the otpknock binary.
+// Exit codes of the otpknock and otpknockd binaries.
 const (
 	ExitOK      = 0
 	ExitFailure = 1 // a runtime failure: the server failed, the knock did not open, ...
@@ -26,43 +25,30 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// usage marks err as an error of usage or configuration; nil stays nil.
-func usage(err error) error {
-	if err == nil || isUsage(err) || errors.As(err, new(HandoffError)) {
+// Usage marks err as an error of usage or configuration (ExitUsage);
+// nil stays nil.
+func Usage(err error) error {
+	if err == nil || isUsage(err) {
 		return err
 	}
 	return usageError{err}
 }
 
-// usageErrorf is usage(fmt.Errorf(format, a...)).
-func usageErrorf(format string, a ...any) error { return usage(fmt.Errorf(format, a...)) }
-
-// knockError classifies an error of sending a knock: missing
-// privileges (a raw or ping socket refused) are a matter of
-// configuration; anything else, a knock that did not open included, is
-// a runtime failure.
-func knockError(err error) error {
-	if errors.Is(err, fs.ErrPermission) {
-		return usage(err)
-	}
-	return err
-}
+// UsageErrorf is Usage(fmt.Errorf(format, a...)).
+func UsageErrorf(format string, a ...any) error { return Usage(fmt.Errorf(format, a...)) }
 
 func isUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u)
 }
 
-// ExitCode maps an error returned by Run to the process exit code:
+// ExitCode maps an error returned by Execute to the process exit code:
 // ExitUsage for errors of usage or configuration, ExitFailure for any
 // other.
 func ExitCode(err error) int {
-	var st exitStatus
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &st):
-		return int(st)
 	case isUsage(err):
 		return ExitUsage
 	}
@@ -72,7 +58,7 @@ func ExitCode(err error) int {
 // markRan wraps the RunE of c and its subcommands. The returned flag
 // tells whether a RunE was entered: an error without it is cobra's
 // refusal of the command line. Each command marks its usage and
-// configuration errors itself (usage); any other error it returns is a
+// configuration errors itself (Usage); any other error it returns is a
 // runtime failure.
 func markRan(c *cobra.Command) *bool {
 	ran := new(bool)

@@ -11,14 +11,13 @@ import (
 	"github.com/otpknock/otpknock/clock"
 )
 
-// Main is the body of the otpknock and otpknockd programs: run (Run, or
-// otpknockd's) on the process's arguments, standard streams, environment
-// and clock, with a context that SIGINT and SIGTERM end; an error is
-// printed in one line (none when otpknockd, handed the command, has
-// said it) and becomes the exit code (ExitCode). version is the one
+// Main is the body of the program name: run on the process's arguments,
+// standard streams, environment and clock, with a context that SIGINT
+// and SIGTERM end; an error is printed in one line, after the program's
+// name, and becomes the exit code (ExitCode). version is the one
 // stamped at build time ("dev" when not: the module's version of go
 // install ...@VERSION is reported then).
-func Main(version string, run func(context.Context, []string, Env) error) {
+func Main(name, version string, run func(context.Context, []string, Env) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
@@ -26,9 +25,16 @@ func Main(version string, run func(context.Context, []string, Env) error) {
 	})
 	stop()
 	if err != nil {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, "otpknock:", msg)
-		}
+		fmt.Fprintln(os.Stderr, Line(name, err))
 		os.Exit(ExitCode(err))
 	}
+}
+
+// Line is the one line program name prints for err: the message after
+// the program's name, unless the message names it already.
+func Line(name string, err error) string {
+	if prefixed(err) {
+		return err.Error()
+	}
+	return name + ": " + err.Error()
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// ResolveVersion returns the version otpknock reports: stamped, the
+// ResolveVersion returns the version a program reports: stamped, the
 // value make build sets with -ldflags -X main.version, unless it is
 // empty or "dev"; else the main module's version that the go command
 // recorded in the binary (go install .../cmd/otpknock@v1.2.3), read with
@@ -40,14 +40,15 @@ func (env *Env) version(args []string) string {
 	return ResolveVersion(env.Version, env.BuildInfo)
 }
 
-func newVersionCmd(env *Env) *cobra.Command {
+// newVersionCmd is the version command of the program name.
+func newVersionCmd(env *Env, name string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  args(0, 0, "no arguments"),
+		Args:  Args(0, 0, "no arguments"),
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(env.Stdout, "otpknock %s (derivation otpknock/v%d, %s, %s/%s)\n",
-				env.version(nil), provision.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(env.Stdout, "%s %s (derivation otpknock/v%d, %s, %s/%s)\n",
+				name, env.version(nil), provision.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
 	}
 }

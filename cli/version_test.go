@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -49,27 +48,21 @@ func TestVersionRead(t *testing.T) {
 		args []string
 		want string // on stdout; "" when the build information is not read
 	}{
-		{[]string{"version"}, "otpknock v1.2.3 ("},
-		{[]string{"--version"}, "otpknock version v1.2.3\n"},
-		{[]string{"--version=true"}, "otpknock version v1.2.3\n"},
-		{[]string{"profiles"}, ""},
-		{[]string{"show", "--help"}, ""},
+		{[]string{"version"}, "toy v1.2.3 ("},
+		{[]string{"--version"}, "toy version v1.2.3\n"},
+		{[]string{"--version=true"}, "toy version v1.2.3\n"},
+		{[]string{"greet"}, ""},
+		{[]string{"greet", "--help"}, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			reads := 0
 			var out bytes.Buffer
-			store := filepath.Join(t.TempDir(), "client.yaml")
-			err := Run(context.Background(), tc.args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
-				Getenv: func(k string) string {
-					if k == "OTPKNOCK_CLIENT_CONFIG" {
-						return store
-					}
-					return ""
-				}, Version: "dev",
+			err := Execute(context.Background(), tc.args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
+				Getenv: func(string) string { return "" }, Version: "dev",
 				BuildInfo: func() (*debug.BuildInfo, bool) {
 					reads++
 					return &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true
-				}})
+				}}, toy(&out))
 			if err != nil {
 				t.Fatal(err)
 			}

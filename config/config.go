@@ -116,7 +116,7 @@ func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config %s does not exist (create one with otpknock init): %w", path, err)
+			return nil, fmt.Errorf("config %s does not exist (create one with otpknockd init): %w", path, err)
 		}
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
@@ -144,7 +144,7 @@ func Parse(data []byte, path string) (*Config, error) {
 
 func (f *file) validate(path string) (*Config, error) {
 	if !naming.ServerID(f.ServerID) {
-		return nil, fmt.Errorf("server_id: %q must be 1-64 of A-Z a-z 0-9 . _ - (set it with otpknock init --server-id)", f.ServerID)
+		return nil, fmt.Errorf("server_id: %q must be 1-64 of A-Z a-z 0-9 . _ - (set it with otpknockd init --server-id)", f.ServerID)
 	}
 	if f.Host != "" && !naming.Host(f.Host) {
 		return nil, fmt.Errorf("host: %q is not a host name or address", f.Host)

@@ -27,7 +27,7 @@ const initText = `# otpknock server configuration.
 # Reference: docs/spec.md. Durations are Go durations (30s, 2m).
 # Clients derive their knocks from server_id, step, knocks, knock_range,
 # protocols and exclude: changing any of them means provisioning every
-# user again (otpknock user add prints the new URI).
+# user again (otpknockd user add prints the new URI).
 
 # Identity of this server, part of every derivation: one secret used on
 # two servers gives unrelated sequences.
@@ -81,7 +81,7 @@ nflog_group: 4711
 # Firewall backend: nftables (table inet otpknock), iptables (chain
 # OTPKNOCK and ipsets), or auto: nftables where the host's ruleset is
 # nftables-native, iptables where legacy iptables is in use.
-# otpknock server --check says which one auto picks and why.
+# otpknockd server --check says which one auto picks and why.
 firewall: auto
 
 # Prometheus metrics and a health check (/metrics, /healthz) on a
@@ -94,7 +94,7 @@ metrics_listen: ""
 #   services:
 #     tcp/8080: {forward: true}
 
-# Users, added with: otpknock user add NAME --open tcp/22
+# Users, added with: otpknockd user add NAME --open tcp/22
 #   open:        services a knock opens, e.g. [tcp/22, udp/1194];
 #                keep them out of knock_range
 #   from:        allowed source CIDRs (default: any)

@@ -44,6 +44,7 @@ type Daemon struct {
 	clock   clock.Clock
 	log     *slog.Logger
 	metrics *Metrics
+	events  *eventLog     // replays and refused sources; guarded by mu
 	persist chan struct{} // a grant changed the used steps
 	healIn  time.Duration // Deps.HealEvery
 	filter  *filter       // the kernel's pre-filter; nil when the backend has none
@@ -96,6 +97,7 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		d.healIn = DefaultHealEvery
 	}
 	d.metrics = newMetrics(d)
+	d.events = newEventLog(d.log, d.metrics.logSuppressed.Inc)
 	return d, nil
 }
 
@@ -190,6 +192,7 @@ func (d *Daemon) Close() error {
 	d.mu.Lock()
 	closeErr := d.fw.Close(d.plan)
 	ms := addCounters(d.replaced, d.m.Stats())
+	d.events.flush(time.Time{}, 0, 0) // the summaries of steps still in the window
 	d.mu.Unlock()
 	saveErr := d.save()
 	st := d.src.Stats()

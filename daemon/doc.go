@@ -30,11 +30,14 @@
 // event: the source of a sequence, the claimed addresses of a packet
 // knock (IPv4 and IPv6 alike, each in its family's set).
 //
-// It logs with log/slog, one line per grant, replay, refused source and
-// reload, and one for the first duplicate of a grant (a late copy:
-// msg=duplicate, the rest at debug), as key=value pairs (src, user, step, ports; for packet knocks
-// also knock=packet and addrs, every address opened) that fail2ban and
-// journald can use; nothing per stray packet or refused payload (bad
-// size, tag or claim: counted in the metrics) at the default level, and
-// never a secret.
+// It logs with log/slog as key=value pairs (src, user, step, ports; for
+// packet knocks also knock=packet and addrs, every address opened) that
+// fail2ban and journald can use: one line per grant and reload, and one
+// per replay or refused source from each of the first four sources of
+// its (user, step, outcome, reason), the rest counted and summarised in
+// one line once the step leaves the window, so no sender can flood the
+// log; one line for the first duplicate of a grant (a late copy:
+// msg=duplicate, the rest at debug); nothing per stray packet or refused payload (bad size, tag or
+// claim: counted in the metrics) at the default level, and never a
+// secret.
 package daemon

@@ -39,10 +39,8 @@ func (d *Daemon) handle(p listener.Packet) {
 		attrs = append(attrs, "reason", ev.Reason)
 	}
 	switch ev.Kind {
-	case matcher.Replay:
-		d.log.Warn("replay", attrs...)
-	case matcher.Refused:
-		d.log.Warn("refused source", attrs...)
+	case matcher.Replay, matcher.Refused:
+		d.events.record(ev, attrs) // the first of its (user, step, reason) logged, the rest counted
 	case matcher.Duplicate:
 		// A late copy of the grant (a client's retry): no attack. One
 		// line a grant at info, the rest at debug.
@@ -124,6 +122,7 @@ func (d *Daemon) housekeeping(ctx context.Context, tick <-chan time.Time) {
 			if err := d.m.Advance(d.clock.Now()); err != nil {
 				d.log.Error("precomputing sequences", "err", err)
 			}
+			d.events.flush(d.clock.Now(), d.cfg.Params.Period, d.cfg.Skew)
 			m := d.m
 			d.mu.Unlock()
 			d.filter.arm(m, m.Window()) // when the packet path built it

@@ -29,6 +29,9 @@ type Metrics struct {
 	knocks   map[matcher.Kind]*metrics.Counter // packet knocks by outcome
 	saveErrs *metrics.Counter
 	repairs  *metrics.Counter
+	// logSuppressed counts replays and refused sources not logged (see
+	// eventLog).
+	logSuppressed *metrics.Counter
 
 	mu      sync.Mutex
 	saveErr error // the last state save's failure, nil after a success
@@ -57,6 +60,8 @@ func newMetrics(d *Daemon) *Metrics {
 			return f(d.m.Stats())
 		}
 	}
+	m.logSuppressed = m.counter("otpknock_log_suppressed_total",
+		"Replays and refused sources not logged: only the first four sources of each (outcome, user, step, reason) are, and a summary line once the step leaves the window.")
 	m.saveErrs = m.counter("otpknock_state_save_errors_total",
 		"Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed.")
 	// count reads a counter of the matcher's Stats, with what the

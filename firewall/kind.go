@@ -59,8 +59,8 @@ func Open(mode string) (Backend, string, error) {
 	return b, why, err
 }
 
-// locked is the state of a firewall that otpknock firewall lock installed.
-const locked = "locked (otpknock firewall lock: the protected ports closed, the server not started)"
+// locked is the state of a firewall that otpknockd firewall lock installed.
+const locked = "locked (otpknockd firewall lock: the protected ports closed, the server not started)"
 
 // ruleState says of installed rules whether they are the config's, its
 // lock's or another's (by the digests in their comments), and whether
@@ -115,7 +115,7 @@ func (iptablesKind) Removed() string {
 func (iptablesKind) StatusText(st Status, p Plan) string {
 	var b strings.Builder
 	if !st.Installed {
-		fmt.Fprintf(&b, "Not installed: no %s chain (otpknock server installs it).\n", Chain)
+		fmt.Fprintf(&b, "Not installed: no %s chain (otpknockd server installs it).\n", Chain)
 		return b.String()
 	}
 	current, nflog := ruleState(st.Rules4, "NFLOG", p.Lock().Digest(), p.Digest())
@@ -167,7 +167,7 @@ func (nftKind) Removed() string {
 func (nftKind) StatusText(st Status, p Plan) string {
 	var b strings.Builder
 	if !st.Installed {
-		fmt.Fprintf(&b, "Not installed: no table inet %s (otpknock server installs it).\n", NFTTable)
+		fmt.Fprintf(&b, "Not installed: no table inet %s (otpknockd server installs it).\n", NFTTable)
 		return b.String()
 	}
 	current, nflog := ruleState(st.Rules4, " log group ", p.Lock().NFTDigest(), p.NFTDigest())

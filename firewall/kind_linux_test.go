@@ -24,7 +24,7 @@ func TestKindStatusText(t *testing.T) {
 		want []string
 	}{
 		{"not installed", func() error { return nil },
-			[]string{"Not installed: no table inet otpknock (otpknock server installs it)."}},
+			[]string{"Not installed: no table inet otpknock (otpknockd server installs it)."}},
 		{"locked", func() error { return n.Setup(p.Lock()) }, []string{
 			"Table inet otpknock: 6 rules for IPv4 and IPv6, " + locked + "; knock logging off: no server is reading knocks, protected ports stay closed.",
 		}},
@@ -47,7 +47,7 @@ func TestKindStatusText(t *testing.T) {
 			"Table inet otpknock: 10 rules for IPv4 and IPv6, current; knock logging off: no server is reading knocks, protected ports stay closed.",
 		}},
 		{"removed", func() error { return n.Remove(p) },
-			[]string{"Not installed: no table inet otpknock (otpknock server installs it)."}},
+			[]string{"Not installed: no table inet otpknock (otpknockd server installs it)."}},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -123,7 +123,7 @@ func TestKindIPTablesStatusText(t *testing.T) {
 		}
 		return kind.StatusText(st, p)
 	}
-	if got := text(); got != "Not installed: no OTPKNOCK chain (otpknock server installs it).\n" {
+	if got := text(); got != "Not installed: no OTPKNOCK chain (otpknockd server installs it).\n" {
 		t.Errorf("before Setup:\n%s", got)
 	}
 	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}

@@ -58,7 +58,11 @@
 // kernel's pre-filter current with both, so only packets that can
 // matter reach the matcher, and a tracked source's strays still do.
 //
-// Memory is bounded: at most MaxSources tracked sources (the oldest is
-// evicted) and MaxCandidates per source. Nothing is ever banned: sources
+// Memory is bounded: at most MaxSources tracked sources and MaxCandidates
+// per source. When the table is full a new source evicts the oldest
+// source whose candidates are all at knock 1 (one packet to a first knock
+// makes one, from any forged address), and only when none is left the
+// oldest that matched a second knock: a flood of first knocks cannot
+// push out a slow sequence in progress. Eviction is O(1) amortised. Nothing is ever banned: sources
 // are spoofable, and a ban would let anyone lock a user out.
 package matcher

@@ -54,6 +54,9 @@ func (m *Matcher) advance(s *source, src netip.Addr, now time.Time, k derive.Kno
 		case k == pr.seq[pr.next]:
 			pr.next++
 			pr.strays = 0
+			if pr.next == 2 {
+				m.promote(s, src)
+			}
 			if pr.next == len(pr.seq) {
 				ev, done = m.complete(src, pr.cand), true
 				continue
@@ -137,18 +140,15 @@ func (m *Matcher) begin(sp **source, src netip.Addr, now time.Time, c cand) (Eve
 	return Event{}, false
 }
 
+// newSource tracks src, evicting a source first when MaxSources are
+// tracked (see evictOne).
 func (m *Matcher) newSource(src netip.Addr, now time.Time) *source {
-	for len(m.sources) >= m.cfg.MaxSources && len(m.order) > 0 {
-		old := m.order[0]
-		m.order = m.order[1:]
-		if s, ok := m.sources[old]; ok {
-			m.stats.Evicted += uint64(len(s.progs))
-			delete(m.sources, old)
-		}
+	for len(m.sources) >= m.cfg.MaxSources && m.evictOne() {
 	}
-	s := &source{last: now}
+	m.serial++
+	s := &source{last: now, serial: m.serial}
 	m.sources[src] = s
-	m.order = append(m.order, src)
+	m.enqueue(src, s)
 	return s
 }
 

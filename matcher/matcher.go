@@ -131,8 +131,10 @@ type progress struct {
 }
 
 type source struct {
-	progs []progress
-	last  time.Time
+	progs  []progress
+	last   time.Time
+	serial uint64 // tells its queue entry from a former source's of the same address
+	tier   tier   // its eviction rank (see evict.go)
 }
 
 // Matcher follows knocks. It is not safe for concurrent use: the daemon
@@ -145,7 +147,8 @@ type Matcher struct {
 	next     *Window                // the next step's, built ahead
 	building sync.Mutex             // held by a window build: it runs the build's derivers
 	sources  map[netip.Addr]*source
-	order    []netip.Addr // insertion order, for eviction
+	queues   [tiers][]queued // the sources of each tier in insertion order, for eviction
+	serial   uint64          // the newest source's serial
 	used     map[int]uint64
 	granted  map[int]accepted // each user's last grant, to tell duplicates from replays
 	copies   map[int]int      // duplicates of each user's last grant
@@ -252,22 +255,25 @@ func (m *Matcher) window(t uint64) (lo, hi uint64) {
 	return lo, t + w
 }
 
-// sweep drops sources whose candidates all timed out.
+// sweep drops sources whose candidates all timed out, and the entries
+// of the eviction queues that no longer name their source.
 func (m *Matcher) sweep(now time.Time) {
-	kept := m.order[:0]
-	for _, a := range m.order {
-		s := m.sources[a]
-		if s == nil {
-			continue
+	for t := range m.queues {
+		kept := m.queues[t][:0]
+		for _, q := range m.queues[t] {
+			s := m.queuedSource(tier(t), q)
+			if s == nil {
+				continue
+			}
+			if now.Sub(s.last) > m.cfg.SequenceTimeout {
+				m.stats.Expired += uint64(len(s.progs))
+				delete(m.sources, q.addr)
+				continue
+			}
+			kept = append(kept, q)
 		}
-		if now.Sub(s.last) > m.cfg.SequenceTimeout {
-			m.stats.Expired += uint64(len(s.progs))
-			delete(m.sources, a)
-			continue
-		}
-		kept = append(kept, a)
+		m.queues[t] = kept
 	}
-	m.order = kept
 }
 
 // accepted is a granted knock as a copy of it repeats it: its step, its

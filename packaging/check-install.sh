@@ -55,7 +55,7 @@ echo "== version"
 out=$(otpknock version) && echo "$out"
 [[ $out == "otpknock $version "* ]] || fail "otpknock version is not $version"
 echo "== server --check on the installed example"
-otpknock server --check --config /usr/share/doc/otpknock/config.example.yaml
+otpknockd server --check --config /usr/share/doc/otpknock/config.example.yaml
 
 echo "== owners and modes"
 expect_mode /usr/bin/otpknock "root:root 755"
@@ -85,24 +85,24 @@ done
 firewall_clean || fail "the install changed the firewall"
 
 echo "== reinstall keeps the config and a changed conffile"
-otpknock init --server-id pkg-check --host 198.18.0.1 >/dev/null
-otpknock user add alice --open tcp/22 --no-qr >/dev/null
+otpknockd init --server-id pkg-check --host 198.18.0.1 >/dev/null
+otpknockd user add alice --open tcp/22 --no-qr >/dev/null
 echo '# changed here' >>/etc/fail2ban/filter.d/otpknock.conf
 sum=$(sha256sum /etc/otpknock/config.yaml /etc/otpknock/secrets/alice.key /etc/fail2ban/filter.d/otpknock.conf)
 dpkg -i "$deb" >/dev/null
 [[ $(sha256sum /etc/otpknock/config.yaml /etc/otpknock/secrets/alice.key /etc/fail2ban/filter.d/otpknock.conf) == "$sum" ]] ||
 	fail "the reinstall changed the config, a secret or the fail2ban filter"
 expect_mode /etc/otpknock/secrets "otpknock:otpknock 700"
-otpknock server --check
+otpknockd server --check
 
 echo "== removal takes away a lock and the rules of a killed server (network namespace $ns)"
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-ip netns exec "$ns" otpknock firewall lock >/dev/null
-firewall_clean "$ns" && fail "otpknock firewall lock installed no rules in $ns"
+ip netns exec "$ns" otpknockd firewall lock >/dev/null
+firewall_clean "$ns" && fail "otpknockd firewall lock installed no rules in $ns"
 ruleset "$ns" | grep -Eq -- '--dports 22 .*-j DROP|dport 22 drop' ||
 	fail "the lock does not drop tcp/22: $(ruleset "$ns")"
-ip netns exec "$ns" otpknock server >/dev/null 2>&1 &
+ip netns exec "$ns" otpknockd server >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 50); do ! firewall_clean "$ns" && break; sleep 0.1; done
 kill -9 "$server" && wait "$server" 2>/dev/null || true

@@ -29,7 +29,7 @@ otpknock_booted() {
 # STOP... (deb-systemd-invoke on Debian, systemctl elsewhere), which
 # removes its firewall rules, and marks otpknock-lock.service stopped
 # (stopping it changes nothing), then removes any rules left (a server
-# killed with -9, run by hand, or a lock) with otpknock firewall remove.
+# killed with -9, run by hand, or a lock) with otpknockd firewall remove.
 # Best effort: removal goes on.
 otpknock_teardown() {
 	for unit in otpknock.service otpknock-lock.service; do
@@ -37,9 +37,9 @@ otpknock_teardown() {
 			"$@" stop "$unit" || echo "otpknock: stopping $unit failed" >&2
 		fi
 	done
-	if command -v otpknock >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
-		otpknock firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
-			echo "otpknock: otpknock firewall remove failed: check otpknock firewall status, iptables -S, ipset list and nft list ruleset" >&2
+	if command -v otpknockd >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
+		otpknockd firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
+			echo "otpknock: otpknockd firewall remove failed: check otpknockd firewall status, iptables -S, ipset list and nft list ruleset" >&2
 	fi
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds otpknock's release archives into DIST (default dist/), one per
 # target: otpknock_VERSION_GOOS_GOARCH.tar.gz (.zip for Windows) holding a
-# directory of that name with the binaries otpknock and otpknockd (which
-# otpknock finds beside itself), stamped with VERSION, README.md
-# and LICENSE when there is one; then DIST/SHA256SUMS over the archives.
+# directory of that name with the binaries, stamped with VERSION,
+# README.md and LICENSE when there is one; then DIST/SHA256SUMS over the
+# archives. Linux and FreeBSD archives hold the client otpknock and the
+# server otpknockd; darwin and windows ones the client only (the server
+# runs on Linux).
 # Static (CGO_ENABLED=0), -trimpath, JOBS builds at a time (default 2).
 # Archives are reproducible: names sorted, owner 0, modification time that
 # of the last commit.
@@ -28,7 +30,9 @@ one() {
 	name=otpknock_${version}_${goos}_${goarch}
 	[[ $goos == windows ]] && ext=.exe
 	mkdir -p "$work/$name"
-	for cmd in otpknock otpknockd; do
+	local cmds="otpknock otpknockd"
+	[[ $goos == darwin || $goos == windows ]] && cmds=otpknock
+	for cmd in $cmds; do
 		GOOS=$goos GOARCH=$goarch CGO_ENABLED=0 go build -trimpath \
 			-ldflags "-s -w -X main.version=$version" -o "$work/$name/$cmd$ext" ./cmd/$cmd
 	done

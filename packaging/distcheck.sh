@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks what packaging/dist.sh wrote to DIST (default dist/): SHA256SUMS
 # verifies and names every archive, there is one for each of the eight
-# targets, each holds its two binaries and README.md, and the binaries
-# for this machine, when there is one, report VERSION, otpknock through
-# otpknockd too.
+# targets, each holds its binaries (otpknock; otpknockd too but for
+# darwin and windows, whose archives are the client's) and README.md,
+# and the binaries for this machine, when there is one, report VERSION
+# and refuse the other program's commands naming it.
 #
 #   packaging/distcheck.sh VERSION [DIST]
 set -euo pipefail
@@ -27,7 +28,13 @@ for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 		files=$(tar -tzf "$dist/$name.tar.gz") || fail "$name.tar.gz: not a tar.gz archive"
 		bin=$name/otpknock full=$name/otpknockd
 	fi
-	for f in "$bin" "$full" "$name/README.md"; do
+	want=("$bin" "$name/README.md")
+	if [[ $goos == darwin || $goos == windows ]]; then
+		grep -qxF "$full" <<<"$files" && fail "$name: $full in a client archive"
+	else
+		want+=("$full")
+	fi
+	for f in "${want[@]}"; do
 		grep -qxF "$f" <<<"$files" || fail "$name: no $f in the archive"
 	done
 	if [[ $t == "$here" ]]; then
@@ -36,8 +43,10 @@ for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 		out=$("$tmp/$bin" version)
 		[[ $out == "otpknock $version "* ]] || fail "$bin version says \"$out\", want otpknock $version"
 		out=$("$tmp/$full" version)
-		[[ $out == "otpknock $version "* ]] || fail "$full version says \"$out\", want otpknock $version"
-		"$tmp/$bin" init --help | grep -q -- '--server-id' || fail "$bin init --help: otpknock does not hand init to otpknockd"
+		[[ $out == "otpknockd $version "* ]] || fail "$full version says \"$out\", want otpknockd $version"
+		"$tmp/$full" init --help | grep -q -- '--server-id' || fail "$full init --help: no --server-id"
+		out=$("$tmp/$bin" init 2>&1) && fail "$bin init succeeded"
+		[[ $out == "otpknock init: init is a server command: run otpknockd init" ]] || fail "$bin init says \"$out\""
 		rm -rf "$tmp"
 	fi
 	echo "distcheck: $name ok"

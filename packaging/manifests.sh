@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Writes a Homebrew formula (otpknock.rb) and a Scoop manifest
-# (otpknock.json) for the otpknock client into DIST, from the archives
+# (otpknock.json) for the otpknock client (otpknock alone: the TUI and
+# QR code import are its own; the server otpknockd is Linux's, from the
+# packages or the Linux archives) into DIST, from the archives
 # and SHA256SUMS that packaging/dist.sh wrote there. URL is where the
 # archives will be downloaded from (a release page); nothing is
 # published.
@@ -55,12 +57,11 @@ class Otpknock < Formula
   end
 
   def install
-    bin.install "otpknock", "otpknockd"
+    bin.install "otpknock"
   end
 
   test do
     assert_match "otpknock #{version}", shell_output("#{bin}/otpknock version")
-    assert_match "otpknock #{version}", shell_output("#{bin}/otpknockd version")
   end
 end
 EOF
@@ -84,7 +85,7 @@ cat >"$dist/otpknock.json" <<EOF
       "extract_dir": "${base}_windows_arm64"
     }
   },
-  "bin": ["otpknock.exe", "otpknockd.exe"],
+  "bin": ["otpknock.exe"],
   "checkver": "github",
   "autoupdate": {
     "architecture": {

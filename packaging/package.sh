@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # make package: builds otpknock's .deb and .rpm for amd64 and arm64 into
 # OUT (default dist/packages) with nfpm, a Go tool of the module (go tool
-# nfpm). The host's bin/otpknock and bin/otpknockd (make build) generate the example
-# config, man pages and completions, as make install does.
+# nfpm). The host's bin/otpknock and bin/otpknockd (make build) generate
+# the example config and both programs' completions, as make install
+# does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-dist/packages}
-host=bin/otpknock
+host=bin
 stage=bin/pkg
 : "${GO:=go}"
 
@@ -25,11 +26,13 @@ for arch in amd64 arm64; do
 done
 
 s=$stage/stage
-"$host" init --config "$s/config.example.yaml" --server-id CHANGE-ME --host knock.example.org \
+"$host/otpknockd" init --config "$s/config.example.yaml" --server-id CHANGE-ME --host knock.example.org \
 	--secrets-dir /etc/otpknock/secrets >/dev/null
-"$host" completion bash >"$s/completion.bash"
-"$host" completion zsh >"$s/completion.zsh"
-"$host" completion fish >"$s/completion.fish"
+for cmd in otpknock otpknockd; do
+	for sh in bash zsh fish; do
+		"$host/$cmd" completion "$sh" >"$s/$cmd.$sh"
+	done
+done
 GOOS= GOARCH= "${GO:-go}" run ./cmd/otpknock-man -version "$version" "$s/man" >/dev/null
 gzip -9n "$s"/man/*.1
 
@@ -41,9 +44,8 @@ gzip -9n "$s"/man/*.1
 	printf '\n -- otpknock maintainers <dev@otpknock.invalid>  %s\n' "$(date -u -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$s/changelog.gz"
 
-# The licenses of the Go modules linked into the binaries (otpknockd's
-# hold otpknock's).
-"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/otpknockd |
+# The licenses of the Go modules linked into either binary.
+"$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/otpknock ./cmd/otpknockd |
 	sort -u | while read -r mod dir; do
 	printf '%s\n%s\n\n' "$mod" "${mod//?/=}"
 	found=

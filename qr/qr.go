@@ -43,9 +43,26 @@ const (
 // ErrNoQR is returned when an image holds no QR code the reader can find.
 var ErrNoQR = errors.New("no readable QR code in the image: import the otpauth:// URI instead")
 
+// maxFinderCandidates bounds the reader's search for a code's three
+// finder patterns. The search keeps every pattern-like shape it meets as
+// a candidate, compares each shape it meets with all of them, and then
+// tries every three: an image tiled with patterns of a few sizes gives it
+// tens of thousands of candidates and minutes of work. A code's image has
+// its three and perhaps a few false ones.
+const maxFinderCandidates = 100
+
+// ErrTooComplex is returned for an image with more candidate finder
+// patterns than a QR code's image has: the reader stops searching it.
+var ErrTooComplex = fmt.Errorf("image too complex for a QR code (more than %d finder pattern candidates): import the otpauth:// URI instead", maxFinderCandidates)
+
+// tooComplex is the panic by which the candidate count stops the reader.
+type tooComplex struct{}
+
 // DecodeQR returns the text of the QR code in img. It tries the reader's
 // search for a code in a photo first and then reads the image as a bare
-// code, as PNG writes it, which the search sometimes misjudges.
+// code, as PNG writes it, which the search sometimes misjudges. It
+// returns ErrTooComplex when the search meets more than
+// maxFinderCandidates pattern-like shapes.
 func DecodeQR(img image.Image) (string, error) {
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	if err != nil {
@@ -55,11 +72,37 @@ func DecodeQR(img image.Image) (string, error) {
 		{gozxing.DecodeHintType_TRY_HARDER: true},
 		{gozxing.DecodeHintType_TRY_HARDER: true, gozxing.DecodeHintType_PURE_BARCODE: true},
 	} {
-		if res, err := qrcode.NewQRCodeReader().Decode(bmp, hints); err == nil {
-			return res.GetText(), nil
+		text, err := decodeBounded(bmp, hints)
+		if err == nil || errors.Is(err, ErrTooComplex) {
+			return text, err
 		}
 	}
 	return "", ErrNoQR
+}
+
+// decodeBounded runs the reader with hints on bmp, counting the
+// candidate patterns it reports and stopping it past
+// maxFinderCandidates.
+func decodeBounded(bmp *gozxing.BinaryBitmap, hints map[gozxing.DecodeHintType]interface{}) (text string, err error) {
+	candidates := 0
+	hints[gozxing.DecodeHintType_NEED_RESULT_POINT_CALLBACK] = gozxing.ResultPointCallback(func(gozxing.ResultPoint) {
+		if candidates++; candidates > maxFinderCandidates {
+			panic(tooComplex{})
+		}
+	})
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(tooComplex); !ok {
+				panic(p)
+			}
+			text, err = "", ErrTooComplex
+		}
+	}()
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, hints)
+	if err != nil {
+		return "", err
+	}
+	return res.GetText(), nil
 }
 
 // ReadPNG reads a PNG image of at most MaxPNGBytes and returns the text

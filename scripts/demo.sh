@@ -7,7 +7,11 @@
 # packet-mode user, knocks with one packet over IPv4 that opens the
 # service for him over IPv4 and IPv6.
 set -euo pipefail
+# $1 is the client, otpknock; the server, otpknockd, lies beside it
+# (make build writes both to bin/).
 bin=$(realpath "${1:-bin/otpknock}")
+bind=$(dirname "$bin")/otpknockd
+[[ -x $bind ]] || { echo "demo: no otpknockd beside $bin: make build" >&2; exit 1; }
 if [[ $(id -u) != 0 ]]; then
 	echo "demo: needs root (network namespaces, iptables): sudo make demo" >&2
 	exit 1
@@ -54,16 +58,16 @@ ip netns exec "$srv" python3 -m http.server 2222 --bind :: --directory "$work/ww
 pids+=($!)
 
 say "Server: config, and a user who may open tcp/2222 (open_timeout 15s for the demo)"
-on "$srv" "$bin" init --config "$cfg" --server-id demo-gw --host gw.demo
+on "$srv" "$bind" init --config "$cfg" --server-id demo-gw --host gw.demo
 sed -i 's/^open_timeout: 30s/open_timeout: 15s/' "$cfg"
-on "$srv" "$bin" user add alice --config "$cfg" --open tcp/2222 --qr-png "$work/alice.png" --no-qr | sed -n 1,3p
-dry=$(on "$srv" "$bin" server --config "$cfg" --dry-run)
+on "$srv" "$bind" user add alice --config "$cfg" --open tcp/2222 --qr-png "$work/alice.png" --no-qr | sed -n 1,3p
+dry=$(on "$srv" "$bind" server --config "$cfg" --dry-run)
 grep -m1 '^\[srv\]' <<<"$dry"
 grep '^# firewall backend' <<<"$dry" | sed 's/^# /  /'   # firewall: auto, which backend it picks here, and why
 echo "  firewall: $(grep -vc -e '^#' -e '^\[srv\]' <<<"$dry") lines of rules and sets to install"
 
 say "Server: start it"
-ip netns exec "$srv" "$bin" server --config "$cfg" 2>"$work/server.log" &
+ip netns exec "$srv" "$bind" server --config "$cfg" 2>"$work/server.log" &
 server_pid=$!
 pids+=($server_pid)
 for _ in $(seq 50); do grep -q 'msg=started' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
@@ -84,7 +88,7 @@ say "The service is open for alice only"
 on "$cli" python3 -c 'import urllib.request; print("  " + urllib.request.urlopen("http://198.18.0.1:2222/").read().decode().strip())'
 expect OPEN "$cli" 198.18.0.2 2222
 expect closed "$cli" 198.18.0.3 2222
-on "$srv" "$bin" firewall status --config "$cfg" | grep -A3 '^Sets'
+on "$srv" "$bind" firewall status --config "$cfg" | grep -A3 '^Sets'
 
 say "The stranger captured alice's packets and replays them from his own address"
 knocks=$(grep -o 'knock [0-9]*/[0-9]* [a-z]*/[0-9]*' <<<"$sent" | awk '{print $3}' | tr '\n' ' ')
@@ -112,7 +116,7 @@ sleep 15.5
 expect closed "$cli" 198.18.0.2 2222
 
 say "Bob knocks in packet mode: one UDP datagram whose payload carries a MAC"
-on "$srv" "$bin" user add bob --config "$cfg" --open tcp/2222 --knock packet --qr-png "$work/bob.png" --no-qr | sed -n 1,3p
+on "$srv" "$bind" user add bob --config "$cfg" --open tcp/2222 --knock packet --qr-png "$work/bob.png" --no-qr | sed -n 1,3p
 kill -HUP "$server_pid"
 for _ in $(seq 50); do grep -q 'msg="config reloaded"' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
 on "$cli" "$bin" import "$work/bob.png" --name bob

@@ -1,7 +1,8 @@
-// Command otpknock-man writes otpknock's man pages (otpknock.1,
-// otpknock-server.1, ..., and otpknockd.1) into a directory: `make man` and `make
-// install` run it. It is a program of its own so that the otpknock
-// binary does not link the man page writer and its Markdown parser.
+// Command otpknock-man writes the man pages of both programs into a
+// directory: otpknock.1, otpknock-send.1, ... for the client, and
+// otpknockd.1, otpknockd-user-add.1, ... for the server; `make man` and
+// `make install` run it. It is a program of its own so that neither
+// binary links the man page writer and its Markdown parser.
 //
 //	go run ./cmd/otpknock-man [-version V] DIR
 package main
@@ -16,7 +17,8 @@ import (
 	"strings"
 
 	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/fullcli"
+	"github.com/otpknock/otpknock/clientcmd"
+	"github.com/otpknock/otpknock/servercmd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )
@@ -37,14 +39,26 @@ func main() {
 	}
 }
 
-// write writes a man page for every command of otpknock into dir, each
-// titled with its own name (OTPKNOCK-SERVER) and closed by the sections
-// cobra does not write: ENVIRONMENT, FILES and EXIT STATUS.
+// write writes a man page for every command of otpknock and otpknockd
+// into dir, each titled with its own name (OTPKNOCKD-SERVER) and closed
+// by the sections cobra does not write: ENVIRONMENT, FILES and EXIT
+// STATUS.
 func write(dir, version string, stdout io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
-	root := fullcli.Root(fullcli.Env{Env: cli.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv, Version: version}})
+	env := cli.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv, Version: version}
+	for _, root := range []*cobra.Command{clientcmd.Root(clientcmd.Env{Env: env}), servercmd.Root(servercmd.Env{Env: env})} {
+		if err := writeTree(dir, version, root); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote man pages to %s\n", dir)
+	return nil
+}
+
+// writeTree writes the pages of root and the commands under it.
+func writeTree(dir, version string, root *cobra.Command) error {
 	root.DisableAutoGenTag = true
 	for _, c := range pages(root) {
 		c.Long = preformat(c.Long)
@@ -58,37 +72,6 @@ func write(dir, version string, stdout io.Writer) error {
 		if err := os.WriteFile(filepath.Join(dir, name+".1"), []byte(page), 0o644); err != nil {
 			return fmt.Errorf("man pages: %w", err)
 		}
-	}
-	if err := writeFullPage(dir, version); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote man pages to %s\n", dir)
-	return nil
-}
-
-// writeFullPage writes otpknockd.1: the program that runs every otpknock
-// command, whose pages are otpknock's.
-func writeFullPage(dir, version string) error {
-	c := &cobra.Command{
-		Use:   "otpknockd COMMAND [flags]",
-		Short: "Run any otpknock command: the server, its administration, the TUI",
-		Long: `otpknockd runs every otpknock command, with the same command line,
-flags, output and exit status; their pages are otpknock's (otpknock(1),
-otpknock-server(1), ...). otpknock, the client, starts fast because it
-links only its own commands (import, show, profiles, send, connect); it
-hands init, user, server, firewall, tui and QR code PNGs to otpknockd,
-which it looks for beside itself, then on PATH, and which runs in its
-place. The systemd units run otpknockd server and otpknockd firewall lock.`,
-		DisableAutoGenTag: true,
-	}
-	hdr := &doc.GenManHeader{Title: "OTPKNOCKD", Section: "1", Source: "otpknock " + version, Manual: "otpknock manual"}
-	var b bytes.Buffer
-	if err := doc.GenMan(c, hdr, &b); err != nil {
-		return fmt.Errorf("man pages: otpknockd: %w", err)
-	}
-	page := insertSections(b.String(), sections(c)+".SH SEE ALSO\n\\fBotpknock(1)\\fP, \\fBotpknock-server(1)\\fP\n")
-	if err := os.WriteFile(filepath.Join(dir, "otpknockd.1"), []byte(page), 0o644); err != nil {
-		return fmt.Errorf("man pages: %w", err)
 	}
 	return nil
 }
@@ -150,9 +133,9 @@ const (
 )
 
 // kinds says which commands read the client's profiles and which the
-// server's config; the root page names both.
+// server's config.
 var kinds = map[string]int{
-	"otpknock": client | server, "import": client, "show": client, "profiles": client, "send": client,
+	"otpknock": client, "otpknockd": server, "import": client, "show": client, "profiles": client, "send": client,
 	"connect": client, "tui": client, "init": server, "user": server, "server": server, "firewall": server,
 }
 

@@ -1,13 +1,21 @@
-// Command otpknock is port knocking with one-time sequences: the client
-// that knocks (import, show, profiles, send, connect), small to start
-// fast, as ssh runs it on every login. It hands the server, its
-// administration, the TUI and QR code PNGs to otpknockd, which it finds
-// beside itself. See README.md.
+// Command otpknock is the otpknock client: import a profile (URI or QR
+// code PNG), show its sequence, send the knock, knock and connect, and
+// the TUI. The server and its administration are otpknockd's. See
+// README.md.
 package main
 
-import "github.com/otpknock/otpknock/cli"
+import (
+	"context"
+
+	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/clientcmd"
+)
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() { cli.Main(version, cli.Run) }
+func main() {
+	cli.Main(clientcmd.Name, version, func(ctx context.Context, args []string, env cli.Env) error {
+		return clientcmd.Run(ctx, args, clientcmd.Env{Env: env})
+	})
+}

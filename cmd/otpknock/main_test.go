@@ -13,11 +13,11 @@ import (
 	"github.com/otpknock/otpknock/internal/netnstest"
 )
 
-// bin is the otpknock binary built for this package's tests, in a
-// directory every user may enter (tests run it as nobody too).
+// bin is the otpknock binary built for this package's tests (otpknockd
+// beside it), in a directory every user may enter.
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(netnstest.RunWithBinary(m, ".", &bin)) }
+func TestMain(m *testing.M) { os.Exit(netnstest.RunWithBinary(m, &bin)) }
 
 // TestBinary checks the real binary's exit codes and that errors are one
 // line on stderr.
@@ -28,14 +28,17 @@ func TestBinary(t *testing.T) {
 		stdout   string
 		stderrRE string
 	}{
-		{[]string{"version"}, 0, " (derivation otpknock/v1", ""},
-		{[]string{"--help"}, 0, "otpknock hides services", ""},
+		{[]string{"version"}, 0, "otpknock dev (derivation otpknock/v1", ""},
+		{[]string{"--help"}, 0, "otpknock is the client", ""},
+		{[]string{"tui", "--help"}, 0, "otpknock tui [flags]", ""},
 		{[]string{"completion", "bash"}, 0, "bash completion", ""},
 		{[]string{"show", "--bogus"}, 2, "", "otpknock: unknown flag: --bogus"},
-		// Handed to otpknockd: its exit code, its one line.
-		{[]string{"user", "list", "-c", "/nonexistent/config.yaml"}, 2, "", "otpknock: config /nonexistent/config.yaml does not exist"},
-		{[]string{"server", "--help"}, 0, "Run the otpknock server", ""},
-		{[]string{"help", "firewall"}, 0, "otpknock firewall [command]", ""},
+		{[]string{"import", "/nonexistent.png"}, 2, "", "otpknock: reading /nonexistent.png"},
+		// The server's commands are otpknockd's.
+		{[]string{"init", "--server-id", "gw1"}, 2, "", "otpknock init: init is a server command: run otpknockd init"},
+		{[]string{"user", "list", "-c", "/nonexistent/config.yaml"}, 2, "", "otpknock user: user is a server command: run otpknockd user"},
+		{[]string{"help", "firewall"}, 2, "", "otpknock firewall: firewall is a server command: run otpknockd firewall"},
+		{[]string{"server", "--help"}, 2, "", "otpknock server: server is a server command: run otpknockd server"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -49,65 +52,44 @@ func TestBinary(t *testing.T) {
 			if tt.stderrRE != "" && (!strings.HasPrefix(errb, tt.stderrRE) || strings.Count(errb, "\n") != 1) {
 				t.Errorf("stderr = %q, want one line starting %q", errb, tt.stderrRE)
 			}
+			if tt.code != 0 && out != "" {
+				t.Errorf("a failed command printed %q", out)
+			}
 		})
 	}
 }
 
-// TestClientLinks: the otpknock binary links none of what otpknock
-// hands to otpknockd: the server's packages, the TUI, the QR decoder.
-// Each would run its package initialisation at every start of the
-// client (BenchmarkStartup).
+// TestClientLinks: the otpknock binary links none of the server's
+// packages (config, daemon, firewall, listener, matcher, and the
+// kernel libraries behind them); each would run its package
+// initialisation at every start of the client (BenchmarkStartup). It
+// does link the TUI and the QR decoder, which are the client's.
 func TestClientLinks(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, pkg := range []string{"github.com/otpknock/otpknock/fullcli", "github.com/otpknock/otpknock/config",
+	deps := goListDeps(t, ".")
+	for _, pkg := range []string{"github.com/otpknock/otpknock/servercmd", "github.com/otpknock/otpknock/config",
 		"github.com/otpknock/otpknock/daemon", "github.com/otpknock/otpknock/firewall", "github.com/otpknock/otpknock/listener",
-		"github.com/otpknock/otpknock/tui", "github.com/otpknock/otpknock/qr", "github.com/charmbracelet/bubbletea",
-		"github.com/makiuchi-d/gozxing", "github.com/vishvananda/netlink", "github.com/google/nftables", "net/http"} {
-		if slices.Contains(strings.Fields(string(out)), pkg) {
+		"github.com/otpknock/otpknock/matcher", "github.com/vishvananda/netlink", "github.com/google/nftables",
+		"github.com/mdlayher/netlink", "github.com/vishvananda/netns", "github.com/coreos/go-iptables/iptables",
+		"github.com/VictoriaMetrics/metrics", "net/http"} {
+		if slices.Contains(deps, pkg) {
 			t.Errorf("otpknock links %s", pkg)
+		}
+	}
+	for _, pkg := range []string{"github.com/otpknock/otpknock/tui", "github.com/otpknock/otpknock/qr", "github.com/makiuchi-d/gozxing/qrcode"} {
+		if !slices.Contains(deps, pkg) {
+			t.Errorf("otpknock does not link %s: its tui or import of a QR code PNG is missing", pkg)
 		}
 	}
 }
 
-// TestHandoffBinaries runs the real pair: otpknock imports a QR code PNG
-// that otpknockd wrote and decodes, and without otpknockd beside it nor
-// on PATH, a handed-off command fails with one line naming otpknockd
-// and exit 1.
-func TestHandoffBinaries(t *testing.T) {
-	dir := t.TempDir()
-	store := []string{"OTPKNOCK_CLIENT_CONFIG=" + filepath.Join(dir, "client.yaml")}
-	cfg := filepath.Join(dir, "config.yaml")
-	for _, args := range [][]string{
-		{"init", "--config", cfg, "--server-id", "gw1", "--host", "198.18.0.1", "--secrets-dir", filepath.Join(dir, "secrets")},
-		{"user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload", "--qr-png", filepath.Join(dir, "alice.png")},
-	} {
-		if _, stderr, code := runBinary(t, bin, store, args...); code != 0 {
-			t.Fatalf("otpknock %v: exit %d\n%s", args, code, stderr)
-		}
-	}
-	out, stderr, code := runBinary(t, bin, store, "import", filepath.Join(dir, "alice.png"))
-	if code != 0 || !strings.HasPrefix(out, "Imported profile gw1 (alice@gw1") || stderr != "" {
-		t.Errorf("import alice.png: exit %d, stdout %q, stderr %q", code, out, stderr)
-	}
-
-	alone := filepath.Join(dir, "alone")
-	if err := os.Mkdir(alone, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(bin)
+// goListDeps returns the packages the command package pkg links.
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(alone, "otpknock"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_, stderr, code = runBinary(t, filepath.Join(alone, "otpknock"), append(store, "PATH="+alone), "user", "list", "-c", cfg)
-	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "otpknock: otpknockd runs this command and is not in "+alone) {
-		t.Errorf("user list without otpknockd: exit %d, stderr %q", code, stderr)
-	}
+	return strings.Fields(string(out))
 }
 
 // runBinary runs name with args and env added to this process's

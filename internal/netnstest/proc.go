@@ -31,40 +31,63 @@ func (l *Buffer) String() string {
 	return l.b.String()
 }
 
-// FullPackage is the command package of otpknockd, which the otpknock
-// binary hands its server, administration and TUI commands to.
-const FullPackage = "github.com/otpknock/otpknock/cmd/otpknockd"
+// Binaries are the paths of the two programs built for a test package,
+// side by side: the client otpknock and the server otpknockd.
+type Binaries struct{ Client, Server string }
 
-// BuildBinary builds the Go command package pkg (otpknock) and otpknockd
-// beside it into a directory every user may enter (tests run them as
-// nobody too), and returns the path of the first. remove deletes them.
-func BuildBinary(pkg string) (path string, remove func(), err error) {
+// Packages of the two programs.
+const (
+	ClientPackage = "github.com/otpknock/otpknock/cmd/otpknock"
+	ServerPackage = "github.com/otpknock/otpknock/cmd/otpknockd"
+)
+
+// BuildBinaries builds otpknock and otpknockd into a directory every
+// user may enter (tests run them as nobody too). remove deletes them.
+func BuildBinaries() (b Binaries, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "otpknock-bin-")
 	if err != nil {
-		return "", nil, err
+		return Binaries{}, nil, err
 	}
 	os.Chmod(dir, 0o755)
-	for name, p := range map[string]string{"otpknock": pkg, "otpknockd": FullPackage} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), p).CombinedOutput(); err != nil {
+	b = Binaries{Client: filepath.Join(dir, "otpknock"), Server: filepath.Join(dir, "otpknockd")}
+	for path, pkg := range map[string]string{b.Client: ClientPackage, b.Server: ServerPackage} {
+		if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
 			os.RemoveAll(dir)
-			return "", nil, fmt.Errorf("go build %s: %v\n%s", p, err, out)
+			return Binaries{}, nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}
-	return filepath.Join(dir, "otpknock"), func() { os.RemoveAll(dir) }, nil
+	return b, func() { os.RemoveAll(dir) }, nil
 }
 
-// RunWithBinary builds the command package pkg into *bin, runs the
-// package's tests and removes the binary: the body of a TestMain.
-func RunWithBinary(m *testing.M, pkg string, bin *string) int {
-	path, remove, err := BuildBinary(pkg)
+// RunWithBinaries builds both programs into *b, runs the package's
+// tests and removes the binaries: the body of a TestMain.
+func RunWithBinaries(m *testing.M, b *Binaries) int {
+	built, remove, err := BuildBinaries()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	defer remove()
-	*bin = path
+	*b = built
 	return m.Run()
 }
+
+// RunWithBinary is RunWithBinaries for a package that keeps otpknock's
+// path in *bin and finds otpknockd beside it (ServerBinary).
+func RunWithBinary(m *testing.M, bin *string) int {
+	built, remove, err := BuildBinaries()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer remove()
+	*bin = built.Client
+	return m.Run()
+}
+
+// ServerBinary returns the path of the otpknockd built beside the
+// otpknock at bin.
+func ServerBinary(bin string) string { return filepath.Join(filepath.Dir(bin), "otpknockd") }
 
 // AcceptAll accepts and closes connections on ln until it is closed: a
 // service that answers a connect and nothing more.

@@ -1,0 +1,107 @@
+package clientcmd
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/sender"
+	"github.com/spf13/cobra"
+)
+
+func newSendCmd(env *Env) *cobra.Command {
+	var f knockFlags
+	var wait string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "send TARGET [--wait [tcp/PORT[,TIMEOUT]]]",
+		Short: "Knock: send the current sequence to a server",
+		Long: `Send the current knock: the sequence, or for a packet profile the one
+packet carrying the knock's MAC and the addresses to open. TARGET is a
+profile name or a host (with --profile when several profiles knock that
+host). A host with IPv4 and IPv6 addresses is knocked over the family
+the service connection will use (the resolver's first address); -4 and
+-6 choose. A packet knock claims the route source of each family, so
+one knock opens both.
+
+--dry-run prints at once what would be sent (the step, each packet and
+the socket it would leave by, a packet's claim and payload size, the
+service waited for) and sends nothing.
+
+With --wait, check that the service opened: connect to it until it answers
+or the timeout passes (default: the profile's first TCP service, 5s), and
+knock again in a later step while it stays closed. A step is used once:
+when this profile already knocked in the current step, send waits for the
+next one and says so.
+
+Exit codes: 0 opened (or sent, without --wait), 1 not opened, 2 usage or
+configuration error.`,
+		Example: "  otpknock send work --wait\n  otpknock send knock.example.org --profile work --wait tcp/22,10s -v",
+		Args:    args(1, 2, "one TARGET (profile or host)"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			// "--wait tcp/22" parses as a bare --wait and an argument,
+			// before or after TARGET; only a service has a slash.
+			if len(a) == 2 {
+				i := slices.IndexFunc(a, func(s string) bool { return strings.Contains(s, "/") })
+				if !cmd.Flags().Changed("wait") || wait != "default" || i < 0 {
+					return usage(fmt.Errorf("%s: want one TARGET (profile or host), got %q and %q", cmd.CommandPath(), a[0], a[1]))
+				}
+				wait = a[i]
+				a = []string{a[1-i]}
+			}
+			waitFor := func(p profile.Profile) (uint16, time.Duration, error) {
+				if !cmd.Flags().Changed("wait") {
+					return 0, 0, nil
+				}
+				return parseWait(wait, p)
+			}
+			j, err := prepare(cmd.Context(), env, a[0], &f, dryRun, waitFor)
+			if err != nil {
+				return err
+			}
+			if dryRun || f.verbose {
+				j.plan.Describe(j.client.Verbose)
+			}
+			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
+			if err != nil {
+				return knockError(err)
+			}
+			if got.Conn != nil {
+				got.Conn.Close()
+			}
+			report(env, j, got, dryRun)
+			return nil
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&wait, "wait", "", "after knocking, wait for `tcp/PORT[,TIMEOUT]` to open; bare: the profile's first TCP service, 5s")
+	c.Flags().Lookup("wait").NoOptDefVal = "default"
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the packets, send nothing")
+	return c
+}
+
+func report(env *Env, j *knockJob, got sender.Opened, dryRun bool) {
+	res, w := got.Result, j.plan.Wait
+	what := derive.Knocks(res.Knocks).Join(" ")
+	if j.plan.Request.Mode == derive.ModePacket {
+		what += fmt.Sprintf(", %d-byte payload", res.Size)
+	}
+	switch {
+	case dryRun:
+		fmt.Fprintf(env.Stdout, "dry run: nothing sent (step %d: %s)\n", res.Step, what)
+	case w != nil:
+		fmt.Fprintf(env.Stdout, "%s: %v open %s after the first knock (step %d, attempt %d)\n",
+			j.prof.Name, w.Addr, fmtMillis(got.Elapsed), res.Step, got.Attempts)
+	case j.plan.Request.Mode == derive.ModePacket:
+		fmt.Fprintf(env.Stdout, "%s: sent a packet knock %s to %v (step %d)\n", j.prof.Name, what, j.plan.Request.Dst, res.Step)
+	default:
+		fmt.Fprintf(env.Stdout, "%s: sent %d knocks to %v (step %d)\n", j.prof.Name, len(res.Knocks), j.plan.Request.Dst, res.Step)
+	}
+}
+
+func fmtMillis(d time.Duration) string {
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}

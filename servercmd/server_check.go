@@ -1,0 +1,74 @@
+package servercmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/daemon"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/listener"
+)
+
+// errCheck marks a failed server --check.
+var errCheck = errors.New("server --check found problems")
+
+// check validates the config, the secrets and the kernel support the
+// server needs, changing nothing, and prints one line per check.
+func check(w io.Writer, cfg *config.Config) error {
+	failed := 0
+	line := func(err error, ok string) {
+		if err != nil {
+			failed++
+			fmt.Fprintf(w, "FAIL %v\n", err)
+			return
+		}
+		fmt.Fprintf(w, "ok   %s\n", ok)
+	}
+	line(nil, fmt.Sprintf("config %s: server_id %s, %d users, %.0f bits per sequence", cfg.Path, cfg.ServerID, len(cfg.Users), cfg.Params.Bits()))
+	line(daemon.CheckStrength(cfg), fmt.Sprintf("strength: %.1f effective bits against a blind sweep (minimum %d)", daemon.EffectiveBits(cfg), derive.MinBits))
+	for _, u := range cfg.Users {
+		s, err := cfg.ReadSecret(u.Name)
+		line(err, fmt.Sprintf("secret of %s: %d bits, private", u.Name, 8*len(s)))
+	}
+	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
+	line(err, "state_file "+cfg.StateFile)
+	line(daemon.CheckPrivileges(), "privileges: root or CAP_NET_ADMIN")
+	checkFirewall(line, cfg.Firewall)
+	src, err := listener.Open(listener.DefaultOptions(cfg.NFLOGGroup))
+	switch {
+	case err == nil:
+		src.Close()
+		line(nil, fmt.Sprintf("NFLOG group %d free", cfg.NFLOGGroup))
+	case errors.Is(err, listener.ErrGroupTaken):
+		line(nil, fmt.Sprintf("NFLOG group %d works and is held (a running server?)", cfg.NFLOGGroup))
+	default:
+		line(err, "")
+	}
+	if ls := daemon.ListenersInRange(cfg.Params); len(ls) > 0 {
+		fmt.Fprintf(w, "warn local sockets inside knock_range %s will not be reachable: %s\n", cfg.Params.RangeString(), strings.Join(ls, ","))
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d failed", errCheck, failed)
+	}
+	return nil
+}
+
+// checkFirewall reports the backend the config's firewall key picks
+// here, why, and whether its kernel interface answers.
+func checkFirewall(line func(error, string), mode string) {
+	kind, why := firewall.Pick(mode, firewall.HostNow())
+	found, err := kind.Probe()
+	for i, f := range found {
+		if i == 0 {
+			f = fmt.Sprintf("firewall %s (%s): %s", kind.Name(), why, f)
+		}
+		line(nil, f)
+	}
+	if err != nil {
+		line(err, "")
+	}
+}

@@ -1,0 +1,64 @@
+package servercmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/config"
+	"github.com/spf13/cobra"
+)
+
+func newUserListCmd(env *Env, path *string) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List users, what they open and the state of their secrets",
+		Args:    cli.Args(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(*path)
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if len(cfg.Users) == 0 {
+				fmt.Fprintf(env.Stdout, "No users in %s. Add one with: otpknockd user add NAME --open tcp/22\n", cfg.Path)
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tOPENS\tFROM\tBOUND\tKNOCK\tSECRET")
+			var bad []string
+			for _, u := range cfg.Users {
+				state, ok := secretState(cfg, u.Name)
+				if !ok {
+					bad = append(bad, u.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, cli.KnockList(u.Open), fromList(u), cli.YesNo(u.BindSource), u.Knock, state)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(bad) > 0 {
+				// The server refuses to start or reload with these.
+				return cli.UsageErrorf("%d of %d users have no usable secret (%s): the server refuses this config until they are fixed or removed",
+					len(bad), len(cfg.Users), strings.Join(bad, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+// secretState says whether the user's secret file is usable, and
+// describes it.
+func secretState(cfg *config.Config, name string) (string, bool) {
+	s, err := cfg.ReadSecret(name)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "MISSING", false
+	case err != nil:
+		return "BAD: " + err.Error(), false
+	}
+	return fmt.Sprintf("ok (%d bits)", 8*len(s)), true
+}
