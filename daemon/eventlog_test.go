@@ -133,7 +133,7 @@ func TestEventLogSources(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sources of the replay lines (-want +got):\n%s", diff)
 	}
-	r.stop(t) // Close writes the summary of the step still in the window
+	r.stop(t)                                                                                    // Close writes the summary of the step still in the window
 	summary := fmt.Sprintf("msg=replays user=pat step=%d count=%d sources=5", step, len(srcs)-5) // less the grant and 4 duplicates
 	if !strings.Contains(r.log.String(), summary) {
 		t.Errorf("log lacks %q:\n%s", summary, r.log)
