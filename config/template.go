@@ -67,6 +67,12 @@ knock_range: 20000-59999
 # Knock protocols: tcp (SYN), udp, icmp (echo request).
 protocols: [tcp, udp]
 
+# With icmp in protocols, echo requests whose sequence number lies in
+# knock_range are knocks; other pings are the host's: answered when its
+# firewall allows them (host), or all dropped so the host never answers
+# a ping (drop).
+icmp_echo: host
+
 # Ports in knock_range never used as knocks (services listening there).
 exclude: []
 

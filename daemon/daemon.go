@@ -286,6 +286,7 @@ func (d *Daemon) swap(g generation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	g.m.MarkUsed(d.usedLocked().Steps(g.cfg.Params.Period))
+	g.m.KeepGrants(d.m) // a late copy of a grant stays a duplicate
 	d.replaced = addCounters(d.replaced, d.m.Stats())
 	d.cfg, d.plan, d.m = g.cfg, g.plan, g.m
 }

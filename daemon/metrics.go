@@ -49,9 +49,9 @@ func newMetrics(d *Daemon) *Metrics {
 		m.packets[r.Proto] = m.counter("otpknock_packets_total", "Knock packets received, by protocol.", "proto", r.Name)
 	}
 	m.events, m.knocks = map[matcher.Kind]*metrics.Counter{}, map[matcher.Kind]*metrics.Counter{}
-	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {
-		m.events[k] = m.counter("otpknock_sequences_total", "Completed sequences by outcome: grant, replay or refused.", "outcome", k.String())
-		m.knocks[k] = m.counter("otpknock_packet_knocks_total", "Packet knocks whose tag verified, by outcome: grant, replay or refused.", "outcome", k.String())
+	for _, k := range matcher.Kinds() {
+		m.events[k] = m.counter("otpknock_sequences_total", "Completed sequences by outcome: grant, replay, refused or duplicate (a copy of the last grant).", "outcome", k.String())
+		m.knocks[k] = m.counter("otpknock_packet_knocks_total", "Packet knocks whose tag verified, by outcome: grant, replay, refused or duplicate (a copy of the last grant).", "outcome", k.String())
 	}
 	stat := func(f func(matcher.Stats) float64) func() float64 {
 		return func() float64 {

@@ -229,14 +229,15 @@ func TestServerEndToEnd(t *testing.T) {
 		t.Errorf("alice's grant opened bob's port")
 	}
 
-	// Replays of alice's packets, from another address and from hers.
+	// Replays of alice's packets from another address; from hers, a
+	// duplicate of her grant.
 	w.sendFrom(w.stranger, alice)
 	w.waitLog("msg=replay src=198.18.0.3 user=alice")
 	if w.open(w.stranger, p.ServerV4, 2222) {
 		t.Errorf("replay from another address opened the port")
 	}
 	w.sendFrom(p.ClientV4, alice)
-	w.waitLog("msg=replay src=198.18.0.2 user=alice")
+	w.waitLog("msg=duplicate src=198.18.0.2 user=alice")
 
 	// The grant closes on time (open_timeout 3s, within 1s).
 	closedAfter := w.closesAfter(grantedAt, 2222)

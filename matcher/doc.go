@@ -30,7 +30,12 @@
 // A completed candidate is accepted once per (user, step): the last used
 // step of each user only moves forward, and the daemon persists it, so a
 // replay (same step from any address, or an older step after a restart)
-// is refused and reported. A completion from a source outside the user's
+// is refused and reported. A copy of the user's last grant (its step
+// from its source; for a packet knock with its claim: a client's late
+// retry, a network duplicate) is refused as a Duplicate, which the
+// daemon reports apart from replays. A knock outside the knock range (a
+// plain ping's echo sequence number) is neither a knock nor a stray. A
+// completion from a source outside the user's
 // from CIDRs is refused without using the step. A source-bound user's
 // knocks 2..k depend on the source: they are derived once, when its first
 // knock arrives from a source.

@@ -67,15 +67,16 @@ func (m *Matcher) claimed(u *user, c cand, src netip.Addr, claim derive.Claim) E
 		return ev
 	}
 	ev.Addrs = grantAddrs(u.From, src, claim)
+	a := accepted{step: c.step, src: src, source: claim.Source, addrs: claimKey(claim.Addrs)}
 	if last, ok := m.used[c.user]; ok && c.step <= last {
-		ev.Kind = Replay
+		m.reused(&ev, c.user, a)
 		return ev
 	}
 	if !claim.Source && !slices.Contains(claim.Addrs, src) {
 		ev.Kind, ev.Reason, ev.Addrs = Refused, reasonClaim, slices.Clone(claim.Addrs)
 		return ev
 	}
-	m.used[c.user] = c.step
+	m.accept(c.user, a)
 	m.stats.PacketGrants++
 	ev.Kind = Grant
 	return ev

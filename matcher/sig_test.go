@@ -63,21 +63,27 @@ func short(ev Event, ok bool) string {
 
 func TestSigPacket(t *testing.T) {
 	me := derive.Claim{Addrs: []netip.Addr{client}}
-	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
+	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
 	good := sigSeal(t, frankKey, stepT, me, 1)
 	flipped := sigSeal(t, frankKey, stepT, me, 2)
 	flipped.payload[40] ^= 0x10
 	junk := sealed{good.k, bytes.Repeat([]byte{0x5a}, len(good.payload))}
 	m := newSigMatcher(t, 0, 0, 0)
 	var got []string
-	for _, p := range []sealed{junk, flipped, sigSeal(t, other, stepT, me, 3), good, sigSeal(t, frankKey, stepT, me, 4)} {
-		ev, ok, err := m.Handle(t0, client, p.k, p.payload)
+	copied := sigSeal(t, frankKey, stepT, me, 4)
+	for _, p := range []struct {
+		src netip.Addr
+		sealed
+	}{{client, junk}, {client, flipped}, {client, sigSeal(t, otherKey, stepT, me, 3)}, {client, good}, {client, copied}, {other, copied}} {
+		ev, ok, err := m.Handle(t0, p.src, p.k, p.payload)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, short(ev, ok))
 	}
-	want := []string{"-", "-", "refused frank 198.18.0.2 " + reasonSignature, "grant frank 198.18.0.2 ", "replay frank 198.18.0.2 "}
+	// The client's own resend after the grant is a duplicate; the same
+	// packet from another address is a replay.
+	want := []string{"-", "-", "refused frank 198.18.0.2 " + reasonSignature, "grant frank 198.18.0.2 ", "duplicate frank 198.18.0.2 ", "replay frank 198.18.0.3 "}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -98,8 +104,8 @@ func TestSigPacket(t *testing.T) {
 // and not at all from a source the user opened from before.
 func TestSigBudget(t *testing.T) {
 	me := derive.Claim{Addrs: []netip.Addr{client}}
-	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
-	bad := sigSeal(t, other, stepT, me, 3)
+	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
+	bad := sigSeal(t, otherKey, stepT, me, 3)
 	good := sigSeal(t, frankKey, stepT, me, 1)
 	flood := func(m *Matcher, at time.Time, p sealed, sources, each int, third byte) {
 		for i := range sources {
@@ -132,7 +138,7 @@ func TestSigBudget(t *testing.T) {
 		t.Errorf("the next second: %s, want a grant", short(ev, ok))
 	}
 	t1 := t0.Add(30 * time.Second) // the next step; the client is now known
-	bad1, good1 := sigSeal(t, other, stepT+1, me, 5), sigSeal(t, frankKey, stepT+1, me, 6)
+	bad1, good1 := sigSeal(t, otherKey, stepT+1, me, 5), sigSeal(t, frankKey, stepT+1, me, 6)
 	flood(m, t1, bad1, 100, 3, 12)
 	if ev, ok, _ := m.Handle(t1, client, good1.k, good1.payload); !ok || ev.Kind != Grant {
 		t.Errorf("a known source under a spoofed flood: %s, want a grant", short(ev, ok))
@@ -147,7 +153,7 @@ func TestSigBudget(t *testing.T) {
 // locator but another key (verified), and one over the budget.
 func BenchmarkSigHandle(b *testing.B) {
 	me := derive.Claim{Addrs: []netip.Addr{client}}
-	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
+	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x43}, ed25519.SeedSize))
 	good := sigSeal(b, frankKey, stepT, me, 1)
 	for _, bc := range []struct {
 		name    string
@@ -155,8 +161,8 @@ func BenchmarkSigHandle(b *testing.B) {
 		budget  int
 	}{
 		{"junk-without-locator", bytes.Repeat([]byte{0x5a}, len(good.payload)), 1 << 30},
-		{"locator-bad-signature", sigSeal(b, other, stepT, me, 3).payload, 1 << 30},
-		{"locator-over-budget", sigSeal(b, other, stepT, me, 3).payload, 1},
+		{"locator-bad-signature", sigSeal(b, otherKey, stepT, me, 3).payload, 1 << 30},
+		{"locator-over-budget", sigSeal(b, otherKey, stepT, me, 3).payload, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			m := newSigMatcher(b, bc.budget, bc.budget, bc.budget)
