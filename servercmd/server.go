@@ -105,6 +105,14 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 			return cli.Usage(err)
 		}
 	}
+	if pid, held := runningServer(pidPath(cfg)); held {
+		return fmt.Errorf("%s: stop it first (systemctl stop otpknock), or give this one another config with another state_file and nflog_group", serverRuns(pid, pidPath(cfg)))
+	}
+	if release, err := holdPidFile(pidPath(cfg)); err != nil {
+		log.Info("no pid file: user add|remove cannot reload this server by themselves", "err", err)
+	} else {
+		defer release()
+	}
 	if ls := daemon.ListenersInRange(cfg.Params); len(ls) > 0 {
 		log.Warn("local sockets listen inside the knock range; the firewall drops their traffic", "sockets", strings.Join(ls, ","))
 	}
@@ -132,11 +140,6 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 		}
 		return err
 	}
-	if release, err := holdPidFile(pidPath(cfg)); err != nil {
-		log.Info("no pid file: user add|remove cannot reload this server by themselves", "err", err)
-	} else {
-		defer release()
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	hup, stopHangups := env.hangups()
 	defer stopHangups()
@@ -152,6 +155,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 	err = d.Run(ctx)
 	cancel()
 	wg.Wait()
+	log.Info("the protected ports stay closed until the server starts again; otpknockd firewall remove opens them to whatever the rest of the firewall accepts")
 	return err
 }
 
