@@ -29,8 +29,16 @@ func newServerCmd(env *Env) *cobra.Command {
 iptables chain and ipsets (config key firewall: auto picks one and says why),
 reads knock packets from NFLOG, and opens each user's services for the
 address that knocked their current sequence, for open_timeout. SIGHUP
-reloads users and secrets; SIGINT or SIGTERM stop it, leaving the
-protected ports closed and live grants expiring on their own.
+(systemctl reload otpknock) reloads the config, users and secrets;
+nflog_group, metrics_listen, state_file and firewall need a restart: a
+reload keeps their running values, applies the rest and names them in
+one log line. SIGINT or SIGTERM stop it, leaving the protected ports
+closed and live grants expiring on their own (otpknockd firewall remove
+opens the ports to whatever the rest of the firewall accepts).
+
+It holds a pid file locked next to its state_file: while one runs, a
+second server of the same state directory refuses to start and names
+the running one (pid and pid file), and --check says so first.
 
 Every --firewall-check (2s) it checks its chain, the jump and the sets,
 and reinstalls what a firewall reload or iptables -F removed, with a log
@@ -38,15 +46,18 @@ line and the metric otpknock_firewall_repairs_total.
 
 Needs root or CAP_NET_ADMIN. --dry-run prints the firewall it would
 install and exits; --check validates the config, the secrets and the
-kernel support without changing anything.
+kernel support without changing anything (without root or
+CAP_NET_ADMIN it says so once and stops before the firewall and NFLOG
+checks).
 
 Before it reads secrets or state, or opens NFLOG, it closes the
 protected ports as otpknockd firewall lock does, so a start that fails
 leaves them closed.
 
 Exit status: 2 for bad flags, configuration, secrets or state file (and
-a failed --check or missing privileges), 1 when the server fails to
-install the firewall, to open NFLOG, or while it runs.`,
+a failed --check or missing privileges), 1 when a server already runs,
+or the server fails to install the firewall, to open NFLOG, or while it
+runs.`,
 		Args: cli.Args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)

@@ -42,9 +42,8 @@ func check(w io.Writer, cfg *config.Config) error {
 	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
 	line(err, "state_file "+cfg.StateFile)
 	if err := daemon.CheckPrivileges(); err != nil {
-		line(err, "")
-		fmt.Fprintln(w, "stop the firewall and NFLOG checks need root or CAP_NET_ADMIN: run otpknockd server --check with sudo")
-		return fmt.Errorf("%w: %d failed", errCheck, failed)
+		fmt.Fprintf(w, "FAIL %v: the checks stop here, before the firewall and NFLOG (run --check with sudo)\n", err)
+		return fmt.Errorf("%w: %d failed", errCheck, failed+1)
 	}
 	line(nil, "privileges: root or CAP_NET_ADMIN")
 	checkFirewall(line, cfg.Firewall)
