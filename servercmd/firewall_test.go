@@ -119,7 +119,7 @@ func TestFirewallLock(t *testing.T) {
 			"installed=true nflog=false setups=1\nlock tcp/22"},
 		{"locked already", func() {}, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
 			"installed=true nflog=false setups=1\nlock tcp/22"},
-		{"the server's firewall intact", func() { s.fw.Setup(plan) }, "The server's firewall is installed and intact: tcp/22 stay closed without a grant.\n",
+		{"the server's firewall intact", func() { s.fw.Setup(plan) }, "The server's firewall is installed and intact: tcp/22 stays closed without a grant.\n",
 			"installed=true nflog=true setups=2"},
 		{"the server stopped", func() { s.fw.Close(plan) }, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
 			"installed=true nflog=false setups=3\nlock tcp/22"},
