@@ -24,10 +24,11 @@ to everyone. This is the way back from a lockout.
 It works when the config is broken or missing: it warns in one line and
 removes by name, from whichever backend holds objects of otpknock's.
 
-While a server runs (its pid file is locked) it refuses and names the
-pid: the server would reinstall its firewall within seconds. Stop it
-first (systemctl stop otpknock; the ports stay closed), then run remove;
---force removes anyway.
+While a server runs it refuses and names the pid: the server would
+reinstall its firewall within seconds. Stop it first (systemctl stop
+otpknock; the ports stay closed), then run remove; --force removes
+anyway. A running server holds its pid file locked: otpknock.pid beside
+the config's state_file, or in /var/lib/otpknock without a config.
 
 Exit status: 2 without root or CAP_NET_ADMIN, 1 while a server runs
 (without --force) or when removing fails.`,

@@ -163,7 +163,7 @@ func TestFirewallRemoveHelp(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := strings.Join(strings.Fields(s.stdout.String()), " ")
-	for _, want := range []string{"While a server runs (its pid file is locked) it refuses and names the pid", "systemctl stop otpknock", "--force", "works when the config is broken or missing"} {
+	for _, want := range []string{"While a server runs it refuses and names the pid", "systemctl stop otpknock", "--force", "works when the config is broken or missing"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, s.stdout)
 		}
