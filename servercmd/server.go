@@ -15,6 +15,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/internal/privs"
 	"github.com/spf13/cobra"
 )
 
@@ -188,5 +189,8 @@ func dryRunFirewall(w io.Writer, cfg *config.Config) {
 	kind, why := firewall.Pick(cfg.Firewall, firewall.HostNow())
 	plan := daemon.FirewallPlan(cfg)
 	fmt.Fprintf(w, "# firewall backend: %s (%s)\n", kind.Name(), why)
+	if cfg.Firewall == firewall.ModeAuto && !privs.NetAdmin() {
+		fmt.Fprintln(w, "# without root or CAP_NET_ADMIN auto cannot look at this host's firewall: run --dry-run with sudo for the backend the server picks")
+	}
 	fmt.Fprint(w, kind.Render(plan))
 }
