@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,6 +149,14 @@ func build(cfg *config.Config, used map[string]uint64, track func(netip.Addr, ti
 // Metrics returns the daemon's metrics.
 func (d *Daemon) Metrics() *Metrics { return d.metrics }
 
+// metricsAt says where the metrics listen, for the started line.
+func metricsAt(addr string) string {
+	if addr == "" {
+		return "off"
+	}
+	return "http://" + addr + "/metrics"
+}
+
 // housekeepingEvery is how often the window is checked between packets.
 const housekeepingEvery = time.Second
 
@@ -158,7 +167,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cfg := d.cfg
 	d.mu.Unlock()
 	d.log.Info("started", "server_id", cfg.ServerID, "users", len(cfg.Users), "nflog_group", cfg.NFLOGGroup,
-		"knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
+		"metrics", metricsAt(cfg.MetricsListen), "knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
 		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()), "effective_bits", fmt.Sprintf("%.1f", EffectiveBits(cfg)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -260,8 +269,8 @@ func (d *Daemon) install() (generation, error) {
 	if err != nil {
 		return generation{}, err
 	}
-	if cfg.NFLOGGroup != old.NFLOGGroup {
-		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
+	if pending := keepStartValues(cfg, old); len(pending) > 0 {
+		d.log.Warn("restart the server to apply these keys; they keep their running values, the rest of the reload applies", "restart_to_apply", strings.Join(pending, ","))
 	}
 	if err := CheckStrength(cfg); err != nil {
 		return generation{}, err
@@ -278,6 +287,24 @@ func (d *Daemon) install() (generation, error) {
 		return generation{}, err
 	}
 	return generation{cfg, plan, m}, nil
+}
+
+// keepStartValues keeps in cfg old's values of the keys only a restart
+// applies (the NFLOG group the source reads, the metrics address, the
+// state file, the firewall backend), and names each that changed.
+func keepStartValues(cfg, old *config.Config) []string {
+	var pending []string
+	keep := func(key string, changed bool, restore func()) {
+		if changed {
+			pending = append(pending, key)
+			restore()
+		}
+	}
+	keep("nflog_group", cfg.NFLOGGroup != old.NFLOGGroup, func() { cfg.NFLOGGroup = old.NFLOGGroup })
+	keep("metrics_listen", cfg.MetricsListen != old.MetricsListen, func() { cfg.MetricsListen = old.MetricsListen })
+	keep("state_file", cfg.StateFile != old.StateFile, func() { cfg.StateFile = old.StateFile })
+	keep("firewall", cfg.Firewall != old.Firewall, func() { cfg.Firewall = old.Firewall })
+	return pending
 }
 
 // swap puts g in place, carrying over the steps used since install read

@@ -115,3 +115,27 @@ type untrustedPidError struct{ err error }
 
 func (e *untrustedPidError) Error() string { return "untrusted pid file: " + e.err.Error() }
 func (e *untrustedPidError) Unwrap() error { return e.err }
+
+// runningServer reports whether a server holds the pid file at path
+// locked, and its pid: 0 when the file's pid is not proven the
+// server's (livePid).
+func runningServer(path string) (pid int, held bool) {
+	pid, err := livePid(path)
+	switch {
+	case err == nil:
+		return pid, true
+	case errors.As(err, new(*untrustedPidError)):
+		return 0, true
+	}
+	held, _ = pidFileHeld(path)
+	return 0, held
+}
+
+// serverRuns says that a server runs, with its pid when known and its
+// pid file.
+func serverRuns(pid int, path string) string {
+	if pid == 0 {
+		return fmt.Sprintf("a server already runs (it holds %s locked)", path)
+	}
+	return fmt.Sprintf("a server already runs (pid %d, %s)", pid, path)
+}

@@ -33,6 +33,10 @@ type Env struct {
 	// process when user add|remove reload a running server (tests).
 	Systemctl func(args ...string) error
 	Signal    func(pid int, sig os.Signal) error
+	// StateDir is where firewall remove looks for a running server's
+	// pid file when the config does not load; "" means the directory
+	// of config.DefaultStateFile.
+	StateDir string
 	// Listening returns the services a socket on this host serves now
 	// (user add warns before guarding one); nil means the kernel's
 	// tables (/proc/net on Linux).
