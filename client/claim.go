@@ -54,7 +54,7 @@ type route struct {
 func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 	dst := pl.Request.Dst
 	pl.noSource = o.NoSource
-	routes := c.claimRoutes(pl, o.PublicIP)
+	routes := c.claimRoutes(pl, o)
 	found, off := c.discover(ctx, pl, routes)
 	var cl derive.Claim
 	bound := false // a source-bound profile's source is the discovered one
@@ -102,9 +102,10 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 
 // claimRoutes returns the route of each family the host resolved to,
 // the knocked one first, without those that have no route or a
-// link-local or unspecified source; it sets pl.NAT.
-func (c *Client) claimRoutes(pl *Plan, public netip.Addr) []route {
-	dst := pl.Request.Dst
+// link-local or unspecified source; it sets pl.NAT. o.NAT marks the
+// knocked family's route source translated whatever its address.
+func (c *Client) claimRoutes(pl *Plan, o Options) []route {
+	dst, public := pl.Request.Dst, o.PublicIP
 	var out []route
 	for _, d := range familyFirsts(dst, pl.Addrs) {
 		src, err := pl.RouteSrc, error(nil)
@@ -119,7 +120,7 @@ func (c *Client) claimRoutes(pl *Plan, public netip.Addr) []route {
 			pl.note("claim: route source %v to %v is link-local or unspecified, not claimed", src, d)
 			continue
 		}
-		r := route{dst: d, src: src, nat: !c.global(src) && c.global(d)}
+		r := route{dst: d, src: src, nat: !c.global(src) && c.global(d) || o.NAT && d == dst}
 		r.given = r.nat && public.IsValid() && public.Unmap().Is4() == d.Is4()
 		pl.NAT = pl.NAT || r.nat && d == dst
 		out = append(out, r)
