@@ -13,7 +13,8 @@ import (
 )
 
 func newTUICmd(env *Env) *cobra.Command {
-	return &cobra.Command{
+	var stun string
+	c := &cobra.Command{
 		Use:   "tui",
 		Short: "The knock at a glance: profiles, the current sequence, one key to knock",
 		Long: `A terminal interface for knocking by hand: the list of profiles
@@ -34,10 +35,14 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 			if err != nil {
 				return usage(err)
 			}
+			fd, err := finder(env, stun, s.Path)
+			if err != nil {
+				return err
+			}
 			deps := tui.Deps{
 				Store: tui.FileStore{S: s},
 				Knocker: tui.SenderKnocker{Retries: 1, Timeout: 5 * time.Second,
-					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap}},
+					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap, Finder: fd}},
 				Clipboard: tui.ExecClipboard{Terminal: env.Stdout, Getenv: env.Getenv},
 				Clock:     env.Clock,
 			}
@@ -48,4 +53,6 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 			return err
 		},
 	}
+	registerStun(c, &stun)
+	return c
 }
