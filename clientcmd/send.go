@@ -34,8 +34,10 @@ service waited for) and sends nothing.
 With --wait, check that the service opened: connect to it until it answers
 or the timeout passes (default: the profile's first TCP service, 5s), and
 knock again in a later step while it stays closed. A step is used once:
-when this profile already knocked in the current step, send waits for the
-next one and says so.
+when this profile already knocked in the current step, send --wait first
+tries the service for up to 1.5s (the grant of that knock may still
+hold) and knocks only when it is closed; without --wait, send waits for
+the next step and says so.
 
 Exit codes: 0 opened (or sent, without --wait), 1 not opened, 2 usage or
 configuration error.`,
@@ -64,6 +66,13 @@ configuration error.`,
 			}
 			if dryRun || f.verbose {
 				j.plan.Describe(j.client.Verbose)
+			}
+			if w := j.plan.Wait; w != nil && !dryRun {
+				if conn := stillOpen(cmd.Context(), env, j, f.verbose); conn != nil {
+					conn.Close()
+					fmt.Fprintf(env.Stdout, "%s: %v still open from step %d's knock (no knock sent)\n", j.prof.Name, w.Addr, j.plan.Request.LastStep)
+					return nil
+				}
 			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
