@@ -86,11 +86,35 @@ configuration error.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&wait, "wait", "", "after knocking, wait for `tcp/PORT[,TIMEOUT]` to open; bare: the profile's first TCP service, 5s")
-	c.Flags().Lookup("wait").NoOptDefVal = "default"
+	c.Flags().Var(waitValue{&wait}, "wait", "after knocking, wait for the service to open; `[tcp/PORT[,TIMEOUT]]` names it (bare: the profile's first TCP service, 5s)")
+	c.Flags().Lookup("wait").NoOptDefVal = "true"
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the packets, send nothing")
 	return c
 }
+
+// waitValue is --wait's value: "" (not given), "default" (bare: the
+// profile's first TCP service) or PROTO/PORT[,TIMEOUT]. Its type reads
+// as a switch's, so help shows "--wait [tcp/PORT[,TIMEOUT]]" rather
+// than an optional string's `--wait tcp/PORT[,TIMEOUT][="default"]`.
+type waitValue struct{ s *string }
+
+func (w waitValue) String() string {
+	if w.s == nil {
+		return ""
+	}
+	return *w.s
+}
+
+// Set takes a service; the bare flag's "true" is the default service.
+func (w waitValue) Set(v string) error {
+	if v == "true" {
+		v = "default"
+	}
+	*w.s = v
+	return nil
+}
+
+func (w waitValue) Type() string { return "bool" }
 
 func report(env *Env, j *knockJob, got sender.Opened, dryRun bool) {
 	res, w := got.Result, j.plan.Wait

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +299,16 @@ func TestSendWaitRightAfterAKnock(t *testing.T) {
 	_, stderr, _ = h.run("", "send", "gw1", "--wait", "--retries", "0", "-v")
 	if !strings.Contains(stderr, "198.18.0.1:22 closed since step 60000000's knock; knocking") || !strings.Contains(stderr, "(step 60000001") {
 		t.Errorf("closed: stderr:\n%s", stderr)
+	}
+}
+
+// TestSendWaitHelp: help shows --wait's optional service as one
+// bracketed value, not pflag's optional string `[="default"]`.
+func TestSendWaitHelp(t *testing.T) {
+	h := newHarness(t)
+	out := h.mustRun("", "send", "--help")
+	line := regexp.MustCompile(`(?m)^ +--wait.*$`).FindString(out)
+	if !strings.HasPrefix(strings.TrimSpace(line), "--wait [tcp/PORT[,TIMEOUT]]   after knocking") || strings.Contains(line, `="`) {
+		t.Errorf("send --help shows --wait as:\n%s", line)
 	}
 }
