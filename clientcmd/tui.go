@@ -1,6 +1,7 @@
 package clientcmd
 
 import (
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -35,6 +36,7 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 			if err != nil {
 				return usage(err)
 			}
+			st := &syncState{s: state}
 			fd, err := finder(env, stun, s.Path)
 			if err != nil {
 				return err
@@ -42,9 +44,10 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 			deps := tui.Deps{
 				Store: tui.FileStore{S: s},
 				Knocker: tui.SenderKnocker{Retries: 1, Timeout: 5 * time.Second,
-					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap, Finder: fd}},
+					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: st, Gap: sender.DefaultGap, Finder: fd}},
 				Clipboard: tui.ExecClipboard{Terminal: env.Stdout, Getenv: env.Getenv},
 				Clock:     env.Clock,
+				LastStep:  st.LastStep,
 			}
 			r := lipgloss.NewRenderer(env.Stdout)
 			m := tui.New(deps, tui.DefaultKeyMap(), tui.DefaultStyles(r))
@@ -55,4 +58,25 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 	}
 	registerStun(c, &stun)
 	return c
+}
+
+// syncState is the profile state shared by the TUI's screen, which
+// reads it, and its knocks, which record in it, on their own goroutine.
+type syncState struct {
+	mu sync.Mutex
+	s  *profile.State
+}
+
+// LastStep returns the last step name knocked in.
+func (l *syncState) LastStep(name string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.LastStep(name)
+}
+
+// Record keeps step as name's last.
+func (l *syncState) Record(name string, step uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.Record(name, step)
 }
