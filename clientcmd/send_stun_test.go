@@ -67,7 +67,7 @@ func TestSendStun(t *testing.T) {
 			servers: "198.18.1.1:3478 [2001:2::1]:3478", claim: "198.51.100.7; the packet's source not claimed", finds: "find 127.0.0.1"},
 		{name: "--nat, discovery fails: Source, said once", args: []string{"--nat"}, servers: "default",
 			claim: "no address; the packet's source too (NAT)", finds: "find 127.0.0.1",
-			stderr: "NAT: your route source 127.0.0.1 is not a global address and public-address discovery failed (IPv4 public address: stun.example:3478: no answer): the knock asks the server to open the address it comes from (an interceptor could re-send it from theirs); pass --public-ip ADDR or --stun HOST:PORT\n"},
+			stderr: "NAT: your route source 127.0.0.1 is translated (--nat) and public-address discovery failed (IPv4 public address: stun.example:3478: no answer): the knock asks the server to open the address it comes from (an interceptor could re-send it from theirs); pass --public-ip ADDR or --stun HOST:PORT\n"},
 		{name: "--nat --stun none: Source", args: []string{"--nat", "--stun", "none"}, public: public, servers: "none",
 			claim: "no address; the packet's source too (NAT)", stderr: "public-address discovery is off: the knock asks the server"},
 		{name: "--no-source refuses the fallback", args: []string{"--nat", "--stun", "none", "--no-source"}, servers: "none",
