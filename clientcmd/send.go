@@ -34,10 +34,10 @@ service waited for) and sends nothing.
 With --wait, check that the service opened: connect to it until it answers
 or the timeout passes (default: the profile's first TCP service, 5s), and
 knock again in a later step while it stays closed. A step is used once:
-when this profile already knocked in the current step, send --wait first
-tries the service for up to 1.5s (the grant of that knock may still
-hold) and knocks only when it is closed; without --wait, send waits for
-the next step and says so.
+when this profile already knocked in the current step, send waits for
+the next one and says so; with --wait it first tries the service for up
+to 1.5s (the grant of that knock may still hold) and knocks only when it
+is closed.
 
 Exit codes: 0 opened (or sent, without --wait), 1 not opened, 2 usage or
 configuration error.`,
@@ -67,7 +67,9 @@ configuration error.`,
 			if dryRun || f.verbose {
 				j.plan.Describe(j.client.Verbose)
 			}
-			if w := j.plan.Wait; w != nil && !dryRun {
+			// A knock in a used step would wait for the next one, while
+			// the grant of the knock that used it may still hold.
+			if w := j.plan.Wait; w != nil && !dryRun && stepUsed(j) {
 				if conn := stillOpen(cmd.Context(), env, j, f.verbose); conn != nil {
 					conn.Close()
 					fmt.Fprintf(env.Stdout, "%s: %v still open from step %d's knock (no knock sent)\n", j.prof.Name, w.Addr, j.plan.Request.LastStep)
@@ -90,6 +92,12 @@ configuration error.`,
 	c.Flags().Lookup("wait").NoOptDefVal = "true"
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the packets, send nothing")
 	return c
+}
+
+// stepUsed reports whether the profile knocked in the current step.
+func stepUsed(j *knockJob) bool {
+	r := j.plan.Request
+	return r.HaveLast && r.LastStep >= derive.Step(j.client.Clock.Now(), r.Params.Period)
 }
 
 // waitValue is --wait's value: "" (not given), "default" (bare: the
