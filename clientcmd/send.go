@@ -39,6 +39,14 @@ the next one and says so; with --wait it first tries the service for up
 to 1.5s (the grant of that knock may still hold) and knocks only when it
 is closed.
 
+Behind NAT a packet knock claims your public address, which it learns
+from STUN servers (--stun; none turns it off) and caches for 5 minutes;
+without one it asks the server to open the address the knock comes from
+and says so (--no-source refuses that). --nat says your address is
+translated when the client cannot tell (a VPN, a server on a private
+address). A packet knock whose claim the server may have refused knocks
+again once, not --retries times, and names these switches.
+
 Exit codes: 0 opened (or sent, without --wait), 1 not opened, 2 usage or
 configuration error.`,
 		Example: "  otpknock send work --wait\n  otpknock send knock.example.org --profile work --wait tcp/22,10s -v",
