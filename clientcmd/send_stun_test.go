@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,47 @@ func TestShowPublicAddresses(t *testing.T) {
 	_, stderr, _ = h.run("", "show", "gw1")
 	if strings.Contains(stderr, "198.51.100.7") || !strings.Contains(stderr, "2001:db8::7") {
 		t.Errorf("3 minutes later, show's stderr:\n%s\nwant the IPv6 entry only", stderr)
+	}
+}
+
+// TestFinderAccepts: the real discovery takes only globally reachable
+// answers from the default servers, and any unicast answer from servers
+// named with --stun (one beside the otpknock server on a private
+// network sees what it sees); none is no discovery.
+func TestFinderAccepts(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "client.yaml")
+	if fd, err := finder(&Env{}, "none", store); err != nil || fd != nil {
+		t.Errorf("--stun none: %v, %v; want no discovery", fd, err)
+	}
+	tests := []struct {
+		stun string
+		want string // the answers taken
+	}{
+		{"", "203.0.114.7"},
+		{"198.18.1.1:3478", "203.0.114.7 198.18.2.100 10.0.0.1 100.64.0.1 fd00::1"},
+	}
+	answers := []string{"203.0.114.7", "198.18.2.100", "10.0.0.1", "100.64.0.1", "fd00::1", "127.0.0.1", "fe80::1", "0.0.0.0", "224.0.0.1"}
+	for _, tt := range tests {
+		fd, err := finder(&Env{}, tt.stun, store)
+		f, ok := fd.(*publicaddr.Finder)
+		if err != nil || !ok {
+			t.Fatalf("--stun %q: %T, %v", tt.stun, fd, err)
+		}
+		if f.Cache == nil || f.Cache.Path != publicaddr.CachePath(store) {
+			t.Errorf("--stun %q: cache %+v, want %s", tt.stun, f.Cache, publicaddr.CachePath(store))
+		}
+		accept := f.Accept
+		if accept == nil {
+			accept = publicaddr.Global
+		}
+		var got []string
+		for _, a := range answers {
+			if accept(netip.MustParseAddr(a)) {
+				got = append(got, a)
+			}
+		}
+		if diff := cmp.Diff(tt.want, strings.Join(got, " ")); diff != "" {
+			t.Errorf("--stun %q takes (-want +got):\n%s", tt.stun, diff)
+		}
 	}
 }
