@@ -210,7 +210,7 @@ func (a *arena) control() {
 // send knocks with the real client as profile name; it returns whether
 // the service answered.
 func (a *arena) send(ns, name string, extra ...string) (bool, string) {
-	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait=tcp/2222,2s"}, extra...)...)
+	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait=tcp/2222,2s", "--stun", "none"}, extra...)...)
 	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
 	out, err := cmd.CombinedOutput()
 	return err == nil, string(out)

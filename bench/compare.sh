@@ -112,7 +112,7 @@ latencies() { # the grant latencies (ms) the server logged, from line $1 on
 }
 latencies 1 | reaction "otpknock: NFLOG timestamp of the last knock -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
-OTPKNOCK_CLIENT_CONFIG=$upkt trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$upkt trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
 latencies "$from" | reaction "otpknock packet mode: NFLOG timestamp of the packet -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
 OTPKNOCK_CLIENT_CONFIG=$usig trials "$n" 0 "otpknock packet mode, ed25519 (1 UDP datagram, signed)" "$spid" "$bin" send "s{i}" >>"$rows"
@@ -121,7 +121,7 @@ from=$(($(wc -l <"$work/otpknock.log") + 1))
 next=$((2 * n))
 OTPKNOCK_CLIENT_CONFIG=$useq flooded "otpknock (gap 1 ms)" "$spid" "$bin" send "u{i}" --gap 1ms >>"$rows"
 next=$n
-OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send "p{i}" >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
 [ "$nf" -eq 0 ] || latencies "$from" | reaction "otpknock under the floods (both modes)" >>"$reactions"
 kill "$spid"
 wait "$spid" 2>/dev/null || true

@@ -185,3 +185,14 @@ func TestSendPacketPublicIP(t *testing.T) {
 		})
 	}
 }
+
+// TestProfilesPacket: profiles shows what a packet profile knocks with,
+// one packet over the protocols that carry its payload (udp, icmp), not
+// the sequence protocols.
+func TestProfilesPacket(t *testing.T) {
+	h, _, _ := withPacketProfile(t, "127.0.0.1", false)
+	out := h.mustRun("", "profiles")
+	if !regexp.MustCompile(`(?m)^gw1 .* 1 packet udp 20000-59999 +no$`).MatchString(out) {
+		t.Errorf("profiles:\n%s\nwant gw1 knocking with 1 packet udp 20000-59999", out)
+	}
+}

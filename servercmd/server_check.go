@@ -33,7 +33,7 @@ func check(w io.Writer, cfg *config.Config) error {
 		running = serverRuns(pid, pidPath(cfg))
 		fmt.Fprintf(w, "warn %s: otpknockd server refuses to start a second one; systemctl reload otpknock applies a changed config\n", running)
 	}
-	line(nil, fmt.Sprintf("config %s: server_id %s, %s, %.0f bits per sequence", cfg.Path, cfg.ServerID, count(len(cfg.Users), "user", "users"), cfg.Params.Bits()))
+	line(nil, fmt.Sprintf("config %s: server_id %s, %s, %.0f bits per sequence", cfg.Path, cfg.ServerID, count(float64(len(cfg.Users)), "user"), cfg.Params.Bits()))
 	line(daemon.CheckStrength(cfg), fmt.Sprintf("strength: %.1f effective bits against a blind sweep (minimum %d)", daemon.EffectiveBits(cfg), derive.MinBits))
 	for _, u := range cfg.Users {
 		s, err := cfg.ReadSecret(u.Name)
@@ -67,14 +67,6 @@ func check(w io.Writer, cfg *config.Config) error {
 		return fmt.Errorf("%w: %d failed", errCheck, failed)
 	}
 	return nil
-}
-
-// count says n things, singular for one: "1 user", "2 users".
-func count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // checkFirewall reports the backend the config's firewall key picks
