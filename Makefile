@@ -20,13 +20,16 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood bench-fleet fuzz demo demo-fleet vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps deps-demo build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood bench-fleet fuzz demo demo-fleet vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-deps: ## install missing system packages (apt, as root) and Go modules
-	@scripts/deps.sh
+deps: ## install missing system packages (apt, as root) and Go modules: all the tests, benches and package checks need
+	@scripts/deps.sh all
+
+deps-demo: ## install only what make demo needs (iproute2, python3) and Go modules
+	@scripts/deps.sh demo
 
 build: ## build bin/otpknock, the client (TUI included), and bin/otpknockd, the server and its administration (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/otpknock
@@ -40,10 +43,11 @@ vectors-check: ## verify every vector file of testdata/ with the independent Pyt
 	python3 docs/reference/derive_v1.py testdata/derive_v1.json testdata/derive_v1_errors.json
 	python3 docs/reference/uri_v1.py testdata/uri_v1.json
 	python3 docs/reference/packet_v1.py testdata/packet_v1.json
+	python3 docs/reference/packet_ed25519_v1.py testdata/packet_ed25519_v1.json
 	python3 docs/reference/fleet_v1.py testdata/fleet_v1.json
 
 vectors: ## rewrite the vector files of testdata/ from this implementation
-	$(GO) test ./derive -run 'TestVectors|TestErrorVectors|TestPacketVectors|TestFleetVectors' -update
+	$(GO) test ./derive -run 'TestVectors|TestErrorVectors|TestPacketVectors|TestSigPacketVectors|TestFleetVectors' -update
 	$(GO) test ./provision -run TestURIVectors -update
 
 lint: ## gofmt, go vet, staticcheck
@@ -78,7 +82,7 @@ bench-fleet: deps ## grant fan-out in a pool of three: through in-process NATS (
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-demo: deps build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
+demo: deps-demo build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
 
 demo-fleet: deps build ## a pool of three servers behind a random load balancer on NATS JetStream, in network namespaces: one enrollment, a knock opening on every member

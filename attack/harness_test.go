@@ -200,15 +200,17 @@ func (a *arena) control() {
 	client := a.l.ClientV4.String()
 	before := a.grants(client)
 	ok := a.knockRounds(a.l.Client, client, 1, "--retries", "1")
-	if after := a.grants(client); ok != 1 || after != before+1 {
-		a.t.Errorf("positive control: the client's knock opened %d of 1, grant lines for %s went from %d to %d, want one more", ok, client, before, after)
+	// One knock with one retry: a first grant whose door the client did
+	// not see open in time (a loaded machine) is followed by a second.
+	if after := a.grants(client); ok != 1 || after < before+1 || after > before+2 {
+		a.t.Errorf("positive control: the client's knock opened %d of 1, grant lines for %s went from %d to %d, want one or two more", ok, client, before, after)
 	}
 }
 
 // send knocks with the real client as profile name; it returns whether
 // the service answered.
 func (a *arena) send(ns, name string, extra ...string) (bool, string) {
-	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait=tcp/2222,2s"}, extra...)...)
+	cmd := a.l.Cmd(ns, append([]string{bin, "send", name, "-v", "--wait=tcp/2222,2s", "--stun", "none"}, extra...)...)
 	cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+a.store)
 	out, err := cmd.CombinedOutput()
 	return err == nil, string(out)

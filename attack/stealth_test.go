@@ -21,8 +21,13 @@ import (
 // otpknock's care follow the host's own firewall.)
 func TestStealth(t *testing.T) {
 	require(t, "nmap", "tcpdump")
-	a := newArena(t, 3, func(c string) string { // icmp knocks: echo requests are otpknock's too
-		return strings.Replace(c, "protocols: [tcp, udp]", "protocols: [tcp, udp, icmp]", 1)
+	// icmp knocks, and icmp_echo: drop, the choice of an admin who wants
+	// the host silent: every echo request is otpknock's to drop (with the
+	// default, host, echo requests outside the knock range are the host's
+	// ordinary traffic and answered as its own firewall says).
+	a := newArena(t, 3, func(c string) string {
+		c = strings.Replace(c, "protocols: [tcp, udp]", "protocols: [tcp, udp, icmp]", 1)
+		return strings.Replace(c, "\nicmp_echo: host\n", "\nicmp_echo: drop\n", 1)
 	})
 	l := a.l
 	nmap := func() string {
@@ -41,7 +46,8 @@ func TestStealth(t *testing.T) {
 	for _, port := range []string{"2222", "30000", "59999"} {
 		l.Do(t, l.Attacker, func() { net.DialTimeout("tcp", "198.18.1.1:"+port, 300*time.Millisecond) })
 	}
-	r.send(l.AttackerV4, l.ServerV4, derive.Knock{Proto: derive.ICMP, Port: 7})
+	r.send(l.AttackerV4, l.ServerV4, derive.Knock{Proto: derive.ICMP, Port: 7})     // a plain ping
+	r.send(l.AttackerV4, l.ServerV4, derive.Knock{Proto: derive.ICMP, Port: 30000}) // an echo in the knock range
 	after := nmap()
 	lines := capture.Stop(500 * time.Millisecond)
 	figure(t, "stealth: server egress during scans, probes and a partial knock", "%d packets sent by the server", len(lines))

@@ -89,8 +89,16 @@ for i in $(seq 0 $((n + ${#floods[@]} * nf - 1))); do
 	"$bind" user add "p$i" -c "$cfg" --open tcp/2222 --knock packet --no-qr | grep -o 'otpauth://[^ ]*' |
 		OTPKNOCK_CLIENT_CONFIG=$work/client/p$i/client.yaml "$bin" import - --name "p$i" >/dev/null
 done
+# ed25519 packet users: each client makes its key (otpknock keygen), the
+# server enrolls the public key line; the URI carries no credential.
+for i in $(seq 0 $((n - 1))); do
+	line=$(OTPKNOCK_CLIENT_CONFIG=$work/client/s$i/client.yaml "$bin" keygen --name "s$i" 2>/dev/null)
+	"$bind" user add "s$i" -c "$cfg" --open tcp/2222 --key "$line" --no-qr | grep -o 'otpauth://[^ ]*' |
+		OTPKNOCK_CLIENT_CONFIG=$work/client/s$i/client.yaml "$bin" import - --name "s$i" >/dev/null
+done
 useq=$work/client/'u{i}'/client.yaml
 upkt=$work/client/'p{i}'/client.yaml
+usig=$work/client/'s{i}'/client.yaml
 ip netns exec "$srv" "$bind" server -c "$cfg" 2>"$work/otpknock.log" &
 spid=$!
 pids+=("$spid")
@@ -104,13 +112,16 @@ latencies() { # the grant latencies (ms) the server logged, from line $1 on
 }
 latencies 1 | reaction "otpknock: NFLOG timestamp of the last knock -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
-OTPKNOCK_CLIENT_CONFIG=$upkt trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$upkt trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
 latencies "$from" | reaction "otpknock packet mode: NFLOG timestamp of the packet -> set entry added (its log)" >>"$reactions"
+from=$(($(wc -l <"$work/otpknock.log") + 1))
+OTPKNOCK_CLIENT_CONFIG=$usig trials "$n" 0 "otpknock packet mode, ed25519 (1 UDP datagram, signed)" "$spid" "$bin" send "s{i}" >>"$rows"
+latencies "$from" | reaction "otpknock ed25519 packet mode: NFLOG timestamp of the packet -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
 next=$((2 * n))
 OTPKNOCK_CLIENT_CONFIG=$useq flooded "otpknock (gap 1 ms)" "$spid" "$bin" send "u{i}" --gap 1ms >>"$rows"
 next=$n
-OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send "p{i}" >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
 [ "$nf" -eq 0 ] || latencies "$from" | reaction "otpknock under the floods (both modes)" >>"$reactions"
 kill "$spid"
 wait "$spid" 2>/dev/null || true

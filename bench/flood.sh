@@ -119,7 +119,7 @@ PY
 		g0=$(grep -c 'msg=grant src=198.18.0.3 ' "$d/log" || true)
 		t0=$(date +%s.%N) c0=$(cpu "$spid") w0=$(wakes "$spid") s0=$(tx) r0=$(rx) n0=$(knocks) l0=$(lost) d0=$(nldrops)
 		read -r seq seqmed < <(trials "otpknock sequence" "$bin" send "u{i}")
-		read -r pkt pktmed < <(trials "otpknock packet" "$bin" send "p{i}")
+		read -r pkt pktmed < <(trials "otpknock packet" "$bin" send "p{i}" --stun none)
 		t1=$(date +%s.%N) c1=$(cpu "$spid") w1=$(wakes "$spid") s1=$(tx) r1=$(rx) n1=$(knocks) l1=$(lost) d1=$(nldrops)
 		ip netns exec "$atk" nmap -n -Pn -sS -p 20000-59999 -T5 --max-retries 0 --min-rate 20000 198.18.0.1 >/dev/null 2>&1 || true
 		ip netns exec "$atk" nmap -n -Pn -sU -p 20000-59999 -T5 --max-retries 0 --min-rate 20000 198.18.0.1 >/dev/null 2>&1 || true

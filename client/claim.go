@@ -38,7 +38,8 @@ type Finder interface {
 // route is one family's destination and route source for a claim.
 type route struct {
 	dst, src netip.Addr
-	nat      bool // src is not global while dst is: translated
+	nat      bool // src is not global while dst is, or forced: translated
+	forced   bool // Options.NAT says src is translated, whatever it is
 	given    bool // o.PublicIP is of this family and stands for src
 }
 
@@ -54,7 +55,7 @@ type route struct {
 func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 	dst := pl.Request.Dst
 	pl.noSource = o.NoSource
-	routes := c.claimRoutes(pl, o.PublicIP)
+	routes := c.claimRoutes(pl, o)
 	found, off := c.discover(ctx, pl, routes)
 	var cl derive.Claim
 	bound := false // a source-bound profile's source is the discovered one
@@ -64,7 +65,7 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 		case !r.nat:
 			cl.Addrs = append(cl.Addrs, r.src.WithZone(""))
 		case r.given:
-			pl.note("NAT: your route source %v to %v is not a global address: the knock claims --public-ip %v", r.src, r.dst, o.PublicIP)
+			pl.note("NAT: %s: the knock claims --public-ip %v", r.translated(true), o.PublicIP)
 		case ok && pub.Err == nil:
 			cl.Addrs = append(cl.Addrs, pub.Public)
 			if r.dst == dst {
@@ -73,12 +74,12 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 			if r.dst == dst && pl.Profile.BindSource && !o.PublicIP.IsValid() {
 				pl.Request.Src, bound = pub.Public, true
 			}
-			pl.note("NAT: your route source %v to %v is not a global address: the knock claims your public address %v", r.src, r.dst, pub)
+			pl.note("NAT: %s: the knock claims your public address %v", r.translated(true), pub)
 		case r.dst == dst && o.NoSource:
-			return fmt.Errorf("NAT: your route source %v is not a global address and %s, and the Source fallback is refused: pass --public-ip ADDR, your address as the server sees it, or --stun HOST:PORT", r.src, why(pub, ok, off))
+			return fmt.Errorf("NAT: %s and %s, and the Source fallback is refused: pass --public-ip ADDR, your address as the server sees it, or --stun HOST:PORT", r.translated(false), why(pub, ok, off))
 		case r.dst == dst:
 			cl.Source = true
-			pl.warn("NAT: your route source %v is not a global address and %s: the knock asks the server to open the address it comes from (an interceptor could re-send it from theirs); pass --public-ip ADDR or --stun HOST:PORT", r.src, why(pub, ok, off))
+			pl.warn("NAT: %s and %s: the knock asks the server to open the address it comes from (an interceptor could re-send it from theirs); pass --public-ip ADDR or --stun HOST:PORT", r.translated(false), why(pub, ok, off))
 		default:
 			pl.note("claim: route source %v to %v is not a global address and %s, not claimed", r.src, r.dst, why(pub, ok, off))
 		}
@@ -102,9 +103,10 @@ func (c *Client) claim(ctx context.Context, pl *Plan, o Options) error {
 
 // claimRoutes returns the route of each family the host resolved to,
 // the knocked one first, without those that have no route or a
-// link-local or unspecified source; it sets pl.NAT.
-func (c *Client) claimRoutes(pl *Plan, public netip.Addr) []route {
-	dst := pl.Request.Dst
+// link-local or unspecified source; it sets pl.NAT. o.NAT marks the
+// knocked family's route source translated whatever its address.
+func (c *Client) claimRoutes(pl *Plan, o Options) []route {
+	dst, public := pl.Request.Dst, o.PublicIP
 	var out []route
 	for _, d := range familyFirsts(dst, pl.Addrs) {
 		src, err := pl.RouteSrc, error(nil)
@@ -120,6 +122,9 @@ func (c *Client) claimRoutes(pl *Plan, public netip.Addr) []route {
 			continue
 		}
 		r := route{dst: d, src: src, nat: !c.global(src) && c.global(d)}
+		if o.NAT && d == dst && !r.nat {
+			r.nat, r.forced = true, true
+		}
 		r.given = r.nat && public.IsValid() && public.Unmap().Is4() == d.Is4()
 		pl.NAT = pl.NAT || r.nat && d == dst
 		out = append(out, r)
@@ -162,6 +167,19 @@ func (c *Client) global(a netip.Addr) bool {
 		return c.Global(a)
 	}
 	return Global(a)
+}
+
+// translated says why r's source stands for a translated address, with
+// r's destination when withDst.
+func (r route) translated(withDst bool) string {
+	to := ""
+	if withDst {
+		to = fmt.Sprintf(" to %v", r.dst)
+	}
+	if r.forced {
+		return fmt.Sprintf("your route source %v%s is translated (--nat)", r.src, to)
+	}
+	return fmt.Sprintf("your route source %v%s is not a global address", r.src, to)
 }
 
 // why says why a translated family has no public address: discovery

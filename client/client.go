@@ -76,6 +76,12 @@ type Options struct {
 	// NoSource refuses the Source fallback: a packet knock from behind
 	// NAT without a public address (given or discovered) is an error.
 	NoSource bool
+	// NAT says the knocked family's route source is translated although
+	// it looks global (a NAT the client does not recognise: a server on
+	// a private address behind NAT, an office LAN, a VPN that NATs): a
+	// packet knock claims the public address discovery finds, else asks
+	// the server to open the packet's source (Source).
+	NAT bool
 }
 
 // Plan is a resolved knock: what will be sent where, and what is waited
@@ -128,7 +134,8 @@ func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	r := sender.Request{Secret: secret, ServerID: serverID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun}
+	r := sender.Request{Secret: secret, ServerID: serverID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun,
+		Auth: p.Auth, PrivateKey: p.PrivateKey}
 	if c.State != nil {
 		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
 	}
@@ -163,7 +170,8 @@ func (c *Client) dryPlan(pl *Plan, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := sender.Request{Secret: secret, ServerID: serverID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true}
+	r := sender.Request{Secret: secret, ServerID: serverID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true,
+		Auth: p.Auth, PrivateKey: p.PrivateKey}
 	if c.State != nil {
 		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
 	}
@@ -198,10 +206,16 @@ func (c *Client) planWait(pl *Plan, dst netip.Addr, o Options) {
 // Knock sends pl's knock, waits for its service when it has one, and
 // knocks again in a later step up to retries times while the service
 // stays closed. Each used step is recorded in c.State before waiting.
-// A packet knock that claimed a discovered public address and found the
-// service closed knocks again with Source (unless Options.NoSource
-// refused it, or the profile is source-bound): the NAT may map to
-// another address toward the server than toward the STUN server.
+//
+// A packet knock whose claim names addresses only (no Source) knocks
+// again at most once: when its service stays closed the likely cause is
+// a claim the server refused (a NAT that translates the address), which
+// the same claim in later steps cannot fix, and the error says what
+// does. When it claimed a discovered public address, that one retry
+// asks the server to open the packet's source instead (unless
+// Options.NoSource refused it, or the profile is source-bound): the NAT
+// may map to another address toward the server than toward the STUN
+// server.
 func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opened, error) {
 	for _, n := range pl.Notes {
 		c.say(c.Verbose, "%s\n", n)
@@ -225,8 +239,13 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 		}
 		return c.State.Record(pl.Profile.Name, r.Step)
 	}
-	if pl.discovered == nil || pl.Wait == nil || pl.noSource || pl.Profile.BindSource || pl.Request.DryRun || retries == 0 {
+	claimed := pl.Request.Mode == derive.ModePacket && !pl.Request.Claim.Source && pl.Wait != nil && !pl.Request.DryRun
+	if !claimed {
 		return k.Open(ctx, pl.Request, pl.Wait, retries, record)
+	}
+	if pl.discovered == nil || pl.noSource || pl.Profile.BindSource || retries == 0 {
+		got, err := k.Open(ctx, pl.Request, pl.Wait, min(retries, 1), record)
+		return got, c.claimHint(pl, err)
 	}
 	got, err := k.Open(ctx, pl.Request, pl.Wait, 0, record)
 	if !errors.Is(err, sender.ErrStillClosed) {
@@ -243,11 +262,24 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 	}
 	r := pl.Request
 	r.Claim.Source, r.LastStep, r.HaveLast = true, last, true
-	got, err = k.Open(ctx, r, pl.Wait, retries-1, record)
+	got, err = k.Open(ctx, r, pl.Wait, 0, record)
 	if err == nil {
 		got.Attempts++
 	}
 	return got, err
+}
+
+// claimHint adds to a packet knock's ErrStillClosed the likely cause,
+// a claim the server refused, and what fixes it.
+func (c *Client) claimHint(pl *Plan, err error) error {
+	if !errors.Is(err, sender.ErrStillClosed) {
+		return err
+	}
+	claim := joinAddrs(pl.Request.Claim.Addrs)
+	if pl.discovered != nil {
+		return fmt.Errorf("%w; the server may have refused the claim of %s (a NAT may map to another address toward the server): pass --public-ip ADDR, your address as the server sees it", err, claim)
+	}
+	return fmt.Errorf("%w; the server may have refused the claim of %s: if a NAT translates your address (a server on a private address, an office LAN, a VPN), pass --nat, or --public-ip ADDR, your address as the server sees it, or --stun HOST:PORT with --nat", err, claim)
 }
 
 // DefaultService returns the port of p's first TCP service (the first

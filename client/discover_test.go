@@ -294,3 +294,57 @@ func dedupe(s []string) []string {
 	}
 	return out
 }
+
+// TestPacketKnockStopsAfterOneRetry: a packet knock whose service stays
+// closed knocks again once, not retries times, when its claim names
+// addresses only: the server most likely refused the claim (a NAT the
+// client does not recognise), which later steps cannot change. The
+// error names the fixes. With a discovered address that one retry is
+// the Source fallback. --nat marks a global-looking route source
+// translated; a claim with Source keeps its retries.
+func TestPacketKnockStopsAfterOneRetry(t *testing.T) {
+	start := derive.StepStart(60000000, 30*time.Second)
+	natV4 := netip.MustParseAddr("10.0.0.2")
+	tests := []struct {
+		name   string
+		route  netip.Addr
+		public map[netip.Addr]netip.Addr // the finder's table; nil: no finder
+		nat    bool                      // Options.NAT
+		want   []string                  // step and claim of each packet
+		hint   string                    // in the error
+	}{
+		{name: "unrecognised NAT: one retry", route: cliV4, hint: "pass --nat, or --public-ip ADDR", want: []string{
+			"60000000 198.18.0.2; the packet's source not claimed", "60000001 198.18.0.2; the packet's source not claimed"}},
+		{name: "discovered: the retry is the Source fallback", route: natV4, public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}, want: []string{
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"}},
+		{name: "--nat with discovery: its address", route: cliV4, nat: true, public: map[netip.Addr]netip.Addr{cliV4: netip.MustParseAddr("198.19.7.7")}, want: []string{
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"}},
+		{name: "--nat without discovery: Source keeps the retries", route: cliV4, nat: true, want: []string{
+			"60000000 no address; the packet's source too (NAT)", "60000001 no address; the packet's source too (NAT)",
+			"60000002 no address; the packet's source too (NAT)", "60000003 no address; the packet's source too (NAT)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := clock.NewFake(start.Add(10 * time.Second))
+			f := &sendertest.Fake{Clock: c, Start: start}
+			p := testProfile("198.18.0.1", derive.ModePacket)
+			cl := &Client{Clock: c, Writer: f, Route: routes(map[netip.Addr]netip.Addr{srvV4: tt.route}), State: memState{}, Rand: &counter{},
+				Prober: &sendertest.FakeProber{Clock: c, Open: func(time.Time) bool { return false }}}
+			if tt.public != nil {
+				cl.Finder = &fakeFinder{public: tt.public}
+			}
+			pl, err := cl.Plan(context.Background(), p, Options{Wait: 22, Timeout: 2 * time.Second, NAT: tt.nat})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = cl.Knock(context.Background(), pl, 3)
+			if !errors.Is(err, sender.ErrStillClosed) || !strings.Contains(err.Error(), tt.hint) {
+				t.Errorf("err = %v, want still closed naming %q", err, tt.hint)
+			}
+			claims := packetClaims(t, f, p, 60000000, 60000001, 60000002, 60000003)
+			if diff := cmp.Diff(tt.want, dedupe(claims)); diff != "" {
+				t.Errorf("packets (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/client"
+	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 )
@@ -17,6 +19,12 @@ type Env struct {
 	// dialer of send, connect and tui when set (tests).
 	Writer sender.Writer
 	Prober sender.Prober
+	// Finder, when set, builds the public-address discovery of send,
+	// connect and tui instead of STUN over UDP, from the servers --stun
+	// names (nil: the defaults) and the cache; it may return nil (no
+	// discovery). Tests set it: no STUN request may leave for the
+	// public servers.
+	Finder func(servers []string, cache *publicaddr.Cache) client.Finder
 	// DecodePNG reads the provisioning URI from a QR code PNG (import
 	// FILE.png); nil means package qr's decoder.
 	DecodePNG func(png []byte) (string, error)
@@ -50,6 +58,7 @@ the server's administrator gave you), show its current sequence, send
 the knock, or knock and connect (ssh's ProxyCommand); otpknock tui does
 it all by hand.`,
 		Commands: []cli.Command{
+			{Name: "keygen", New: func() *cobra.Command { return newKeygenCmd(env) }},
 			{Name: "import", New: func() *cobra.Command { return newImportCmd(env) }},
 			{Name: "show", New: func() *cobra.Command { return newShowCmd(env) }},
 			{Name: "profiles", New: func() *cobra.Command { return newProfilesCmd(env) }},

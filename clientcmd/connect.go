@@ -30,7 +30,11 @@ tries PORT for up to 1.5s and relays without knocking while it is open.
 or in ~/.ssh/config:
 
   Host gw1
-      ProxyCommand otpknock connect %h %p`,
+      ProxyCommand otpknock connect %h %p
+
+When two profiles knock the host, name one: ProxyCommand otpknock
+connect --profile NAME %h %p. A packet profile behind NAT learns its
+public address by STUN (--stun, --nat, --no-source: see otpknock send).`,
 		Args: args(2, 2, "TARGET and PORT"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			port, err := strconv.ParseUint(a[1], 10, 16)

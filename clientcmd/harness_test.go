@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/provision"
+	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/sender"
 )
 
@@ -27,6 +29,12 @@ type harness struct {
 	writer    sender.Writer
 	prober    sender.Prober
 	realClock bool
+	// finder is the public-address discovery send, connect and tui get
+	// (nil: none, so no test sends STUN requests); servers is what
+	// --stun gave it (nil: the defaults) and finds counts the calls.
+	finder  client.Finder
+	servers []string
+	finds   int
 	// acct is the account of the profile withProfile imported.
 	acct provision.Account
 }
@@ -47,6 +55,10 @@ func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err 
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test"},
 		Writer: h.writer, Prober: h.prober,
+		Finder: func(servers []string, _ *publicaddr.Cache) client.Finder {
+			h.servers, h.finds = servers, h.finds+1
+			return h.finder
+		},
 	})
 	return out.String(), errb.String(), err
 }

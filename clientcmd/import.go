@@ -20,7 +20,7 @@ import (
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")
 
 func newImportCmd(env *Env) *cobra.Command {
-	var name, host string
+	var name, host, key string
 	c := &cobra.Command{
 		Use:   "import URI|FILE.png|FILE|-",
 		Short: "Import a profile from a provisioning URI or QR code PNG",
@@ -58,6 +58,9 @@ terminal, - prompts and reads one line without echoing it.`,
 			if name == "" {
 				name = s.DefaultName(acct)
 			}
+			if err := s.AttachKey(&acct, key); err != nil { // an ed25519 account's key, from keygen
+				return usage(fmt.Errorf("--key: %w", err))
+			}
 			p := profile.Profile{Name: name, Account: acct}
 			if err := s.Add(p); err != nil {
 				return usage(err)
@@ -80,6 +83,7 @@ terminal, - prompts and reads one line without echoing it.`,
 	}
 	c.Flags().StringVar(&name, "name", "", "profile name (default: the server id, or user@server)")
 	c.Flags().StringVar(&host, "host", "", "host to knock, overriding the URI's")
+	c.Flags().StringVar(&key, "key", "", "for an account that signs its knocks: the keygen key the server enrolled (default: the only one)")
 	return c
 }
 

@@ -3,15 +3,16 @@ package clientcmd
 import (
 	"context"
 	"fmt"
-	"github.com/otpknock/otpknock/cli"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/spf13/cobra"
 )
@@ -26,6 +27,10 @@ type knockFlags struct {
 	offset   time.Duration
 	verbose  bool
 	noRaw    bool
+	stun     string
+	noSource bool
+	nat      bool
+	command  string // the command's name, for messages
 }
 
 func (f *knockFlags) register(c *cobra.Command) {
@@ -38,6 +43,43 @@ func (f *knockFlags) register(c *cobra.Command) {
 	c.Flags().DurationVar(&f.offset, "time-offset", 0, "add this to the local clock (e.g. -40s when it runs fast)")
 	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "print each packet as it leaves")
 	c.Flags().BoolVar(&f.noRaw, "no-raw", false, "never use raw sockets, even when privileged")
+	registerStun(c, &f.stun)
+	c.Flags().BoolVar(&f.noSource, "no-source", false, "packet profiles: never ask the server to open the address the knock comes from (the fallback behind NAT when no public address is known); fail instead")
+	c.Flags().BoolVar(&f.nat, "nat", false, "packet profiles: your address is translated by a NAT the client does not recognise (a server on a private address, an office LAN, a VPN): claim the public address --stun finds, else ask the server to open the address the knock comes from")
+	f.command = c.Name()
+}
+
+// registerStun adds --stun to c.
+func registerStun(c *cobra.Command, s *string) {
+	c.Flags().StringVar(s, "stun", "", "packet profiles behind NAT: the `none|HOST:PORT,...` STUN servers that tell your public address (default: "+strings.Join(publicaddr.DefaultServers(), ",")+"); none: no discovery")
+}
+
+// finder returns the public-address discovery of --stun s for the
+// profile store at storePath: nil for none. Without --stun it asks the
+// default public servers and takes only a globally reachable address;
+// a server named with --stun may sit beside the otpknock server, on a
+// private network, so its answer is taken when it is any unicast
+// address. env.Finder, when set, builds it instead (tests).
+func finder(env *Env, s, storePath string) (client.Finder, error) {
+	var servers []string // nil: the defaults
+	if s != "" {
+		var err error
+		if servers, err = publicaddr.ParseServers(s); err != nil {
+			return nil, usageErrorf("--stun: %v", err)
+		}
+		if len(servers) == 0 {
+			return nil, nil
+		}
+	}
+	cache := &publicaddr.Cache{Path: publicaddr.CachePath(storePath)}
+	if env.Finder != nil {
+		return env.Finder(servers, cache), nil
+	}
+	f := &publicaddr.Finder{Servers: servers, Clock: env.Clock, Cache: cache}
+	if servers != nil {
+		f.Accept = func(a netip.Addr) bool { return a.Unmap().IsGlobalUnicast() }
+	}
+	return f, nil
 }
 
 // knockJob is a resolved knock: the profile, the plan and the client
@@ -77,11 +119,18 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 		if err == nil && p.Name == target {
 			host = p.Host
 		}
+		if err != nil {
+			err = ambiguous(store, target, f.command, err)
+		}
 	}
 	if err != nil {
 		return nil, usage(err)
 	}
-	o := client.Options{Host: host, DryRun: dryRun}
+	fd, err := finder(env, f.stun, store.Path)
+	if err != nil {
+		return nil, err
+	}
+	o := client.Options{Host: host, DryRun: dryRun, NoSource: f.noSource, NAT: f.nat}
 	if f.v4 {
 		o.Family = client.IPv4
 	} else if f.v6 {
@@ -110,7 +159,7 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 		return nil, usage(err)
 	}
 	c := &client.Client{Clock: clock.Offset{Clock: env.Clock, By: f.offset}, Writer: env.Writer, Prober: env.Prober,
-		State: state, NoRaw: f.noRaw, Gap: f.gap, Status: env.Stderr}
+		State: state, NoRaw: f.noRaw, Gap: f.gap, Status: env.Stderr, Finder: fd}
 	if f.verbose {
 		c.Verbose = env.Stderr
 	}
@@ -122,6 +171,26 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 		return nil, err // resolving the host, routing: the network
 	}
 	return &knockJob{prof: p, client: c, plan: pl}, nil
+}
+
+// ambiguous returns err, or, when several profiles knock the host
+// target, an error naming them and --profile: ssh's %h cannot name a
+// profile, so a ProxyCommand line must.
+func ambiguous(store *profile.Store, target, command string, err error) error {
+	var names []string
+	for _, p := range store.Profiles {
+		if strings.EqualFold(p.Host, target) {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) < 2 {
+		return err
+	}
+	use := fmt.Sprintf("otpknock send %s --profile %s", target, names[0])
+	if command == "connect" {
+		use = fmt.Sprintf("ssh -o ProxyCommand='otpknock connect --profile %s %%h %%p' %s", names[0], target)
+	}
+	return fmt.Errorf("%d profiles knock %s (%s): pass --profile NAME, e.g. %s", len(names), target, strings.Join(names, ", "), use)
 }
 
 // parseWait parses --wait's PROTO/PORT[,TIMEOUT]; "default" is the

@@ -62,12 +62,13 @@ func newProfilesCmd(env *Env) *cobra.Command {
 			fmt.Fprintln(tw, "NAME\tHOST\tUSER\tOPENS\tKNOCKS\tBOUND")
 			for _, p := range s.Profiles {
 				j := toJSON(p)
-				knocks := fmt.Sprintf("%d x", j.Knocks)
+				knocks := fmt.Sprintf("%d x %s", j.Knocks, j.Protocols)
 				if p.Knock == derive.ModePacket {
-					knocks = "packet"
+					// One packet, over the protocols that carry a payload.
+					knocks = "1 packet " + p.Params.Protocols.Payload().String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s %s %s\t%s\n", p.Name, p.Host, p.User, p.ServerID,
-					cli.KnockList(p.Open), knocks, j.Protocols, j.KnockRange, cli.YesNo(p.BindSource))
+				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s %s\t%s\n", p.Name, p.Host, p.User, p.ServerID,
+					cli.KnockList(p.Open), knocks, j.KnockRange, cli.YesNo(p.BindSource))
 			}
 			return tw.Flush()
 		},

@@ -34,8 +34,18 @@ service waited for) and sends nothing.
 With --wait, check that the service opened: connect to it until it answers
 or the timeout passes (default: the profile's first TCP service, 5s), and
 knock again in a later step while it stays closed. A step is used once:
-when this profile already knocked in the current step, send waits for the
-next one and says so.
+when this profile already knocked in the current step, send waits for
+the next one and says so; with --wait it first tries the service for up
+to 1.5s (the grant of that knock may still hold) and knocks only when it
+is closed.
+
+Behind NAT a packet knock claims your public address, which it learns
+from STUN servers (--stun; none turns it off) and caches for 5 minutes;
+without one it asks the server to open the address the knock comes from
+and says so (--no-source refuses that). --nat says your address is
+translated when the client cannot tell (a VPN, a server on a private
+address). A packet knock whose claim the server may have refused knocks
+again once, not --retries times, and names these switches.
 
 Exit codes: 0 opened (or sent, without --wait), 1 not opened, 2 usage or
 configuration error.`,
@@ -65,6 +75,15 @@ configuration error.`,
 			if dryRun || f.verbose {
 				j.plan.Describe(j.client.Verbose)
 			}
+			// A knock in a used step would wait for the next one, while
+			// the grant of the knock that used it may still hold.
+			if w := j.plan.Wait; w != nil && !dryRun && stepUsed(j) {
+				if conn := stillOpen(cmd.Context(), env, j, f.verbose); conn != nil {
+					conn.Close()
+					fmt.Fprintf(env.Stdout, "%s: %v still open from step %d's knock (no knock sent)\n", j.prof.Name, w.Addr, j.plan.Request.LastStep)
+					return nil
+				}
+			}
 			got, err := j.client.Knock(cmd.Context(), j.plan, f.retries)
 			if err != nil {
 				return knockError(err)
@@ -77,11 +96,41 @@ configuration error.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&wait, "wait", "", "after knocking, wait for `tcp/PORT[,TIMEOUT]` to open; bare: the profile's first TCP service, 5s")
-	c.Flags().Lookup("wait").NoOptDefVal = "default"
+	c.Flags().Var(waitValue{&wait}, "wait", "after knocking, wait for the service to open; `[tcp/PORT[,TIMEOUT]]` names it (bare: the profile's first TCP service, 5s)")
+	c.Flags().Lookup("wait").NoOptDefVal = "true"
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the packets, send nothing")
 	return c
 }
+
+// stepUsed reports whether the profile knocked in the current step.
+func stepUsed(j *knockJob) bool {
+	r := j.plan.Request
+	return r.HaveLast && r.LastStep >= derive.Step(j.client.Clock.Now(), r.Params.Period)
+}
+
+// waitValue is --wait's value: "" (not given), "default" (bare: the
+// profile's first TCP service) or PROTO/PORT[,TIMEOUT]. Its type reads
+// as a switch's, so help shows "--wait [tcp/PORT[,TIMEOUT]]" rather
+// than an optional string's `--wait tcp/PORT[,TIMEOUT][="default"]`.
+type waitValue struct{ s *string }
+
+func (w waitValue) String() string {
+	if w.s == nil {
+		return ""
+	}
+	return *w.s
+}
+
+// Set takes a service; the bare flag's "true" is the default service.
+func (w waitValue) Set(v string) error {
+	if v == "true" {
+		v = "default"
+	}
+	*w.s = v
+	return nil
+}
+
+func (w waitValue) Type() string { return "bool" }
 
 func report(env *Env, j *knockJob, got sender.Opened, dryRun bool) {
 	res, w := got.Result, j.plan.Wait

@@ -138,12 +138,12 @@ func TestShowPacket(t *testing.T) {
 	if diff := cmp.Diff(el.String()+"\n", out); diff != "" {
 		t.Errorf("show (-want +got):\n%s", diff)
 	}
-	want := "step 60000000, 20s left\npacket knock to 127.0.0.1: claim 127.0.0.1; the packet's source not claimed; payload 67-128 bytes, drawn per packet\n"
+	want := "step 60000000, 20s left\npacket knock to 127.0.0.1: claim 127.0.0.1; the packet's source not claimed; payload 131-192 bytes, drawn per packet\n"
 	if diff := cmp.Diff(want, status); diff != "" {
 		t.Errorf("show's status on stderr (-want +got):\n%s", diff)
 	}
 	js := h.mustRun("", "show", "gw1", "--json")
-	for _, part := range []string{`"knock": "packet"`, `"sequence": [` + "\n    \"" + el.String(), `"claim": [` + "\n    \"127.0.0.1\"", `"payload_min": 67`, `"payload_max": 128`} {
+	for _, part := range []string{`"knock": "packet"`, `"sequence": [` + "\n    \"" + el.String(), `"claim": [` + "\n    \"127.0.0.1\"", `"payload_min": 131`, `"payload_max": 192`} {
 		if !strings.Contains(js, part) {
 			t.Errorf("show --json lacks %q:\n%s", part, js)
 		}
@@ -183,5 +183,16 @@ func TestSendPacketPublicIP(t *testing.T) {
 				t.Errorf("claim %s", got)
 			}
 		})
+	}
+}
+
+// TestProfilesPacket: profiles shows what a packet profile knocks with,
+// one packet over the protocols that carry its payload (udp, icmp), not
+// the sequence protocols.
+func TestProfilesPacket(t *testing.T) {
+	h, _, _ := withPacketProfile(t, "127.0.0.1", false)
+	out := h.mustRun("", "profiles")
+	if !regexp.MustCompile(`(?m)^gw1 .* 1 packet udp 20000-59999 +no$`).MatchString(out) {
+		t.Errorf("profiles:\n%s\nwant gw1 knocking with 1 packet udp 20000-59999", out)
 	}
 }

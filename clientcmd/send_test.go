@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -271,5 +272,43 @@ func TestConnectTriesServiceFirst(t *testing.T) {
 				t.Errorf("connect to an open service waited %v", h.clock.Now().Sub(start))
 			}
 		})
+	}
+}
+
+// TestSendWaitRightAfterAKnock: send --wait in the step the profile
+// just knocked tries the service first, as connect does: open, it says
+// so at once and sends nothing (no wait for the next step); closed, it
+// knocks in the next step.
+func TestSendWaitRightAfterAKnock(t *testing.T) {
+	h, f := withProfile(t, "198.18.0.1")
+	open := true
+	h.prober = &sendertest.FakeProber{Clock: h.clock, Open: func(time.Time) bool { return open }}
+	h.mustRun("", "send", "gw1", "--wait")
+	sent, before := f.String(), h.clock.Now()
+	out, stderr, err := h.run("", "send", "gw1", "--wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "gw1: 198.18.0.1:22 still open from step 60000000's knock (no knock sent)\n"; out != want {
+		t.Errorf("second send --wait: %q, want %q (stderr %q)", out, want, stderr)
+	}
+	if f.String() != sent || h.clock.Now().Sub(before) > 0 {
+		t.Errorf("second send --wait knocked or waited %v:\n%s", h.clock.Now().Sub(before), f.String())
+	}
+	open = false
+	_, stderr, _ = h.run("", "send", "gw1", "--wait", "--retries", "0", "-v")
+	if !strings.Contains(stderr, "198.18.0.1:22 closed since step 60000000's knock; knocking") || !strings.Contains(stderr, "(step 60000001") {
+		t.Errorf("closed: stderr:\n%s", stderr)
+	}
+}
+
+// TestSendWaitHelp: help shows --wait's optional service as one
+// bracketed value, not pflag's optional string `[="default"]`.
+func TestSendWaitHelp(t *testing.T) {
+	h := newHarness(t)
+	out := h.mustRun("", "send", "--help")
+	line := regexp.MustCompile(`(?m)^ +--wait.*$`).FindString(out)
+	if !strings.HasPrefix(strings.TrimSpace(line), "--wait [tcp/PORT[,TIMEOUT]]   after knocking") || strings.Contains(line, `="`) {
+		t.Errorf("send --help shows --wait as:\n%s", line)
 	}
 }

@@ -3,13 +3,14 @@ package clientcmd
 import (
 	"context"
 	"fmt"
-	"github.com/otpknock/otpknock/cli"
 	"time"
 
+	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
+	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/spf13/cobra"
 )
 
@@ -34,6 +35,8 @@ type showJSON struct {
 	ClaimSource bool     `json:"claim_source,omitempty"`
 	PayloadMin  int      `json:"payload_min,omitempty"`
 	PayloadMax  int      `json:"payload_max,omitempty"`
+	// Public lists the cached public addresses, one line each.
+	Public []string `json:"public,omitempty"`
 }
 
 func newShowCmd(env *Env) *cobra.Command {
@@ -81,7 +84,7 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 		return usage(err)
 	}
 	if p.Knock == derive.ModePacket {
-		return showPacket(ctx, env, p, f)
+		return showPacket(ctx, env, s, p, f)
 	}
 	src, err := cli.SourceArg("--public-ip", f.source, "profile "+p.Name, p.BindSource, nil)
 	if err != nil {
@@ -112,9 +115,10 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 
 // showPacket prints a packet profile's element of the current step, the
 // addresses a knock would claim (the route source of each family the
-// host resolves to) and the payload sizes it draws from. It sends
+// host resolves to), the payload sizes it draws from and the public
+// addresses discovery keeps in its cache, with their age. It sends
 // nothing; a host name is looked up once.
-func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) error {
+func showPacket(ctx context.Context, env *Env, s *profile.Store, p profile.Profile, f showFlags) error {
 	if f.format == "knock" {
 		return usage(fmt.Errorf("--format knock: profile %s knocks with one packet carrying a MAC, which the knock client cannot send: use otpknock send", p.Name))
 	}
@@ -127,11 +131,7 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 	if err != nil {
 		return usage(err)
 	}
-	pd, err := derive.NewPacket(secret, serverID, p.Params)
-	if err != nil {
-		return usage(err)
-	}
-	el, err := pd.Knock(step)
+	el, err := derive.PacketElement(p.Auth, secret, serverID, p.Params, step)
 	if err != nil {
 		return usage(err)
 	}
@@ -141,13 +141,16 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 		return err
 	}
 	cl := pl.Request.Claim
-	need := derive.NonceSize + derive.ClaimLen(cl) + derive.TagSize
 	out := newShowJSON(p, now, []derive.Knock{el})
 	out.Claim, out.ClaimSource = []string{}, cl.Source
 	for _, a := range cl.Addrs {
 		out.Claim = append(out.Claim, a.String())
 	}
-	out.PayloadMin, out.PayloadMax = max(derive.PayloadMin, need), derive.PayloadMax
+	out.PayloadMin, out.PayloadMax = derive.SizeRange(cl) // the same in both modes (spec section 11.9)
+	cached, cacheErr := (&publicaddr.Cache{Path: publicaddr.CachePath(s.Path)}).Entries(env.Clock.Now())
+	for _, r := range cached {
+		out.Public = append(out.Public, r.String())
+	}
 	if f.json {
 		return writeJSON(env, out)
 	}
@@ -157,6 +160,12 @@ func showPacket(ctx context.Context, env *Env, p profile.Profile, f showFlags) e
 		pl.Request.Dst, client.ClaimString(cl), out.PayloadMin, out.PayloadMax)
 	for _, n := range pl.Notes {
 		fmt.Fprintln(env.Stderr, n)
+	}
+	for _, r := range out.Public {
+		fmt.Fprintln(env.Stderr, "public address: "+r)
+	}
+	if cacheErr != nil {
+		fmt.Fprintln(env.Stderr, publicaddr.OneLine(cacheErr))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package clientcmd
 
 import (
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -13,7 +14,8 @@ import (
 )
 
 func newTUICmd(env *Env) *cobra.Command {
-	return &cobra.Command{
+	var stun string
+	c := &cobra.Command{
 		Use:   "tui",
 		Short: "The knock at a glance: profiles, the current sequence, one key to knock",
 		Long: `A terminal interface for knocking by hand: the list of profiles
@@ -34,12 +36,18 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 			if err != nil {
 				return usage(err)
 			}
+			st := &syncState{s: state}
+			fd, err := finder(env, stun, s.Path)
+			if err != nil {
+				return err
+			}
 			deps := tui.Deps{
 				Store: tui.FileStore{S: s},
 				Knocker: tui.SenderKnocker{Retries: 1, Timeout: 5 * time.Second,
-					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: state, Gap: sender.DefaultGap}},
+					Client: client.Client{Clock: env.Clock, Writer: env.Writer, Prober: env.Prober, State: st, Gap: sender.DefaultGap, Finder: fd}},
 				Clipboard: tui.ExecClipboard{Terminal: env.Stdout, Getenv: env.Getenv},
 				Clock:     env.Clock,
+				LastStep:  st.LastStep,
 			}
 			r := lipgloss.NewRenderer(env.Stdout)
 			m := tui.New(deps, tui.DefaultKeyMap(), tui.DefaultStyles(r))
@@ -48,4 +56,27 @@ says what enter knocks. Colors follow the terminal and NO_COLOR.`,
 			return err
 		},
 	}
+	registerStun(c, &stun)
+	return c
+}
+
+// syncState is the profile state shared by the TUI's screen, which
+// reads it, and its knocks, which record in it, on their own goroutine.
+type syncState struct {
+	mu sync.Mutex
+	s  *profile.State
+}
+
+// LastStep returns the last step name knocked in.
+func (l *syncState) LastStep(name string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.LastStep(name)
+}
+
+// Record keeps step as name's last.
+func (l *syncState) Record(name string, step uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.Record(name, step)
 }

@@ -28,7 +28,16 @@ const (
 	DefaultOpenTimeout     = 30 * time.Second
 	DefaultNFLOGGroup      = 4711
 	DefaultFirewall        = "auto"
+	DefaultICMPEcho        = ICMPEchoHost
 	MaxSkew                = 10
+)
+
+// Values of icmp_echo: what becomes of echo requests that are not knock
+// candidates (sequence number outside knock_range) when icmp is a knock
+// protocol.
+const (
+	ICMPEchoHost = "host" // the host's own firewall decides (pings answered unless it drops them)
+	ICMPEchoDrop = "drop" // otpknock drops every echo request: the host never answers a ping
 )
 
 // Config is a parsed and validated server configuration. Paths are
@@ -46,6 +55,7 @@ type Config struct {
 	NFLOGGroup      uint16
 	MetricsListen   string // loopback host:port for /metrics and /healthz; "" is off
 	Firewall        string // the firewall backend: auto, nftables or iptables
+	ICMPEcho        string // ICMPEchoHost or ICMPEchoDrop
 	Users           []User
 	// Forward are the services marked forward: true under services:
 	// DNATed to a container (a Docker published port), guarded on the
@@ -64,6 +74,8 @@ type User struct {
 	From       []netip.Prefix // sources allowed to knock; empty: any
 	BindSource bool           // the source address is part of the derivation
 	Knock      derive.Mode    // sequence (the default) or packet
+	Auth       derive.Auth    // packet users: hmac (the default) or ed25519
+	PublicKey  []byte         // ed25519 users: the key their knocks are signed with (ed25519.PublicKey)
 }
 
 // file is the YAML form of Config.
@@ -79,6 +91,7 @@ type file struct {
 	NFLOGGroup      int                    `yaml:"nflog_group"`
 	MetricsListen   string                 `yaml:"metrics_listen"`
 	Firewall        string                 `yaml:"firewall,omitempty"`
+	ICMPEcho        string                 `yaml:"icmp_echo,omitempty"`
 	Services        map[string]serviceFile `yaml:"services,omitempty"`
 	Users           []userFile             `yaml:"users"`
 	Fleet           *fleetFile             `yaml:"fleet,omitempty"`
@@ -96,13 +109,15 @@ type userFile struct {
 	From       []string `yaml:"from,flow,omitempty"`
 	BindSource bool     `yaml:"bind_source,omitempty"`
 	Knock      string   `yaml:"knock,omitempty"`
+	Auth       string   `yaml:"auth,omitempty"`
+	PublicKey  string   `yaml:"public_key,omitempty"`
 }
 
 func defaults() file {
 	return file{
 		SecretsDir: DefaultSecretsDir, StateFile: DefaultStateFile, Fields: derive.DefaultFields(),
 		Skew: DefaultSkew, SequenceTimeout: DefaultSequenceTimeout, OpenTimeout: DefaultOpenTimeout,
-		NFLOGGroup: DefaultNFLOGGroup, Firewall: DefaultFirewall,
+		NFLOGGroup: DefaultNFLOGGroup, Firewall: DefaultFirewall, ICMPEcho: DefaultICMPEcho,
 	}
 }
 
@@ -166,12 +181,16 @@ func (f *file) validate(path string) (*Config, error) {
 		return nil, fmt.Errorf("nflog_group: %d must be from 0 to 65535", f.NFLOGGroup)
 	case f.Firewall != "auto" && f.Firewall != "nftables" && f.Firewall != "iptables":
 		return nil, fmt.Errorf("firewall: %q must be auto, nftables or iptables", f.Firewall)
+	case f.ICMPEcho != ICMPEchoHost && f.ICMPEcho != ICMPEchoDrop:
+		return nil, fmt.Errorf("icmp_echo: %q must be host or drop", f.ICMPEcho)
+	case f.ICMPEcho == ICMPEchoDrop && !p.Protocols.Has(derive.ICMP):
+		return nil, fmt.Errorf("icmp_echo: drop needs icmp in protocols (without it otpknock leaves every echo request to the host)")
 	}
 	if err := checkLoopback(f.MetricsListen); err != nil {
 		return nil, fmt.Errorf("metrics_listen: %w", err)
 	}
 	dir := filepath.Dir(path)
-	c := &Config{MetricsListen: f.MetricsListen, Firewall: f.Firewall,
+	c := &Config{MetricsListen: f.MetricsListen, Firewall: f.Firewall, ICMPEcho: f.ICMPEcho,
 		Path: path, ServerID: f.ServerID, Host: f.Host, Params: p, Skew: f.Skew,
 		SecretsDir: resolve(dir, f.SecretsDir), StateFile: resolve(dir, f.StateFile),
 		SequenceTimeout: f.SequenceTimeout, OpenTimeout: f.OpenTimeout, NFLOGGroup: uint16(f.NFLOGGroup),
@@ -252,6 +271,9 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 		return User{}, err
 	}
 	u.Knock = mode
+	if u.Auth, u.PublicKey, err = checkAuth(uf); err != nil {
+		return User{}, err
+	}
 	if len(uf.Open) == 0 {
 		return User{}, fmt.Errorf("open: %s: list the services a knock opens, e.g. [tcp/22]", uf.Name)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestInit(t *testing.T) {
 		Path: path, ServerID: "gw1", Host: "198.18.0.1",
 		SecretsDir: filepath.Join(filepath.Dir(path), "secrets"), StateFile: DefaultStateFile,
 		Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second,
-		OpenTimeout: 30 * time.Second, NFLOGGroup: DefaultNFLOGGroup, Firewall: "auto",
+		OpenTimeout: 30 * time.Second, NFLOGGroup: DefaultNFLOGGroup, Firewall: "auto", ICMPEcho: "host",
 	}
 	want.Params.Exclude = []uint16{}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -70,6 +71,8 @@ func TestParseErrors(t *testing.T) {
 		{"metrics not loopback", base + "metrics_listen: 0.0.0.0:9557\n", "metrics_listen:"},
 		{"metrics no port", base + "metrics_listen: 127.0.0.1\n", "metrics_listen:"},
 		{"firewall", base + "firewall: pf\n", `config.yaml: firewall: "pf" must be auto, nftables or iptables`},
+		{"icmp echo", base + "protocols: [tcp, udp, icmp]\nicmp_echo: silent\n", `config.yaml: icmp_echo: "silent" must be host or drop`},
+		{"icmp echo without icmp", base + "icmp_echo: drop\n", "config.yaml: icmp_echo: drop needs icmp in protocols"},
 		{"empty secrets dir", base + "secrets_dir: ''\n", "secrets_dir:"},
 		{"bad host", base + "host: 'http://x'\n", "host:"},
 		{"host with port", base + "host: 'name:2222'\n", "without a port"},
@@ -242,5 +245,64 @@ users:
 	want := []derive.Knock{{Proto: derive.TCP, Port: 8080}, {Proto: derive.UDP, Port: 5353}}
 	if diff := cmp.Diff(want, c.Forward); diff != "" {
 		t.Errorf("Forward (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseErrorsPointTheWay: a misspelt key names the known one, also
+// in a user's entry, and a key indented out of line is named at its own
+// line, not at the line its block starts on.
+func TestParseErrorsPointTheWay(t *testing.T) {
+	data, err := os.ReadFile(initConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineOf := func(t *testing.T, s, prefix string) int {
+		for i, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return i + 1
+			}
+		}
+		t.Fatalf("no line %q", prefix)
+		return 0
+	}
+	base := string(data)
+	users := strings.Replace(base, "users: []\n", "users:\n  - name: alice\n    open: [tcp/22]\n", 1)
+	tests := []struct {
+		name, data, prefix, want string
+	}{
+		{"misspelt top-level key", strings.Replace(base, "open_timeout:", "open_timout:", 1), "open_timout:",
+			"unknown field open_timout (did you mean open_timeout?)"},
+		{"misspelt user key", strings.Replace(users, "name: alice\n    open:", "name: alice\n    opne:", 1), "    opne:",
+			"unknown field opne (did you mean open?)"},
+		{"user key indented one too few", users + "   from: [198.18.0.0/15]\n", "   from:", "indentation"},
+		{"top-level key indented", strings.Replace(base, "\nskew: 1\n", "\n  skew: 1\n", 1), "  skew:", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.data), "config.yaml")
+			want := fmt.Sprintf("config.yaml: line %d: %s", lineOf(t, tt.data, tt.prefix), tt.want)
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error\n %v\nwant it to start\n %s", err, want)
+			}
+		})
+	}
+}
+
+// TestICMPEcho: icmp_echo defaults to host and reads host or drop.
+func TestICMPEcho(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"default", "", ICMPEchoHost},
+		{"host", "icmp_echo: host\n", ICMPEchoHost},
+		{"drop", "icmp_echo: drop\n", ICMPEchoDrop},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte("server_id: gw1\nprotocols: [tcp, udp, icmp]\n"+tc.yaml), "config.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ICMPEcho != tc.want {
+				t.Errorf("ICMPEcho = %q, want %q", c.ICMPEcho, tc.want)
+			}
+		})
 	}
 }

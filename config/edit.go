@@ -17,6 +17,7 @@ type NewUser struct {
 	From       []string
 	BindSource bool
 	Knock      derive.Mode // written only for packet users
+	PublicKey  string      // an ed25519 packet user's key line: auth: ed25519 is written with it
 }
 
 // AddUser appends u to the users of the config file at path, keeping the
@@ -52,6 +53,9 @@ func (u NewUser) file() userFile {
 	uf := userFile{Name: u.Name, Open: u.Open, From: u.From, BindSource: u.BindSource}
 	if u.Knock == derive.ModePacket {
 		uf.Knock = u.Knock.String()
+	}
+	if u.PublicKey != "" {
+		uf.Auth, uf.PublicKey = derive.AuthEd25519.String(), u.PublicKey
 	}
 	return uf
 }

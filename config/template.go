@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,12 @@ type InitOptions struct {
 	Host       string
 	SecretsDir string // default "secrets", next to the config
 	StateFile  string
+	// Service, when set, is the account the server runs as: the config
+	// gets its group and mode 0640, a directory init creates for it
+	// 0750 and that group, and a missing secrets_dir is created 0700,
+	// owned by the service user. Nil leaves the config 0600, its
+	// creator's alone.
+	Service *Account
 }
 
 // initTemplate is parsed on first use, not when the package loads: the
@@ -58,6 +66,12 @@ knock_range: 20000-59999
 
 # Knock protocols: tcp (SYN), udp, icmp (echo request).
 protocols: [tcp, udp]
+
+# With icmp in protocols, echo requests whose sequence number lies in
+# knock_range are knocks; other pings are the host's: answered when its
+# firewall allows them (host), or all dropped so the host never answers
+# a ping (drop).
+icmp_echo: host
 
 # Ports in knock_range never used as knocks (services listening there).
 exclude: []
@@ -104,7 +118,8 @@ metrics_listen: ""
 users: []
 `
 
-// WriteInit writes a commented default config to path with mode 0600.
+// WriteInit writes a commented default config to path with mode 0600
+// (0640 and the service group with InitOptions.Service).
 // It refuses to overwrite an existing file. The written file is parsed
 // before it is kept, so a bad --server-id or --host is reported here.
 func WriteInit(path string, o InitOptions) (*Config, error) {
@@ -130,7 +145,10 @@ func WriteInit(path string, o InitOptions) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	_, err = os.Stat(dir)
+	created := errors.Is(err, fs.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the config's directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -140,12 +158,24 @@ func WriteInit(path string, o InitOptions) (*Config, error) {
 		}
 		return nil, fmt.Errorf("creating config: %w", err)
 	}
+	if o.Service != nil {
+		if err := shareInit(f, o.Service); err != nil {
+			f.Close()
+			os.Remove(path)
+			return nil, err
+		}
+	}
 	if _, err := f.WriteString(b.String()); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if o.Service != nil {
+		if err := shareDirs(dir, c.SecretsDir, created, o.Service); err != nil {
+			return c, err
+		}
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,7 +170,8 @@ func build(cfg *config.Config, keys map[string]fleetKey, useStep func(string, ui
 			}
 			fk.secret = secret
 		}
-		users = append(users, matcher.User{Name: u.Name, Secret: fk.secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock, ServerID: fk.serverID})
+		users = append(users, matcher.User{Name: u.Name, Secret: fk.secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock,
+			Auth: u.Auth, PublicKey: u.PublicKey, ServerID: fk.serverID})
 	}
 	return matcher.New(matcher.Config{ServerID: cfg.ServerID, Params: cfg.Params, Skew: cfg.Skew,
 		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track, UseStep: useStep}, users, used)
@@ -177,6 +179,14 @@ func build(cfg *config.Config, keys map[string]fleetKey, useStep func(string, ui
 
 // Metrics returns the daemon's metrics.
 func (d *Daemon) Metrics() *Metrics { return d.metrics }
+
+// metricsAt says where the metrics listen, for the started line.
+func metricsAt(addr string) string {
+	if addr == "" {
+		return "off"
+	}
+	return "http://" + addr + "/metrics"
+}
 
 // housekeepingEvery is how often the window is checked between packets.
 const housekeepingEvery = time.Second
@@ -188,7 +198,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cfg := d.cfg
 	d.mu.Unlock()
 	d.log.Info("started", "server_id", cfg.ServerID, "users", len(cfg.Users), "nflog_group", cfg.NFLOGGroup,
-		"knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
+		"metrics", metricsAt(cfg.MetricsListen), "knock_range", cfg.Params.RangeString(), "protocols", cfg.Params.Protocols.String(),
 		"bits", fmt.Sprintf("%.0f", cfg.Params.Bits()), "effective_bits", fmt.Sprintf("%.1f", EffectiveBits(cfg)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -291,8 +301,8 @@ func (d *Daemon) install() (generation, error) {
 	if err != nil {
 		return generation{}, err
 	}
-	if cfg.NFLOGGroup != old.NFLOGGroup {
-		return generation{}, fmt.Errorf("nflog_group changed: restart the server to apply it")
+	if pending := keepStartValues(cfg, old); len(pending) > 0 {
+		d.log.Warn("restart the server to apply these keys; they keep their running values, the rest of the reload applies", "restart_to_apply", strings.Join(pending, ","))
 	}
 	return d.installConfig(cfg)
 }
@@ -321,12 +331,31 @@ func (d *Daemon) installConfig(cfg *config.Config) (generation, error) {
 	return generation{cfg, plan, m}, nil
 }
 
+// keepStartValues keeps in cfg old's values of the keys only a restart
+// applies (the NFLOG group the source reads, the metrics address, the
+// state file, the firewall backend), and names each that changed.
+func keepStartValues(cfg, old *config.Config) []string {
+	var pending []string
+	keep := func(key string, changed bool, restore func()) {
+		if changed {
+			pending = append(pending, key)
+			restore()
+		}
+	}
+	keep("nflog_group", cfg.NFLOGGroup != old.NFLOGGroup, func() { cfg.NFLOGGroup = old.NFLOGGroup })
+	keep("metrics_listen", cfg.MetricsListen != old.MetricsListen, func() { cfg.MetricsListen = old.MetricsListen })
+	keep("state_file", cfg.StateFile != old.StateFile, func() { cfg.StateFile = old.StateFile })
+	keep("firewall", cfg.Firewall != old.Firewall, func() { cfg.Firewall = old.Firewall })
+	return pending
+}
+
 // swap puts g in place, carrying over the steps used since install read
 // them, converted to g's period.
 func (d *Daemon) swap(g generation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	g.m.MarkUsed(d.usedLocked().Steps(g.cfg.Params.Period))
+	g.m.KeepGrants(d.m) // a late copy of a grant stays a duplicate
 	d.replaced = addCounters(d.replaced, d.m.Stats())
 	d.cfg, d.plan, d.m = g.cfg, g.plan, g.m
 }
@@ -342,6 +371,8 @@ func addCounters(a, b matcher.Stats) matcher.Stats {
 	a.BadSize += b.BadSize
 	a.BadTag += b.BadTag
 	a.BadClaim += b.BadClaim
+	a.BadSignature += b.BadSignature
+	a.SigOverBudget += b.SigOverBudget
 	a.PacketGrants += b.PacketGrants
 	a.Derived += b.Derived
 	return a

@@ -242,9 +242,9 @@ func TestReloadKeepsGrantsMadeDuringIt(t *testing.T) {
 	r := newDaemon(t, cfg, c, fw)
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
 	client := netip.MustParseAddr("198.18.0.2")
-	feed := func() {
+	feed := func(src netip.Addr) {
 		for _, k := range seq {
-			r.d.handle(listener.Packet{Src: client, Knock: k})
+			r.d.handle(listener.Packet{Src: src, Knock: k})
 		}
 	}
 	// The grant lands between the reload's build and its swap.
@@ -252,15 +252,16 @@ func TestReloadKeepsGrantsMadeDuringIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed()
+	feed(client)
 	r.d.swap(g)
-	feed()
+	feed(client)                            // a copy: still known as the grant's
+	feed(netip.MustParseAddr("198.18.0.3")) // from elsewhere: a replay
 	if err := r.d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	logs := r.log.String()
-	if strings.Count(logs, "msg=grant") != 1 || !strings.Contains(logs, "msg=replay src=198.18.0.2") {
-		t.Errorf("want one grant, then a replay after the reload:\n%s", logs)
+	if strings.Count(logs, "msg=grant") != 1 || !strings.Contains(logs, "msg=duplicate src=198.18.0.2") || !strings.Contains(logs, "msg=replay src=198.18.0.3") {
+		t.Errorf("want one grant, then a duplicate and a replay after the reload:\n%s", logs)
 	}
 }
 

@@ -36,7 +36,8 @@
 // per replay or refused source from each of the first four sources of
 // its (user, step, outcome, reason), the rest counted and summarised in
 // one line once the step leaves the window, so no sender can flood the
-// log; nothing per stray packet or refused payload (bad size, tag or
+// log; one line for the first duplicate of a grant (a late copy:
+// msg=duplicate, the rest at debug); nothing per stray packet or refused payload (bad size, tag or
 // claim: counted in the metrics) at the default level, and never a
 // secret.
 package daemon

@@ -100,9 +100,9 @@ func TestEventLogFlood(t *testing.T) {
 }
 
 // TestEventLogSources: replays of one step get a line per distinct
-// source, the first maxLoggedSources of them: the client's own resends
-// once, a stranger's replay after them still, and a source seen before
-// never twice.
+// source, the first maxLoggedSources of them, a source seen before never
+// twice; the client's own resends after its grant are duplicates, one
+// info line and no replay line, and hide no stranger's replay.
 func TestEventLogSources(t *testing.T) {
 	const step = 60000000
 	client := netip.MustParseAddr("198.18.0.2")
@@ -115,7 +115,7 @@ func TestEventLogSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := seal(t, pd, step, 1, client)
-	srcs := []string{"198.18.0.2", "198.18.0.2", "198.18.0.2", "198.18.0.2", // the grant and 3 resends
+	srcs := []string{"198.18.0.2", "198.18.0.2", "198.18.0.2", "198.18.0.2", // the grant and 3 resends: duplicates
 		"198.18.0.3", "198.18.0.2", "198.18.0.4", "198.18.0.3", "198.18.0.5", "198.18.0.6", "198.18.0.7"}
 	for _, s := range srcs {
 		r.src.Inject(listener.Packet{Src: netip.MustParseAddr(s), Knock: k, Payload: payload})
@@ -129,13 +129,16 @@ func TestEventLogSources(t *testing.T) {
 			got = append(got, strings.Fields(rest)[0])
 		}
 	}
-	want := []string{"198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"}
+	want := []string{"198.18.0.3", "198.18.0.4", "198.18.0.5", "198.18.0.6"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sources of the replay lines (-want +got):\n%s", diff)
 	}
-	r.stop(t) // Close writes the summary of the step still in the window
-	summary := fmt.Sprintf("msg=replays user=pat step=%d count=%d sources=6", step, len(srcs)-1)
+	r.stop(t)                                                                                    // Close writes the summary of the step still in the window
+	summary := fmt.Sprintf("msg=replays user=pat step=%d count=%d sources=5", step, len(srcs)-5) // less the grant and 4 duplicates
 	if !strings.Contains(r.log.String(), summary) {
 		t.Errorf("log lacks %q:\n%s", summary, r.log)
+	}
+	if n := strings.Count(r.log.String(), "level=INFO msg=duplicate src=198.18.0.2"); n != 1 {
+		t.Errorf("%d duplicate lines at info, want 1 for the client's 4 resends:\n%s", n, r.log)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -41,6 +42,14 @@ func (d *Daemon) handle(p listener.Packet) {
 	switch ev.Kind {
 	case matcher.Replay, matcher.Refused:
 		d.events.record(ev, attrs) // the first of its (user, step, reason) logged, the rest counted
+	case matcher.Duplicate:
+		// A late copy of the grant (a client's retry): no attack. One
+		// line a grant at info, the rest at debug.
+		level := slog.LevelDebug
+		if ev.Copy == 1 {
+			level = slog.LevelInfo
+		}
+		d.log.Log(context.Background(), level, "duplicate", append(attrs, "copy", ev.Copy)...)
 	case matcher.Grant:
 		d.grant(ev.Addrs, ev.Open, p.At, attrs)
 	}

@@ -49,9 +49,9 @@ func newMetrics(d *Daemon) *Metrics {
 		m.packets[r.Proto] = m.counter("otpknock_packets_total", "Knock packets received, by protocol.", "proto", r.Name)
 	}
 	m.events, m.knocks = map[matcher.Kind]*metrics.Counter{}, map[matcher.Kind]*metrics.Counter{}
-	for _, k := range []matcher.Kind{matcher.Grant, matcher.Replay, matcher.Refused} {
-		m.events[k] = m.counter("otpknock_sequences_total", "Completed sequences by outcome: grant, replay or refused.", "outcome", k.String())
-		m.knocks[k] = m.counter("otpknock_packet_knocks_total", "Packet knocks whose tag verified, by outcome: grant, replay or refused.", "outcome", k.String())
+	for _, k := range matcher.Kinds() {
+		m.events[k] = m.counter("otpknock_sequences_total", "Completed sequences by outcome: grant, replay, refused or duplicate (a copy of the last grant).", "outcome", k.String())
+		m.knocks[k] = m.counter("otpknock_packet_knocks_total", "Packet knocks whose tag verified, by outcome: grant, replay, refused or duplicate (a copy of the last grant).", "outcome", k.String())
 	}
 	stat := func(f func(matcher.Stats) float64) func() float64 {
 		return func() float64 {
@@ -79,6 +79,10 @@ func newMetrics(d *Daemon) *Metrics {
 		count(func(s matcher.Stats) uint64 { return s.BadTag }))
 	m.counterFunc("otpknock_packet_bad_claim_total", "Payloads whose tag verified but whose claim was malformed.",
 		count(func(s matcher.Stats) uint64 { return s.BadClaim }))
+	m.counterFunc("otpknock_packet_bad_signature_total", "Ed25519 knocks that passed the locator's check but not the signature: the locator secret is known to someone without the key.",
+		count(func(s matcher.Stats) uint64 { return s.BadSignature }))
+	m.counterFunc("otpknock_packet_signature_budget_total", "Ed25519 knocks dropped unverified over the per-second signature budget.",
+		count(func(s matcher.Stats) uint64 { return s.SigOverBudget }))
 	m.counterFunc("otpknock_nflog_truncated_total", "Knocks whose payload the NFLOG copy range cut (delivered without it).",
 		func() float64 { return float64(d.src.Stats().Truncated) })
 	m.gaugeFunc("otpknock_sources_tracked", "Sources with a sequence in progress.",

@@ -87,14 +87,17 @@ func TestDaemonPacket(t *testing.T) {
 	if got := fw.String(); got != want {
 		t.Errorf("firewall after pat's packet:\n%s\nwant:\n%s", got, want)
 	}
-	send(client4, k, good) // the same payload again: a replay
+	send(client4, k, good)                                   // the same payload again: a duplicate
+	send(client4, k, seal(t, pd, step, 2, client4, client6)) // a copy: a duplicate, logged at debug
+	send(netip.MustParseAddr("198.18.0.9"), k, good)         // from another source: a replay
 	if got := fw.String(); got != want {
-		t.Errorf("a replay changed the grants:\n%s\nwant:\n%s", got, want)
+		t.Errorf("a duplicate or a replay changed the grants:\n%s\nwant:\n%s", got, want)
 	}
 	logs := r.log.String()
 	for _, s := range []string{
 		fmt.Sprintf("msg=grant src=198.18.0.2 user=pat step=%d ports=tcp/2222 knock=packet addrs=198.18.0.2,2001:2::2 timeout=30s", step),
-		fmt.Sprintf("level=WARN msg=replay src=198.18.0.2 user=pat step=%d ports=tcp/2222 knock=packet addrs=198.18.0.2,2001:2::2", step),
+		fmt.Sprintf("level=INFO msg=duplicate src=198.18.0.2 user=pat step=%d ports=tcp/2222 knock=packet addrs=198.18.0.2,2001:2::2 copy=1", step),
+		fmt.Sprintf("level=WARN msg=replay src=198.18.0.9 user=pat step=%d ports=tcp/2222 knock=packet addrs=198.18.0.2,2001:2::2", step),
 	} {
 		if !strings.Contains(logs, s) {
 			t.Errorf("log lacks %q:\n%s", s, logs)
@@ -103,8 +106,15 @@ func TestDaemonPacket(t *testing.T) {
 	if n := strings.Count(logs, "msg=grant"); n != 1 {
 		t.Errorf("%d grant lines, want 1 with every address:\n%s", n, logs)
 	}
+	if n := strings.Count(logs, "msg=duplicate"); n != 1 {
+		t.Errorf("%d duplicate lines at the default level, want 1 (the second copy at debug):\n%s", n, logs)
+	}
+	if hosts := fail2banHosts(t, logs); len(hosts) != 1 || hosts[0] != "198.18.0.9" {
+		t.Errorf("the fail2ban filter matches %q, want the replay's source only:\n%s", hosts, logs)
+	}
 	wantMetrics := []string{
 		`otpknock_packet_knocks_total{outcome="grant"} 1`, `otpknock_packet_knocks_total{outcome="replay"} 1`,
+		`otpknock_packet_knocks_total{outcome="duplicate"} 2`,
 		`otpknock_packet_knocks_total{outcome="refused"} 0`, `otpknock_sequences_total{outcome="grant"} 0`,
 		"otpknock_packet_bad_tag_total 1", "otpknock_packet_bad_size_total 1", "otpknock_packet_bad_claim_total 0",
 		"otpknock_nflog_truncated_total 0",

@@ -14,10 +14,11 @@ import (
 // guarded on the forward path too (and closed on INPUT, even when no
 // user opens them); and the kernel's pre-filter, whose kernel-side
 // tracking lasts a sequence (the daemon clears Filter for a backend
-// without one).
+// without one); icmp_echo: drop drops every echo request.
 func FirewallPlan(c *config.Config) firewall.Plan {
 	p := firewall.Plan{Group: c.NFLOGGroup, PortMin: c.Params.PortMin, PortMax: c.Params.PortMax,
-		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout, Forward: c.Forward, Filter: true, Track: c.SequenceTimeout}
+		Protocols: c.Params.Protocols, Timeout: c.OpenTimeout, Forward: c.Forward, Filter: true, Track: c.SequenceTimeout,
+		DropEcho: c.ICMPEcho == config.ICMPEchoDrop}
 	for _, u := range c.Users {
 		p.Protected = append(p.Protected, u.Open...)
 	}

@@ -19,24 +19,27 @@ func TestFirewallPlan(t *testing.T) {
 	params.Protocols = derive.Protocols(derive.UDP | derive.ICMP)
 	tests := []struct {
 		name    string
+		echo    string // icmp_echo
 		users   []config.User
 		forward []derive.Knock
 		want    []derive.Knock
 	}{
-		{"no users", nil, nil, nil},
-		{"forwarded services, one opened by no user", []config.User{{Name: "alice", Open: []derive.Knock{tcp(8080), tcp(22)}}},
+		{"no users", "", nil, nil, nil},
+		{"icmp_echo: drop", config.ICMPEchoDrop, nil, nil, nil},
+		{"forwarded services, one opened by no user", "", []config.User{{Name: "alice", Open: []derive.Knock{tcp(8080), tcp(22)}}},
 			[]derive.Knock{tcp(8080), udp(5353)}, []derive.Knock{tcp(22), tcp(8080), udp(5353)}},
-		{"one user", []config.User{{Name: "alice", Open: []derive.Knock{udp(1194), tcp(22)}}}, nil, []derive.Knock{tcp(22), udp(1194)}},
-		{"shared services once, sorted by protocol then port", []config.User{
+		{"one user", config.ICMPEchoHost, []config.User{{Name: "alice", Open: []derive.Knock{udp(1194), tcp(22)}}}, nil, []derive.Knock{tcp(22), udp(1194)}},
+		{"shared services once, sorted by protocol then port", "", []config.User{
 			{Name: "alice", Open: []derive.Knock{tcp(2222), udp(53), tcp(22)}},
 			{Name: "bob", Open: []derive.Knock{tcp(22), udp(53), tcp(443)}},
 		}, nil, []derive.Knock{tcp(22), tcp(443), tcp(2222), udp(53)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := &config.Config{Params: params, NFLOGGroup: 99, OpenTimeout: 45 * time.Second, SequenceTimeout: 5 * time.Second, Users: tt.users, Forward: tt.forward}
+			cfg := &config.Config{Params: params, NFLOGGroup: 99, OpenTimeout: 45 * time.Second, SequenceTimeout: 5 * time.Second, Users: tt.users, Forward: tt.forward, ICMPEcho: tt.echo}
 			want := firewall.Plan{Group: 99, PortMin: 30000, PortMax: 39999, Protocols: params.Protocols,
-				Protected: tt.want, Timeout: 45 * time.Second, Forward: tt.forward, Filter: true, Track: 5 * time.Second}
+				Protected: tt.want, Timeout: 45 * time.Second, Forward: tt.forward, Filter: true, Track: 5 * time.Second,
+				DropEcho: tt.echo == config.ICMPEchoDrop}
 			if diff := cmp.Diff(want, FirewallPlan(cfg)); diff != "" {
 				t.Errorf("FirewallPlan (-want +got):\n%s", diff)
 			}

@@ -64,7 +64,7 @@ func (r *running) knockStep(t *testing.T, cfg *config.Config, secret []byte, src
 		r.d.handle(listener.Packet{Src: src, Knock: k})
 	}
 	added := strings.TrimPrefix(r.log.String(), before)
-	for _, kind := range []string{"grant", "replay"} {
+	for _, kind := range []string{"grant", "replay", "duplicate"} {
 		if strings.Contains(added, fmt.Sprintf("msg=%s src=%s user=alice step=%d ", kind, src, step)) {
 			return kind
 		}
@@ -100,7 +100,7 @@ func TestStepChange(t *testing.T) {
 					for range 2 {
 						got = append(got, r.knockNow(t, now, secret, client))
 					}
-					if diff := cmp.Diff([]string{"grant", "replay"}, got); diff != "" {
+					if diff := cmp.Diff([]string{"grant", "duplicate"}, got); diff != "" {
 						t.Errorf("knocking twice with step %v (-want +got):\n%s\n%s", period, diff, r.log.String())
 					}
 				}
@@ -244,8 +244,8 @@ func TestCrashWindow(t *testing.T) {
 		at   time.Time
 		want []string // the outcome of two replays
 	}{
-		{"same step", t0.Add(10 * time.Second), []string{"grant", "replay"}},
-		{"last second of the window", last, []string{"grant", "replay"}},
+		{"same step", t0.Add(10 * time.Second), []string{"grant", "duplicate"}},
+		{"last second of the window", last, []string{"grant", "duplicate"}},
 		{"after the window", last.Add(time.Second), []string{"", ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

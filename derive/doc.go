@@ -23,13 +23,17 @@
 // [ParseService]) and the parameters ([Fields]).
 //
 // The exact byte encoding, the sampling, the parameters and the packet
-// knocks ([PacketDeriver]) are specified in docs/spec.md. The vector files
+// knocks ([PacketDeriver], and [SigPacketDeriver] for users who sign
+// theirs with Ed25519, with [Auth], key lines and fingerprints) are
+// specified in docs/spec.md. The vector files
 // of testdata/ are checked both by this package's tests and by an
 // independent reference implementation in docs/reference:
 //
 //   - derive_v1.json: sequences, with every intermediate value;
 //   - derive_v1_errors.json: parameter sets to refuse;
 //   - packet_v1.json: packet knocks, and payloads to refuse;
+//   - packet_ed25519_v1.json: Ed25519 packet knocks, payloads to refuse,
+//     and RFC 8032's own test vectors;
 //   - rfc6238.json: RFC 6238's time steps (checked here only).
 //
 // testdata/uri_v1.json, the provisioning URIs, is provision's.

@@ -26,8 +26,8 @@ const (
 	MinPayload    = NonceSize + 1 + TagSize // an empty claim
 	MaxPayload    = 256                     // the longest payload a server reads
 	MaxClaimAddrs = 4                       // addresses one claim may carry
-	PayloadMin    = 67                      // senders draw a length from max(PayloadMin, need)..PayloadMax: 67 is the need of two IPv6 addresses
-	PayloadMax    = 128                     //
+	PayloadMin    = 131                     // senders of both modes draw a length from SizeRange: 131 is an Ed25519 knock's need for two IPv6 addresses
+	PayloadMax    = 192                     // the largest length a sender draws
 	maxClaimBytes = MaxPayload - NonceSize - TagSize
 )
 
@@ -67,6 +67,8 @@ type PacketDeriver struct {
 	mac   hash.Hash // keyed with the secret
 	enc   []byte    // keystream message: counter, label, step, id, params, nonce
 	tag   []byte    // tag message prefix: counter 0, label, step, id, params
+	encAt int       // the step's offset in enc
+	tagAt int       // the step's offset in tag
 	sum   []byte
 	addrs [MaxClaimAddrs]netip.Addr
 	one   []Knock             // Knock's result
@@ -80,6 +82,17 @@ type PacketDeriver struct {
 // count of p does not matter to packet knocks; its protocols must include
 // udp or icmp.
 func NewPacket(secret []byte, serverID string, p Params) (*PacketDeriver, error) {
+	return newPacket(secret, serverID, p, hmacLabels)
+}
+
+// packetLabels are the labels of a packet knock's element, keystream and
+// tag messages: the HMAC mode's or the Ed25519 mode's.
+type packetLabels struct{ port, enc, tag string }
+
+var hmacLabels = packetLabels{PacketPortLabel, PacketEncLabel, PacketTagLabel}
+
+// newPacket is NewPacket with the labels of a mode.
+func newPacket(secret []byte, serverID string, p Params, l packetLabels) (*PacketDeriver, error) {
 	if err := checkKey(secret, serverID); err != nil {
 		return nil, err
 	}
@@ -91,15 +104,17 @@ func NewPacket(secret []byte, serverID string, p Params) (*PacketDeriver, error)
 		return nil, err
 	}
 	excl := p.excluded()
-	enc, _ := encodePrefix(PacketEncLabel, serverID, p, excl)
-	tag, _ := encodePrefix(PacketTagLabel, serverID, p, excl)
+	enc, _ := encodePrefix(l.enc, serverID, p, excl)
+	tag, _ := encodePrefix(l.tag, serverID, p, excl)
 	return &PacketDeriver{
-		port: newDeriver(secret, serverID, p, PacketPortLabel, protos, 1),
-		mac:  hmac.New(sha256.New, secret),
-		enc:  enc,
-		tag:  tag,
-		sum:  make([]byte, 0, sha256.Size),
-		one:  make([]Knock, 0, 1),
+		port:  newDeriver(secret, serverID, p, l.port, protos, 1),
+		encAt: stepOffset(l.enc),
+		tagAt: stepOffset(l.tag),
+		mac:   hmac.New(sha256.New, secret),
+		enc:   enc,
+		tag:   tag,
+		sum:   make([]byte, 0, sha256.Size),
+		one:   make([]Knock, 0, 1),
 	}, nil
 }
 
@@ -138,11 +153,8 @@ func (pd *PacketDeriver) Seal(dst []byte, step uint64, nonce []byte, c Claim, sr
 	if len(nonce) != NonceSize {
 		return dst, fmt.Errorf("nonce: %d bytes, want %d", len(nonce), NonceSize)
 	}
-	if len(c.Addrs) > MaxClaimAddrs {
-		return dst, fmt.Errorf("claim: %d addresses, at most %d", len(c.Addrs), MaxClaimAddrs)
-	}
-	if len(c.Addrs) == 0 && !c.Source {
-		return dst, fmt.Errorf("claim: no address and no source: nothing could be opened")
+	if err := checkClaim(c); err != nil {
+		return dst, err
 	}
 	need := NonceSize + ClaimLen(c) + TagSize
 	if size < need || size > MaxPayload {
@@ -154,6 +166,22 @@ func (pd *PacketDeriver) Seal(dst []byte, step uint64, nonce []byte, c Claim, sr
 	}
 	start := len(dst)
 	dst = append(dst, nonce...)
+	dst, err = appendClaim(dst, c)
+	if err != nil {
+		return dst[:start], err
+	}
+	for len(dst)-start < size-TagSize {
+		dst = append(dst, 0)
+	}
+	body := dst[start+NonceSize:]
+	pd.xorKeystream(body, step, nonce)
+	pd.sumTag(step, k, nonce, body, src)
+	return append(dst, pd.sum[:TagSize]...), nil
+}
+
+// appendClaim appends c's encoding: flags, then each address with its
+// family byte.
+func appendClaim(dst []byte, c Claim) ([]byte, error) {
 	flags := byte(len(c.Addrs))
 	if c.Source {
 		flags |= claimSource
@@ -161,7 +189,7 @@ func (pd *PacketDeriver) Seal(dst []byte, step uint64, nonce []byte, c Claim, sr
 	dst = append(dst, flags)
 	for _, a := range c.Addrs {
 		if !a.IsValid() {
-			return dst[:start], fmt.Errorf("claim: invalid address")
+			return dst, fmt.Errorf("claim: invalid address")
 		}
 		a = a.Unmap().WithZone("")
 		if a.Is4() {
@@ -174,13 +202,18 @@ func (pd *PacketDeriver) Seal(dst []byte, step uint64, nonce []byte, c Claim, sr
 			dst = append(dst, b[:]...)
 		}
 	}
-	for len(dst)-start < size-TagSize {
-		dst = append(dst, 0)
+	return dst, nil
+}
+
+// checkClaim refuses a claim no server could use or no packet could hold.
+func checkClaim(c Claim) error {
+	if len(c.Addrs) > MaxClaimAddrs {
+		return fmt.Errorf("claim: %d addresses, at most %d", len(c.Addrs), MaxClaimAddrs)
 	}
-	body := dst[start+NonceSize:]
-	pd.xorKeystream(body, step, nonce)
-	pd.sumTag(step, k, nonce, body, src)
-	return append(dst, pd.sum[:TagSize]...), nil
+	if len(c.Addrs) == 0 && !c.Source {
+		return fmt.Errorf("claim: no address and no source: nothing could be opened")
+	}
+	return nil
 }
 
 // Open checks payload as a packet knock of step that arrived on element k
@@ -245,7 +278,7 @@ func (pd *PacketDeriver) parseClaim(pt []byte) (Claim, error) {
 // xorKeystream XORs b with HMAC(secret, counter i || enc label || step ||
 // id || params || lp(nonce)) for i = 1, 2, ...
 func (pd *PacketDeriver) xorKeystream(b []byte, step uint64, nonce []byte) {
-	binary.BigEndian.PutUint64(pd.enc[stepOffset(PacketEncLabel):], step)
+	binary.BigEndian.PutUint64(pd.enc[pd.encAt:], step)
 	for i := 0; i*sha256.Size < len(b); i++ {
 		binary.BigEndian.PutUint32(pd.enc, uint32(i+1))
 		pd.mac.Reset()
@@ -264,7 +297,7 @@ func (pd *PacketDeriver) xorKeystream(b []byte, step uint64, nonce []byte) {
 // sumTag sets pd.sum to HMAC(secret, counter 0 || tag label || step || id
 // || params || proto || value || lp(nonce) || lp(body) || lp(src)).
 func (pd *PacketDeriver) sumTag(step uint64, k Knock, nonce, body []byte, src netip.Addr) {
-	binary.BigEndian.PutUint64(pd.tag[stepOffset(PacketTagLabel):], step)
+	binary.BigEndian.PutUint64(pd.tag[pd.tagAt:], step)
 	pd.mac.Reset()
 	pd.mac.Write(pd.tag)
 	pd.small[0] = byte(k.Proto)

@@ -549,6 +549,7 @@ func TestPoolFailover(t *testing.T) {
 	// It joins with the users (or, if JetStream is not answering yet,
 	// from its last copy, then catches up): 21 users either way.
 	waitText(t, log, fmt.Sprintf("users=%d", poolUsers+1), 30*time.Second)
+	waitText(t, log, "msg=started", 10*time.Second) // its firewall logs knocks from now on
 	// m3 holds u20's key: u20's knock sent to m3 itself is granted there.
 	el, payload := sealFor(t, w.accts[poolUsers], derive.Step(time.Now(), w.accts[0].Params.Period))
 	w.sendPayload(w.addrs[2], el, payload)

@@ -194,6 +194,7 @@ func (w *packetWorld) running() {
 const (
 	grants  = `otpknock_packet_knocks_total{outcome="grant"}`
 	replays = `otpknock_packet_knocks_total{outcome="replay"}`
+	dups    = `otpknock_packet_knocks_total{outcome="duplicate"}`
 	refused = `otpknock_packet_knocks_total{outcome="refused"}`
 	badTag  = "otpknock_packet_bad_tag_total"
 	badSize = "otpknock_packet_bad_size_total"
@@ -203,7 +204,8 @@ const (
 // TestPacketUDP: payloads that are not pat's (random, wrong key, too
 // short, too long, cut by the copy range) open nothing and are counted
 // with nothing logged; pat's UDP packet then opens tcp/2222 for the
-// client only; its replay opens nothing.
+// client only; the same packet again from the client is a duplicate
+// (no replay) and opens nothing more.
 func TestPacketUDP(t *testing.T) {
 	w := newPacketWorld(t, "[tcp, udp]")
 	p := w.p
@@ -257,11 +259,11 @@ func TestPacketUDP(t *testing.T) {
 	}
 
 	w.send(netip.Addr{}, p.ServerV4, k, good)
-	w.waitMetric(replays, 1)
-	w.waitLog("msg=replay src=198.18.0.2 user=pat")
+	w.waitMetric(dups, 1)
+	w.waitLog("msg=duplicate src=198.18.0.2 user=pat")
 	m := w.metrics()
-	if m[grants] != 1 || m[badTag] != 2 || m[badSize] != 2 || m[cut] != 1 {
-		t.Errorf("metrics: grants %v, bad tags %v, bad sizes %v, cut %v; want 1, 2, 2, 1", m[grants], m[badTag], m[badSize], m[cut])
+	if m[grants] != 1 || m[replays] != 0 || m[badTag] != 2 || m[badSize] != 2 || m[cut] != 1 {
+		t.Errorf("metrics: grants %v, replays %v, bad tags %v, bad sizes %v, cut %v; want 1, 0, 2, 2, 1", m[grants], m[replays], m[badTag], m[badSize], m[cut])
 	}
 	w.running()
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -191,6 +192,23 @@ func newWorldWith(t *testing.T, backend string, tools ...string) *world {
 	return w
 }
 
+// whileRunning checks that a second server and firewall remove refuse,
+// with exit 1, naming the running server first, and change nothing.
+func (w *world) whileRunning(runs string) {
+	w.t.Helper()
+	before := w.p.MustRun(w.t, w.p.Server, "nft", "list", "tables") + w.p.MustRun(w.t, w.p.Server, "iptables", "-S")
+	for _, args := range [][]string{{"server", "-c", w.cfg}, {"firewall", "remove", "-c", w.cfg}} {
+		out, err := w.otpknock(w.p.Server, args...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasPrefix(out, "otpknockd: "+runs) || strings.Count(out, "\n") != 1 {
+			w.t.Errorf("%s while a server runs: %v, want exit 1 and one line starting %q:\n%s", strings.Join(args, " "), err, runs, out)
+		}
+	}
+	if after := w.p.MustRun(w.t, w.p.Server, "nft", "list", "tables") + w.p.MustRun(w.t, w.p.Server, "iptables", "-S"); after != before {
+		w.t.Errorf("the firewall changed while refusing:\n%s\nwas:\n%s", after, before)
+	}
+}
+
 // TestServerEndToEnd runs the real server in a namespace and knocks
 // from another with the real client.
 func TestServerEndToEnd(t *testing.T) {
@@ -201,9 +219,11 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 	w.startServer()
 	none := netip.Addr{}
-	if out := w.must(p.Server, "server", "--check", "-c", w.cfg); !strings.Contains(out, "held (a running server?)") || !strings.Contains(out, "otpknock's installed: true") {
-		t.Errorf("server --check while running:\n%s", out)
+	runs := fmt.Sprintf("a server already runs (pid %d, %s)", w.server.Process.Pid, filepath.Join(filepath.Dir(filepath.Dir(w.cfg)), "state", "otpknock.pid"))
+	if out := w.must(p.Server, "server", "--check", "-c", w.cfg); !strings.HasPrefix(out, "warn "+runs) || !strings.Contains(out, "held by the running server") || !strings.Contains(out, "otpknock's installed: true") {
+		t.Errorf("server --check while running, want a first line naming %q:\n%s", runs, out)
 	}
+	w.whileRunning(runs)
 
 	if w.open(none, p.ServerV4, 2222) || w.open(none, p.ServerV6, 2222) {
 		t.Fatalf("protected port open before any knock")
@@ -229,14 +249,15 @@ func TestServerEndToEnd(t *testing.T) {
 		t.Errorf("alice's grant opened bob's port")
 	}
 
-	// Replays of alice's packets, from another address and from hers.
+	// Replays of alice's packets from another address; from hers, a
+	// duplicate of her grant.
 	w.sendFrom(w.stranger, alice)
 	w.waitLog("msg=replay src=198.18.0.3 user=alice")
 	if w.open(w.stranger, p.ServerV4, 2222) {
 		t.Errorf("replay from another address opened the port")
 	}
 	w.sendFrom(p.ClientV4, alice)
-	w.waitLog("msg=replay src=198.18.0.2 user=alice")
+	w.waitLog("msg=duplicate src=198.18.0.2 user=alice")
 
 	// The grant closes on time (open_timeout 3s, within 1s).
 	closedAfter := w.closesAfter(grantedAt, 2222)
@@ -259,6 +280,9 @@ func TestServerEndToEnd(t *testing.T) {
 	// A clean stop keeps the ports closed; a restart duplicates nothing
 	// and does not accept a used sequence again.
 	w.stopServer(syscall.SIGTERM)
+	if !strings.Contains(w.log.String(), "the protected ports stay closed until the server starts again; otpknockd firewall remove opens them") {
+		t.Errorf("the stop lines do not say the ports stay closed and how to open them:\n%s", w.log)
+	}
 	rules := p.MustRun(t, p.Server, "iptables", "-S", "OTPKNOCK")
 	if strings.Contains(rules, "NFLOG") || !strings.Contains(rules, "DROP") {
 		t.Errorf("after SIGTERM, NFLOG rules must go and DROP rules stay:\n%s", rules)
@@ -307,7 +331,7 @@ func TestServerChecks(t *testing.T) {
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
 	cfg := filepath.Join(dir, "config.yaml")
-	if out, err := exec.Command(bins.Server, "init", "-c", cfg, "--server-id", "gw1").CombinedOutput(); err != nil {
+	if out, err := exec.Command(bins.Server, "init", "-c", cfg, "--server-id", "gw1", "--state-file", filepath.Join(dir, "state.json")).CombinedOutput(); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
 	os.Chown(cfg, nobody, nobody)
@@ -323,11 +347,20 @@ func TestServerChecks(t *testing.T) {
 	}
 	cmd = exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bins.Server, "server", "-c", cfg, "--check")
 	checkOut, err := cmd.Output()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(checkOut), "FAIL the server needs root or CAP_NET_ADMIN") {
-		t.Errorf("--check as nobody: %v, want exit 2 and a FAIL line\n%s", err, checkOut)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(string(checkOut), "needs root or CAP_NET_ADMIN") != 1 ||
+		!strings.HasSuffix(string(checkOut), "FAIL the server needs root or CAP_NET_ADMIN (for iptables, ipset and NFLOG): the checks stop here, before the firewall and NFLOG (run --check with sudo)\n") {
+		t.Errorf("--check as nobody: %v, want exit 2 and a last FAIL line naming root or CAP_NET_ADMIN once\n%s", err, checkOut)
+	}
+	for _, sub := range []string{"status", "remove", "lock"} {
+		cmd := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bins.Server, "firewall", sub, "-c", cfg)
+		out, err := cmd.CombinedOutput()
+		want := "otpknockd: firewall " + sub + " needs root or CAP_NET_ADMIN (run it with sudo)\n"
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || string(out) != want {
+			t.Errorf("firewall %s as nobody: %v, want exit 2 and %q alone:\n%s", sub, err, want, out)
+		}
 	}
 	out, err := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bins.Server, "server", "-c", cfg, "--dry-run").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "-j NFLOG --nflog-group 4711") {
+	if err != nil || !strings.Contains(string(out), "-j NFLOG --nflog-group 4711") || !strings.Contains(string(out), "\n# without root or CAP_NET_ADMIN auto cannot look at this host's firewall") {
 		t.Errorf("--dry-run as nobody: %v\n%s", err, out)
 	}
 }

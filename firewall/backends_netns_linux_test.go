@@ -125,7 +125,7 @@ func TestNFTNetns(t *testing.T) {
 	plan := filterPlan()
 	probe(t, p, firewall.ModeNFTables, "nftables over netlink, 0 tables, otpknock's installed: false")
 	b := openIn(t, p, firewall.ModeNFTables, plan)
-	probe(t, p, firewall.ModeNFTables, "nftables over netlink, 1 tables, otpknock's installed: true")
+	probe(t, p, firewall.ModeNFTables, "nftables over netlink, 1 table, otpknock's installed: true")
 	listing := p.MustRun(t, p.Server, "nft", "-a", "list", "table", "inet", firewall.NFTTable)
 	for _, want := range []string{"hook input priority filter - 10", "log group 4711 snaplen 384", "@grant4 accept", "@grant6 accept",
 		"type ipv4_addr . inet_proto . inet_service", "flags timeout", `comment "otpknock:` + plan.NFTDigest() + `"`,

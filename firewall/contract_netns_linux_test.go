@@ -17,6 +17,9 @@ import (
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/sender"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // TestContractNetns holds both backends, in a server network namespace
@@ -141,6 +144,50 @@ func netnsSubject(t *testing.T, kind string, k kernel) *firewalltest.Subject {
 			}
 		},
 		Logs: lab.logs,
+		Pings: func(t *testing.T, src netip.Addr, seq uint16) bool {
+			var ok bool
+			p.Do(t, p.Client, func() { ok = ping(t, src, p.ServerV4, p.ServerV6, seq) })
+			return ok
+		},
+	}
+}
+
+// ping sends one echo request from src to the server's address of its
+// family with sequence number seq, over a raw socket, and reports
+// whether its reply came within 500 ms.
+func ping(t *testing.T, src, dst4, dst6 netip.Addr, seq uint16) bool {
+	network, dst, typ, reply := "ip4:icmp", dst4, icmp.Type(ipv4.ICMPTypeEcho), icmp.Type(ipv4.ICMPTypeEchoReply)
+	proto := 1
+	if src.Is6() {
+		network, dst, typ, reply, proto = "ip6:ipv6-icmp", dst6, ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58
+	}
+	c, err := icmp.ListenPacket(network, src.String())
+	if err != nil {
+		t.Fatalf("ping socket: %v", err)
+	}
+	defer c.Close()
+	id := int(time.Now().UnixNano()>>10) & 0xffff // a new ID: no conntrack entry of an earlier ping
+	b, err := (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: id, Seq: int(seq), Data: []byte("contract ping")}}).Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		t.Fatalf("ping from %v: %v", src, err)
+	}
+	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			return false
+		}
+		m, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil || m.Type != reply {
+			continue
+		}
+		if e, ok := m.Body.(*icmp.Echo); ok && e.Seq == int(seq) && e.ID == id {
+			return true
+		}
 	}
 }
 

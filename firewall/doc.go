@@ -65,6 +65,13 @@
 // expiry of an element added again without one; earlier kernels keep
 // it in any case: each chunk is added, deleted and added again).
 //
+// With icmp a knock protocol, only echo requests whose sequence number
+// lies in the knock range are knocks: logged (as above) and dropped,
+// before conntrack's accept of established traffic (an echo request
+// whose identifier matches a ping the host answered is established to
+// conntrack). Other echo requests go on to the host's own rules, or,
+// with Plan.DropEcho, are dropped too.
+//
 // The firewall knows nothing of the server's config: the daemon maps its
 // config onto a Plan (daemon.FirewallPlan) and hands it over; Choose,
 // Pick and Open pick the backend for the config's firewall key from

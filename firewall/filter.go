@@ -27,7 +27,9 @@ import (
 //
 // ICMP elements are armed like the others; a backend that cannot match
 // an echo request's sequence number in a set logs every echo request
-// (the iptables backend does).
+// whose sequence number lies in the knock range (the iptables backend
+// does). Echo requests outside the range are never logged: they are the
+// host's (Plan.DropEcho).
 type Filter interface {
 	// Arm lets knocks to each element through for its TTL. Arming an
 	// armed element sets its TTL anew, as the kernel's sets do.

@@ -15,7 +15,7 @@ import (
 // and two hash:ip sets of tracked sources (IPv4, IPv6), every entry with
 // its own kernel timeout. ICMP elements are not armed: no set matches an
 // echo request's sequence number, so the ICMP rule logs every echo
-// request.
+// request whose sequence number lies in the knock range (a u32 match).
 
 // Setup creates the filter's sets when the plan filters, before
 // the rules that match them; an existing set is kept.

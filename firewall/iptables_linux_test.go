@@ -251,7 +251,9 @@ func TestIPTablesRemove(t *testing.T) {
 // one, and Setup repairs it without opening the ports.
 func TestIPTablesVerify(t *testing.T) {
 	p := testPlan()
-	rule3 := strings.Join(p.Rules(false)[2], " ")
+	// the conntrack RETURN, after the echo requests' two rules
+	ret := slices.IndexFunc(p.Rules(false), func(r []string) bool { return slices.Contains(r, "RETURN") })
+	rule3, at := strings.Join(p.Rules(false)[ret], " "), fmt.Sprintf("iptables: rule %d of OTPKNOCK: ", ret+1)
 	tests := []struct {
 		name    string
 		breakIt func(*fakeIPTables)
@@ -267,8 +269,8 @@ func TestIPTablesVerify(t *testing.T) {
 		}, []string{"iptables: chain OTPKNOCK"}},
 		{"missing set", func(f *fakeIPTables) { f.s.Destroy(Set6) }, []string{"ip6tables: set otpknock6"}},
 		{"changed rule", func(f *fakeIPTables) {
-			f.t4.Replace(Table, Chain, 3, strings.Fields(strings.Replace(rule3, "RETURN", "ACCEPT", 1))...)
-		}, []string{"iptables: rule 3 of OTPKNOCK: " + strings.Replace("-A OTPKNOCK "+rule3, "RETURN", "ACCEPT", 1)}},
+			f.t4.Replace(Table, Chain, ret+1, strings.Fields(strings.Replace(rule3, "RETURN", "ACCEPT", 1))...)
+		}, []string{at + strings.Replace("-A OTPKNOCK "+rule3, "RETURN", "ACCEPT", 1)}},
 	}
 	for _, tt := range tests {
 		for _, fresh := range []bool{false, true} {
@@ -288,7 +290,7 @@ func TestIPTablesVerify(t *testing.T) {
 				}
 				want := tt.want
 				if fresh && tt.name == "changed rule" {
-					want = []string{"iptables: rule 3 of OTPKNOCK: " + rule3}
+					want = []string{at + rule3}
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("Verify (-want +got):\n%s", diff)

@@ -65,19 +65,34 @@ const locked = "locked (otpknockd firewall lock: the protected ports closed, the
 // ruleState says of installed rules whether they are the config's, its
 // lock's or another's (by the digests in their comments), and whether
 // they log knocks (a rule holds logMark).
-func ruleState(rules []string, logMark, lockDigest, digest string) (current, nflog string) {
+func ruleState(rules []string, logMark string, p Plan, lockDigest, digest string) (current, nflog string) {
 	all := strings.Join(rules, "\n")
 	nflog = "off: no server is reading knocks, protected ports stay closed"
 	if strings.Contains(all, logMark) {
 		nflog = "on"
 	}
 	switch {
+	case noConfig(p):
+		return "not compared with a config (none loaded)", nflog
 	case strings.Contains(all, lockDigest):
 		return locked, nflog
 	case !strings.Contains(all, digest):
 		return "differs from the config (the server updates it at start or reload)", nflog
 	}
 	return "current", nflog
+}
+
+// noConfig reports whether p is the zero Plan, which a command passes
+// when the config did not load (firewall status|remove work without
+// one): no NFLOG group, no knock range.
+func noConfig(p Plan) bool { return p.Group == 0 && p.PortMax == 0 && len(p.Protected) == 0 }
+
+// count says n things, singular for one: "1 grant", "2 grants".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // iptablesKind is the Kind of IPTables.
@@ -105,7 +120,7 @@ func (iptablesKind) Probe() ([]string, error) {
 	if err != nil {
 		return found, err
 	}
-	return append(found, fmt.Sprintf("ipset over netlink: %d sets, otpknock's installed: %v", n, installed)), nil
+	return append(found, fmt.Sprintf("ipset over netlink: %s, otpknock's installed: %v", count(n, "set", "sets"), installed)), nil
 }
 
 func (iptablesKind) Removed() string {
@@ -118,18 +133,18 @@ func (iptablesKind) StatusText(st Status, p Plan) string {
 		fmt.Fprintf(&b, "Not installed: no %s chain (otpknockd server installs it).\n", Chain)
 		return b.String()
 	}
-	current, nflog := ruleState(st.Rules4, "NFLOG", p.Lock().Digest(), p.Digest())
-	fmt.Fprintf(&b, "Chain %s: %d IPv4 and %d IPv6 rules, %s; knock logging %s.\n", Chain, len(st.Rules4), len(st.Rules6), current, nflog)
+	current, nflog := ruleState(st.Rules4, "NFLOG", p, p.Lock().Digest(), p.Digest())
+	fmt.Fprintf(&b, "Chain %s: %d IPv4 and %s, %s; knock logging %s.\n", Chain, len(st.Rules4), count(len(st.Rules6), "IPv6 rule", "IPv6 rules"), current, nflog)
 	for _, r := range st.Rules4 {
 		fmt.Fprintf(&b, "  %s\n", r)
 	}
 	if len(st.Forward4)+len(st.Forward6) > 0 {
-		fmt.Fprintf(&b, "Chain %s (services forwarded to containers): %d IPv4 and %d IPv6 rules.\n", ForwardChain, len(st.Forward4), len(st.Forward6))
+		fmt.Fprintf(&b, "Chain %s (services forwarded to containers): %d IPv4 and %s.\n", ForwardChain, len(st.Forward4), count(len(st.Forward6), "IPv6 rule", "IPv6 rules"))
 		for _, r := range st.Forward4 {
 			fmt.Fprintf(&b, "  %s\n", r)
 		}
 	}
-	fmt.Fprintf(&b, "Sets %s, %s: %d grants.\n", Set4, Set6, len(st.Grants))
+	fmt.Fprintf(&b, "Sets %s, %s: %s.\n", Set4, Set6, count(len(st.Grants), "grant", "grants"))
 	return b.String()
 }
 
@@ -157,7 +172,7 @@ func (nftKind) Probe() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{fmt.Sprintf("nftables over netlink, %d tables, otpknock's installed: %v", tables, installed)}, nil
+	return []string{fmt.Sprintf("nftables over netlink, %s, otpknock's installed: %v", count(tables, "table", "tables"), installed)}, nil
 }
 
 func (nftKind) Removed() string {
@@ -170,11 +185,11 @@ func (nftKind) StatusText(st Status, p Plan) string {
 		fmt.Fprintf(&b, "Not installed: no table inet %s (otpknockd server installs it).\n", NFTTable)
 		return b.String()
 	}
-	current, nflog := ruleState(st.Rules4, " log group ", p.Lock().NFTDigest(), p.NFTDigest())
-	fmt.Fprintf(&b, "Table inet %s: %d rules for IPv4 and IPv6, %s; knock logging %s.\n", NFTTable, len(st.Rules4), current, nflog)
+	current, nflog := ruleState(st.Rules4, " log group ", p, p.Lock().NFTDigest(), p.NFTDigest())
+	fmt.Fprintf(&b, "Table inet %s: %s for IPv4 and IPv6, %s; knock logging %s.\n", NFTTable, count(len(st.Rules4), "rule", "rules"), current, nflog)
 	for _, r := range st.Rules4 {
 		fmt.Fprintf(&b, "  %s\n", r)
 	}
-	fmt.Fprintf(&b, "Sets %s, %s: %d grants.\n", NFTSet4, NFTSet6, len(st.Grants))
+	fmt.Fprintf(&b, "Sets %s, %s: %s.\n", NFTSet4, NFTSet6, count(len(st.Grants), "grant", "grants"))
 	return b.String()
 }

@@ -40,7 +40,7 @@ func TestKindStatusText(t *testing.T) {
 			"Table inet otpknock: 26 rules for IPv4 and IPv6, current; knock logging on.",
 			"  input ct state established,related accept comment \"otpknock:" + p.NFTDigest() + "\"",
 			"  input meta l4proto tcp th dport 22 drop comment \"otpknock:" + p.NFTDigest() + "\"",
-			"Sets grant4, grant6: 1 grants.",
+			"Sets grant4, grant6: 1 grant.",
 		}},
 		{"another config", func() error { return nil }, []string{"differs from the config"}},
 		{"server stopped", func() error { return n.Close(p) }, []string{

@@ -199,9 +199,9 @@ func TestNFTVerifyHeals(t *testing.T) {
 		wants string
 	}{
 		{"flush ruleset", func(f *fakeNFTConn, _ []*nftables.Rule) { f.DelTable(tbl) }, "table inet otpknock is missing"},
-		{"flush chain", func(f *fakeNFTConn, _ []*nftables.Rule) { f.FlushChain(input) }, "chain input: rule 1 is missing: ct state established,related accept"},
-		{"rule deleted", func(f *fakeNFTConn, rules []*nftables.Rule) { f.DelRule(rules[1]) },
-			`chain input: rule 2 is "meta nfproto ipv6`},
+		{"flush chain", func(f *fakeNFTConn, _ []*nftables.Rule) { f.FlushChain(input) }, "chain input: rule 5 is missing: ct state established,related accept"},
+		{"rule deleted", func(f *fakeNFTConn, rules []*nftables.Rule) { f.DelRule(rules[5]) },
+			`chain input: rule 6 is "meta nfproto ipv6`},
 		{"rule appended", func(f *fakeNFTConn, _ []*nftables.Rule) {
 			f.AddRule(&nftables.Rule{Table: tbl, Chain: input, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}})
 		}, "chain input: rule 15 is not planned: accept"},

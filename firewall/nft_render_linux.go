@@ -220,7 +220,7 @@ func value(name string, b []byte) string {
 		if len(b) == 1 {
 			return map[byte]string{2: "ipv4", 10: "ipv6"}[b[0]]
 		}
-	case "th dport", "ct original proto-dst":
+	case "th dport", "ct original proto-dst", "icmp sequence", "icmpv6 sequence":
 		if len(b) == 2 {
 			return fmt.Sprint(binary.BigEndian.Uint16(b))
 		}

@@ -58,13 +58,27 @@ func nftChains(p Plan) []nftChain {
 // established sessions of the protected ports and the host's own replies
 // need one rule: both go on to the host's chains.
 func nftInputRules(p Plan) [][]expr.Any {
-	r := [][]expr.Any{
+	both := []bool{false, true}
+	// Echo requests come before conntrack: an echo request is never a
+	// reply, and one whose identifier matches an earlier ping the host
+	// answered is established to conntrack.
+	var r [][]expr.Any
+	if p.Protocols.Has(derive.ICMP) {
+		for _, v6 := range both {
+			knock := join(echoRequest(v6), echoSequence(p.PortMin, p.PortMax))
+			r = append(r, p.nftLogRules(knock, sequenceOffset, []bool{v6})...)
+			if p.DropEcho {
+				knock = echoRequest(v6)
+			}
+			r = append(r, join(knock, verdict(expr.VerdictDrop)))
+		}
+	}
+	r = append(r,
 		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
 		join(nfproto(false), grantLookup(false), verdict(expr.VerdictAccept)),
 		join(nfproto(true), grantLookup(true), verdict(expr.VerdictAccept)),
-	}
+	)
 	var drops [][]expr.Any
-	both := []bool{false, true}
 	if p.Protocols.Has(derive.TCP) {
 		r = append(r, p.nftLogRules(join(l4proto(unix.IPPROTO_TCP), tcpSYN(), dport(p.PortMin, p.PortMax)), portOffset, both)...)
 		drops = append(drops, join(l4proto(unix.IPPROTO_TCP), dport(p.PortMin, p.PortMax), verdict(expr.VerdictDrop)))
@@ -72,12 +86,6 @@ func nftInputRules(p Plan) [][]expr.Any {
 	if p.Protocols.Has(derive.UDP) {
 		r = append(r, p.nftLogRules(join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax)), portOffset, both)...)
 		drops = append(drops, join(l4proto(unix.IPPROTO_UDP), dport(p.PortMin, p.PortMax), verdict(expr.VerdictDrop)))
-	}
-	if p.Protocols.Has(derive.ICMP) {
-		for _, v6 := range both {
-			r = append(r, p.nftLogRules(echoRequest(v6), sequenceOffset, []bool{v6})...)
-			drops = append(drops, join(echoRequest(v6), verdict(expr.VerdictDrop)))
-		}
 	}
 	r = append(r, drops...)
 	for _, k := range p.Protected {
@@ -170,6 +178,14 @@ func echoRequest(v6 bool) []expr.Any {
 	return append(l4proto(r.IP(v6)),
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.Echo(v6)}})
+}
+
+// echoSequence matches an echo request whose sequence number lies in
+// lo..hi: a knock candidate. Other echo requests go on to the host's
+// chains (or to the drop of every echo request, Plan.DropEcho).
+func echoSequence(lo, hi uint16) []expr.Any {
+	return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: sequenceOffset, Len: 2},
+		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)}}
 }
 
 // grantLookup matches saddr . l4proto . dport in the family's grant

@@ -45,6 +45,11 @@ type Plan struct {
 	// and tracked sources (see Filter); the daemon clears it for a
 	// backend without one.
 	Filter bool
+	// DropEcho drops every echo request (config icmp_echo: drop) when
+	// icmp is a knock protocol; without it only the knock candidates
+	// (sequence number in PortMin..PortMax) are dropped and other echo
+	// requests go on to the host's own rules.
+	DropEcho bool
 	// Track is how long a packet to an armed element tracks its source
 	// in the kernel itself, before the daemon hears of it (the sequence
 	// timeout): its next knocks never race the daemon's Track.
@@ -90,6 +95,17 @@ func (p Plan) rules(v6 bool) [][]string {
 	for _, ports := range p.protectedPorts() {
 		r = append(r, []string{"-p", ports[0], "-m", "multiport", "--dports", ports[1], "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"})
 	}
+	// Echo requests come before conntrack: an echo request is never a
+	// reply, and one whose identifier matches an earlier ping the host
+	// answered is ESTABLISHED to conntrack.
+	if p.Protocols.Has(derive.ICMP) {
+		knock := append(slices.Clone(icmp), "-m", "u32", "--u32", echoU32(v6, p.PortMin, p.PortMax))
+		r = append(r, append(slices.Clone(knock), nflog...))
+		if p.DropEcho {
+			knock = icmp
+		}
+		r = append(r, append(slices.Clone(knock), "-j", "DROP"))
+	}
 	// Replies to the host's own connections (their ephemeral ports may lie
 	// in the knock range) go on to INPUT's other rules.
 	r = append(r, []string{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"})
@@ -103,15 +119,25 @@ func (p Plan) rules(v6 bool) [][]string {
 		r = append(r, p.logRules(derive.UDP, v6, []string{"-p", "udp", "--dport", rng}, nflog)...)
 		drops = append(drops, []string{"-p", "udp", "--dport", rng, "-j", "DROP"})
 	}
-	if p.Protocols.Has(derive.ICMP) {
-		r = append(r, append(slices.Clone(icmp), nflog...))
-		drops = append(drops, append(slices.Clone(icmp), "-j", "DROP"))
-	}
 	r = append(r, drops...)
 	for _, ports := range p.protectedPorts() {
 		r = append(r, []string{"-p", ports[0], "-m", "multiport", "--dports", ports[1], "-j", "DROP"})
 	}
 	return r
+}
+
+// echoU32 is the u32 match of an echo request whose sequence
+// number lies in lo..hi, a knock candidate: the ICMP header follows the
+// IPv4 header (its length from IHL) or, for IPv6, the fixed header (an
+// echo request behind extension headers is no candidate and goes on to
+// the host's rules). Other echo requests return to INPUT's other rules
+// (or meet the drop of every echo request, Plan.DropEcho).
+func echoU32(v6 bool, lo, hi uint16) string {
+	at := "0>>22&0x3C@4"
+	if v6 {
+		at = "44"
+	}
+	return fmt.Sprintf("%s&0xFFFF=%d:%d", at, lo, hi)
 }
 
 // protectedPorts groups the protected ports by protocol, at most 15 per
@@ -182,7 +208,7 @@ func quote(r []string) string {
 	out := make([]string, len(r))
 	for i, s := range r {
 		out[i] = s
-		if strings.ContainsAny(s, " :") && strings.HasPrefix(s, "otpknock") {
+		if strings.ContainsAny(s, " :") && strings.HasPrefix(s, "otpknock") || strings.ContainsAny(s, "&>") {
 			out[i] = strconv.Quote(s)
 		}
 	}

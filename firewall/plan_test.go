@@ -67,10 +67,21 @@ func TestPlanShape(t *testing.T) {
 			kinds[i] = "drop"
 		}
 	}
-	want := []string{"established-accept", "established-accept", "established-return", "set-accept",
-		"nflog", "nflog", "nflog", "drop", "drop", "drop", "drop", "drop"}
+	want := []string{"established-accept", "established-accept", "nflog", "drop", "established-return", "set-accept",
+		"nflog", "nflog", "drop", "drop", "drop", "drop"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("rule order (-want +got):\n%s", diff)
+	}
+	for _, v6 := range []bool{false, true} {
+		silent := p
+		silent.DropEcho = true
+		if got, want := strings.Join(silent.Rules(v6)[3], " "), strings.Join(p.Rules(v6)[3], " "); got == want ||
+			strings.Contains(got, "u32") || !strings.Contains(want, "u32") || !strings.Contains(got, "echo-request -j DROP") {
+			t.Errorf("v6 %v: the echo drop with DropEcho %q, without %q; want every echo request, then the range only", v6, got, want)
+		}
+		if silent.Digest() == p.Digest() {
+			t.Errorf("digest ignores DropEcho")
+		}
 	}
 	q := p
 	q.Protocols = derive.Protocols(derive.TCP)

@@ -30,7 +30,12 @@
 // A completed candidate is accepted once per (user, step): the last used
 // step of each user only moves forward, and the daemon persists it, so a
 // replay (same step from any address, or an older step after a restart)
-// is refused and reported. A completion from a source outside the user's
+// is refused and reported. A copy of the user's last grant (its step
+// from its source; for a packet knock with its claim: a client's late
+// retry, a network duplicate) is refused as a Duplicate, which the
+// daemon reports apart from replays. A knock outside the knock range (a
+// plain ping's echo sequence number) is neither a knock nor a stray. A
+// completion from a source outside the user's
 // from CIDRs is refused without using the step. A source-bound user's
 // knocks 2..k depend on the source: they are derived once, when its first
 // knock arrives from a source.
@@ -46,6 +51,14 @@
 // Payloads of a bad size, bad tags and malformed claims are counted and
 // change nothing; a bare packet to an element is nothing, and a packet
 // user's element never starts a sequence.
+//
+// An ed25519 packet user (User.Auth) is checked in two stages: the
+// locator's check, as cheap as a tag, then the signature under the
+// user's public key, within a per-second budget (Config.SigPerUser,
+// SigPerSource, SigNewSources; a reserve for the sources the user last
+// opened from). A payload that passes the check and fails the signature
+// is a Refused event, counted; one over the budget is dropped
+// unverified and counted. The rest is a packet user's.
 //
 // A window lists its elements (Window.Elements: every knock that begins
 // something in it, with the time it stops doing so) and Config.Track

@@ -42,10 +42,10 @@ func TestPoolUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	knock := func(m *Matcher, at time.Duration) []string {
+	knock := func(m *Matcher, at time.Duration, src netip.Addr) []string {
 		var ps []pkt
 		for i, k := range seq {
-			ps = append(ps, pkt{at + time.Duration(i)*10*time.Millisecond, client, k})
+			ps = append(ps, pkt{at + time.Duration(i)*10*time.Millisecond, src, k})
 		}
 		return send(t, m, ps)
 	}
@@ -68,7 +68,7 @@ func TestPoolUse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, knock(m, 0)); diff != "" {
+			if diff := cmp.Diff(tt.want, knock(m, 0, client)); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 			if p.calls != tt.wantCall {
@@ -80,8 +80,8 @@ func TestPoolUse(t *testing.T) {
 		p := &pool{used: map[string]bool{}}
 		m, _ := New(Config{ServerID: "gw1", Params: derive.DefaultParams(), Skew: 1, SequenceTimeout: 10 * time.Second,
 			StrayTolerance: DefaultStrayTolerance, UseStep: p.use}, users, nil)
-		got := append(knock(m, 0), knock(m, time.Second)...)
-		want := []string{"grant dave 198.18.0.2 step=T+0", "replay dave 198.18.0.2 step=T+0"}
+		got := append(knock(m, 0, client), knock(m, time.Second, other)...)
+		want := []string{"grant dave 198.18.0.2 step=T+0", "replay dave 198.18.0.3 step=T+0"}
 		if diff := cmp.Diff(want, got); diff != "" || p.calls != 1 {
 			t.Errorf("events (-want +got):\n%s; pool calls %d, want 1", diff, p.calls)
 		}

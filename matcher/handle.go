@@ -13,11 +13,20 @@ import (
 // returns the event of a sequence the knock completed or of a packet
 // knock it carried, if any. Sequence users ignore the payload; payload
 // is not kept after Handle returns.
+//
+// A knock outside the knock range (an echo request whose sequence
+// number lies outside it: an ordinary ping) is neither a knock nor a
+// stray: it changes nothing. The firewall does not log such packets;
+// this holds when a packet reaches the matcher anyway.
 func (m *Matcher) Handle(now time.Time, src netip.Addr, k derive.Knock, payload []byte) (Event, bool, error) {
 	if err := m.Advance(now); err != nil {
 		return Event{}, false, err
 	}
+	if k.Port < m.cfg.Params.PortMin || k.Port > m.cfg.Params.PortMax {
+		return Event{}, false, nil
+	}
 	m.stats.Packets++
+	m.now = now
 	src = src.Unmap()
 	s := m.sources[src]
 	var ev Event
@@ -153,14 +162,16 @@ func (m *Matcher) complete(src netip.Addr, c cand) Event {
 		ev.Kind, ev.Reason = Refused, reasonFrom
 		return ev
 	}
+	a := accepted{step: c.step, src: src}
 	if last, ok := m.used[c.user]; ok && c.step <= last {
-		ev.Kind = Replay
+		m.reused(&ev, c.user, a)
 		return ev
 	}
 	if ev.Kind, ev.Reason = m.poolUse(u.Name, c.step); ev.Kind != Grant {
 		return ev
 	}
-	m.used[c.user] = c.step
+	m.accept(c.user, a)
+	ev.Kind = Grant
 	return ev
 }
 

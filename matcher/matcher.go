@@ -32,6 +32,10 @@ type Config struct {
 	// candidate times out: the daemon has the kernel's filter pass the
 	// source's later packets until then. It must not block.
 	Track func(src netip.Addr, until time.Time)
+	// SigPerUser, SigPerSource and SigNewSources bound the Ed25519
+	// signatures verified per second (see DefaultSigPerUser); 0 takes
+	// the defaults.
+	SigPerUser, SigPerSource, SigNewSources int
 	// UseStep, when set, is asked before a grant uses a step: the fleet's
 	// pool-wide once-only check (see fleet.go).
 	UseStep func(user string, step uint64) error
@@ -45,6 +49,10 @@ type User struct {
 	From   []netip.Prefix // empty: any source
 	Bind   bool
 	Mode   derive.Mode // sequence (the zero value) or packet
+	// Auth is a packet user's: hmac (the zero value) or ed25519, whose
+	// Secret is then the locator secret and PublicKey its key.
+	Auth      derive.Auth
+	PublicKey []byte
 	// ServerID, when set, replaces Config.ServerID for this user: a fleet
 	// user derives with the member's fleet identity.
 	ServerID string
@@ -58,10 +66,18 @@ const (
 	Grant   Kind = iota // a fresh knock from an allowed source
 	Replay              // a knock whose step was already used
 	Refused             // a knock from a source outside from, or outside its claim
+	// Duplicate is a copy of the user's last accepted knock: the same
+	// step from the same source (for a packet knock, with the same
+	// claim), such as a client's retry that arrived after the grant. It
+	// opens and uses nothing, as a Replay, but is no attack.
+	Duplicate
 )
 
+// Kinds lists every Kind, in order.
+func Kinds() []Kind { return []Kind{Grant, Replay, Refused, Duplicate} }
+
 func (k Kind) String() string {
-	return [...]string{"grant", "replay", "refused"}[k]
+	return [...]string{"grant", "replay", "refused", "duplicate"}[k]
 }
 
 // Event is the outcome of a completed sequence or a verified packet
@@ -80,6 +96,9 @@ type Event struct {
 	// packet knock the claim's addresses as sent.
 	Addrs  []netip.Addr
 	Reason string // why a knock was refused; empty otherwise
+	// Copy numbers a Duplicate among the copies of its grant, from 1;
+	// 0 for other kinds.
+	Copy int
 }
 
 // Stats counts what the matcher saw.
@@ -88,6 +107,9 @@ type Stats struct {
 	// Packet knocks: payloads of a size out of range, tags that did not
 	// verify, verified claims that were malformed, and grants.
 	BadSize, BadTag, BadClaim, PacketGrants uint64
+	// Ed25519 packet knocks that passed the locator's check: refused by
+	// the signature, and dropped unverified over the budget.
+	BadSignature, SigOverBudget uint64
 	// Derived counts the sequences the packet path derived: one per
 	// candidate a source-bound user's first knock starts, none for a
 	// packet that starts nothing.
@@ -101,10 +123,12 @@ type Stats struct {
 // (PrepareNext) never shares a deriver with it.
 type user struct {
 	User
-	d  *derive.Deriver       // sequence users: the build's (sequences, or first knocks if bound)
-	pd *derive.PacketDeriver // packet users: the build's (elements)
-	hd *derive.Deriver       // bound sequence users: the packet path's (knocks 2..k per source)
-	hp *derive.PacketDeriver // packet users: the packet path's (Open)
+	d  *derive.Deriver          // sequence users: the build's (sequences, or first knocks if bound)
+	pd *derive.PacketDeriver    // packet users: the build's (elements)
+	hd *derive.Deriver          // bound sequence users: the packet path's (knocks 2..k per source)
+	hp *derive.PacketDeriver    // packet users: the packet path's (Open)
+	sd *derive.SigPacketDeriver // ed25519 packet users: the build's (elements)
+	hs *derive.SigPacketDeriver // ed25519 packet users: the packet path's
 }
 
 // cand is a (user, step) whose knock starts with a given element. seq is
@@ -145,8 +169,12 @@ type Matcher struct {
 	queues   [tiers][]queued // the sources of each tier in insertion order, for eviction
 	serial   uint64          // the newest source's serial
 	used     map[int]uint64
+	granted  map[int]accepted // each user's last grant, to tell duplicates from replays
+	copies   map[int]int      // duplicates of each user's last grant
 	scratch  []derive.Knock
 	stats    Stats
+	now      time.Time // the packet's, set by Handle
+	budget   sigBudget
 }
 
 // New builds a matcher. used holds each user's last used step (from the
@@ -158,7 +186,16 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 	if cfg.MaxSources <= 0 {
 		cfg.MaxSources = DefaultMaxSources
 	}
-	m := &Matcher{cfg: cfg, sources: map[netip.Addr]*source{}, used: map[int]uint64{},
+	if cfg.SigPerUser <= 0 {
+		cfg.SigPerUser = DefaultSigPerUser
+	}
+	if cfg.SigPerSource <= 0 {
+		cfg.SigPerSource = DefaultSigPerSource
+	}
+	if cfg.SigNewSources <= 0 {
+		cfg.SigNewSources = DefaultSigNewSources
+	}
+	m := &Matcher{cfg: cfg, sources: map[netip.Addr]*source{}, used: map[int]uint64{}, granted: map[int]accepted{}, copies: map[int]int{},
 		scratch: make([]derive.Knock, 0, derive.MaxKnocks)}
 	for i, u := range users {
 		w, err := newUser(cfg, u)
@@ -179,6 +216,9 @@ func newUser(cfg Config, u User) (user, error) {
 	w := user{User: u}
 	sid := u.serverID(cfg)
 	var err error
+	if u.Mode == derive.ModePacket && u.Auth == derive.AuthEd25519 {
+		return newSigUser(cfg, w)
+	}
 	if u.Mode == derive.ModePacket {
 		if w.pd, err = derive.NewPacket(u.Secret, sid, cfg.Params); err != nil {
 			return w, err
@@ -217,6 +257,24 @@ func (m *Matcher) MarkUsed(used map[string]uint64) {
 	}
 }
 
+// KeepGrants takes over old's record of each user's last grant, for the
+// users both know, so a copy of a grant made before a reload is still a
+// Duplicate after it. Nothing is taken when the step lengths differ.
+func (m *Matcher) KeepGrants(old *Matcher) {
+	if old.cfg.Params.Period != m.cfg.Params.Period {
+		return
+	}
+	byName := make(map[string]int, len(old.granted))
+	for i := range old.granted {
+		byName[old.users[i].Name] = i
+	}
+	for j, u := range m.users {
+		if i, ok := byName[u.Name]; ok && m.used[j] == old.granted[i].step {
+			m.granted[j], m.copies[j] = old.granted[i], old.copies[i]
+		}
+	}
+}
+
 // Stats returns the counters.
 func (m *Matcher) Stats() Stats {
 	s := m.stats
@@ -250,4 +308,41 @@ func (m *Matcher) sweep(now time.Time) {
 		}
 		m.queues[t] = kept
 	}
+}
+
+// accepted is a granted knock as a copy of it repeats it: its step, its
+// source and, for a packet knock, its claim (Source and the addresses).
+type accepted struct {
+	step   uint64
+	src    netip.Addr
+	source bool
+	addrs  string
+}
+
+// accept records the step of user u as used, granted to a knock a.
+func (m *Matcher) accept(u int, a accepted) {
+	m.used[u] = a.step
+	m.granted[u] = a
+	m.copies[u] = 0
+}
+
+// reused sets ev's Kind for a knock a of user u whose step is used: a
+// Duplicate (numbered in ev.Copy) when it repeats u's last grant, else
+// a Replay.
+func (m *Matcher) reused(ev *Event, u int, a accepted) {
+	ev.Kind = Replay
+	if g, ok := m.granted[u]; ok && g == a {
+		m.copies[u]++
+		ev.Kind, ev.Copy = Duplicate, m.copies[u]
+	}
+}
+
+// claimKey renders a claim's addresses for accepted.
+func claimKey(addrs []netip.Addr) string {
+	b := make([]byte, 0, 17*len(addrs))
+	for _, a := range addrs {
+		b = append(b, a.AsSlice()...)
+		b = append(b, '|')
+	}
+	return string(b)
 }

@@ -99,6 +99,16 @@ func cat(parts ...[]pkt) []pkt {
 
 func stray(port uint16) derive.Knock { return derive.Knock{Proto: derive.UDP, Port: port} }
 
+// pings returns n echo requests from src with sequence numbers from seq
+// up.
+func pings(src netip.Addr, seq uint16, n int) []pkt {
+	var out []pkt
+	for i := range n {
+		out = append(out, pkt{0, src, derive.Knock{Proto: derive.ICMP, Port: seq + uint16(i)}})
+	}
+	return out
+}
+
 // strays returns n stray packets from src on ports from port up.
 func strays(src netip.Addr, port uint16, n int) []pkt {
 	var out []pkt
@@ -109,6 +119,7 @@ func strays(src netip.Addr, port uint16, n int) []pkt {
 }
 
 func TestScenarios(t *testing.T) {
+	lo, hi := derive.DefaultParams().PortMin, derive.DefaultParams().PortMax
 	a := seqOf(t, "alice", stepT, netip.Addr{})
 	aPrev, aNext, aOld := seqOf(t, "alice", stepT-1, netip.Addr{}), seqOf(t, "alice", stepT+1, netip.Addr{}), seqOf(t, "alice", stepT-2, netip.Addr{})
 	bForClient := seqOf(t, "bob", stepT, client)
@@ -123,13 +134,20 @@ func TestScenarios(t *testing.T) {
 		{"duplicates are no-ops", nil, knocks(client, 0, a[0], a[0], a[1], a[1], a[1], a[2], a[3]), []string{"grant alice 198.18.0.2 step=T+0"}},
 		{"eight strays in each gap tolerated", nil, cat(knocks(client, 0, a[0]), strays(client, 1, 8), knocks(client, 0, a[1]), strays(client, 10, 8),
 			knocks(client, 0, a[2]), strays(client, 20, 8), knocks(client, 0, a[3])), []string{"grant alice 198.18.0.2 step=T+0"}},
-		{"nine strays in one gap cancel", nil, cat(knocks(client, 0, a[0], a[1]), strays(client, 1, 9), knocks(client, 0, a[2], a[3])), nil},
+		{"nine strays in one gap cancel", nil, cat(knocks(client, 0, a[0], a[1]), strays(client, lo+1, 9), knocks(client, 0, a[2], a[3])), nil},
+		{"nine echo requests in the range in one gap cancel", nil, cat(knocks(client, 0, a[0], a[1]), pings(client, lo, 9), knocks(client, 0, a[2], a[3])), nil},
+		{"plain pings (sequence 1-60) between knocks are no strays", nil,
+			cat(knocks(client, 0, a[0]), pings(client, 1, 20), knocks(client, 0, a[1]), pings(client, 21, 20), knocks(client, 0, a[2]), pings(client, 41, 20), knocks(client, 0, a[3])),
+			[]string{"grant alice 198.18.0.2 step=T+0"}},
+		{"packets outside the knock range are no strays", nil,
+			cat(knocks(client, 0, a[0], a[1]), strays(client, lo-10, 10), strays(client, hi+1, 10), knocks(client, 0, a[2], a[3])),
+			[]string{"grant alice 198.18.0.2 step=T+0"}},
 		{"wrong order", nil, knocks(client, 0, a[1], a[0], a[2], a[3]), nil},
 		{"previous step", nil, knocks(client, 0, aPrev...), []string{"grant alice 198.18.0.2 step=T-1"}},
 		{"next step", nil, knocks(client, 0, aNext...), []string{"grant alice 198.18.0.2 step=T+1"}},
 		{"outside the window", nil, knocks(client, 0, aOld...), nil},
-		{"replay, same source", nil, cat(knocks(client, 0, a...), knocks(client, time.Second, a...)),
-			[]string{"grant alice 198.18.0.2 step=T+0", "replay alice 198.18.0.2 step=T+0"}},
+		{"a copy from the granted source is a duplicate", nil, cat(knocks(client, 0, a...), knocks(client, time.Second, a...), knocks(client, 2*time.Second, a...)),
+			[]string{"grant alice 198.18.0.2 step=T+0", "duplicate alice 198.18.0.2 step=T+0", "duplicate alice 198.18.0.2 step=T+0"}},
 		{"replay, other source", nil, cat(knocks(client, 0, a...), knocks(other, time.Second, a...)),
 			[]string{"grant alice 198.18.0.2 step=T+0", "replay alice 198.18.0.3 step=T+0"}},
 		{"older step after a newer one", nil, cat(knocks(client, 0, aNext...), knocks(client, time.Second, a...)),

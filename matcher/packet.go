@@ -37,15 +37,19 @@ func (m *Matcher) packet(cands []cand, src netip.Addr, k derive.Knock, payload [
 		if u.Bind {
 			bound = src
 		}
-		claim, err := u.hp.Open(payload, c.step, k, bound)
+		claim, err := m.open(u, c, payload, src, k, bound)
 		switch {
+		case errors.Is(err, derive.ErrSignature):
+			return m.sigRefused(u, c, src), true
+		case errors.Is(err, errOverBudget):
+			return Event{}, false
 		case errors.Is(err, derive.ErrClaim):
 			m.stats.BadClaim++ // the tag verified: no other candidate will
 			return Event{}, false
 		case err != nil:
 			continue
 		}
-		return m.claimed(u, c, src, claim), true
+		return m.verified(u, c, src, claim), true
 	}
 	if tried {
 		m.stats.BadTag++
@@ -63,8 +67,9 @@ func (m *Matcher) claimed(u *user, c cand, src netip.Addr, claim derive.Claim) E
 		return ev
 	}
 	ev.Addrs = grantAddrs(u.From, src, claim)
+	a := accepted{step: c.step, src: src, source: claim.Source, addrs: claimKey(claim.Addrs)}
 	if last, ok := m.used[c.user]; ok && c.step <= last {
-		ev.Kind = Replay
+		m.reused(&ev, c.user, a)
 		return ev
 	}
 	if !claim.Source && !slices.Contains(claim.Addrs, src) {
@@ -74,7 +79,7 @@ func (m *Matcher) claimed(u *user, c cand, src netip.Addr, claim derive.Claim) E
 	if ev.Kind, ev.Reason = m.poolUse(u.Name, c.step); ev.Kind != Grant {
 		return ev
 	}
-	m.used[c.user] = c.step
+	m.accept(c.user, a)
 	m.stats.PacketGrants++
 	ev.Kind = Grant
 	return ev

@@ -176,12 +176,20 @@ func TestPacketKnocks(t *testing.T) {
 		{"source outside from: refused, step not used", nil, []ppkt{from(far, dFar), from(client, dT)}, []string{
 			"refused packet dave 203.0.113.9 step=T+0 addrs=[203.0.113.9] (source outside from)",
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
-		{"the same payload again is a replay", nil, []ppkt{from(client, dT), from(client, dT)}, []string{
+		{"the same payload again is a duplicate", nil, []ppkt{from(client, dT), from(client, dT)}, []string{
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
-			"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
-		{"a retry of a granted step is a replay", nil, []ppkt{from(client, dT), from(client, dT2)}, []string{
+			"duplicate packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+		{"a copy of a granted knock (same claim and source) is a duplicate", nil, []ppkt{from(client, dT), from(client, dT2)}, []string{
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
-			"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+			"duplicate packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+		{"the granted step from another source is a replay", nil, []ppkt{from(client, dT), from(other, dT2)}, []string{
+			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
+			"replay packet dave 198.18.0.3 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
+		{"the granted step with another claim is a replay", nil,
+			[]ppkt{from(client, dT), from(client, seal(t, "dave", stepT, claim(false, client, client6), none, 8)), from(client, seal(t, "dave", stepT, claim(true, client), none, 9))}, []string{
+				"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
+				"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2 2001:2::2]",
+				"replay packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]"}, packetCounts{PacketGrants: 1}},
 		{"the next step is fresh, an older one a replay", nil, []ppkt{from(client, dT), from(client, dNext), from(client, dPrev)}, []string{
 			"grant packet dave 198.18.0.2 step=T+0 addrs=[198.18.0.2]",
 			"grant packet dave 198.18.0.2 step=T+1 addrs=[198.18.0.2]",
@@ -256,5 +264,35 @@ func TestPacketOpenAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a bad tag allocates %.0f times, want 0", allocs)
+	}
+}
+
+// TestKeepGrants: a matcher that replaced another (a reload) takes over
+// its record of grants with the used steps, so a copy of a grant made
+// before stays a Duplicate, numbered on; a matcher whose used step is
+// not that grant's does not.
+func TestKeepGrants(t *testing.T) {
+	dT := seal(t, "dave", stepT, derive.Claim{Addrs: []netip.Addr{client}}, netip.Addr{}, 1)
+	dT2 := seal(t, "dave", stepT, derive.Claim{Addrs: []netip.Addr{client}}, netip.Addr{}, 2)
+	old := newPacketMatcher(t, nil)
+	sendPackets(t, old, []ppkt{from(client, dT), from(client, dT2)})
+	for _, tc := range []struct {
+		name string
+		used map[string]uint64
+		want Kind
+		copy int
+	}{
+		{"after a reload", old.Used(), Duplicate, 2},
+		{"a later step used since", map[string]uint64{"dave": stepT + 1}, Replay, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newPacketMatcher(t, nil)
+			m.MarkUsed(tc.used)
+			m.KeepGrants(old)
+			ev, ok, err := m.Handle(t0.Add(time.Second), client, dT2.k, dT2.payload)
+			if err != nil || !ok || ev.Kind != tc.want || ev.Copy != tc.copy {
+				t.Errorf("a copy after the swap: %v %v, kind %v copy %d; want %v copy %d", ok, err, ev.Kind, ev.Copy, tc.want, tc.copy)
+			}
+		})
 	}
 }

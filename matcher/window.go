@@ -157,7 +157,7 @@ func (u *user) knocks(dst []derive.Knock, s uint64) ([]derive.Knock, error) {
 	var err error
 	switch {
 	case u.Mode == derive.ModePacket:
-		k, err = u.pd.Knock(s)
+		k, err = u.element(s)
 	case u.Bind:
 		k, err = u.d.First(s)
 	default:

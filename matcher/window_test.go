@@ -157,7 +157,7 @@ func TestPrepareNextConcurrent(t *testing.T) {
 	if len(prepared) != 20 {
 		t.Errorf("%d windows prepared, want 20", len(prepared))
 	}
-	if diff := cmp.Diff(map[Kind]int{Grant: 1, Replay: 199}, kinds); diff != "" {
+	if diff := cmp.Diff(map[Kind]int{Grant: 1, Duplicate: 199}, kinds); diff != "" {
 		t.Errorf("events of 200 sequences in one step (-want +got):\n%s", diff)
 	}
 }

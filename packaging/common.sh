@@ -29,15 +29,16 @@ otpknock_booted() {
 # STOP... (deb-systemd-invoke on Debian, systemctl elsewhere), which
 # removes its firewall rules, and marks otpknock-lock.service stopped
 # (stopping it changes nothing), then removes any rules left (a server
-# killed with -9, run by hand, or a lock) with otpknockd firewall remove.
-# Best effort: removal goes on.
+# killed with -9, run by hand, or a lock) with otpknockd firewall remove,
+# which removes them by name when the config is broken or missing (it
+# warns in one line). Best effort: removal goes on.
 otpknock_teardown() {
 	for unit in otpknock.service otpknock-lock.service; do
 		if otpknock_booted && systemctl is-active --quiet "$unit"; then
 			"$@" stop "$unit" || echo "otpknock: stopping $unit failed" >&2
 		fi
 	done
-	if command -v otpknockd >/dev/null 2>&1 && [ -r /etc/otpknock/config.yaml ]; then
+	if command -v otpknockd >/dev/null 2>&1; then
 		otpknockd firewall remove --config /etc/otpknock/config.yaml >/dev/null ||
 			echo "otpknock: otpknockd firewall remove failed: check otpknockd firewall status, iptables -S, ipset list and nft list ruleset" >&2
 	fi

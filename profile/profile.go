@@ -33,10 +33,12 @@ type Profile struct {
 type Store struct {
 	Path     string
 	Profiles []Profile
+	Keys     []Key // Ed25519 key pairs made by keygen
 }
 
 type storeFile struct {
 	Profiles []profileFile `yaml:"profiles"`
+	Keys     []keyFile     `yaml:"keys,omitempty"`
 }
 
 type profileFile struct {
@@ -49,6 +51,8 @@ type profileFile struct {
 	Open          []string    `yaml:"open,flow"`
 	BindSource    bool        `yaml:"bind_source,omitempty"`
 	Knock         derive.Mode `yaml:"knock,omitempty"` // omitted for sequences
+	Auth          string      `yaml:"auth,omitempty"`  // ed25519 packet users; secret is then the locator
+	PrivateKey    string      `yaml:"private_key,omitempty"`
 	Fleet         string      `yaml:"fleet,omitempty"` // a fleet profile: server_id is empty
 }
 
@@ -141,6 +145,9 @@ func Load(path string) (*Store, error) {
 		}
 		s.Profiles = append(s.Profiles, p)
 	}
+	if s.Keys, err = keysOf(f.Keys); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -167,8 +174,11 @@ func (pf profileFile) profile() (Profile, error) {
 	if err := checkScope(p); err != nil {
 		return Profile{}, err
 	}
+	if err := pf.authOf(&p); err != nil {
+		return Profile{}, err
+	}
 	if p.Knock == derive.ModePacket {
-		if _, err := derive.NewPacket(p.Secret, p.scopeID(), p.Params); err != nil {
+		if _, err := derive.PacketElement(p.Auth, p.Secret, p.scopeID(), p.Params, 0); err != nil {
 			return Profile{}, fmt.Errorf("knock: packet: %w", err)
 		}
 	}
@@ -181,12 +191,15 @@ func (s *Store) Save() error {
 	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
 		return fmt.Errorf("creating the profile directory: %w", err)
 	}
-	f := storeFile{Profiles: []profileFile{}}
+	f := storeFile{Profiles: []profileFile{}, Keys: keyFiles(s.Keys)}
 	for _, p := range s.Profiles {
 		pf := profileFile{Name: p.Name, ServerID: p.ServerID, User: p.User, Host: p.Host,
 			Secret: derive.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Knock: p.Knock, Fleet: p.Fleet, Open: []string{}}
 		for _, k := range p.Open {
 			pf.Open = append(pf.Open, k.String())
+		}
+		if p.Auth == derive.AuthEd25519 {
+			pf.Auth, pf.PrivateKey = p.Auth.String(), encodeSeed(p.PrivateKey)
 		}
 		f.Profiles = append(f.Profiles, pf)
 	}

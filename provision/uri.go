@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -36,6 +37,12 @@ type Account struct {
 	Open       []derive.Knock // the services the knock opens
 	BindSource bool
 	Knock      derive.Mode // how the user knocks: the URI's knock field
+	// Auth is a packet user's: hmac, or ed25519, whose Secret is then
+	// the locator secret and whose knocks PrivateKey signs. PrivateKey
+	// is nil unless the server made the pair (the --generate flow) or
+	// the client's own key was attached.
+	Auth       derive.Auth
+	PrivateKey ed25519.PrivateKey
 	// Fleet is the fleet id of a fleet account (spec section 14): Secret
 	// is then the enrollment secret, ServerID is empty, and the key and
 	// server id of each knock come from the name knocked ([Account.KeyFor]).
@@ -45,7 +52,7 @@ type Account struct {
 // uriFields are the fields a URI may hold at most once (spec section
 // 9.2, rule 3).
 var uriFields = [...]string{"otpknock", "secret", "server", "user", "host", "period", "knocks",
-	"range", "protocols", "exclude", "open", "bind", "knock", "fleet"}
+	"range", "protocols", "exclude", "open", "bind", "knock", "auth", "locator", "key", "fleet"}
 
 // URI returns the account's otpauth:// provisioning URI.
 func (a Account) URI() (string, error) {
@@ -82,6 +89,7 @@ func (a Account) URI() (string, error) {
 	if a.Knock == derive.ModePacket {
 		q.Set("knock", a.Knock.String()) // absent for a sequence, which every reader knows
 	}
+	setAuth(q, a)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
@@ -121,8 +129,11 @@ func parseURI(s string) (Account, error) {
 	if err := checkNames(a); err != nil {
 		return Account{}, err
 	}
-	if a.Secret, err = derive.DecodeSecret(q.Get("secret")); err != nil {
-		return Account{}, derive.Rename(err, param)
+	if a.Knock, err = parseKnock(q.Get("knock")); err != nil {
+		return Account{}, err
+	}
+	if a.Auth, a.Secret, a.PrivateKey, err = parseAuth(q, a.Knock); err != nil {
+		return Account{}, err
 	}
 	if a.Params, err = parseParams(q); err != nil {
 		return Account{}, err
@@ -131,9 +142,6 @@ func parseURI(s string) (Account, error) {
 		return Account{}, err
 	}
 	if a.BindSource, err = parseBind(q.Get("bind")); err != nil {
-		return Account{}, err
-	}
-	if a.Knock, err = parseKnock(q.Get("knock")); err != nil {
 		return Account{}, err
 	}
 	if err := checkDerivable(a); err != nil {
@@ -187,6 +195,10 @@ func parseKnock(s string) (derive.Mode, error) {
 // a client could not knock with is refused on import: the server id's
 // length and, for packet knocks, a protocol a packet can travel over.
 func checkDerivable(a Account) error {
+	if a.Knock == derive.ModePacket && a.Auth == derive.AuthEd25519 {
+		_, err := derive.NewSigPacket(a.Secret, nil, a.ServerID, a.Params)
+		return err
+	}
 	if a.Knock == derive.ModePacket {
 		_, err := derive.NewPacket(a.Secret, a.scope(), a.Params)
 		return err

@@ -61,6 +61,10 @@ type accountJSON struct {
 	Open       []string `json:"open"`
 	Bind       bool     `json:"bind"`
 	Knock      string   `json:"knock"`
+	// Ed25519 accounts (spec section 11.12): SecretHex is the locator;
+	// PrivateSeedHex is the key of a pair the server made.
+	Auth           string `json:"auth,omitempty"`
+	PrivateSeedHex string `json:"private_seed_hex,omitempty"`
 }
 
 // vectorStep is the step of every URI vector's sequence.
@@ -74,6 +78,7 @@ var uriErrorWords = map[string][]string{
 	"server": {"server"}, "user": {"user"}, "period": {"period"}, "knocks": {"knocks"},
 	"range": {"range"}, "protocols": {"protocol"}, "exclude": {"exclude"}, "open": {"open"},
 	"bind": {"bind"}, "knock": {"knock"}, "host": {"host"}, "elements": {"elements"}, "weak": {"48"},
+	"auth": {"auth"}, "locator": {"locator"}, "key": {"key"},
 }
 
 // uriDeviations are invalid vectors ParseURI still accepts, with the
@@ -114,6 +119,13 @@ func (x q) with(prefix string) string {
 	}
 	return prefix + strings.Join(s, "&")
 }
+
+// ed25519Query is an ed25519 packet user's URI (spec section 11.12): the
+// locator in place of the secret; seedB32 is a 32-byte private seed.
+var (
+	ed25519Query = required.del("secret").set("knock", "packet").set("auth", "ed25519").set("locator", rfcSecret)
+	seedB32      = derive.EncodeSecret(bytes.Repeat([]byte{0x42}, 32))
+)
 
 // rfcSecret is RFC 6238's SHA-1 seed, "12345678901234567890", in Base32.
 const rfcSecret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
@@ -169,6 +181,10 @@ func uriInputs(t *testing.T) []uriVectorJSON {
 		{Name: "empty pairs are skipped", URI: "otpauth://totp/otpknock:alice@example?&" + required.with("") + "&&"},
 		{Name: "an ignored field may hold bytes that are not UTF-8", URI: required.set("issuer", "otp%FFknock").uri()},
 		{Name: "every parameter at a limit: 3600 s, 16 knocks, all protocols, 1-65535", URI: required.set("period", "3600").set("knocks", "16").set("protocols", "tcp,udp,icmp").set("range", "1-65535").uri()},
+		{Name: "ed25519: an enrolled key, the locator and no secret", URI: ed25519Query.uri()},
+		{Name: "ed25519: a pair the server made, with its key", URI: ed25519Query.set("key", seedB32).uri()},
+		{Name: "ed25519 in upper case", URI: ed25519Query.set("auth", "ED25519").uri()},
+		{Name: "auth=hmac is the default", URI: required.set("knock", "packet").set("auth", "hmac").uri()},
 	}
 	for i := range vs {
 		vs[i].Status = "valid"
@@ -247,6 +263,15 @@ func invalidURIs() []uriVectorJSON {
 		bad("knock=packet over tcp only", required.set("knock", "packet").set("protocols", "tcp").set("knocks", "5").uri(), "protocols"),
 		bad("fewer elements than knocks", required.set("range", "20000-20001").set("protocols", "tcp").uri(), "elements"),
 		bad("below 48 bits", required.set("knocks", "2").uri(), "weak"),
+		bad("ed25519 with a secret", ed25519Query.set("secret", rfcSecret).uri(), "secret"),
+		bad("ed25519 without a locator", ed25519Query.del("locator").uri(), "locator"),
+		bad("ed25519 for a sequence user", ed25519Query.del("knock").uri(), "auth"),
+		bad("auth: unknown", ed25519Query.set("auth", "rsa").uri(), "auth"),
+		bad("auth: repeated", append(ed25519Query, [2]string{"auth", "ed25519"}).uri(), "auth"),
+		bad("locator without auth=ed25519", required.set("knock", "packet").set("locator", rfcSecret).uri(), "locator"),
+		bad("key without auth=ed25519", required.set("knock", "packet").set("key", seedB32).uri(), "key"),
+		bad("key of 20 bytes", ed25519Query.set("key", rfcSecret).uri(), "key"),
+		bad("ed25519: a locator of 10 bytes", ed25519Query.set("locator", rfcSecret[:16]).uri(), "locator"),
 	}
 }
 
@@ -282,6 +307,12 @@ func computeURI(t *testing.T, v uriVectorJSON) (uriVectorJSON, error) {
 	for _, k := range a.Open {
 		acct.Open = append(acct.Open, k.String())
 	}
+	if a.Auth == derive.AuthEd25519 {
+		acct.Auth = a.Auth.String()
+		if a.PrivateKey != nil {
+			acct.PrivateSeedHex = hex.EncodeToString(a.PrivateKey.Seed())
+		}
+	}
 	var src netip.Addr
 	if a.BindSource {
 		if src, err = netip.ParseAddr(v.Source); err != nil {
@@ -290,11 +321,7 @@ func computeURI(t *testing.T, v uriVectorJSON) (uriVectorJSON, error) {
 	}
 	v.Account, v.Step = acct, strconv.Itoa(vectorStep)
 	if a.Knock == derive.ModePacket {
-		pd, err := derive.NewPacket(a.Secret, a.ServerID, a.Params)
-		if err != nil {
-			return v, fmt.Errorf("parsed, but derive refuses it: %w", err)
-		}
-		k, err := pd.Knock(vectorStep)
+		k, err := packetElement(a)
 		if err != nil {
 			return v, err
 		}
@@ -410,4 +437,21 @@ func readURIVectors(t *testing.T, got uriFileJSON) uriFileJSON {
 		t.Fatalf("%s: %v", uriVectorFile, err)
 	}
 	return want
+}
+
+// packetElement is a packet account's element at vectorStep, with the
+// deriver of its auth.
+func packetElement(a Account) (derive.Knock, error) {
+	if a.Auth == derive.AuthEd25519 {
+		sd, err := derive.NewSigPacket(a.Secret, nil, a.ServerID, a.Params)
+		if err != nil {
+			return derive.Knock{}, fmt.Errorf("parsed, but derive refuses it: %w", err)
+		}
+		return sd.Knock(vectorStep)
+	}
+	pd, err := derive.NewPacket(a.Secret, a.ServerID, a.Params)
+	if err != nil {
+		return derive.Knock{}, fmt.Errorf("parsed, but derive refuses it: %w", err)
+	}
+	return pd.Knock(vectorStep)
 }

@@ -74,17 +74,51 @@ func qrColor(dark bool) int {
 	return qrLight
 }
 
-// WriteQR draws uri as a QR code for a terminal of the given width in
-// columns; 0 means unknown (not a terminal), and the code is drawn. A
-// terminal narrower than the code gets one line saying so instead of
-// rows that would wrap into something no camera reads.
-func WriteQR(w io.Writer, uri string, columns int) error {
+// Output is where a terminal QR code would go: whether it is a
+// terminal, its width, and the environment that may forbid colors.
+type Output struct {
+	Terminal bool
+	Columns  int                 // 0: unknown
+	Getenv   func(string) string // nil: an empty environment
+}
+
+// Refusal says in one line why a QR code is not drawn for o: output that
+// is no terminal (a pipe, a file), NO_COLOR set, TERM=dumb, or a
+// terminal narrower than q; "" when it is drawn. The code's colors are
+// what makes it scan on dark and light themes alike, so it is drawn
+// with them or not at all.
+func (o Output) Refusal(q TerminalQR) string {
+	env := func(k string) string {
+		if o.Getenv == nil {
+			return ""
+		}
+		return o.Getenv(k)
+	}
+	switch {
+	case !o.Terminal:
+		return "standard output is not a terminal"
+	case env("NO_COLOR") != "":
+		return "NO_COLOR is set, and the terminal code needs its colors to scan on any theme"
+	case env("TERM") == "dumb":
+		return "TERM=dumb, and the terminal code needs colors"
+	case o.Columns > 0 && o.Columns < q.Columns:
+		return fmt.Sprintf("it needs %d columns and the terminal has %d (widen the terminal)", q.Columns, o.Columns)
+	}
+	return ""
+}
+
+// WriteQR draws uri as a QR code for the terminal o describes, or writes
+// one line saying why it does not (Output.Refusal) and how to get the
+// code as a PNG instead: no escapes go into pipes and files, none to a
+// terminal that forbids colors, and no rows that would wrap into
+// something no camera reads.
+func WriteQR(w io.Writer, uri string, o Output) error {
 	q, err := DrawQR(uri)
 	if err != nil {
 		return err
 	}
-	if columns > 0 && columns < q.Columns {
-		_, err = fmt.Fprintf(w, "QR code not shown: it needs %d columns and the terminal has %d; widen the terminal or write it with --qr-png FILE\n", q.Columns, columns)
+	if why := o.Refusal(q); why != "" {
+		_, err = fmt.Fprintf(w, "QR code not shown: %s; write it with --qr-png FILE\n", why)
 		return err
 	}
 	_, err = io.WriteString(w, q.Text)

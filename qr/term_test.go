@@ -201,35 +201,52 @@ func TestTerminalQRScans(t *testing.T) {
 	}
 }
 
-// TestWriteQRWidth: a terminal narrower than the code gets one line
-// saying why and what to do instead; a wide enough one, or output that
-// is no terminal (0 columns), gets the code.
-func TestWriteQRWidth(t *testing.T) {
+// TestWriteQROutput: the code is drawn only on a terminal wide enough
+// that allows colors; output that is no terminal (a pipe, a file),
+// NO_COLOR, TERM=dumb and a narrow terminal get one line saying why and
+// what to do instead, and no escape sequence.
+func TestWriteQROutput(t *testing.T) {
 	uri, _ := accounts()["defaults"].URI()
 	q, err := DrawQR(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	const advice = "; write it with --qr-png FILE\n"
+	cols := strconv.Itoa(q.Columns)
 	tests := []struct {
-		name    string
-		columns int
-		want    string
+		name string
+		out  Output
+		want string
 	}{
-		{"not a terminal", 0, q.Text},
-		{"exactly wide enough", q.Columns, q.Text},
-		{"wide", 200, q.Text},
-		{"one column short", q.Columns - 1, "QR code not shown: it needs " + strconv.Itoa(q.Columns) + " columns and the terminal has " +
-			strconv.Itoa(q.Columns-1) + "; widen the terminal or write it with --qr-png FILE\n"},
-		{"narrow", 40, "QR code not shown: it needs " + strconv.Itoa(q.Columns) + " columns and the terminal has 40; widen the terminal or write it with --qr-png FILE\n"},
+		{"terminal, width unknown", Output{Terminal: true}, q.Text},
+		{"exactly wide enough", Output{Terminal: true, Columns: q.Columns, Getenv: env("TERM", "xterm-256color")}, q.Text},
+		{"wide", Output{Terminal: true, Columns: 200}, q.Text},
+		{"empty NO_COLOR does not count", Output{Terminal: true, Columns: 200, Getenv: env("NO_COLOR", "")}, q.Text},
+		{"pipe or file", Output{Columns: 200}, "QR code not shown: standard output is not a terminal" + advice},
+		{"NO_COLOR", Output{Terminal: true, Columns: 200, Getenv: env("NO_COLOR", "1")}, "QR code not shown: NO_COLOR is set, and the terminal code needs its colors to scan on any theme" + advice},
+		{"TERM=dumb", Output{Terminal: true, Columns: 200, Getenv: env("TERM", "dumb")}, "QR code not shown: TERM=dumb, and the terminal code needs colors" + advice},
+		{"one column short", Output{Terminal: true, Columns: q.Columns - 1}, "QR code not shown: it needs " + cols + " columns and the terminal has " +
+			strconv.Itoa(q.Columns-1) + " (widen the terminal)" + advice},
+		{"narrow", Output{Terminal: true, Columns: 40}, "QR code not shown: it needs " + cols + " columns and the terminal has 40 (widen the terminal)" + advice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := WriteQR(&b, uri, tt.columns); err != nil {
+			if err := WriteQR(&b, uri, tt.out); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.want {
-				t.Errorf("WriteQR(columns %d) =\n%q\nwant\n%q", tt.columns, b.String(), tt.want)
+				t.Errorf("WriteQR(%+v) =\n%q\nwant\n%q", tt.out, b.String(), tt.want)
 			}
 		})
 	}

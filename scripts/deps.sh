@@ -2,10 +2,38 @@
 # Installs what otpknock's build, tests and demo need and this machine
 # lacks: Debian/Ubuntu packages through apt (one apt-get update, only when
 # something is missing) and Go tools through the module proxy.
+#
+#   scripts/deps.sh [all|demo]    install the set (default all)
+#   scripts/deps.sh --list SET    print the set's command:package pairs
+#
+# demo is what make demo needs: namespaces (iproute2) and python3 for its
+# web service and probes; the firewall backend nftables needs no command
+# (netlink). all adds what the tests, the benches and make package-check
+# use: iptables, ipset, nft, ufw, tmux, tcpdump, nmap, hping3, trafgen,
+# lintian, rpm...
 set -euo pipefail
 
-# command:package pairs the tests, the demo and make package-check use.
-wanted=(python3:python3 ip:iproute2 iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm nats-server:nats-server)
+demo=(python3:python3 ip:iproute2)
+all=("${demo[@]}" iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm nats-server:nats-server)
+
+list=false
+if [[ ${1:-} == --list ]]; then
+	list=true
+	shift
+fi
+set_name=${1:-all}
+case $set_name in
+demo) wanted=("${demo[@]}") ;;
+all) wanted=("${all[@]}") ;;
+*)
+	echo "deps: unknown set $set_name: want all or demo" >&2
+	exit 2
+	;;
+esac
+if $list; then
+	printf '%s\n' "${wanted[@]}"
+	exit 0
+fi
 
 missing=()
 for pair in "${wanted[@]}"; do
@@ -31,4 +59,4 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 go mod download
-echo "deps: ok ($(go version | cut -d' ' -f3))"
+echo "deps: ok, $set_name ($(go version | cut -d' ' -f3))"

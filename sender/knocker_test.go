@@ -195,3 +195,35 @@ func TestWriteErrorNamesKnock(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// earlyClock wakes from each sleep longer than a second 2 ms early (a
+// timer on the monotonic clock while the wall clock is slewed back).
+type earlyClock struct{ *clock.Fake }
+
+func (e earlyClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d > time.Second {
+		d -= 2 * time.Millisecond
+	}
+	return e.Fake.Sleep(ctx, d)
+}
+
+// TestStepWaitWakesEarly: a knock after this step was used waits for
+// the next step; when the sleep ends a little before the step begins,
+// the knock is still the next step's, never the used step's again
+// (which the server refuses while the client waits for its door).
+func TestStepWaitWakesEarly(t *testing.T) {
+	k, f, c, _ := setup(20 * time.Second)
+	k.Clock = earlyClock{c}
+	r := request()
+	r.LastStep, r.HaveLast = 60000000, true
+	res, err := k.Knock(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Step != 60000001 {
+		t.Errorf("step %d, want 60000001, the one after the used step", res.Step)
+	}
+	if got, w := f.String(), want(t, r, 60000001, " 30.00s", " 30.05s", " 30.10s", " 30.15s"); got != w {
+		t.Errorf("packets:\n%s\nwant:\n%s", got, w)
+	}
+}

@@ -13,9 +13,10 @@ import (
 	"github.com/otpknock/otpknock/derive"
 )
 
-// Resends of a packet knock while the service stays closed (docs/spec.md
+// Copies of a packet knock while the service stays closed (docs/spec.md
 // section 11.7): the same step's packet, each time with a new nonce and
-// a newly drawn size, ResendAfter apart, at most Resends times.
+// a newly drawn size, ResendAfter apart, at most Resends times, never
+// once the service answered, nor within the step's margin of its end.
 const (
 	ResendAfter = 300 * time.Millisecond
 	// PacketSettle is the most a packet knock waits before its first
@@ -31,7 +32,7 @@ var ErrNoPayload = errors.New("the writer cannot send a payload (packet knocks n
 
 // knockPacket derives the element of res.Step and sends the first packet.
 func (k *Knocker) knockPacket(ctx context.Context, r Request, res *Result) error {
-	pd, err := derive.NewPacket(r.Secret, r.ServerID, r.Params)
+	pd, err := newSealer(r)
 	if err != nil {
 		return err
 	}
@@ -45,10 +46,10 @@ func (k *Knocker) knockPacket(ctx context.Context, r Request, res *Result) error
 
 // sendPacket seals r.Claim for res.Step under a fresh nonce in a payload
 // of a freshly drawn size and sends it to the element.
-func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDeriver, res *Result) error {
+func (k *Knocker) sendPacket(ctx context.Context, r Request, pd sealer, res *Result) error {
 	el := res.Knocks[0]
-	need := derive.NonceSize + derive.ClaimLen(r.Claim) + derive.TagSize
-	size, err := drawSize(k.rand(), max(derive.PayloadMin, need), derive.PayloadMax)
+	lo, hi := derive.SizeRange(r.Claim) // the same for both modes
+	size, err := drawSize(k.rand(), lo, hi)
 	if err != nil {
 		return err
 	}
@@ -86,27 +87,41 @@ func (k *Knocker) sendPacket(ctx context.Context, r Request, pd *derive.PacketDe
 }
 
 // waitPacket probes the service after a packet knock; while it stays
-// closed it resends the packet every ResendAfter, at most Resends times,
-// then waits for the rest of w.Timeout.
+// closed it sends a copy every ResendAfter, at most Resends times, then
+// waits for the rest of w.Timeout (docs/spec.md section 11.7). It stops
+// sending copies as soon as the service answers, and sends none when
+// less than the step's margin is left or the step has ended: the server
+// would read such a copy in the next step and refuse it. Without a Wait
+// (Open's w nil: the service cannot be tested) no copy is sent at all.
 func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wait) (net.Conn, error) {
-	pd, err := derive.NewPacket(r.Secret, r.ServerID, r.Params)
+	pd, err := newSealer(r)
 	if err != nil {
 		return nil, err
 	}
 	deadline := k.Clock.Now().Add(w.Timeout)
 	for i := 0; ; i++ {
-		until := deadline
-		if next := k.Clock.Now().Add(ResendAfter); i < Resends && next.Before(deadline) {
+		until, copies := deadline, i < Resends && k.mayCopy(r, res)
+		if next := k.Clock.Now().Add(ResendAfter); copies && next.Before(deadline) {
 			until = next
 		}
 		conn, err := k.wait(ctx, w, until, min(k.Gap, PacketSettle))
-		if err == nil || ctx.Err() != nil || i == Resends || !k.Clock.Now().Before(deadline) {
+		if err == nil || ctx.Err() != nil || !copies || !k.Clock.Now().Before(deadline) {
 			return conn, err
+		}
+		if !k.mayCopy(r, res) { // the step ran out while probing
+			return k.wait(ctx, w, deadline, 0)
 		}
 		if err := k.sendPacket(ctx, r, pd, res); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// mayCopy reports whether a copy of res's packet may leave now: more
+// than the step's margin (as for a first knock) is left of res.Step.
+func (k *Knocker) mayCopy(r Request, res *Result) bool {
+	end := derive.StepStart(res.Step+1, r.Params.Period)
+	return k.Clock.Now().Before(end.Add(-margin(r.Params)))
 }
 
 func (k *Knocker) rand() io.Reader {

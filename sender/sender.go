@@ -40,6 +40,10 @@ type Request struct {
 	// is one packet carrying Claim (docs/spec.md section 11).
 	Mode  derive.Mode
 	Claim derive.Claim
+	// Auth is how a packet knock is authenticated; for ed25519 Secret is
+	// the locator secret and PrivateKey signs.
+	Auth       derive.Auth
+	PrivateKey []byte
 }
 
 // target names where r goes: Dst, or the unresolved Name of a dry run.
@@ -125,8 +129,13 @@ func (k *Knocker) Knock(ctx context.Context, r Request) (Result, error) {
 		now = at
 	} else if wait > 0 {
 		k.status("%s: waiting %s for the next step\n", why, wait.Round(100*time.Millisecond))
-		if err := k.Clock.Sleep(ctx, wait); err != nil {
-			return Result{}, err
+		// A timer may wake before the wall clock reaches at (it runs on
+		// the monotonic clock, which NTP does not slew): sleep the rest,
+		// or the knock would be the used step's again.
+		for ; wait > 0; wait = at.Sub(k.Clock.Now()) {
+			if err := k.Clock.Sleep(ctx, wait); err != nil {
+				return Result{}, err
+			}
 		}
 		now = k.Clock.Now()
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -36,6 +37,12 @@ type harness struct {
 	signal    func(pid int, sig os.Signal) error
 	// listening stands for the host's serving sockets: none by default.
 	listening map[derive.Knock]bool
+	// service stands for the otpknock account: none by default.
+	service *config.Account
+	// terminal stands for the terminals: none by default; columns of
+	// Stdout when it is one.
+	stdinTerminal bool
+	stdoutColumns int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -56,8 +63,24 @@ func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err 
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test"}, Systemctl: h.systemctl, Signal: h.signal,
 		Listening: func() (map[derive.Knock]bool, error) { return h.listening, nil },
+		Service:   func() (*config.Account, error) { return h.service, nil },
+		Terminal:  h.terminal(&out),
 	})
 	return out.String(), errb.String(), err
+}
+
+// terminal reports the harness's terminals: stdin when stdinTerminal,
+// stdout when stdoutColumns is set.
+func (h *harness) terminal(stdout io.Writer) func(v any) (int, bool) {
+	return func(v any) (int, bool) {
+		switch {
+		case v == stdout && h.stdoutColumns > 0:
+			return h.stdoutColumns, true
+		case v != stdout && h.stdinTerminal:
+			return 0, true
+		}
+		return 0, false
+	}
 }
 
 func (h *harness) mustRun(stdin string, args ...string) string {
@@ -155,9 +178,9 @@ func TestProvisioningRoundTrip(t *testing.T) {
 	if !strings.Contains(users, "alice") || !strings.Contains(users, "ok (256 bits)") {
 		t.Errorf("user list:\n%s", users)
 	}
-	h.mustRun("", "user", "remove", "bob", "-c", cfg)
+	h.mustRun("", "user", "remove", "bob", "-c", cfg, "--yes")
 	if _, err := os.Stat(h.path("etc/secrets/bob.key")); !os.IsNotExist(err) {
-		t.Errorf("bob's secret survived user remove: %v", err)
+		t.Errorf("bob's secret stayed in place after user remove: %v", err)
 	}
 }
 

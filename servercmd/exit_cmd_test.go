@@ -90,7 +90,7 @@ func TestUnknownSubcommands(t *testing.T) {
 		{[]string{"serve"}, cli.ExitUsage, `unknown command "serve" for "otpknockd" (did you mean server?)`},
 		{[]string{"user"}, cli.ExitOK, ""},
 		{[]string{"user", "ls", "-c", "{dir}/config.yaml"}, cli.ExitOK, ""},
-		{[]string{"user", "rm", "alice", "-c", "{dir}/config.yaml", "--no-reload"}, cli.ExitOK, ""},
+		{[]string{"user", "rm", "alice", "-c", "{dir}/config.yaml", "--no-reload", "--yes"}, cli.ExitOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -22,7 +22,7 @@ network comes up. The server replaces it in place when it starts (new
 rules in front, old ones deleted after: never open). When the server's
 own firewall is already installed and intact, it changes nothing.
 
-Exit status: 2 for a bad config or missing privileges, 1 when installing
+Exit status: 2 for a bad config or without root or CAP_NET_ADMIN, 1 when installing
 fails.`,
 		Args: cli.Args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,7 +35,11 @@ fails.`,
 				return privileged(err)
 			}
 			if !locked {
-				fmt.Fprintf(env.Stdout, "The server's firewall is installed and intact: %s stay closed without a grant.\n", services(plan.Protected))
+				verb := "stay"
+				if len(plan.Protected) == 1 {
+					verb = "stays"
+				}
+				fmt.Fprintf(env.Stdout, "The server's firewall is installed and intact: %s %s closed without a grant.\n", services(plan.Protected), verb)
 				return nil
 			}
 			if len(plan.Protected) == 0 {

@@ -46,7 +46,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 		}, []string{"firewall", "status"}, []string{
 			"Chain OTPKNOCK: 8 IPv4 and 8 IPv6 rules, current; knock logging on.",
 			"  -A OTPKNOCK -p tcp -m multiport --dports 22 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT -m comment --comment otpknock:" + plan.Digest(),
-			"Sets otpknock4, otpknock6: 1 grants.",
+			"Sets otpknock4, otpknock6: 1 grant.",
 			"SOURCE      SERVICE  LEFT",
 			"198.18.0.2  tcp/22   20s",
 		}},
@@ -54,7 +54,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			"Chain OTPKNOCK: 8 IPv4 and 8 IPv6 rules, current; knock logging on.",
 			"Chain OTPKNOCK-FWD (services forwarded to containers): 4 IPv4 and 4 IPv6 rules.",
 			"  -A OTPKNOCK-FWD -p tcp -m conntrack --ctstate DNAT --ctorigdstport 8080 -m set --match-set otpknock4-tcp-8080 src -j ACCEPT -m comment --comment otpknock:" + fwd.ForwardDigest(),
-			"Sets otpknock4, otpknock6: 1 grants.",
+			"Sets otpknock4, otpknock6: 1 grant.",
 		}},
 		{"server stopped", func() { s.fw.Setup(plan); s.fw.Close(plan) }, []string{"firewall", "status"}, []string{
 			"Chain OTPKNOCK: 6 IPv4 and 6 IPv6 rules, current; knock logging off: no server is reading knocks, protected ports stay closed.",
@@ -119,7 +119,7 @@ func TestFirewallLock(t *testing.T) {
 			"installed=true nflog=false setups=1\nlock tcp/22"},
 		{"locked already", func() {}, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
 			"installed=true nflog=false setups=1\nlock tcp/22"},
-		{"the server's firewall intact", func() { s.fw.Setup(plan) }, "The server's firewall is installed and intact: tcp/22 stay closed without a grant.\n",
+		{"the server's firewall intact", func() { s.fw.Setup(plan) }, "The server's firewall is installed and intact: tcp/22 stays closed without a grant.\n",
 			"installed=true nflog=true setups=2"},
 		{"the server stopped", func() { s.fw.Close(plan) }, "Locked: tcp/22 closed to everyone without a grant (chain OTPKNOCK, no knock logging until the server starts).\n",
 			"installed=true nflog=false setups=3\nlock tcp/22"},

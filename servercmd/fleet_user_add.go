@@ -118,6 +118,6 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 		strings.Join(k.Open, ","), strings.Join(members, ", "))
 	fmt.Fprintf(env.Stdout, "Enrollment secret: %s (mode 0600; needed to give the user to members added later).\n",
 		fleet.EnrollmentPath(f.enrollments, name))
-	printURI(env.Stdout, uri, "", a.noQR)
+	printURI(env, "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):", uri, "", a.noQR)
 	return nil
 }

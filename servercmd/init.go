@@ -2,6 +2,7 @@ package servercmd
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/config"
@@ -29,13 +30,19 @@ explanation. An existing file is never overwritten.`,
 				}
 				o.Host = h
 			}
+			svc, err := env.service()
+			if err != nil {
+				return err
+			}
+			o.Service = svc
 			c, err := config.WriteInit(path, o)
 			if err != nil {
 				return initError(err)
 			}
 			fmt.Fprintf(env.Stdout, "Wrote %s (server_id %s, %.0f bits per sequence).\n", c.Path, c.ServerID, c.Params.Bits())
-			fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with 1 user (minimum %d); these parameters keep the minimum up to %.0f users (add knocks for more).\n",
-				c.Params.EffectiveBits(1, 2*c.Skew+1, matcher.DefaultStrayTolerance), derive.MinBits, daemon.MaxUsers(c))
+			printOwnership(env, c, svc)
+			fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with 1 user (minimum %d); these parameters keep the minimum up to %s (add knocks for more).\n",
+				c.Params.EffectiveBits(1, 2*c.Skew+1, matcher.DefaultStrayTolerance), derive.MinBits, count(daemon.MaxUsers(c), "user"))
 			if c.Host == "" {
 				fmt.Fprintf(env.Stdout, "Set host: in it (or pass --host to user add) before provisioning users.\n")
 			}
@@ -50,4 +57,23 @@ explanation. An existing file is never overwritten.`,
 	c.Flags().StringVar(&o.StateFile, "state-file", config.DefaultStateFile, "where used steps are remembered")
 	c.MarkFlagRequired("server-id")
 	return c
+}
+
+// printOwnership says who may read the new config: the service account,
+// or its creator alone and what to do for a service that runs as
+// otpknock.
+func printOwnership(env *Env, c *config.Config, svc *config.Account) {
+	if svc == nil {
+		why := "no group " + config.ServiceName + " here"
+		if env.Service == nil && os.Geteuid() != 0 {
+			why = "not run as root, so not shared with group " + config.ServiceName
+		}
+		fmt.Fprintf(env.Stdout, "Ownership: %s is readable by its owner only (mode 0600): %s. A server run as another user needs to read it (chgrp GROUP %s && chmod 640 %s).\n",
+			c.Path, why, c.Path, c.Path)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "Ownership: %s group %s, mode %o: the service reads it, only root changes it.\n", c.Path, svc.Group, config.SharedConfigMode)
+	if svc.UID < 0 {
+		fmt.Fprintf(env.Stdout, "No user %s: create it (systemd-sysusers) and give it %s (mode 0700) before adding users.\n", svc.User, c.SecretsDir)
+	}
 }

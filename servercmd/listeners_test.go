@@ -59,3 +59,30 @@ func TestUserAddWarnsListening(t *testing.T) {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }
+
+// TestUserAddQuietWhenGuarded: a service another user of the config
+// already opens is guarded by otpknock now; adding a user for it again
+// warns about nothing, while a new one still gets its warning.
+func TestUserAddQuietWhenGuarded(t *testing.T) {
+	h := newHarness(t)
+	h.listening = map[derive.Knock]bool{{Proto: derive.TCP, Port: 22}: true, {Proto: derive.TCP, Port: 443}: true}
+	cfg := h.path("config.yaml")
+	h.mustRun("", "init", "-c", cfg, "--server-id", "gw1", "--host", "198.18.0.1")
+	if _, _, err := h.run("", "user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload", "--open", "tcp/22"); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := h.run("", "user", "add", "bob", "-c", cfg, "--no-qr", "--no-reload", "--open", "tcp/22", "--open", "tcp/443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "warning: ") {
+			warnings = append(warnings, l)
+		}
+	}
+	want := []string{"warning: tcp/443 is served on this host now: once the server runs (or reloads), tcp/443 is closed to every address that has not knocked; established connections stay"}
+	if diff := cmp.Diff(want, warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"github.com/otpknock/otpknock/config"
-	"github.com/otpknock/otpknock/daemon"
-	"github.com/otpknock/otpknock/derive"
 )
 
 // unit is the systemd service the packages install.
@@ -85,27 +83,6 @@ func notReloaded(w io.Writer, cfg *config.Config) {
 	fmt.Fprintf(w, "Not reloaded (--no-reload): a running server applies the change after systemctl reload otpknock, or kill -HUP $(cat %s).\n", pidPath(cfg))
 }
 
-// noticeServer prints the config's strength against a blind sweep and
-// reloads a running server unless noReload, after a change of users.
-func noticeServer(env *Env, cfg *config.Config, noReload bool) {
-	fmt.Fprintf(env.Stdout, "Strength: %.1f effective bits against a blind sweep with %d sequence users (minimum %d; these parameters keep it up to %.0f sequence users).\n",
-		daemon.EffectiveBits(cfg), cfg.SequenceUsers(), derive.MinBits, maxUsers(cfg))
-	if err := daemon.CheckStrength(cfg); err != nil {
-		fmt.Fprintf(env.Stderr, "warning: the server will refuse this config: %v\n", err)
-	}
-	if noReload {
-		notReloaded(env.Stdout, cfg)
-		return
-	}
-	reloadServer(env, env.Stdout, cfg)
-}
-
-// maxUsers is the most users cfg's parameters and skew keep at
-// derive.MinBits.
-func maxUsers(cfg *config.Config) float64 {
-	return daemon.MaxUsers(cfg)
-}
-
 // livePid returns the pid in the pid file at path when a server holds
 // the file locked; os.ErrNotExist when there is no file or no server
 // holds it (a stale file); an error when the pid is not a server's that
@@ -138,3 +115,27 @@ type untrustedPidError struct{ err error }
 
 func (e *untrustedPidError) Error() string { return "untrusted pid file: " + e.err.Error() }
 func (e *untrustedPidError) Unwrap() error { return e.err }
+
+// runningServer reports whether a server holds the pid file at path
+// locked, and its pid: 0 when the file's pid is not proven the
+// server's (livePid).
+func runningServer(path string) (pid int, held bool) {
+	pid, err := livePid(path)
+	switch {
+	case err == nil:
+		return pid, true
+	case errors.As(err, new(*untrustedPidError)):
+		return 0, true
+	}
+	held, _ = pidFileHeld(path)
+	return 0, held
+}
+
+// serverRuns says that a server runs, with its pid when known and its
+// pid file.
+func serverRuns(pid int, path string) string {
+	if pid == 0 {
+		return fmt.Sprintf("a server already runs (it holds %s locked)", path)
+	}
+	return fmt.Sprintf("a server already runs (pid %d, %s)", pid, path)
+}

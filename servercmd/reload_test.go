@@ -67,7 +67,7 @@ func TestUserChangeReloadsServer(t *testing.T) {
 					calls = append(calls, fmt.Sprintf("kill -HUP %d", pid))
 					return nil
 				}
-				args := []string{"user", cmd, "alice", "-c", cfgPath}
+				args := []string{"user", cmd, "alice", "-c", cfgPath, "--yes"}
 				if cmd == "add" {
 					args = []string{"user", cmd, "bob", "-c", cfgPath, "--no-qr"}
 				}
@@ -92,7 +92,7 @@ func TestInitShowsStrength(t *testing.T) {
 		t.Errorf("init output lacks %q:\n%s", want, out)
 	}
 	out = h.mustRun("", "user", "add", "alice", "-c", h.path("config.yaml"), "--no-qr", "--no-reload")
-	if want := "Strength: 54.1 effective bits against a blind sweep with 1 sequence users (minimum 48; these parameters keep it up to 66 sequence users).\n"; !strings.Contains(out, want) {
+	if want := "Strength: 54.1 effective bits against a blind sweep with 1 sequence user (minimum 48; these parameters keep it up to 66 sequence users).\n"; !strings.Contains(out, want) {
 		t.Errorf("user add output lacks %q:\n%s", want, out)
 	}
 }

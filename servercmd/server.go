@@ -15,6 +15,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/internal/privs"
 	"github.com/spf13/cobra"
 )
 
@@ -29,8 +30,16 @@ func newServerCmd(env *Env) *cobra.Command {
 iptables chain and ipsets (config key firewall: auto picks one and says why),
 reads knock packets from NFLOG, and opens each user's services for the
 address that knocked their current sequence, for open_timeout. SIGHUP
-reloads users and secrets; SIGINT or SIGTERM stop it, leaving the
-protected ports closed and live grants expiring on their own.
+(systemctl reload otpknock) reloads the config, users and secrets;
+nflog_group, metrics_listen, state_file and firewall need a restart: a
+reload keeps their running values, applies the rest and names them in
+one log line. SIGINT or SIGTERM stop it, leaving the protected ports
+closed and live grants expiring on their own (otpknockd firewall remove
+opens the ports to whatever the rest of the firewall accepts).
+
+It holds a pid file locked next to its state_file: while one runs, a
+second server of the same state directory refuses to start and names
+the running one (pid and pid file), and --check says so first.
 
 Every --firewall-check (2s) it checks its chain, the jump and the sets,
 and reinstalls what a firewall reload or iptables -F removed, with a log
@@ -38,15 +47,18 @@ line and the metric otpknock_firewall_repairs_total.
 
 Needs root or CAP_NET_ADMIN. --dry-run prints the firewall it would
 install and exits; --check validates the config, the secrets and the
-kernel support without changing anything.
+kernel support without changing anything (without root or
+CAP_NET_ADMIN it says so once and stops before the firewall and NFLOG
+checks).
 
 Before it reads secrets or state, or opens NFLOG, it closes the
 protected ports as otpknockd firewall lock does, so a start that fails
 leaves them closed.
 
 Exit status: 2 for bad flags, configuration, secrets or state file (and
-a failed --check or missing privileges), 1 when the server fails to
-install the firewall, to open NFLOG, or while it runs.`,
+a failed --check or missing privileges), 1 when a server already runs,
+or the server fails to install the firewall, to open NFLOG, or while it
+runs.`,
 		Args: cli.Args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
@@ -105,6 +117,14 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 			return cli.Usage(err)
 		}
 	}
+	if pid, held := runningServer(pidPath(cfg)); held {
+		return fmt.Errorf("%s: stop it first (systemctl stop otpknock), or give this one another config with another state_file and nflog_group", serverRuns(pid, pidPath(cfg)))
+	}
+	if release, err := holdPidFile(pidPath(cfg)); err != nil {
+		log.Info("no pid file: user add|remove cannot reload this server by themselves", "err", err)
+	} else {
+		defer release()
+	}
 	if ls := daemon.ListenersInRange(cfg.Params); len(ls) > 0 {
 		log.Warn("local sockets listen inside the knock range; the firewall drops their traffic", "sockets", strings.Join(ls, ","))
 	}
@@ -132,11 +152,6 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 		}
 		return err
 	}
-	if release, err := holdPidFile(pidPath(cfg)); err != nil {
-		log.Info("no pid file: user add|remove cannot reload this server by themselves", "err", err)
-	} else {
-		defer release()
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	hup, stopHangups := env.hangups()
 	defer stopHangups()
@@ -152,6 +167,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config, log *slog.Logger, 
 	err = d.Run(ctx)
 	cancel()
 	wg.Wait()
+	log.Info("the protected ports stay closed until the server starts again; otpknockd firewall remove opens them to whatever the rest of the firewall accepts")
 	return err
 }
 
@@ -173,5 +189,8 @@ func dryRunFirewall(w io.Writer, cfg *config.Config) {
 	kind, why := firewall.Pick(cfg.Firewall, firewall.HostNow())
 	plan := daemon.FirewallPlan(cfg)
 	fmt.Fprintf(w, "# firewall backend: %s (%s)\n", kind.Name(), why)
+	if cfg.Firewall == firewall.ModeAuto && !privs.NetAdmin() {
+		fmt.Fprintln(w, "# without root or CAP_NET_ADMIN auto cannot look at this host's firewall: run --dry-run with sudo for the backend the server picks")
+	}
 	fmt.Fprint(w, kind.Render(plan))
 }

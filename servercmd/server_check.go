@@ -28,23 +28,35 @@ func check(w io.Writer, cfg *config.Config) error {
 		}
 		fmt.Fprintf(w, "ok   %s\n", ok)
 	}
-	line(nil, fmt.Sprintf("config %s: server_id %s, %d users, %.0f bits per sequence", cfg.Path, cfg.ServerID, len(cfg.Users), cfg.Params.Bits()))
+	running := ""
+	if pid, held := runningServer(pidPath(cfg)); held {
+		running = serverRuns(pid, pidPath(cfg))
+		fmt.Fprintf(w, "warn %s: otpknockd server refuses to start a second one; systemctl reload otpknock applies a changed config\n", running)
+	}
+	line(nil, fmt.Sprintf("config %s: server_id %s, %s, %.0f bits per sequence", cfg.Path, cfg.ServerID, count(float64(len(cfg.Users)), "user"), cfg.Params.Bits()))
 	line(daemon.CheckStrength(cfg), fmt.Sprintf("strength: %.1f effective bits against a blind sweep (minimum %d)", daemon.EffectiveBits(cfg), derive.MinBits))
 	for _, u := range cfg.Users {
 		s, err := cfg.ReadSecret(u.Name)
 		line(err, fmt.Sprintf("secret of %s: %d bits, private", u.Name, 8*len(s)))
 	}
+	checkServiceAccess(line, cfg)
 	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
 	line(err, "state_file "+cfg.StateFile)
-	line(daemon.CheckPrivileges(), "privileges: root or CAP_NET_ADMIN")
+	if err := daemon.CheckPrivileges(); err != nil {
+		fmt.Fprintf(w, "FAIL %v: the checks stop here, before the firewall and NFLOG (run --check with sudo)\n", err)
+		return fmt.Errorf("%w: %d failed", errCheck, failed+1)
+	}
+	line(nil, "privileges: root or CAP_NET_ADMIN")
 	checkFirewall(line, cfg.Firewall)
 	src, err := listener.Open(listener.DefaultOptions(cfg.NFLOGGroup))
 	switch {
 	case err == nil:
 		src.Close()
 		line(nil, fmt.Sprintf("NFLOG group %d free", cfg.NFLOGGroup))
+	case errors.Is(err, listener.ErrGroupTaken) && running != "":
+		line(nil, fmt.Sprintf("NFLOG group %d works and is held by the running server", cfg.NFLOGGroup))
 	case errors.Is(err, listener.ErrGroupTaken):
-		line(nil, fmt.Sprintf("NFLOG group %d works and is held (a running server?)", cfg.NFLOGGroup))
+		line(fmt.Errorf("NFLOG group %d is held by another program (not an otpknockd of this config): set another nflog_group: %w", cfg.NFLOGGroup, err), "")
 	default:
 		line(err, "")
 	}

@@ -103,7 +103,7 @@ func (s *fakeServer) env() Env {
 	return Env{Env: cli.Env{Stdout: s.stdout, Stderr: s.stderr, Getenv: func(string) string { return "" }, Clock: s.clock, Version: "test"},
 		Firewall: func() (firewall.Backend, error) { return s.fw, nil },
 		Packets:  func(uint16) (listener.Source, error) { return s.src, nil },
-		Hangup:   s.hup}
+		Hangup:   s.hup, StateDir: filepath.Dir(s.path)}
 }
 
 // run runs otpknock with the fakes.

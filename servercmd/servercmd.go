@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/fleet"
@@ -33,10 +34,21 @@ type Env struct {
 	// process when user add|remove reload a running server (tests).
 	Systemctl func(args ...string) error
 	Signal    func(pid int, sig os.Signal) error
+	// StateDir is where firewall remove looks for a running server's
+	// pid file when the config does not load; "" means the directory
+	// of config.DefaultStateFile.
+	StateDir string
 	// Listening returns the services a socket on this host serves now
 	// (user add warns before guarding one); nil means the kernel's
 	// tables (/proc/net on Linux).
 	Listening func() (map[derive.Knock]bool, error)
+	// Service returns the account the packaged unit runs the server as
+	// (user and group otpknock), nil when there is none or when not
+	// root; nil Service means the user database.
+	Service func() (*config.Account, error)
+	// Terminal returns the width in columns of the terminal v (Stdin,
+	// Stdout) is, and whether it is one; nil means the kernel's.
+	Terminal func(v any) (columns int, ok bool)
 	// Fleet is the store fleet and audit --fleet use; nil connects to
 	// the config's NATS servers.
 	Fleet fleet.Store
@@ -91,7 +103,7 @@ func summary(name string) string {
 	case "init":
 		return "Write a commented default server config"
 	case "user":
-		return "Add, list, show and remove the server's users; print their URI again"
+		return "Add, list, show, rekey and remove the server's users; print their URI again"
 	case "server":
 		return "Run the knock server: watch knocks, open services for their senders"
 	case "firewall":

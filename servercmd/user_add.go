@@ -29,7 +29,10 @@ type userAddFlags struct {
 	noQR       bool
 	secretSize int
 	knock      string
+	knockSet   bool // --knock was given
 	noReload   bool
+	key        keyFlags
+	stdin      io.Reader // --key-file -
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
@@ -43,6 +46,7 @@ the secret: hand it over privately.`,
 		Example: "  otpknockd user add alice --open tcp/22 --from 198.18.0.0/15 --qr-png alice.png",
 		Args:    cli.Args(1, 1, "the user's NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			f.knockSet, f.stdin = cmd.Flags().Changed("knock"), env.Stdin
 			return userAdd(env, *path, a[0], f)
 		},
 	}
@@ -56,6 +60,8 @@ the secret: hand it over privately.`,
 	c.Flags().StringVar(&f.knock, "knock", "sequence", "how the user knocks: sequence, or packet (one UDP or ICMP packet carrying a MAC)")
 	c.RegisterFlagCompletionFunc("knock", cli.CompleteValues("sequence", "packet"))
 	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
+	addKeyFlags(c, &f.key, true)
+	c.RegisterFlagCompletionFunc("auth", cli.CompleteValues("hmac", "ed25519"))
 	return c
 }
 
@@ -88,8 +94,8 @@ func userAdd(env *Env, path, name string, f userAddFlags) error {
 	}
 	cfg := a.edit.Config
 	u, _ := cfg.User(name)
-	printUser(env.Stdout, cfg, u, a.uri, f)
-	warnListening(env, u.Open)
+	printUser(env, cfg, u, a.uri, f)
+	warnListening(env, unguarded(a.old, u.Open))
 	noticeServer(env, cfg, f.noReload)
 	return nil
 }
@@ -124,6 +130,16 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, ok := cfg.User(name); ok {
 		return nil, fmt.Errorf("user %q already exists in %s", name, path)
 	}
+	en, err := f.key.resolve(name, cfg.ServerID, f.stdin)
+	if err != nil {
+		return nil, err
+	}
+	if en.auth == derive.AuthEd25519 {
+		if f.knockSet && mode != derive.ModePacket {
+			return nil, errors.New("--knock: ed25519 keys sign packet knocks: drop --knock sequence")
+		}
+		mode = derive.ModePacket
+	}
 	open, err := uniqueServices(f.open)
 	if err != nil {
 		return nil, err
@@ -137,8 +153,11 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, err := os.Lstat(cfg.SecretPath(name)); err == nil {
 		return nil, fmt.Errorf("%s already exists: delete the stale secret file first", cfg.SecretPath(name))
 	}
-	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode})
+	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode, PublicKey: en.line})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkStrength(e.Config); err != nil {
 		return nil, err
 	}
 	a := &userAddPlan{old: cfg, edit: e}
@@ -147,7 +166,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	}
 	u, _ := e.Config.User(name)
 	acct := provision.Account{ServerID: e.Config.ServerID, User: name, Host: host, Secret: a.secret,
-		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
+		Params: e.Config.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock, Auth: u.Auth, PrivateKey: en.private}
 	if a.uri, err = acct.URI(); err != nil {
 		return nil, err
 	}
@@ -157,6 +176,24 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 		}
 	}
 	return a, nil
+}
+
+// unguarded returns the services of open that no user of cfg opens:
+// the ones otpknock does not guard yet.
+func unguarded(cfg *config.Config, open []derive.Knock) []derive.Knock {
+	guarded := map[derive.Knock]bool{}
+	for _, u := range cfg.Users {
+		for _, k := range u.Open {
+			guarded[k] = true
+		}
+	}
+	var out []derive.Knock
+	for _, k := range open {
+		if !guarded[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // knockHost returns the host a user knocks: --host, else the config's.
@@ -222,8 +259,8 @@ func checkOutsideRange(cfg *config.Config, open []string) error {
 			return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: no user is provisioned yet, so add %d to exclude in %s (nobody's knocks change) and run this again",
 				o, r, k.Port, cfg.Path)
 		}
-		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision all %d users again (otpknockd user qr NAME)",
-			o, r, r, k.Port, cfg.Path, len(cfg.Users))
+		return fmt.Errorf("--open: %s lies inside knock_range %s, where knocks land: run the service on a port outside %s (the users keep their knocks), or add %d to exclude in %s and provision the %s again (otpknockd user qr NAME)",
+			o, r, r, k.Port, cfg.Path, count(float64(len(cfg.Users)), "user"))
 	}
 	return nil
 }
@@ -250,22 +287,33 @@ func checkOutFile(flag, path string) error {
 	return nil
 }
 
-func printUser(w io.Writer, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+func printUser(env *Env, cfg *config.Config, u config.User, uri string, f userAddFlags) {
+	w := env.Stdout
 	fmt.Fprintf(w, "Added user %s to %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, cli.KnockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
-	fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
-	printURI(w, uri, f.qrPNG, f.noQR)
+	if note := keyNote(cfg, u); note != "" {
+		fmt.Fprint(w, note)
+	} else {
+		fmt.Fprintf(w, "Secret: %s (mode 0600, %d bits).\n", cfg.SecretPath(u.Name), 8*f.secretSize)
+	}
+	printURI(env, uriHeader(u, f.key.generate), uri, f.qrPNG, f.noQR)
 }
 
-// printURI prints where the QR code PNG went, the provisioning URI, its
-// QR code unless noQR, and how the client imports it.
-func printURI(w io.Writer, uri, qrPNG string, noQR bool) {
+// printURI prints where the QR code PNG went, the provisioning URI under
+// its header, its QR code unless noQR, and how the client imports it.
+// The QR code is drawn on a terminal that allows colors (qr.Output);
+// elsewhere one line says how to get the PNG, unless --qr-png wrote it
+// already.
+func printURI(env *Env, header, uri, qrPNG string, noQR bool) {
+	w := env.Stdout
 	if qrPNG != "" {
 		fmt.Fprintf(w, "QR code: %s (mode 0600).\n", qrPNG)
 	}
-	fmt.Fprintf(w, "\nProvisioning URI (it holds the secret; hand it over privately):\n%s\n", uri)
-	if !noQR {
+	fmt.Fprintf(w, "\n%s\n%s\n", header, uri)
+	o := env.qrOutput()
+	colors := o.Refusal(qr.TerminalQR{}) == "" // a terminal with colors, whatever its width
+	if !noQR && (colors || qrPNG == "") {
 		fmt.Fprintln(w)
-		qr.WriteQR(w, uri, qr.TerminalColumns(w))
+		qr.WriteQR(w, uri, o)
 	}
 	fmt.Fprintf(w, "\nOn the client: otpknock import -   (paste the URI), or otpknock import FILE.png\n")
 }

@@ -42,8 +42,12 @@ func newUserListCmd(env *Env, path *string) *cobra.Command {
 			}
 			if len(bad) > 0 {
 				// The server refuses to start or reload with these.
-				return cli.UsageErrorf("%d of %d users have no usable secret (%s): the server refuses this config until they are fixed or removed",
-					len(bad), len(cfg.Users), strings.Join(bad, ", "))
+				have := "have"
+				if len(bad) == 1 {
+					have = "has"
+				}
+				return cli.UsageErrorf("%d of %s %s no usable secret (%s): the server refuses this config until they are fixed or removed",
+					len(bad), count(float64(len(cfg.Users)), "user"), have, strings.Join(bad, ", "))
 			}
 			return nil
 		},

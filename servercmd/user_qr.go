@@ -51,6 +51,9 @@ func userQR(env *Env, path, name string, f userQRFlags) error {
 	if !ok {
 		return cli.UsageErrorf("no user %q in %s", name, cfg.Path)
 	}
+	if err := checkStrength(cfg); err != nil {
+		return cli.Usage(err)
+	}
 	host, err := knockHost(f.host, cfg.Host, cfg.Path)
 	if err != nil {
 		return cli.Usage(err)
@@ -63,7 +66,7 @@ func userQR(env *Env, path, name string, f userQRFlags) error {
 		return cli.Usage(err)
 	}
 	acct := provision.Account{ServerID: cfg.ServerID, User: name, Host: host, Secret: secret,
-		Params: cfg.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock}
+		Params: cfg.Params, Open: u.Open, BindSource: u.BindSource, Knock: u.Knock, Auth: u.Auth}
 	uri, err := acct.URI()
 	if err != nil {
 		return cli.Usage(err)
@@ -79,6 +82,7 @@ func userQR(env *Env, path, name string, f userQRFlags) error {
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "User %s of %s: opens %s, from %s%s, %s knock.\n", u.Name, cfg.Path, cli.KnockList(u.Open), fromList(u), bindNote(u.BindSource), u.Knock)
-	printURI(w, uri, f.qrPNG, f.noQR)
+	fmt.Fprint(w, keyNote(cfg, u))
+	printURI(env, uriHeader(u, false), uri, f.qrPNG, f.noQR)
 	return nil
 }

@@ -23,7 +23,9 @@ func TestUserQR(t *testing.T) {
 	cfgBefore, _ := os.ReadFile(cfg)
 	secretBefore, _ := os.ReadFile(h.path("secrets/alice.key"))
 
+	h.stdoutColumns = 200 // a terminal
 	out := h.mustRun("", "user", "qr", "alice", "-c", cfg, "--qr-png", h.path("alice.png"))
+	h.stdoutColumns = 0
 	if got := uriRE.FindString(out); got != added {
 		t.Errorf("user qr URI:\n%s\nwant the URI of user add:\n%s", got, added)
 	}
@@ -95,5 +97,62 @@ func TestUserQRErrors(t *testing.T) {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestQROnlyOnTerminals: user add and user qr draw the QR code (color
+// escapes) only on a terminal that allows colors; into a pipe or a file,
+// with NO_COLOR or TERM=dumb they write no escape and one line saying
+// how to get the PNG, and nothing when --qr-png wrote it already.
+func TestQROnlyOnTerminals(t *testing.T) {
+	const refused = "QR code not shown: "
+	tests := []struct {
+		name    string
+		columns int // 0: stdout is no terminal
+		env     map[string]string
+		png     bool
+		want    string // "drawn", a line of the refusal, or "" for neither
+	}{
+		{"terminal", 200, nil, false, "drawn"},
+		{"terminal with --qr-png", 200, nil, true, "drawn"},
+		{"pipe or file", 0, nil, false, refused + "standard output is not a terminal; write it with --qr-png FILE"},
+		{"pipe with --qr-png", 0, nil, true, ""},
+		{"NO_COLOR", 200, map[string]string{"NO_COLOR": "1"}, false, refused + "NO_COLOR is set"},
+		{"TERM=dumb", 200, map[string]string{"TERM": "dumb"}, false, refused + "TERM=dumb"},
+	}
+	for _, cmd := range []string{"add", "qr"} {
+		for _, tt := range tests {
+			t.Run(cmd+"/"+tt.name, func(t *testing.T) {
+				h := newHarness(t)
+				cfg := h.path("config.yaml")
+				h.mustRun("", "init", "-c", cfg, "--server-id", "gw1", "--host", "198.18.0.1")
+				if cmd == "qr" {
+					h.mustRun("", "user", "add", "alice", "-c", cfg, "--no-qr", "--no-reload")
+				}
+				h.stdoutColumns = tt.columns
+				for k, v := range tt.env {
+					h.env[k] = v
+				}
+				args := []string{"user", cmd, "alice", "-c", cfg}
+				if cmd == "add" {
+					args = append(args, "--no-reload")
+				}
+				if tt.png {
+					args = append(args, "--qr-png", h.path("alice.png"))
+				}
+				out := h.mustRun("", args...)
+				drawn := strings.Contains(out, "\x1b[")
+				switch {
+				case tt.want == "drawn" && !drawn:
+					t.Errorf("no QR code drawn:\n%s", out)
+				case tt.want != "drawn" && drawn:
+					t.Errorf("escape sequences written:\n%q", out)
+				case tt.want != "drawn" && tt.want != "" && !strings.Contains(out, "\n"+tt.want):
+					t.Errorf("output lacks %q:\n%s", tt.want, out)
+				case tt.want == "" && strings.Contains(out, refused):
+					t.Errorf("a refusal line although --qr-png wrote the PNG:\n%s", out)
+				}
+			})
+		}
 	}
 }

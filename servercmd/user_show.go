@@ -47,6 +47,9 @@ depend on the source.`,
 			left := int((derive.Left(now, cfg.Params.Period) + time.Second - 1) / time.Second)
 			fmt.Fprintln(env.Stdout, line)
 			fmt.Fprintf(env.Stderr, "step %d, %ds left\n", step, left)
+			if u.Auth == derive.AuthEd25519 {
+				fmt.Fprintf(env.Stderr, "key %s (ed25519: the server holds the public key and the locator only)\n", derive.Fingerprint(u.PublicKey))
+			}
 			return nil
 		},
 	}
@@ -59,11 +62,7 @@ depend on the source.`,
 // "packet ELEMENT" for a packet user.
 func expected(cfg *config.Config, u config.User, secret []byte, step uint64, source string) (string, error) {
 	if u.Knock == derive.ModePacket {
-		pd, err := derive.NewPacket(secret, cfg.ServerID, cfg.Params)
-		if err != nil {
-			return "", err
-		}
-		k, err := pd.Knock(step)
+		k, err := derive.PacketElement(u.Auth, secret, cfg.ServerID, cfg.Params, step)
 		return "packet " + k.String(), err
 	}
 	src, err := cli.SourceArg("--source", source, "user "+u.Name, u.BindSource, nil)

@@ -25,12 +25,15 @@ type Knocker interface {
 	Knock(ctx context.Context, p profile.Profile, sent func(Sent)) (Outcome, error)
 }
 
-// Sent reports one packet that left.
+// Sent reports one packet that left, or, when Note is set, a line the
+// knock has to say (a wait for the next step, a public address, the
+// Source fallback) and no packet.
 type Sent struct {
 	Step  uint64
 	Index int // from 0
 	Knock derive.Knock
 	Total int
+	Note  string
 }
 
 // Outcome is the result of a knock.
@@ -55,4 +58,8 @@ type Deps struct {
 	Knocker   Knocker
 	Clipboard Clipboard
 	Clock     clock.Clock
+	// LastStep returns the last step a profile knocked in (its state),
+	// so the panel shows the knock enter sends: after a knock in this
+	// step, the next step's. nil: not known.
+	LastStep func(profile string) (uint64, bool)
 }

@@ -58,11 +58,15 @@ func (k SenderKnocker) Knock(ctx context.Context, p profile.Profile, sent func(S
 	c.OnSent = func(step uint64, i int, kk derive.Knock, total int) {
 		sent(Sent{Step: step, Index: i, Knock: kk, Total: total})
 	}
+	c.Status = noteWriter(func(line string) { sent(Sent{Note: line}) })
 	o := client.Options{Timeout: k.Timeout}
 	o.Wait, _ = client.DefaultService(p)
 	pl, err := c.Plan(ctx, p, o)
 	if err != nil {
 		return Outcome{}, err
+	}
+	for _, r := range pl.Public {
+		sent(Sent{Note: "public address: " + r.String()})
 	}
 	got, err := c.Knock(ctx, pl, k.Retries)
 	out := Outcome{Step: got.Result.Step, Opened: err == nil && pl.Wait != nil, Elapsed: got.Elapsed, Attempts: got.Attempts}
@@ -78,6 +82,19 @@ func (k SenderKnocker) Knock(ctx context.Context, p profile.Profile, sent func(S
 		return out, nil
 	}
 	return out, err
+}
+
+// noteWriter is an io.Writer that hands each line written to it to a
+// function: the client's status lines, for the knock's panel.
+type noteWriter func(line string)
+
+func (w noteWriter) Write(b []byte) (int, error) {
+	for line := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
+		if line != "" {
+			w(line)
+		}
+	}
+	return len(b), nil
 }
 
 // ExecClipboard copies with the clipboard tool of its OS and, when

@@ -2,14 +2,21 @@ package tui
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/client"
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/sender/sendertest"
 )
 
 func envOf(vars map[string]string) func(string) string {
@@ -113,4 +120,66 @@ func TestCopyTool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// earlyClock wakes from sleeps longer than a second 2 ms early, as a
+// timer on the monotonic clock does while the wall clock is slewed.
+type earlyClock struct{ *clock.Fake }
+
+func (e earlyClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d > time.Second {
+		d -= 2 * time.Millisecond
+	}
+	return e.Fake.Sleep(ctx, d)
+}
+
+// TestKnockAfterAKnockInThisStep: enter after a knock in this step waits
+// for the next step, knocks it and finds the door open: one sequence,
+// not a second step's. The server here opens for the next step's
+// sequence only (the used step's is a replay), so a knock that resent
+// the used step's sequence after a timer woke early kept the TUI
+// spinning for another step.
+func TestKnockAfterAKnockInThisStep(t *testing.T) {
+	start := derive.StepStart(60000000, 30*time.Second)
+	c := clock.NewFake(start.Add(13 * time.Second))
+	f := &sendertest.Fake{Clock: c, Start: start}
+	p := testProfiles()[0]
+	next, err := derive.Sequence(p.Secret, p.ServerID, p.Params, 60000001, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := next[len(next)-1].String() + " -> "
+	granted := func(time.Time) bool { return strings.Contains(f.String(), last) }
+	st := &memState{last: map[string]uint64{p.Name: 60000000}}
+	var notes []string
+	k := SenderKnocker{Retries: 1, Timeout: 2 * time.Second, Client: client.Client{Clock: earlyClock{c}, Writer: f, State: st,
+		Route:  func(netip.Addr) (netip.Addr, error) { return netip.MustParseAddr("198.18.0.2"), nil },
+		Prober: &sendertest.FakeProber{Clock: c, Open: granted}, Resolver: oneAddr{}}}
+	out, err := k.Knock(context.Background(), p, func(s Sent) {
+		if s.Note != "" {
+			notes = append(notes, s.Note)
+		}
+	})
+	if err != nil || !out.Opened || out.Attempts != 1 || out.Step != 60000001 {
+		t.Errorf("outcome %+v, %v; want opened by step 60000001's sequence, attempt 1\npackets:\n%s", out, err, f)
+	}
+	if len(notes) == 0 || !strings.Contains(notes[0], "step 60000000 already used by this profile: waiting 17s for the next step") {
+		t.Errorf("status lines %q, want the wait for the next step", notes)
+	}
+}
+
+// memState is the client's state in memory.
+type memState struct{ last map[string]uint64 }
+
+func (m *memState) LastStep(name string) (uint64, bool) { s, ok := m.last[name]; return s, ok }
+func (m *memState) Record(name string, step uint64) error {
+	m.last[name] = step
+	return nil
+}
+
+// oneAddr resolves every host to 198.18.0.1.
+type oneAddr struct{}
+
+func (oneAddr) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("198.18.0.1")}, nil
 }

@@ -24,8 +24,12 @@ const (
 	knocking
 )
 
-// logLines is how many results the log pane keeps.
-const logLines = 5
+// logLines is how many results the log pane keeps; noteLines how many
+// status lines of a knock its panel shows.
+const (
+	logLines  = 5
+	noteLines = 3
+)
 
 type logLine struct {
 	at   time.Time
@@ -41,6 +45,7 @@ type knockState struct {
 	step    uint64
 	total   int
 	sent    []derive.Knock
+	notes   []string // the knock's status lines, the last noteLines
 	done    bool
 	out     Outcome
 	err     error

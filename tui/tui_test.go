@@ -42,10 +42,20 @@ type fakeKnocker struct {
 	calls   int
 	packets int  // packets a packet knock reports (1 + resends)
 	block   bool // wait for the context's end after the first packet
+	// notes are status lines reported before any packet; with block,
+	// no packet follows them (a wait for the next step).
+	notes []string
 }
 
 func (f *fakeKnocker) Knock(ctx context.Context, p profile.Profile, sent func(Sent)) (Outcome, error) {
 	f.calls++
+	for _, n := range f.notes {
+		sent(Sent{Note: n})
+	}
+	if f.block && len(f.notes) > 0 {
+		<-ctx.Done()
+		return Outcome{}, fmt.Errorf("knocking: %w", ctx.Err())
+	}
 	if f.block {
 		sent(Sent{Step: derive.Step(f.clock.Now(), p.Params.Period), Knock: derive.Knock{Proto: derive.UDP, Port: 1}, Total: 4})
 		<-ctx.Done()
@@ -102,6 +112,14 @@ func manyProfiles(n int) []profile.Profile {
 	return ps
 }
 
+// namedProfiles is a profile named after its account, as import
+// names it (bob@gw1): the screen says the account once.
+func namedProfiles() []profile.Profile {
+	ps := testProfiles()[1:]
+	ps[0].Name = "bob@gw1"
+	return ps
+}
+
 // packetProfiles are a packet profile, source-bound (its element does
 // not depend on the source), and a sequence profile.
 func packetProfiles() []profile.Profile {
@@ -113,6 +131,7 @@ func packetProfiles() []profile.Profile {
 }
 
 type fixture struct {
+	last  map[string]uint64 // Deps.LastStep's answers
 	store *memStore
 	kn    *fakeKnocker
 	clip  *fakeClipboard
@@ -128,7 +147,9 @@ func newFixture(profiles []profile.Profile) (Model, *fixture) {
 	}
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
-	m := New(Deps{Store: f.store, Knocker: f.kn, Clipboard: f.clip, Clock: c}, DefaultKeyMap(), DefaultStyles(r))
+	f.last = map[string]uint64{}
+	lastStep := func(name string) (uint64, bool) { s, ok := f.last[name]; return s, ok }
+	m := New(Deps{Store: f.store, Knocker: f.kn, Clipboard: f.clip, Clock: c, LastStep: lastStep}, DefaultKeyMap(), DefaultStyles(r))
 	return m, f
 }
 
@@ -198,6 +219,13 @@ func TestScreens(t *testing.T) {
 		{"50x10", manyProfiles(40), 50, 10, repeat("down", 5), "p06 at", nil},
 		{"50x10 filter", manyProfiles(40), 50, 10, []string{"/", "type:p2"}, "p20", nil},
 		{"delete prompt", testProfiles(), 80, 24, []string{"d"}, "y/N", nil},
+		{"step used", testProfiles(), 80, 24, nil, "enter knocks step 60000001", func(f *fixture) { f.last["gw1"] = 60000000 }},
+		{"packet step used", packetProfiles(), 80, 24, []string{"down"}, "enter knocks step 60000001", func(f *fixture) { f.last["relay"] = 60000000 }},
+		{"knock waits for the next step", testProfiles(), 80, 24, []string{"enter"}, "waiting for the next step", func(f *fixture) {
+			f.last["gw1"] = 60000000
+			f.kn.block, f.kn.notes = true, []string{"step 60000000 already used by this profile: waiting 17s for the next step"}
+		}},
+		{"named after the account", namedProfiles(), 80, 24, nil, "source-bound", nil},
 		{"import hides the URI", testProfiles(), 80, 24, []string{"i", "type:otpauth://totp/x?secret=AAAA"}, "••••", nil},
 		{"copy", testProfiles(), 80, 24, []string{"c"}, "copied (fake", nil},
 	}
@@ -424,5 +452,26 @@ func checkFits(t *testing.T, when, view string, w, h int, selected string) {
 	}
 	if !strings.Contains(plain, "▸ "+selected) {
 		t.Fatalf("%s: the cursor on %s is not on the screen:\n%s", when, selected, plain)
+	}
+}
+
+// TestStepUsedShowsNextSequence: after a knock in this step the panel
+// shows the sequence enter sends, the next step's, and when it starts.
+func TestStepUsedShowsNextSequence(t *testing.T) {
+	m, f := newFixture(testProfiles())
+	f.last["gw1"] = 60000000
+	p := testProfiles()[0]
+	next, err := derive.Sequence(p.Secret, p.ServerID, p.Params, 60000001, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := ansi.Strip(m.View())
+	if !strings.Contains(view, "enter knocks step 60000001") {
+		t.Errorf("view does not say which step enter knocks:\n%s", view)
+	}
+	for i, k := range next {
+		if !strings.Contains(view, fmt.Sprintf("%d %v", i+1, k)) {
+			t.Errorf("view lacks knock %d %v of step 60000001:\n%s", i+1, k, view)
+		}
 	}
 }

@@ -278,6 +278,13 @@ func (m Model) onSent(s Sent) (Model, tea.Cmd) {
 	if m.knock == nil {
 		return m, nil
 	}
+	if s.Note != "" {
+		m.knock.notes = append(m.knock.notes, s.Note)
+		if len(m.knock.notes) > noteLines {
+			m.knock.notes = m.knock.notes[len(m.knock.notes)-noteLines:]
+		}
+		return m, wait(m.knock.events)
+	}
 	if s.Step != m.knock.step {
 		m.knock.step, m.knock.sent, m.knock.packets = s.Step, nil, 0 // a retry in a later step
 	}

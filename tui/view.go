@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +70,10 @@ func (m Model) headerView() string {
 	case !ok:
 		s = m.st.Dim.Render(" · no profile matches the filter")
 	default:
-		s = " · enter knocks " + m.st.Selected.Render(p.Name) + " at " + p.Host + m.st.Dim.Render(" ("+p.User+"@"+p.ServerID+")")
+		s = " · enter knocks " + m.st.Selected.Render(p.Name) + " at " + p.Host
+		if w := account(p); w != "" {
+			s += m.st.Dim.Render(" (" + w + ")")
+		}
 		if n, l := len(m.visible()), m.layout(); n > m.listItems(l) {
 			s += m.st.Dim.Render(fmt.Sprintf(" · %d/%d", m.cursor+1, n))
 		}
@@ -167,7 +171,7 @@ func (m Model) detailLines(width, rows int) []string {
 		return fit([]string{m.st.Dim.Render("no profile selected")}, width, rows)
 	}
 	head := []string{
-		m.st.PanelTitle.Render(p.Name) + m.st.Dim.Render("  "+p.User+"@"+p.ServerID),
+		m.st.PanelTitle.Render(p.Name) + m.st.Dim.Render(prefixed("  ", account(p))),
 		fmt.Sprintf("knocks %s · opens %s%s", p.Host, opens(p), modeNote(p)),
 		"",
 	}
@@ -204,17 +208,33 @@ func concat(parts ...[]string) []string {
 // packet knock's element does not.
 func (m Model) current(p profile.Profile) ([]derive.Knock, time.Duration, error) {
 	now := m.deps.Clock.Now()
-	step, left := derive.Step(now, p.Params.Period), derive.Left(now, p.Params.Period)
+	return m.sequenceOf(p, derive.Step(now, p.Params.Period), derive.Left(now, p.Params.Period))
+}
+
+// knockStep returns the step enter knocks in and how long until it
+// begins: the current step, or, when the profile knocked in it already
+// (a step is used once), the next one.
+func (m Model) knockStep(p profile.Profile) (step uint64, wait time.Duration) {
+	now := m.deps.Clock.Now()
+	step = derive.Step(now, p.Params.Period)
+	if m.deps.LastStep == nil {
+		return step, 0
+	}
+	if last, ok := m.deps.LastStep(p.Name); ok && last == step {
+		return step + 1, derive.Left(now, p.Params.Period)
+	}
+	return step, 0
+}
+
+// sequenceOf returns the profile's sequence of step, or a packet
+// profile's element, passing left through.
+func (m Model) sequenceOf(p profile.Profile, step uint64, left time.Duration) ([]derive.Knock, time.Duration, error) {
 	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's member key for its host
 	if err != nil {
 		return nil, 0, err
 	}
 	if p.Knock == derive.ModePacket {
-		pd, err := derive.NewPacket(secret, serverID, p.Params)
-		if err != nil {
-			return nil, 0, err
-		}
-		el, err := pd.Knock(step)
+		el, err := derive.PacketElement(p.Auth, secret, serverID, p.Params, step)
 		return []derive.Knock{el}, left, err
 	}
 	if p.BindSource {
@@ -235,26 +255,55 @@ func modeNote(p profile.Profile) string {
 // sequenceLines are the knock to send now and the time left in its
 // step, in full and on one line.
 func (m Model) sequenceLines(p profile.Profile, width int) (full, short []string) {
+	step, wait := m.knockStep(p)
 	seq, left, err := m.current(p)
+	if err == nil && wait > 0 {
+		seq, _, err = m.sequenceOf(p, step, 0)
+	}
 	if err != nil {
 		return []string{m.st.Dim.Render(err.Error())}, []string{m.st.Dim.Render(err.Error())}
 	}
-	step := derive.Step(m.deps.Clock.Now(), p.Params.Period)
 	secs := int((left + time.Second - 1) / time.Second)
-	full = []string{fmt.Sprintf("Knock now (step %d):", step)}
+	title, kind, when := fmt.Sprintf("Knock now (step %d", step), "", fmt.Sprintf("Now (%ds left): ", secs)
+	if wait > 0 {
+		// A step is used once: enter waits for the next one.
+		title, when = fmt.Sprintf("Step %d used; enter knocks step %d in %ds (", step-1, step, secs), fmt.Sprintf("Step %d in %ds: ", step, secs)
+	}
+	if p.Knock == derive.ModePacket {
+		kind = ", packet"
+		if wait > 0 {
+			kind = "packet"
+		}
+	}
+	full = []string{strings.TrimSuffix(title+kind+")", " ()") + ":"}
 	knocks := make([]string, len(seq))
 	for i, k := range seq {
 		full = append(full, fmt.Sprintf("  %d ", i+1)+m.st.Knock.Render(k.String()))
 		knocks[i] = m.st.Knock.Render(k.String())
 	}
 	if p.Knock == derive.ModePacket {
-		full = []string{fmt.Sprintf("Knock now (step %d, packet):", step),
-			"  " + m.st.Knock.Render(seq[0].String()) + m.st.Dim.Render("  one packet with a MAC")}
+		full = []string{full[0], "  " + m.st.Knock.Render(seq[0].String()) + m.st.Dim.Render("  one packet with a MAC")}
 	}
 	m.bar.Width = max(10, width-16)
 	full = append(full, "", m.bar.ViewAs(left.Seconds()/p.Params.Period.Seconds())+fmt.Sprintf(" %2ds left", secs))
-	short = []string{fmt.Sprintf("Now (%ds left): ", secs) + strings.Join(knocks, " ")}
+	short = []string{when + strings.Join(knocks, " ")}
 	return full, short
+}
+
+// account is p's user@server, or "" when p's name says it already.
+func account(p profile.Profile) string {
+	if a := p.User + "@" + p.ServerID; a != p.Name {
+		return a
+	}
+	return ""
+}
+
+// prefixed is s after prefix, or "" for an empty s.
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 func (m Model) knockLines() []string {
@@ -271,9 +320,16 @@ func (m Model) knockLines() []string {
 		}
 		lines = append(lines, fmt.Sprintf("  %d ", i+1)+kn.String()+" "+m.st.Done.Render("✓"))
 	}
+	for _, n := range k.notes {
+		lines = append(lines, m.st.Dim.Render(n))
+	}
 	switch {
-	case !k.done:
+	case !k.done && len(k.sent) == 0 && slices.ContainsFunc(k.notes, func(n string) bool { return strings.Contains(n, "for the next step") }):
+		lines = append(lines, m.spinner.View()+" waiting for the next step")
+	case !k.done && (len(k.sent) == 0 || len(k.sent) < k.total):
 		lines = append(lines, m.spinner.View()+" sending")
+	case !k.done:
+		lines = append(lines, m.spinner.View()+" waiting for "+m.knockService()+" to answer")
 	case k.err != nil:
 		lines = append(lines, m.st.Bad.Render("✗ ")+k.err.Error())
 	case k.out.Service == "":
@@ -285,6 +341,22 @@ func (m Model) knockLines() []string {
 		lines = append(lines, m.st.Bad.Render("still closed")+reason(k.out.Reason)+attempts(k.out.Attempts))
 	}
 	return lines
+}
+
+// knockService names what a knock in progress waits for: the selected
+// profile's first TCP service, as the knock does.
+func (m Model) knockService() string {
+	for _, p := range m.profiles {
+		if p.Name != m.knock.profile {
+			continue
+		}
+		for _, k := range p.Open {
+			if r, _ := k.Proto.Info(); r.Connect {
+				return k.String()
+			}
+		}
+	}
+	return "the service"
 }
 
 func stepNote(step uint64, packet bool) string {

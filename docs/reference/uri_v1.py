@@ -18,11 +18,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import derive_v1  # noqa: E402  (the derivation reference, beside this file)
 import packet_v1  # noqa: E402  (the packet knock reference, beside this file)
+import packet_ed25519_v1  # noqa: E402  (the Ed25519 packet knock reference, section 11.11)
 from derive_v1 import Refused  # noqa: E402
 
 SCHEME = "otpauth://"
 FIELDS = ["otpknock", "secret", "server", "user", "host", "period", "knocks", "range",
-          "protocols", "exclude", "open", "bind", "knock"]
+          "protocols", "exclude", "open", "bind", "knock", "auth", "locator", "key"]
 # Field categories of derive_v1's errors, as URI field names.
 URI_FIELD = {"knock_range": "range", "server_id": "server"}
 
@@ -48,6 +49,9 @@ VALUE = {
     "open": r"(?:(?i:tcp|udp)/%s(?:,(?i:tcp|udp)/%s)*)?" % (PORT, PORT),
     "bind": r"[02]?",
     "knock": r"(?i:sequence|packet)?",
+    "auth": r"(?i:hmac|ed25519)?",
+    "locator": r"[A-Za-z2-7]+=*",
+    "key": r"[A-Za-z2-7]+=*",
 }
 
 
@@ -113,12 +117,12 @@ def canonical_base32(s):
     return not bits or ("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".index(s[-1]) & ((1 << bits) - 1)) == 0
 
 
-def secret(s):
+def secret(s, field="secret"):
     s = re.sub(r"[ \t\r\n]", "", s)  # whitespace: outside the grammar, removed
     s = s.rstrip("=")
     # ASCII letters only: str.upper() maps some other letters to ASCII ones.
     if not re.fullmatch(r"[A-Za-z2-7]*", s) or len(s) % 8 in (1, 3, 6):
-        raise Refused("secret")
+        raise Refused(field)
     s = s.upper()
     return base64.b32decode(s + "=" * (-len(s) % 8))
 
@@ -151,9 +155,7 @@ def read(uri):
     for name in ("server", "user", "host"):  # section 9.1: the server's own name rules
         if name in f and not re.fullmatch(VALUE[name], f[name]):
             raise Refused(name)
-    if "secret" not in f:
-        raise Refused("secret")
-    key = secret(f["secret"])
+    auth, key, seed = credentials(f)
     if "knocks" not in f:
         raise Refused("knocks")
     if "range" not in f or "-" not in f["range"]:
@@ -196,7 +198,40 @@ def read(uri):
                "secret_hex": key.hex(), "period": params.period, "knocks": params.knocks,
                "protocols": params.protos, "knock_range": v["knock_range"],
                "exclude": params.excl, "open": opens, "bind": f.get("bind") == "2", "knock": knock}
+    if auth == "ed25519":
+        account["auth"] = auth
+        if seed is not None:
+            account["private_seed_hex"] = seed.hex()
     return account, v
+
+
+def credentials(f):
+    """Sections 9.3 and 11.12: (auth, secret or locator, private seed or None)."""
+    auth = f.get("auth", "hmac").lower()
+    if auth not in ("hmac", "ed25519"):
+        raise Refused("auth")
+    if auth == "hmac":
+        for name in ("locator", "key"):
+            if name in f:
+                raise Refused(name)
+        if "secret" not in f:
+            raise Refused("secret")
+        return auth, secret(f["secret"]), None
+    if f.get("knock", "sequence").lower() != "packet":
+        raise Refused("auth")
+    if "secret" in f:
+        raise Refused("secret")
+    if "locator" not in f:
+        raise Refused("locator")
+    locator = secret(f["locator"], "locator")
+    if len(locator) < 16:
+        raise Refused("locator")
+    seed = None
+    if "key" in f:
+        seed = secret(f["key"], "key")
+        if len(seed) != 32:
+            raise Refused("key")
+    return auth, locator, seed
 
 
 def check(vec):
@@ -219,7 +254,11 @@ def check(vec):
         bad.append("account: want %s, got %s" % (vec["account"], account))
     if account["knock"] == "packet":
         # Section 11.1: one draw over udp and icmp, whatever the source.
-        proto, value = packet_v1.Key(v).element(int(vec["step"]))
+        if account.get("auth") == "ed25519":  # section 11.11: the locator, its own label
+            key = packet_ed25519_v1.Key(dict(v, locator_hex=v["secret_hex"], private_seed_hex="00" * 32))
+        else:
+            key = packet_v1.Key(v)
+        proto, value = key.element(int(vec["step"]))
         if "%s/%d" % (proto, value) != vec.get("element") or "sequence" in vec:
             bad.append("element: want %s, got %s/%d" % (vec.get("element"), proto, value))
         return bad

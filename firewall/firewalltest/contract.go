@@ -43,6 +43,9 @@ type Subject struct {
 	// Logs reports whether a knock from src to k is logged now (with
 	// Plan.Filter, for a Backend that is a firewall.Filter).
 	Logs func(t *testing.T, src netip.Addr, k derive.Knock) bool
+	// Pings reports whether an echo request from src with sequence
+	// number seq is answered now (a real kernel answering pings).
+	Pings func(t *testing.T, src netip.Addr, seq uint16) bool
 	// DataPlane says the kernel runs the rules: a packet to an armed
 	// element tracks its source.
 	DataPlane bool
@@ -57,7 +60,9 @@ const grantTime = 3 * time.Second
 // Setup twice changes nothing; a grant opens one service to one source
 // and a repeat refreshes it; Close fails closed; Remove leaves nothing;
 // Verify finds a flushed firewall and Setup heals it; Status lists the
-// rules and grants; a Filter's Arm and Track decide what is logged.
+// rules and grants; a Filter's Arm and Track decide what is logged;
+// only echo requests in the knock range are knocks (Plan.DropEcho drops
+// the others too).
 func Contract(t *testing.T, newSubject func(t *testing.T) *Subject) {
 	for _, c := range []struct {
 		name string
@@ -70,6 +75,7 @@ func Contract(t *testing.T, newSubject func(t *testing.T) *Subject) {
 		{"remove leaves nothing", removeLeavesNothing},
 		{"verify heals a flush", verifyHeals},
 		{"arm and track", armTrack},
+		{"echo requests", echoRequests},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newSubject(t)) })
 	}
@@ -369,4 +375,55 @@ func armTrack(t *testing.T, s *Subject) {
 	logs("beyond a batch", s.Src6, tcp(43000), false)
 	logs("the first of a batch", s.Src4, tcp(40000), true)
 	logs("the last of a batch", s.Src4, tcp(42999), true)
+}
+
+// echoRequests: with icmp a knock protocol, an echo request whose
+// sequence number lies outside the knock range is the host's (answered
+// here, where the host allows pings) and never logged, even from a
+// tracked source; one inside the range is a knock candidate, dropped
+// unanswered; with Plan.DropEcho every echo request is dropped.
+func echoRequests(t *testing.T, s *Subject) {
+	if s.Pings == nil && s.Logs == nil {
+		t.Skip("no Pings and no Logs for this subject")
+	}
+	p := contractPlan()
+	_, p.Filter = s.Backend.(firewall.Filter)
+	p.Track = 3 * time.Second
+	s.do(t, "Setup", func() error { return s.Backend.Setup(p) })
+	plain, inRange := uint16(7), p.PortMin+7
+	pings := func(when string, src netip.Addr, seq uint16, want bool) {
+		t.Helper()
+		if s.Pings == nil {
+			return
+		}
+		if got := s.Pings(t, src, seq); got != want {
+			t.Errorf("%s: an echo request from %v with sequence %d answered %v, want %v", when, src, seq, got, want)
+		}
+	}
+	for _, src := range []netip.Addr{s.Src4, s.Src6} {
+		pings("outside the knock range", src, plain, true)
+		pings("outside the knock range", src, p.PortMax+1, true)
+		pings("inside the knock range, unarmed", src, inRange, false)
+	}
+	if f, ok := s.Backend.(firewall.Filter); ok && s.Logs != nil {
+		s.do(t, "Track", func() error {
+			return f.Track([]firewall.Source{{Addr: s.Src4, TTL: 3 * time.Second}, {Addr: s.Src6, TTL: 3 * time.Second}})
+		})
+		for _, src := range []netip.Addr{s.Src4, s.Src6} {
+			if s.Logs(t, src, derive.Knock{Proto: derive.ICMP, Port: plain}) {
+				t.Errorf("an echo request from tracked %v with sequence %d (outside the range) was logged", src, plain)
+			}
+			if !s.Logs(t, src, derive.Knock{Proto: derive.ICMP, Port: inRange}) {
+				t.Errorf("an echo request from tracked %v with sequence %d (a stray in the range) was not logged", src, inRange)
+			}
+		}
+	}
+	p.DropEcho = true
+	s.do(t, "Setup with DropEcho", func() error { return s.Backend.Setup(p) })
+	for _, src := range []netip.Addr{s.Src4, s.Src6} {
+		pings("with DropEcho", src, plain, false)
+		pings("with DropEcho", src, inRange, false)
+	}
+	s.do(t, "Remove", func() error { return s.Backend.Remove(p) })
+	pings("control: after Remove", s.Src4, inRange, true)
 }

@@ -65,11 +65,19 @@ func (f *FakeFilter) Track(srcs []firewall.Source) error {
 	return nil
 }
 
-// Passes reports whether the filter logs a knock k from src now: an
-// armed element, a tracked source, or an echo sequence (the iptables
-// kernel sets hold ports only).
+// Passes reports whether the filter logs a knock k from src now: k lies
+// in the installed plan's knock range (an echo request outside it is the
+// host's traffic, a TCP or UDP packet outside it no knock) and is an
+// armed element, comes from a tracked source, or is an echo sequence
+// (the iptables kernel sets hold ports only).
 func (f *FakeFilter) Passes(src netip.Addr, k derive.Knock) bool {
 	now := f.Clock.Now()
+	f.Fake.mu.Lock()
+	lo, hi := f.Fake.plan.PortMin, f.Fake.plan.PortMax
+	f.Fake.mu.Unlock()
+	if k.Port < lo || k.Port > hi {
+		return false
+	}
 	f.fmu.Lock()
 	defer f.fmu.Unlock()
 	r, _ := k.Proto.Info()

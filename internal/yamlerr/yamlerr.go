@@ -14,7 +14,7 @@ import (
 // patterns are the expressions Explain reads the decoder's messages
 // with, whose Go type names mean nothing to whoever edits the file.
 type patterns struct {
-	line, element, unknown, duration, kind *regexp.Regexp
+	line, element, unknown, duration, kind, block *regexp.Regexp
 }
 
 // compiled compiles the patterns on first use: only a file with an
@@ -26,6 +26,7 @@ var compiled = sync.OnceValue(func() *patterns {
 		unknown:  regexp.MustCompile(`^field (\S+) not found in type \S+$`),
 		duration: regexp.MustCompile("^cannot unmarshal !!(?:int|float) `([^`]*)` into time.Duration$"),
 		kind:     regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (.+)$"),
+		block:    regexp.MustCompile(`^yaml: line (\d+): did not find expected (?:key|'-' indicator)$`),
 	}
 })
 
@@ -33,11 +34,19 @@ var compiled = sync.OnceValue(func() *patterns {
 // line and the field ("line 7: users[0].open: ...") and says what is
 // wrong in the file's terms: an unknown field, a duration without a
 // unit, a list where one value belongs. Several errors are joined with
-// "; ". Other errors are returned as they are.
-func Explain(data []byte, err error) error {
+// "; ". A block that breaks because a line's indentation lines up with
+// nothing above it is reported at that line, not where the block
+// starts. Other errors are returned as they are.
+func Explain(data []byte, err error) error { return ExplainFor(data, err, nil) }
+
+// ExplainFor is Explain for a document decoded into v (a struct, or a
+// pointer to one, with yaml tags): an unknown field also names the
+// known field of its mapping it is likely a misspelling of ("unknown
+// field open_timout (did you mean open_timeout?)").
+func ExplainFor(data []byte, err error, v any) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return err
+		return explainSyntax(data, err)
 	}
 	var doc yaml.Node
 	paths := map[int]string{}
@@ -54,6 +63,12 @@ func Explain(data []byte, err error) error {
 				p = compiled().element.ReplaceAllString(p, "")
 			}
 			m = plain(m[len(sm[0]):])
+			if name, ok := strings.CutPrefix(m, "unknown field "); ok && v != nil {
+				parent, _ := splitPath(p)
+				if k := closest(name, fieldsAt(v, parent)); k != "" {
+					m += fmt.Sprintf(" (did you mean %s?)", k)
+				}
+			}
 			if ok && !strings.HasPrefix(m, "unknown field") {
 				m = p + ": " + m
 			}
@@ -62,6 +77,33 @@ func Explain(data []byte, err error) error {
 		msgs = append(msgs, m)
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// explainSyntax names the line a block breaks at, when the parser
+// names the line it starts at; other errors are returned as they are.
+func explainSyntax(data []byte, err error) error {
+	if err == nil {
+		return nil
+	}
+	sm := compiled().block.FindStringSubmatch(err.Error())
+	if sm == nil {
+		return err
+	}
+	start, _ := strconv.Atoi(sm[1])
+	n, text := misindented(data, start)
+	if n == 0 {
+		return err
+	}
+	return fmt.Errorf("line %d: indentation: %q lines up with no key or list item above it (the block starts on line %d; indent with spaces, the keys of one mapping alike)", n, text, start)
+}
+
+// splitPath splits a value's path into its mapping's path and its key:
+// "users[0].open" into "users[0]" and "open".
+func splitPath(p string) (parent, key string) {
+	if i := strings.LastIndex(p, "."); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return "", p
 }
 
 // plain says one decoder message without Go's type names.
