@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -151,13 +152,11 @@ func (f *filter) arm(m *matcher.Matcher, w *matcher.Window) {
 }
 
 // run hands queued sources to the kernel in batches until ctx is done.
-// A source already tracked at least as long is not sent again.
 func (f *filter) run(ctx context.Context) {
 	if f == nil {
 		return
 	}
-	sent := map[netip.Addr]time.Time{}
-	var batch []firewall.Source
+	sent := newSentSet(trackRoom)
 	var reqs []trackReq
 	for {
 		select {
@@ -173,28 +172,90 @@ func (f *filter) run(ctx context.Context) {
 		f.pendMu.Lock()
 		reqs, f.pending = f.pending, reqs[:0]
 		f.pendMu.Unlock()
-		now := f.clock.Now()
-		batch = batch[:0]
-		for _, r := range reqs {
-			batch = f.add(batch, sent, r, now)
-		}
-		if len(batch) == 0 {
-			continue
-		}
-		if err := f.f.Track(batch); err != nil {
-			f.failures.Add(1)
-			f.trackFailed(now, len(batch), err)
-		} else {
-			f.tracked.Add(uint64(len(batch)))
-		}
-		if len(sent) > 2*firewall.MaxTracked {
-			for a, until := range sent {
-				if !until.After(now) {
-					delete(sent, a)
-				}
-			}
+		f.flush(sent, reqs, f.clock.Now())
+	}
+}
+
+// trackRoom is the most sources the daemon holds in the kernel at a
+// time (sent and not expired), and remembers: a sixteenth of a source
+// set. The kernel tracks every source on its first knock to an armed
+// element itself (Plan.Track); the daemon's Track renews that, or
+// tracks a source whose first knock came before its window was armed,
+// a handful a step. Under a flood of first knocks the kernel has
+// tracked them already (or its set is full and would refuse them), so
+// the daemon's share of the set, and its memory, stay bounded: a source
+// beyond the room is not sent and counts as dropped.
+const trackRoom = firewall.MaxTracked / 16
+
+// trackCalls is how many Track calls one batch may take when the
+// kernel's source set is full: the batch is halved until its parts go
+// in, renewals first, so that one new source does not fail the others.
+const trackCalls = 32
+
+// flush hands reqs to the kernel at now: renewals of sources the daemon
+// sent before first (they never fill a set), then new sources while
+// there is room. A source already tracked at least as long is not sent
+// again.
+func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
+	sent.expire(now)
+	var renew, fresh []firewall.Source
+	for _, r := range reqs {
+		src := r.src.Unmap()
+		re, ok := sent.put(src, r.until, now)
+		switch {
+		case ok && re:
+			renew = append(renew, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
+		case ok:
+			fresh = append(fresh, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
+		case !re:
+			f.dropped.Add(1) // no room
 		}
 	}
+	batch := append(renew, fresh...)
+	if len(batch) == 0 {
+		return
+	}
+	calls := trackCalls
+	failed, err := f.track(batch, &calls)
+	for _, s := range failed {
+		sent.forget(s.Addr)
+	}
+	f.tracked.Add(uint64(len(batch) - len(failed)))
+	if err != nil {
+		f.failures.Add(1)
+		f.trackFailed(now, len(failed), err)
+	}
+}
+
+// track hands batch to the kernel in as few calls as it takes, at most
+// *calls: a part refused because a source set is full is halved (its
+// other sources still go in), any other failure ends it. It returns the
+// sources not tracked and the last error.
+func (f *filter) track(batch []firewall.Source, calls *int) ([]firewall.Source, error) {
+	if *calls == 0 {
+		return batch, nil
+	}
+	*calls--
+	err := f.f.Track(batch)
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, firewall.ErrFull) || len(batch) == 1 || *calls < 2 {
+		return batch, err
+	}
+	h := len(batch) / 2
+	failed, err1 := f.track(batch[:h], calls)
+	more, err2 := f.track(batch[h:], calls)
+	if err2 == nil {
+		err2 = err1
+	}
+	if err2 == nil {
+		err2 = err
+	}
+	if len(failed)+len(more) == 0 {
+		return nil, nil
+	}
+	return append(failed, more...), err2
 }
 
 // gather waits trackBatch on the filter's clock, on a ticker of its own
@@ -237,17 +298,6 @@ func (f *filter) trackFailed(now time.Time, sources int, err error) {
 	}
 	f.log.Error("tracking sources in the kernel filter", "sources", sources, "failures", f.unlogged, "err", err)
 	f.logged, f.unlogged = now, 0
-}
-
-// add appends r to batch unless the kernel tracks its source as long
-// already.
-func (f *filter) add(batch []firewall.Source, sent map[netip.Addr]time.Time, r trackReq, now time.Time) []firewall.Source {
-	src := r.src.Unmap()
-	if prev, ok := sent[src]; ok && !r.until.After(prev) {
-		return batch
-	}
-	sent[src] = r.until
-	return append(batch, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
 }
 
 // filterStats are the filter's figures for the metrics.
