@@ -68,6 +68,3 @@ func (s *sentSet) forget(src netip.Addr) {
 		s.until[src] = 0
 	}
 }
-
-// len is how many sources the set holds.
-func (s *sentSet) len() int { return s.n }
