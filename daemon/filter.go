@@ -197,15 +197,11 @@ const trackRoom = firewall.MaxTracked / 16
 // Without the daemon's adds the set holds MaxTracked exactly.
 const trackQuiet = 256
 
-// trackCalls is how many Track calls one batch may take when the
-// kernel's source set is full: the batch is halved until its parts go
-// in, renewals first, so that one new source does not fail the others.
-const trackCalls = 32
-
-// flush hands reqs to the kernel at now, unless they are a flood:
-// renewals of sources the daemon sent before first (they never fill a
-// set), then new sources while there is room. A source already tracked
-// at least as long is not sent again.
+// flush hands reqs to the kernel at now in one Track, unless they are a
+// flood, new sources while the daemon has room; when a full set refuses
+// it, the renewals of sources sent before (which never fill a set) go
+// in alone. A source already tracked at least as long is not sent
+// again.
 func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
 	sent.expire(now)
 	if len(reqs) > trackQuiet {
@@ -229,47 +225,27 @@ func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
 	if len(batch) == 0 {
 		return
 	}
-	calls := trackCalls
-	failed, err := f.track(batch, &calls)
-	for _, s := range failed {
-		sent.forget(s.Addr)
-	}
-	f.tracked.Add(uint64(len(batch) - len(failed)))
-	if err != nil {
-		f.failures.Add(1)
-		f.trackFailed(now, len(failed), err)
-	}
-}
-
-// track hands batch to the kernel in as few calls as it takes, at most
-// *calls: a part refused because a source set is full is halved (its
-// other sources still go in), any other failure ends it. It returns the
-// sources not tracked and the last error.
-func (f *filter) track(batch []firewall.Source, calls *int) ([]firewall.Source, error) {
-	if *calls == 0 {
-		return batch, nil
-	}
-	*calls--
 	err := f.f.Track(batch)
-	if err == nil {
-		return nil, nil
+	if errors.Is(err, firewall.ErrFull) && len(renew) > 0 && len(fresh) > 0 {
+		// A full set refuses the whole transaction for one new source:
+		// the renewals go in alone (they add nothing). The new sources
+		// are not retried one by one: each refused transaction into a
+		// set the packet path is filling lets it grow past its size
+		// (Linux 6.18, ADVERSARIAL.md).
+		if err2 := f.f.Track(renew); err2 == nil {
+			f.tracked.Add(uint64(len(renew)))
+			batch = fresh
+		}
 	}
-	if !errors.Is(err, firewall.ErrFull) || len(batch) == 1 || *calls < 2 {
-		return batch, err
+	if err != nil {
+		for _, s := range batch {
+			sent.forget(s.Addr)
+		}
+		f.failures.Add(1)
+		f.trackFailed(now, len(batch), err)
+		return
 	}
-	h := len(batch) / 2
-	failed, err1 := f.track(batch[:h], calls)
-	more, err2 := f.track(batch[h:], calls)
-	if err2 == nil {
-		err2 = err1
-	}
-	if err2 == nil {
-		err2 = err
-	}
-	if len(failed)+len(more) == 0 {
-		return nil, nil
-	}
-	return append(failed, more...), err2
+	f.tracked.Add(uint64(len(batch)))
 }
 
 // gather waits trackBatch on the filter's clock, on a ticker of its own
