@@ -191,10 +191,10 @@ const trackRoom = firewall.MaxTracked / 16
 // larger batch is a flood of first knocks, whose sources the packet
 // path tracked already (or could not: the set is full), and the daemon
 // sends none of it. Measured on Linux 6.18: while the packet path
-// fills a source set, any transaction adding to that set (even one
-// element, ten times a second) makes its elements churn; it is listed
-// at five times its size, and the kernel's work grows with the flood.
-// Without the daemon's adds the set holds MaxTracked exactly.
+// fills a source set, transactions adding to it that the full set
+// refuses (even one element, ten times a second) let it grow past its
+// size, to five times it in seconds. Without the daemon's adds the set
+// holds MaxTracked exactly.
 const trackQuiet = 256
 
 // flush hands reqs to the kernel at now in one Track, unless they are a
