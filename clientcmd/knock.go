@@ -212,7 +212,7 @@ func parseWait(s string, p profile.Profile) (uint16, time.Duration, error) {
 		return 0, 0, fmt.Errorf("--wait: profile %s opens no TCP service to check; name one: --wait tcp/PORT", p.Name)
 	}
 	k, err := derive.ParseKnock(svc)
-	if err != nil || k.Proto != derive.TCP {
+	if r, _ := k.Proto.Info(); err != nil || !r.Connect {
 		return 0, 0, fmt.Errorf("--wait: %q must be tcp/PORT[,TIMEOUT] (only TCP can be checked)", s)
 	}
 	return k.Port, timeout, nil

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -151,13 +152,11 @@ func (f *filter) arm(m *matcher.Matcher, w *matcher.Window) {
 }
 
 // run hands queued sources to the kernel in batches until ctx is done.
-// A source already tracked at least as long is not sent again.
 func (f *filter) run(ctx context.Context) {
 	if f == nil {
 		return
 	}
-	sent := map[netip.Addr]time.Time{}
-	var batch []firewall.Source
+	sent := newSentSet(trackRoom)
 	var reqs []trackReq
 	for {
 		select {
@@ -173,28 +172,80 @@ func (f *filter) run(ctx context.Context) {
 		f.pendMu.Lock()
 		reqs, f.pending = f.pending, reqs[:0]
 		f.pendMu.Unlock()
-		now := f.clock.Now()
-		batch = batch[:0]
-		for _, r := range reqs {
-			batch = f.add(batch, sent, r, now)
-		}
-		if len(batch) == 0 {
-			continue
-		}
-		if err := f.f.Track(batch); err != nil {
-			f.failures.Add(1)
-			f.trackFailed(now, len(batch), err)
-		} else {
-			f.tracked.Add(uint64(len(batch)))
-		}
-		if len(sent) > 2*firewall.MaxTracked {
-			for a, until := range sent {
-				if !until.After(now) {
-					delete(sent, a)
-				}
-			}
+		f.flush(sent, reqs, f.clock.Now())
+	}
+}
+
+// trackRoom is the most sources the daemon holds in the kernel at a
+// time (sent and not expired), and remembers: a sixteenth of a source
+// set. The kernel tracks every source on its first knock to an armed
+// element itself (Plan.Track); the daemon's Track renews that, or
+// tracks a source whose first knock came before its window was armed,
+// a handful a step. Under a flood of first knocks the kernel has
+// tracked them already (or its set is full and would refuse them), so
+// the daemon's share of the set, and its memory, stay bounded: a source
+// beyond the room is not sent and counts as dropped.
+const trackRoom = firewall.MaxTracked / 16
+
+// trackQuiet is the most sources one batch hands to the kernel: a
+// larger batch is a flood of first knocks, whose sources the packet
+// path tracked already (or could not: the set is full), and the daemon
+// sends none of it. Measured on Linux 6.18: while the packet path
+// fills a source set, transactions adding to it that the full set
+// refuses (even one element, ten times a second) let it grow past its
+// size, to five times it in seconds. Without the daemon's adds the set
+// holds MaxTracked exactly.
+const trackQuiet = 256
+
+// flush hands reqs to the kernel at now in one Track, unless they are a
+// flood, new sources while the daemon has room; when a full set refuses
+// it, the renewals of sources sent before (which never fill a set) go
+// in alone. A source already tracked at least as long is not sent
+// again.
+func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
+	sent.expire(now)
+	if len(reqs) > trackQuiet {
+		f.dropped.Add(uint64(len(reqs)))
+		return
+	}
+	var renew, fresh []firewall.Source
+	for _, r := range reqs {
+		src := r.src.Unmap()
+		re, ok := sent.put(src, r.until, now)
+		switch {
+		case ok && re:
+			renew = append(renew, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
+		case ok:
+			fresh = append(fresh, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
+		case !re:
+			f.dropped.Add(1) // no room
 		}
 	}
+	batch := append(renew, fresh...)
+	if len(batch) == 0 {
+		return
+	}
+	err := f.f.Track(batch)
+	if errors.Is(err, firewall.ErrFull) && len(renew) > 0 && len(fresh) > 0 {
+		// A full set refuses the whole transaction for one new source:
+		// the renewals go in alone (they add nothing). The new sources
+		// are not retried one by one: each refused transaction into a
+		// set the packet path is filling lets it grow past its size
+		// (Linux 6.18, ADVERSARIAL.md).
+		if err2 := f.f.Track(renew); err2 == nil {
+			f.tracked.Add(uint64(len(renew)))
+			batch = fresh
+		}
+	}
+	if err != nil {
+		for _, s := range batch {
+			sent.forget(s.Addr)
+		}
+		f.failures.Add(1)
+		f.trackFailed(now, len(batch), err)
+		return
+	}
+	f.tracked.Add(uint64(len(batch)))
 }
 
 // gather waits trackBatch on the filter's clock, on a ticker of its own
@@ -237,17 +288,6 @@ func (f *filter) trackFailed(now time.Time, sources int, err error) {
 	}
 	f.log.Error("tracking sources in the kernel filter", "sources", sources, "failures", f.unlogged, "err", err)
 	f.logged, f.unlogged = now, 0
-}
-
-// add appends r to batch unless the kernel tracks its source as long
-// already.
-func (f *filter) add(batch []firewall.Source, sent map[netip.Addr]time.Time, r trackReq, now time.Time) []firewall.Source {
-	src := r.src.Unmap()
-	if prev, ok := sent[src]; ok && !r.until.After(prev) {
-		return batch
-	}
-	sent[src] = r.until
-	return append(batch, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
 }
 
 // filterStats are the filter's figures for the metrics.

@@ -104,7 +104,7 @@ func newMetrics(d *Daemon) *Metrics {
 		func() float64 { return d.filter.stats().ArmTime.Seconds() })
 	m.counterFunc("otpknock_filter_sources_tracked_total", "Sources the kernel's pre-filter was told to pass (a sequence started from them).",
 		func() float64 { return float64(d.filter.stats().Tracked) })
-	m.counterFunc("otpknock_filter_sources_dropped_total", "Sources not tracked because the queue to the kernel was full.",
+	m.counterFunc("otpknock_filter_sources_dropped_total", "Sources the daemon did not add to the kernel's source sets: its queue or its room was full, or they came in a flood (the packet path tracked them).",
 		func() float64 { return float64(d.filter.stats().Dropped) })
 	m.counterFunc("otpknock_filter_errors_total", "Failed updates of the kernel's pre-filter.",
 		func() float64 { return float64(d.filter.stats().Failures) })

@@ -49,7 +49,10 @@ func TestMaintainerTeardown(t *testing.T) {
 			}
 			etc := filepath.Join(dir, "etc")
 			script := "set -e\nmount --make-rprivate /\nmkdir -p " + etc + "/upper " + etc + "/work\n" +
-				"mount -t overlay overlay -o lowerdir=/etc,upperdir=" + etc + "/upper,workdir=" + etc + "/work /etc\nrm -rf /etc/otpknock\n"
+				"mount -t overlay overlay -o lowerdir=/etc,upperdir=" + etc + "/upper,workdir=" + etc + "/work /etc\nrm -rf /etc/otpknock\n" +
+				// The host's own server, if any, is not this test's: an empty
+				// state directory, where remove looks for a running server.
+				"if [ -d /var/lib/otpknock ]; then mount -t tmpfs tmpfs /var/lib/otpknock; fi\n"
 			if tt.config != nil {
 				broken := filepath.Join(dir, "broken.yaml")
 				if err := os.WriteFile(broken, tt.config(t, good), 0o600); err != nil {

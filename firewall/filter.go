@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -67,6 +68,11 @@ const (
 // sources tracks each for sequence_timeout: 262,144 hold 26,000 such
 // packets a second for 10 s.
 const MaxTracked = 1 << 18
+
+// ErrFull is wrapped by a Filter's Track refused because a source set
+// is full (nftables: ENFILE). The whole call fails, as the kernel's
+// transaction does: the caller may hand over its sources in parts.
+var ErrFull = errors.New("tracked source set full")
 
 // elementSet is the set of armed ports of proto; "" when the kernel sets
 // do not cover it (ICMP).

@@ -180,7 +180,8 @@ func (n *NFT) Arm(elems []Element) error {
 }
 
 // Track adds each source to its family's set for its TTL (whole
-// seconds, rounded up), in one transaction.
+// seconds, rounded up), in one transaction: a source set that is full
+// refuses the whole transaction (ENFILE, wrapped with ErrFull).
 func (n *NFT) Track(srcs []Source) error {
 	if len(srcs) == 0 {
 		return nil
@@ -196,8 +197,12 @@ func (n *NFT) Track(srcs []Source) error {
 	sets := nftFilterSets(nftTable())
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.refresh(fmt.Sprintf("tracking %d sources in sets %s and %s", len(srcs), NFTSrc4, NFTSrc6),
+	err := n.refresh(fmt.Sprintf("tracking %d sources in sets %s and %s", len(srcs), NFTSrc4, NFTSrc6),
 		setElements{sets[1], fams[0]}, setElements{sets[2], fams[1]})
+	if errors.Is(err, unix.ENFILE) {
+		return fmt.Errorf("%w (%w)", err, ErrFull)
+	}
+	return err
 }
 
 // setElements are elements to add to a set.

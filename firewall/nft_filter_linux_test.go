@@ -230,8 +230,8 @@ func TestNFTFilterFull(t *testing.T) {
 	}
 	extra := []Source{{netip.MustParseAddr("10.200.0.1"), 5 * time.Second}}
 	err := n.Track(extra)
-	if !errors.Is(err, unix.ENFILE) || !strings.Contains(err.Error(), "tracking 1 sources in sets src4 and src6") {
-		t.Errorf("Track into a full set = %v, want ENFILE with context", err)
+	if !errors.Is(err, unix.ENFILE) || !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "tracking 1 sources in sets src4 and src6") {
+		t.Errorf("Track into a full set = %v, want ENFILE and ErrFull with context", err)
 	}
 	if strings.Contains(f.String(), "10.200.0.1") {
 		t.Error("a failed Track changed the set")

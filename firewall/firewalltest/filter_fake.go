@@ -19,6 +19,10 @@ type FakeFilter struct {
 	*Fake
 	ArmErr   error // returned by Arm when set
 	TrackErr error // returned by Track when set
+	// MaxTracked, when set, is the most live sources the fake holds:
+	// a Track that would hold more fails as a whole with
+	// firewall.ErrFull, as a full nftables set refuses a transaction.
+	MaxTracked int
 
 	fmu     sync.Mutex
 	armed   map[derive.Knock]time.Time
@@ -59,10 +63,32 @@ func (f *FakeFilter) Track(srcs []firewall.Source) error {
 		f.tracked = map[netip.Addr]time.Time{}
 	}
 	f.tracks++
+	if f.MaxTracked > 0 && f.liveAfter(srcs, now) > f.MaxTracked {
+		return fmt.Errorf("tracking %d sources: %w", len(srcs), firewall.ErrFull)
+	}
 	for _, s := range srcs {
 		f.tracked[s.Addr.Unmap()] = now.Add(s.TTL)
 	}
 	return nil
+}
+
+// liveAfter is how many live sources the fake would hold with srcs.
+func (f *FakeFilter) liveAfter(srcs []firewall.Source, now time.Time) int {
+	n := 0
+	for _, exp := range f.tracked {
+		if now.Before(exp) {
+			n++
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for _, s := range srcs {
+		a := s.Addr.Unmap()
+		if !seen[a] && !now.Before(f.tracked[a]) {
+			n++
+		}
+		seen[a] = true
+	}
+	return n
 }
 
 // Passes reports whether the filter logs a knock k from src now: k lies
