@@ -20,7 +20,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
 
-.PHONY: help deps deps-demo build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood fuzz demo vectors vectors-check install package package-check adversarial clean
+.PHONY: help deps deps-demo build man dist manifests dist-check test lint vet-all bench bench-compare bench-scale bench-flood bench-fleet fuzz demo demo-fleet vectors vectors-check install package package-check adversarial clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,9 +44,10 @@ vectors-check: ## verify every vector file of testdata/ with the independent Pyt
 	python3 docs/reference/uri_v1.py testdata/uri_v1.json
 	python3 docs/reference/packet_v1.py testdata/packet_v1.json
 	python3 docs/reference/packet_ed25519_v1.py testdata/packet_ed25519_v1.json
+	python3 docs/reference/fleet_v1.py testdata/fleet_v1.json
 
 vectors: ## rewrite the vector files of testdata/ from this implementation
-	$(GO) test ./derive -run 'TestVectors|TestErrorVectors|TestPacketVectors|TestSigPacketVectors' -update
+	$(GO) test ./derive -run 'TestVectors|TestErrorVectors|TestPacketVectors|TestSigPacketVectors|TestFleetVectors' -update
 	$(GO) test ./provision -run TestURIVectors -update
 
 lint: ## gofmt, go vet, staticcheck
@@ -74,11 +75,18 @@ bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, p
 bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 120 and 10,120 users (as root)
 	bench/flood.sh $${EXTRA:-0 10000}
 
+bench-fleet: deps ## grant fan-out in a pool of three: through in-process NATS (200 grants), then to the kernel sets of members in namespaces (as root)
+	$(GO) test ./fleet -run '^$$' -bench Fanout -benchtime 200x | grep 'fan-out'
+	OTPKNOCK_REQUIRE_INTEGRATION=1 $(GO) test ./e2e -count=1 -run TestPoolBehindLoadBalancer -v | grep -E 'fan-out|open|held|^(ok|FAIL)'
+
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 demo: deps-demo build ## the demo in network namespaces: provision, a stranger blocked, the knock opening the port for the client only, expiry
 	scripts/demo.sh $(BIN)
+
+demo-fleet: deps build ## a pool of three servers behind a random load balancer on NATS JetStream, in network namespaces: one enrollment, a knock opening on every member
+	scripts/demo-fleet.sh $(BIN)
 
 dist: ## release archives for linux, darwin, windows, freebsd on amd64 and arm64, with SHA256SUMS, in dist/
 	packaging/dist.sh $(VERSION) dist

@@ -99,7 +99,10 @@ type Plan struct {
 	RouteSrc netip.Addr // the route source of the knocked family
 	// Public holds discovery's answers for translated route sources:
 	// the public addresses and their ages, or why there is none.
-	Public   []publicaddr.Result
+	Public []publicaddr.Result
+	// Fleet says, for a fleet profile, which profile and member identity
+	// the knock used; empty for a lone server's profile.
+	Fleet    string
 	Notes    []string // what verbose output says about the claim
 	Warnings []string // what the knock says on Status: the Source fallback
 
@@ -127,7 +130,11 @@ func (c *Client) Plan(ctx context.Context, p profile.Profile, o Options) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun,
+	secret, serverID, err := keyFor(pl)
+	if err != nil {
+		return nil, err
+	}
+	r := sender.Request{Secret: secret, ServerID: serverID, Params: p.Params, Dst: dst, Mode: p.Knock, DryRun: o.DryRun,
 		Auth: p.Auth, PrivateKey: p.PrivateKey}
 	if c.State != nil {
 		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
@@ -159,7 +166,11 @@ func (c *Client) dryPlan(pl *Plan, o Options) (*Plan, error) {
 	if p.BindSource && !o.PublicIP.IsValid() {
 		return nil, fmt.Errorf("profile %s is source-bound and a dry run does not resolve %s: pass --public-ip ADDR, the address the server sees the knocks come from", p.Name, pl.Host)
 	}
-	r := sender.Request{Secret: p.Secret, ServerID: p.ServerID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true,
+	secret, serverID, err := keyFor(pl)
+	if err != nil {
+		return nil, err
+	}
+	r := sender.Request{Secret: secret, ServerID: serverID, Params: p.Params, Name: pl.Host, Mode: p.Knock, DryRun: true,
 		Auth: p.Auth, PrivateKey: p.PrivateKey}
 	if c.State != nil {
 		r.LastStep, r.HaveLast = c.State.LastStep(p.Name)
@@ -211,6 +222,9 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 	}
 	for _, n := range pl.Warnings {
 		c.say(c.Status, "%s\n", n)
+	}
+	if pl.Fleet != "" {
+		c.say(c.Status, "%s\n", pl.Fleet)
 	}
 	w := c.Writer
 	if w == nil {

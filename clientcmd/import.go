@@ -69,8 +69,12 @@ terminal, - prompts and reads one line without echoing it.`,
 				return err
 			}
 			pr := provision.Printable
+			scope := pr(acct.ServerID)
+			if acct.Fleet != "" {
+				scope = "fleet " + pr(acct.Fleet) + ": any member, by the name knocked"
+			}
 			fmt.Fprintf(env.Stdout, "Imported profile %s (%s@%s, knocks %s, opens %s) into %s.\n",
-				pr(p.Name), pr(acct.User), pr(acct.ServerID), pr(acct.Host), cli.KnockList(acct.Open), pr(s.Path))
+				pr(p.Name), pr(acct.User), scope, pr(acct.Host), cli.KnockList(acct.Open), pr(s.Path))
 			if strings.HasPrefix(strings.TrimSpace(a[0]), "otpauth://") {
 				fmt.Fprintln(env.Stderr, "note: the URI and its secret were on the command line; clear them from your shell history (next time use: otpknock import -)")
 			}

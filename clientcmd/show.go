@@ -92,7 +92,11 @@ func show(ctx context.Context, env *Env, target string, f showFlags) error {
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
-	ks, err := derive.Sequence(p.Secret, p.ServerID, p.Params, step, src)
+	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's key for its default host
+	if err != nil {
+		return usage(err)
+	}
+	ks, err := derive.Sequence(secret, serverID, p.Params, step, src)
 	if err != nil {
 		return usage(err)
 	}
@@ -123,7 +127,11 @@ func showPacket(ctx context.Context, env *Env, s *profile.Store, p profile.Profi
 	}
 	now := clock.Offset{Clock: env.Clock, By: f.offset}.Now()
 	step := derive.Step(now, p.Params.Period)
-	el, err := derive.PacketElement(p.Auth, p.Secret, p.ServerID, p.Params, step)
+	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's key for its default host
+	if err != nil {
+		return usage(err)
+	}
+	el, err := derive.PacketElement(p.Auth, secret, serverID, p.Params, step)
 	if err != nil {
 		return usage(err)
 	}

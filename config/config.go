@@ -61,6 +61,10 @@ type Config struct {
 	// DNATed to a container (a Docker published port), guarded on the
 	// forward path as well as INPUT; sorted.
 	Forward []derive.Knock
+	Fleet   *Fleet // nil: a lone server (see fleet.go)
+	// AuditLog is a file of JSON lines, one per grant and refusal; "" is
+	// none.
+	AuditLog string
 }
 
 // User is one user of the server.
@@ -90,6 +94,8 @@ type file struct {
 	ICMPEcho        string                 `yaml:"icmp_echo,omitempty"`
 	Services        map[string]serviceFile `yaml:"services,omitempty"`
 	Users           []userFile             `yaml:"users"`
+	Fleet           *fleetFile             `yaml:"fleet,omitempty"`
+	AuditLog        string                 `yaml:"audit_log,omitempty"`
 }
 
 // serviceFile is the options of one service (services: tcp/8080: ...).
@@ -194,6 +200,10 @@ func (f *file) validate(path string) (*Config, error) {
 		return nil, err
 	}
 	c.Forward = fwd
+	if c.Fleet, err = f.Fleet.validate(dir, c); err != nil {
+		return nil, err
+	}
+	c.AuditLog = resolveSet(dir, f.AuditLog)
 	seen := map[string]bool{}
 	for i, uf := range f.Users {
 		u, err := uf.validate(p)

@@ -13,6 +13,7 @@ import (
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/matcher"
 )
@@ -27,6 +28,9 @@ type Deps struct {
 	// HealEvery is how often Run checks the firewall and reinstalls what
 	// is missing; 0 means DefaultHealEvery.
 	HealEvery time.Duration
+	// Fleet is the store of the config's fleet; nil dials the config's
+	// NATS servers (a config without a fleet section ignores it).
+	Fleet fleet.Store
 }
 
 // Daemon is an installed otpknock server.
@@ -40,15 +44,17 @@ type Deps struct {
 // protected ports closed (fail closed), and saves the used steps; it is
 // idempotent, and a caller that never runs the daemon calls it itself.
 type Daemon struct {
-	src     listener.Source
-	fw      firewall.Backend
-	clock   clock.Clock
-	log     *slog.Logger
-	metrics *Metrics
-	events  *eventLog     // replays and refused sources; guarded by mu
-	persist chan struct{} // a grant changed the used steps
-	healIn  time.Duration // Deps.HealEvery
-	filter  *filter       // the kernel's pre-filter; nil when the backend has none
+	src      listener.Source
+	fw       firewall.Backend
+	clock    clock.Clock
+	log      *slog.Logger
+	metrics  *Metrics
+	events   *eventLog     // replays and refused sources; guarded by mu
+	persist  chan struct{} // a grant changed the used steps
+	healIn   time.Duration // Deps.HealEvery
+	filter   *filter       // the kernel's pre-filter; nil when the backend has none
+	fleet    *fleetLink    // nil: a lone server (fleet.go)
+	auditLog *auditLog     // nil: no audit_log (audit.go)
 
 	lifecycle sync.Mutex // held by Reload and Close, so no reload outlives Close
 	closed    bool       // guarded by lifecycle
@@ -80,8 +86,25 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 		deps.Log.Info("state_file holds bare step numbers (version 1): read as steps of the configured step; the next save writes version 2",
 			"state_file", cfg.StateFile, "step", cfg.Params.Period.String())
 	}
+	audit, err := openAudit(cfg)
+	if err != nil {
+		return nil, err
+	}
+	fl, err := joinFleet(cfg, deps.Fleet, deps.Log)
+	if err != nil {
+		_ = audit.close()
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok { // a daemon that never runs leaves no fleet link or file open
+			fl.close()
+			_ = audit.close()
+		}
+	}()
+	cfg, keys := fl.merge(cfg)
 	flt := newFilter(deps.Firewall, deps.Clock, deps.Log)
-	m, err := build(cfg, used.Steps(cfg.Params.Period), flt.hook())
+	m, err := build(cfg, keys, fl.useStep(), used.Steps(cfg.Params.Period), flt.hook())
 	if err != nil {
 		return nil, err
 	}
@@ -92,13 +115,16 @@ func New(cfg *config.Config, deps Deps) (*Daemon, error) {
 	if err := flt.armNow(m); err != nil {
 		return nil, err
 	}
+	ok = true
 	d := &Daemon{src: deps.Source, fw: deps.Firewall, clock: deps.Clock, log: deps.Log,
-		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, cfg: cfg, plan: plan, m: m, used: used}
+		persist: make(chan struct{}, 1), healIn: deps.HealEvery, filter: flt, fleet: fl, auditLog: audit, cfg: cfg, plan: plan, m: m, used: used}
 	if d.healIn <= 0 {
 		d.healIn = DefaultHealEvery
 	}
 	d.metrics = newMetrics(d)
 	d.events = newEventLog(d.log, d.metrics.logSuppressed.Inc)
+	d.metrics.fleet(d)
+	fl.start(d)
 	return d, nil
 }
 
@@ -130,20 +156,25 @@ func MaxUsers(cfg *config.Config) float64 {
 	return cfg.Params.MaxUsers(2*cfg.Skew+1, matcher.DefaultStrayTolerance)
 }
 
-// build loads the users' secrets and builds the matcher for cfg, with
-// the used steps of the state file and the filter's hook (nil: none).
-func build(cfg *config.Config, used map[string]uint64, track func(netip.Addr, time.Time)) (*matcher.Matcher, error) {
+// build loads the users' secrets (a fleet user's key from keys) and
+// builds the matcher for cfg, with the used steps of the state file, the
+// fleet's used-step hook and the filter's hook (nil: none).
+func build(cfg *config.Config, keys map[string]fleetKey, useStep func(string, uint64) error, used map[string]uint64, track func(netip.Addr, time.Time)) (*matcher.Matcher, error) {
 	var users []matcher.User
 	for _, u := range cfg.Users {
-		secret, err := cfg.ReadSecret(u.Name)
-		if err != nil {
-			return nil, err
+		fk, ok := keys[u.Name]
+		if !ok {
+			secret, err := cfg.ReadSecret(u.Name)
+			if err != nil {
+				return nil, err
+			}
+			fk.secret = secret
 		}
-		users = append(users, matcher.User{Name: u.Name, Secret: secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock,
-			Auth: u.Auth, PublicKey: u.PublicKey})
+		users = append(users, matcher.User{Name: u.Name, Secret: fk.secret, Open: u.Open, From: u.From, Bind: u.BindSource, Mode: u.Knock,
+			Auth: u.Auth, PublicKey: u.PublicKey, ServerID: fk.serverID})
 	}
 	return matcher.New(matcher.Config{ServerID: cfg.ServerID, Params: cfg.Params, Skew: cfg.Skew,
-		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track}, users, used)
+		SequenceTimeout: cfg.SequenceTimeout, StrayTolerance: matcher.DefaultStrayTolerance, Track: track, UseStep: useStep}, users, used)
 }
 
 // Metrics returns the daemon's metrics.
@@ -205,6 +236,8 @@ func (d *Daemon) Close() error {
 	d.events.flush(time.Time{}, 0, 0) // the summaries of steps still in the window
 	d.mu.Unlock()
 	saveErr := d.save()
+	d.fleet.close()
+	_ = d.auditLog.close()
 	st := d.src.Stats()
 	d.log.Info("stopped", "packets", st.Messages, "knocks", ms.Packets, "lost", st.Lost, "malformed", st.Malformed,
 		"completed", ms.Completed, "started", ms.Started, "cancelled", ms.Cancelled, "evicted", ms.Evicted,
@@ -263,7 +296,6 @@ type generation struct {
 func (d *Daemon) install() (generation, error) {
 	d.mu.Lock()
 	old := d.cfg
-	used := d.usedLocked()
 	d.mu.Unlock()
 	cfg, err := config.Load(old.Path)
 	if err != nil {
@@ -272,10 +304,20 @@ func (d *Daemon) install() (generation, error) {
 	if pending := keepStartValues(cfg, old); len(pending) > 0 {
 		d.log.Warn("restart the server to apply these keys; they keep their running values, the rest of the reload applies", "restart_to_apply", strings.Join(pending, ","))
 	}
+	return d.installConfig(cfg)
+}
+
+// installConfig builds cfg's matcher (with the fleet's users) and
+// installs its firewall.
+func (d *Daemon) installConfig(cfg *config.Config) (generation, error) {
+	d.mu.Lock()
+	used := d.usedLocked()
+	d.mu.Unlock()
+	cfg, keys := d.fleet.merge(cfg)
 	if err := CheckStrength(cfg); err != nil {
 		return generation{}, err
 	}
-	m, err := build(cfg, used.Steps(cfg.Params.Period), d.filter.hook())
+	m, err := build(cfg, keys, d.fleet.useStep(), used.Steps(cfg.Params.Period), d.filter.hook())
 	if err != nil {
 		return generation{}, err
 	}

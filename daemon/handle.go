@@ -31,6 +31,7 @@ func (d *Daemon) handle(p listener.Packet) {
 		return
 	}
 	d.metrics.event(ev.Mode, ev.Kind)
+	d.audit(ev)
 	attrs := []any{"src", ev.Src.String(), "user", ev.User, "step", ev.Step, "ports", derive.Knocks(ev.Open).String()}
 	if ev.Mode == derive.ModePacket {
 		attrs = append(attrs, "knock", ev.Mode.String(), "addrs", addrList(ev.Addrs))

@@ -167,6 +167,9 @@ func (m *Matcher) complete(src netip.Addr, c cand) Event {
 		m.reused(&ev, c.user, a)
 		return ev
 	}
+	if ev.Kind, ev.Reason = m.poolUse(u.Name, c.step); ev.Kind != Grant {
+		return ev
+	}
 	m.accept(c.user, a)
 	ev.Kind = Grant
 	return ev

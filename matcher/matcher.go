@@ -36,6 +36,9 @@ type Config struct {
 	// signatures verified per second (see DefaultSigPerUser); 0 takes
 	// the defaults.
 	SigPerUser, SigPerSource, SigNewSources int
+	// UseStep, when set, is asked before a grant uses a step: the fleet's
+	// pool-wide once-only check (see fleet.go).
+	UseStep func(user string, step uint64) error
 }
 
 // User is one user as the matcher needs it.
@@ -50,6 +53,9 @@ type User struct {
 	// Secret is then the locator secret and PublicKey its key.
 	Auth      derive.Auth
 	PublicKey []byte
+	// ServerID, when set, replaces Config.ServerID for this user: a fleet
+	// user derives with the member's fleet identity.
+	ServerID string
 }
 
 // Kind says what a completed sequence led to.
@@ -208,22 +214,23 @@ func New(cfg Config, users []User, used map[string]uint64) (*Matcher, error) {
 // sequence user's build deriver and, if bound, its packet path's.
 func newUser(cfg Config, u User) (user, error) {
 	w := user{User: u}
+	sid := u.serverID(cfg)
 	var err error
 	if u.Mode == derive.ModePacket && u.Auth == derive.AuthEd25519 {
 		return newSigUser(cfg, w)
 	}
 	if u.Mode == derive.ModePacket {
-		if w.pd, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params); err != nil {
+		if w.pd, err = derive.NewPacket(u.Secret, sid, cfg.Params); err != nil {
 			return w, err
 		}
-		w.hp, err = derive.NewPacket(u.Secret, cfg.ServerID, cfg.Params)
+		w.hp, err = derive.NewPacket(u.Secret, sid, cfg.Params)
 		return w, err
 	}
-	if w.d, err = derive.New(u.Secret, cfg.ServerID, cfg.Params); err != nil {
+	if w.d, err = derive.New(u.Secret, sid, cfg.Params); err != nil {
 		return w, err
 	}
 	if u.Bind {
-		w.hd, err = derive.New(u.Secret, cfg.ServerID, cfg.Params)
+		w.hd, err = derive.New(u.Secret, sid, cfg.Params)
 	}
 	return w, err
 }

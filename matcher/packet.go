@@ -76,6 +76,9 @@ func (m *Matcher) claimed(u *user, c cand, src netip.Addr, claim derive.Claim) E
 		ev.Kind, ev.Reason, ev.Addrs = Refused, reasonClaim, slices.Clone(claim.Addrs)
 		return ev
 	}
+	if ev.Kind, ev.Reason = m.poolUse(u.Name, c.step); ev.Kind != Grant {
+		return ev
+	}
 	m.accept(c.user, a)
 	m.stats.PacketGrants++
 	ev.Kind = Grant

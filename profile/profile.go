@@ -53,6 +53,7 @@ type profileFile struct {
 	Knock         derive.Mode `yaml:"knock,omitempty"` // omitted for sequences
 	Auth          string      `yaml:"auth,omitempty"`  // ed25519 packet users; secret is then the locator
 	PrivateKey    string      `yaml:"private_key,omitempty"`
+	Fleet         string      `yaml:"fleet,omitempty"` // a fleet profile: server_id is empty
 }
 
 // DefaultPath returns the client's profile file for the running OS: see
@@ -155,7 +156,7 @@ func (pf profileFile) profile() (Profile, error) {
 		return Profile{}, err
 	}
 	p := Profile{Name: pf.Name, Account: provision.Account{ServerID: pf.ServerID, User: pf.User, Host: pf.Host,
-		BindSource: pf.BindSource, Knock: pf.Knock}}
+		BindSource: pf.BindSource, Knock: pf.Knock, Fleet: pf.Fleet}}
 	var err error
 	if p.Secret, err = derive.DecodeSecret(pf.Secret); err != nil {
 		return Profile{}, derive.Rename(err, derive.Field.Key)
@@ -170,14 +171,14 @@ func (pf profileFile) profile() (Profile, error) {
 		}
 		p.Open = append(p.Open, k)
 	}
-	if p.ServerID == "" || p.User == "" || p.Host == "" {
-		return Profile{}, errors.New("server_id, user and host must all be set")
+	if err := checkScope(p); err != nil {
+		return Profile{}, err
 	}
 	if err := pf.authOf(&p); err != nil {
 		return Profile{}, err
 	}
 	if p.Knock == derive.ModePacket {
-		if _, err := derive.PacketElement(p.Auth, p.Secret, p.ServerID, p.Params, 0); err != nil {
+		if _, err := derive.PacketElement(p.Auth, p.Secret, p.scopeID(), p.Params, 0); err != nil {
 			return Profile{}, fmt.Errorf("knock: packet: %w", err)
 		}
 	}
@@ -193,7 +194,7 @@ func (s *Store) Save() error {
 	f := storeFile{Profiles: []profileFile{}, Keys: keyFiles(s.Keys)}
 	for _, p := range s.Profiles {
 		pf := profileFile{Name: p.Name, ServerID: p.ServerID, User: p.User, Host: p.Host,
-			Secret: derive.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Knock: p.Knock, Open: []string{}}
+			Secret: derive.EncodeSecret(p.Secret), Fields: derive.FieldsOf(p.Params), BindSource: p.BindSource, Knock: p.Knock, Fleet: p.Fleet, Open: []string{}}
 		for _, k := range p.Open {
 			pf.Open = append(pf.Open, k.String())
 		}
@@ -228,10 +229,14 @@ func (s *Store) Add(p Profile) error {
 // DefaultName proposes a free name for an imported account: its server
 // id, else user@server.
 func (s *Store) DefaultName(a provision.Account) string {
-	if _, err := s.Get(a.ServerID); err != nil {
-		return a.ServerID
+	scope := a.ServerID
+	if a.Fleet != "" {
+		scope = a.Fleet
 	}
-	return a.User + "@" + a.ServerID
+	if _, err := s.Get(scope); err != nil {
+		return scope
+	}
+	return a.User + "@" + scope
 }
 
 // Remove deletes the profile called name.
@@ -269,7 +274,7 @@ func (s *Store) Rename(old, new string) error {
 // the same server, user and secret.
 func (s *Store) Imported(a provision.Account) (string, bool) {
 	for _, p := range s.Profiles {
-		if p.ServerID == a.ServerID && p.User == a.User && bytes.Equal(p.Secret, a.Secret) {
+		if p.ServerID == a.ServerID && p.Fleet == a.Fleet && p.User == a.User && bytes.Equal(p.Secret, a.Secret) {
 			return p.Name, true
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // a forged or damaged URI and must not reach a terminal.
 func checkNames(a Account) error {
 	switch {
-	case !naming.ServerID(a.ServerID):
+	case a.Fleet == "" && !naming.ServerID(a.ServerID):
 		return fmt.Errorf("server: %q must be 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit", a.ServerID)
 	case !naming.User(a.User):
 		return fmt.Errorf("user: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", a.User)

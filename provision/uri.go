@@ -43,18 +43,22 @@ type Account struct {
 	// the client's own key was attached.
 	Auth       derive.Auth
 	PrivateKey ed25519.PrivateKey
+	// Fleet is the fleet id of a fleet account (spec section 14): Secret
+	// is then the enrollment secret, ServerID is empty, and the key and
+	// server id of each knock come from the name knocked ([Account.KeyFor]).
+	Fleet string
 }
 
 // uriFields are the fields a URI may hold at most once (spec section
 // 9.2, rule 3).
 var uriFields = [...]string{"otpknock", "secret", "server", "user", "host", "period", "knocks",
-	"range", "protocols", "exclude", "open", "bind", "knock", "auth", "locator", "key"}
+	"range", "protocols", "exclude", "open", "bind", "knock", "auth", "locator", "key", "fleet"}
 
 // URI returns the account's otpauth:// provisioning URI.
 func (a Account) URI() (string, error) {
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer:      Issuer,
-		AccountName: a.User + "@" + a.ServerID,
+		AccountName: a.User + "@" + a.scope(),
 		Period:      uint(a.Params.Period / time.Second),
 		Secret:      a.Secret,
 		Algorithm:   otp.AlgorithmSHA256,
@@ -69,7 +73,11 @@ func (a Account) URI() (string, error) {
 	f := derive.FieldsOf(a.Params)
 	q := u.Query()
 	q.Set("otpknock", strconv.Itoa(Version))
-	q.Set("server", a.ServerID)
+	if a.Fleet != "" {
+		q.Set("fleet", a.Fleet) // and no server: older readers refuse the URI (spec section 14.3)
+	} else {
+		q.Set("server", a.ServerID)
+	}
 	q.Set("user", a.User)
 	q.Set("host", a.Host)
 	q.Set("knocks", strconv.Itoa(f.Knocks))
@@ -114,9 +122,9 @@ func parseURI(s string) (Account, error) {
 	if err := checkSpaces(q); err != nil {
 		return Account{}, err
 	}
-	a := Account{ServerID: q.Get("server"), User: q.Get("user"), Host: q.Get("host")}
-	if a.ServerID == "" || a.User == "" {
-		return Account{}, errors.New("server and user: both must be present")
+	a := Account{ServerID: q.Get("server"), User: q.Get("user"), Host: q.Get("host"), Fleet: q.Get("fleet")}
+	if err := checkScope(a); err != nil {
+		return Account{}, err
 	}
 	if err := checkNames(a); err != nil {
 		return Account{}, err
@@ -192,10 +200,10 @@ func checkDerivable(a Account) error {
 		return err
 	}
 	if a.Knock == derive.ModePacket {
-		_, err := derive.NewPacket(a.Secret, a.ServerID, a.Params)
+		_, err := derive.NewPacket(a.Secret, a.scope(), a.Params)
 		return err
 	}
-	_, err := derive.New(a.Secret, a.ServerID, a.Params)
+	_, err := derive.New(a.Secret, a.scope(), a.Params)
 	return err
 }
 

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 demo=(python3:python3 ip:iproute2)
-all=("${demo[@]}" iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm)
+all=("${demo[@]}" iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm nats-server:nats-server)
 
 list=false
 if [[ ${1:-} == --list ]]; then

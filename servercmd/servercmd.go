@@ -11,6 +11,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
+	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/spf13/cobra"
 )
@@ -48,6 +49,9 @@ type Env struct {
 	// Terminal returns the width in columns of the terminal v (Stdin,
 	// Stdout) is, and whether it is one; nil means the kernel's.
 	Terminal func(v any) (columns int, ok bool)
+	// Fleet is the store fleet and audit --fleet use; nil connects to
+	// the config's NATS servers.
+	Fleet fleet.Store
 }
 
 // Name is the server program's name.
@@ -76,12 +80,17 @@ otpknockd is the server: otpknockd init writes its config, otpknockd
 user add|list|show|qr|remove manages the users and prints the URI or QR
 code each imports with the client (otpknock import), otpknockd server
 runs it, and otpknockd firewall status|lock|remove shows or changes its
-firewall table. The client's commands are otpknock's.`,
+firewall table. In a fleet (the config's fleet section), otpknockd fleet
+user add|list|remove enrolls users once for every member, and otpknockd
+audit follows the grants and refusals. The client's commands are
+otpknock's.`,
 		Commands: []cli.Command{
 			{Name: "init", New: func() *cobra.Command { return newInitCmd(env) }},
 			{Name: "user", New: func() *cobra.Command { return newUserCmd(env) }},
 			{Name: "server", New: func() *cobra.Command { return newServerCmd(env) }},
 			{Name: "firewall", New: func() *cobra.Command { return newFirewallCmd(env) }},
+			{Name: "fleet", New: func() *cobra.Command { return newFleetCmd(env) }},
+			{Name: "audit", New: func() *cobra.Command { return newAuditCmd(env) }},
 		},
 		Other: "otpknock", Role: "client",
 		OtherCommands: []string{"import", "show", "profiles", "send", "connect", "tui"},
@@ -99,6 +108,10 @@ func summary(name string) string {
 		return "Run the knock server: watch knocks, open services for their senders"
 	case "firewall":
 		return "Show, lock or remove the server's firewall table or chain, sets and grants"
+	case "fleet":
+		return "Enroll, list and remove a fleet's users for every member; list members"
+	case "audit":
+		return "Print the audit log of grants and refusals, or the fleet's, and follow it"
 	}
 	return ""
 }

@@ -229,14 +229,18 @@ func (m Model) knockStep(p profile.Profile) (step uint64, wait time.Duration) {
 // sequenceOf returns the profile's sequence of step, or a packet
 // profile's element, passing left through.
 func (m Model) sequenceOf(p profile.Profile, step uint64, left time.Duration) ([]derive.Knock, time.Duration, error) {
+	secret, serverID, err := p.KeyFor(p.Host) // a fleet profile's member key for its host
+	if err != nil {
+		return nil, 0, err
+	}
 	if p.Knock == derive.ModePacket {
-		el, err := derive.PacketElement(p.Auth, p.Secret, p.ServerID, p.Params, step)
+		el, err := derive.PacketElement(p.Auth, secret, serverID, p.Params, step)
 		return []derive.Knock{el}, left, err
 	}
 	if p.BindSource {
 		return nil, 0, fmt.Errorf("source-bound: the sequence depends on your address; press enter to knock")
 	}
-	seq, err := derive.Sequence(p.Secret, p.ServerID, p.Params, step, netip.Addr{})
+	seq, err := derive.Sequence(secret, serverID, p.Params, step, netip.Addr{})
 	return seq, left, err
 }
 

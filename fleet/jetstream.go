@@ -1,0 +1,325 @@
+package fleet
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// JetStream is the [Store] on a NATS JetStream cluster: a key-value
+// bucket of users and members, one of used steps (create-if-absent, with
+// the bucket's expiry), and plain subjects for grants and audit events.
+type JetStream struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	opts  Options
+	scope string // hex of the fleet id: bucket and subject names
+
+	mu    sync.Mutex // guards the buckets, bound on first use
+	users jetstream.KeyValue
+	used  jetstream.KeyValue
+}
+
+// Dial connects to the fleet's NATS servers. It returns at once when
+// they are down: the connection keeps retrying in the background, and
+// calls fail until it succeeds ([JetStream.Connected]).
+func Dial(o Options) (*JetStream, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	opts := []nats.Option{nats.Name(o.Name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(2 * time.Second)}
+	if o.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	if o.User != "" {
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.CAFile != "" {
+		opts = append(opts, nats.RootCAs(o.CAFile))
+	}
+	if o.CertFile != "" {
+		opts = append(opts, nats.ClientCert(o.CertFile, o.KeyFile))
+	}
+	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: connecting to %s: %w", strings.Join(o.URLs, ","), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.UsedTTL == 0 {
+		o.UsedTTL = DefaultUsedTTL
+	}
+	return &JetStream{nc: nc, js: js, opts: o, scope: hex.EncodeToString([]byte(o.Fleet))}, nil
+}
+
+// Close closes the connection.
+func (s *JetStream) Close() { s.nc.Close() }
+
+// Connected reports whether the connection is up.
+func (s *JetStream) Connected() bool { return s.nc.IsConnected() }
+
+// buckets binds (creating them if need be) the two buckets.
+func (s *JetStream) buckets(ctx context.Context) (users, used jetstream.KeyValue, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.users == nil {
+		s.users, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "otpknock_users_" + s.scope,
+			History: 1, Replicas: s.opts.Replicas, Description: "otpknock fleet " + s.opts.Fleet + ": sealed user records and members"})
+		if err != nil {
+			return nil, nil, fmt.Errorf("fleet: users bucket: %w", err)
+		}
+	}
+	if s.used == nil {
+		s.used, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "otpknock_used_" + s.scope,
+			History: 1, Replicas: s.opts.Replicas, TTL: s.opts.UsedTTL, Description: "otpknock fleet " + s.opts.Fleet + ": used steps"})
+		if err != nil {
+			return nil, nil, fmt.Errorf("fleet: used bucket: %w", err)
+		}
+	}
+	return s.users, s.used, nil
+}
+
+func hexOf(s string) string { return hex.EncodeToString([]byte(s)) }
+
+func recordKey(user, member string) string { return "r." + hexOf(user) + "." + hexOf(member) }
+
+// PutRecord stores r under its user and member.
+func (s *JetStream) PutRecord(ctx context.Context, r Record) error {
+	return s.put(ctx, recordKey(r.User, r.Member), r)
+}
+
+// PutMember registers m.
+func (s *JetStream) PutMember(ctx context.Context, m MemberInfo) error {
+	return s.put(ctx, "m."+hexOf(m.Name), m)
+}
+
+func (s *JetStream) put(ctx context.Context, key string, v any) error {
+	users, _, err := s.buckets(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := users.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("fleet: storing %s: %w", key, err)
+	}
+	return nil
+}
+
+// DeleteUser removes every record of user.
+func (s *JetStream) DeleteUser(ctx context.Context, user string) error {
+	users, _, err := s.buckets(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := s.keys(ctx, users, "r."+hexOf(user)+".*")
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := users.Purge(ctx, k); err != nil {
+			return fmt.Errorf("fleet: removing %s: %w", user, err)
+		}
+	}
+	return nil
+}
+
+func (s *JetStream) keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
+	l, err := kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: listing %s: %w", filter, err)
+	}
+	var out []string
+	for k := range l.Keys() {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// Records returns every record.
+func (s *JetStream) Records(ctx context.Context) ([]Record, error) {
+	var out []Record
+	return out, s.list(ctx, "r.>", func(b []byte) error {
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+}
+
+// Members lists the registered members.
+func (s *JetStream) Members(ctx context.Context) ([]MemberInfo, error) {
+	var out []MemberInfo
+	return out, s.list(ctx, "m.>", func(b []byte) error {
+		var m MemberInfo
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	})
+}
+
+func (s *JetStream) list(ctx context.Context, filter string, add func([]byte) error) error {
+	users, _, err := s.buckets(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := s.keys(ctx, users, filter)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		e, err := users.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("fleet: reading %s: %w", k, err)
+		}
+		if err := add(e.Value()); err != nil {
+			return fmt.Errorf("fleet: %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// WatchRecords calls changed after each change to the records.
+func (s *JetStream) WatchRecords(ctx context.Context, changed func()) error {
+	users, _, err := s.buckets(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := users.Watch(ctx, "r.>", jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("fleet: watching users: %w", err)
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					changed()
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// UseStep creates the key of (identity, user, step) if absent.
+func (s *JetStream) UseStep(ctx context.Context, identity, user string, step uint64) error {
+	_, used, err := s.buckets(ctx)
+	if err != nil {
+		return err
+	}
+	key := hexOf(identity) + "." + hexOf(user) + "." + strconv.FormatUint(step, 10)
+	_, err = used.Create(ctx, key, []byte(s.opts.Name))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return ErrUsed
+	}
+	if err != nil {
+		return fmt.Errorf("fleet: using step %d of %s: %w", step, user, err)
+	}
+	return nil
+}
+
+func (s *JetStream) grantSubject(identity string) string {
+	return "otpknock." + s.scope + ".grant." + hexOf(identity)
+}
+
+func (s *JetStream) auditSubject() string { return "otpknock." + s.scope + ".audit" }
+
+// PublishGrant publishes g on its identity's subject and flushes, so
+// it has left when PublishGrant returns.
+func (s *JetStream) PublishGrant(ctx context.Context, g Grant) error {
+	return s.publish(ctx, s.grantSubject(g.Identity), g)
+}
+
+// PublishEvent publishes e on the fleet's audit subject.
+func (s *JetStream) PublishEvent(ctx context.Context, e Event) error {
+	return s.publish(ctx, s.auditSubject(), e)
+}
+
+func (s *JetStream) publish(ctx context.Context, subject string, v any) error {
+	if !s.nc.IsConnected() {
+		return fmt.Errorf("fleet: publishing on %s: %w", subject, nats.ErrConnectionClosed)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := s.nc.Publish(subject, b); err != nil {
+		return fmt.Errorf("fleet: publishing on %s: %w", subject, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
+	if err := s.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("fleet: publishing on %s: %w", subject, err)
+	}
+	return nil
+}
+
+// SubscribeGrants calls fn with each grant published for identity.
+func (s *JetStream) SubscribeGrants(ctx context.Context, identity string, fn func(Grant)) error {
+	return subscribe(ctx, s.nc, s.grantSubject(identity), fn)
+}
+
+// SubscribeEvents calls fn with each audit event.
+func (s *JetStream) SubscribeEvents(ctx context.Context, fn func(Event)) error {
+	return subscribe(ctx, s.nc, s.auditSubject(), fn)
+}
+
+// subscribe decodes each message of subject as a T for fn (malformed
+// ones are dropped) until ctx ends. The subscription survives
+// reconnections.
+func subscribe[T any](ctx context.Context, nc *nats.Conn, subject string, fn func(T)) error {
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		var v T
+		if json.Unmarshal(m.Data, &v) == nil {
+			fn(v)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("fleet: subscribing to %s: %w", subject, err)
+	}
+	// The server knows the subscription once a flush returns: what is
+	// published after subscribe returns reaches it.
+	if err := nc.FlushTimeout(2 * time.Second); err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("fleet: subscribing to %s: %w", subject, err)
+	}
+	context.AfterFunc(ctx, func() { _ = sub.Unsubscribe() })
+	return nil
+}
+
+var _ Store = (*JetStream)(nil)

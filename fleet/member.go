@@ -1,0 +1,367 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/otpknock/otpknock/internal/safefile"
+)
+
+// ErrUnavailable is returned by [Member.UseStep] under [Refuse] while the
+// store is unreachable.
+var ErrUnavailable = errors.New("fleet store unreachable (fleet_unavailable: refuse)")
+
+// MemberConfig is a member's part in its fleet.
+type MemberConfig struct {
+	Name     string  // this member's name, unique in the fleet
+	Identity string  // the identity it is knocked as: its own, or its pool's
+	Key      KeyPair // its box key pair
+	Admin    [32]byte
+	// CacheFile keeps the last copy of this member's sealed records, for
+	// a start while the store is unreachable.
+	CacheFile   string
+	Unavailable Unavailable
+	Log         *slog.Logger
+	// OnUsers is called with this member's users after each change
+	// (including the first load); OnGrant with each grant another member
+	// of the pool made. Neither may block for long.
+	OnUsers func([]UserKey)
+	OnGrant func(Grant)
+	// Timeout bounds each call to the store on the packet path; 0 is
+	// 250 ms. Backoff is how long UseStep then leaves the store alone;
+	// 0 is 2 s.
+	Timeout, Backoff time.Duration
+}
+
+// MemberStats counts what a member did with the store.
+type MemberStats struct {
+	FanoutSent, FanoutFailed, PeerGrants, StoreErrors, LocalGrants uint64
+}
+
+// Member is one server's live membership: its users, kept current from
+// the store's records, and its share of used steps and grants.
+type Member struct {
+	store Store
+	cfg   MemberConfig
+	out   chan Grant
+
+	mu      sync.Mutex
+	onGrant func(Grant)
+	records []Record // this member's, as last read
+	users   []UserKey
+	online  bool // watching the store
+
+	sent, failed, peer, storeErr, local atomic.Uint64
+	backoff                             atomic.Int64 // UseStep skips the store until then (Unix ns)
+}
+
+// Join starts a membership: it registers the member, reads its records
+// (or, when the store is unreachable, its cache file, and says so), and
+// keeps them current, watching the store and retrying it every second
+// until ctx ends.
+func Join(ctx context.Context, store Store, cfg MemberConfig) (*Member, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 250 * time.Millisecond
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	m := &Member{store: store, cfg: cfg, out: make(chan Grant, 1024), onGrant: cfg.OnGrant}
+	if err := m.connect(ctx); err != nil {
+		n, at, cerr := m.loadCache()
+		if cerr != nil {
+			return nil, fmt.Errorf("fleet unreachable (%v) and no last copy of its users: %w", err, cerr)
+		}
+		cfg.Log.Warn("fleet unreachable at start: using the last copy of the fleet's users; pool fan-out and pool-wide replay refusal are down until it is back",
+			"err", err, "users", n, "copy_from", at.Format(time.RFC3339), "fleet_unavailable", cfg.Unavailable.String())
+	}
+	go m.retry(ctx)
+	go m.sender(ctx)
+	return m, nil
+}
+
+// connect registers, reads the records and subscribes.
+func (m *Member) connect(ctx context.Context) error {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := m.store.PutMember(c, MemberInfo{Name: m.cfg.Name, Identity: m.cfg.Identity, Public: m.cfg.Key.Public[:]}); err != nil {
+		return err
+	}
+	if err := m.refresh(c); err != nil {
+		return err
+	}
+	// The watch and the subscription last as long as ctx, unless this
+	// attempt fails: then a later one makes its own.
+	live, stop := context.WithCancel(ctx)
+	if err := m.store.WatchRecords(live, func() { m.refreshLogged(ctx) }); err != nil {
+		stop()
+		return err
+	}
+	if err := m.store.SubscribeGrants(live, m.cfg.Identity, m.peerGrant); err != nil {
+		stop()
+		return err
+	}
+	context.AfterFunc(ctx, stop)
+	m.mu.Lock()
+	m.online = true
+	m.mu.Unlock()
+	return nil
+}
+
+// retry connects again every second while the member is not watching.
+func (m *Member) retry(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lost := false // the connection was down at the last tick
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		online := m.online
+		m.mu.Unlock()
+		if online {
+			up := m.store.Connected()
+			if up && lost {
+				m.refreshLogged(ctx) // catch up on what changed while it was down
+				m.cfg.Log.Info("fleet reachable again: users caught up")
+			} else if !up && !lost {
+				m.cfg.Log.Warn("fleet unreachable: pool fan-out and pool-wide replay refusal are down", "fleet_unavailable", m.cfg.Unavailable.String())
+			}
+			lost = !up // the connection reconnects by itself; the watch survives it
+			continue
+		}
+		if err := m.connect(ctx); err == nil {
+			m.cfg.Log.Info("fleet reachable: users, pool fan-out and pool-wide replay refusal are back")
+		}
+	}
+}
+
+func (m *Member) refreshLogged(ctx context.Context) {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := m.refresh(c); err != nil {
+		m.storeErr.Add(1)
+		m.cfg.Log.Warn("fleet: reading users", "err", err)
+	}
+}
+
+// refresh reads this member's records and applies them when they changed.
+func (m *Member) refresh(ctx context.Context) error {
+	all, err := m.store.Records(ctx)
+	if err != nil {
+		return err
+	}
+	var mine []Record
+	for _, r := range all {
+		if r.Member == m.cfg.Name {
+			mine = append(mine, r)
+		}
+	}
+	slices.SortFunc(mine, func(a, b Record) int { return cmpString(a.User, b.User) })
+	m.apply(mine, true)
+	return nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// apply opens records and hands the users over when they changed;
+// save writes them to the cache file.
+func (m *Member) apply(records []Record, save bool) int {
+	var users []UserKey
+	for _, r := range records {
+		k, err := Open(r, m.cfg.Key, m.cfg.Name, m.cfg.Identity, m.cfg.Admin)
+		if err != nil {
+			m.cfg.Log.Warn("fleet: ignoring a user record that is not the administrator's for this member", "user", r.User, "err", err)
+			continue
+		}
+		users = append(users, k)
+	}
+	m.mu.Lock()
+	same := slices.EqualFunc(m.records, records, sameRecord)
+	m.records, m.users = records, users
+	m.mu.Unlock()
+	if same {
+		return len(users)
+	}
+	if save && m.cfg.CacheFile != "" {
+		if err := m.saveCache(records); err != nil {
+			m.cfg.Log.Warn("fleet: saving the last copy of the users", "err", err)
+		}
+	}
+	if m.cfg.OnUsers != nil {
+		m.cfg.OnUsers(users)
+	}
+	return len(users)
+}
+
+func sameRecord(a, b Record) bool {
+	return a.User == b.User && a.Member == b.Member && string(a.Nonce) == string(b.Nonce) && string(a.Box) == string(b.Box)
+}
+
+func (m *Member) saveCache(records []Record) error {
+	b, err := json.Marshal(records)
+	if err != nil {
+		return err
+	}
+	return safefile.Write(m.cfg.CacheFile, b, 0o600)
+}
+
+// loadCache applies the cache file's records.
+func (m *Member) loadCache() (int, time.Time, error) {
+	if m.cfg.CacheFile == "" {
+		return 0, time.Time{}, errors.New("no cache file configured")
+	}
+	b, err := os.ReadFile(m.cfg.CacheFile)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	var records []Record
+	if err := json.Unmarshal(b, &records); err != nil {
+		return 0, time.Time{}, fmt.Errorf("%s: %w", m.cfg.CacheFile, err)
+	}
+	fi, err := os.Stat(m.cfg.CacheFile)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return m.apply(records, false), fi.ModTime(), nil
+}
+
+// Users returns this member's users as last applied.
+func (m *Member) Users() []UserKey {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.users)
+}
+
+// Identity is the identity the member is knocked as.
+func (m *Member) Identity() string { return m.cfg.Identity }
+
+// Connected reports whether the store is reachable and watched.
+func (m *Member) Connected() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.online && m.store.Connected()
+}
+
+// UseStep uses (user, step) pool-wide: nil when this member is the
+// first, ErrUsed when another member (or this one) was. When the store
+// does not answer, Local grants (nil, counted) and Refuse returns
+// ErrUnavailable.
+//
+// UseStep runs on the packet path: after a failure it does not ask the
+// store again for Backoff (a JetStream leader election takes seconds),
+// so a failing store costs one Timeout, not one per knock.
+func (m *Member) UseStep(user string, step uint64) error {
+	if until := m.backoff.Load(); until != 0 && time.Now().UnixNano() < until {
+		return m.unavailable(errors.New("the store failed less than a backoff ago"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timeout)
+	defer cancel()
+	err := m.store.UseStep(ctx, m.cfg.Identity, user, step)
+	if err == nil || errors.Is(err, ErrUsed) {
+		return err
+	}
+	m.storeErr.Add(1)
+	m.backoff.Store(time.Now().Add(m.cfg.Backoff).UnixNano())
+	return m.unavailable(err)
+}
+
+// unavailable is what a knock meets without the store: nil (a local
+// grant, counted) or ErrUnavailable.
+func (m *Member) unavailable(err error) error {
+	if m.cfg.Unavailable == Refuse {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	m.local.Add(1)
+	return nil
+}
+
+// Publish queues g, signed with the user's member key (SignGrant), for
+// the other members of the pool; it never blocks (a full queue counts a
+// failure).
+func (m *Member) Publish(g Grant, key []byte) {
+	g.Identity, g.Member = m.cfg.Identity, m.cfg.Name
+	g = SignGrant(g, key)
+	select {
+	case m.out <- g:
+	default:
+		m.failed.Add(1)
+	}
+}
+
+func (m *Member) sender(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case g := <-m.out:
+			c, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+			err := m.store.PublishGrant(c, g)
+			cancel()
+			if err != nil {
+				m.failed.Add(1)
+				continue
+			}
+			m.sent.Add(1)
+		}
+	}
+}
+
+// Audit publishes e on the fleet's audit subject, off the caller's path.
+func (m *Member) Audit(e Event) {
+	e.Member = m.cfg.Name
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Timeout)
+		defer cancel()
+		if m.store.PublishEvent(ctx, e) != nil {
+			m.storeErr.Add(1)
+		}
+	}()
+}
+
+// peerGrant hands another member's grant to OnGrant.
+func (m *Member) peerGrant(g Grant) {
+	if g.Member == m.cfg.Name || g.Identity != m.cfg.Identity {
+		return
+	}
+	m.peer.Add(1)
+	m.mu.Lock()
+	fn := m.onGrant
+	m.mu.Unlock()
+	if fn != nil {
+		fn(g)
+	}
+}
+
+// SetOnGrant replaces MemberConfig.OnGrant: a daemon that joined before
+// it could apply grants hands its own once it can.
+func (m *Member) SetOnGrant(fn func(Grant)) {
+	m.mu.Lock()
+	m.onGrant = fn
+	m.mu.Unlock()
+}
+
+// Stats returns the member's counters.
+func (m *Member) Stats() MemberStats {
+	return MemberStats{FanoutSent: m.sent.Load(), FanoutFailed: m.failed.Load(), PeerGrants: m.peer.Load(),
+		StoreErrors: m.storeErr.Load(), LocalGrants: m.local.Load()}
+}

@@ -1,0 +1,71 @@
+package fleet
+
+import (
+	"errors"
+	"time"
+)
+
+// Unavailable is what a member does with a knock while the store is
+// unreachable.
+type Unavailable int
+
+const (
+	// Local grants alone: as a lone server would, without pool fan-out
+	// or pool-wide replay refusal (the default).
+	Local Unavailable = iota
+	// Refuse refuses every knock until the store is back (fail closed).
+	Refuse
+)
+
+// String returns local or refuse.
+func (u Unavailable) String() string {
+	if u == Refuse {
+		return "refuse"
+	}
+	return "local"
+}
+
+// DefaultUsedTTL is how long a used (user, step) is remembered pool-wide:
+// longer than any window a member accepts (skew 10 at one hour per step
+// is 21 hours; the default window is three 30-second steps).
+const DefaultUsedTTL = 24 * time.Hour
+
+// Options are how to reach the fleet's NATS servers.
+type Options struct {
+	URLs      []string // nats:// or tls:// URLs of the cluster's servers
+	Fleet     string   // the fleet id
+	Name      string   // this connection's name, for NATS monitoring
+	CredsFile string   // a NATS credentials file (JWT and nkey seed)
+	User      string   // user and password, when not CredsFile
+	Password  string
+	CAFile    string // the CA that signed the servers' certificates
+	CertFile  string // a client certificate, when the servers ask for one
+	KeyFile   string
+	// Insecure allows a plain connection without credentials: tests only.
+	Insecure bool
+	Replicas int           // JetStream replicas of the buckets (1..5); 0 is 1
+	UsedTTL  time.Duration // 0 is DefaultUsedTTL
+}
+
+// Check refuses options that would join a fleet without TLS and
+// credentials, unless Insecure is set; its errors name the field as the
+// config's fleet section does.
+func (o Options) Check() error {
+	switch {
+	case len(o.URLs) == 0:
+		return errors.New("fleet.servers: list the NATS servers, e.g. [tls://nats1.example.org:4222]")
+	case o.Fleet == "":
+		return errors.New("fleet.id: must be set")
+	case o.Insecure:
+		return nil
+	case o.CAFile == "":
+		return errors.New("fleet.tls_ca: a member joins over TLS only (set insecure: true for tests)")
+	case o.CredsFile == "" && o.User == "":
+		return errors.New("fleet.credentials: give a NATS credentials file or user and password (set insecure: true for tests)")
+	case o.CredsFile != "" && o.User != "":
+		return errors.New("fleet.credentials: give a credentials file or user and password, not both")
+	case o.Replicas < 0 || o.Replicas > 5:
+		return errors.New("fleet.replicas: must be from 1 to 5")
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package servercmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/fleet"
+	"github.com/otpknock/otpknock/fleet/fleettest"
+	"github.com/otpknock/otpknock/provision"
+)
+
+// fleetHarness runs otpknockd's fleet commands against an in-memory
+// fleet, with a config whose fleet section names the admin key.
+type fleetHarness struct {
+	t                *testing.T
+	store            *fleettest.Memory
+	cfg, key, enroll string
+	members          map[string]fleet.KeyPair
+}
+
+func (h *fleetHarness) run(args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	err := Run(context.Background(), args, Env{Env: cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) string { return "" }, Clock: clock.System{}, Version: "test"}, Fleet: h.store})
+	return out.String() + errb.String(), err
+}
+
+func (h *fleetHarness) mustRun(args ...string) string {
+	h.t.Helper()
+	out, err := h.run(args...)
+	if err != nil {
+		h.t.Fatalf("otpknockd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (h *fleetHarness) fleetArgs(args ...string) []string {
+	return append([]string{"fleet", "--config", h.cfg, "--admin-key", h.key, "--enrollments", h.enroll}, args...)
+}
+
+func (h *fleetHarness) addMember(name, identity string) {
+	kp, err := fleet.NewKeyPair()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.members[name] = kp
+	if err := h.store.PutMember(context.Background(), fleet.MemberInfo{Name: name, Identity: identity, Public: kp.Public[:]}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func newFleetHarness(t *testing.T) *fleetHarness {
+	dir := t.TempDir()
+	h := &fleetHarness{t: t, store: fleettest.NewMemory(), cfg: filepath.Join(dir, "config.yaml"), key: filepath.Join(dir, "admin.key"),
+		enroll: filepath.Join(dir, "enrollments"), members: map[string]fleet.KeyPair{}}
+	h.mustRun("init", "--config", h.cfg, "--server-id", "admin", "--host", "vpn.example.org")
+	out := h.mustRun(h.fleetArgs("admin-key")...)
+	line, _, _ := strings.Cut(out[strings.Index(out, "admin_key: "):], "\n")
+	f, err := os.OpenFile(h.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("fleet:\n  id: acme\n  servers: [nats://198.18.0.100:4222]\n  insecure: true\n  " + line + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestFleetCommands: user add enrolls once for every member and prints
+// one fleet URI whose key, for the name knocked, is what each member
+// opens; list shows who holds whom; sync gives a later member the user;
+// remove takes it from every member.
+func TestFleetCommands(t *testing.T) {
+	h := newFleetHarness(t)
+	h.addMember("m1", "vpn.example.org")
+	h.addMember("m2", "vpn.example.org")
+	out := h.mustRun(h.fleetArgs("user", "add", "alice", "--open", "tcp/22", "--no-qr")...)
+	uri := uriRE.FindString(out)
+	acct, err := provision.ParseURI(uri)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if acct.Fleet != "acme" || acct.ServerID != "" || acct.Host != "vpn.example.org" {
+		t.Fatalf("account %+v: want fleet acme, no server, host vpn.example.org", acct)
+	}
+	key, id, err := acct.KeyFor("vpn.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := h.store.Records(context.Background())
+	for _, r := range recs {
+		k, err := fleet.Open(r, h.members[r.Member], r.Member, id, mustAdminPublic(t, h.key))
+		if err != nil || !bytes.Equal(k.Key, key) {
+			t.Errorf("member %s opens %x, %v; want the client's key %x", r.Member, k.Key, err, key)
+		}
+	}
+	if got := h.mustRun(h.fleetArgs("user", "list")...); !strings.Contains(got, "alice  m1,m2    -") {
+		t.Errorf("user list:\n%s", got)
+	}
+	h.addMember("m3", "bastion3.example.org")
+	if got := h.mustRun(h.fleetArgs("user", "list")...); !strings.Contains(got, "m3") {
+		t.Errorf("user list lacks the missing member m3:\n%s", got)
+	}
+	if got := h.mustRun(h.fleetArgs("sync")...); !strings.Contains(got, "alice: sealed for m3") {
+		t.Errorf("sync:\n%s", got)
+	}
+	m3key, _ := derive.MemberKey(acct.Secret, "acme", "bastion3.example.org")
+	recs, _ = h.store.Records(context.Background())
+	found := false
+	for _, r := range recs {
+		if r.Member == "m3" {
+			k, err := fleet.Open(r, h.members["m3"], "m3", "bastion3.example.org", mustAdminPublic(t, h.key))
+			found = err == nil && bytes.Equal(k.Key, m3key)
+		}
+	}
+	if !found {
+		t.Error("m3 holds no record of alice's bastion3 key after sync")
+	}
+	h.mustRun(h.fleetArgs("user", "remove", "alice")...)
+	if recs, _ := h.store.Records(context.Background()); len(recs) != 0 {
+		t.Errorf("records after remove: %v", recs)
+	}
+	if _, err := os.Stat(fleet.EnrollmentPath(h.enroll, "alice")); !os.IsNotExist(err) {
+		t.Errorf("enrollment secret after remove: %v, want gone", err)
+	}
+}
+
+func mustAdminPublic(t *testing.T, path string) [32]byte {
+	kp, err := fleet.LoadKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp.Public
+}
+
+// TestFleetCommandErrors: bad input is one line naming what is wrong,
+// exit 2, and nothing is written.
+func TestFleetCommandErrors(t *testing.T) {
+	h := newFleetHarness(t)
+	h.addMember("m1", "vpn.example.org")
+	other := filepath.Join(t.TempDir(), "other.key")
+	if _, _, err := fleet.LoadOrCreateKey(other); err != nil {
+		t.Fatal(err)
+	}
+	lone := filepath.Join(t.TempDir(), "lone.yaml")
+	h.mustRun("init", "--config", lone, "--server-id", "gw1")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad name", h.fleetArgs("user", "add", "Alice"), "NAME:"},
+		{"bad service", h.fleetArgs("user", "add", "alice", "--open", "tcp/0"), "--open"},
+		{"bad from", h.fleetArgs("user", "add", "alice", "--from", "198.18.0.1/15"), "--from"},
+		{"another admin key", []string{"fleet", "--config", h.cfg, "--admin-key", other, "--enrollments", h.enroll, "user", "add", "alice"}, "--admin-key"},
+		{"no fleet section", []string{"fleet", "--config", lone, "--admin-key", h.key, "user", "list"}, "no fleet section"},
+		{"remove an unknown user", h.fleetArgs("user", "remove", "bob"), "NAME:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := h.run(c.args...)
+			if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v (exit %d), want one line naming %q, exit 2\n%s", err, cli.ExitCode(err), c.want, out)
+			}
+			if recs, _ := h.store.Records(context.Background()); len(recs) != 0 {
+				t.Errorf("records written: %v", recs)
+			}
+			if es, _ := fleet.LoadEnrollments(h.enroll); len(es) != 0 {
+				t.Errorf("enrollments written: %v", es)
+			}
+		})
+	}
+}
+
+// TestAuditFile: audit prints the audit log's lines.
+func TestAuditFile(t *testing.T) {
+	h := newFleetHarness(t)
+	log := filepath.Join(t.TempDir(), "audit.jsonl")
+	lines := `{"kind":"grant","user":"alice"}` + "\n" + `{"kind":"replay","user":"alice"}` + "\n"
+	if err := os.WriteFile(log, []byte(lines+`{"kind":"par`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.mustRun("audit", "--file", log); got != lines {
+		t.Errorf("audit printed %q, want the whole lines %q", got, lines)
+	}
+	if _, err := h.run("audit", "--config", h.cfg); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "audit_log") {
+		t.Errorf("audit without audit_log: %v, want exit 2 naming audit_log", err)
+	}
+}

@@ -1,0 +1,123 @@
+package servercmd
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/fleet"
+	"github.com/otpknock/otpknock/internal/naming"
+	"github.com/otpknock/otpknock/provision"
+	"github.com/spf13/cobra"
+)
+
+type fleetUserAddFlags struct {
+	open, from []string
+	bind, noQR bool
+	host       string
+	knock      string
+}
+
+func newFleetUserAddCmd(env *Env, f *fleetFlags) *cobra.Command {
+	var a fleetUserAddFlags
+	c := &cobra.Command{
+		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--knock packet] [--host NAME]",
+		Short: "Enroll a user once for every member: print one URI for the whole fleet",
+		Long: `Generate the user's enrollment secret, derive each member's key from it
+(docs/spec.md section 14), seal each to its member, and store them in the
+fleet: every member applies the user within seconds, without a reload.
+The enrollment secret is kept under --enrollments (mode 0600) for members
+added later (otpknockd fleet sync); the URI holds it: hand it over
+privately. The client knocks any member by its name (or a pool's).`,
+		Example: "  otpknockd fleet user add alice --open tcp/22 --host vpn.example.org",
+		Args:    cli.Args(1, 1, "the user's NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fleetUserAdd(cmd, env, f, args[0], a)
+		},
+	}
+	c.Flags().StringSliceVar(&a.open, "open", []string{"tcp/22"}, "service the knock opens, PROTO/PORT (repeatable)")
+	c.Flags().StringSliceVar(&a.from, "from", nil, "source CIDR allowed to knock (repeatable; default any)")
+	c.Flags().BoolVar(&a.bind, "bind-source", false, "bind sequences to the client's source address (no NAT between)")
+	c.Flags().StringVar(&a.host, "host", "", "default name clients knock (a member's or a pool's; default: host in the config)")
+	c.Flags().StringVar(&a.knock, "knock", "sequence", "how the user knocks: sequence or packet")
+	c.Flags().BoolVar(&a.noQR, "no-qr", false, "do not print the QR code")
+	return c
+}
+
+// fleetUserAddPlan checks the inputs of fleet user add; it writes nothing.
+func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.Mode, error) {
+	k := fleet.UserKey{User: name, Bind: a.bind}
+	if !naming.User(name) {
+		return k, 0, fmt.Errorf("NAME: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", name)
+	}
+	mode, err := derive.ParseMode(a.knock)
+	if err != nil {
+		return k, 0, fmt.Errorf("--knock: %w", err)
+	}
+	if mode == derive.ModePacket {
+		k.Knock = mode.String()
+	}
+	open, err := uniqueServices(a.open)
+	if err != nil {
+		return k, 0, err
+	}
+	k.Open = open
+	for _, s := range a.from {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p != p.Masked() {
+			return k, 0, fmt.Errorf("--from: %q is not a CIDR without host bits, e.g. 198.18.0.0/15", s)
+		}
+		k.From = append(k.From, p)
+	}
+	return k, mode, nil
+}
+
+func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fleetUserAddFlags) error {
+	k, mode, err := fleetUserAddPlan(name, a)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	adm, cfg, closeStore, err := env.admin(f)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	host := a.host
+	if host == "" {
+		host = cfg.Host
+	}
+	secret, err := provision.GenerateSecret(32)
+	if err != nil {
+		return err
+	}
+	if err := checkOutsideRange(cfg, k.Open); err != nil {
+		return cli.Usage(err)
+	}
+	var open []derive.Knock
+	for _, s := range k.Open {
+		svc, _ := derive.ParseService(s) // checked by uniqueServices
+		open = append(open, svc)
+	}
+	acct := provision.Account{Fleet: cfg.Fleet.ID, User: name, Host: host, Secret: secret, Params: cfg.Params,
+		Open: open, BindSource: k.Bind, Knock: mode}
+	uri, err := acct.URI()
+	if err != nil {
+		return err
+	}
+	if err := fleet.SaveEnrollment(f.enrollments, fleet.Enrollment{UserKey: k, Secret: secret}); err != nil {
+		return cli.Usage(fmt.Errorf("--enrollments: %w", err))
+	}
+	members, err := adm.AddUser(cmd.Context(), secret, k)
+	if err != nil {
+		_ = fleet.RemoveEnrollment(f.enrollments, name) // nothing of a failed add stays behind
+		return fmt.Errorf("fleet %s: %w", cfg.Fleet.ID, err)
+	}
+	fmt.Fprintf(env.Stdout, "Enrolled %s in fleet %s: opens %s; sealed for %s.\n", name, cfg.Fleet.ID,
+		strings.Join(k.Open, ","), strings.Join(members, ", "))
+	fmt.Fprintf(env.Stdout, "Enrollment secret: %s (mode 0600; needed to give the user to members added later).\n",
+		fleet.EnrollmentPath(f.enrollments, name))
+	printURI(env, "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):", uri, "", a.noQR)
+	return nil
+}
