@@ -70,7 +70,7 @@ runs.`,
 				return nil
 			}
 			if checkOnly {
-				return cli.Usage(check(env.Stdout, cfg))
+				return cli.Usage(check(env.Stdout, env, cfg))
 			}
 			log, err := newLogger(env, logFormat, logLevel)
 			if err != nil {

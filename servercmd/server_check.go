@@ -17,8 +17,10 @@ import (
 var errCheck = errors.New("server --check found problems")
 
 // check validates the config, the secrets and the kernel support the
-// server needs, changing nothing, and prints one line per check.
-func check(w io.Writer, cfg *config.Config) error {
+// server needs, changing nothing, and prints one line per check. The
+// firewall and the NFLOG group are Env's when set (as for serve, Env's
+// fakes need no privilege); else the kernel's.
+func check(w io.Writer, env *Env, cfg *config.Config) error {
 	failed := 0
 	line := func(err error, ok string) {
 		if err != nil {
@@ -42,16 +44,20 @@ func check(w io.Writer, cfg *config.Config) error {
 	checkServiceAccess(line, cfg)
 	_, _, err := daemon.LoadState(cfg.StateFile, cfg.Params.Period)
 	line(err, "state_file "+cfg.StateFile)
-	if err := daemon.CheckPrivileges(); err != nil {
-		fmt.Fprintf(w, "FAIL %v: the checks stop here, before the firewall and NFLOG (run --check with sudo)\n", err)
-		return fmt.Errorf("%w: %d failed", errCheck, failed+1)
+	if env.kernel() {
+		if err := daemon.CheckPrivileges(); err != nil {
+			fmt.Fprintf(w, "FAIL %v: the checks stop here, before the firewall and NFLOG (run --check with sudo)\n", err)
+			return fmt.Errorf("%w: %d failed", errCheck, failed+1)
+		}
+		line(nil, "privileges: root or CAP_NET_ADMIN")
 	}
-	line(nil, "privileges: root or CAP_NET_ADMIN")
-	checkFirewall(line, cfg.Firewall)
-	src, err := listener.Open(listener.DefaultOptions(cfg.NFLOGGroup))
+	env.checkFirewall(line, cfg.Firewall)
+	src, err := env.packets(cfg.NFLOGGroup)
 	switch {
 	case err == nil:
-		src.Close()
+		if c, ok := src.(io.Closer); ok {
+			c.Close()
+		}
 		line(nil, fmt.Sprintf("NFLOG group %d free", cfg.NFLOGGroup))
 	case errors.Is(err, listener.ErrGroupTaken) && running != "":
 		line(nil, fmt.Sprintf("NFLOG group %d works and is held by the running server", cfg.NFLOGGroup))
@@ -70,8 +76,14 @@ func check(w io.Writer, cfg *config.Config) error {
 }
 
 // checkFirewall reports the backend the config's firewall key picks
-// here, why, and whether its kernel interface answers.
-func checkFirewall(line func(error, string), mode string) {
+// here, why, and whether its kernel interface answers; with Env's
+// firewall, whether it opens.
+func (env *Env) checkFirewall(line func(error, string), mode string) {
+	if env.Firewall != nil {
+		_, why, err := env.firewall(mode)
+		line(err, "firewall "+why)
+		return
+	}
 	kind, why := firewall.Pick(mode, firewall.HostNow())
 	found, err := kind.Probe()
 	for i, f := range found {

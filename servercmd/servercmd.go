@@ -20,7 +20,8 @@ import (
 type Env struct {
 	cli.Env
 	// Firewall and Packets open the server's kernel boundaries for
-	// server and firewall status|lock|remove; nil means the kernel's
+	// server (and its --check) and firewall status|lock|remove; nil
+	// means the kernel's
 	// (firewall.Open for the config's firewall key; listener.Open on the
 	// config's NFLOG group),
 	// and server then first checks for root or CAP_NET_ADMIN. A source
