@@ -55,7 +55,7 @@ Exit codes, for scripts and ssh_config's Match exec:
 		Example: "  otpknock send work --wait\n  otpknock send knock.example.org --profile work --wait tcp/22,10s -v\n" +
 			"  # ~/.ssh/config: knock before ssh connects to a knocked host\n" +
 			"  Match host knock.example.org exec \"otpknock send %h --wait\"",
-		Args:    args(1, 2, "one TARGET (profile or host)"),
+		Args: args(1, 2, "one TARGET (profile or host)"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			// "--wait tcp/22" parses as a bare --wait and an argument,
 			// before or after TARGET; only a service has a slash.
