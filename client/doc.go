@@ -18,10 +18,11 @@
 //   - a profile: [profile.DefaultPath] and [profile.Load], then
 //     [profile.Store.Lookup] by name or host; or [provision.ParseURI]
 //     and profile.Profile{Name: name, Account: account};
-//   - a knock: a zero [Client] (the kernel's sockets, the system
-//     resolver, routes and clock) with State set to a
-//     [profile.LoadState] of [profile.StatePath] so steps are used once,
-//     as the otpknock command uses them; [Client.Plan] with
+//   - a knock: a [Client] with Clock set to [clock.System] and Gap to
+//     [sender.DefaultGap] (its other zero fields take the kernel's
+//     sockets, a TCP dial, the system resolver and routes), and State
+//     set to a [profile.LoadState] of [profile.StatePath] so steps are
+//     used once, as the otpknock command uses them; [Client.Plan] with
 //     [Options].Wait set to [DefaultService] and a Timeout; then
 //     [Client.Knock] with the number of retries;
 //   - the result: [sender.Opened] (its Conn is the connection that

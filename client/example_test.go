@@ -17,9 +17,9 @@ import (
 const exampleURI = "otpauth://totp/otpknock:alice@gw1?algorithm=SHA256&bind=0&digits=6&exclude=&host=198.18.0.1&issuer=otpknock&knocks=4&open=tcp%2F22&otpknock=1&period=30&protocols=tcp%2Cudp&range=20000-59999&secret=5EEXDJMVCJTH2EBPJ3QRG7GLC53O234NNE6XVUNU6BVGI37CZ2MQ&server=gw1&user=alice"
 
 // Example knocks for a profile made from a URI and waits for its ssh
-// service. A program leaves Clock, Writer, Prober and Route nil to knock
-// for real (the system clock, the kernel's sockets, a TCP dial, the
-// kernel's routes), and takes an imported profile from the client's
+// service. A program sets Clock to clock.System{} and leaves Writer,
+// Prober and Route nil to knock for real (the kernel's sockets, a TCP
+// dial, the kernel's routes), and takes an imported profile from the client's
 // store with profile.Load(path) and Store.Lookup(name or host), path
 // being profile.DefaultPath(os.Getenv). Here a fake clock, sender and
 // service stand in, so the example runs without a network.
