@@ -48,7 +48,7 @@ address). A packet knock whose claim the server may have refused knocks
 again once, not --retries times, and names these switches.
 
 Exit codes, for scripts and ssh_config's Match exec:
-  0  opened (with --wait), or sent (without); a dry run that printed
+  0  opened (with --wait), sent (without), or a dry run printed
   1  not opened: the service stayed closed, or the knock could not be sent
   2  usage, configuration or input error: bad flags, a bad store or state
   3  no profile knocks TARGET (or none is called --profile NAME)`,
