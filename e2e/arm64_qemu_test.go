@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/otpknock/otpknock/internal/netnstest"
 )
@@ -45,7 +47,7 @@ var stepRE = regexp.MustCompile(`step (\d+)`)
 
 // TestArm64Client runs the linux/arm64 client, the one Termux on
 // Android runs, under qemu-user: import of a URI file, show, send
-// --dry-run and tui --help. show and the dry run must print what the
+// --dry-run, the tui in tmux, and tui --help. show and the dry run must print what the
 // host's build prints in the same step: the same derivation on arm64.
 // The profile's host is a name, which a dry run does not resolve, so
 // nothing touches the network.
@@ -105,10 +107,47 @@ func TestArm64Client(t *testing.T) {
 			t.Errorf("dry run printed %q", line)
 		}
 	})
+	t.Run("tui", func(t *testing.T) {
+		armTUI(t, qemu, arm, store)
+	})
 	t.Run("tui --help", func(t *testing.T) {
 		out, errs, err := run(arm, "tui", "--help")
 		if err != nil || !strings.Contains(out, "A terminal interface for knocking by hand") || !strings.Contains(out, "otpknock tui") {
 			t.Errorf("arm64 tui --help: %v\n%s%s", err, out, errs)
 		}
 	})
+}
+
+// armTUI runs the arm64 tui in tmux under qemu: it draws the profile
+// list with the store's profile selected and the current sequence, and
+// q quits. Nothing is knocked.
+func armTUI(t *testing.T, qemu, arm, store string) {
+	requireTool(t, "tmux", "tmux")
+	sock := fmt.Sprintf("otpknock-arm64-%d", os.Getpid())
+	tmux := func(args ...string) (string, error) {
+		out, err := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	run := fmt.Sprintf("env OTPKNOCK_CLIENT_CONFIG=%s TERM=xterm-256color %s %s tui", store, qemu, arm)
+	if out, err := tmux("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", run); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	defer tmux("kill-server")
+	var last string
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(last, "Knock now") || !strings.Contains(last, "alice@gw1"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the arm64 tui never drew the profile and its knock:\n%s", last)
+		}
+		last, _ = tmux("capture-pane", "-p", "-t", "tui")
+	}
+	if !strings.Contains(last, "▸ gw1") || !regexp.MustCompile(`(?:tcp|udp)/\d+`).MatchString(last) {
+		t.Errorf("the arm64 tui's screen lacks the selected profile or its sequence:\n%s", last)
+	}
+	tmux("send-keys", "-t", "tui", "q")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := tmux("has-session", "-t", "tui"); err != nil {
+			return // q ended the program and the session
+		}
+	}
+	t.Errorf("q did not quit the arm64 tui")
 }
