@@ -211,3 +211,33 @@ func TestFormatSequence(t *testing.T) {
 		t.Error("YesNo")
 	}
 }
+
+// TestExitCodeClasses checks the exit code of each class of error,
+// wrapped or not, and that NoProfile outranks Usage.
+func TestExitCodeClasses(t *testing.T) {
+	base := errors.New("boom")
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, ExitOK},
+		{"runtime failure", base, ExitFailure},
+		{"usage", Usage(base), ExitUsage},
+		{"usage wrapped", fmt.Errorf("send: %w", Usage(base)), ExitUsage},
+		{"no profile", NoProfile(base), ExitNoProfile},
+		{"no profile wrapped", fmt.Errorf("send: %w", NoProfile(base)), ExitNoProfile},
+		{"no profile marked usage", Usage(NoProfile(base)), ExitNoProfile},
+		{"NoProfile(nil)", NoProfile(nil), ExitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.err); got != tt.want {
+				t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+	if ExitNoProfile == ExitFailure || ExitNoProfile == ExitUsage || ExitNotOpened != 1 || ExitUsage != 2 {
+		t.Errorf("exit codes not distinct or moved: not opened %d, usage %d, no profile %d", ExitNotOpened, ExitUsage, ExitNoProfile)
+	}
+}

@@ -15,7 +15,26 @@ const (
 	// ExitNotOpened is the runtime failure of a knock sent whose service
 	// did not open.
 	ExitNotOpened = ExitFailure
+	// ExitNoProfile: no profile knocks the target (otpknock send and
+	// connect), so a script or an ssh_config Match exec line can tell
+	// "this host is not knocked" from a knock that failed.
+	ExitNoProfile = 3
 )
+
+// noProfileError marks an error naming a target no profile knocks.
+type noProfileError struct{ err error }
+
+func (e noProfileError) Error() string { return e.err.Error() }
+func (e noProfileError) Unwrap() error { return e.err }
+
+// NoProfile marks err as naming a target no profile knocks
+// (ExitNoProfile); nil stays nil.
+func NoProfile(err error) error {
+	if err == nil {
+		return nil
+	}
+	return noProfileError{err}
+}
 
 // usageError marks an error of usage or configuration: bad flags,
 // arguments, config file, secrets or input. ExitCode maps it to
@@ -43,12 +62,15 @@ func isUsage(err error) bool {
 }
 
 // ExitCode maps an error returned by Execute to the process exit code:
-// ExitUsage for errors of usage or configuration, ExitFailure for any
-// other.
+// ExitNoProfile for a target no profile knocks, ExitUsage for errors of
+// usage or configuration, ExitFailure for any other.
 func ExitCode(err error) int {
+	var np noProfileError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &np):
+		return ExitNoProfile
 	case isUsage(err):
 		return ExitUsage
 	}

@@ -40,6 +40,10 @@ func TestCommandExitCodes(t *testing.T) {
 			h.writer.(*sendertest.Fake).Err = fmt.Errorf("icmp knock needs a raw socket: %w", fs.ErrPermission)
 		}, []string{"send", "gw1"}, cli.ExitUsage, "raw socket"},
 		{"send sent", nil, []string{"send", "gw1"}, cli.ExitOK, ""},
+		{"send no profile", nil, []string{"send", "nope.example.org"}, cli.ExitNoProfile, `no profile "nope.example.org"`},
+		{"send --profile no profile", nil, []string{"send", "198.18.0.1", "--profile", "nope"}, cli.ExitNoProfile, `no profile "nope"`},
+		{"send no profile, bad flag first", nil, []string{"send", "nope", "--retries", "99"}, cli.ExitUsage, "--retries"},
+		{"connect no profile", nil, []string{"connect", "nope.example.org", "22"}, cli.ExitNoProfile, `no profile "nope.example.org"`},
 		{"connect bad timeout", nil, []string{"connect", "gw1", "22", "--timeout", "0s"}, cli.ExitUsage, "--timeout"},
 		{"version extra argument", nil, []string{"version", "x"}, cli.ExitUsage, "want no arguments"},
 		{"a server command", nil, []string{"init", "--server-id", "x"}, cli.ExitUsage, "otpknock init: init is a server command: run otpknockd init"},
@@ -62,7 +66,7 @@ func TestCommandExitCodes(t *testing.T) {
 			if tt.msg != "" && (err == nil || !strings.Contains(err.Error(), tt.msg)) {
 				t.Errorf("err = %v, want one containing %q", err, tt.msg)
 			}
-			if tt.want == cli.ExitUsage && out != "" {
+			if tt.want != cli.ExitOK && out != "" {
 				t.Errorf("a refused command printed %q", out)
 			}
 		})

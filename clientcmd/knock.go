@@ -119,12 +119,9 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 		if err == nil && p.Name == target {
 			host = p.Host
 		}
-		if err != nil {
-			err = ambiguous(store, target, f.command, err)
-		}
 	}
 	if err != nil {
-		return nil, usage(err)
+		return nil, lookupError(store, target, f, err)
 	}
 	fd, err := finder(env, f.stun, store.Path)
 	if err != nil {
@@ -171,6 +168,22 @@ func prepare(ctx context.Context, env *Env, target string, f *knockFlags, dryRun
 		return nil, err // resolving the host, routing: the network
 	}
 	return &knockJob{prof: p, client: c, plan: pl}, nil
+}
+
+// lookupError classes a failed profile lookup: a target several
+// profiles knock is a usage error naming them (ambiguous); one no
+// profile knocks, or a --profile no profile is called, exits
+// cli.ExitNoProfile.
+func lookupError(store *profile.Store, target string, f *knockFlags, err error) error {
+	if f.profile == "" {
+		if amb := ambiguous(store, target, f.command, err); amb != err {
+			return usage(amb)
+		}
+	}
+	if f.profile == "" && target == "" && len(store.Profiles) > 0 {
+		return usage(err) // several profiles and no target: name one
+	}
+	return cli.NoProfile(err)
 }
 
 // ambiguous returns err, or, when several profiles knock the host

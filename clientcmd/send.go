@@ -47,10 +47,15 @@ translated when the client cannot tell (a VPN, a server on a private
 address). A packet knock whose claim the server may have refused knocks
 again once, not --retries times, and names these switches.
 
-Exit codes: 0 opened (or sent, without --wait), 1 not opened, 2 usage or
-configuration error.`,
-		Example: "  otpknock send work --wait\n  otpknock send knock.example.org --profile work --wait tcp/22,10s -v",
-		Args:    args(1, 2, "one TARGET (profile or host)"),
+Exit codes, for scripts and ssh_config's Match exec:
+  0  opened (with --wait), sent (without), or a dry run printed
+  1  not opened: the service stayed closed, or the knock could not be sent
+  2  usage, configuration or input error: bad flags, a bad store or state
+  3  no profile knocks TARGET (or none is called --profile NAME)`,
+		Example: "  otpknock send work --wait\n  otpknock send knock.example.org --profile work --wait tcp/22,10s -v\n" +
+			"  # ~/.ssh/config: knock before ssh connects to a knocked host\n" +
+			"  Match host knock.example.org exec \"otpknock send %h --wait\"",
+		Args: args(1, 2, "one TARGET (profile or host)"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			// "--wait tcp/22" parses as a bare --wait and an argument,
 			// before or after TARGET; only a service has a slash.

@@ -184,7 +184,6 @@ func TestSendErrors(t *testing.T) {
 		{[]string{"send", "gw1", "--public-ip", "198.18.0.9"}, "not source-bound"},
 		{[]string{"send", "gw1", "-6"}, "not an IPv6 address"},
 		{[]string{"send", "gw1", "extra"}, "want one TARGET"},
-		{[]string{"send", "198.18.0.1", "--profile", "nope"}, `no profile "nope"`},
 		{[]string{"connect", "gw1", "0"}, "PORT:"},
 		{[]string{"connect", "gw1"}, "TARGET and PORT"},
 	}

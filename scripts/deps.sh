@@ -10,11 +10,12 @@
 # web service and probes; the firewall backend nftables needs no command
 # (netlink). all adds what the tests, the benches and make package-check
 # use: iptables, ipset, nft, ufw, tmux, tcpdump, nmap, hping3, trafgen,
-# lintian, rpm...
+# lintian, rpm, openssh (the ssh_config tests), qemu-user-static (the
+# linux/arm64 client's tests)...
 set -euo pipefail
 
 demo=(python3:python3 ip:iproute2)
-all=("${demo[@]}" iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm nats-server:nats-server)
+all=("${demo[@]}" iptables:iptables ipset:ipset nft:nftables ufw:ufw tmux:tmux tcpdump:tcpdump setpriv:util-linux sysctl:procps systemd-analyze:systemd nmap:nmap hping3:hping3 trafgen:netsniff-ng lintian:lintian rpm:rpm nats-server:nats-server ssh:openssh-client sshd:openssh-server ssh-keygen:openssh-client qemu-aarch64-static:qemu-user-static)
 
 list=false
 if [[ ${1:-} == --list ]]; then
