@@ -99,6 +99,9 @@ func TestStateAccess(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "state.json"), "{}")
 			os.Chmod(filepath.Join(dir, "state.json"), 0o400)
 		}, "state.json", me, "service user otpknock cannot write DIR/state.json"},
+		// The unit's StateDirectory=, whoever owns it now: systemd gives it
+		// to the service user at every start.
+		{"the unit's state directory, stranger", nil, unitStateDir + "/state.json", stranger, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +117,9 @@ func TestStateAccess(t *testing.T) {
 				tt.setup(t, dir)
 			}
 			err := stateAccess(filepath.Join(dir, tt.state), tt.p)
+			if tt.state == unitStateDir+"/state.json" {
+				err = stateAccess(tt.state, tt.p)
+			}
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("stateAccess: %v, want nil", err)

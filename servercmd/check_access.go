@@ -101,21 +101,22 @@ func accessChecks(cfg *config.Config, p principal) []accessResult {
 
 // stateAccess checks that p can replace the state file: write its
 // directory, the nearest one that exists, which the server creates the
-// rest of. The unit's own state directory, when missing, is systemd's
-// to create for the service user.
+// rest of. The unit's own state directory is systemd's: StateDirectory=
+// creates it for the service user, or gives it to the service user when
+// it exists, at every start.
 func stateAccess(path string, p principal) error {
 	fix := fmt.Sprintf("the service user owns the state directory: chown %s: PATH", p.name)
 	dir := filepath.Dir(path)
 	for {
+		if dir == unitStateDir {
+			return nil
+		}
 		_, err := os.Stat(dir)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
-		}
-		if dir == unitStateDir {
-			return nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
