@@ -58,7 +58,7 @@ ip netns exec "$srv" python3 -m http.server 2222 --bind :: --directory "$work/ww
 pids+=($!)
 
 say "Server: config, and a user who may open tcp/2222 (open_timeout 15s for the demo)"
-on "$srv" "$bind" init --config "$cfg" --server-id demo-gw --host gw.demo
+on "$srv" "$bind" init --config "$cfg" --server-id demo-gw --host gw.demo --state-file "$work/server/state.json"
 sed -i 's/^open_timeout: 30s/open_timeout: 15s/' "$cfg"
 on "$srv" "$bind" user add alice --config "$cfg" --open tcp/2222 --qr-png "$work/alice.png" --no-qr | sed -n 1,3p
 dry=$(on "$srv" "$bind" server --config "$cfg" --dry-run)
