@@ -158,7 +158,7 @@ func grantRefresh(t *testing.T, s *Subject) {
 		t.Fatalf("%v reaches %v before a grant", s.Src4, svc)
 	}
 	for _, src := range []netip.Addr{s.Src4, s.Src6, s.Src4} {
-		s.do(t, "Grant", func() error { return b.Grant(src, svc, grantTime) })
+		s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(src), svc, grantTime) })
 	}
 	if s.Reaches != nil {
 		for _, src := range []netip.Addr{s.Src4, s.Src6} {
@@ -176,7 +176,7 @@ func grantRefresh(t *testing.T, s *Subject) {
 		alive = s.Hold(t, s.Src6, svc)
 	}
 	s.Wait(2 * time.Second)
-	s.do(t, "refresh", func() error { return b.Grant(s.Src4, svc, grantTime) })
+	s.do(t, "refresh", func() error { return b.Grant(firewall.HostPrefix(s.Src4), svc, grantTime) })
 	s.Wait(2 * time.Second) // past the first grants' timeout
 	checkGrants(t, "after the other expired", s.status(t, p), []string{s.Src4.String() + " " + svc.String()})
 	if s.Reaches != nil && s.Reaches(t, s.Src6, svc) {
@@ -194,7 +194,7 @@ func changedPlan(t *testing.T, s *Subject) {
 	b := s.Backend
 	svc := p.Protected[1]
 	s.do(t, "Setup", func() error { return b.Setup(p) })
-	s.do(t, "Grant", func() error { return b.Grant(s.Src4, svc, 30*time.Second) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), svc, 30*time.Second) })
 	s.do(t, "Close", func() error { return b.Close(p) })
 	changed := p
 	changed.Protocols = derive.Protocols(derive.TCP)
@@ -237,7 +237,7 @@ func closeFailsClosed(t *testing.T, s *Subject) {
 	p := contractPlan()
 	b := s.Backend
 	s.do(t, "Setup", func() error { return b.Setup(p) })
-	s.do(t, "Grant", func() error { return b.Grant(s.Src4, p.Protected[0], grantTime) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), p.Protected[0], grantTime) })
 	running := s.status(t, p)
 	s.do(t, "Close", func() error { return b.Close(p) })
 	st := s.status(t, p)
@@ -275,7 +275,7 @@ func removeLeavesNothing(t *testing.T, s *Subject) {
 	p.Filter, p.Track = true, time.Second
 	b := s.Backend
 	s.do(t, "Setup", func() error { return b.Setup(p) })
-	s.do(t, "Grant", func() error { return b.Grant(s.Src6, p.Protected[0], grantTime) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src6), p.Protected[0], grantTime) })
 	s.do(t, "Remove", func() error { return b.Remove(p) })
 	st := s.status(t, p)
 	if st.Installed || len(st.Rules4)+len(st.Rules6)+len(st.Grants) > 0 {
@@ -318,7 +318,7 @@ func verifyHeals(t *testing.T, s *Subject) {
 	if s.Reaches != nil && s.Reaches(t, s.Src4, p.Protected[0]) {
 		t.Errorf("after the repair %v reaches %v without a grant", s.Src4, p.Protected[0])
 	}
-	s.do(t, "Grant", func() error { return b.Grant(s.Src4, p.Protected[0], grantTime) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), p.Protected[0], grantTime) })
 	if s.Reaches != nil && !s.Reaches(t, s.Src4, p.Protected[0]) {
 		t.Errorf("after the repair a grant does not reach its service")
 	}
