@@ -111,8 +111,10 @@ func netnsSubject(t *testing.T, kind string, k kernel) *firewalltest.Subject {
 	}
 	near4, far4 := netip.MustParseAddr("198.18.0.77"), netip.MustParseAddr("198.18.0.200")
 	near6, far6 := netip.MustParseAddr("2001:2::77"), netip.MustParseAddr("2001:2::1:2")
+	// Deprecated (preferred_lft 0): the kernel never picks them as a
+	// source; only the prefix case binds to them.
 	for _, a := range []netip.Addr{near4, far4, near6, far6} {
-		p.MustRun(t, p.Client, "ip", "addr", "add", firewall.HostPrefix(a).String(), "dev", "veth0", "nodad")
+		p.MustRun(t, p.Client, "ip", "addr", "add", firewall.HostPrefix(a).String(), "dev", "veth0", "nodad", "preferred_lft", "0")
 	}
 	lab := &nflogLab{p: p, group: plan.Group}
 	return &firewalltest.Subject{
