@@ -222,7 +222,8 @@ func changedPlan(t *testing.T, s *Subject) {
 
 // prefixGrants: a plan with Prefixes takes a grant of a prefix, which
 // opens the service to another address of the prefix and not to one
-// outside; without Prefixes the grant of a prefix fails.
+// outside, and a repeat refreshes it; without Prefixes the grant of a
+// prefix fails.
 func prefixGrants(t *testing.T, s *Subject) {
 	if !s.Prefix4.IsValid() {
 		t.Skip("the subject names no prefixes")
@@ -273,6 +274,15 @@ func prefixGrants(t *testing.T, s *Subject) {
 	}
 	if !s.Reaches(t, s.Src4, other) {
 		t.Errorf("%v does not reach %v after its address grant", s.Src4, other)
+	}
+	s.Wait(2 * time.Second)
+	s.do(t, "refresh", func() error { return b.Grant(s.Prefix6, svc, grantTime) })
+	s.Wait(2 * time.Second) // past the first grants' timeout
+	if !s.Reaches(t, s.Near6, svc) {
+		t.Errorf("%v does not reach %v after its prefix's grant was refreshed", s.Near6, svc)
+	}
+	if s.Reaches(t, s.Near4, svc) {
+		t.Errorf("%v reaches %v after its prefix's grant expired", s.Near4, svc)
 	}
 }
 
