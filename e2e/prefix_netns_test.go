@@ -66,6 +66,9 @@ func TestPrefixGrant(t *testing.T) {
 			if w.open(netip.MustParseAddr(far4), p.ServerV4, 2226) {
 				t.Errorf("%s, outside the granted /24, reaches tcp/2226", far4)
 			}
+			if status := w.must(p.Server, "firewall", "status", "-c", w.cfg); !regexp.MustCompile(`198\.18\.0\.0/24\s+tcp/2226\s`).MatchString(status) {
+				t.Errorf("firewall status does not name the IPv4 prefix:\n%s", status)
+			}
 			time.Sleep(2 * time.Second) // the next step: erin's last one is used
 			if _, _, err := w.knock("erin6", 2226); err != nil {
 				t.Fatalf("erin6's knock: %v", err)
@@ -77,9 +80,8 @@ func TestPrefixGrant(t *testing.T) {
 			if w.open(netip.MustParseAddr(far6), p.ServerV6, 2226) {
 				t.Errorf("%s, outside the granted /64, reaches tcp/2226", far6)
 			}
-			status := w.must(p.Server, "firewall", "status", "-c", w.cfg)
-			if !strings.Contains(status, "198.18.0.0/24") || !strings.Contains(status, "2001:2::/64") {
-				t.Errorf("firewall status does not name the prefixes:\n%s", status)
+			if status := w.must(p.Server, "firewall", "status", "-c", w.cfg); !regexp.MustCompile(`2001:2::/64\s+tcp/2226\s`).MatchString(status) {
+				t.Errorf("firewall status does not name the IPv6 prefix:\n%s", status)
 			}
 			w.stopServer(syscall.SIGTERM)
 		})
