@@ -66,8 +66,9 @@ func TestPrefixGrant(t *testing.T) {
 			if w.open(netip.MustParseAddr(far4), p.ServerV4, 2226) {
 				t.Errorf("%s, outside the granted /24, reaches tcp/2226", far4)
 			}
-			if status := w.must(p.Server, "firewall", "status", "-c", w.cfg); !regexp.MustCompile(`198\.18\.0\.0/24\s+tcp/2226\s`).MatchString(status) {
-				t.Errorf("firewall status does not name the IPv4 prefix:\n%s", status)
+			if status := w.must(p.Server, "firewall", "status", "-c", w.cfg); !regexp.MustCompile(`198\.18\.0\.0/24\s+tcp/2226\s`).MatchString(status) ||
+				!regexp.MustCompile(`Sets \w+4, \w+6, \w+net4, \w+net6: 1 grant\.`).MatchString(status) {
+				t.Errorf("firewall status does not name the IPv4 prefix and the prefix sets:\n%s", status)
 			}
 			time.Sleep(2 * time.Second) // the next step: erin's last one is used
 			if _, _, err := w.knock("erin6", 2226); err != nil {
