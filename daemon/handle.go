@@ -99,13 +99,13 @@ func (d *Daemon) grant(addrs []netip.Addr, gp config.GrantPrefix, open []derive.
 	}
 	if len(nets) > 0 {
 		attrs = append(attrs, "prefix", prefixList(nets))
-		for _, n := range nets {
-			d.metrics.prefixGrant(n)
-		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		d.log.Error("grant failed", append(attrs, "err", err)...)
 		return
+	}
+	for _, n := range nets {
+		d.metrics.prefixGrant(n)
 	}
 	attrs = append(attrs, "timeout", d.cfg.OpenTimeout.String())
 	if !at.IsZero() {
