@@ -76,6 +76,9 @@ type User struct {
 	Knock      derive.Mode    // sequence (the default) or packet
 	Auth       derive.Auth    // packet users: hmac (the default) or ed25519
 	PublicKey  []byte         // ed25519 users: the key their knocks are signed with (ed25519.PublicKey)
+	// GrantPrefix opens the prefix around each granted address instead
+	// of the address alone (grant_prefix: {v4: 24, v6: 64}).
+	GrantPrefix GrantPrefix
 }
 
 // file is the YAML form of Config.
@@ -104,13 +107,14 @@ type serviceFile struct {
 }
 
 type userFile struct {
-	Name       string   `yaml:"name"`
-	Open       []string `yaml:"open,flow"`
-	From       []string `yaml:"from,flow,omitempty"`
-	BindSource bool     `yaml:"bind_source,omitempty"`
-	Knock      string   `yaml:"knock,omitempty"`
-	Auth       string   `yaml:"auth,omitempty"`
-	PublicKey  string   `yaml:"public_key,omitempty"`
+	Name        string       `yaml:"name"`
+	Open        []string     `yaml:"open,flow"`
+	From        []string     `yaml:"from,flow,omitempty"`
+	BindSource  bool         `yaml:"bind_source,omitempty"`
+	Knock       string       `yaml:"knock,omitempty"`
+	Auth        string       `yaml:"auth,omitempty"`
+	PublicKey   string       `yaml:"public_key,omitempty"`
+	GrantPrefix *GrantPrefix `yaml:"grant_prefix,flow,omitempty"`
 }
 
 func defaults() file {
@@ -300,6 +304,12 @@ func (uf userFile) validate(p derive.Params) (User, error) {
 			return User{}, fmt.Errorf("from[%d]: %q has host bits set; did you mean %s?", j, s, pfx.Masked())
 		}
 		u.From = append(u.From, pfx)
+	}
+	if uf.GrantPrefix != nil {
+		if err := uf.GrantPrefix.check(); err != nil {
+			return User{}, fmt.Errorf("grant_prefix: %s: %w", uf.Name, err)
+		}
+		u.GrantPrefix = *uf.GrantPrefix
 	}
 	return u, nil
 }

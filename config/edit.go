@@ -18,6 +18,9 @@ type NewUser struct {
 	BindSource bool
 	Knock      derive.Mode // written only for packet users
 	PublicKey  string      // an ed25519 packet user's key line: auth: ed25519 is written with it
+	// GrantPrefix is written as grant_prefix when it opens more than
+	// the address.
+	GrantPrefix GrantPrefix
 }
 
 // AddUser appends u to the users of the config file at path, keeping the
@@ -56,6 +59,10 @@ func (u NewUser) file() userFile {
 	}
 	if u.PublicKey != "" {
 		uf.Auth, uf.PublicKey = derive.AuthEd25519.String(), u.PublicKey
+	}
+	if !u.GrantPrefix.IsZero() {
+		g := u.GrantPrefix
+		uf.GrantPrefix = &g
 	}
 	return uf
 }

@@ -107,6 +107,9 @@ metrics_listen: ""
 #                keep them out of knock_range
 #   from:        allowed source CIDRs (default: any)
 #   bind_source: the source address is part of the sequence (no NAT)
+#   grant_prefix: {v4: 24, v6: 64} opens the prefix around each
+#                granted address (CGNAT pools, IPv6 temporary
+#                addresses); IPv4 /16 to /32, IPv6 /48 to /128
 #   knock:       sequence (default): a sequence of bare knocks; or
 #                packet: one UDP datagram or ICMP echo request whose
 #                payload carries a MAC and the addresses to open (needs

@@ -267,7 +267,7 @@ func (d *Daemon) peerGrant(g fleet.Grant) {
 	for _, svc := range u.Open {
 		for _, a := range g.Addrs {
 			if a.IsValid() {
-				errs = append(errs, d.fw.Grant(a, svc, d.cfg.OpenTimeout))
+				errs = append(errs, d.fw.Grant(u.GrantPrefix.Around(a), svc, d.cfg.OpenTimeout))
 			}
 		}
 	}

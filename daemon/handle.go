@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/listener"
 	"github.com/otpknock/otpknock/matcher"
@@ -51,8 +52,18 @@ func (d *Daemon) handle(p listener.Packet) {
 		}
 		d.log.Log(context.Background(), level, "duplicate", append(attrs, "copy", ev.Copy)...)
 	case matcher.Grant:
-		d.grant(ev.Addrs, ev.Open, p.At, attrs)
+		u, _ := d.cfg.User(ev.User)
+		d.grant(ev.Addrs, u.GrantPrefix, ev.Open, p.At, attrs)
 	}
+}
+
+// prefixList joins prefixes with commas.
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // addrList joins addresses with commas; "-" for none.
@@ -69,21 +80,32 @@ func addrList(addrs []netip.Addr) string {
 
 // grant opens the services for each address (one for a sequence, the
 // claim's for a packet knock; the firewall puts each in its family's
-// set) and logs one line; the latency logged runs from the kernel's
-// logging of the last knock (at) to the last set entry added. d.mu is
-// held.
-func (d *Daemon) grant(addrs []netip.Addr, open []derive.Knock, at time.Time, attrs []any) {
+// set), or for the prefix around it that the user's grant_prefix names,
+// and logs one line; the latency logged runs from the kernel's logging
+// of the last knock (at) to the last set entry added. d.mu is held.
+func (d *Daemon) grant(addrs []netip.Addr, gp config.GrantPrefix, open []derive.Knock, at time.Time, attrs []any) {
 	var errs []error
+	var nets []netip.Prefix
 	for _, addr := range addrs {
+		src := gp.Around(addr)
+		if src.Bits() != src.Addr().BitLen() {
+			nets = append(nets, src)
+		}
 		for _, svc := range open {
-			if err := d.fw.Grant(addr, svc, d.cfg.OpenTimeout); err != nil {
+			if err := d.fw.Grant(src, svc, d.cfg.OpenTimeout); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
+	if len(nets) > 0 {
+		attrs = append(attrs, "prefix", prefixList(nets))
+	}
 	if err := errors.Join(errs...); err != nil {
 		d.log.Error("grant failed", append(attrs, "err", err)...)
 		return
+	}
+	for _, n := range nets {
+		d.metrics.prefixGrant(n)
 	}
 	attrs = append(attrs, "timeout", d.cfg.OpenTimeout.String())
 	if !at.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ func newMetrics(d *Daemon) *Metrics {
 	}
 	m.logSuppressed = m.counter("otpknock_log_suppressed_total",
 		"Replays and refused sources not logged: only the first four sources of each (outcome, user, step, reason) are, and a summary line once the step leaves the window.")
+	m.families[prefixGrantsName] = family{"counter", "Grants that opened a prefix around the granted address (a user's grant_prefix), by prefix length."}
 	m.saveErrs = m.counter("otpknock_state_save_errors_total",
 		"Failed saves of the used steps to the state file; /healthz is unhealthy while the last one failed.")
 	// count reads a counter of the matcher's Stats, with what the
@@ -109,6 +111,15 @@ func newMetrics(d *Daemon) *Metrics {
 	m.counterFunc("otpknock_filter_errors_total", "Failed updates of the kernel's pre-filter.",
 		func() float64 { return float64(d.filter.stats().Failures) })
 	return m
+}
+
+// prefixGrantsName is the counter of prefix grants.
+const prefixGrantsName = "otpknock_prefix_grants_total"
+
+// prefixGrant counts a grant of pfx, a prefix wider than one address,
+// under its length ("/24"): a label of at most 129 values.
+func (m *Metrics) prefixGrant(pfx netip.Prefix) {
+	m.set.GetOrCreateCounter(fmt.Sprintf("%s{prefix=\"/%d\"}", prefixGrantsName, pfx.Bits())).Inc()
 }
 
 // counter registers the counter name, with one label (label, value)

@@ -21,6 +21,7 @@ func FirewallPlan(c *config.Config) firewall.Plan {
 		DropEcho: c.ICMPEcho == config.ICMPEchoDrop}
 	for _, u := range c.Users {
 		p.Protected = append(p.Protected, u.Open...)
+		p.Prefixes = p.Prefixes || !u.GrantPrefix.IsZero()
 	}
 	p.Protected = append(p.Protected, c.Forward...)
 	slices.SortFunc(p.Protected, func(a, b derive.Knock) int {

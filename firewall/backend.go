@@ -12,8 +12,10 @@ type Backend interface {
 	// Setup installs the sets, the chain and the INPUT jump; it changes
 	// nothing when they are already as planned.
 	Setup(Plan) error
-	// Grant opens svc to src for timeout; a repeat refreshes the timeout.
-	Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error
+	// Grant opens svc to the sources of src for timeout (an address
+	// is its /32 or /128, HostPrefix); a repeat refreshes the timeout. A
+	// wider prefix needs a plan with Prefixes installed.
+	Grant(src netip.Prefix, svc derive.Knock, timeout time.Duration) error
 	// Close stops logging knocks (the daemon exits): the protected ports
 	// stay closed and grants expire on their own.
 	Close(Plan) error
@@ -49,6 +51,47 @@ type GrantInfo struct {
 	Src  netip.Addr
 	Svc  derive.Knock
 	Left time.Duration
+	// Net is a prefix grant's prefix (Src is its first address); zero
+	// for a grant to Src alone.
+	Net netip.Prefix
+}
+
+// Source is what the grant opens: Net, or Src alone.
+func (g GrantInfo) Source() string {
+	if g.Net.IsValid() {
+		return g.Net.String()
+	}
+	return g.Src.String()
+}
+
+// HostPrefix is the prefix of addr alone: its /32 or /128.
+func HostPrefix(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen())
+}
+
+// IsHost reports whether p is one address.
+func IsHost(p netip.Prefix) bool { return p.Bits() == p.Addr().BitLen() }
+
+// lastAddr is the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// rangePrefix is the prefix from first to last: the longest whose
+// first and last addresses they are.
+func rangePrefix(first, last netip.Addr) netip.Prefix {
+	a, b := first.AsSlice(), last.AsSlice()
+	bits := 0
+	for bits < len(a)*8 && a[bits/8]&(0x80>>(bits%8)) == b[bits/8]&(0x80>>(bits%8)) {
+		bits++
+	}
+	return netip.PrefixFrom(first, bits)
 }
 
 // ipt names a family's iptables command.

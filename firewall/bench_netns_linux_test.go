@@ -28,7 +28,7 @@ func BenchmarkGrant(b *testing.B) {
 		k := iptablesIn(b, p, testPlan())
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := k.Grant(other(i), svc, 30*time.Second); err != nil {
+			if err := k.Grant(HostPrefix(other(i)), svc, 30*time.Second); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -39,7 +39,7 @@ func BenchmarkGrant(b *testing.B) {
 		n := nftIn(b, p, testPlan())
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if err := n.Grant(other(i), svc, 30*time.Second); err != nil {
+			if err := n.Grant(HostPrefix(other(i)), svc, 30*time.Second); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -80,11 +80,11 @@ func BenchmarkGrantedPacket(b *testing.B) {
 				if mode == "ipset" {
 					k := iptablesIn(b, p, testPlan())
 					for i := range n - 1 {
-						if err := k.Grant(other(i), svc, time.Hour); err != nil {
+						if err := k.Grant(HostPrefix(other(i)), svc, time.Hour); err != nil {
 							b.Fatal(err)
 						}
 					}
-					if err := k.Grant(p.ClientV4, svc, time.Hour); err != nil {
+					if err := k.Grant(HostPrefix(p.ClientV4), svc, time.Hour); err != nil {
 						b.Fatal(err)
 					}
 				} else {

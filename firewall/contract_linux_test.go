@@ -28,6 +28,8 @@ func TestContractOnFakes(t *testing.T) {
 					Wait:     f.Clock.Advance,
 					Src4:     netip.MustParseAddr("198.18.0.2"),
 					Src6:     netip.MustParseAddr("2001:2::2"),
+					Prefix4:  netip.MustParsePrefix("198.18.0.0/25"),
+					Prefix6:  netip.MustParsePrefix("2001:2::/112"),
 					Snapshot: func(*testing.T) string { return f.Snapshot() },
 					Flush:    func(*testing.T) { f.Flush() },
 					Left:     func(*testing.T) []string { return f.Left() },

@@ -109,6 +109,13 @@ func netnsSubject(t *testing.T, kind string, k kernel) *firewalltest.Subject {
 		})
 		return c, err
 	}
+	near4, far4 := netip.MustParseAddr("198.18.0.77"), netip.MustParseAddr("198.18.0.200")
+	near6, far6 := netip.MustParseAddr("2001:2::77"), netip.MustParseAddr("2001:2::1:2")
+	// Deprecated (preferred_lft 0): the kernel never picks them as a
+	// source; only the prefix case binds to them.
+	for _, a := range []netip.Addr{near4, far4, near6, far6} {
+		p.MustRun(t, p.Client, "ip", "addr", "add", firewall.HostPrefix(a).String(), "dev", "veth0", "nodad", "preferred_lft", "0")
+	}
 	lab := &nflogLab{p: p, group: plan.Group}
 	return &firewalltest.Subject{
 		Backend:   b,
@@ -117,9 +124,12 @@ func netnsSubject(t *testing.T, kind string, k kernel) *firewalltest.Subject {
 		Src4:      p.ClientV4,
 		Src6:      p.ClientV6,
 		DataPlane: true,
-		Snapshot:  func(t *testing.T) string { return k.snapshot(t, p) },
-		Flush:     func(t *testing.T) { k.flush(t, p) },
-		Left:      func(t *testing.T) []string { return k.left(t, p) },
+		Prefix4:   netip.MustParsePrefix("198.18.0.0/25"),
+		Prefix6:   netip.MustParsePrefix("2001:2::/112"),
+		Near4:     near4, Near6: near6, Far4: far4, Far6: far6,
+		Snapshot: func(t *testing.T) string { return k.snapshot(t, p) },
+		Flush:    func(t *testing.T) { k.flush(t, p) },
+		Left:     func(t *testing.T) []string { return k.left(t, p) },
 		Reaches: func(t *testing.T, src netip.Addr, svc derive.Knock) bool {
 			c, err := dial(t, src, svc)
 			if err == nil {

@@ -50,12 +50,16 @@ func (k *IPTables) destroyForwardSets(f family) error {
 	return errors.Join(errs...)
 }
 
+// forwarded reports whether the last Setup forwards svc.
+func (k *IPTables) forwarded(svc derive.Knock) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.forward[svc]
+}
+
 // grantForward adds src to svc's forward set when svc is forwarded.
 func (k *IPTables) grantForward(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
-	k.mu.Lock()
-	fwd := k.forward[svc]
-	k.mu.Unlock()
-	if !fwd {
+	if !k.forwarded(svc) {
 		return nil
 	}
 	return k.sets.Add(ForwardSet(src.Is6(), svc), setEntry{Addr: src, Timeout: timeout})

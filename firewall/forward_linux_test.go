@@ -40,7 +40,7 @@ func TestIPTablesForward(t *testing.T) {
 				src string
 				svc derive.Knock
 			}{{"198.18.0.2", p.Forward[0]}, {"2001:2::2", p.Forward[0]}, {"198.18.0.3", ssh}} {
-				if err := f.Grant(netip.MustParseAddr(g.src), g.svc, 30*time.Second); err != nil {
+				if err := f.Grant(HostPrefix(netip.MustParseAddr(g.src)), g.svc, 30*time.Second); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -86,6 +86,11 @@ func (k *IPTables) setupFamily(f family, p Plan) error {
 	if err := k.createSet(f.set, "hash:ip,port", f.v6, p.Timeout); err != nil {
 		return err
 	}
+	if p.Prefixes {
+		if err := k.createSet(netSet(f.v6), "hash:net,port", f.v6, p.Timeout); err != nil {
+			return err
+		}
+	}
 	for _, svc := range p.Forward {
 		if err := k.createSet(ForwardSet(f.v6, svc), "hash:ip", f.v6, p.Timeout); err != nil {
 			return err
@@ -272,13 +277,26 @@ func removeChain(b []string, tbl map[string][]string, chain string, from ...stri
 }
 
 // Grant adds (or refreshes) src,svc in the family's set with a timeout,
-// and src in svc's forward set when svc is forwarded.
-func (k *IPTables) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
-	src = src.Unmap()
-	if err := k.sets.Add(Set(src), setEntry{Addr: src, Svc: svc, Timeout: timeout}); err != nil {
+// and src in svc's forward set when svc is forwarded. A prefix wider
+// than one address goes to the family's hash:net,port set (Net4,
+// Net6); the forward sets hold addresses only, so a forwarded service
+// refuses a prefix grant.
+func (k *IPTables) Grant(src netip.Prefix, svc derive.Knock, timeout time.Duration) error {
+	src = netip.PrefixFrom(src.Addr().Unmap(), src.Bits()).Masked()
+	addr := src.Addr()
+	if !IsHost(src) {
+		if err := k.sets.Add(netSet(addr.Is6()), setEntry{Addr: addr, Bits: src.Bits(), Svc: svc, Timeout: timeout}); err != nil {
+			return err
+		}
+		if k.forwarded(svc) {
+			return fmt.Errorf("granting %v %v: a forwarded service opens to addresses only on iptables (use nftables)", src, svc)
+		}
+		return nil
+	}
+	if err := k.sets.Add(Set(addr), setEntry{Addr: addr, Svc: svc, Timeout: timeout}); err != nil {
 		return err
 	}
-	return k.grantForward(src, svc, timeout)
+	return k.grantForward(addr, svc, timeout)
 }
 
 // Close deletes the NFLOG rules only: fail closed.
@@ -326,8 +344,10 @@ func (k *IPTables) Remove(Plan) error {
 				continue
 			}
 		}
-		if err := k.sets.Destroy(f.set); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
+		for _, set := range []string{f.set, netSet(f.v6)} {
+			if err := k.sets.Destroy(set); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
 		if err := k.destroyForwardSets(f); err != nil {
 			errs = append(errs, err)
@@ -355,12 +375,18 @@ func (k *IPTables) Status(Plan) (Status, error) {
 		} else {
 			st.Rules4, st.Forward4 = rules, tbl[ForwardChain]
 		}
-		es, err := k.sets.List(f.set)
-		if err != nil {
-			continue
-		}
-		for _, e := range es {
-			st.Grants = append(st.Grants, GrantInfo{Src: e.Addr, Svc: e.Svc, Left: e.Timeout})
+		for _, set := range []string{f.set, netSet(f.v6)} {
+			es, err := k.sets.List(set)
+			if err != nil {
+				continue
+			}
+			for _, e := range es {
+				g := GrantInfo{Src: e.Addr, Svc: e.Svc, Left: e.Timeout}
+				if e.Bits != 0 && e.Bits != e.Addr.BitLen() {
+					g.Net = netip.PrefixFrom(e.Addr, e.Bits)
+				}
+				st.Grants = append(st.Grants, g)
+			}
 		}
 	}
 	return st, nil

@@ -106,7 +106,7 @@ func TestIPTablesSetupGolden(t *testing.T) {
 		src string
 		svc derive.Knock
 	}{{"198.18.0.2", derive.Knock{Proto: derive.TCP, Port: 22}}, {"::ffff:198.18.0.3", derive.Knock{Proto: derive.UDP, Port: 1194}}, {"2001:2::2", derive.Knock{Proto: derive.TCP, Port: 22}}} {
-		if err := f.Grant(netip.MustParseAddr(g.src), g.svc, 30*time.Second); err != nil {
+		if err := f.Grant(HostPrefix(netip.MustParseAddr(g.src)), g.svc, 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -315,7 +315,7 @@ func TestIPTablesVerify(t *testing.T) {
 func TestIPTablesGrantErrors(t *testing.T) {
 	f := newFakeIPTables()
 	svc := derive.Knock{Proto: derive.TCP, Port: 22}
-	if err := f.Grant(netip.MustParseAddr("198.18.0.2"), svc, time.Second); !errors.Is(err, os.ErrNotExist) {
+	if err := f.Grant(HostPrefix(netip.MustParseAddr("198.18.0.2")), svc, time.Second); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("grant before setup: %v, want os.ErrNotExist", err)
 	}
 }

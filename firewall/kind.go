@@ -144,7 +144,7 @@ func (iptablesKind) StatusText(st Status, p Plan) string {
 			fmt.Fprintf(&b, "  %s\n", r)
 		}
 	}
-	fmt.Fprintf(&b, "Sets %s, %s: %s.\n", Set4, Set6, count(len(st.Grants), "grant", "grants"))
+	fmt.Fprintf(&b, "Sets %s: %s.\n", grantSetNames(p, Set4, Set6, Net4, Net6), count(len(st.Grants), "grant", "grants"))
 	return b.String()
 }
 
@@ -190,6 +190,15 @@ func (nftKind) StatusText(st Status, p Plan) string {
 	for _, r := range st.Rules4 {
 		fmt.Fprintf(&b, "  %s\n", r)
 	}
-	fmt.Fprintf(&b, "Sets %s, %s: %s.\n", NFTSet4, NFTSet6, count(len(st.Grants), "grant", "grants"))
+	fmt.Fprintf(&b, "Sets %s: %s.\n", grantSetNames(p, NFTSet4, NFTSet6, NFTNet4, NFTNet6), count(len(st.Grants), "grant", "grants"))
 	return b.String()
+}
+
+// grantSetNames lists the grant sets of p: the address sets, and the
+// prefix sets with Plan.Prefixes.
+func grantSetNames(p Plan, names ...string) string {
+	if !p.Prefixes {
+		names = names[:2]
+	}
+	return strings.Join(names, ", ")
 }

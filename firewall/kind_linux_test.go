@@ -33,7 +33,7 @@ func TestKindStatusText(t *testing.T) {
 				return err
 			}
 			clk.Advance(10 * time.Second)
-			return n.Grant(netip.MustParseAddr("2001:2::2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
+			return n.Grant(HostPrefix(netip.MustParseAddr("2001:2::2")), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
 		}, []string{
 			// the 10 of the lock and the pre-filter's log and update
 			// rules.

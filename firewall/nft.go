@@ -6,6 +6,10 @@ const (
 	NFTTable = "otpknock"
 	NFTSet4  = "grant4"
 	NFTSet6  = "grant6"
+	// NFTNet4 and NFTNet6 are the prefix grant sets (with
+	// Plan.Prefixes): intervals of address . protocol . port.
+	NFTNet4 = "grantnet4"
+	NFTNet6 = "grantnet6"
 	// NFTArmed, NFTSrc4 and NFTSrc6 are the sets of the pre-filter (with
 	// Plan.Filter): the armed elements, keyed inet_proto . inet_service
 	// (an ICMP element is the echo request's sequence number under

@@ -108,9 +108,13 @@ func appendNFNLMsg(b []byte, typ, flags uint16, seq uint32, family byte, resID u
 	return b
 }
 
+// nftSetElemKeyEnd is NFTA_SET_ELEM_KEY_END, which x/sys/unix lacks.
+const nftSetElemKeyEnd = 10
+
 // appendSetElemMsg appends a NEWSETELEM or DELSETELEM message as
 // google/nftables encodes it: the set's name, ID and table, then the
-// list of elements, each its key and, in a set with timeouts, its own
+// list of elements, each its key (and last key, in an interval set of
+// a concatenation) and, in a set with timeouts, its own
 // timeout in milliseconds and, when set, its expiration (which
 // google/nftables v0.3.0 does not send: the kernel then keeps the
 // expiry of an element that exists).
@@ -125,6 +129,9 @@ func appendSetElemMsg(b []byte, msg int, seq uint32, s *nftables.Set, els []nfta
 			for i, e := range els {
 				b = nest(b, uint16(i+1), func(b []byte) []byte {
 					b = nest(b, unix.NFTA_SET_ELEM_KEY, func(b []byte) []byte { return attr(b, unix.NFTA_DATA_VALUE, e.Key) })
+					if len(e.KeyEnd) > 0 { // an interval of a concatenation: its last key
+						b = nest(b, nftSetElemKeyEnd, func(b []byte) []byte { return attr(b, unix.NFTA_DATA_VALUE, e.KeyEnd) })
+					}
 					if s.HasTimeout && e.Timeout != 0 {
 						b = attr(b, unix.NFTA_SET_ELEM_TIMEOUT, binary.BigEndian.AppendUint64(nil, uint64(e.Timeout.Milliseconds())))
 					}

@@ -326,7 +326,7 @@ func (f *fakeNFTConn) SetAddElements(s *nftables.Set, vals []nftables.SetElement
 		}
 		live := fs.live(now)
 		for _, v := range vals {
-			k := hex.EncodeToString(v.Key)
+			k := fakeElemKey(v)
 			if exp, ok := fs.elems[k]; ok && (exp.IsZero() || exp.After(now)) {
 				if f.AddRefreshes && v.Expires > 0 {
 					fs.elems[k] = now.Add(v.Expires)
@@ -357,7 +357,7 @@ func (f *fakeNFTConn) SetDeleteElements(s *nftables.Set, vals []nftables.SetElem
 			return err
 		}
 		for _, v := range vals {
-			k := hex.EncodeToString(v.Key)
+			k := fakeElemKey(v)
 			if exp, ok := fs.elems[k]; !ok || (!exp.IsZero() && !exp.After(now)) {
 				return fmt.Errorf("deleting an element of set %s: %w", s.Name, unix.ENOENT)
 			}
@@ -366,6 +366,16 @@ func (f *fakeNFTConn) SetDeleteElements(s *nftables.Set, vals []nftables.SetElem
 		return nil
 	})
 	return nil
+}
+
+// fakeElemKey names an element in nftFakeSet.elems: its key in hex,
+// and "-" and its last key for an interval of a concatenation.
+func fakeElemKey(v nftables.SetElement) string {
+	k := hex.EncodeToString(v.Key)
+	if len(v.KeyEnd) > 0 {
+		k += "-" + hex.EncodeToString(v.KeyEnd)
+	}
+	return k
 }
 
 // live counts the elements that have not expired at now.
@@ -469,8 +479,10 @@ func (f *fakeNFTConn) GetSetElements(s *nftables.Set) ([]nftables.SetElement, er
 		if !exp.IsZero() && !exp.After(now) {
 			continue
 		}
-		key, _ := hex.DecodeString(k)
-		e := nftables.SetElement{Key: key}
+		first, last, _ := strings.Cut(k, "-")
+		key, _ := hex.DecodeString(first)
+		end, _ := hex.DecodeString(last)
+		e := nftables.SetElement{Key: key, KeyEnd: end}
 		if !exp.IsZero() {
 			e.Expires = exp.Sub(now)
 		}

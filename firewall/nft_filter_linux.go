@@ -266,7 +266,7 @@ func (n *NFT) queueRefresh(set *nftables.Set, els []nftables.SetElement) error {
 	}
 	keys := make([]nftables.SetElement, len(els))
 	for i, e := range els {
-		keys[i].Key = e.Key
+		keys[i].Key, keys[i].KeyEnd = e.Key, e.KeyEnd
 	}
 	var errs []error
 	for len(els) > 0 {

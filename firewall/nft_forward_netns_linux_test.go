@@ -74,7 +74,7 @@ func TestNFTForward(t *testing.T) {
 	if open(p.ClientV4) {
 		t.Fatalf("published port open without a grant")
 	}
-	p.Do(t, p.Server, func() { err = n.Grant(p.ClientV4, web, 30*time.Second) })
+	p.Do(t, p.Server, func() { err = n.Grant(HostPrefix(p.ClientV4), web, 30*time.Second) })
 	if err != nil {
 		t.Fatal(err)
 	}

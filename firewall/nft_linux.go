@@ -261,14 +261,22 @@ func (n *NFT) Verify(p Plan) ([]string, error) {
 // one transaction on the element writer (the bulk socket): from Linux
 // 6.12 an add naming the expiration, which sets an existing element's
 // expiry anew; on older kernels an add, a delete and an add again, so
-// that a repeat refreshes the timeout.
-func (n *NFT) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
-	src = src.Unmap()
-	set := nftSets(nftTable(), Plan{})[0]
-	if src.Is6() {
-		set = nftSets(nftTable(), Plan{})[1]
+// that a repeat refreshes the timeout. A prefix wider than one address
+// goes to the family's prefix set as the interval of its first to its
+// last address.
+func (n *NFT) Grant(src netip.Prefix, svc derive.Knock, timeout time.Duration) error {
+	src = netip.PrefixFrom(src.Addr().Unmap(), src.Bits()).Masked()
+	i := 0
+	if src.Addr().Is6() {
+		i = 1
 	}
-	add := []nftables.SetElement{{Key: grantKey(src, protoNum(svc.Proto), svc.Port), Timeout: timeout}}
+	el := nftables.SetElement{Key: grantKey(src.Addr(), protoNum(svc.Proto), svc.Port), Timeout: timeout}
+	set := nftSets(nftTable(), Plan{})[i]
+	if !IsHost(src) {
+		set = nftSets(nftTable(), Plan{Prefixes: true})[2+i]
+		el.KeyEnd = grantKey(lastAddr(src), protoNum(svc.Proto), svc.Port)
+	}
+	add := []nftables.SetElement{el}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.queueRefresh(set, add); err != nil {
@@ -349,7 +357,7 @@ func (n *NFT) Status(Plan) (Status, error) {
 			out.Rules4 = append(out.Rules4, line)
 		}
 	}
-	for _, name := range []string{NFTSet4, NFTSet6} {
+	for _, name := range []string{NFTSet4, NFTSet6, NFTNet4, NFTNet6} {
 		s, ok := st.sets[name]
 		if !ok {
 			continue
@@ -376,7 +384,11 @@ func grantInfo(e nftables.SetElement) (GrantInfo, bool) {
 	if !ok {
 		return GrantInfo{}, false
 	}
-	return GrantInfo{Src: addr, Svc: derive.Knock{Proto: r.Proto, Port: port}, Left: e.Expires}, true
+	g := GrantInfo{Src: addr, Svc: derive.Knock{Proto: r.Proto, Port: port}, Left: e.Expires}
+	if last, _, _, ok := parseGrantKey(e.KeyEnd); ok && last != addr {
+		g.Net = rangePrefix(addr, last)
+	}
+	return g, true
 }
 
 // Probe lists the nftables tables, changing nothing: how many there are

@@ -85,12 +85,12 @@ func TestNFTGrant(t *testing.T) {
 		src netip.Addr
 		svc derive.Knock
 	}{{c4, ssh}, {netip.MustParseAddr("::ffff:198.18.0.2"), vpn}, {c6, ssh}} {
-		if err := n.Grant(g.src, g.svc, 30*time.Second); err != nil {
+		if err := n.Grant(HostPrefix(g.src), g.svc, 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clk.Advance(20 * time.Second)
-	if err := n.Grant(c4, ssh, 30*time.Second); err != nil {
+	if err := n.Grant(HostPrefix(c4), ssh, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	st, err := n.Status(p)
@@ -120,7 +120,7 @@ func TestNFTReplace(t *testing.T) {
 	if err := n.Setup(p); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, time.Minute); err != nil {
+	if err := n.Grant(HostPrefix(netip.MustParseAddr("198.18.0.2")), derive.Knock{Proto: derive.TCP, Port: 22}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	q := p
@@ -291,9 +291,9 @@ func TestNFTBytes(t *testing.T) {
 	}))
 	golden(t, "nft_grant.bytes.golden", record(t, func(c *nftables.Conn) error {
 		n := newNFTOn(c, false)
-		if err := n.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second); err != nil {
+		if err := n.Grant(HostPrefix(netip.MustParseAddr("198.18.0.2")), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second); err != nil {
 			return err
 		}
-		return n.Grant(netip.MustParseAddr("2001:2::2"), derive.Knock{Proto: derive.UDP, Port: 1194}, 30*time.Second)
+		return n.Grant(HostPrefix(netip.MustParseAddr("2001:2::2")), derive.Knock{Proto: derive.UDP, Port: 1194}, 30*time.Second)
 	}))
 }

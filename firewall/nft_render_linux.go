@@ -288,6 +288,9 @@ func renderSet(s *nftables.Set) string {
 	if s.HasTimeout && s.Dynamic {
 		flags = " flags dynamic,timeout;"
 	}
+	if s.HasTimeout && s.Interval {
+		flags = " flags interval,timeout;"
+	}
 	size := ""
 	if s.Size > 0 {
 		size = fmt.Sprintf(" size %d;", s.Size)

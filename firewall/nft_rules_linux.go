@@ -35,6 +35,11 @@ func nftSets(t *nftables.Table, p Plan) []*nftables.Set {
 	if p.Filter {
 		out = append(out, nftFilterSets(t)...)
 	}
+	if p.Prefixes {
+		n4, n6 := mk(6, NFTNet4, nftables.TypeIPAddr), mk(7, NFTNet6, nftables.TypeIP6Addr)
+		n4.Interval, n6.Interval = true, true
+		out = append(out, n4, n6)
+	}
 	return out
 }
 
@@ -73,11 +78,8 @@ func nftInputRules(p Plan) [][]expr.Any {
 			r = append(r, join(knock, verdict(expr.VerdictDrop)))
 		}
 	}
-	r = append(r,
-		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
-		join(nfproto(false), grantLookup(false), verdict(expr.VerdictAccept)),
-		join(nfproto(true), grantLookup(true), verdict(expr.VerdictAccept)),
-	)
+	r = append(r, join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)))
+	r = append(r, p.grantAccepts()...)
 	var drops [][]expr.Any
 	if p.Protocols.Has(derive.TCP) {
 		r = append(r, p.nftLogRules(join(l4proto(unix.IPPROTO_TCP), tcpSYN(), dport(p.PortMin, p.PortMax)), portOffset, both)...)
@@ -98,11 +100,8 @@ func nftInputRules(p Plan) [][]expr.Any {
 // a published port of this host's addresses pass only from granted
 // sources (accept ends this chain only: the host's chains still judge).
 func nftPreroutingRules(p Plan) [][]expr.Any {
-	r := [][]expr.Any{
-		join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept)),
-		join(nfproto(false), grantLookup(false), verdict(expr.VerdictAccept)),
-		join(nfproto(true), grantLookup(true), verdict(expr.VerdictAccept)),
-	}
+	r := [][]expr.Any{join(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))}
+	r = append(r, p.grantAccepts()...)
 	for _, k := range p.Forward {
 		r = append(r, join(fibLocal(), l4proto(protoNum(k.Proto)), dport(k.Port, k.Port), verdict(expr.VerdictDrop)))
 	}
@@ -188,13 +187,29 @@ func echoSequence(lo, hi uint16) []expr.Any {
 		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)}}
 }
 
-// grantLookup matches saddr . l4proto . dport in the family's grant
-// set. Each field of the concatenation fills whole 32-bit registers from
-// NFT_REG32_00 (register 8, the same bytes as register 1) on.
-func grantLookup(v6 bool) []expr.Any {
-	off, n, set := uint32(12), uint32(4), NFTSet4
+// grantAccepts accept the granted sources per family: the address
+// grant sets, then the prefix grant sets with Plan.Prefixes.
+func (p Plan) grantAccepts() [][]expr.Any {
+	r := [][]expr.Any{
+		join(nfproto(false), grantLookup(false, NFTSet4), verdict(expr.VerdictAccept)),
+		join(nfproto(true), grantLookup(true, NFTSet6), verdict(expr.VerdictAccept)),
+	}
+	if p.Prefixes {
+		r = append(r,
+			join(nfproto(false), grantLookup(false, NFTNet4), verdict(expr.VerdictAccept)),
+			join(nfproto(true), grantLookup(true, NFTNet6), verdict(expr.VerdictAccept)))
+	}
+	return r
+}
+
+// grantLookup matches saddr . l4proto . dport in set, a grant set of
+// the family. Each field of the concatenation fills whole 32-bit
+// registers from NFT_REG32_00 (register 8, the same bytes as register
+// 1) on.
+func grantLookup(v6 bool, set string) []expr.Any {
+	off, n := uint32(12), uint32(4)
 	if v6 {
-		off, n, set = 8, 16, NFTSet6
+		off, n = 8, 16
 	}
 	protoReg := 8 + n/4
 	return []expr.Any{

@@ -18,6 +18,10 @@ const (
 	Chain = "OTPKNOCK"
 	Set4  = "otpknock4"
 	Set6  = "otpknock6"
+	// Net4 and Net6 are the iptables backend's prefix grant sets
+	// (hash:net,port), with Plan.Prefixes.
+	Net4  = "otpknocknet4"
+	Net6  = "otpknocknet6"
 	Table = "filter"
 )
 
@@ -54,6 +58,10 @@ type Plan struct {
 	// in the kernel itself, before the daemon hears of it (the sequence
 	// timeout): its next knocks never race the daemon's Track.
 	Track time.Duration
+	// Prefixes installs the sets of prefix grants beside those of
+	// address grants (a user's grant_prefix): Grant of a prefix wider
+	// than one address needs them.
+	Prefixes bool
 }
 
 // Lock returns the same plan with no knock rules (Protocols = 0): only
@@ -63,6 +71,14 @@ type Plan struct {
 func (p Plan) Lock() Plan {
 	p.Protocols = 0
 	return p
+}
+
+// netSet is the prefix grant set of the family.
+func netSet(v6 bool) string {
+	if v6 {
+		return Net6
+	}
+	return Net4
 }
 
 // Set returns the set of addr's family.
@@ -110,6 +126,9 @@ func (p Plan) rules(v6 bool) [][]string {
 	// in the knock range) go on to INPUT's other rules.
 	r = append(r, []string{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"})
 	r = append(r, []string{"-m", "set", "--match-set", set, "src,dst", "-j", "ACCEPT"})
+	if p.Prefixes {
+		r = append(r, []string{"-m", "set", "--match-set", netSet(v6), "src,dst", "-j", "ACCEPT"})
+	}
 	var drops [][]string
 	if p.Protocols.Has(derive.TCP) {
 		r = append(r, p.logRules(derive.TCP, v6, []string{"-p", "tcp", "--syn", "--dport", rng}, nflog)...)
@@ -189,6 +208,10 @@ func (p Plan) Render() string {
 	secs := strconv.Itoa(int(p.Timeout.Seconds()))
 	fmt.Fprintf(&b, "ipset create %s hash:ip,port family inet timeout %s -exist\n", Set4, secs)
 	fmt.Fprintf(&b, "ipset create %s hash:ip,port family inet6 timeout %s -exist\n", Set6, secs)
+	if p.Prefixes {
+		fmt.Fprintf(&b, "ipset create %s hash:net,port family inet timeout %s -exist\n", Net4, secs)
+		fmt.Fprintf(&b, "ipset create %s hash:net,port family inet6 timeout %s -exist\n", Net6, secs)
+	}
 	p.renderFilter(&b)
 	for _, fam := range []struct {
 		cmd string

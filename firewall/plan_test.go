@@ -25,12 +25,15 @@ func testPlan() Plan {
 func TestRender(t *testing.T) {
 	filtered := testPlan()
 	filtered.Filter, filtered.Track = true, 10*time.Second
+	prefixed := testPlan()
+	prefixed.Prefixes = true
 	for _, tc := range []struct {
 		name, golden string
 		plan         Plan
 	}{
 		{"plain", "testdata/render.golden", testPlan()},
 		{"filter", "testdata/render_filter.golden", filtered},
+		{"prefixes", "testdata/render_prefixes.golden", prefixed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.plan.Render()

@@ -456,7 +456,11 @@ func entryKey(e setEntry) string {
 	if e.Svc.Port == 0 {
 		return e.Addr.Unmap().String()
 	}
-	return e.Addr.Unmap().String() + "," + e.Svc.Proto.String() + ":" + fmt.Sprint(e.Svc.Port)
+	addr := e.Addr.Unmap().String()
+	if e.Bits != 0 {
+		addr += "/" + fmt.Sprint(e.Bits)
+	}
+	return addr + "," + e.Svc.Proto.String() + ":" + fmt.Sprint(e.Svc.Port)
 }
 
 // List returns the entries, sorted.

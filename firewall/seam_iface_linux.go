@@ -29,7 +29,8 @@ type tables interface {
 // (vishvananda/netlink): the real one is netlinkSets, the fake
 // fakeSets.
 type sets interface {
-	// Create makes a set of typ ("hash:ip,port" or "hash:ip") for the
+	// Create makes a set of typ ("hash:ip,port", "hash:net,port" or
+	// "hash:ip") for the
 	// family with a default entry timeout; os.ErrExist when it exists.
 	Create(name, typ string, v6 bool, timeout time.Duration) error
 	// Add adds or replaces an entry with its timeout.
@@ -47,6 +48,7 @@ type sets interface {
 // left when listed).
 type setEntry struct {
 	Addr    netip.Addr
+	Bits    int // a hash:net,port entry's prefix length; 0: Addr alone
 	Svc     derive.Knock
 	Timeout time.Duration
 }

@@ -112,6 +112,9 @@ func (s netlinkSets) Create(name, typ string, v6 bool, timeout time.Duration) er
 func (s netlinkSets) Add(name string, e setEntry) error {
 	secs := uint32(e.Timeout / time.Second)
 	ne := &netlink.IPSetEntry{IP: e.Addr.Unmap().AsSlice(), Timeout: &secs, Replace: true}
+	if e.Bits != 0 {
+		ne.CIDR = uint8(e.Bits)
+	}
 	if e.Svc.Port != 0 {
 		r, _ := e.Svc.Proto.Info()
 		port, proto := e.Svc.Port, r.IP(e.Addr.Unmap().Is6())
@@ -138,6 +141,9 @@ func (s netlinkSets) List(name string) ([]setEntry, error) {
 					se.Svc.Proto = r.Proto
 				}
 			}
+		}
+		if e.CIDR != 0 {
+			se.Bits = int(e.CIDR)
 		}
 		if e.Timeout != nil {
 			se.Timeout = time.Duration(*e.Timeout) * time.Second

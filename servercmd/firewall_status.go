@@ -57,7 +57,7 @@ func printStatus(env *Env, fw firewall.Backend, plan firewall.Plan) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tSERVICE\tLEFT")
 	for _, g := range st.Grants {
-		fmt.Fprintf(tw, "%v\t%v\t%v\n", g.Src, g.Svc, g.Left.Round(time.Second))
+		fmt.Fprintf(tw, "%v\t%v\t%v\n", g.Source(), g.Svc, g.Left.Round(time.Second))
 	}
 	return tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/listener"
 )
 
@@ -41,7 +42,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			[]string{"Not installed: no OTPKNOCK chain (otpknockd server installs it)."}},
 		{"running, one grant", func() {
 			s.fw.Setup(plan)
-			s.fw.Grant(netip.MustParseAddr("198.18.0.2"), ssh, 30*time.Second)
+			s.fw.Grant(firewall.HostPrefix(netip.MustParseAddr("198.18.0.2")), ssh, 30*time.Second)
 			s.clock.Advance(10 * time.Second)
 		}, []string{"firewall", "status"}, []string{
 			"Chain OTPKNOCK: 8 IPv4 and 8 IPv6 rules, current; knock logging on.",

@@ -43,7 +43,7 @@ func TestFirewallWithoutConfig(t *testing.T) {
 			}
 			plan := daemon.PlanFor(cfg, s.fw)
 			s.fw.Setup(plan)
-			s.fw.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
+			s.fw.Grant(firewall.HostPrefix(netip.MustParseAddr("198.18.0.2")), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
 			tt.spoil(t, s.path)
 			steps := []struct {
 				cmd  string

@@ -22,17 +22,18 @@ import (
 )
 
 type userAddFlags struct {
-	open, from []string
-	bind       bool
-	host       string
-	qrPNG      string
-	noQR       bool
-	secretSize int
-	knock      string
-	knockSet   bool // --knock was given
-	noReload   bool
-	key        keyFlags
-	stdin      io.Reader // --key-file -
+	open, from  []string
+	bind        bool
+	host        string
+	qrPNG       string
+	noQR        bool
+	secretSize  int
+	knock       string
+	knockSet    bool // --knock was given
+	noReload    bool
+	grantPrefix string // --grant-prefix V4,V6
+	key         keyFlags
+	stdin       io.Reader // --key-file -
 }
 
 func newUserAddCmd(env *Env, path *string) *cobra.Command {
@@ -59,6 +60,7 @@ the secret: hand it over privately.`,
 	c.Flags().IntVar(&f.secretSize, "secret-bytes", 32, "secret length in bytes, 16 or more")
 	c.Flags().StringVar(&f.knock, "knock", "sequence", "how the user knocks: sequence, or packet (one UDP or ICMP packet carrying a MAC)")
 	c.RegisterFlagCompletionFunc("knock", cli.CompleteValues("sequence", "packet"))
+	c.Flags().StringVar(&f.grantPrefix, "grant-prefix", "", "open the prefix around each granted address, IPv4,IPv6 lengths such as 24,64 (CGNAT pools, IPv6 temporary addresses; default the address alone)")
 	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
 	addKeyFlags(c, &f.key, true)
 	c.RegisterFlagCompletionFunc("auth", cli.CompleteValues("hmac", "ed25519"))
@@ -144,6 +146,12 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var gp config.GrantPrefix
+	if f.grantPrefix != "" {
+		if gp, err = config.ParseGrantPrefix(f.grantPrefix); err != nil {
+			return nil, fmt.Errorf("--grant-prefix: %w", err)
+		}
+	}
 	if err := checkOutsideRange(cfg, open); err != nil {
 		return nil, err
 	}
@@ -153,7 +161,7 @@ func planUserAdd(path, name string, f userAddFlags) (*userAddPlan, error) {
 	if _, err := os.Lstat(cfg.SecretPath(name)); err == nil {
 		return nil, fmt.Errorf("%s already exists: delete the stale secret file first", cfg.SecretPath(name))
 	}
-	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode, PublicKey: en.line})
+	e, err := config.PrepareAddUser(path, config.NewUser{Name: name, Open: open, From: f.from, BindSource: f.bind, Knock: mode, PublicKey: en.line, GrantPrefix: gp})
 	if err != nil {
 		return nil, err
 	}

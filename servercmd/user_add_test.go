@@ -31,6 +31,9 @@ func TestUserAddAllOrNothing(t *testing.T) {
 		{"bad open", nil, []string{"--open", "tcp/0"}, cli.ExitUsage, "--open"},
 		{"bad from", nil, []string{"--from", "198.18.0.0/40"}, cli.ExitUsage, "from"},
 		{"bad host", nil, []string{"--host", "bad host!"}, cli.ExitUsage, "--host"},
+		{"grant prefix too wide", nil, []string{"--grant-prefix", "8,64"}, cli.ExitUsage, "--grant-prefix: v4: /8: an IPv4 grant prefix must be /16 to /32"},
+		{"grant prefix v6 too wide", nil, []string{"--grant-prefix", "24,32"}, cli.ExitUsage, "--grant-prefix: v6: /32: an IPv6 grant prefix must be /48 to /128"},
+		{"grant prefix not numbers", nil, []string{"--grant-prefix", "cgnat"}, cli.ExitUsage, "--grant-prefix:"},
 		{"host with port", nil, []string{"--host", "name:2222"}, cli.ExitUsage, "without a port"},
 		{"bracketed name", nil, []string{"--host", "[name]"}, cli.ExitUsage, "bracketed IPv6"},
 		{"stale secret", func(t *testing.T, h *harness) {

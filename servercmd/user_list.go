@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -28,14 +29,24 @@ func newUserListCmd(env *Env, path *string) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tOPENS\tFROM\tBOUND\tKNOCK\tSECRET")
+			// The GRANT column (grant_prefix) shows only when a user has one.
+			prefixes := slices.ContainsFunc(cfg.Users, func(u config.User) bool { return !u.GrantPrefix.IsZero() })
+			head := "NAME\tOPENS\tFROM\tBOUND\tKNOCK\tSECRET"
+			if prefixes {
+				head += "\tGRANT"
+			}
+			fmt.Fprintln(tw, head)
 			var bad []string
 			for _, u := range cfg.Users {
 				state, ok := secretState(cfg, u.Name)
 				if !ok {
 					bad = append(bad, u.Name)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, cli.KnockList(u.Open), fromList(u), cli.YesNo(u.BindSource), u.Knock, state)
+				row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", u.Name, cli.KnockList(u.Open), fromList(u), cli.YesNo(u.BindSource), u.Knock, state)
+				if prefixes {
+					row += "\t" + grantPrefixText(u.GrantPrefix)
+				}
+				fmt.Fprintln(tw, row)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -65,4 +76,13 @@ func secretState(cfg *config.Config, name string) (string, bool) {
 		return "BAD: " + err.Error(), false
 	}
 	return fmt.Sprintf("ok (%d bits)", 8*len(s)), true
+}
+
+// grantPrefixText is what a grant opens: "/24,/64", or "address".
+func grantPrefixText(g config.GrantPrefix) string {
+	if g.IsZero() {
+		return "address"
+	}
+	v4, v6, _ := strings.Cut(g.String(), ",")
+	return "/" + v4 + ",/" + v6
 }

@@ -47,6 +47,9 @@ depend on the source.`,
 			left := int((derive.Left(now, cfg.Params.Period) + time.Second - 1) / time.Second)
 			fmt.Fprintln(env.Stdout, line)
 			fmt.Fprintf(env.Stderr, "step %d, %ds left\n", step, left)
+			if !u.GrantPrefix.IsZero() {
+				fmt.Fprintf(env.Stderr, "grants open %s around the address (grant_prefix)\n", grantPrefixText(u.GrantPrefix))
+			}
 			if u.Auth == derive.AuthEd25519 {
 				fmt.Fprintf(env.Stderr, "key %s (ed25519: the server holds the public key and the locator only)\n", derive.Fingerprint(u.PublicKey))
 			}

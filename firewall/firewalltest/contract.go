@@ -49,6 +49,12 @@ type Subject struct {
 	// DataPlane says the kernel runs the rules: a packet to an armed
 	// element tracks its source.
 	DataPlane bool
+	// Prefix4 and Prefix6 are prefixes around Src4 and Src6 for the
+	// prefix grant case (left out when Prefix4 is zero); Near4 and
+	// Near6 are other addresses of them, Far4 and Far6 addresses
+	// outside, all the client's (for Reaches).
+	Prefix4, Prefix6         netip.Prefix
+	Near4, Near6, Far4, Far6 netip.Addr
 }
 
 // grantTime is the contract's grant timeout: whole seconds, short
@@ -76,6 +82,7 @@ func Contract(t *testing.T, newSubject func(t *testing.T) *Subject) {
 		{"verify heals a flush", verifyHeals},
 		{"arm and track", armTrack},
 		{"echo requests", echoRequests},
+		{"prefix grants", prefixGrants},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newSubject(t)) })
 	}
@@ -158,7 +165,7 @@ func grantRefresh(t *testing.T, s *Subject) {
 		t.Fatalf("%v reaches %v before a grant", s.Src4, svc)
 	}
 	for _, src := range []netip.Addr{s.Src4, s.Src6, s.Src4} {
-		s.do(t, "Grant", func() error { return b.Grant(src, svc, grantTime) })
+		s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(src), svc, grantTime) })
 	}
 	if s.Reaches != nil {
 		for _, src := range []netip.Addr{s.Src4, s.Src6} {
@@ -176,7 +183,7 @@ func grantRefresh(t *testing.T, s *Subject) {
 		alive = s.Hold(t, s.Src6, svc)
 	}
 	s.Wait(2 * time.Second)
-	s.do(t, "refresh", func() error { return b.Grant(s.Src4, svc, grantTime) })
+	s.do(t, "refresh", func() error { return b.Grant(firewall.HostPrefix(s.Src4), svc, grantTime) })
 	s.Wait(2 * time.Second) // past the first grants' timeout
 	checkGrants(t, "after the other expired", s.status(t, p), []string{s.Src4.String() + " " + svc.String()})
 	if s.Reaches != nil && s.Reaches(t, s.Src6, svc) {
@@ -194,7 +201,7 @@ func changedPlan(t *testing.T, s *Subject) {
 	b := s.Backend
 	svc := p.Protected[1]
 	s.do(t, "Setup", func() error { return b.Setup(p) })
-	s.do(t, "Grant", func() error { return b.Grant(s.Src4, svc, 30*time.Second) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), svc, 30*time.Second) })
 	s.do(t, "Close", func() error { return b.Close(p) })
 	changed := p
 	changed.Protocols = derive.Protocols(derive.TCP)
@@ -213,13 +220,79 @@ func changedPlan(t *testing.T, s *Subject) {
 	}
 }
 
+// prefixGrants: a plan with Prefixes takes a grant of a prefix, which
+// opens the service to another address of the prefix and not to one
+// outside, and a repeat refreshes it; without Prefixes the grant of a
+// prefix fails.
+func prefixGrants(t *testing.T, s *Subject) {
+	if !s.Prefix4.IsValid() {
+		t.Skip("the subject names no prefixes")
+	}
+	p := contractPlan()
+	b := s.Backend
+	svc, other := p.Protected[0], p.Protected[1]
+	s.do(t, "Setup", func() error { return b.Setup(p) })
+	var err error
+	run := func(fn func()) {
+		if s.Do == nil {
+			fn()
+		} else {
+			s.Do(fn)
+		}
+	}
+	run(func() { err = b.Grant(s.Prefix4, svc, grantTime) })
+	if err == nil {
+		t.Errorf("Grant(%v) without Plan.Prefixes succeeded, want an error", s.Prefix4)
+	}
+	p.Prefixes = true
+	s.do(t, "Setup with Prefixes", func() error { return b.Setup(p) })
+	if missing := s.verify(t, p); len(missing) > 0 {
+		t.Errorf("Verify after Setup with Prefixes: %q", missing)
+	}
+	for _, pfx := range []netip.Prefix{s.Prefix4, s.Prefix6} {
+		s.do(t, "Grant", func() error { return b.Grant(pfx, svc, grantTime) })
+	}
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), other, grantTime) })
+	checkGrants(t, "after prefix grants", s.status(t, p), []string{
+		s.Prefix4.Masked().String() + " " + svc.String(), s.Prefix6.Masked().String() + " " + svc.String(),
+		s.Src4.String() + " " + other.String()})
+	if s.Reaches == nil {
+		return
+	}
+	for _, src := range []netip.Addr{s.Src4, s.Near4, s.Src6, s.Near6} {
+		if !s.Reaches(t, src, svc) {
+			t.Errorf("%v does not reach %v after a grant of its prefix", src, svc)
+		}
+	}
+	for _, src := range []netip.Addr{s.Far4, s.Far6} {
+		if s.Reaches(t, src, svc) {
+			t.Errorf("%v, outside the granted prefixes, reaches %v", src, svc)
+		}
+	}
+	if s.Reaches(t, s.Near4, other) {
+		t.Errorf("%v reaches %v, granted to %v alone", s.Near4, other, s.Src4)
+	}
+	if !s.Reaches(t, s.Src4, other) {
+		t.Errorf("%v does not reach %v after its address grant", s.Src4, other)
+	}
+	s.Wait(2 * time.Second)
+	s.do(t, "refresh", func() error { return b.Grant(s.Prefix6, svc, grantTime) })
+	s.Wait(2 * time.Second) // past the first grants' timeout
+	if !s.Reaches(t, s.Near6, svc) {
+		t.Errorf("%v does not reach %v after its prefix's grant was refreshed", s.Near6, svc)
+	}
+	if s.Reaches(t, s.Near4, svc) {
+		t.Errorf("%v reaches %v after its prefix's grant expired", s.Near4, svc)
+	}
+}
+
 // checkGrants compares st's grants ("src svc", sorted) with want; each
 // has time left within the grant timeout.
 func checkGrants(t *testing.T, when string, st firewall.Status, want []string) {
 	t.Helper()
 	var got []string
 	for _, g := range st.Grants {
-		got = append(got, g.Src.Unmap().String()+" "+g.Svc.String())
+		got = append(got, g.Source()+" "+g.Svc.String())
 		if g.Left <= 0 || g.Left > grantTime {
 			t.Errorf("%s: grant %v %v has %v left, want (0, %v]", when, g.Src, g.Svc, g.Left, grantTime)
 		}
@@ -237,7 +310,7 @@ func closeFailsClosed(t *testing.T, s *Subject) {
 	p := contractPlan()
 	b := s.Backend
 	s.do(t, "Setup", func() error { return b.Setup(p) })
-	s.do(t, "Grant", func() error { return b.Grant(s.Src4, p.Protected[0], grantTime) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), p.Protected[0], grantTime) })
 	running := s.status(t, p)
 	s.do(t, "Close", func() error { return b.Close(p) })
 	st := s.status(t, p)
@@ -275,7 +348,7 @@ func removeLeavesNothing(t *testing.T, s *Subject) {
 	p.Filter, p.Track = true, time.Second
 	b := s.Backend
 	s.do(t, "Setup", func() error { return b.Setup(p) })
-	s.do(t, "Grant", func() error { return b.Grant(s.Src6, p.Protected[0], grantTime) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src6), p.Protected[0], grantTime) })
 	s.do(t, "Remove", func() error { return b.Remove(p) })
 	st := s.status(t, p)
 	if st.Installed || len(st.Rules4)+len(st.Rules6)+len(st.Grants) > 0 {
@@ -318,7 +391,7 @@ func verifyHeals(t *testing.T, s *Subject) {
 	if s.Reaches != nil && s.Reaches(t, s.Src4, p.Protected[0]) {
 		t.Errorf("after the repair %v reaches %v without a grant", s.Src4, p.Protected[0])
 	}
-	s.do(t, "Grant", func() error { return b.Grant(s.Src4, p.Protected[0], grantTime) })
+	s.do(t, "Grant", func() error { return b.Grant(firewall.HostPrefix(s.Src4), p.Protected[0], grantTime) })
 	if s.Reaches != nil && !s.Reaches(t, s.Src4, p.Protected[0]) {
 		t.Errorf("after the repair a grant does not reach its service")
 	}

@@ -22,6 +22,8 @@ func TestContractFake(t *testing.T) {
 			Wait:     c.Advance,
 			Src4:     netip.MustParseAddr("198.18.0.2"),
 			Src6:     netip.MustParseAddr("2001:2::2"),
+			Prefix4:  netip.MustParsePrefix("198.18.0.0/25"),
+			Prefix6:  netip.MustParsePrefix("2001:2::/112"),
 			Snapshot: func(*testing.T) string { return f.String() },
 			Flush:    func(*testing.T) { f.FlushInput() },
 			Left: func(*testing.T) []string {

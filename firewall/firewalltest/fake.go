@@ -77,8 +77,9 @@ func fakeForwardRules(p firewall.Plan, v6 bool) []string {
 	return out
 }
 
-// Grant records a grant with its expiry.
-func (f *Fake) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
+// Grant records a grant with its expiry; a prefix wider than one
+// address needs a plan with Prefixes.
+func (f *Fake) Grant(src netip.Prefix, svc derive.Knock, timeout time.Duration) error {
 	if f.GrantErr != nil {
 		return f.GrantErr
 	}
@@ -87,7 +88,14 @@ func (f *Fake) Grant(src netip.Addr, svc derive.Knock, timeout time.Duration) er
 	if f.digest == "" || !f.sets {
 		return fmt.Errorf("grant before setup")
 	}
-	f.grants[src.Unmap().String()+" "+svc.String()] = f.Clock.Now().Add(timeout)
+	src = netip.PrefixFrom(src.Addr().Unmap(), src.Bits()).Masked()
+	key := src.String()
+	if firewall.IsHost(src) {
+		key = src.Addr().String()
+	} else if !f.plan.Prefixes {
+		return fmt.Errorf("grant of %v: no prefix sets installed", src)
+	}
+	f.grants[key+" "+svc.String()] = f.Clock.Now().Add(timeout)
 	return nil
 }
 
@@ -127,7 +135,13 @@ func (f *Fake) Status(firewall.Plan) (firewall.Status, error) {
 		if left := exp.Sub(f.Clock.Now()); left > 0 {
 			src, svc, _ := strings.Cut(k, " ")
 			k, _ := derive.ParseKnock(svc)
-			st.Grants = append(st.Grants, firewall.GrantInfo{Src: netip.MustParseAddr(src), Svc: k, Left: left})
+			g := firewall.GrantInfo{Svc: k, Left: left}
+			if pfx, err := netip.ParsePrefix(src); err == nil {
+				g.Src, g.Net = pfx.Addr(), pfx
+			} else {
+				g.Src = netip.MustParseAddr(src)
+			}
+			st.Grants = append(st.Grants, g)
 		}
 	}
 	return st, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
 )
 
 // TestFakeVerify breaks the fake's state in each way Verify reports and
@@ -73,7 +74,7 @@ func TestFakeString(t *testing.T) {
 		{"closed", func(f *Fake) { f.Setup(p); f.Close(p) }, "installed=true nflog=false setups=1\nforward tcp/8080"},
 		{"flushed", func(f *Fake) {
 			f.Setup(p)
-			f.Grant(netip.MustParseAddr("198.18.0.2"), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
+			f.Grant(firewall.HostPrefix(netip.MustParseAddr("198.18.0.2")), derive.Knock{Proto: derive.TCP, Port: 22}, 30*time.Second)
 			f.FlushInput()
 		}, "installed=true nflog=true setups=1\ngrant 198.18.0.2 tcp/22 30s\nforward tcp/8080\nmissing jump from INPUT"},
 	}
