@@ -327,7 +327,7 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 
 	// user remove from the admin host: 2 s later every member refuses
 	// the user's knock in a fresh step, and still grants another user's.
-	w.admin("user", "remove", "u19")
+	w.admin("user", "remove", "u19", "--yes")
 	time.Sleep(2 * time.Second)
 	next := derive.Step(time.Now(), accts[0].Params.Period) + 1 // inside the window, used by nobody
 	// A member that still knew u19 would log its knock of step next: a
@@ -367,7 +367,7 @@ func (w *poolWorld) startPool(n int) {
 		w.logs = append(w.logs, log)
 		waitText(t, w.logs[i], "msg=started", 20*time.Second)
 	}
-	if out := w.admin("members"); strings.Count(out, poolVIP.String()) != 3 {
+	if out := w.admin("fleet", "members"); strings.Count(out, poolVIP.String()) != 3 {
 		t.Fatalf("fleet members: want 3 with identity %s:\n%s", poolVIP, out)
 	}
 	for u := range n {
@@ -378,12 +378,17 @@ func (w *poolWorld) startPool(n int) {
 	}
 }
 
-// admin runs otpknockd fleet on the admin host (the load balancer's
-// namespace, which reaches NATS).
+// admin runs otpknockd ARGS... (fleet or user commands) on the admin
+// host (the load balancer's namespace, which reaches NATS), with the
+// fleet's config, admin key and enrollments.
 func (w *poolWorld) admin(args ...string) string {
 	w.t.Helper()
-	return w.p.MustRun(w.t, w.lb, append([]string{bins.Server, "fleet", "--config", w.cfgs[0], "--admin-key", w.adminKey,
-		"--enrollments", filepath.Join(w.dir, "admin", "enrollments")}, args...)...)
+	return w.p.MustRun(w.t, w.lb, append(append([]string{bins.Server}, args...), w.adminFlags()...)...)
+}
+
+// adminFlags are the admin host's fleet flags.
+func (w *poolWorld) adminFlags() []string {
+	return []string{"--config", w.cfgs[0], "--admin-key", w.adminKey, "--enrollments", filepath.Join(w.dir, "admin", "enrollments")}
 }
 
 // enroll adds user u (packet knocks, tcp/2300+u) and imports it into the
@@ -391,16 +396,15 @@ func (w *poolWorld) admin(args ...string) string {
 func (w *poolWorld) enroll(u int) {
 	w.t.Helper()
 	if out, err := w.tryEnroll(u); err != nil {
-		w.t.Fatalf("fleet user add u%d: %v\n%s", u, err, out)
+		w.t.Fatalf("user add u%d: %v\n%s", u, err, out)
 	}
 }
 
 // tryEnroll is enroll, returning the admin command's failure.
 func (w *poolWorld) tryEnroll(u int) (string, error) {
 	w.t.Helper()
-	cmd := w.p.Cmd(w.lb, bins.Server, "fleet", "--config", w.cfgs[0], "--admin-key", w.adminKey,
-		"--enrollments", filepath.Join(w.dir, "admin", "enrollments"),
-		"user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u), "--knock", "packet", "--no-qr")
+	cmd := w.p.Cmd(w.lb, append([]string{bins.Server, "user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u),
+		"--knock", "packet", "--no-qr"}, w.adminFlags()...)...)
 	b, err := cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {
@@ -530,9 +534,9 @@ func TestPoolFailover(t *testing.T) {
 			break
 		}
 		if try == 30 {
-			t.Fatalf("fleet user add still failing 30 s after NATS node 3 stopped: %v\n%s", err, out)
+			t.Fatalf("user add still failing 30 s after NATS node 3 stopped: %v\n%s", err, out)
 		}
-		t.Logf("fleet user add: %v: %s", err, strings.TrimSpace(out))
+		t.Logf("user add: %v: %s", err, strings.TrimSpace(out))
 		time.Sleep(time.Second)
 	}
 

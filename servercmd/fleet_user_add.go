@@ -13,42 +13,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// fleetUserAddFlags are user add's flags, for a fleet user.
 type fleetUserAddFlags struct {
 	open, from []string
 	bind, noQR bool
 	host       string
 	knock      string
+	key        keyFlags
 }
 
-func newFleetUserAddCmd(env *Env, f *fleetFlags) *cobra.Command {
-	var a fleetUserAddFlags
-	c := &cobra.Command{
-		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--knock packet] [--host NAME]",
-		Short: "Enroll a user once for every member: print one URI for the whole fleet",
-		Long: `Generate the user's enrollment secret, derive each member's key from it
-(docs/spec.md section 14), seal each to its member, and store them in the
-fleet: every member applies the user within seconds, without a reload.
-The enrollment secret is kept under --enrollments (mode 0600) for members
-added later (otpknockd fleet sync); the URI holds it: hand it over
-privately. The client knocks any member by its name (or a pool's).`,
-		Example: "  otpknockd fleet user add alice --open tcp/22 --host vpn.example.org",
-		Args:    cli.Args(1, 1, "the user's NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fleetUserAdd(cmd, env, f, args[0], a)
-		},
-	}
-	c.Flags().StringSliceVar(&a.open, "open", []string{"tcp/22"}, "service the knock opens, PROTO/PORT (repeatable)")
-	c.Flags().StringSliceVar(&a.from, "from", nil, "source CIDR allowed to knock (repeatable; default any)")
-	c.Flags().BoolVar(&a.bind, "bind-source", false, "bind sequences to the client's source address (no NAT between)")
-	c.Flags().StringVar(&a.host, "host", "", "default name clients knock (a member's or a pool's; default: host in the config)")
-	c.Flags().StringVar(&a.knock, "knock", "sequence", "how the user knocks: sequence or packet")
-	c.Flags().BoolVar(&a.noQR, "no-qr", false, "do not print the QR code")
-	return c
-}
-
-// fleetUserAddPlan checks the inputs of fleet user add; it writes nothing.
+// fleetUserAddPlan checks the inputs of user add in a fleet; it writes nothing.
 func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.Mode, error) {
 	k := fleet.UserKey{User: name, Bind: a.bind}
+	if a.key != (keyFlags{}) {
+		return k, 0, fmt.Errorf("--key, --key-file, --auth and --generate: fleet users are hmac users for now; --local adds an ed25519 user to this server alone")
+	}
 	if !naming.User(name) {
 		return k, 0, fmt.Errorf("NAME: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", name)
 	}
@@ -74,6 +53,8 @@ func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.M
 	return k, mode, nil
 }
 
+// fleetUserAdd enrolls name once for every member of the fleet and
+// prints the fleet's URI.
 func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fleetUserAddFlags) error {
 	k, mode, err := fleetUserAddPlan(name, a)
 	if err != nil {
