@@ -174,6 +174,17 @@ func configUser(k fleet.UserKey) (config.User, error) {
 	if u.Knock, err = derive.ParseMode(k.Knock); err != nil {
 		return u, fmt.Errorf("knock: %w", err)
 	}
+	if u.Auth, err = derive.ParseAuth(k.Auth); err != nil {
+		return u, fmt.Errorf("auth: %w", err)
+	}
+	if u.Auth == derive.AuthEd25519 {
+		if u.Knock != derive.ModePacket {
+			return u, errors.New("auth: ed25519 needs knock: packet")
+		}
+		if u.PublicKey, _, err = derive.ParseKeyLine(k.PublicKey); err != nil {
+			return u, fmt.Errorf("public_key: %w", err)
+		}
+	}
 	for _, s := range k.Open {
 		svc, err := derive.ParseService(s)
 		if err != nil {

@@ -3,6 +3,8 @@ package servercmd
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,6 +229,65 @@ func TestUserScope(t *testing.T) {
 	}
 	if recs, _ := h.store.Records(context.Background()); len(recs) != 1 {
 		t.Errorf("records after an unconfirmed remove: %v, want alice's", recs)
+	}
+}
+
+// TestFleetUserEd25519: user add --key in a fleet seals for each member
+// a locator of its own (derived like an hmac member key) and the public
+// key line, the same for all; the URI carries the locator's enrollment
+// secret and no private key, and a client's key for a member is that
+// member's locator. --generate puts the private key in the URI only.
+func TestFleetUserEd25519(t *testing.T) {
+	h := newFleetHarness(t)
+	h.addMember("m1", "vpn.example.org")
+	h.addMember("m2", "bastion2.example.org")
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := derive.FormatKeyLine(pub, "erin@laptop")
+	out := h.mustRun(h.userArgs("add", "erin", "--key", line, "--no-qr")...)
+	acct, err := provision.ParseURI(uriRE.FindString(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if acct.Auth != derive.AuthEd25519 || acct.Knock != derive.ModePacket || acct.PrivateKey != nil {
+		t.Fatalf("account auth %v knock %v private key %v: want ed25519, packet, none", acct.Auth, acct.Knock, acct.PrivateKey != nil)
+	}
+	recs, _ := h.store.Records(context.Background())
+	got := map[string]string{}
+	for _, r := range recs {
+		ident := map[string]string{"m1": "vpn.example.org", "m2": "bastion2.example.org"}[r.Member]
+		k, err := fleet.Open(r, h.members[r.Member], r.Member, ident, mustAdminPublic(t, h.key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _ := acct.KeyFor(ident)
+		if !bytes.Equal(k.Key, want) {
+			t.Errorf("member %s holds %x, want the client's locator for %s %x", r.Member, k.Key, ident, want)
+		}
+		got[r.Member] = k.Auth + " " + k.Knock + " " + k.PublicKey
+	}
+	want := map[string]string{"m1": "ed25519 packet " + line, "m2": "ed25519 packet " + line}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	es, err := fleet.LoadEnrollments(h.enroll)
+	if err != nil || len(es) != 1 || es[0].PublicKey != line {
+		t.Errorf("enrollments %+v, %v: want erin's with her public key line, for fleet sync", es, err)
+	}
+
+	out = h.mustRun(h.userArgs("add", "gen", "--auth", "ed25519", "--generate", "--no-qr")...)
+	acct, err = provision.ParseURI(uriRE.FindString(out))
+	if err != nil || acct.PrivateKey == nil {
+		t.Fatalf("--generate: account %v, %v: want the private key in the URI\n%s", acct, err, out)
+	}
+	enr, _ := os.ReadFile(fleet.EnrollmentPath(h.enroll, "gen"))
+	if bytes.Contains(enr, []byte(derive.EncodeSecret(acct.PrivateKey.Seed()))) {
+		t.Error("the enrollment file holds the generated private key")
+	}
+	if _, err := h.run(h.userArgs("add", "bad", "--key", line, "--knock", "sequence")...); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--knock") {
+		t.Errorf("--key with --knock sequence: %v, want exit 2 naming --knock", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package servercmd
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 
@@ -19,15 +20,14 @@ type fleetUserAddFlags struct {
 	bind, noQR bool
 	host       string
 	knock      string
+	knockSet   bool // --knock was given
 	key        keyFlags
+	stdin      io.Reader // --key-file -
 }
 
 // fleetUserAddPlan checks the inputs of user add in a fleet; it writes nothing.
 func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.Mode, error) {
 	k := fleet.UserKey{User: name, Bind: a.bind}
-	if a.key != (keyFlags{}) {
-		return k, 0, fmt.Errorf("--key, --key-file, --auth and --generate: fleet users are hmac users for now; --local adds an ed25519 user to this server alone")
-	}
 	if !naming.User(name) {
 		return k, 0, fmt.Errorf("NAME: %q must be 1-32 of a-z 0-9 . _ - starting with a letter or digit", name)
 	}
@@ -69,7 +69,11 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 	if host == "" {
 		host = cfg.Host
 	}
-	secret, err := provision.GenerateSecret(32)
+	e, err := fleetAuth(&k, &mode, cfg.Fleet.ID, a)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	secret, err := provision.GenerateSecret(32) // an ed25519 user's: the locator's enrollment secret
 	if err != nil {
 		return err
 	}
@@ -82,7 +86,7 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 		open = append(open, svc)
 	}
 	acct := provision.Account{Fleet: cfg.Fleet.ID, User: name, Host: host, Secret: secret, Params: cfg.Params,
-		Open: open, BindSource: k.Bind, Knock: mode}
+		Open: open, BindSource: k.Bind, Knock: mode, Auth: e.auth, PrivateKey: e.private}
 	uri, err := acct.URI()
 	if err != nil {
 		return err
@@ -99,6 +103,40 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 		strings.Join(k.Open, ","), strings.Join(members, ", "))
 	fmt.Fprintf(env.Stdout, "Enrollment secret: %s (mode 0600; needed to give the user to members added later).\n",
 		fleet.EnrollmentPath(f.enrollments, name))
-	printURI(env, "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):", uri, "", a.noQR)
+	header := "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):"
+	switch {
+	case e.private != nil:
+		header = "Provisioning URI for the whole fleet (it holds the user's private key, which no host kept: hand it over privately, once):"
+	case e.auth == derive.AuthEd25519:
+		header = "Provisioning URI for the whole fleet (no credential that can knock: its locator finds the port, the client's own key signs):"
+	}
+	if e.auth == derive.AuthEd25519 {
+		fmt.Fprintf(env.Stdout, "Public key: %s, the same on every member; each member holds a locator of its own, which cannot open.\n",
+			derive.Fingerprint(mustKey(k.PublicKey)))
+	}
+	printURI(env, header, uri, "", a.noQR)
 	return nil
+}
+
+// fleetAuth resolves the key flags of a fleet user add into k and mode:
+// an ed25519 user knocks with packets, and its records carry its public
+// key line; the enrollment secret is then its locator's (spec section
+// 14.5).
+func fleetAuth(k *fleet.UserKey, mode *derive.Mode, fleetID string, a fleetUserAddFlags) (enrolment, error) {
+	e, err := a.key.resolve(k.User, fleetID, a.stdin)
+	if err != nil || e.auth != derive.AuthEd25519 {
+		return e, err
+	}
+	if a.knockSet && *mode != derive.ModePacket {
+		return e, fmt.Errorf("--knock: %s: an ed25519 user knocks with packets", *mode)
+	}
+	*mode = derive.ModePacket
+	k.Knock, k.Auth, k.PublicKey = derive.ModePacket.String(), derive.AuthEd25519.String(), e.line
+	return e, nil
+}
+
+// mustKey is the public key of a key line resolve checked.
+func mustKey(line string) []byte {
+	pub, _, _ := derive.ParseKeyLine(line)
+	return pub
 }
