@@ -42,7 +42,7 @@ func natsAddr(k int) string { return fmt.Sprintf("198.18.3.%d", 100+k) }
 const poolUsers = 20
 
 type poolWorld struct {
-	t           *testing.T
+	t           testing.TB
 	p           *netnstest.Pair // Cmd, MustRun, Do, Listen on any namespace
 	lb, cli     string
 	nats        []string // namespaces of the NATS nodes
@@ -74,7 +74,7 @@ func (w *poolWorld) link(a, an, b, bn string) {
 	w.p.MustRun(w.t, b, "ip", "link", "set", bn, "up")
 }
 
-func newPoolWorld(t *testing.T, natsNodes int) *poolWorld {
+func newPoolWorld(t testing.TB, natsNodes int) *poolWorld {
 	netnstest.Require(t, "nft", "nats-server")
 	poolSeq.Add(1)
 	w := &poolWorld{t: t, p: &netnstest.Pair{}, dir: t.TempDir()}
@@ -162,7 +162,7 @@ func (w *poolWorld) startCmd(ns string, args ...string) (*exec.Cmd, *netnstest.B
 	return c, log
 }
 
-func waitText(t *testing.T, log *netnstest.Buffer, s string, d time.Duration) {
+func waitText(t testing.TB, log *netnstest.Buffer, s string, d time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(d); !strings.Contains(log.String(), s); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(end) {
@@ -353,13 +353,26 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 // imports them into the client, and waits until every member holds
 // them.
 func (w *poolWorld) startPool(n int) {
+	w.t.Helper()
+	w.startMembers(n + 1)
+	for u := range n {
+		w.enroll(u)
+	}
+	for i := range w.members {
+		waitText(w.t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, n), 5*time.Second)
+	}
+}
+
+// startMembers makes the admin key, starts the members (each serving
+// ports 2300 to 2300+ports-1) and waits until all three registered.
+func (w *poolWorld) startMembers(ports int) {
 	t := w.t
 	t.Helper()
 	w.adminKey = filepath.Join(w.dir, "admin", "admin.key")
 	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", w.adminKey))
 	for i := range w.members {
 		w.cfgs = append(w.cfgs, w.memberConfig(i, line))
-		for u := range n + 1 {
+		for u := range ports {
 			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
 		}
 		c, log := w.startCmd(w.members[i], bins.Server, "server", "-c", w.cfgs[i])
@@ -369,12 +382,6 @@ func (w *poolWorld) startPool(n int) {
 	}
 	if out := w.admin("fleet", "members"); strings.Count(out, poolVIP.String()) != 3 {
 		t.Fatalf("fleet members: want 3 with identity %s:\n%s", poolVIP, out)
-	}
-	for u := range n {
-		w.enroll(u)
-	}
-	for i := range w.members {
-		waitText(t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, n), 5*time.Second)
 	}
 }
 
@@ -403,12 +410,24 @@ func (w *poolWorld) enroll(u int) {
 // tryEnroll is enroll, returning the admin command's failure.
 func (w *poolWorld) tryEnroll(u int) (string, error) {
 	w.t.Helper()
+	out, uri, err := w.addUser(u)
+	if err != nil {
+		return out, err
+	}
+	w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
+	return out, nil
+}
+
+// addUser has the admin host add user u (packet knocks, tcp/2300+u) to
+// the fleet and keeps its account: the command's output and the URI.
+func (w *poolWorld) addUser(u int) (string, string, error) {
+	w.t.Helper()
 	cmd := w.p.Cmd(w.lb, append([]string{bins.Server, "user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u),
 		"--knock", "packet", "--no-qr"}, w.adminFlags()...)...)
 	b, err := cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {
-		return out, err
+		return out, "", err
 	}
 	uri := regexp.MustCompile(`otpauth://\S+`).FindString(out)
 	acct, err := provision.ParseURI(uri)
@@ -416,8 +435,7 @@ func (w *poolWorld) tryEnroll(u int) (string, error) {
 		w.t.Fatalf("%v\n%s", err, out)
 	}
 	w.accts = append(w.accts, acct)
-	w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
-	return out, nil
+	return out, uri, nil
 }
 
 // knockAll knocks u0..u{n-1} through the load balancer, each followed,
@@ -445,7 +463,7 @@ func (w *poolWorld) knockAll(n int, connect time.Duration) int {
 
 // sealFor seals acct's packet knock to the pool for step, claiming the
 // client's address: the element it goes to and the payload.
-func sealFor(t *testing.T, acct provision.Account, step uint64) (derive.Knock, []byte) {
+func sealFor(t testing.TB, acct provision.Account, step uint64) (derive.Knock, []byte) {
 	t.Helper()
 	key, id, err := acct.KeyFor(poolVIP.String())
 	if err != nil {
