@@ -35,9 +35,10 @@ var loneAddr = netip.MustParseAddr("198.18.3.50")
 //     through the pool's load-balanced address and to the lone server,
 //     alternating, benchOpens each;
 //   - fan-out: benchGrants knocks (the pool's knock-to-open ones, then
-//     knocks sent to m1), each granted by one member and applied by the
-//     two others; per grant, the later of the two members' times from
-//     the first member's grant to its own kernel set.
+//     knocks sent to m1 by users who all open tcp/2399), each granted by
+//     one member and applied by the two others; per grant, the later of
+//     the two members' times from the first member's grant to its own
+//     kernel set.
 //
 // It prints "knock-to-open ..." and "fan-out p50 N ms p99 N ms" and
 // runs once whatever b.N (make bench-fleet: -benchtime 1x).
@@ -46,10 +47,14 @@ var loneAddr = netip.MustParseAddr("198.18.3.50")
 func BenchmarkPool(b *testing.B) {
 	w := newPoolWorld(b, 1)
 	w.startNATS()
-	w.startMembers(benchGrants)
+	w.startMembers(benchOpens)
 	start := time.Now()
 	for u := range benchGrants {
-		if out, _, err := w.addUser(u); err != nil {
+		port := 2300 + u // the knocks timed to open: a port each
+		if u >= benchOpens {
+			port = 2399 // the others' grants are read from the logs: one port for all
+		}
+		if out, _, err := w.addUser(u, port); err != nil {
 			b.Fatalf("user add u%d: %v\n%s", u, err, out)
 		}
 	}

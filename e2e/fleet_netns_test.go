@@ -410,7 +410,7 @@ func (w *poolWorld) enroll(u int) {
 // tryEnroll is enroll, returning the admin command's failure.
 func (w *poolWorld) tryEnroll(u int) (string, error) {
 	w.t.Helper()
-	out, uri, err := w.addUser(u)
+	out, uri, err := w.addUser(u, 2300+u)
 	if err != nil {
 		return out, err
 	}
@@ -418,11 +418,12 @@ func (w *poolWorld) tryEnroll(u int) (string, error) {
 	return out, nil
 }
 
-// addUser has the admin host add user u (packet knocks, tcp/2300+u) to
-// the fleet and keeps its account: the command's output and the URI.
-func (w *poolWorld) addUser(u int) (string, string, error) {
+// addUser has the admin host add user u (packet knocks, opening
+// tcp/port) to the fleet and keeps its account: the command's output and
+// the URI.
+func (w *poolWorld) addUser(u, port int) (string, string, error) {
 	w.t.Helper()
-	cmd := w.p.Cmd(w.lb, append([]string{bins.Server, "user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u),
+	cmd := w.p.Cmd(w.lb, append([]string{bins.Server, "user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", port),
 		"--knock", "packet", "--no-qr"}, w.adminFlags()...)...)
 	b, err := cmd.CombinedOutput()
 	out := string(b)
