@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -346,6 +348,60 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 			t.Errorf("member m%d still knows u19 2 s after its removal:\n%s", i+1, w.logs[i])
 		}
 	}
+	w.ed25519User(t)
+}
+
+// ed25519User enrolls an ed25519 user from the admin host (the pair made
+// there, its private key in the URI only): 2 s later its signed knock
+// through the load balancer opens on every member, and no file the
+// members or the admin host keep holds the private key.
+func (w *poolWorld) ed25519User(t *testing.T) {
+	port := uint16(2300 + poolUsers + 1)
+	out := w.admin("user", "add", "sig", "--auth", "ed25519", "--generate", "--open", fmt.Sprintf("tcp/%d", port), "--no-qr")
+	acct, err := provision.ParseURI(regexp.MustCompile(`otpauth://\S+`).FindString(out))
+	if err != nil || acct.PrivateKey == nil {
+		t.Fatalf("ed25519 user add: %v, private key in the URI %v\n%s", err, acct.PrivateKey != nil, out)
+	}
+	time.Sleep(2 * time.Second)
+	loc, id, err := acct.KeyFor(poolVIP.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := derive.NewSigPacket(loc, nil, id, acct.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := derive.Step(time.Now(), acct.Params.Period)
+	nonce := make([]byte, derive.NonceSize)
+	rand.Read(nonce)
+	payload, err := sd.Seal(nil, acct.PrivateKey, step, nonce, derive.Claim{Addrs: []netip.Addr{poolClient}}, netip.Addr{}, derive.PayloadMin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, _ := sd.Knock(step)
+	if w.dial(poolVIP, port) {
+		t.Fatal("the ed25519 user's port is open before its knock")
+	}
+	w.sendPayload(poolVIP, el, payload)
+	time.Sleep(100 * time.Millisecond)
+	if !w.dialWithin(poolVIP, port, 300*time.Millisecond) {
+		t.Errorf("the ed25519 user's knock did not open through the load balancer")
+	}
+	for i, a := range w.addrs {
+		if !w.dial(a, port) {
+			t.Errorf("member m%d does not hold the ed25519 user's grant", i+1)
+		}
+	}
+	seed := derive.EncodeSecret(acct.PrivateKey.Seed())
+	filepath.WalkDir(w.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), seed) || bytes.Contains(b, acct.PrivateKey.Seed()) {
+			t.Errorf("%s holds the ed25519 user's private key", path)
+		}
+		return nil
+	})
 }
 
 // startPool starts the members (each serving ports 2300 on), has the
