@@ -276,6 +276,21 @@ func TestFleetUserEd25519(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].PublicKey != line {
 		t.Errorf("enrollments %+v, %v: want erin's with her public key line, for fleet sync", es, err)
 	}
+	h.addMember("m3", "bastion3.example.org")
+	h.mustRun(h.fleetArgs("sync")...)
+	recs, _ = h.store.Records(context.Background())
+	synced := false
+	for _, r := range recs {
+		if r.Member != "m3" {
+			continue
+		}
+		k, err := fleet.Open(r, h.members["m3"], "m3", "bastion3.example.org", mustAdminPublic(t, h.key))
+		want, _, _ := acct.KeyFor("bastion3.example.org")
+		synced = err == nil && k.Auth == "ed25519" && k.PublicKey == line && bytes.Equal(k.Key, want)
+	}
+	if !synced {
+		t.Error("fleet sync did not give m3 erin's locator for its identity and her public key")
+	}
 
 	out = h.mustRun(h.userArgs("add", "gen", "--auth", "ed25519", "--generate", "--no-qr")...)
 	acct, err = provision.ParseURI(uriRE.FindString(out))
