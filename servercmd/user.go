@@ -33,12 +33,21 @@ act on this server's config.`,
 	}
 	path := &s.fleet.config
 	c.PersistentFlags().StringVarP(path, "config", "c", config.DefaultPath, "server config file")
-	c.PersistentFlags().BoolVar(&s.inFleet, "fleet", false, "act on the fleet of the config's fleet section (the default when it has one)")
-	c.PersistentFlags().BoolVar(&s.localOnly, "local", false, "act on this server's config alone, even in a fleet")
-	c.PersistentFlags().StringVar(&s.fleet.adminKey, "admin-key", DefaultAdminKey, "in a fleet: the administrator's X25519 key file (mode 0600)")
-	c.PersistentFlags().StringVar(&s.fleet.enrollments, "enrollments", DefaultEnrollments, "in a fleet: directory of the fleet users' enrollment secrets (mode 0700)")
-	c.AddCommand(newUserAddCmd(env, s), newUserListCmd(env, s), newUserShowCmd(env, path), newUserQRCmd(env, path), newUserRemoveCmd(env, s), newUserRekeyCmd(env, path))
+	add, list, remove := newUserAddCmd(env, s), newUserListCmd(env, s), newUserRemoveCmd(env, s)
+	for _, sc := range []*cobra.Command{add, list, remove} {
+		s.addFlags(sc)
+	}
+	c.AddCommand(add, list, newUserShowCmd(env, path), newUserQRCmd(env, path), remove, newUserRekeyCmd(env, path))
 	return c
+}
+
+// addFlags registers the scope flags on c: add, list and remove have
+// them; show, qr and rekey act on this server's config only.
+func (s *userScope) addFlags(c *cobra.Command) {
+	c.Flags().BoolVar(&s.inFleet, "fleet", false, "act on the fleet of the config's fleet section (the default when it has one)")
+	c.Flags().BoolVar(&s.localOnly, "local", false, "act on this server's config alone, even in a fleet")
+	c.Flags().StringVar(&s.fleet.adminKey, "admin-key", DefaultAdminKey, "in a fleet: the administrator's X25519 key file (mode 0600)")
+	c.Flags().StringVar(&s.fleet.enrollments, "enrollments", DefaultEnrollments, "in a fleet: directory of the fleet users' enrollment secrets (mode 0700)")
 }
 
 // onFleet says whether the command acts on the fleet: --fleet, or a
