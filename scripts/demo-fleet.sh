@@ -126,7 +126,7 @@ echo "$after"
 
 say "Administrator: who holds whom, then remove alice from every member"
 admin user list
-admin user remove alice
+admin user remove alice --yes
 sleep 1
 for n in 1 2 3; do grep 'users applied' "$work/m$n.log" | tail -1 | sed "s/^.*msg=/  m$n log: /"; done
 echo
