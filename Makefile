@@ -75,9 +75,9 @@ bench-scale: deps build ## otpknock with 1, 1,000 and 100,000 users: start-up, p
 bench-flood: deps build ## random-source SYN and UDP floods (trafgen) against the kernel's pre-filter, with 120 and 10,120 users (as root)
 	bench/flood.sh $${EXTRA:-0 10000}
 
-bench-fleet: deps ## grant fan-out in a pool of three: through in-process NATS (200 grants), then to the kernel sets of members in namespaces (as root)
+bench-fleet: deps ## a pool of three: grant fan-out through in-process NATS (200 grants), then in namespaces (as root) 200 grants to the last member's kernel set and knock-to-open through the pool beside a lone server's
 	$(GO) test ./fleet -run '^$$' -bench Fanout -benchtime 200x | grep 'fan-out'
-	OTPKNOCK_REQUIRE_INTEGRATION=1 $(GO) test ./e2e -count=1 -run TestPoolBehindLoadBalancer -v | grep -E 'fan-out|open|held|^(ok|FAIL)'
+	OTPKNOCK_REQUIRE_INTEGRATION=1 $(GO) test ./e2e -count=1 -run '^$$' -bench '^BenchmarkPool$$' -benchtime 1x -timeout 15m | grep -E 'knock-to-open|fan-out|^(ok|FAIL)'
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
@@ -23,13 +24,14 @@ type fleetLink struct {
 	member   *fleet.Member
 	identity string
 	log      *slog.Logger
+	ctx      context.Context // ends when the daemon closes
 	cancel   context.CancelFunc
-	closer   func() // closes the store's connection, when the daemon dialled it
+	closer   func()        // closes the store's connection, when the daemon dialled it
+	kick     chan struct{} // a change of users to apply (one pending at most)
 
-	mu      sync.Mutex
-	users   []fleet.UserKey
-	base    *config.Config // the config file's, before merge added the fleet's users
-	changed func()         // the daemon's rebuild, once it exists
+	mu    sync.Mutex
+	users []fleet.UserKey
+	base  *config.Config // the config file's, before merge added the fleet's users
 
 	lat        latencies
 	peerFailed atomic.Uint64
@@ -50,7 +52,7 @@ func joinFleet(cfg *config.Config, store fleet.Store, log *slog.Logger) (*fleetL
 	if fc == nil {
 		return nil, nil
 	}
-	fl := &fleetLink{identity: fc.Identity, log: log}
+	fl := &fleetLink{identity: fc.Identity, log: log, kick: make(chan struct{}, 1)}
 	if store == nil {
 		o, err := natsOptions(cfg)
 		if err != nil {
@@ -71,7 +73,7 @@ func joinFleet(cfg *config.Config, store fleet.Store, log *slog.Logger) (*fleetL
 		log.Info("fleet: created this member's key", "key_file", fc.KeyFile, "public", fleet.PublicString(key.Public))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	fl.cancel = cancel
+	fl.ctx, fl.cancel = ctx, cancel
 	mode := fleet.Local
 	if fc.Unavailable == "refuse" {
 		mode = fleet.Refuse
@@ -104,12 +106,41 @@ func natsOptions(cfg *config.Config) (fleet.Options, error) {
 	return o, nil
 }
 
+// fleetApplyDelay is how long a change of users waits for the ones
+// after it, so that a burst of additions (an administrator enrolling
+// many users) rebuilds the matcher and firewall plan once, not once per
+// user. Additions and removals still apply well within 2 s.
+const fleetApplyDelay = 100 * time.Millisecond
+
+// setUsers takes the fleet's users and has the daemon apply them.
 func (fl *fleetLink) setUsers(us []fleet.UserKey) {
 	fl.mu.Lock()
 	fl.users = us
-	changed := fl.changed
 	fl.mu.Unlock()
-	if changed != nil {
+	select {
+	case fl.kick <- struct{}{}:
+	default: // one is pending: it applies these users too
+	}
+}
+
+// applyUsers applies the fleet's users with changed after each change,
+// once per burst (fleetApplyDelay), until the daemon closes.
+func (fl *fleetLink) applyUsers(changed func()) {
+	for {
+		select {
+		case <-fl.ctx.Done():
+			return
+		case <-fl.kick:
+		}
+		select {
+		case <-fl.ctx.Done():
+			return
+		case <-time.After(fleetApplyDelay):
+		}
+		select {
+		case <-fl.kick: // folded into this rebuild
+		default:
+		}
 		changed()
 	}
 }
@@ -120,9 +151,7 @@ func (fl *fleetLink) start(d *Daemon) {
 	if fl == nil {
 		return
 	}
-	fl.mu.Lock()
-	fl.changed = d.fleetUsersChanged
-	fl.mu.Unlock()
+	go fl.applyUsers(d.fleetUsersChanged)
 	fl.member.SetOnGrant(d.peerGrant)
 }
 
@@ -173,6 +202,17 @@ func configUser(k fleet.UserKey) (config.User, error) {
 	var err error
 	if u.Knock, err = derive.ParseMode(k.Knock); err != nil {
 		return u, fmt.Errorf("knock: %w", err)
+	}
+	if u.Auth, err = derive.ParseAuth(k.Auth); err != nil {
+		return u, fmt.Errorf("auth: %w", err)
+	}
+	if u.Auth == derive.AuthEd25519 {
+		if u.Knock != derive.ModePacket {
+			return u, errors.New("auth: ed25519 needs knock: packet")
+		}
+		if u.PublicKey, _, err = derive.ParseKeyLine(k.PublicKey); err != nil {
+			return u, fmt.Errorf("public_key: %w", err)
+		}
 	}
 	for _, s := range k.Open {
 		svc, err := derive.ParseService(s)

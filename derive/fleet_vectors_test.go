@@ -45,12 +45,17 @@ type fleetVectorJSON struct {
 	PRKHex   string   `json:"prk_hex"`
 	KeyHex   string   `json:"member_key_hex"`
 	Sequence []string `json:"sequence"`
+	// SigElement is, for an ed25519 user's vector, the element of Step
+	// that the member key derives as the member's locator secret
+	// (sections 11.11 and 14.5).
+	SigElement string `json:"ed25519_element,omitempty"`
 }
 
 type fleetInput struct {
 	name, secretHex, fleet, host string
 	f                            Fields
 	step                         uint64
+	sig                          bool // an ed25519 user: the member key is a locator
 }
 
 func fleetVectorInputs() []fleetInput {
@@ -62,15 +67,16 @@ func fleetVectorInputs() []fleetInput {
 	pkt.Knocks = 3
 	pkt.Exclude = []uint16{51820, 22, 51820}
 	return []fleetInput{
-		{"one member", k32, "acme", "bastion1.example.org", def, 0},
-		{"another member, same enrollment", k32, "acme", "bastion2.example.org", def, 0},
-		{"same member name, another fleet", k32, "globex", "bastion1.example.org", def, 0},
-		{"a pool's shared name", k32, "acme", "vpn.example.org", def, 56666666},
-		{"the name knocked in upper case with a trailing dot", k32, "acme", "VPN.Example.ORG.", def, 56666666},
-		{"a 16-byte enrollment secret", k16, "acme", "bastion1.example.org", def, 56666666},
-		{"an IPv4 literal", k32, "acme", "198.18.0.10", def, 1},
-		{"other parameters", k32, "acme", "bastion1.example.org", pkt, 18446744073709551615},
-		{"a long fleet id", k32, "fleet-of-the-north.region-7.example", "a", def, 42},
+		{"one member", k32, "acme", "bastion1.example.org", def, 0, false},
+		{"another member, same enrollment", k32, "acme", "bastion2.example.org", def, 0, false},
+		{"same member name, another fleet", k32, "globex", "bastion1.example.org", def, 0, false},
+		{"a pool's shared name", k32, "acme", "vpn.example.org", def, 56666666, false},
+		{"the name knocked in upper case with a trailing dot", k32, "acme", "VPN.Example.ORG.", def, 56666666, false},
+		{"a 16-byte enrollment secret", k16, "acme", "bastion1.example.org", def, 56666666, false},
+		{"an IPv4 literal", k32, "acme", "198.18.0.10", def, 1, false},
+		{"other parameters", k32, "acme", "bastion1.example.org", pkt, 18446744073709551615, false},
+		{"a long fleet id", k32, "fleet-of-the-north.region-7.example", "a", def, 42, false},
+		{"an ed25519 user's locator for a pool", k32, "acme", "vpn.example.org", pkt, 56666666, true},
 	}
 }
 
@@ -95,13 +101,25 @@ func computeFleet(t *testing.T, in fleetInput) fleetVectorJSON {
 	}
 	mac := hmac.New(sha256.New, []byte(FleetLabel))
 	mac.Write(secret)
+	var sigElement string
+	if in.sig {
+		sd, err := NewSigPacket(key, nil, id, p)
+		if err != nil {
+			t.Fatalf("%s: %v", in.name, err)
+		}
+		k, err := sd.Knock(in.step)
+		if err != nil {
+			t.Fatalf("%s: %v", in.name, err)
+		}
+		sigElement = k.String()
+	}
 	return fleetVectorJSON{
 		Name: in.name, SecretHex: in.secretHex, Fleet: in.fleet, Host: in.host,
 		Period: int(in.f.Step / time.Second), Knocks: in.f.Knocks, Protocols: in.f.Protocols,
 		KnockRange: in.f.KnockRange, Exclude: in.f.Exclude, Step: strconv.FormatUint(in.step, 10),
 		Identity: id, InfoHex: hex.EncodeToString(FleetInfo(in.fleet, id)),
 		PRKHex: hex.EncodeToString(mac.Sum(nil)), KeyHex: hex.EncodeToString(key),
-		Sequence: fleetKnockStrings(seq),
+		Sequence: fleetKnockStrings(seq), SigElement: sigElement,
 	}
 }
 

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -42,7 +44,7 @@ func natsAddr(k int) string { return fmt.Sprintf("198.18.3.%d", 100+k) }
 const poolUsers = 20
 
 type poolWorld struct {
-	t           *testing.T
+	t           testing.TB
 	p           *netnstest.Pair // Cmd, MustRun, Do, Listen on any namespace
 	lb, cli     string
 	nats        []string // namespaces of the NATS nodes
@@ -74,7 +76,7 @@ func (w *poolWorld) link(a, an, b, bn string) {
 	w.p.MustRun(w.t, b, "ip", "link", "set", bn, "up")
 }
 
-func newPoolWorld(t *testing.T, natsNodes int) *poolWorld {
+func newPoolWorld(t testing.TB, natsNodes int) *poolWorld {
 	netnstest.Require(t, "nft", "nats-server")
 	poolSeq.Add(1)
 	w := &poolWorld{t: t, p: &netnstest.Pair{}, dir: t.TempDir()}
@@ -162,7 +164,7 @@ func (w *poolWorld) startCmd(ns string, args ...string) (*exec.Cmd, *netnstest.B
 	return c, log
 }
 
-func waitText(t *testing.T, log *netnstest.Buffer, s string, d time.Duration) {
+func waitText(t testing.TB, log *netnstest.Buffer, s string, d time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(d); !strings.Contains(log.String(), s); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(end) {
@@ -327,7 +329,7 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 
 	// user remove from the admin host: 2 s later every member refuses
 	// the user's knock in a fresh step, and still grants another user's.
-	w.admin("user", "remove", "u19")
+	w.admin("user", "remove", "u19", "--yes")
 	time.Sleep(2 * time.Second)
 	next := derive.Step(time.Now(), accts[0].Params.Period) + 1 // inside the window, used by nobody
 	// A member that still knew u19 would log its knock of step next: a
@@ -346,6 +348,60 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 			t.Errorf("member m%d still knows u19 2 s after its removal:\n%s", i+1, w.logs[i])
 		}
 	}
+	w.ed25519User(t)
+}
+
+// ed25519User enrolls an ed25519 user from the admin host (the pair made
+// there, its private key in the URI only): 2 s later its signed knock
+// through the load balancer opens on every member, and no file the
+// members or the admin host keep holds the private key.
+func (w *poolWorld) ed25519User(t *testing.T) {
+	port := uint16(2300 + poolUsers + 1)
+	out := w.admin("user", "add", "sig", "--auth", "ed25519", "--generate", "--open", fmt.Sprintf("tcp/%d", port), "--no-qr")
+	acct, err := provision.ParseURI(regexp.MustCompile(`otpauth://\S+`).FindString(out))
+	if err != nil || acct.PrivateKey == nil {
+		t.Fatalf("ed25519 user add: %v, private key in the URI %v\n%s", err, acct.PrivateKey != nil, out)
+	}
+	time.Sleep(2 * time.Second)
+	loc, id, err := acct.KeyFor(poolVIP.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := derive.NewSigPacket(loc, nil, id, acct.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := derive.Step(time.Now(), acct.Params.Period)
+	nonce := make([]byte, derive.NonceSize)
+	rand.Read(nonce)
+	payload, err := sd.Seal(nil, acct.PrivateKey, step, nonce, derive.Claim{Addrs: []netip.Addr{poolClient}}, netip.Addr{}, derive.PayloadMin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, _ := sd.Knock(step)
+	if w.dial(poolVIP, port) {
+		t.Fatal("the ed25519 user's port is open before its knock")
+	}
+	w.sendPayload(poolVIP, el, payload)
+	time.Sleep(100 * time.Millisecond)
+	if !w.dialWithin(poolVIP, port, 300*time.Millisecond) {
+		t.Errorf("the ed25519 user's knock did not open through the load balancer")
+	}
+	for i, a := range w.addrs {
+		if !w.dial(a, port) {
+			t.Errorf("member m%d does not hold the ed25519 user's grant", i+1)
+		}
+	}
+	seed := derive.EncodeSecret(acct.PrivateKey.Seed())
+	filepath.WalkDir(w.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), seed) || bytes.Contains(b, acct.PrivateKey.Seed()) {
+			t.Errorf("%s holds the ed25519 user's private key", path)
+		}
+		return nil
+	})
 }
 
 // startPool starts the members (each serving ports 2300 on), has the
@@ -353,13 +409,26 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 // imports them into the client, and waits until every member holds
 // them.
 func (w *poolWorld) startPool(n int) {
+	w.t.Helper()
+	w.startMembers(n + 1)
+	for u := range n {
+		w.enroll(u)
+	}
+	for i := range w.members {
+		waitText(w.t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, n), 5*time.Second)
+	}
+}
+
+// startMembers makes the admin key, starts the members (each serving
+// ports 2300 to 2300+ports-1) and waits until all three registered.
+func (w *poolWorld) startMembers(ports int) {
 	t := w.t
 	t.Helper()
 	w.adminKey = filepath.Join(w.dir, "admin", "admin.key")
 	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", w.adminKey))
 	for i := range w.members {
 		w.cfgs = append(w.cfgs, w.memberConfig(i, line))
-		for u := range n + 1 {
+		for u := range ports {
 			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
 		}
 		c, log := w.startCmd(w.members[i], bins.Server, "server", "-c", w.cfgs[i])
@@ -367,23 +436,22 @@ func (w *poolWorld) startPool(n int) {
 		w.logs = append(w.logs, log)
 		waitText(t, w.logs[i], "msg=started", 20*time.Second)
 	}
-	if out := w.admin("members"); strings.Count(out, poolVIP.String()) != 3 {
+	if out := w.admin("fleet", "members"); strings.Count(out, poolVIP.String()) != 3 {
 		t.Fatalf("fleet members: want 3 with identity %s:\n%s", poolVIP, out)
-	}
-	for u := range n {
-		w.enroll(u)
-	}
-	for i := range w.members {
-		waitText(t, w.logs[i], fmt.Sprintf(`msg="fleet: users applied" users=%d`, n), 5*time.Second)
 	}
 }
 
-// admin runs otpknockd fleet on the admin host (the load balancer's
-// namespace, which reaches NATS).
+// admin runs otpknockd ARGS... (fleet or user commands) on the admin
+// host (the load balancer's namespace, which reaches NATS), with the
+// fleet's config, admin key and enrollments.
 func (w *poolWorld) admin(args ...string) string {
 	w.t.Helper()
-	return w.p.MustRun(w.t, w.lb, append([]string{bins.Server, "fleet", "--config", w.cfgs[0], "--admin-key", w.adminKey,
-		"--enrollments", filepath.Join(w.dir, "admin", "enrollments")}, args...)...)
+	return w.p.MustRun(w.t, w.lb, append(append([]string{bins.Server}, args...), w.adminFlags()...)...)
+}
+
+// adminFlags are the admin host's fleet flags.
+func (w *poolWorld) adminFlags() []string {
+	return []string{"--config", w.cfgs[0], "--admin-key", w.adminKey, "--enrollments", filepath.Join(w.dir, "admin", "enrollments")}
 }
 
 // enroll adds user u (packet knocks, tcp/2300+u) and imports it into the
@@ -391,20 +459,32 @@ func (w *poolWorld) admin(args ...string) string {
 func (w *poolWorld) enroll(u int) {
 	w.t.Helper()
 	if out, err := w.tryEnroll(u); err != nil {
-		w.t.Fatalf("fleet user add u%d: %v\n%s", u, err, out)
+		w.t.Fatalf("user add u%d: %v\n%s", u, err, out)
 	}
 }
 
 // tryEnroll is enroll, returning the admin command's failure.
 func (w *poolWorld) tryEnroll(u int) (string, error) {
 	w.t.Helper()
-	cmd := w.p.Cmd(w.lb, bins.Server, "fleet", "--config", w.cfgs[0], "--admin-key", w.adminKey,
-		"--enrollments", filepath.Join(w.dir, "admin", "enrollments"),
-		"user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", 2300+u), "--knock", "packet", "--no-qr")
+	out, uri, err := w.addUser(u, 2300+u)
+	if err != nil {
+		return out, err
+	}
+	w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
+	return out, nil
+}
+
+// addUser has the admin host add user u (packet knocks, opening
+// tcp/port) to the fleet and keeps its account: the command's output and
+// the URI.
+func (w *poolWorld) addUser(u, port int) (string, string, error) {
+	w.t.Helper()
+	cmd := w.p.Cmd(w.lb, append([]string{bins.Server, "user", "add", fmt.Sprintf("u%d", u), "--open", fmt.Sprintf("tcp/%d", port),
+		"--knock", "packet", "--no-qr"}, w.adminFlags()...)...)
 	b, err := cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {
-		return out, err
+		return out, "", err
 	}
 	uri := regexp.MustCompile(`otpauth://\S+`).FindString(out)
 	acct, err := provision.ParseURI(uri)
@@ -412,8 +492,7 @@ func (w *poolWorld) tryEnroll(u int) (string, error) {
 		w.t.Fatalf("%v\n%s", err, out)
 	}
 	w.accts = append(w.accts, acct)
-	w.client(uri, "import", "-", "--name", fmt.Sprintf("u%d", u))
-	return out, nil
+	return out, uri, nil
 }
 
 // knockAll knocks u0..u{n-1} through the load balancer, each followed,
@@ -441,7 +520,7 @@ func (w *poolWorld) knockAll(n int, connect time.Duration) int {
 
 // sealFor seals acct's packet knock to the pool for step, claiming the
 // client's address: the element it goes to and the payload.
-func sealFor(t *testing.T, acct provision.Account, step uint64) (derive.Knock, []byte) {
+func sealFor(t testing.TB, acct provision.Account, step uint64) (derive.Knock, []byte) {
 	t.Helper()
 	key, id, err := acct.KeyFor(poolVIP.String())
 	if err != nil {
@@ -530,9 +609,9 @@ func TestPoolFailover(t *testing.T) {
 			break
 		}
 		if try == 30 {
-			t.Fatalf("fleet user add still failing 30 s after NATS node 3 stopped: %v\n%s", err, out)
+			t.Fatalf("user add still failing 30 s after NATS node 3 stopped: %v\n%s", err, out)
 		}
-		t.Logf("fleet user add: %v: %s", err, strings.TrimSpace(out))
+		t.Logf("user add: %v: %s", err, strings.TrimSpace(out))
 		time.Sleep(time.Second)
 	}
 

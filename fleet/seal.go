@@ -26,16 +26,22 @@ func NewKeyPair() (KeyPair, error) {
 }
 
 // UserKey is what a record seals: one user's member key for one
-// member's identity, and the user's options.
+// member's identity, and the user's options. For an ed25519 user (Auth)
+// the member key is the member's locator secret, which finds the knock's
+// element but cannot open anything, and PublicKey the key line its
+// knocks are signed with, the same for every member (docs/spec.md
+// section 14.5): no record, and no member, holds what can knock.
 type UserKey struct {
-	User     string         `json:"user"`
-	Member   string         `json:"member"`
-	Identity string         `json:"identity"`
-	Key      []byte         `json:"key"` // derive.MemberKey for Identity
-	Open     []string       `json:"open"`
-	From     []netip.Prefix `json:"from,omitempty"`
-	Bind     bool           `json:"bind,omitempty"`
-	Knock    string         `json:"knock,omitempty"` // sequence (empty) or packet
+	User      string         `json:"user"`
+	Member    string         `json:"member"`
+	Identity  string         `json:"identity"`
+	Key       []byte         `json:"key"` // derive.MemberKey for Identity
+	Open      []string       `json:"open"`
+	From      []netip.Prefix `json:"from,omitempty"`
+	Bind      bool           `json:"bind,omitempty"`
+	Knock     string         `json:"knock,omitempty"`      // sequence (empty) or packet
+	Auth      string         `json:"auth,omitempty"`       // a packet user's: hmac (empty) or ed25519
+	PublicKey string         `json:"public_key,omitempty"` // an ed25519 user's key line (otpknock-ed25519 BASE64 NAME)
 }
 
 // ErrNotForUs is returned by [Open] for a record that does not open with

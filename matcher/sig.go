@@ -89,10 +89,11 @@ func (b *sigBudget) granted(user int, src netip.Addr) {
 func newSigUser(cfg Config, w user) (user, error) {
 	var err error
 	pub := ed25519.PublicKey(w.PublicKey)
-	if w.sd, err = derive.NewSigPacket(w.Secret, pub, cfg.ServerID, cfg.Params); err != nil {
+	sid := w.serverID(cfg) // a fleet user's identity
+	if w.sd, err = derive.NewSigPacket(w.Secret, pub, sid, cfg.Params); err != nil {
 		return w, err
 	}
-	w.hs, err = derive.NewSigPacket(w.Secret, pub, cfg.ServerID, cfg.Params)
+	w.hs, err = derive.NewSigPacket(w.Secret, pub, sid, cfg.Params)
 	return w, err
 }
 

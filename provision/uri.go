@@ -196,7 +196,7 @@ func parseKnock(s string) (derive.Mode, error) {
 // length and, for packet knocks, a protocol a packet can travel over.
 func checkDerivable(a Account) error {
 	if a.Knock == derive.ModePacket && a.Auth == derive.AuthEd25519 {
-		_, err := derive.NewSigPacket(a.Secret, nil, a.ServerID, a.Params)
+		_, err := derive.NewSigPacket(a.Secret, nil, a.scope(), a.Params)
 		return err
 	}
 	if a.Knock == derive.ModePacket {

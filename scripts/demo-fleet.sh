@@ -97,8 +97,8 @@ for n in 1 2 3; do
 done
 for n in 1 2 3; do for _ in $(seq 100); do grep -q 'msg=started' "$work/m$n.log" && break; sleep 0.1; done; done
 grep -h 'fleet: joined' "$work"/m?.log | sed 's/^.*msg=/  log: /'
-admin() { on "$lb" "$bind" fleet --config "$work/m1/config.yaml" --admin-key "$work/admin/admin.key" --enrollments "$work/admin/enrollments" "$@"; }
-admin members
+admin() { on "$lb" "$bind" "$@" --config "$work/m1/config.yaml" --admin-key "$work/admin/admin.key" --enrollments "$work/admin/enrollments"; }
+admin fleet members
 
 say "Administrator: enroll alice once for the whole pool (packet knocks); she imports one URI"
 out=$(admin user add alice --open tcp/2222 --knock packet --no-qr)
@@ -126,7 +126,7 @@ echo "$after"
 
 say "Administrator: who holds whom, then remove alice from every member"
 admin user list
-admin user remove alice
+admin user remove alice --yes
 sleep 1
 for n in 1 2 3; do grep 'users applied' "$work/m$n.log" | tail -1 | sed "s/^.*msg=/  m$n log: /"; done
 echo

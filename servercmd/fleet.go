@@ -29,17 +29,16 @@ func newFleetCmd(env *Env) *cobra.Command {
 		Use:   "fleet",
 		Short: summary("fleet"),
 		Long: `Administer the fleet named by the config's fleet section, from any host
-with the fleet's NATS credentials: enroll users once for every member
-(each member gets a key of its own, sealed to it), remove them from every
-member, list who holds whom, and give later members the users they lack.
-The enrollment secrets stay on this host (--enrollments).`,
+with the fleet's NATS credentials: make the administrator's key, list the
+members, and give later members the users they lack. The fleet's users
+are managed with otpknockd user add, list and remove, which act on the
+fleet when the config has a fleet section. The enrollment secrets stay on
+this host (--enrollments).`,
 	}
 	c.PersistentFlags().StringVarP(&f.config, "config", "c", config.DefaultPath, "config file with the fleet section")
 	c.PersistentFlags().StringVar(&f.adminKey, "admin-key", DefaultAdminKey, "the administrator's X25519 key file (mode 0600)")
 	c.PersistentFlags().StringVar(&f.enrollments, "enrollments", DefaultEnrollments, "directory of the fleet users' enrollment secrets (mode 0700)")
-	user := &cobra.Command{Use: "user", Short: "Add, list and remove the fleet's users"}
-	user.AddCommand(newFleetUserAddCmd(env, f), newFleetUserListCmd(env, f), newFleetUserRemoveCmd(env, f))
-	c.AddCommand(newFleetAdminKeyCmd(env, f), newFleetMembersCmd(env, f), newFleetSyncCmd(env, f), user)
+	c.AddCommand(newFleetAdminKeyCmd(env, f), newFleetMembersCmd(env, f), newFleetSyncCmd(env, f))
 	return c
 }
 

@@ -3,13 +3,17 @@ package servercmd
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/fleet/fleettest"
@@ -43,6 +47,11 @@ func (h *fleetHarness) mustRun(args ...string) string {
 
 func (h *fleetHarness) fleetArgs(args ...string) []string {
 	return append([]string{"fleet", "--config", h.cfg, "--admin-key", h.key, "--enrollments", h.enroll}, args...)
+}
+
+// userArgs is otpknockd user ARGS... against the harness's fleet.
+func (h *fleetHarness) userArgs(args ...string) []string {
+	return append(append([]string{"user"}, args...), "--config", h.cfg, "--admin-key", h.key, "--enrollments", h.enroll)
 }
 
 func (h *fleetHarness) addMember(name, identity string) {
@@ -82,7 +91,7 @@ func TestFleetCommands(t *testing.T) {
 	h := newFleetHarness(t)
 	h.addMember("m1", "vpn.example.org")
 	h.addMember("m2", "vpn.example.org")
-	out := h.mustRun(h.fleetArgs("user", "add", "alice", "--open", "tcp/22", "--no-qr")...)
+	out := h.mustRun(h.userArgs("add", "alice", "--open", "tcp/22", "--no-qr")...)
 	uri := uriRE.FindString(out)
 	acct, err := provision.ParseURI(uri)
 	if err != nil {
@@ -102,11 +111,11 @@ func TestFleetCommands(t *testing.T) {
 			t.Errorf("member %s opens %x, %v; want the client's key %x", r.Member, k.Key, err, key)
 		}
 	}
-	if got := h.mustRun(h.fleetArgs("user", "list")...); !strings.Contains(got, "alice  m1,m2    -") {
+	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "alice  m1,m2    -") {
 		t.Errorf("user list:\n%s", got)
 	}
 	h.addMember("m3", "bastion3.example.org")
-	if got := h.mustRun(h.fleetArgs("user", "list")...); !strings.Contains(got, "m3") {
+	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "m3") {
 		t.Errorf("user list lacks the missing member m3:\n%s", got)
 	}
 	if got := h.mustRun(h.fleetArgs("sync")...); !strings.Contains(got, "alice: sealed for m3") {
@@ -124,7 +133,7 @@ func TestFleetCommands(t *testing.T) {
 	if !found {
 		t.Error("m3 holds no record of alice's bastion3 key after sync")
 	}
-	h.mustRun(h.fleetArgs("user", "remove", "alice")...)
+	h.mustRun(h.userArgs("remove", "alice", "--yes")...)
 	if recs, _ := h.store.Records(context.Background()); len(recs) != 0 {
 		t.Errorf("records after remove: %v", recs)
 	}
@@ -157,12 +166,16 @@ func TestFleetCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad name", h.fleetArgs("user", "add", "Alice"), "NAME:"},
-		{"bad service", h.fleetArgs("user", "add", "alice", "--open", "tcp/0"), "--open"},
-		{"bad from", h.fleetArgs("user", "add", "alice", "--from", "198.18.0.1/15"), "--from"},
-		{"another admin key", []string{"fleet", "--config", h.cfg, "--admin-key", other, "--enrollments", h.enroll, "user", "add", "alice"}, "--admin-key"},
-		{"no fleet section", []string{"fleet", "--config", lone, "--admin-key", h.key, "user", "list"}, "no fleet section"},
-		{"remove an unknown user", h.fleetArgs("user", "remove", "bob"), "NAME:"},
+		{"bad name", h.userArgs("add", "Alice"), "NAME:"},
+		{"bad service", h.userArgs("add", "alice", "--open", "tcp/0"), "--open"},
+		{"bad from", h.userArgs("add", "alice", "--from", "198.18.0.1/15"), "--from"},
+		{"another admin key", []string{"user", "add", "alice", "--config", h.cfg, "--admin-key", other, "--enrollments", h.enroll}, "--admin-key"},
+		{"--fleet without a fleet section", []string{"user", "list", "--fleet", "--config", lone, "--admin-key", h.key}, "no fleet section"},
+		{"--fleet and --local", h.userArgs("list", "--fleet", "--local"), "--fleet and --local"},
+		{"a local-only flag", h.userArgs("add", "alice", "--qr-png", filepath.Join(t.TempDir(), "a.png")), "--qr-png"},
+		{"--no-reload on remove", h.userArgs("remove", "alice", "--no-reload", "--yes"), "--no-reload"},
+		{"remove an unknown user", h.userArgs("remove", "bob", "--yes"), "NAME:"},
+		{"fleet user is gone", h.fleetArgs("user", "list"), "user"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := h.run(c.args...)
@@ -176,6 +189,120 @@ func TestFleetCommandErrors(t *testing.T) {
 				t.Errorf("enrollments written: %v", es)
 			}
 		})
+	}
+}
+
+// TestUserScope: with a fleet section, user add and remove act on the
+// fleet and leave the config alone; --local acts on the config alone.
+func TestUserScope(t *testing.T) {
+	h := newFleetHarness(t)
+	h.addMember("m1", "vpn.example.org")
+	h.mustRun(h.userArgs("add", "alice", "--no-qr")...)
+	h.mustRun(h.userArgs("add", "bob", "--local", "--no-qr", "--no-reload")...)
+	recs, _ := h.store.Records(context.Background())
+	var inFleet []string
+	for _, r := range recs {
+		inFleet = append(inFleet, r.User+"@"+r.Member)
+	}
+	if diff := cmp.Diff([]string{"alice@m1"}, inFleet); diff != "" {
+		t.Errorf("fleet records (-want +got):\n%s", diff)
+	}
+	cfg, err := config.Load(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local []string
+	for _, u := range cfg.Users {
+		local = append(local, u.Name)
+	}
+	if diff := cmp.Diff([]string{"bob"}, local); diff != "" {
+		t.Errorf("config users (-want +got):\n%s", diff)
+	}
+	if got := h.mustRun(h.userArgs("list", "--local")...); !strings.Contains(got, "bob") || strings.Contains(got, "alice") {
+		t.Errorf("user list --local:\n%s", got)
+	}
+	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "alice") || strings.Contains(got, "bob") {
+		t.Errorf("user list in the fleet:\n%s", got)
+	}
+	if _, err := h.run(h.userArgs("remove", "alice")...); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
+		t.Errorf("remove without a terminal or --yes: %v, want exit 2 naming --yes", err)
+	}
+	if recs, _ := h.store.Records(context.Background()); len(recs) != 1 {
+		t.Errorf("records after an unconfirmed remove: %v, want alice's", recs)
+	}
+}
+
+// TestFleetUserEd25519: user add --key in a fleet seals for each member
+// a locator of its own (derived like an hmac member key) and the public
+// key line, the same for all; the URI carries the locator's enrollment
+// secret and no private key, and a client's key for a member is that
+// member's locator. --generate puts the private key in the URI only.
+func TestFleetUserEd25519(t *testing.T) {
+	h := newFleetHarness(t)
+	h.addMember("m1", "vpn.example.org")
+	h.addMember("m2", "bastion2.example.org")
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := derive.FormatKeyLine(pub, "erin@laptop")
+	out := h.mustRun(h.userArgs("add", "erin", "--key", line, "--no-qr")...)
+	acct, err := provision.ParseURI(uriRE.FindString(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if acct.Auth != derive.AuthEd25519 || acct.Knock != derive.ModePacket || acct.PrivateKey != nil {
+		t.Fatalf("account auth %v knock %v private key %v: want ed25519, packet, none", acct.Auth, acct.Knock, acct.PrivateKey != nil)
+	}
+	recs, _ := h.store.Records(context.Background())
+	got := map[string]string{}
+	for _, r := range recs {
+		ident := map[string]string{"m1": "vpn.example.org", "m2": "bastion2.example.org"}[r.Member]
+		k, err := fleet.Open(r, h.members[r.Member], r.Member, ident, mustAdminPublic(t, h.key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _ := acct.KeyFor(ident)
+		if !bytes.Equal(k.Key, want) {
+			t.Errorf("member %s holds %x, want the client's locator for %s %x", r.Member, k.Key, ident, want)
+		}
+		got[r.Member] = k.Auth + " " + k.Knock + " " + k.PublicKey
+	}
+	want := map[string]string{"m1": "ed25519 packet " + line, "m2": "ed25519 packet " + line}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	es, err := fleet.LoadEnrollments(h.enroll)
+	if err != nil || len(es) != 1 || es[0].PublicKey != line {
+		t.Errorf("enrollments %+v, %v: want erin's with her public key line, for fleet sync", es, err)
+	}
+	h.addMember("m3", "bastion3.example.org")
+	h.mustRun(h.fleetArgs("sync")...)
+	recs, _ = h.store.Records(context.Background())
+	synced := false
+	for _, r := range recs {
+		if r.Member != "m3" {
+			continue
+		}
+		k, err := fleet.Open(r, h.members["m3"], "m3", "bastion3.example.org", mustAdminPublic(t, h.key))
+		want, _, _ := acct.KeyFor("bastion3.example.org")
+		synced = err == nil && k.Auth == "ed25519" && k.PublicKey == line && bytes.Equal(k.Key, want)
+	}
+	if !synced {
+		t.Error("fleet sync did not give m3 erin's locator for its identity and her public key")
+	}
+
+	out = h.mustRun(h.userArgs("add", "gen", "--auth", "ed25519", "--generate", "--no-qr")...)
+	acct, err = provision.ParseURI(uriRE.FindString(out))
+	if err != nil || acct.PrivateKey == nil {
+		t.Fatalf("--generate: account %v, %v: want the private key in the URI\n%s", acct, err, out)
+	}
+	enr, _ := os.ReadFile(fleet.EnrollmentPath(h.enroll, "gen"))
+	if bytes.Contains(enr, []byte(derive.EncodeSecret(acct.PrivateKey.Seed()))) {
+		t.Error("the enrollment file holds the generated private key")
+	}
+	if _, err := h.run(h.userArgs("add", "bad", "--key", line, "--knock", "sequence")...); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--knock") {
+		t.Errorf("--key with --knock sequence: %v, want exit 2 naming --knock", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package servercmd
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 
@@ -13,40 +14,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// fleetUserAddFlags are user add's flags, for a fleet user.
 type fleetUserAddFlags struct {
 	open, from []string
 	bind, noQR bool
 	host       string
 	knock      string
+	knockSet   bool // --knock was given
+	key        keyFlags
+	stdin      io.Reader // --key-file -
 }
 
-func newFleetUserAddCmd(env *Env, f *fleetFlags) *cobra.Command {
-	var a fleetUserAddFlags
-	c := &cobra.Command{
-		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--knock packet] [--host NAME]",
-		Short: "Enroll a user once for every member: print one URI for the whole fleet",
-		Long: `Generate the user's enrollment secret, derive each member's key from it
-(docs/spec.md section 14), seal each to its member, and store them in the
-fleet: every member applies the user within seconds, without a reload.
-The enrollment secret is kept under --enrollments (mode 0600) for members
-added later (otpknockd fleet sync); the URI holds it: hand it over
-privately. The client knocks any member by its name (or a pool's).`,
-		Example: "  otpknockd fleet user add alice --open tcp/22 --host vpn.example.org",
-		Args:    cli.Args(1, 1, "the user's NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fleetUserAdd(cmd, env, f, args[0], a)
-		},
-	}
-	c.Flags().StringSliceVar(&a.open, "open", []string{"tcp/22"}, "service the knock opens, PROTO/PORT (repeatable)")
-	c.Flags().StringSliceVar(&a.from, "from", nil, "source CIDR allowed to knock (repeatable; default any)")
-	c.Flags().BoolVar(&a.bind, "bind-source", false, "bind sequences to the client's source address (no NAT between)")
-	c.Flags().StringVar(&a.host, "host", "", "default name clients knock (a member's or a pool's; default: host in the config)")
-	c.Flags().StringVar(&a.knock, "knock", "sequence", "how the user knocks: sequence or packet")
-	c.Flags().BoolVar(&a.noQR, "no-qr", false, "do not print the QR code")
-	return c
-}
-
-// fleetUserAddPlan checks the inputs of fleet user add; it writes nothing.
+// fleetUserAddPlan checks the inputs of user add in a fleet; it writes nothing.
 func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.Mode, error) {
 	k := fleet.UserKey{User: name, Bind: a.bind}
 	if !naming.User(name) {
@@ -74,6 +53,8 @@ func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.M
 	return k, mode, nil
 }
 
+// fleetUserAdd enrolls name once for every member of the fleet and
+// prints the fleet's URI.
 func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fleetUserAddFlags) error {
 	k, mode, err := fleetUserAddPlan(name, a)
 	if err != nil {
@@ -88,7 +69,11 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 	if host == "" {
 		host = cfg.Host
 	}
-	secret, err := provision.GenerateSecret(32)
+	e, err := fleetAuth(&k, &mode, cfg.Fleet.ID, a)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	secret, err := provision.GenerateSecret(32) // an ed25519 user's: the locator's enrollment secret
 	if err != nil {
 		return err
 	}
@@ -101,7 +86,7 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 		open = append(open, svc)
 	}
 	acct := provision.Account{Fleet: cfg.Fleet.ID, User: name, Host: host, Secret: secret, Params: cfg.Params,
-		Open: open, BindSource: k.Bind, Knock: mode}
+		Open: open, BindSource: k.Bind, Knock: mode, Auth: e.auth, PrivateKey: e.private}
 	uri, err := acct.URI()
 	if err != nil {
 		return err
@@ -118,6 +103,40 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 		strings.Join(k.Open, ","), strings.Join(members, ", "))
 	fmt.Fprintf(env.Stdout, "Enrollment secret: %s (mode 0600; needed to give the user to members added later).\n",
 		fleet.EnrollmentPath(f.enrollments, name))
-	printURI(env, "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):", uri, "", a.noQR)
+	header := "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):"
+	switch {
+	case e.private != nil:
+		header = "Provisioning URI for the whole fleet (it holds the user's private key, which no host kept: hand it over privately, once):"
+	case e.auth == derive.AuthEd25519:
+		header = "Provisioning URI for the whole fleet (no credential that can knock: its locator finds the port, the client's own key signs):"
+	}
+	if e.auth == derive.AuthEd25519 {
+		fmt.Fprintf(env.Stdout, "Public key: %s, the same on every member; each member holds a locator of its own, which cannot open.\n",
+			derive.Fingerprint(mustKey(k.PublicKey)))
+	}
+	printURI(env, header, uri, "", a.noQR)
 	return nil
+}
+
+// fleetAuth resolves the key flags of a fleet user add into k and mode:
+// an ed25519 user knocks with packets, and its records carry its public
+// key line; the enrollment secret is then its locator's (spec section
+// 14.5).
+func fleetAuth(k *fleet.UserKey, mode *derive.Mode, fleetID string, a fleetUserAddFlags) (enrolment, error) {
+	e, err := a.key.resolve(k.User, fleetID, a.stdin)
+	if err != nil || e.auth != derive.AuthEd25519 {
+		return e, err
+	}
+	if a.knockSet && *mode != derive.ModePacket {
+		return e, fmt.Errorf("--knock: %s: an ed25519 user knocks with packets", *mode)
+	}
+	*mode = derive.ModePacket
+	k.Knock, k.Auth, k.PublicKey = derive.ModePacket.String(), derive.AuthEd25519.String(), e.line
+	return e, nil
+}
+
+// mustKey is the public key of a key line resolve checked.
+func mustKey(line string) []byte {
+	pub, _, _ := derive.ParseKeyLine(line)
+	return pub
 }

@@ -8,33 +8,32 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newFleetUserRemoveCmd(env *Env, f *fleetFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:     "remove NAME",
-		Aliases: []string{"rm"},
-		Short:   "Remove a user from every member of the fleet, and its enrollment secret",
-		Args:    cli.Args(1, 1, "the user's NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, cfg, closeStore, err := env.admin(f)
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			held, err := adm.Holders(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if _, ok := held[args[0]]; !ok {
-				return cli.UsageErrorf("NAME: fleet %s has no user %q", cfg.Fleet.ID, args[0])
-			}
-			if err := adm.RemoveUser(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			if err := fleet.RemoveEnrollment(f.enrollments, args[0]); err != nil {
-				return fmt.Errorf("--enrollments: %w", err)
-			}
-			fmt.Fprintf(env.Stdout, "Removed %s from fleet %s: every member drops it within seconds.\n", args[0], cfg.Fleet.ID)
-			return nil
-		},
+// fleetUserRemove removes name from every member of the fleet once
+// confirmed (or yes), and its enrollment secret.
+func fleetUserRemove(cmd *cobra.Command, env *Env, f *fleetFlags, name string, yes bool) error {
+	adm, cfg, closeStore, err := env.admin(f)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
+	held, err := adm.Holders(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if _, ok := held[name]; !ok {
+		return cli.UsageErrorf("NAME: fleet %s has no user %q", cfg.Fleet.ID, name)
+	}
+	if !yes {
+		if err := confirm(env, name, fmt.Sprintf("Remove user %s from every member of fleet %s, and its enrollment secret?", name, cfg.Fleet.ID)); err != nil {
+			return err
+		}
+	}
+	if err := adm.RemoveUser(cmd.Context(), name); err != nil {
+		return err
+	}
+	if err := fleet.RemoveEnrollment(f.enrollments, name); err != nil {
+		return fmt.Errorf("--enrollments: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "Removed %s from fleet %s: every member drops it within seconds.\n", name, cfg.Fleet.ID)
+	return nil
 }

@@ -81,9 +81,10 @@ otpknockd is the server: otpknockd init writes its config, otpknockd
 user add|list|show|qr|remove manages the users and prints the URI or QR
 code each imports with the client (otpknock import), otpknockd server
 runs it, and otpknockd firewall status|lock|remove shows or changes its
-firewall table. In a fleet (the config's fleet section), otpknockd fleet
-user add|list|remove enrolls users once for every member, and otpknockd
-audit follows the grants and refusals. The client's commands are
+firewall table. In a fleet (the config's fleet section), otpknockd user
+add|list|remove enroll users once for every member, otpknockd fleet
+lists the members and gives later ones their users, and otpknockd audit
+follows the grants and refusals. The client's commands are
 otpknock's.`,
 		Commands: []cli.Command{
 			{Name: "init", New: func() *cobra.Command { return newInitCmd(env) }},
@@ -104,13 +105,13 @@ func summary(name string) string {
 	case "init":
 		return "Write a commented default server config"
 	case "user":
-		return "Add, list, show, rekey and remove the server's users; print their URI again"
+		return "Add, list, show, rekey and remove the users (a fleet's, in a fleet); print their URI again"
 	case "server":
 		return "Run the knock server: watch knocks, open services for their senders"
 	case "firewall":
 		return "Show, lock or remove the server's firewall table or chain, sets and grants"
 	case "fleet":
-		return "Enroll, list and remove a fleet's users for every member; list members"
+		return "Administer a fleet: the admin key, its members, users for members added later"
 	case "audit":
 		return "Print the audit log of grants and refusals, or the fleet's, and follow it"
 	}

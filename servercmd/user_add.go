@@ -36,19 +36,37 @@ type userAddFlags struct {
 	stdin       io.Reader // --key-file -
 }
 
-func newUserAddCmd(env *Env, path *string) *cobra.Command {
+func newUserAddCmd(env *Env, s *userScope) *cobra.Command {
 	var f userAddFlags
 	c := &cobra.Command{
 		Use:   "add NAME [--open tcp/22]... [--from CIDR]... [--bind-source] [--knock packet] [--qr-png FILE]",
 		Short: "Add a user: generate the secret, print the URI and QR code",
 		Long: `Add a user to the config, generate their secret (mode 0600 under
 secrets_dir) and print the provisioning URI and its QR code. The URI holds
-the secret: hand it over privately.`,
-		Example: "  otpknockd user add alice --open tcp/22 --from 198.18.0.0/15 --qr-png alice.png",
+the secret: hand it over privately.
+
+In a fleet (the config has a fleet section; --local to add to this server
+alone): enroll the user once for every member. The enrollment secret is
+kept under --enrollments (mode 0600) for members added later (otpknockd
+fleet sync); each member gets a key derived for it alone (docs/spec.md
+section 14), sealed to it, and applies the user within seconds, without a
+reload. The one URI knocks any member by its name or a pool's.`,
+		Example: "  otpknockd user add alice --open tcp/22 --from 198.18.0.0/15 --qr-png alice.png\n  otpknockd user add bob --open tcp/22 --host vpn.example.org   # in a fleet: every member",
 		Args:    cli.Args(1, 1, "the user's NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			f.knockSet, f.stdin = cmd.Flags().Changed("knock"), env.Stdin
-			return userAdd(env, *path, a[0], f)
+			fl, err := s.onFleet()
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if fl {
+				if err := localOnlyFlags(cmd, "qr-png", "secret-bytes", "no-reload"); err != nil {
+					return err
+				}
+				return fleetUserAdd(cmd, env, &s.fleet, a[0], fleetUserAddFlags{open: f.open, from: f.from, bind: f.bind,
+					host: f.host, knock: f.knock, knockSet: f.knockSet, noQR: f.noQR, key: f.key, stdin: env.Stdin})
+			}
+			return userAdd(env, s.fleet.config, a[0], f)
 		},
 	}
 	c.Flags().StringSliceVar(&f.open, "open", []string{"tcp/22"}, "service the knock opens, PROTO/PORT (repeatable)")

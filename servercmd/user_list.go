@@ -13,14 +13,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newUserListCmd(env *Env, path *string) *cobra.Command {
+func newUserListCmd(env *Env, s *userScope) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List users, what they open and the state of their secrets",
+		Short:   "List users, what they open and the state of their secrets; in a fleet, the members holding each",
 		Args:    cli.Args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(*path)
+			fl, err := s.onFleet()
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if fl {
+				return fleetUserList(cmd, env, &s.fleet)
+			}
+			cfg, err := config.Load(s.fleet.config)
 			if err != nil {
 				return cli.Usage(err)
 			}

@@ -23,7 +23,7 @@ type userRemoveFlags struct {
 	noReload, yes bool
 }
 
-func newUserRemoveCmd(env *Env, path *string) *cobra.Command {
+func newUserRemoveCmd(env *Env, s *userScope) *cobra.Command {
 	var f userRemoveFlags
 	c := &cobra.Command{
 		Use:               "remove NAME [--yes] [--no-reload]",
@@ -39,11 +39,25 @@ knocks stop opening at once. --no-reload prints the command instead.
 On a terminal it asks first; --yes removes without asking, and is
 needed when standard input is not a terminal (scripts). To undo, move
 the secret back and put the user back under users: in the config, as
-the command prints.`,
+the command prints.
+
+In a fleet (the config has a fleet section; --local for this server
+alone): remove the user from every member, which drops it within
+seconds, and delete its enrollment secret under --enrollments.`,
 		Example: "  otpknockd user remove alice\n  otpknockd user remove alice --yes   # scripts",
 		Args:    cli.Args(1, 1, "the user's NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return userRemove(env, *path, a[0], f)
+			fl, err := s.onFleet()
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if fl {
+				if err := localOnlyFlags(cmd, "no-reload"); err != nil {
+					return err
+				}
+				return fleetUserRemove(cmd, env, &s.fleet, a[0], f.yes)
+			}
+			return userRemove(env, s.fleet.config, a[0], f)
 		},
 	}
 	c.Flags().BoolVar(&f.noReload, "no-reload", false, "do not reload a running server; print the command instead")
@@ -95,10 +109,16 @@ func userRemove(env *Env, path, name string, f userRemoveFlags) error {
 // confirmRemove asks on a terminal whether to remove name; without a
 // terminal it refuses, naming --yes.
 func confirmRemove(env *Env, cfg *config.Config, name string) error {
+	return confirm(env, name, fmt.Sprintf("Remove user %s from %s? Their knocks stop opening; the secret is kept aside.", name, cfg.Path))
+}
+
+// confirm asks question on a terminal; without one it refuses, naming
+// --yes.
+func confirm(env *Env, name, question string) error {
 	if _, ok := env.terminal(env.Stdin); !ok {
 		return cli.UsageErrorf("user remove %s: standard input is not a terminal to confirm on; pass --yes to remove without asking", name)
 	}
-	fmt.Fprintf(env.Stderr, "Remove user %s from %s? Their knocks stop opening; the secret is kept aside. [y/N] ", name, cfg.Path)
+	fmt.Fprintf(env.Stderr, "%s [y/N] ", question)
 	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 	if err != nil && line == "" {
 		fmt.Fprintln(env.Stderr)

@@ -4,8 +4,10 @@
 Written from the specification, with Python's standard library: HKDF
 (RFC 5869) is two HMAC-SHA256 calls. For every vector of
 testdata/fleet_v1.json it checks the identity taken from the name
-knocked, the HKDF info, the pseudo-random key, the member key, and the
-sequence that key derives (with derive_v1.py) for that identity.
+knocked, the HKDF info, the pseudo-random key, the member key, the
+sequence that key derives (with derive_v1.py) for that identity and, for
+an ed25519 user's vector, the element that key derives as the member's
+locator secret (with packet_ed25519_v1.py; section 14.5).
 
     python3 docs/reference/fleet_v1.py testdata/fleet_v1.json
 """
@@ -17,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import derive_v1  # noqa: E402  (the derivation reference, beside this file)
+import packet_ed25519_v1  # noqa: E402  (the ed25519 packet reference)
 
 SALT = b"otpknock/v1/fleet"
 
@@ -42,6 +45,12 @@ def check(v):
     _, _, _, seq = p.derive(int(v["step"]), b"")
     got = {"identity": ident, "info_hex": info.hex(), "prk_hex": prk.hex(),
            "member_key_hex": key.hex(), "sequence": seq}
+    if "ed25519_element" in v:
+        # The member key is the member's locator: the element it finds.
+        loc = packet_ed25519_v1.Key(dict(v, locator_hex=key.hex(), server_id=ident,
+                                         private_seed_hex="00" * 32))
+        proto, value = loc.element(int(v["step"]))
+        got["ed25519_element"] = f"{proto}/{value}"
     return [f"{k}: file {v[k]!r}, computed {g!r}" for k, g in got.items() if v[k] != g]
 
 
