@@ -40,6 +40,10 @@ func TestCommandExitCodes(t *testing.T) {
 			h.writer.(*sendertest.Fake).Err = fmt.Errorf("icmp knock needs a raw socket: %w", fs.ErrPermission)
 		}, []string{"send", "gw1"}, cli.ExitUsage, "raw socket"},
 		{"send sent", nil, []string{"send", "gw1"}, cli.ExitOK, ""},
+		{"keep bad every", nil, []string{"keep", "gw1", "--every", "5s"}, cli.ExitUsage, "--every"},
+		{"keep no profile", nil, []string{"keep", "nope"}, cli.ExitUsage, `no profile "nope"`},
+		{"keep bad state", func(t *testing.T, h *harness) { writeFile(t, h.path("client/state.json"), "{") },
+			[]string{"keep", "gw1"}, cli.ExitUsage, "state"},
 		{"connect bad timeout", nil, []string{"connect", "gw1", "22", "--timeout", "0s"}, cli.ExitUsage, "--timeout"},
 		{"version extra argument", nil, []string{"version", "x"}, cli.ExitUsage, "want no arguments"},
 		{"a server command", nil, []string{"init", "--server-id", "x"}, cli.ExitUsage, "otpknock init: init is a server command: run otpknockd init"},
