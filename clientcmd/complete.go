@@ -32,7 +32,7 @@ func profileNames(env *Env, hosts bool) func(*cobra.Command) []string {
 func addCompletions(root *cobra.Command, env *Env) {
 	profiles, targets := cli.CompleteFirst(profileNames(env, false)), cli.CompleteFirst(profileNames(env, true))
 	for path, f := range map[string]cli.CompleteFunc{
-		"show": targets, "send": targets, "connect": targets,
+		"show": targets, "send": targets, "connect": targets, "keep": targets,
 		"profiles remove": profiles, "profiles rename": profiles,
 	} {
 		if c := cli.Find(root, path); c != nil {
@@ -46,6 +46,7 @@ func addCompletions(root *cobra.Command, env *Env) {
 		{"show", "format", cli.CompleteValues("plain", "knock")},
 		{"send", "profile", cli.CompleteListed(profileNames(env, false))},
 		{"connect", "profile", cli.CompleteListed(profileNames(env, false))},
+		{"keep", "profile", cli.CompleteListed(profileNames(env, false))},
 	}
 	for _, fl := range flags {
 		if c := cli.Find(root, fl.path); c != nil {

@@ -55,8 +55,11 @@ type Opened struct {
 // Open knocks, then waits for the service; while it stays closed it
 // knocks again, in a later step, up to retries times. A packet knock is
 // also resent within its step while the service stays closed (see
-// [Resends]). record is called with each knock sent, before waiting, so
-// the used step is kept even if the wait is interrupted.
+// [Resends]); one sent late in its step is followed, at the next step's
+// start, by that step's when the service is still closed then, or when
+// there is no Wait to tell. record is called with each knock sent (each
+// step used), before waiting, so the used step is kept even if the wait
+// is interrupted.
 func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, record func(Result) error) (Opened, error) {
 	var lastErr error
 	for attempt := 1; attempt <= retries+1; attempt++ {
@@ -69,16 +72,21 @@ func (k *Knocker) Open(ctx context.Context, r Request, w *Wait, retries int, rec
 				return Opened{}, err
 			}
 		}
-		r.LastStep, r.HaveLast = res.Step, true
 		if w == nil || r.DryRun {
+			if late(r, res) { // it cannot tell whether the server took it
+				if err := k.followUp(ctx, r, &res, record); err != nil {
+					return Opened{}, err
+				}
+			}
 			return Opened{Result: res, Attempts: attempt}, nil
 		}
 		var conn net.Conn
 		if r.Mode == derive.ModePacket {
-			conn, err = k.waitPacket(ctx, r, &res, w)
+			conn, err = k.waitPacket(ctx, r, &res, w, record)
 		} else {
 			conn, err = k.wait(ctx, w, k.Clock.Now().Add(w.Timeout), k.Gap)
 		}
+		r.LastStep, r.HaveLast = res.Step, true
 		if err == nil {
 			return Opened{Result: res, Attempts: attempt, Elapsed: k.Clock.Now().Sub(res.First), Conn: conn}, nil
 		}

@@ -16,7 +16,8 @@ import (
 // Copies of a packet knock while the service stays closed (docs/spec.md
 // section 11.7): the same step's packet, each time with a new nonce and
 // a newly drawn size, ResendAfter apart, at most Resends times, never
-// once the service answered, nor within the step's margin of its end.
+// once the service answered, nor within the step's margin of its end
+// (a packet sent then is followed by the next step's instead: Open).
 const (
 	ResendAfter = 300 * time.Millisecond
 	// PacketSettle is the most a packet knock waits before its first
@@ -93,7 +94,22 @@ func (k *Knocker) sendPacket(ctx context.Context, r Request, pd sealer, res *Res
 // less than the step's margin is left or the step has ended: the server
 // would read such a copy in the next step and refuse it. Without a Wait
 // (Open's w nil: the service cannot be tested) no copy is sent at all.
-func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wait) (net.Conn, error) {
+//
+// A packet sent late in its step (within the margin of its end) has no
+// copies; waitPacket probes until the step ends and, if the service is
+// still closed then, sends the next step's packet at its start (a server
+// with skew 0 refuses the late one) and carries on with that step.
+func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wait, record func(Result) error) (net.Conn, error) {
+	if late(r, *res) {
+		end := derive.StepStart(res.Step+1, r.Params.Period)
+		conn, err := k.wait(ctx, w, end, min(k.Gap, PacketSettle))
+		if err == nil || ctx.Err() != nil {
+			return conn, err
+		}
+		if err := k.followUp(ctx, r, res, record); err != nil {
+			return nil, err
+		}
+	}
 	pd, err := newSealer(r)
 	if err != nil {
 		return nil, err
@@ -115,6 +131,25 @@ func (k *Knocker) waitPacket(ctx context.Context, r Request, res *Result, w *Wai
 			return nil, err
 		}
 	}
+}
+
+// followUp sends the packet knock of the step after res.Step at that
+// step's start, records it, and makes res that knock; res.First stays
+// the first packet's time, so knock-to-open counts from it.
+func (k *Knocker) followUp(ctx context.Context, r Request, res *Result, record func(Result) error) error {
+	next := res.Step + 1
+	if err := k.sleepUntil(ctx, derive.StepStart(next, r.Params.Period)); err != nil {
+		return err
+	}
+	k.verbose("step %d sent late (a server with skew 0 reads it in the next step): knocking with step %d\n", res.Step, next)
+	res.Step = next
+	if err := k.knockPacket(ctx, r, res); err != nil {
+		return err
+	}
+	if record == nil {
+		return nil
+	}
+	return record(*res)
 }
 
 // mayCopy reports whether a copy of res's packet may leave now: more

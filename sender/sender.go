@@ -104,15 +104,40 @@ func (k *Knocker) start(now time.Time, r Request) (time.Time, string, error) {
 		}
 		return at, fmt.Sprintf("step %d already used by this profile", r.LastStep), nil
 	}
-	knocks := p.Knocks
 	if r.Mode == derive.ModePacket {
-		knocks = 1
+		// A packet knock late in the step leaves at once; Open sends the
+		// next step's at its start if the service stays closed (late).
+		return now, "", nil
 	}
-	need := time.Duration(knocks-1)*k.Gap + margin(p)
+	need := time.Duration(p.Knocks-1)*k.Gap + margin(p)
 	if derive.Left(now, p.Period) < need {
 		return derive.StepStart(step+1, p.Period), "too little of this step is left to finish the sequence", nil
 	}
 	return now, "", nil
+}
+
+// late reports whether res is a packet knock whose first packet left
+// within the step's margin of its end: a server with skew 0 may read it
+// in the next step and refuse it (docs/spec.md section 11.7).
+func late(r Request, res Result) bool {
+	if r.Mode != derive.ModePacket || r.DryRun || res.Packets == 0 {
+		return false
+	}
+	end := derive.StepStart(res.Step+1, r.Params.Period)
+	return !res.First.Before(end.Add(-margin(r.Params)))
+}
+
+// sleepUntil sleeps until the clock reads at. A timer may wake before
+// the wall clock reaches at (it runs on the monotonic clock, which NTP
+// does not slew): it sleeps the rest, or a knock would be the ended
+// step's again.
+func (k *Knocker) sleepUntil(ctx context.Context, at time.Time) error {
+	for wait := at.Sub(k.Clock.Now()); wait > 0; wait = at.Sub(k.Clock.Now()) {
+		if err := k.Clock.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Knock sends the sequence, or the packet knock, of the first usable
@@ -129,13 +154,8 @@ func (k *Knocker) Knock(ctx context.Context, r Request) (Result, error) {
 		now = at
 	} else if wait > 0 {
 		k.status("%s: waiting %s for the next step\n", why, wait.Round(100*time.Millisecond))
-		// A timer may wake before the wall clock reaches at (it runs on
-		// the monotonic clock, which NTP does not slew): sleep the rest,
-		// or the knock would be the used step's again.
-		for ; wait > 0; wait = at.Sub(k.Clock.Now()) {
-			if err := k.Clock.Sleep(ctx, wait); err != nil {
-				return Result{}, err
-			}
+		if err := k.sleepUntil(ctx, at); err != nil {
+			return Result{}, err
 		}
 		now = k.Clock.Now()
 	}

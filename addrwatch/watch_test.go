@@ -1,0 +1,182 @@
+package addrwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/otpknock/otpknock/clock"
+)
+
+// fakeNet is a host's network as a Watcher sees it: the addresses Look
+// returns (none: no route) and the events Subscribe delivers. Its state
+// renders as text.
+type fakeNet struct {
+	mu     sync.Mutex
+	addrs  Addrs
+	looks  int
+	events chan struct{}
+}
+
+func newFakeNet(route string) *fakeNet {
+	n := &fakeNet{events: make(chan struct{}, 8)}
+	n.set(route)
+	return n
+}
+
+// set changes the addresses without an event ("" is no route).
+func (n *fakeNet) set(route string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.addrs = Addrs{}
+	if route != "" {
+		a := netip.MustParseAddr(route)
+		n.addrs = Addrs{Route: a, Claim: []netip.Addr{a}}
+	}
+}
+
+// fire delivers one address or route event.
+func (n *fakeNet) fire() { n.events <- struct{}{} }
+
+func (n *fakeNet) Subscribe(context.Context) (<-chan struct{}, error) { return n.events, nil }
+
+func (n *fakeNet) look(context.Context) (Addrs, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.looks++
+	if !n.addrs.Route.IsValid() {
+		return Addrs{}, errors.New("no route to 198.18.0.1")
+	}
+	return n.addrs, nil
+}
+
+func (n *fakeNet) String() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return fmt.Sprintf("%v; %d looks", n.addrs, n.looks)
+}
+
+// TestWatcher drives a Watcher through address changes with and without
+// events and checks the changes it reports and how often it looked.
+func TestWatcher(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		events bool
+		steps  func(n *fakeNet, c *clock.Fake, next func()) // next awaits a report
+		want   []string                                     // "first", then "old -> new" per change
+		state  string                                       // the fake's state at the end
+	}{
+		{name: "event with a new address", events: true,
+			steps: func(n *fakeNet, c *clock.Fake, next func()) { n.set("198.18.0.3"); n.fire() },
+			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
+			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks"},
+		{name: "event without a change reports nothing", events: true,
+			steps: func(n *fakeNet, c *clock.Fake, next func()) { n.fire(); n.fire(); n.set("198.18.0.3"); n.fire() },
+			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
+		},
+		{name: "network lost and back", events: true,
+			steps: func(n *fakeNet, c *clock.Fake, next func()) {
+				n.set("")
+				n.fire()
+				next()
+				n.set("198.18.0.2")
+				n.fire()
+			},
+			want: []string{"first route 198.18.0.2, claim 198.18.0.2",
+				"route 198.18.0.2, claim 198.18.0.2 -> no route (no route to 198.18.0.1)",
+				"no route -> route 198.18.0.2, claim 198.18.0.2"},
+			state: "route 198.18.0.2, claim 198.18.0.2; 3 looks"},
+		{name: "no events: the poll finds the change", events: false,
+			steps: func(n *fakeNet, c *clock.Fake, next func()) {
+				n.set("198.18.0.3")
+				c.Advance(time.Second)
+				c.Advance(time.Second)
+			},
+			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
+			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newFakeNet("198.18.0.2")
+			c := clock.NewFake(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+			w := &Watcher{Clock: c, Settle: time.Millisecond, Look: n.look, Poll: time.Hour}
+			if tc.events {
+				w.Events = n
+			} else {
+				w.Poll = 2 * time.Second
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var got []string
+			reported := make(chan struct{}, 8)
+			done := make(chan error, 1)
+			go func() {
+				done <- w.Run(ctx, func(a Addrs, err error) error {
+					got = append(got, fmt.Sprintf("first %v", a))
+					reported <- struct{}{}
+					return err
+				}, func(old, new Addrs, err error) error {
+					line := fmt.Sprintf("%v -> %v", old, new)
+					if err != nil {
+						line += fmt.Sprintf(" (%v)", err)
+					}
+					got = append(got, line)
+					reported <- struct{}{}
+					return nil
+				})
+			}()
+			await(t, reported)
+			if !tc.events {
+				if err := c.WaitTickers(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			awaited := 1
+			tc.steps(n, c, func() { await(t, reported); awaited++ })
+			for ; awaited < len(tc.want); awaited++ {
+				await(t, reported)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("reports (-want +got):\n%s", diff)
+			}
+			if tc.state != "" && n.String() != tc.state {
+				t.Errorf("fake net %q, want %q", n.String(), tc.state)
+			}
+		})
+	}
+}
+
+// await waits a bounded time for one report.
+func await(t *testing.T, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report within 5s")
+	}
+}
+
+func TestAddrsString(t *testing.T) {
+	a := netip.MustParseAddr("198.18.0.2")
+	b := netip.MustParseAddr("2001:2::2")
+	for _, tc := range []struct {
+		in   Addrs
+		want string
+	}{
+		{Addrs{}, "no route"},
+		{Addrs{Route: a}, "route 198.18.0.2"},
+		{Addrs{Route: a, Claim: []netip.Addr{a, b}}, "route 198.18.0.2, claim 198.18.0.2 2001:2::2"},
+	} {
+		if got := tc.in.String(); got != tc.want {
+			t.Errorf("%#v: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
