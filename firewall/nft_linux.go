@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/errno"
 	"golang.org/x/sys/unix"
@@ -49,17 +50,41 @@ type NFT struct {
 }
 
 // NewNFT opens a lasting nftables netlink connection in the calling
-// thread's network namespace.
+// thread's network namespace, which reopens itself there after a
+// netlink error (healingConn).
 func NewNFT() (*NFT, error) {
-	c, err := nftables.New(nftables.AsLasting())
+	ns, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nftErr("opening an nftables netlink socket", err)
+		return nil, nftErr("opening the network namespace", err)
+	}
+	dial := func() (NFTConn, error) {
+		c, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(ns), nftables.WithSockOptions(bigBuffers))
+		if err != nil {
+			return nil, nftErr("opening an nftables netlink socket", err)
+		}
+		return c, nil
+	}
+	c, err := dial()
+	if err != nil {
+		unix.Close(ns)
+		return nil, err
 	}
 	bulk, err := dialNFTBulk()
 	if err != nil {
 		return nil, err
 	}
-	return &NFT{conn: c, elems: bulk, addRefreshes: addRefreshes()}, nil
+	return &NFT{conn: &healingConn{NFTConn: c, dial: dial}, elems: bulk, addRefreshes: addRefreshes()}, nil
+}
+
+// bigBuffers sizes a connection's socket buffers as the bulk element
+// socket's (setSockBuffers): a large transaction's replies must not
+// overflow the receive queue.
+func bigBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil // the system's sizes, as before
+	}
+	return raw.Control(func(fd uintptr) { setSockBuffers(int(fd)) })
 }
 
 // newNFTOn returns the nftables backend over conn (fakeNFTConn in
