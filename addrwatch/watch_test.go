@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 )
 
 // fakeNet is a host's network as a Watcher sees it: the addresses Look
@@ -67,20 +67,20 @@ func TestWatcher(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		events bool
-		steps  func(n *fakeNet, c *clock.Fake, next func()) // next awaits a report
-		want   []string                                     // "first", then "old -> new" per change
-		state  string                                       // the fake's state at the end
+		steps  func(n *fakeNet, c *clocktest.Fake, next func()) // next awaits a report
+		want   []string                                         // "first", then "old -> new" per change
+		state  string                                           // the fake's state at the end
 	}{
 		{name: "event with a new address", events: true,
-			steps: func(n *fakeNet, c *clock.Fake, next func()) { n.set("198.18.0.3"); n.fire() },
+			steps: func(n *fakeNet, c *clocktest.Fake, next func()) { n.set("198.18.0.3"); n.fire() },
 			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
 			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks"},
 		{name: "event without a change reports nothing", events: true,
-			steps: func(n *fakeNet, c *clock.Fake, next func()) { n.fire(); n.fire(); n.set("198.18.0.3"); n.fire() },
+			steps: func(n *fakeNet, c *clocktest.Fake, next func()) { n.fire(); n.fire(); n.set("198.18.0.3"); n.fire() },
 			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
 		},
 		{name: "network lost and back", events: true,
-			steps: func(n *fakeNet, c *clock.Fake, next func()) {
+			steps: func(n *fakeNet, c *clocktest.Fake, next func()) {
 				n.set("")
 				n.fire()
 				next()
@@ -92,7 +92,7 @@ func TestWatcher(t *testing.T) {
 				"no route -> route 198.18.0.2, claim 198.18.0.2"},
 			state: "route 198.18.0.2, claim 198.18.0.2; 3 looks"},
 		{name: "no events: the poll finds the change", events: false,
-			steps: func(n *fakeNet, c *clock.Fake, next func()) {
+			steps: func(n *fakeNet, c *clocktest.Fake, next func()) {
 				n.set("198.18.0.3")
 				c.Advance(time.Second)
 				c.Advance(time.Second)
@@ -102,7 +102,7 @@ func TestWatcher(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := newFakeNet("198.18.0.2")
-			c := clock.NewFake(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+			c := clocktest.NewFake(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
 			w := &Watcher{Clock: c, Settle: time.Millisecond, Look: n.look, Poll: time.Hour}
 			if tc.events {
 				w.Events = n

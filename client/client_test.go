@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
@@ -130,7 +130,7 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res.calls = nil
-			c := &Client{Clock: clock.NewFake(time.Unix(1_800_000_000, 0)), Resolver: res, Route: routes(tt.routes)}
+			c := &Client{Clock: clocktest.NewFake(time.Unix(1_800_000_000, 0)), Resolver: res, Route: routes(tt.routes)}
 			p := testProfile(tt.host, tt.mode)
 			p.BindSource = tt.bound
 			o := Options{Family: tt.fam}
@@ -241,7 +241,7 @@ func TestKnockPacket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := clock.NewFake(start.Add(10 * time.Second))
+			c := clocktest.NewFake(start.Add(10 * time.Second))
 			f := &sendertest.Fake{Clock: c, Start: start}
 			st := memState{}
 			var status bytes.Buffer
@@ -288,7 +288,7 @@ func TestKnockPacket(t *testing.T) {
 // opens only with the bound source under the tag.
 func TestBoundPacketNeedsItsSource(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
-	c := clock.NewFake(start.Add(time.Second))
+	c := clocktest.NewFake(start.Add(time.Second))
 	f := &sendertest.Fake{Clock: c, Start: start}
 	cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes)}
 	p := testProfile("198.18.0.1", derive.ModePacket)
@@ -320,7 +320,7 @@ func (plainWriter) Write(context.Context, netip.Addr, derive.Knock) (string, err
 }
 
 func TestPacketNeedsPayloadWriter(t *testing.T) {
-	c := &Client{Clock: clock.NewFake(time.Unix(1_800_000_010, 0)), Writer: plainWriter{}, Route: routes(dualRoutes)}
+	c := &Client{Clock: clocktest.NewFake(time.Unix(1_800_000_010, 0)), Writer: plainWriter{}, Route: routes(dualRoutes)}
 	pl, err := c.Plan(context.Background(), testProfile("198.18.0.1", derive.ModePacket), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func TestPacketNeedsPayloadWriter(t *testing.T) {
 // first address is knocked and waited for, the used step recorded.
 func TestSequenceThroughClient(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
-	c := clock.NewFake(start.Add(10 * time.Second))
+	c := clocktest.NewFake(start.Add(10 * time.Second))
 	f := &sendertest.Fake{Clock: c, Start: start}
 	st := memState{}
 	res := &fakeResolver{hosts: map[string][]netip.Addr{"dual.example": {srvV6, srvV4}}}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/publicaddr"
@@ -116,7 +116,7 @@ func TestPlanDiscovery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeFinder{public: tt.public}
-			c := &Client{Clock: clock.NewFake(time.Unix(1_800_000_000, 0)), Resolver: res, Route: routes(tt.routes)}
+			c := &Client{Clock: clocktest.NewFake(time.Unix(1_800_000_000, 0)), Resolver: res, Route: routes(tt.routes)}
 			if tt.public != nil {
 				c.Finder = f
 			}
@@ -164,7 +164,7 @@ func TestPlanDiscovery(t *testing.T) {
 // Status (not only in verbose output).
 func TestDiscoveryShown(t *testing.T) {
 	natV4 := netip.MustParseAddr("10.0.0.2")
-	c := &Client{Clock: clock.NewFake(time.Unix(1_800_000_000, 0)), Route: routes(map[netip.Addr]netip.Addr{srvV4: natV4}),
+	c := &Client{Clock: clocktest.NewFake(time.Unix(1_800_000_000, 0)), Route: routes(map[netip.Addr]netip.Addr{srvV4: natV4}),
 		Finder: &fakeFinder{public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}}}
 	pl, err := c.Plan(context.Background(), testProfile("198.18.0.1", derive.ModePacket), Options{})
 	if err != nil {
@@ -217,7 +217,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := clock.NewFake(start.Add(10 * time.Second))
+			c := clocktest.NewFake(start.Add(10 * time.Second))
 			f := &sendertest.Fake{Clock: c, Start: start}
 			var status bytes.Buffer
 			finder := &fakeFinder{public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}}
@@ -325,7 +325,7 @@ func TestPacketKnockStopsAfterOneRetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := clock.NewFake(start.Add(10 * time.Second))
+			c := clocktest.NewFake(start.Add(10 * time.Second))
 			f := &sendertest.Fake{Clock: c, Start: start}
 			p := testProfile("198.18.0.1", derive.ModePacket)
 			cl := &Client{Clock: c, Writer: f, Route: routes(map[netip.Addr]netip.Addr{srvV4: tt.route}), State: memState{}, Rand: &counter{},

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/sender/sendertest"
 )
@@ -31,7 +31,7 @@ func TestKnockEd25519(t *testing.T) {
 		{"no private key", nil, "holds no Ed25519 private key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := clock.NewFake(start.Add(10 * time.Second))
+			c := clocktest.NewFake(start.Add(10 * time.Second))
 			f := &sendertest.Fake{Clock: c, Start: start}
 			cl := &Client{Clock: c, Writer: f, Route: routes(dualRoutes), State: memState{}, Rand: &counter{}, Gap: 50 * time.Millisecond, Status: &bytes.Buffer{}}
 			p := testProfile("198.18.0.1", derive.ModePacket)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/client"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/otpknock/otpknock/sender/sendertest"
@@ -32,7 +32,7 @@ func Example() {
 	p := profile.Profile{Name: "gw1", Account: acct}
 
 	start := time.Date(2026, 12, 7, 23, 0, 1, 0, time.UTC)
-	clk := clock.NewFake(start)
+	clk := clocktest.NewFake(start)
 	sent := &sendertest.Fake{Clock: clk, Start: start}
 	c := &client.Client{
 		Clock:  clk,

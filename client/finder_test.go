@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/publicaddr"
 	"github.com/otpknock/otpknock/publicaddr/publicaddrtest"
@@ -23,7 +23,7 @@ var _ Finder = (*publicaddr.Finder)(nil)
 func TestPlanWithFinder(t *testing.T) {
 	srv := publicaddrtest.Listen(t, "udp4", "127.0.0.1:0")
 	local := netip.MustParseAddr("127.0.0.1")
-	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	f := &publicaddr.Finder{Servers: []string{srv.Addr()}, Clock: c, Accept: func(a netip.Addr) bool { return a.IsLoopback() },
 		Cache: &publicaddr.Cache{Path: filepath.Join(t.TempDir(), "publicaddr.json"), TTL: time.Minute}}
 	cl := &Client{Clock: c, Route: routes(map[netip.Addr]netip.Addr{srvV4: local}), Finder: f}

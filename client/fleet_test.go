@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 )
 
@@ -18,7 +18,7 @@ import (
 // refused before anything is sent.
 func TestPlanFleet(t *testing.T) {
 	res := &fakeResolver{hosts: map[string][]netip.Addr{"bastion2.example.org": {srvV4}, "Bastion2.example.org": {srvV4}}}
-	c := &Client{Clock: clock.NewFake(time.Unix(1_800_000_000, 0)), Resolver: res, Route: routes(dualRoutes)}
+	c := &Client{Clock: clocktest.NewFake(time.Unix(1_800_000_000, 0)), Resolver: res, Route: routes(dualRoutes)}
 	p := testProfile("vpn.example.org", derive.ModeSequence)
 	p.Name, p.ServerID, p.Fleet = "acme", "", "acme"
 	want, err := derive.MemberKey(p.Secret, "acme", "bastion2.example.org")

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/publicaddr"
@@ -120,7 +120,7 @@ func TestPacketKnockBehindNAT(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &Client{Clock: clock.NewFake(start.Add(10 * time.Second)), Writer: &nsWriter{ns: lab.NatA, k: sender.Kernel{NoRaw: true}},
+			c := &Client{Clock: clocktest.NewFake(start.Add(10 * time.Second)), Writer: &nsWriter{ns: lab.NatA, k: sender.Kernel{NoRaw: true}},
 				Global: func(a netip.Addr) bool { return !inside.Contains(a) && Global(a) },
 				Route: func(d netip.Addr) (src netip.Addr, err error) {
 					if nerr := inNS(lab.NatA, func() { src, err = sender.RouteSource(d) }); nerr != nil {

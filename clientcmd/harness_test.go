@@ -13,6 +13,7 @@ import (
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/otpknock/otpknock/publicaddr"
@@ -24,7 +25,7 @@ import (
 type harness struct {
 	t         *testing.T
 	dir       string
-	clock     *clock.Fake
+	clock     *clocktest.Fake
 	env       map[string]string
 	writer    sender.Writer
 	prober    sender.Prober
@@ -41,7 +42,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	dir := t.TempDir()
-	return &harness{t: t, dir: dir, clock: clock.NewFake(time.Unix(1_800_000_017, 0)),
+	return &harness{t: t, dir: dir, clock: clocktest.NewFake(time.Unix(1_800_000_017, 0)),
 		env: map[string]string{"OTPKNOCK_CLIENT_CONFIG": filepath.Join(dir, "client", "client.yaml")}}
 }
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,7 +70,7 @@ func TestImportTerminal(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			done <- Run(ctx, []string{"import", "-"}, Env{Env: cli.Env{Stdin: tty, Stdout: &bytes.Buffer{}, Stderr: stderr,
-				Getenv: func(k string) string { return h.env[k] }, Clock: clock.NewFake(time.Unix(1_800_000_017, 0))}})
+				Getenv: func(k string) string { return h.env[k] }, Clock: clocktest.NewFake(time.Unix(1_800_000_017, 0))}})
 		}()
 		return done, stderr
 	}

@@ -1,8 +1,10 @@
-package clock
+package clock_test
 
 import (
 	"context"
 	"errors"
+	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"testing"
 	"time"
 
@@ -20,21 +22,21 @@ func TestFakeMoves(t *testing.T) {
 	cancel()
 	tests := []struct {
 		name    string
-		move    func(f *Fake) error
+		move    func(f *clocktest.Fake) error
 		want    time.Time
 		wantErr error
 	}{
-		{"advance", func(f *Fake) error { f.Advance(90 * time.Second); return nil }, at(90), nil},
-		{"advance backwards", func(f *Fake) error { f.Advance(-40 * time.Second); return nil }, at(-40), nil},
-		{"set", func(f *Fake) error { f.Set(at(1234)); return nil }, at(1234), nil},
-		{"sleep advances", func(f *Fake) error { return f.Sleep(ctx, 7*time.Second) }, at(7), nil},
-		{"sleep of nothing", func(f *Fake) error { return f.Sleep(ctx, -time.Second) }, at(0), nil},
-		{"sleep on a cancelled context stays", func(f *Fake) error { return f.Sleep(cancelled, time.Hour) }, at(0), context.Canceled},
-		{"offset sleeps on the inner clock", func(f *Fake) error { return Offset{Clock: f, By: time.Hour}.Sleep(ctx, 3*time.Second) }, at(3), nil},
+		{"advance", func(f *clocktest.Fake) error { f.Advance(90 * time.Second); return nil }, at(90), nil},
+		{"advance backwards", func(f *clocktest.Fake) error { f.Advance(-40 * time.Second); return nil }, at(-40), nil},
+		{"set", func(f *clocktest.Fake) error { f.Set(at(1234)); return nil }, at(1234), nil},
+		{"sleep advances", func(f *clocktest.Fake) error { return f.Sleep(ctx, 7*time.Second) }, at(7), nil},
+		{"sleep of nothing", func(f *clocktest.Fake) error { return f.Sleep(ctx, -time.Second) }, at(0), nil},
+		{"sleep on a cancelled context stays", func(f *clocktest.Fake) error { return f.Sleep(cancelled, time.Hour) }, at(0), context.Canceled},
+		{"offset sleeps on the inner clock", func(f *clocktest.Fake) error { return clock.Offset{Clock: f, By: time.Hour}.Sleep(ctx, 3*time.Second) }, at(3), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := NewFake(t0)
+			f := clocktest.NewFake(t0)
 			if err := tt.move(f); !errors.Is(err, tt.wantErr) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -46,9 +48,9 @@ func TestFakeMoves(t *testing.T) {
 }
 
 func TestOffsetNow(t *testing.T) {
-	f := NewFake(t0)
+	f := clocktest.NewFake(t0)
 	for _, by := range []time.Duration{-40 * time.Second, 0, 90 * time.Minute} {
-		if got := (Offset{Clock: f, By: by}).Now(); !got.Equal(t0.Add(by)) {
+		if got := (clock.Offset{Clock: f, By: by}).Now(); !got.Equal(t0.Add(by)) {
 			t.Errorf("Offset by %v: Now() = %v, want %v", by, got, t0.Add(by))
 		}
 	}
@@ -57,7 +59,7 @@ func TestOffsetNow(t *testing.T) {
 // received moves f with move on another goroutine and returns the ticks
 // tk received meanwhile: the move returns only after they were taken, so
 // none is missed.
-func received(f *Fake, move func(*Fake), tk Ticker) []time.Time {
+func received(f *clocktest.Fake, move func(*clocktest.Fake), tk clock.Ticker) []time.Time {
 	done := make(chan struct{})
 	go func() {
 		move(f)
@@ -75,21 +77,21 @@ func received(f *Fake, move func(*Fake), tk Ticker) []time.Time {
 }
 
 func TestFakeTicker(t *testing.T) {
-	f := NewFake(t0)
+	f := clocktest.NewFake(t0)
 	tk := f.NewTicker(10 * time.Second)
 	steps := []struct {
 		name string
-		move func(*Fake)
+		move func(*clocktest.Fake)
 		want []time.Time
 	}{
-		{"before the first tick", func(f *Fake) { f.Advance(9 * time.Second) }, nil},
-		{"at the first tick", func(f *Fake) { f.Advance(time.Second) }, []time.Time{at(10)}},
-		{"over two ticks: one, the later", func(f *Fake) { f.Advance(25 * time.Second) }, []time.Time{at(30)}},
-		{"the next is an interval after the last", func(f *Fake) { f.Advance(5 * time.Second) }, []time.Time{at(40)}},
-		{"set forward, short of a tick", func(f *Fake) { f.Set(at(49)) }, nil},
-		{"set backwards", func(f *Fake) { f.Set(at(20)) }, nil},
-		{"set forward onto a tick", func(f *Fake) { f.Set(at(50)) }, []time.Time{at(50)}},
-		{"sleep through a tick", func(f *Fake) { f.Sleep(context.Background(), 12*time.Second) }, []time.Time{at(60)}},
+		{"before the first tick", func(f *clocktest.Fake) { f.Advance(9 * time.Second) }, nil},
+		{"at the first tick", func(f *clocktest.Fake) { f.Advance(time.Second) }, []time.Time{at(10)}},
+		{"over two ticks: one, the later", func(f *clocktest.Fake) { f.Advance(25 * time.Second) }, []time.Time{at(30)}},
+		{"the next is an interval after the last", func(f *clocktest.Fake) { f.Advance(5 * time.Second) }, []time.Time{at(40)}},
+		{"set forward, short of a tick", func(f *clocktest.Fake) { f.Set(at(49)) }, nil},
+		{"set backwards", func(f *clocktest.Fake) { f.Set(at(20)) }, nil},
+		{"set forward onto a tick", func(f *clocktest.Fake) { f.Set(at(50)) }, []time.Time{at(50)}},
+		{"sleep through a tick", func(f *clocktest.Fake) { f.Sleep(context.Background(), 12*time.Second) }, []time.Time{at(60)}},
 	}
 	for _, s := range steps {
 		got := received(f, s.move, tk)
@@ -98,13 +100,13 @@ func TestFakeTicker(t *testing.T) {
 		}
 	}
 	tk.Stop()
-	if got := received(f, func(f *Fake) { f.Advance(time.Hour) }, tk); len(got) != 0 {
+	if got := received(f, func(f *clocktest.Fake) { f.Advance(time.Hour) }, tk); len(got) != 0 {
 		t.Errorf("a stopped ticker ticked: %v", got)
 	}
 }
 
 func TestFakeTickersInTimeOrder(t *testing.T) {
-	f := NewFake(t0)
+	f := clocktest.NewFake(t0)
 	slow, fast := f.NewTicker(3*time.Second), f.NewTicker(2*time.Second)
 	defer slow.Stop()
 	defer fast.Stop()
@@ -129,13 +131,13 @@ func TestFakeTickersInTimeOrder(t *testing.T) {
 }
 
 func TestWaitTickers(t *testing.T) {
-	f := NewFake(t0)
+	f := clocktest.NewFake(t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := f.WaitTickers(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitTickers with no ticker and a cancelled context = %v", err)
 	}
-	made := make(chan Ticker)
+	made := make(chan clock.Ticker)
 	go func() { made <- f.NewTicker(time.Second) }()
 	if err := f.WaitTickers(context.Background(), 1); err != nil {
 		t.Fatal(err)
@@ -148,10 +150,10 @@ func TestWaitTickers(t *testing.T) {
 }
 
 func TestOffsetTicksOnInnerClock(t *testing.T) {
-	f := NewFake(t0)
-	tk := Offset{Clock: f, By: time.Hour}.NewTicker(5 * time.Second)
+	f := clocktest.NewFake(t0)
+	tk := clock.Offset{Clock: f, By: time.Hour}.NewTicker(5 * time.Second)
 	defer tk.Stop()
-	if got := received(f, func(f *Fake) { f.Advance(5 * time.Second) }, tk); !cmp.Equal(got, []time.Time{at(5)}) {
+	if got := received(f, func(f *clocktest.Fake) { f.Advance(5 * time.Second) }, tk); !cmp.Equal(got, []time.Time{at(5)}) {
 		t.Errorf("offset ticker: %v, want [%v]", got, at(5))
 	}
 }
@@ -159,19 +161,19 @@ func TestOffsetTicksOnInnerClock(t *testing.T) {
 func TestSystem(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := (System{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+	if err := (clock.System{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Errorf("System.Sleep on a cancelled context = %v", err)
 	}
 	began := time.Now()
-	if err := (System{}).Sleep(context.Background(), 5*time.Millisecond); err != nil {
+	if err := (clock.System{}).Sleep(context.Background(), 5*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if waited := time.Since(began); waited < 5*time.Millisecond {
 		t.Errorf("System.Sleep(5ms) returned after %v", waited)
 	}
-	tk := System{}.NewTicker(time.Millisecond)
+	tk := clock.System{}.NewTicker(time.Millisecond)
 	defer tk.Stop()
-	before := System{}.Now()
+	before := clock.System{}.Now()
 	if at := <-tk.C(); at.Before(before.Add(-time.Millisecond)) {
 		t.Errorf("system tick at %v, before the ticker started (%v)", at, before)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/fleet"
@@ -22,7 +22,7 @@ import (
 func TestAuditLog(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	cfg.AuditLog = filepath.Join(t.TempDir(), "log", "audit.jsonl")
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
 	r.knock(t, netip.MustParseAddr("198.18.0.2"), seq)

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -47,14 +47,14 @@ type running struct {
 	d      *Daemon
 	src    *listenertest.Fake
 	fw     *firewalltest.Fake
-	clock  *clock.Fake
+	clock  *clocktest.Fake
 	log    *netnstest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 // newDaemon builds a daemon on fakes, not yet running.
-func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewalltest.Fake) *running {
+func newDaemon(t *testing.T, cfg *config.Config, c *clocktest.Fake, fw *firewalltest.Fake) *running {
 	t.Helper()
 	r := &running{src: &listenertest.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(cfg, Deps{Source: r.src, Firewall: fw, Clock: c, Log: slog.New(slog.NewTextHandler(r.log, nil))})
@@ -67,7 +67,7 @@ func newDaemon(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewalltest
 
 // start runs a daemon on fakes and returns once its housekeeping and
 // healing tickers exist, so that moving the fake clock ticks them.
-func start(t *testing.T, cfg *config.Config, c *clock.Fake, fw *firewalltest.Fake) *running {
+func start(t *testing.T, cfg *config.Config, c *clocktest.Fake, fw *firewalltest.Fake) *running {
 	t.Helper()
 	r := newDaemon(t, cfg, c, fw)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,7 +127,7 @@ func (r *running) stop(t *testing.T) {
 
 func TestDaemon(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	client, other := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
@@ -195,7 +195,7 @@ func TestDaemon(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	cfg, _ := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 
@@ -237,7 +237,7 @@ func TestReload(t *testing.T) {
 // reload built its matcher stays used after the swap.
 func TestReloadKeepsGrantsMadeDuringIt(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})
@@ -275,7 +275,7 @@ func TestLoadStateRefusesGarbage(t *testing.T) {
 
 func TestMetricsServe(t *testing.T) {
 	cfg, _ := setupConfig(t)
-	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	r := newDaemon(t, cfg, c, &firewalltest.Fake{Clock: c})
 	defer r.d.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -310,7 +310,7 @@ func TestMetricsServe(t *testing.T) {
 func TestPrepareAhead(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	next := derive.StepStart(60000001, 30*time.Second)
-	c := clock.NewFake(next.Add(-3 * time.Second))
+	c := clocktest.NewFake(next.Add(-3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)
@@ -338,7 +338,7 @@ func TestPrepareAhead(t *testing.T) {
 // closed (fail closed) and with the used steps saved.
 func TestSourceFailure(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})

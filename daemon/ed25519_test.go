@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -62,7 +62,7 @@ func TestDaemonEd25519(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	cfg, key, _ := addSigUser(t, cfg)
 	const step = 60000000
-	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)

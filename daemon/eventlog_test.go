@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
 	"github.com/otpknock/otpknock/listener"
@@ -51,7 +51,7 @@ func TestEventLogFlood(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := setupConfig(t)
 			cfg, pd := addPacketUser(t, cfg)
-			c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
+			c := clocktest.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
 			r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 			defer r.stop(t)
 			k, err := pd.Knock(step)
@@ -108,7 +108,7 @@ func TestEventLogSources(t *testing.T) {
 	client := netip.MustParseAddr("198.18.0.2")
 	cfg, _ := setupConfig(t)
 	cfg, pd := addPacketUser(t, cfg)
-	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
 	r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 	k, err := pd.Knock(step)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/internal/netnstest"
@@ -76,7 +76,7 @@ func benchFilterArm(b *testing.B, backend string, open func() (firewall.Backend,
 			b.ResetTimer()
 			pair.Do(b, pair.Server, func() {
 				for b.Loop() {
-					f := &filter{f: k.(firewall.Filter), clock: clock.NewFake(now), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+					f := &filter{f: k.(firewall.Filter), clock: clocktest.NewFake(now), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 					if rollover {
 						b.StopTimer()
 						f.arm(m, m.Window())

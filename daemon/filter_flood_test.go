@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
 )
 
@@ -33,7 +33,7 @@ func liveTracks(ff *firewalltest.FakeFilter) int {
 func TestTrackerFloodBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := clock.NewFake(time.Unix(1800000000, 0))
+	c := clocktest.NewFake(time.Unix(1800000000, 0))
 	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
 	f := newFilter(ff, c, slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
@@ -94,7 +94,7 @@ func TestTrackerFloodBounded(t *testing.T) {
 
 // batchTo reports reqs to a running tracker, moves the clock trackBatch
 // once it waits, and returns once its Tracked or Failures moved.
-func batchTo(ctx context.Context, t *testing.T, f *filter, c *clock.Fake, reqs ...trackReq) {
+func batchTo(ctx context.Context, t *testing.T, f *filter, c *clocktest.Fake, reqs ...trackReq) {
 	t.Helper()
 	st := f.stats()
 	track := f.hook()
@@ -129,7 +129,7 @@ func TestTrackFullSet(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(testContext(t))
 			defer cancel()
-			c := clock.NewFake(time.Unix(1800000000, 0))
+			c := clocktest.NewFake(time.Unix(1800000000, 0))
 			t0 := c.Now()
 			ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}, MaxTracked: tc.room}
 			f := newFilter(ff, c, slog.New(slog.DiscardHandler))

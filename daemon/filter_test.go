@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -53,7 +53,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // newFiltered returns a daemon on a FakeFilter, not yet running.
-func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *firewalltest.FakeFilter) {
+func newFiltered(t *testing.T, cfg *config.Config, c *clocktest.Fake) (*running, *firewalltest.FakeFilter) {
 	t.Helper()
 	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
 	r := &running{src: &listenertest.Fake{}, fw: ff.Fake, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
@@ -73,7 +73,7 @@ func newFiltered(t *testing.T, cfg *config.Config, c *clock.Fake) (*running, *fi
 func TestFilter(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	const T = 60000000
-	c := clock.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
 	r, ff := newFiltered(t, cfg, c)
 	if diff := cmp.Diff(firstKnocks(t, secret, cfg.Params, T-1, T+1), ff.Armed()); diff != "" {
 		t.Errorf("armed at start (-want +got):\n%s", diff)
@@ -156,7 +156,7 @@ func TestFilter(t *testing.T) {
 func TestTracker(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
-	c := clock.NewFake(time.Unix(1800000000, 0))
+	c := clocktest.NewFake(time.Unix(1800000000, 0))
 	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}}
 	f := newFilter(ff, c, slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
@@ -215,7 +215,7 @@ track 198.18.0.3 8s`
 // whole range, and the matcher tracks nothing.
 func TestNoFilter(t *testing.T) {
 	cfg, _ := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := newDaemon(t, cfg, c, fw)
 	st, err := fw.Status(r.d.plan)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/fleet/fleettest"
@@ -32,7 +32,7 @@ func TestPoolEd25519(t *testing.T) {
 	now := derive.StepStart(step, 30*time.Second).Add(3 * time.Second)
 	var pool []*running
 	for _, name := range []string{"m1", "m2"} {
-		pool = append(pool, startMember(t, poolMember(t, name, admin), clock.NewFake(now), store))
+		pool = append(pool, startMember(t, poolMember(t, name, admin), clocktest.NewFake(now), store))
 	}
 	defer func() {
 		for _, r := range pool {

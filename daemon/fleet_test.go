@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -52,7 +52,7 @@ func poolMember(t *testing.T, name string, admin fleet.KeyPair) *config.Config {
 }
 
 // startMember runs a daemon on fakes, in the fleet of store.
-func startMember(t *testing.T, cfg *config.Config, c *clock.Fake, store fleet.Store) *running {
+func startMember(t *testing.T, cfg *config.Config, c *clocktest.Fake, store fleet.Store) *running {
 	t.Helper()
 	fw := &firewalltest.Fake{Clock: c}
 	r := &running{src: &listenertest.Fake{}, fw: fw, clock: c, log: &netnstest.Buffer{}, done: make(chan error, 1)}
@@ -101,7 +101,7 @@ func TestPool(t *testing.T) {
 	now := derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second)
 	var pool []*running
 	for _, name := range []string{"m1", "m2", "m3"} {
-		pool = append(pool, startMember(t, poolMember(t, name, admin), clock.NewFake(now), store))
+		pool = append(pool, startMember(t, poolMember(t, name, admin), clocktest.NewFake(now), store))
 	}
 	defer func() {
 		for _, r := range pool {

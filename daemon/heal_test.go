@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -40,7 +40,7 @@ func TestHeal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := setupConfig(t)
-			c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+			c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 			fw := &firewalltest.Fake{Clock: c}
 			r := start(t, cfg, c, fw)
 			tt.breakIt(fw)
@@ -71,7 +71,7 @@ func TestHeal(t *testing.T) {
 // repairs nothing, and that no repair follows Close.
 func TestHealFailures(t *testing.T) {
 	cfg, _ := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c, VerifyErr: errors.New("iptables: resource temporarily unavailable")}
 	r := start(t, cfg, c, fw)
 	fw.FlushInput()
@@ -97,7 +97,7 @@ func TestHealFailures(t *testing.T) {
 func TestHealRearms(t *testing.T) {
 	cfg, secret := setupConfig(t)
 	const T = 60000000
-	c := clock.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(T, 30*time.Second).Add(3 * time.Second))
 	r, ff := newFiltered(t, cfg, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
 )
@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata/metrics.golden from th
 // PRECOMPUTE.
 func TestMetricsPage(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 	r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 	defer r.stop(t)
 	seq, err := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
@@ -53,7 +53,7 @@ func TestDaemonPacket(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	cfg, pd := addPacketUser(t, cfg)
 	const step = 60000000
-	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)
@@ -144,7 +144,7 @@ func TestDaemonPacketClaim(t *testing.T) {
 	cfg, _ := setupConfig(t)
 	cfg, pd := addPacketUser(t, cfg)
 	const step = 60000000
-	c := clock.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(step, 30*time.Second).Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	r := start(t, cfg, c, fw)
 	defer r.stop(t)

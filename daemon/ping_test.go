@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
 )
@@ -30,7 +30,7 @@ func TestPingsBetweenKnocks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			step := uint64(60000000 + i) // the state file is shared: a fresh step each
-			c := clock.NewFake(derive.StepStart(step, cfg.Params.Period).Add(3 * time.Second))
+			c := clocktest.NewFake(derive.StepStart(step, cfg.Params.Period).Add(3 * time.Second))
 			r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 			defer r.stop(t)
 			seq, err := derive.Sequence(secret, cfg.ServerID, cfg.Params, step, netip.Addr{})

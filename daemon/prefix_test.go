@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -50,7 +50,7 @@ func TestDaemonGrantPrefix(t *testing.T) {
 			if !FirewallPlan(cfg).Prefixes {
 				t.Errorf("FirewallPlan of a config with grant_prefix: Prefixes false")
 			}
-			c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+			c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 			fw := &firewalltest.Fake{Clock: c}
 			r := start(t, cfg, c, fw)
 			seq, _ := derive.Sequence(secret, "gw1", cfg.Params, 60000000, netip.Addr{})

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -33,7 +33,7 @@ func TestReloadKeysNeedingARestart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := setupConfig(t)
-			c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
+			c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second))
 			r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 			defer r.stop(t)
 			r.d.mu.Lock()

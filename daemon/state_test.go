@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -82,7 +82,7 @@ func TestStepChange(t *testing.T) {
 		for _, how := range []string{"restart", "reload"} {
 			t.Run(fmt.Sprintf("%v to %v and back, %s", tc.from, tc.to, how), func(t *testing.T) {
 				cfg, secret := setupConfig(t)
-				c := clock.NewFake(t0.Add(3 * time.Second))
+				c := clocktest.NewFake(t0.Add(3 * time.Second))
 				fw := &firewalltest.Fake{Clock: c}
 				r := start(t, withPeriod(t, cfg, tc.from), c, fw)
 				for i, period := range []time.Duration{tc.from, tc.to, tc.from} {
@@ -128,7 +128,7 @@ func TestStateMigration(t *testing.T) {
 			if diff := cmp.Diff(Used{"alice": uint64(t0.Unix()), "gone": 7 * uint64(period/time.Second)}, got); diff != "" || !legacy || err != nil {
 				t.Errorf("LoadState(version 1) legacy %v, err %v (-want +got):\n%s", legacy, err, diff)
 			}
-			c := clock.NewFake(now)
+			c := clocktest.NewFake(now)
 			r := start(t, cfg, c, &firewalltest.Fake{Clock: c})
 			if got := r.knockNow(t, cfg, secret, netip.MustParseAddr("198.18.0.2")); got != "replay" {
 				t.Errorf("the step of the version 1 file: %q, want replay", got)
@@ -152,7 +152,7 @@ func TestStateMigration(t *testing.T) {
 // with the same secret cannot replay a step.
 func TestCloseKeepsEveryUsedStep(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(t0.Add(3 * time.Second))
+	c := clocktest.NewFake(t0.Add(3 * time.Second))
 	os.MkdirAll(filepath.Dir(cfg.StateFile), 0o700)
 	if err := SaveState(cfg.StateFile, Used{"carol": 1_700_000_010}); err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestCloseKeepsEveryUsedStep(t *testing.T) {
 // server healthy again.
 func TestSaveFailure(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(t0.Add(3 * time.Second))
+	c := clocktest.NewFake(t0.Add(3 * time.Second))
 	r := newDaemon(t, cfg, c, &firewalltest.Fake{Clock: c})
 	if err := os.MkdirAll(cfg.StateFile, 0o700); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestSaveFailure(t *testing.T) {
 // steps after it ends); once saved, or after the window, never.
 func TestCrashWindow(t *testing.T) {
 	cfg, secret := setupConfig(t)
-	c := clock.NewFake(t0.Add(3 * time.Second))
+	c := clocktest.NewFake(t0.Add(3 * time.Second))
 	fw := &firewalltest.Fake{Clock: c}
 	client, attacker := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.9")
 	step := derive.Step(c.Now(), cfg.Params.Period)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall/firewalltest"
@@ -46,7 +46,7 @@ func TestStrengthRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			good, _ := setupConfig(t)
-			c := clock.NewFake(time.Unix(1_800_000_003, 0))
+			c := clocktest.NewFake(time.Unix(1_800_000_003, 0))
 			fw := &firewalltest.Fake{Clock: c}
 			r := newDaemon(t, good, c, fw)
 			defer r.d.Close()

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 )
 
@@ -16,7 +16,7 @@ import (
 // contract (firewalltest.Subject) needs of them.
 type OnFakes struct {
 	Backend  Backend
-	Clock    *clock.Fake
+	Clock    *clocktest.Fake
 	Snapshot func() string                       // the fakes' state and their count of changes
 	Flush    func()                              // a reload of the host's firewall
 	Left     func() []string                     // otpknock's objects in the fakes
@@ -26,7 +26,7 @@ type OnFakes struct {
 // IPTablesOnFakes is the iptables backend over fakeTables, fakeSets and
 // fakeFilterSets on one fake clock.
 func IPTablesOnFakes() OnFakes {
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	clk := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	t4, t6, s := newFakeTables(), newFakeTables(), newFakeSets()
 	s.Clock = clk
 	filter := &fakeFilterSets{Clock: clk}
@@ -49,7 +49,7 @@ func IPTablesOnFakes() OnFakes {
 // NFTOnFake is the nftables backend over fakeNFTConn; refreshes is its
 // AddRefreshes (Linux 6.12 on).
 func NFTOnFake(refreshes bool) OnFakes {
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	clk := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	conn := &fakeNFTConn{Clock: clk, AddRefreshes: refreshes}
 	sets := nftFilterSets(nftTable())
 	has := func(set *nftables.Set, key []byte) bool {

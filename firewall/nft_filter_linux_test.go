@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"golang.org/x/sys/unix"
 )
@@ -79,7 +79,7 @@ func TestNFTFilterArmTrack(t *testing.T) {
 	a4, a6 := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:2::2")
 	for _, refreshes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("add refreshes=%v", refreshes), func(t *testing.T) {
-			clk := clock.NewFake(time.Unix(1_000_000, 0))
+			clk := clocktest.NewFake(time.Unix(1_000_000, 0))
 			f := &fakeNFTConn{Clock: clk, AddRefreshes: refreshes}
 			n := nftOn(f)
 			if err := n.Setup(filterPlan()); err != nil {

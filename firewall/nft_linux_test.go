@@ -13,13 +13,13 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"golang.org/x/sys/unix"
 )
 
-func newFakeNFT() (*NFT, *fakeNFTConn, *clock.Fake) {
-	clk := clock.NewFake(time.Unix(1_000_000, 0))
+func newFakeNFT() (*NFT, *fakeNFTConn, *clocktest.Fake) {
+	clk := clocktest.NewFake(time.Unix(1_000_000, 0))
 	f := &fakeNFTConn{Clock: clk}
 	return nftOn(f), f, clk
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 )
 
 // TestBatcher turns batching on past busyRate over a window, with a
@@ -79,7 +79,7 @@ func TestBatcher(t *testing.T) {
 func TestPacerWakesWhileBatching(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := clock.NewFake(time.Unix(1800000000, 0))
+	c := clocktest.NewFake(time.Unix(1800000000, 0))
 	woken := make(chan struct{}, 16)
 	p := pacer{clock: c, w: waker{wake: func() { woken <- struct{}{} }}}
 	defer p.stop()

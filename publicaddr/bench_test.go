@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 )
 
 // BenchmarkFind measures what discovery adds to a knock against an
@@ -24,7 +24,7 @@ func BenchmarkFind(b *testing.B) {
 	}{{"nocache", false, false}, {"cold", false, true}, {"warm", true, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			cache := &Cache{Path: filepath.Join(b.TempDir(), "publicaddr.json")}
-			c := clock.NewFake(time.Unix(1_800_000_000, 0))
+			c := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 			f := &Finder{Servers: []string{srv}, Accept: loopback, Cache: cache, Clock: c}
 			if bc.warm {
 				if r := f.Find(context.Background(), local)[0]; r.Err != nil {

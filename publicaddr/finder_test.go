@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 )
 
 var (
@@ -78,7 +78,7 @@ func TestFind(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n := &fakeNet{servers: tt.net}
 			f := &Finder{Servers: tt.servers, Exchanger: n, Resolver: names, Timeout: fastTimeout,
-				Clock: clock.NewFake(time.Unix(1_800_000_000, 0))}
+				Clock: clocktest.NewFake(time.Unix(1_800_000_000, 0))}
 			var got []string
 			for _, r := range f.Find(context.Background(), tt.locals...) {
 				got = append(got, show(r))
@@ -105,7 +105,7 @@ func show(r Result) string {
 // TestFindCache checks that a fresh cached answer saves the round trip,
 // reports its age, and that a stale one is asked again.
 func TestFindCache(t *testing.T) {
-	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	n := &fakeNet{servers: map[netip.AddrPort]*fakeServer{srvA4: {mapped: pubV4}}}
 	cache := &Cache{Path: filepath.Join(t.TempDir(), "publicaddr.json"), TTL: time.Minute}
 	f := &Finder{Servers: []string{"192.0.2.1:3478"}, Exchanger: n, Clock: c, Cache: cache}

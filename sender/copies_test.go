@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/otpknock/otpknock/sender/sendertest"
@@ -68,7 +68,7 @@ func TestPacketCopies(t *testing.T) {
 // of step T sent at t arrives latency later and is accepted when the
 // server's step then is within skew of T; the service answers from then.
 type skewServer struct {
-	clock   *clock.Fake
+	clock   *clocktest.Fake
 	skew    uint64
 	latency time.Duration
 	sent    []sentPacket

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/sender"
 	"github.com/otpknock/otpknock/sender/sendertest"
@@ -37,9 +37,9 @@ func want(t *testing.T, r sender.Request, step uint64, times ...string) string {
 
 // setup returns a knocker on a fake clock at second offset within step
 // 60000000 (period 30 s).
-func setup(offset time.Duration) (*sender.Knocker, *sendertest.Fake, *clock.Fake, *bytes.Buffer) {
+func setup(offset time.Duration) (*sender.Knocker, *sendertest.Fake, *clocktest.Fake, *bytes.Buffer) {
 	start := derive.StepStart(60000000, 30*time.Second)
-	c := clock.NewFake(start.Add(offset))
+	c := clocktest.NewFake(start.Add(offset))
 	f := &sendertest.Fake{Clock: c, Start: start}
 	var status bytes.Buffer
 	return &sender.Knocker{Clock: c, Writer: f, Gap: 50 * time.Millisecond, Status: &status}, f, c, &status
@@ -110,7 +110,7 @@ func TestSchedule(t *testing.T) {
 // still ends in the next step.
 type slowWriter struct {
 	*sendertest.Fake
-	clock *clock.Fake
+	clock *clocktest.Fake
 }
 
 func (s slowWriter) Write(ctx context.Context, dst netip.Addr, k derive.Knock) (string, error) {
@@ -198,7 +198,7 @@ func TestWriteErrorNamesKnock(t *testing.T) {
 
 // earlyClock wakes from each sleep longer than a second 2 ms early (a
 // timer on the monotonic clock while the wall clock is slewed back).
-type earlyClock struct{ *clock.Fake }
+type earlyClock struct{ *clocktest.Fake }
 
 func (e earlyClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d > time.Second {

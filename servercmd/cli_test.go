@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/provision"
@@ -27,7 +28,7 @@ import (
 type harness struct {
 	t         *testing.T
 	dir       string
-	clock     *clock.Fake
+	clock     *clocktest.Fake
 	env       map[string]string
 	realClock bool
 	// systemctl and signal stand for systemctl and kill(2): no test runs
@@ -47,7 +48,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	dir := t.TempDir()
-	return &harness{t: t, dir: dir, clock: clock.NewFake(time.Unix(1_800_000_017, 0)),
+	return &harness{t: t, dir: dir, clock: clocktest.NewFake(time.Unix(1_800_000_017, 0)),
 		env:       map[string]string{"OTPKNOCK_CLIENT_CONFIG": filepath.Join(dir, "client", "client.yaml")},
 		systemctl: func(...string) error { return errors.New("exit status 3") },
 		signal:    func(int, os.Signal) error { return errors.New("no process") }}

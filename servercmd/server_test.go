@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
@@ -48,7 +48,7 @@ const stepT = 60000000
 // fakeServer is a server's surroundings made of fakes.
 type fakeServer struct {
 	path   string // the config file
-	clock  *clock.Fake
+	clock  *clocktest.Fake
 	fw     *firewalltest.Fake
 	src    *listenertest.Fake
 	hup    chan os.Signal
@@ -61,7 +61,7 @@ type fakeServer struct {
 func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
 	dir := t.TempDir()
-	c := clock.NewFake(derive.StepStart(stepT, 30*time.Second).Add(3 * time.Second))
+	c := clocktest.NewFake(derive.StepStart(stepT, 30*time.Second).Add(3 * time.Second))
 	s := &fakeServer{path: filepath.Join(dir, "config.yaml"), clock: c, fw: &firewalltest.Fake{Clock: c}, src: &listenertest.Fake{},
 		hup: make(chan os.Signal), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	if _, err := config.WriteInit(s.path, config.InitOptions{ServerID: "gw1", Host: "198.18.0.1", StateFile: filepath.Join(dir, "state.json")}); err != nil {

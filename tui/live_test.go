@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/client"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/sender/sendertest"
 )
@@ -124,7 +124,7 @@ func TestCopyTool(t *testing.T) {
 
 // earlyClock wakes from sleeps longer than a second 2 ms early, as a
 // timer on the monotonic clock does while the wall clock is slewed.
-type earlyClock struct{ *clock.Fake }
+type earlyClock struct{ *clocktest.Fake }
 
 func (e earlyClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d > time.Second {
@@ -141,7 +141,7 @@ func (e earlyClock) Sleep(ctx context.Context, d time.Duration) error {
 // spinning for another step.
 func TestKnockAfterAKnockInThisStep(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
-	c := clock.NewFake(start.Add(13 * time.Second))
+	c := clocktest.NewFake(start.Add(13 * time.Second))
 	f := &sendertest.Fake{Clock: c, Start: start}
 	p := testProfiles()[0]
 	next, err := derive.Sequence(p.Secret, p.ServerID, p.Params, 60000001, netip.Addr{})

@@ -17,7 +17,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/profile"
 	"github.com/otpknock/otpknock/provision"
@@ -36,7 +36,7 @@ func (m *memStore) Name(p profile.Profile) string { return m.s.DefaultName(p.Acc
 // fakeKnocker reports the profile's sequence for the clock's step as
 // sent, then returns out or err.
 type fakeKnocker struct {
-	clock   *clock.Fake
+	clock   *clocktest.Fake
 	out     Outcome
 	err     error
 	calls   int
@@ -135,11 +135,11 @@ type fixture struct {
 	store *memStore
 	kn    *fakeKnocker
 	clip  *fakeClipboard
-	clock *clock.Fake
+	clock *clocktest.Fake
 }
 
 func newFixture(profiles []profile.Profile) (Model, *fixture) {
-	c := clock.NewFake(derive.StepStart(60000000, 30*time.Second).Add(13 * time.Second).UTC())
+	c := clocktest.NewFake(derive.StepStart(60000000, 30*time.Second).Add(13 * time.Second).UTC())
 	f := &fixture{store: &memStore{}, clip: &fakeClipboard{}, clock: c}
 	f.kn = &fakeKnocker{clock: c, packets: 2, out: Outcome{Service: "198.18.0.1:22", Opened: true, Elapsed: 38 * time.Millisecond, Attempts: 1}}
 	for _, p := range profiles {

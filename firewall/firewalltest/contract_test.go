@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 )
 
@@ -15,7 +15,7 @@ import (
 // behaviour.
 func TestContractFake(t *testing.T) {
 	Contract(t, func(t *testing.T) *Subject {
-		c := clock.NewFake(time.Unix(1_800_000_000, 0))
+		c := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 		f := &FakeFilter{Fake: &Fake{Clock: c}}
 		return &Subject{
 			Backend:  f,

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 )
@@ -29,7 +29,7 @@ func TestFakeVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &Fake{Clock: clock.NewFake(time.Unix(1_800_000_000, 0))}
+			f := &Fake{Clock: clocktest.NewFake(time.Unix(1_800_000_000, 0))}
 			p := Plan()
 			if err := f.Setup(p); err != nil {
 				t.Fatal(err)
@@ -60,7 +60,7 @@ func TestFakeVerify(t *testing.T) {
 }
 
 func TestFakeString(t *testing.T) {
-	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	c := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	p := Plan()
 	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
 	tests := []struct {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/firewall"
 )
@@ -14,7 +14,7 @@ import (
 // TestFakeFilter arms elements and tracks sources on a fake clock: what
 // passes, the rendered state, expiry, and a re-arm setting a TTL anew.
 func TestFakeFilter(t *testing.T) {
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	clk := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	f := &FakeFilter{Fake: &Fake{Clock: clk}}
 	var _ firewall.Filter = f
 	var _ firewall.Backend = f

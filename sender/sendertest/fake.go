@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/sender"
 )
@@ -73,7 +74,7 @@ func (f *Fake) String() string {
 // FakeProber answers when its Open function says the service is open at
 // the current time, and otherwise fails after the attempt's timeout.
 type FakeProber struct {
-	Clock *clock.Fake
+	Clock *clocktest.Fake
 	Open  func(now time.Time) bool
 	Tries int
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/sender"
 )
@@ -17,7 +17,7 @@ import (
 // TestFakePayload checks that the fake renders payloads in hex after
 // the packet.
 func TestFakePayload(t *testing.T) {
-	c := clock.NewFake(time.Unix(100, 0))
+	c := clocktest.NewFake(time.Unix(100, 0))
 	f := &Fake{Clock: c, Start: time.Unix(100, 0)}
 	dst := netip.MustParseAddr("198.18.0.1")
 	f.Write(context.Background(), dst, derive.Knock{Proto: derive.TCP, Port: 1000})
@@ -34,7 +34,7 @@ func TestFakePayload(t *testing.T) {
 // payload on a TCP knock, with sender.ErrProtoPayload, and records
 // nothing.
 func TestFakeRefusesTCPPayload(t *testing.T) {
-	f := &Fake{Clock: clock.NewFake(time.Unix(0, 0))}
+	f := &Fake{Clock: clocktest.NewFake(time.Unix(0, 0))}
 	how, err := f.WritePayload(context.Background(), netip.MustParseAddr("127.0.0.1"), derive.Knock{Proto: derive.TCP, Port: 9}, []byte("x"))
 	if !errors.Is(err, sender.ErrProtoPayload) || how != "" {
 		t.Errorf("how %q, err %v; want %v", how, err, sender.ErrProtoPayload)
@@ -49,7 +49,7 @@ func TestFakeRefusesTCPPayload(t *testing.T) {
 // every attempt.
 func TestFakeProber(t *testing.T) {
 	start := time.Unix(100, 0)
-	c := clock.NewFake(start)
+	c := clocktest.NewFake(start)
 	p := &FakeProber{Clock: c, Open: func(now time.Time) bool { return now.Sub(start) >= 3*time.Second }}
 	addr := netip.MustParseAddrPort("198.18.0.1:22")
 	var got []string

@@ -1,6 +1,8 @@
-package clock
+package clocktest
 
 import (
+	"github.com/otpknock/otpknock/clock"
+
 	"context"
 	"fmt"
 	"slices"
@@ -8,7 +10,10 @@ import (
 	"time"
 )
 
-// Fake is a settable clock for tests. It is safe for concurrent use.
+// Fake is one.
+var _ clock.Clock = (*Fake)(nil)
+
+// Fake is a settable clock.Clock for tests. It is safe for concurrent use.
 //
 // Its tickers fire only when the clock is moved (Advance, Set, Sleep).
 // A move hands each ticker with a tick due one tick, carrying the time of
@@ -64,7 +69,7 @@ func (f *Fake) Advance(d time.Duration) {
 }
 
 // NewTicker returns a ticker whose first tick is due d after now.
-func (f *Fake) NewTicker(d time.Duration) Ticker {
+func (f *Fake) NewTicker(d time.Duration) clock.Ticker {
 	if d <= 0 {
 		panic(fmt.Sprintf("clock: non-positive ticker interval %v", d))
 	}
