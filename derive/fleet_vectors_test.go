@@ -4,9 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -136,28 +134,12 @@ func TestFleetVectors(t *testing.T) {
 	for _, in := range fleetVectorInputs() {
 		got = append(got, computeFleet(t, in))
 	}
-	if *update {
-		out, err := json.MarshalIndent(fleetFileJSON{
-			Version: specVersion,
-			Spec:    "docs/spec.md, section 14 (fleet member keys, otpknock/v1/fleet)",
-			Source:  "inputs: derive/fleet_vectors_test.go; outputs: this implementation (go test ./derive -run TestFleetVectors -update), checked independently by docs/reference/fleet_v1.py",
-			Vectors: got,
-		}, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(fleetVectorFile, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(fleetVectorFile)
-	if err != nil {
-		t.Fatalf("%v (run go test ./derive -run TestFleetVectors -update)", err)
-	}
-	var file fleetFileJSON
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", fleetVectorFile, err)
-	}
+	file := readVectors(t, fleetVectorFile, fleetFileJSON{
+		Version: specVersion,
+		Spec:    "docs/spec.md, section 14 (fleet member keys, otpknock/v1/fleet)",
+		Source:  "inputs: derive/fleet_vectors_test.go; outputs: this implementation (go test ./derive -run TestFleetVectors -update), checked independently by docs/reference/fleet_v1.py",
+		Vectors: got,
+	})
 	if file.Version != specVersion {
 		t.Errorf("%s: version %d, want %d", fleetVectorFile, file.Version, specVersion)
 	}

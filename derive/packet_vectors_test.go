@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"hash"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"testing"
@@ -300,28 +298,12 @@ func TestPacketVectors(t *testing.T) {
 	for _, v := range packetVectorInputs() {
 		got = append(got, computePacket(t, v))
 	}
-	if *update {
-		out, err := json.MarshalIndent(packetFileJSON{
-			Version: specVersion,
-			Spec:    "docs/spec.md, Packet knocks (otpknock/v1/packet-*)",
-			Source:  "inputs: derive/packet_vectors_test.go; outputs: this implementation (go test ./derive -run TestPacketVectors -update), checked independently by docs/reference/packet_v1.py",
-			Vectors: got,
-		}, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(packetVectorFile, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(packetVectorFile)
-	if err != nil {
-		t.Fatalf("%v (run go test ./derive -run TestPacketVectors -update)", err)
-	}
-	var file packetFileJSON
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", packetVectorFile, err)
-	}
+	file := readVectors(t, packetVectorFile, packetFileJSON{
+		Version: specVersion,
+		Spec:    "docs/spec.md, Packet knocks (otpknock/v1/packet-*)",
+		Source:  "inputs: derive/packet_vectors_test.go; outputs: this implementation (go test ./derive -run TestPacketVectors -update), checked independently by docs/reference/packet_v1.py",
+		Vectors: got,
+	})
 	if file.Version != specVersion {
 		t.Errorf("%s: version %d, want %d", packetVectorFile, file.Version, specVersion)
 	}

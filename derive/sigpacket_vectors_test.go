@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -309,29 +307,13 @@ func TestSigPacketVectors(t *testing.T) {
 	for _, v := range sigVectorInputs() {
 		got = append(got, computeSig(t, v))
 	}
-	if *update {
-		out, err := json.MarshalIndent(sigFileJSON{
-			Version: specVersion,
-			Spec:    "docs/spec.md, section 11.11 Ed25519 packet knocks (otpknock/v1/ed25519-*)",
-			Source:  "rfc8032: RFC 8032 section 7.1; inputs: derive/sigpacket_vectors_test.go; outputs: this implementation (go test ./derive -run TestSigPacketVectors -update), checked independently by docs/reference/packet_ed25519_v1.py",
-			RFC8032: rfc8032Vectors,
-			Vectors: got,
-		}, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(sigVectorFile, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(sigVectorFile)
-	if err != nil {
-		t.Fatalf("%v (run go test ./derive -run TestSigPacketVectors -update)", err)
-	}
-	var file sigFileJSON
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatalf("%s: %v", sigVectorFile, err)
-	}
+	file := readVectors(t, sigVectorFile, sigFileJSON{
+		Version: specVersion,
+		Spec:    "docs/spec.md, section 11.11 Ed25519 packet knocks (otpknock/v1/ed25519-*)",
+		Source:  "rfc8032: RFC 8032 section 7.1; inputs: derive/sigpacket_vectors_test.go; outputs: this implementation (go test ./derive -run TestSigPacketVectors -update), checked independently by docs/reference/packet_ed25519_v1.py",
+		RFC8032: rfc8032Vectors,
+		Vectors: got,
+	})
 	if file.Version != specVersion {
 		t.Errorf("%s: version %d, want %d", sigVectorFile, file.Version, specVersion)
 	}
