@@ -100,6 +100,12 @@ func TestSendPacketOnTheWire(t *testing.T) {
 			t.Run(fam.name+"/"+proto.String(), func(t *testing.T) {
 				store := packetStore(t, fam.dst, proto)
 				capture := p.StartCapture(t, p.Server, fmt.Sprintf(filter, fam.src))
+				// A packet knock in a step's last 0.5 s is followed by the
+				// next step's (spec 11.7): start away from the step's end.
+				next := derive.StepStart(derive.Step(time.Now(), derive.DefaultPeriod)+1, derive.DefaultPeriod)
+				if left := time.Until(next); left < time.Second {
+					time.Sleep(left + 10*time.Millisecond)
+				}
 				out, err := client(p, store, false, "send", proto.String(), "-v").CombinedOutput()
 				if err != nil {
 					t.Fatalf("send: %v\n%s", err, out)

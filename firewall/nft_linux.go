@@ -58,7 +58,11 @@ func NewNFT() (*NFT, error) {
 		return nil, nftErr("opening the network namespace", err)
 	}
 	dial := func() (NFTConn, error) {
-		c, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(ns), nftables.WithSockOptions(bigBuffers))
+		opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigBuffers)}
+		if !inNetNS(ns) { // entering it takes CAP_SYS_ADMIN, which the service lacks
+			opts = append(opts, nftables.WithNetNSFd(ns))
+		}
+		c, err := nftables.New(opts...)
 		if err != nil {
 			return nil, nftErr("opening an nftables netlink socket", err)
 		}
@@ -74,6 +78,16 @@ func NewNFT() (*NFT, error) {
 		return nil, err
 	}
 	return &NFT{conn: &healingConn{NFTConn: c, dial: dial}, elems: bulk, addRefreshes: addRefreshes()}, nil
+}
+
+// inNetNS reports whether the calling thread is in the network
+// namespace ns refers to.
+func inNetNS(ns int) bool {
+	var want, here unix.Stat_t
+	if unix.Fstat(ns, &want) != nil || unix.Stat("/proc/thread-self/ns/net", &here) != nil {
+		return false
+	}
+	return want.Dev == here.Dev && want.Ino == here.Ino
 }
 
 // bigBuffers sizes a connection's socket buffers as the bulk element
