@@ -100,12 +100,7 @@ func TestSendPacketOnTheWire(t *testing.T) {
 			t.Run(fam.name+"/"+proto.String(), func(t *testing.T) {
 				store := packetStore(t, fam.dst, proto)
 				capture := p.StartCapture(t, p.Server, fmt.Sprintf(filter, fam.src))
-				// A packet knock in a step's last 0.5 s is followed by the
-				// next step's (spec 11.7): start away from the step's end.
-				next := derive.StepStart(derive.Step(time.Now(), derive.DefaultPeriod)+1, derive.DefaultPeriod)
-				if left := time.Until(next); left < time.Second {
-					time.Sleep(left + 10*time.Millisecond)
-				}
+				awayFromStepEnd(time.Second)
 				out, err := client(p, store, false, "send", proto.String(), "-v").CombinedOutput()
 				if err != nil {
 					t.Fatalf("send: %v\n%s", err, out)
@@ -133,6 +128,7 @@ func TestSendPacketOnTheWire(t *testing.T) {
 	t.Run("resent while closed", func(t *testing.T) {
 		store := packetStore(t, p.ServerV4, derive.UDP)
 		capture := p.StartCapture(t, p.Server, fmt.Sprintf(filter, p.ClientV4))
+		awayFromStepEnd(3 * time.Second) // the copies, 300 ms apart, all inside the step
 		cmd := client(p, store, false, "send", "udp", "-v", "--wait", "tcp/2223,2s", "--retries", "0")
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -150,4 +146,15 @@ func TestSendPacketOnTheWire(t *testing.T) {
 			t.Errorf("on the wire (-sent +seen):\n%s", diff)
 		}
 	})
+}
+
+// awayFromStepEnd waits for the next step when less than d is left of
+// the current one (30 s steps): a packet knock in a step's last 0.5 s is
+// followed by the next step's, and no copy goes out in that margin (spec
+// 11.7), so tests that count packets start away from the end.
+func awayFromStepEnd(d time.Duration) {
+	next := derive.StepStart(derive.Step(time.Now(), derive.DefaultPeriod)+1, derive.DefaultPeriod)
+	if left := time.Until(next); left < d {
+		time.Sleep(left + 10*time.Millisecond)
+	}
 }
