@@ -300,14 +300,19 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 	}
 	t.Logf("grants held: %d/%d (every member, every knock)", held, 3*poolUsers)
 	var landed []string
-	pool := 0
+	pool, first := 0, 0
 	for i := range w.members {
-		landed = append(landed, fmt.Sprintf("m%d %d", i+1, strings.Count(w.logs[i].String(), "msg=grant ")))
+		n := strings.Count(w.logs[i].String(), "msg=grant ")
+		landed = append(landed, fmt.Sprintf("m%d %d", i+1, n))
+		first += n
 		pool += strings.Count(w.logs[i].String(), `msg="pool grant"`)
 	}
 	t.Logf("knocks granted first by: %s; pool grants applied: %d", strings.Join(landed, ", "), pool)
-	if pool != 2*poolUsers {
-		t.Errorf("pool grants applied: %d, want %d (each grant on the two other members)", pool, 2*poolUsers)
+	// A knock that started in a step's last 0.5 s may be granted twice,
+	// its next step's packet following it (spec 11.7); every grant is
+	// applied on the two other members.
+	if first < poolUsers || first > poolUsers+poolUsers/4 || pool != 2*first {
+		t.Errorf("grants: %d first, %d pool; want %d or a few more first, each applied on the two other members", first, pool, poolUsers)
 	}
 	w.logFanout()
 
