@@ -4,6 +4,7 @@ package attack
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -47,4 +48,19 @@ func TestLabReachability(t *testing.T) {
 			t.Errorf("%s arrived as %s, want %s", h.ns, got, h.want)
 		}
 	}
+}
+
+// symmetricNAT makes the lab's NAT map its clients to another address
+// toward one destination, as a symmetric NAT does: it gives the server
+// a second address and the NAT a second outside address, 198.18.2.101,
+// which the NAT's clients leave from toward the server's second
+// address; toward the rest, 198.18.1.1 included, they still leave from
+// 198.18.2.100. It returns the server's second address and the NAT's.
+func symmetricNAT(t *testing.T, l *netnstest.Lab) (server, mapped netip.Addr) {
+	t.Helper()
+	server, mapped = netip.MustParseAddr("198.18.1.3"), netip.MustParseAddr("198.18.2.101")
+	l.MustRun(t, l.Server, "ip", "addr", "add", server.String()+"/24", "dev", "veth0")
+	l.MustRun(t, l.NAT, "ip", "addr", "add", mapped.String()+"/24", "dev", "veth0")
+	l.MustRun(t, l.NAT, "iptables", "-t", "nat", "-I", "POSTROUTING", "-o", "veth0", "-d", server.String(), "-j", "SNAT", "--to-source", mapped.String())
+	return server, mapped
 }

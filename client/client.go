@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/otpknock/otpknock/clock"
@@ -212,10 +213,10 @@ func (c *Client) planWait(pl *Plan, dst netip.Addr, o Options) {
 // a claim the server refused (a NAT that translates the address), which
 // the same claim in later steps cannot fix, and the error says what
 // does. When it claimed a discovered public address, that one retry
-// asks the server to open the packet's source instead (unless
-// Options.NoSource refused it, or the profile is source-bound): the NAT
-// may map to another address toward the server than toward the STUN
-// server.
+// asks the server to open the packet's source instead, and no longer
+// claims the discovered address (unless Options.NoSource refused it, or
+// the profile is source-bound): the NAT may map to another address
+// toward the server than toward the STUN server.
 func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opened, error) {
 	for _, n := range pl.Notes {
 		c.say(c.Verbose, "%s\n", n)
@@ -261,12 +262,22 @@ func (c *Client) Knock(ctx context.Context, pl *Plan, retries int) (sender.Opene
 		}
 	}
 	r := pl.Request
-	r.Claim.Source, r.LastStep, r.HaveLast = true, last, true
+	r.Claim, r.LastStep, r.HaveLast = fallbackClaim(r.Claim, pl.discovered.Public), last, true
 	got, err = k.Open(ctx, r, pl.Wait, 0, record)
 	if err == nil {
 		got.Attempts++
 	}
 	return got, err
+}
+
+// fallbackClaim is the claim of the Source fallback: c with Source set
+// and without the discovered address, which the server did not see the
+// knock come from: it may be another host's (a NAT's other address, a
+// CGNAT pool's), and the packet's source stands for it when it is the
+// client's after all.
+func fallbackClaim(c derive.Claim, discovered netip.Addr) derive.Claim {
+	addrs := slices.DeleteFunc(slices.Clone(c.Addrs), func(a netip.Addr) bool { return a == discovered })
+	return derive.Claim{Addrs: addrs, Source: true}
 }
 
 // claimHint adds to a packet knock's ErrStillClosed the likely cause,

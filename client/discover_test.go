@@ -196,8 +196,8 @@ claim: 198.19.7.7; the packet's source not claimed
 // TestKnockFallsBackToSource checks a NAT that maps to another address
 // toward the server than toward the STUN server: the service stays
 // closed after the knock claiming the discovered address, and the next
-// knock, in the next step, asks for the packet's source, and says so;
-// with NoSource it does not.
+// knock, in the next step, asks for the packet's source instead of
+// claiming that address, and says so; with NoSource it does not.
 func TestKnockFallsBackToSource(t *testing.T) {
 	start := derive.StepStart(60000000, 30*time.Second)
 	natV4 := netip.MustParseAddr("10.0.0.2")
@@ -210,7 +210,7 @@ func TestKnockFallsBackToSource(t *testing.T) {
 		err      error
 	}{
 		{name: "falls back", finds: "find 10.0.0.2\nforget 10.0.0.2", want: []string{
-			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"},
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 no address; the packet's source too (NAT)"},
 			status: "198.18.0.1:22 still closed after claiming your public address 198.19.7.7 (a NAT may map to another address toward the server): knocking again with the server opening the address the knock comes from"},
 		{name: "no source: the same claim again", noSource: true, finds: "find 10.0.0.2", err: sender.ErrStillClosed, want: []string{
 			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source not claimed"}},
@@ -255,6 +255,34 @@ func TestKnockFallsBackToSource(t *testing.T) {
 			}
 			if tt.status == "" && strings.Contains(status.String(), "address the knock comes from") {
 				t.Errorf("status:\n%s\nwant no fallback", status.String())
+			}
+		})
+	}
+}
+
+// TestFallbackClaim checks the claim of the Source fallback: Source
+// set, the discovered address dropped, the other family's address kept,
+// and the plan's claim left as it was.
+func TestFallbackClaim(t *testing.T) {
+	pub, v6 := netip.MustParseAddr("198.19.7.7"), netip.MustParseAddr("2001:2:2::2")
+	tests := []struct {
+		name string
+		in   derive.Claim
+		want derive.Claim
+	}{
+		{name: "discovered only", in: derive.Claim{Addrs: []netip.Addr{pub}}, want: derive.Claim{Source: true}},
+		{name: "the other family kept", in: derive.Claim{Addrs: []netip.Addr{pub, v6}}, want: derive.Claim{Addrs: []netip.Addr{v6}, Source: true}},
+		{name: "knocked over IPv6", in: derive.Claim{Addrs: []netip.Addr{v6, pub}}, want: derive.Claim{Addrs: []netip.Addr{v6}, Source: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := ClaimString(tt.in)
+			got := fallbackClaim(tt.in, pub)
+			if diff := cmp.Diff(ClaimString(tt.want), ClaimString(got)); diff != "" {
+				t.Errorf("claim (-want +got):\n%s", diff)
+			}
+			if after := ClaimString(tt.in); after != before {
+				t.Errorf("the plan's claim changed from %q to %q", before, after)
 			}
 		})
 	}
@@ -316,9 +344,9 @@ func TestPacketKnockStopsAfterOneRetry(t *testing.T) {
 		{name: "unrecognised NAT: one retry", route: cliV4, hint: "pass --nat, or --public-ip ADDR", want: []string{
 			"60000000 198.18.0.2; the packet's source not claimed", "60000001 198.18.0.2; the packet's source not claimed"}},
 		{name: "discovered: the retry is the Source fallback", route: natV4, public: map[netip.Addr]netip.Addr{natV4: netip.MustParseAddr("198.19.7.7")}, want: []string{
-			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"}},
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 no address; the packet's source too (NAT)"}},
 		{name: "--nat with discovery: its address", route: cliV4, nat: true, public: map[netip.Addr]netip.Addr{cliV4: netip.MustParseAddr("198.19.7.7")}, want: []string{
-			"60000000 198.19.7.7; the packet's source not claimed", "60000001 198.19.7.7; the packet's source too (NAT)"}},
+			"60000000 198.19.7.7; the packet's source not claimed", "60000001 no address; the packet's source too (NAT)"}},
 		{name: "--nat without discovery: Source keeps the retries", route: cliV4, nat: true, want: []string{
 			"60000000 no address; the packet's source too (NAT)", "60000001 no address; the packet's source too (NAT)",
 			"60000002 no address; the packet's source too (NAT)", "60000003 no address; the packet's source too (NAT)"}},
