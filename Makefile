@@ -16,6 +16,7 @@ DESTDIR    ?=
 BINDIR     := $(PREFIX)/bin
 SHAREDIR   := $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGDIR     ?= dist/packages
@@ -100,17 +101,21 @@ dist-check: ## check dist/: SHA256SUMS, an archive per target holding its binary
 man: ## write the man pages of both programs (otpknock.1, otpknock-send.1, otpknockd.1, otpknockd-server.1, ...) to bin/man
 	rm -rf $(MANDIR) && $(GO) run ./cmd/otpknock-man -version $(VERSION) $(MANDIR) >/dev/null
 
-install: build man ## install both binaries, systemd units, sysusers and tmpfiles entries, example config, completions, man pages (PREFIX, DESTDIR)
+install: build man ## install both binaries, systemd units (otpknock keep's user unit too), sysusers and tmpfiles entries, example config and launchd agent, completions, man pages (PREFIX, DESTDIR)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/otpknock
 	install -D -m 0755 $(SERVER) $(DESTDIR)$(BINDIR)/otpknockd
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock.service > $(BIN).service
 	install -D -m 0644 $(BIN).service $(DESTDIR)$(UNITDIR)/otpknock.service
 	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock-lock.service > $(BIN)-lock.service
 	install -D -m 0644 $(BIN)-lock.service $(DESTDIR)$(UNITDIR)/otpknock-lock.service
+	sed 's|/usr/bin/otpknock|$(BINDIR)/otpknock|' packaging/otpknock-keep@.service > $(BIN)-keep@.service
+	install -D -m 0644 $(BIN)-keep@.service $(DESTDIR)$(USERUNITDIR)/otpknock-keep@.service
 	install -D -m 0644 packaging/otpknock.sysusers $(DESTDIR)$(SYSUSERSDIR)/otpknock.conf
 	install -D -m 0644 packaging/otpknock.tmpfiles $(DESTDIR)$(TMPFILESDIR)/otpknock.conf
 	rm -f $(BIN).example.yaml && $(SERVER) init --config $(BIN).example.yaml --server-id CHANGE-ME --host knock.example.org --secrets-dir /etc/otpknock/secrets >/dev/null
 	install -D -m 0644 $(BIN).example.yaml $(DESTDIR)$(SHAREDIR)/doc/otpknock/config.example.yaml
+	sed 's|/usr/local/bin/otpknock|$(BINDIR)/otpknock|' packaging/org.otpknock.keep.plist > $(BIN).keep.plist
+	install -D -m 0644 $(BIN).keep.plist $(DESTDIR)$(SHAREDIR)/doc/otpknock/examples/org.otpknock.keep.plist
 	for p in otpknock otpknockd; do \
 		bin/$$p completion bash > bin/$$p.bash && install -D -m 0644 bin/$$p.bash $(DESTDIR)$(SHAREDIR)/bash-completion/completions/$$p && \
 		bin/$$p completion zsh > bin/$$p.zsh && install -D -m 0644 bin/$$p.zsh $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_$$p && \

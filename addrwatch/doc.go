@@ -6,5 +6,7 @@
 // each event of its [Events] (netlink address and route events on
 // Linux: [Kernel]) and every Poll, and calls its callback when they
 // differ from the last look. Where the OS gives no events, Poll alone
-// finds changes (otpknock keep polls every 2 s there).
+// finds changes (otpknock keep polls every 2 s there); where it should
+// but subscribing fails (a sandbox without netlink, EPERM), a Watcher
+// with a Fallback polls that often instead and tells FellBack why.
 package addrwatch

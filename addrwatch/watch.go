@@ -58,6 +58,14 @@ type Watcher struct {
 	Events Events        // nil: Poll only
 	Poll   time.Duration // also look this often; 0: only on events
 	Settle time.Duration // after an event; 0: DefaultSettle
+	// Fallback is how often to look when Events cannot subscribe (no
+	// netlink in a sandbox, EPERM): Run then polls at least this often
+	// instead of returning the error, and tells FellBack. 0: Run
+	// returns the error.
+	Fallback time.Duration
+	// FellBack, when set, is told once why Run polls every Fallback
+	// instead of following Events.
+	FellBack func(err error)
 	// Look returns the current addresses; an error is reported to
 	// Changed's caller as zero Addrs (no route), so a client that lost
 	// its network and got it back is told.
@@ -69,16 +77,13 @@ type Watcher struct {
 // ends (it then returns nil) or changed returns an error. It returns
 // the first look's addresses to first before waiting.
 func (w *Watcher) Run(ctx context.Context, first func(Addrs, error) error, changed func(old, new Addrs, err error) error) error {
-	var events <-chan struct{}
-	if w.Events != nil {
-		var err error
-		if events, err = w.Events.Subscribe(ctx); err != nil {
-			return fmt.Errorf("watching addresses: %w", err)
-		}
+	events, poll, err := w.subscribe(ctx)
+	if err != nil {
+		return err
 	}
 	var tick <-chan time.Time
-	if w.Poll > 0 {
-		t := w.Clock.NewTicker(w.Poll)
+	if poll > 0 {
+		t := w.Clock.NewTicker(poll)
 		defer t.Stop()
 		tick = t.C()
 	}
@@ -110,6 +115,30 @@ func (w *Watcher) Run(ctx context.Context, first func(Addrs, error) error, chang
 			return err
 		}
 	}
+}
+
+// subscribe joins Events, if any, and returns them with how often Run
+// looks besides: Poll, or Fallback when it is shorter (or Poll is 0)
+// and Events failed, which FellBack is told.
+func (w *Watcher) subscribe(ctx context.Context) (<-chan struct{}, time.Duration, error) {
+	if w.Events == nil {
+		return nil, w.Poll, nil
+	}
+	events, err := w.Events.Subscribe(ctx)
+	if err == nil {
+		return events, w.Poll, nil
+	}
+	err = fmt.Errorf("watching addresses: %w", err)
+	if w.Fallback <= 0 {
+		return nil, 0, err
+	}
+	if w.FellBack != nil {
+		w.FellBack(err)
+	}
+	if w.Poll > 0 && w.Poll < w.Fallback {
+		return nil, w.Poll, nil
+	}
+	return nil, w.Fallback, nil
 }
 
 func (w *Watcher) settle() time.Duration {

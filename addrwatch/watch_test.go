@@ -14,13 +14,16 @@ import (
 )
 
 // fakeNet is a host's network as a Watcher sees it: the addresses Look
-// returns (none: no route) and the events Subscribe delivers. Its state
-// renders as text.
+// returns (none: no route) and the events Subscribe delivers, or the
+// error it fails with (a sandbox without netlink). Its state renders as
+// text.
 type fakeNet struct {
 	mu     sync.Mutex
 	addrs  Addrs
 	looks  int
 	events chan struct{}
+	subErr error // Subscribe's error; nil: it gives events
+	subbed int   // Subscribe's calls
 }
 
 func newFakeNet(route string) *fakeNet {
@@ -43,7 +46,15 @@ func (n *fakeNet) set(route string) {
 // fire delivers one address or route event.
 func (n *fakeNet) fire() { n.events <- struct{}{} }
 
-func (n *fakeNet) Subscribe(context.Context) (<-chan struct{}, error) { return n.events, nil }
+func (n *fakeNet) Subscribe(context.Context) (<-chan struct{}, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subbed++
+	if n.subErr != nil {
+		return nil, n.subErr
+	}
+	return n.events, nil
+}
 
 func (n *fakeNet) look(context.Context) (Addrs, error) {
 	n.mu.Lock()
@@ -58,7 +69,7 @@ func (n *fakeNet) look(context.Context) (Addrs, error) {
 func (n *fakeNet) String() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return fmt.Sprintf("%v; %d looks", n.addrs, n.looks)
+	return fmt.Sprintf("%v; %d looks, %d subscribe", n.addrs, n.looks, n.subbed)
 }
 
 // TestWatcher drives a Watcher through address changes with and without
@@ -67,6 +78,7 @@ func TestWatcher(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		events bool
+		subErr error                                            // Subscribe fails with it
 		steps  func(n *fakeNet, c *clocktest.Fake, next func()) // next awaits a report
 		want   []string                                         // "first", then "old -> new" per change
 		state  string                                           // the fake's state at the end
@@ -74,7 +86,7 @@ func TestWatcher(t *testing.T) {
 		{name: "event with a new address", events: true,
 			steps: func(n *fakeNet, c *clocktest.Fake, next func()) { n.set("198.18.0.3"); n.fire() },
 			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
-			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks"},
+			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks, 1 subscribe"},
 		{name: "event without a change reports nothing", events: true,
 			steps: func(n *fakeNet, c *clocktest.Fake, next func()) { n.fire(); n.fire(); n.set("198.18.0.3"); n.fire() },
 			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
@@ -90,7 +102,7 @@ func TestWatcher(t *testing.T) {
 			want: []string{"first route 198.18.0.2, claim 198.18.0.2",
 				"route 198.18.0.2, claim 198.18.0.2 -> no route (no route to 198.18.0.1)",
 				"no route -> route 198.18.0.2, claim 198.18.0.2"},
-			state: "route 198.18.0.2, claim 198.18.0.2; 3 looks"},
+			state: "route 198.18.0.2, claim 198.18.0.2; 3 looks, 1 subscribe"},
 		{name: "no events: the poll finds the change", events: false,
 			steps: func(n *fakeNet, c *clocktest.Fake, next func()) {
 				n.set("198.18.0.3")
@@ -98,12 +110,30 @@ func TestWatcher(t *testing.T) {
 				c.Advance(time.Second)
 			},
 			want:  []string{"first route 198.18.0.2, claim 198.18.0.2", "route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3"},
-			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks"},
+			state: "route 198.18.0.3, claim 198.18.0.3; 2 looks, 0 subscribe"},
+		{name: "events fail: the fallback poll finds the change, said once", events: true,
+			subErr: errors.New("netlink socket: operation not permitted"),
+			steps: func(n *fakeNet, c *clocktest.Fake, next func()) {
+				n.set("198.18.0.3")
+				c.Advance(time.Second)
+				c.Advance(time.Second)
+				next()
+				n.set("198.18.0.4")
+				c.Advance(2 * time.Second)
+			},
+			want: []string{"fell back: watching addresses: netlink socket: operation not permitted",
+				"first route 198.18.0.2, claim 198.18.0.2",
+				"route 198.18.0.2, claim 198.18.0.2 -> route 198.18.0.3, claim 198.18.0.3",
+				"route 198.18.0.3, claim 198.18.0.3 -> route 198.18.0.4, claim 198.18.0.4"},
+			state: "route 198.18.0.4, claim 198.18.0.4; 3 looks, 1 subscribe"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := newFakeNet("198.18.0.2")
+			n.subErr = tc.subErr
 			c := clocktest.NewFake(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
-			w := &Watcher{Clock: c, Settle: time.Millisecond, Look: n.look, Poll: time.Hour}
+			var got []string
+			w := &Watcher{Clock: c, Settle: time.Millisecond, Look: n.look, Poll: time.Hour,
+				Fallback: 2 * time.Second, FellBack: func(err error) { got = append(got, fmt.Sprintf("fell back: %v", err)) }}
 			if tc.events {
 				w.Events = n
 			} else {
@@ -111,7 +141,6 @@ func TestWatcher(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var got []string
 			reported := make(chan struct{}, 8)
 			done := make(chan error, 1)
 			go func() {
@@ -130,12 +159,13 @@ func TestWatcher(t *testing.T) {
 				})
 			}()
 			await(t, reported)
-			if !tc.events {
-				if err := c.WaitTickers(ctx, 1); err != nil {
-					t.Fatal(err)
-				}
+			if err := c.WaitTickers(ctx, 1); err != nil {
+				t.Fatal(err)
 			}
 			awaited := 1
+			if tc.subErr != nil {
+				awaited++ // the fallback's line
+			}
 			tc.steps(n, c, func() { await(t, reported); awaited++ })
 			for ; awaited < len(tc.want); awaited++ {
 				await(t, reported)
@@ -178,5 +208,22 @@ func TestAddrsString(t *testing.T) {
 		if got := tc.in.String(); got != tc.want {
 			t.Errorf("%#v: %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestWatcherNoFallback: without Fallback, events that cannot subscribe
+// end Run with the cause, before any look, and nothing is told.
+func TestWatcherNoFallback(t *testing.T) {
+	n := newFakeNet("198.18.0.2")
+	n.subErr = errors.New("netlink socket: operation not permitted")
+	told := 0
+	w := &Watcher{Clock: clocktest.NewFake(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)), Events: n, Poll: time.Hour,
+		Look: n.look, FellBack: func(error) { told++ }}
+	err := w.Run(context.Background(), func(Addrs, error) error { return nil }, func(_, _ Addrs, _ error) error { return nil })
+	if want := "watching addresses: netlink socket: operation not permitted"; err == nil || err.Error() != want || !errors.Is(err, n.subErr) {
+		t.Errorf("Run: %v, want %q wrapping Subscribe's error", err, want)
+	}
+	if told != 0 || n.String() != "route 198.18.0.2, claim 198.18.0.2; 0 looks, 1 subscribe" {
+		t.Errorf("told %d times; fake net %q", told, n.String())
 	}
 }

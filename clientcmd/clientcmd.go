@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 
+	"github.com/otpknock/otpknock/addrwatch"
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/client"
 	"github.com/otpknock/otpknock/publicaddr"
@@ -25,6 +26,9 @@ type Env struct {
 	// discovery). Tests set it: no STUN request may leave for the
 	// public servers.
 	Finder func(servers []string, cache *publicaddr.Cache) client.Finder
+	// Events, when set, replaces the kernel's address and route events
+	// that keep follows (tests).
+	Events addrwatch.Events
 	// DecodePNG reads the provisioning URI from a QR code PNG (import
 	// FILE.png); nil means package qr's decoder.
 	DecodePNG func(png []byte) (string, error)

@@ -33,7 +33,8 @@ services whose sessions roam (WireGuard, mosh), so the new address is
 open before the session needs it.
 
 On Linux it follows the kernel's address and route events (and looks
-every 30s besides); elsewhere it looks every 2s. --every also knocks
+every 30s besides); elsewhere, or when it cannot follow them (a sandbox
+without netlink: said once on standard error), it looks every 2s. --every also knocks
 that often whatever changed (at least 10s). Each knock is one line on
 standard output: when, why, the addresses and the result. A knock that
 fails (no network yet) is said and retried at the next change. SIGINT
@@ -57,14 +58,31 @@ send's.`,
 	return c
 }
 
-// keepPoll is how often keep looks at the addresses where the OS gives
-// no events, and, where it does, as a backstop (a public address that
-// changed behind the NAT; discovery's cache ages out).
-func keepPoll() time.Duration {
-	if addrwatch.Supported {
-		return 30 * time.Second
+// keepBackstop is how often keep looks at the addresses besides the
+// OS's events (a public address that changed behind the NAT;
+// discovery's cache ages out); keepPoll is how often where the OS gives
+// none, or subscribing to them failed.
+const (
+	keepBackstop = 30 * time.Second
+	keepPoll     = 2 * time.Second
+)
+
+// keepWatcher returns keep's Watcher: it follows env's Events (the
+// kernel's where it gives them) and falls back to polling, said once on
+// standard error, when they fail.
+func keepWatcher(env *Env, look func(context.Context) (addrwatch.Addrs, error)) *addrwatch.Watcher {
+	w := &addrwatch.Watcher{Clock: env.Clock, Poll: keepPoll, Look: look}
+	w.Events = env.Events
+	if w.Events == nil && addrwatch.Supported {
+		w.Events = addrwatch.Kernel{}
 	}
-	return 2 * time.Second
+	if w.Events != nil {
+		w.Poll, w.Fallback = keepBackstop, keepPoll
+		w.FellBack = func(err error) {
+			fmt.Fprintf(env.Stderr, "no address events (%v): looking every %v instead\n", err, keepPoll)
+		}
+	}
+	return w
 }
 
 // runKeep knocks, then knocks again on each address change or --every
@@ -80,10 +98,7 @@ func runKeep(ctx context.Context, env *Env, target string, f *knockFlags, k keep
 		return parseWait(k.wait, p)
 	}
 	ks := &keeper{env: env, target: target, flags: f, wait: waitFor}
-	w := &addrwatch.Watcher{Clock: env.Clock, Poll: keepPoll(), Look: ks.look}
-	if addrwatch.Supported {
-		w.Events = addrwatch.Kernel{}
-	}
+	w := keepWatcher(env, ks.look)
 	changes := make(chan string, 1)
 	errc := make(chan error, 1)
 	wctx, stop := context.WithCancel(ctx)

@@ -2,6 +2,7 @@
 # CI, as root on Debian/Ubuntu: installs the .deb of this machine's
 # architecture from DIR (default dist/packages) and checks it for real:
 # the version, server --check on the installed example, owners and modes,
+# otpknock keep's user unit found by systemd --user by instance name,
 # the service neither enabled nor started, the firewall untouched, a
 # reinstall keeping the config and a changed conffile, a removal that
 # takes away the rules a killed server left (in a network namespace), and
@@ -67,6 +68,21 @@ expect_mode /usr/lib/systemd/system/otpknock-lock.service "root:root 644"
 grep -qx 'Wants=.*otpknock-lock.service.*' /usr/lib/systemd/system/otpknock.service ||
 	fail "otpknock.service does not pull in otpknock-lock.service"
 expect_mode /etc/fail2ban/filter.d/otpknock.conf "root:root 644"
+
+echo "== otpknock keep's user unit and launchd example"
+keepunit=/usr/lib/systemd/user/otpknock-keep@.service
+expect_mode "$keepunit" "root:root 644"
+expect_mode /usr/share/doc/otpknock/examples/org.otpknock.keep.plist "root:root 644"
+grep -qx 'ExecStart=/usr/bin/otpknock keep %i' "$keepunit" || fail "$keepunit does not run /usr/bin/otpknock keep %i"
+# systemd --user finds an instance by name, no copy: what the unit's
+# comment tells users to run (enable --now) loads this.
+if command -v systemd-analyze >/dev/null; then
+	rt=$(mktemp -d)
+	out=$(XDG_RUNTIME_DIR=$rt systemd-analyze --user verify --man=no otpknock-keep@work.service 2>&1) ||
+		{ rm -rf "$rt"; fail "systemd-analyze --user verify otpknock-keep@work.service: $out"; }
+	rm -rf "$rt"
+fi
+ls /etc/systemd/user/*.wants/otpknock-keep@* 2>/dev/null && fail "otpknock-keep@.service was enabled"
 for f in $payload; do [[ -e $f || -L $f ]] || fail "$f not installed"; done
 [[ $(getent passwd otpknock | cut -d: -f6,7) == /var/lib/otpknock:/usr/sbin/nologin ]] ||
 	fail "user otpknock: $(getent passwd otpknock)"

@@ -5,7 +5,9 @@
 # README.md and LICENSE when there is one; then DIST/SHA256SUMS over the
 # archives. Linux and FreeBSD archives hold the client otpknock and the
 # server otpknockd; darwin and windows ones the client only (the server
-# runs on Linux).
+# runs on Linux). Linux archives also hold examples/otpknock-keep@.service
+# (otpknock keep as a systemd user service), darwin ones
+# examples/org.otpknock.keep.plist (as a launchd agent).
 # Static (CGO_ENABLED=0), -trimpath, JOBS builds at a time (default 2).
 # Archives are reproducible: names sorted, owner 0, modification time that
 # of the last commit.
@@ -38,7 +40,11 @@ one() {
 	done
 	cp README.md "$work/$name/"
 	if [[ -f LICENSE ]]; then cp LICENSE "$work/$name/"; fi
-	touch -d "@$mtime" "$work/$name" "$work/$name"/*
+	local example=
+	[[ $goos == linux ]] && example=packaging/otpknock-keep@.service
+	[[ $goos == darwin ]] && example=packaging/org.otpknock.keep.plist
+	if [[ -n $example ]]; then install -D -m 0644 "$example" "$work/$name/examples/${example#packaging/}"; fi
+	find "$work/$name" -exec touch -d "@$mtime" {} +
 	if [[ $goos == windows ]]; then
 		(cd "$work" && zip -qrX "$dist/$name.zip" "$name")
 	else

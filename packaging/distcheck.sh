@@ -2,7 +2,9 @@
 # Checks what packaging/dist.sh wrote to DIST (default dist/): SHA256SUMS
 # verifies and names every archive, there is one for each of the eight
 # targets, each holds its binaries (otpknock; otpknockd too but for
-# darwin and windows, whose archives are the client's) and README.md,
+# darwin and windows, whose archives are the client's), README.md and
+# otpknock keep's example (linux: examples/otpknock-keep@.service,
+# darwin: examples/org.otpknock.keep.plist),
 # and the binaries for this machine, when there is one, report VERSION
 # and refuse the other program's commands naming it.
 #
@@ -29,6 +31,8 @@ for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 		bin=$name/otpknock full=$name/otpknockd
 	fi
 	want=("$bin" "$name/README.md")
+	[[ $goos == linux ]] && want+=("$name/examples/otpknock-keep@.service")
+	[[ $goos == darwin ]] && want+=("$name/examples/org.otpknock.keep.plist")
 	if [[ $goos == darwin || $goos == windows ]]; then
 		grep -qxF "$full" <<<"$files" && fail "$name: $full in a client archive"
 	else

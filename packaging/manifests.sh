@@ -58,6 +58,7 @@ class Otpknock < Formula
 
   def install
     bin.install "otpknock"
+    doc.install "examples" # otpknock keep's launchd agent (macOS) or systemd user unit (Linux)
   end
 
   test do
