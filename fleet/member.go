@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/otpknock/otpknock/internal/safefile"
 )
 
 // ErrUnavailable is returned by [Member.UseStep] under [Refuse] while the
@@ -261,45 +258,6 @@ func (m *Member) refuseStale(k UserKey, seen uint64) {
 
 func sameRecord(a, b Record) bool {
 	return a.User == b.User && a.Member == b.Member && string(a.Nonce) == string(b.Nonce) && string(a.Box) == string(b.Box)
-}
-
-// localCopy is the cache file: the records this member accepted and,
-// per user, the highest generation it accepted, which outlives the
-// user's records (docs/spec.md section 14.4).
-type localCopy struct {
-	Records []Record          `json:"records"`
-	Seen    map[string]uint64 `json:"seen"`
-}
-
-func (m *Member) saveCache(c localCopy) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return safefile.Write(m.cfg.CacheFile, b, 0o600)
-}
-
-// readCache reads the cache file and its time.
-func (m *Member) readCache() (localCopy, time.Time, error) {
-	var c localCopy
-	if m.cfg.CacheFile == "" {
-		return c, time.Time{}, errors.New("no cache file configured")
-	}
-	b, err := os.ReadFile(m.cfg.CacheFile)
-	if err != nil {
-		return c, time.Time{}, err
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, time.Time{}, fmt.Errorf("%s: %w", m.cfg.CacheFile, err)
-	}
-	if c.Seen == nil {
-		c.Seen = map[string]uint64{}
-	}
-	fi, err := os.Stat(m.cfg.CacheFile)
-	if err != nil {
-		return c, time.Time{}, err
-	}
-	return c, fi.ModTime(), nil
 }
 
 // Users returns this member's users as last applied.

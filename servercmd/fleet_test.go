@@ -77,7 +77,8 @@ func newFleetHarness(t *testing.T) *fleetHarness {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.WriteString("fleet:\n  id: acme\n  servers: [nats://198.18.0.100:4222]\n  insecure: true\n  " + line + "\n"); err != nil {
+	if _, err := f.WriteString("fleet:\n  id: acme\n  servers: [nats://198.18.0.100:4222]\n  insecure: true\n  " + line + "\n" +
+		"  cache_file: " + filepath.Join(dir, "fleet-users.json") + "\n"); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -27,7 +27,7 @@ func newUserRemoveCmd(env *Env, s *userScope) *cobra.Command {
 	var f userRemoveFlags
 	c := &cobra.Command{
 		Use:               "remove NAME [--yes] [--no-reload]",
-		ValidArgsFunction: cli.CompleteFirst(userNames),
+		ValidArgsFunction: cli.CompleteFirst(env.fleetUserNames),
 		Aliases:           []string{"rm"},
 		Short:             "Remove a user; keep their secret aside",
 		Long: `Remove a user from the config, move their secret to
