@@ -35,6 +35,6 @@ func fleetUserRemove(cmd *cobra.Command, env *Env, f *fleetFlags, name string, y
 	if err := fleet.RemoveEnrollment(f.enrollments, name); err != nil {
 		return fmt.Errorf("--enrollments: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "Removed %s from fleet %s: every member drops it within seconds.\n", name, cfg.Fleet.ID)
+	fmt.Fprintf(env.Stdout, "Removed %s from fleet %s: every member drops it within seconds and refuses its older records.\n", name, cfg.Fleet.ID)
 	return nil
 }
