@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,5 +197,57 @@ func TestTombstoneForUnknownUser(t *testing.T) {
 	stays(t, m, "bob's record older than his tombstone", nil)
 	if !strings.Contains(m.logged(), "refused a stale record") {
 		t.Errorf("no refusal logged:\n%s", m.logged())
+	}
+}
+
+// TestDamagedLocalCopy: a local copy that does not read (here, the
+// bare list of records of before generations) is reported; the member
+// starts from the store when it answers, and cannot start without it.
+func TestDamagedLocalCopy(t *testing.T) {
+	s := fleettest.NewMemory()
+	admin := keyPair(t)
+	cache := filepath.Join(t.TempDir(), "fleet-users.json")
+	if err := os.WriteFile(cache, []byte(`[{"user":"alice","member":"m1"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := join(t, t.Context(), s, admin, "m1", "vpn", cache, fleet.Local)
+	if err != nil {
+		t.Fatalf("store up, local copy damaged: %v", err)
+	}
+	if !strings.Contains(m.logged(), "the last copy of the users is unreadable") {
+		t.Errorf("the damaged copy is not reported:\n%s", m.logged())
+	}
+	s.SetDown(true)
+	if _, err := join(t, t.Context(), s, admin, "m2", "vpn", cache, fleet.Local); err == nil {
+		t.Error("store down, local copy damaged: the member started")
+	}
+}
+
+// TestLocalCopyUsers: the users of a member's last copy, without the
+// removed ones, for completion.
+func TestLocalCopyUsers(t *testing.T) {
+	s := fleettest.NewMemory()
+	admin := keyPair(t)
+	cache := filepath.Join(t.TempDir(), "fleet-users.json")
+	m, err := join(t, t.Context(), s, admin, "m1", "vpn", cache, fleet.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fleet.Admin{Store: s, Fleet: "acme", Key: admin}
+	for _, u := range []string{"bob", "alice", "carol"} {
+		if _, err := a.AddUser(t.Context(), bytes.Repeat([]byte{7}, 32), fleet.UserKey{User: u, Open: []string{"tcp/22"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.RemoveUser(t.Context(), "carol"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "alice and bob held", func() bool { return slices.Equal(m.userNames(), []string{"alice", "bob"}) })
+	got, err := fleet.LocalCopyUsers(cache)
+	if err != nil || !slices.Equal(got, []string{"alice", "bob"}) {
+		t.Errorf("LocalCopyUsers = %v, %v; want alice bob", got, err)
+	}
+	if _, err := fleet.LocalCopyUsers(filepath.Join(t.TempDir(), "none")); err == nil {
+		t.Error("LocalCopyUsers of a missing file: no error")
 	}
 }
