@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/provision"
 	"github.com/otpknock/otpknock/sender"
@@ -276,7 +278,9 @@ func (w *poolWorld) client(stdin string, args ...string) string {
 // lands on a random member: 20/20 open, and every member holds every
 // grant. The same packet re-sent to the other members after its grant
 // opens nothing new and is logged as a replay. A user removed from the
-// admin host is refused by every member 2 s later.
+// admin host is refused by every member 2 s later, and still after its
+// old records are put back into the store (tombstones deleted): each
+// member refuses them as stale.
 func TestPoolBehindLoadBalancer(t *testing.T) {
 	w := newPoolWorld(t, 1)
 	w.startNATS()
@@ -334,6 +338,7 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 
 	// user remove from the admin host: 2 s later every member refuses
 	// the user's knock in a fresh step, and still grants another user's.
+	old := w.records("u19") // what someone who can write the store keeps, to put back
 	w.admin("user", "remove", "u19", "--yes")
 	time.Sleep(2 * time.Second)
 	next := derive.Step(time.Now(), accts[0].Params.Period) + 1 // inside the window, used by nobody
@@ -353,7 +358,83 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 			t.Errorf("member m%d still knows u19 2 s after its removal:\n%s", i+1, w.logs[i])
 		}
 	}
+	w.putBack(t, old)
 	w.ed25519User(t)
+}
+
+// records returns the store's records of user, read over NATS from the
+// admin host's namespace as anyone with the fleet's credentials can.
+func (w *poolWorld) records(user string) []fleet.Record {
+	w.t.Helper()
+	var recs []fleet.Record
+	w.withStore(func(s *fleet.JetStream) {
+		all, err := s.Records(w.t.Context())
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, r := range all {
+			if r.User == user {
+				recs = append(recs, r)
+			}
+		}
+	})
+	if len(recs) != len(w.members) {
+		w.t.Fatalf("%d records of %s in the store, want one per member", len(recs), user)
+	}
+	return recs
+}
+
+// withStore runs fn with a connection to the fleet's NATS made in the
+// admin host's namespace.
+func (w *poolWorld) withStore(fn func(*fleet.JetStream)) {
+	w.t.Helper()
+	var s *fleet.JetStream
+	w.p.Do(w.t, w.lb, func() {
+		var err error
+		s, err = fleet.Dial(fleet.Options{URLs: strings.Split(w.servers(), ", "), Fleet: "acme", Name: "e2e store writer", Insecure: true})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+	})
+	defer s.Close()
+	fn(s)
+}
+
+// putBack writes the removed user's old records back into the store,
+// having deleted the tombstones: every member refuses them as stale and
+// refuses the user's knock, while another user's still opens.
+func (w *poolWorld) putBack(t *testing.T, old []fleet.Record) {
+	user := old[0].User
+	w.withStore(func(s *fleet.JetStream) {
+		if err := s.DeleteUser(t.Context(), user); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range old {
+			if err := s.PutRecord(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	for i := range w.members {
+		waitText(t, w.logs[i], "refused a stale record", 3*time.Second)
+	}
+	u, _ := strconv.Atoi(strings.TrimPrefix(user, "u"))
+	step := derive.Step(time.Now(), w.accts[0].Params.Period) + 1
+	for _, a := range w.addrs {
+		el, payload := sealFor(t, w.accts[u], step)
+		w.sendPayload(a, el, payload)
+	}
+	el, payload := sealFor(t, w.accts[u-2], step) // the control: a user still enrolled
+	w.sendPayload(w.addrs[1], el, payload)
+	waitText(t, w.logs[1], fmt.Sprintf("msg=grant src=%s user=u%d step=%d", poolClient, u-2, step), 3*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	seen := fmt.Sprintf("user=%s step=%d", user, step)
+	for i := range w.members {
+		if strings.Contains(w.logs[i].String(), seen) {
+			t.Errorf("member m%d took back %s from its old record put back into the store:\n%s", i+1, user, w.logs[i])
+		}
+	}
+	t.Logf("%s's old records put back after its removal: refused as stale by all %d members", user, len(w.members))
 }
 
 // ed25519User enrolls an ed25519 user from the admin host (the pair made

@@ -12,7 +12,11 @@
 //     bucket holds one sealed [Record] per (user, member); a member
 //     watches it, opens its own records ([Open]) and applies additions
 //     and removals at once, without a reload. So neither a member's disk
-//     nor a snapshot of the store knocks another server.
+//     nor a snapshot of the store knocks another server. Every record
+//     carries the administrator's generation; a removal is a tombstone
+//     of a newer one, and a member refuses a record older than the
+//     newest it accepted for the user (kept in its local copy), so a
+//     record put back into the store does not re-enroll a removed user.
 //   - Members register themselves ([MemberInfo]: name, identity, box
 //     public key), so the administrator's tool knows whom to seal for.
 //   - Used steps. Members of a pool (one identity behind one address)

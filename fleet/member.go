@@ -2,17 +2,15 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/otpknock/otpknock/internal/safefile"
 )
 
 // ErrUnavailable is returned by [Member.UseStep] under [Refuse] while the
@@ -53,11 +51,14 @@ type Member struct {
 	cfg   MemberConfig
 	out   chan Grant
 
+	applyMu sync.Mutex // one refresh at a time: a late read of the store must not follow a newer one
 	mu      sync.Mutex
 	onGrant func(Grant)
-	records []Record // this member's, as last read
+	records []Record // this member's, as last accepted (tombstones too)
 	users   []UserKey
-	online  bool // watching the store
+	seen    map[string]uint64 // per user, the highest generation accepted
+	refused map[string]uint64 // per user, the stale generation last logged
+	online  bool              // watching the store
 
 	sent, failed, peer, storeErr, local atomic.Uint64
 	backoff                             atomic.Int64 // UseStep skips the store until then (Unix ns)
@@ -74,12 +75,21 @@ func Join(ctx context.Context, store Store, cfg MemberConfig) (*Member, error) {
 	if cfg.Backoff == 0 {
 		cfg.Backoff = 2 * time.Second
 	}
-	m := &Member{store: store, cfg: cfg, out: make(chan Grant, 1024), onGrant: cfg.OnGrant}
+	m := &Member{store: store, cfg: cfg, out: make(chan Grant, 1024), onGrant: cfg.OnGrant,
+		seen: map[string]uint64{}, refused: map[string]uint64{}}
+	last, at, cerr := m.readCache()
+	if cerr == nil {
+		m.seen = last.Seen // the high-water marks hold even when the store answers
+	} else if !errors.Is(cerr, os.ErrNotExist) && cfg.CacheFile != "" {
+		cfg.Log.Warn("fleet: the last copy of the users is unreadable: starting without its generations", "err", cerr)
+	}
 	if err := m.connect(ctx); err != nil {
-		n, at, cerr := m.loadCache()
 		if cerr != nil {
 			return nil, fmt.Errorf("fleet unreachable (%v) and no last copy of its users: %w", err, cerr)
 		}
+		m.applyMu.Lock()
+		n := m.apply(last.Records, false)
+		m.applyMu.Unlock()
 		cfg.Log.Warn("fleet unreachable at start: using the last copy of the fleet's users; pool fan-out and pool-wide replay refusal are down until it is back",
 			"err", err, "users", n, "copy_from", at.Format(time.RFC3339), "fleet_unavailable", cfg.Unavailable.String())
 	}
@@ -158,6 +168,8 @@ func (m *Member) refreshLogged(ctx context.Context) {
 
 // refresh reads this member's records and applies them when they changed.
 func (m *Member) refresh(ctx context.Context) error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
 	all, err := m.store.Records(ctx)
 	if err != nil {
 		return err
@@ -183,9 +195,19 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-// apply opens records and hands the users over when they changed;
-// save writes them to the cache file.
+// apply opens records, refuses the stale ones, and hands the users over
+// when they changed; save writes them to the cache file. m.applyMu is
+// held.
+//
+// A record is accepted when it opens for this member from the
+// administrator and its generation is not below the highest this member
+// has accepted for its user (equal is the record it holds); a tombstone
+// accepted drops the user, and so does a user with no record.
 func (m *Member) apply(records []Record, save bool) int {
+	m.mu.Lock()
+	seen := maps.Clone(m.seen)
+	m.mu.Unlock()
+	var kept []Record
 	var users []UserKey
 	for _, r := range records {
 		k, err := Open(r, m.cfg.Key, m.cfg.Name, m.cfg.Identity, m.cfg.Admin)
@@ -193,17 +215,25 @@ func (m *Member) apply(records []Record, save bool) int {
 			m.cfg.Log.Warn("fleet: ignoring a user record that is not the administrator's for this member", "user", r.User, "err", err)
 			continue
 		}
-		users = append(users, k)
+		if k.Generation < seen[k.User] {
+			m.refuseStale(k, seen[k.User])
+			continue
+		}
+		seen[k.User] = k.Generation
+		kept = append(kept, r)
+		if !k.Removed {
+			users = append(users, k)
+		}
 	}
 	m.mu.Lock()
-	same := slices.EqualFunc(m.records, records, sameRecord)
-	m.records, m.users = records, users
+	same := slices.EqualFunc(m.records, kept, sameRecord) && maps.Equal(m.seen, seen)
+	m.records, m.users, m.seen = kept, users, seen
 	m.mu.Unlock()
 	if same {
 		return len(users)
 	}
 	if save && m.cfg.CacheFile != "" {
-		if err := m.saveCache(records); err != nil {
+		if err := m.saveCache(localCopy{Records: kept, Seen: seen}); err != nil {
 			m.cfg.Log.Warn("fleet: saving the last copy of the users", "err", err)
 		}
 	}
@@ -213,36 +243,21 @@ func (m *Member) apply(records []Record, save bool) int {
 	return len(users)
 }
 
+// refuseStale logs, once per record, a record older than the user's
+// last accepted generation: one the store held before, put back.
+func (m *Member) refuseStale(k UserKey, seen uint64) {
+	m.mu.Lock()
+	logged := m.refused[k.User] == k.Generation
+	m.refused[k.User] = k.Generation
+	m.mu.Unlock()
+	if !logged {
+		m.cfg.Log.Warn("fleet: refused a stale record: its generation is below the one this member holds for the user (a record the store held before, put back)",
+			"user", k.User, "generation", k.Generation, "seen", seen, "removed", k.Removed)
+	}
+}
+
 func sameRecord(a, b Record) bool {
 	return a.User == b.User && a.Member == b.Member && string(a.Nonce) == string(b.Nonce) && string(a.Box) == string(b.Box)
-}
-
-func (m *Member) saveCache(records []Record) error {
-	b, err := json.Marshal(records)
-	if err != nil {
-		return err
-	}
-	return safefile.Write(m.cfg.CacheFile, b, 0o600)
-}
-
-// loadCache applies the cache file's records.
-func (m *Member) loadCache() (int, time.Time, error) {
-	if m.cfg.CacheFile == "" {
-		return 0, time.Time{}, errors.New("no cache file configured")
-	}
-	b, err := os.ReadFile(m.cfg.CacheFile)
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	var records []Record
-	if err := json.Unmarshal(b, &records); err != nil {
-		return 0, time.Time{}, fmt.Errorf("%s: %w", m.cfg.CacheFile, err)
-	}
-	fi, err := os.Stat(m.cfg.CacheFile)
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	return m.apply(records, false), fi.ModTime(), nil
 }
 
 // Users returns this member's users as last applied.

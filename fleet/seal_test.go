@@ -2,11 +2,13 @@ package fleet_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"testing"
 
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/fleet"
+	"golang.org/x/crypto/nacl/box"
 )
 
 func keyPair(t testing.TB) fleet.KeyPair {
@@ -36,7 +38,7 @@ func TestSealOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := derive.MemberKey(secret, "acme", "a.example.org")
-	if !bytes.Equal(k.Key, want) || k.User != "alice" || k.Open[0] != "tcp/22" {
+	if !bytes.Equal(k.Key, want) || k.User != "alice" || k.Open[0] != "tcp/22" || k.Generation == 0 || k.Generation != recs[0].Generation {
 		t.Errorf("opened %+v, want alice's member key of a.example.org and tcp/22", k)
 	}
 	if bytes.Contains(recs[0].Box, want) || bytes.Contains(recs[0].Box, secret) {
@@ -48,15 +50,35 @@ func TestSealOpen(t *testing.T) {
 	}
 	moved := recs[0]
 	moved.User = "bob"
+	relabelled := recs[0]
+	relabelled.Generation++
+	unremoved, err := fleet.SealTombstone(admin, ma, "alice", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unremoved.Removed = false
+	// A payload of before generations: no generation, otherwise right.
+	var nonce [24]byte
+	plain := []byte(`{"user":"alice","member":"a","identity":"a.example.org","key":"` +
+		base64.StdEncoding.EncodeToString(want) + `","open":["tcp/22"]}`)
+	ungenerated := fleet.Record{User: "alice", Member: "a", Nonce: nonce[:], Box: box.Seal(nil, plain, &nonce, &a.Public, &admin.Private)}
+	keyed, err := fleet.Seal(admin, ma, fleet.UserKey{User: "alice", Member: "a", Identity: "a.example.org", Key: want, Removed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, c := range map[string]struct {
 		r        fleet.Record
 		me       fleet.KeyPair
 		name, id string
 	}{
-		"another member's record": {recs[1], a, "a", "a.example.org"},
-		"sealed by another key":   {forged, a, "a", "a.example.org"},
-		"moved to another user":   {moved, a, "a", "a.example.org"},
-		"claimed for another id":  {recs[0], a, "a", "b.example.org"},
+		"another member's record":  {recs[1], a, "a", "a.example.org"},
+		"sealed by another key":    {forged, a, "a", "a.example.org"},
+		"moved to another user":    {moved, a, "a", "a.example.org"},
+		"claimed for another id":   {recs[0], a, "a", "b.example.org"},
+		"generation label changed": {relabelled, a, "a", "a.example.org"},
+		"tombstone label removed":  {unremoved, a, "a", "a.example.org"},
+		"no generation":            {ungenerated, a, "a", "a.example.org"},
+		"tombstone with a key":     {keyed, a, "a", "a.example.org"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := fleet.Open(c.r, c.me, c.name, c.id, admin.Public); !errors.Is(err, fleet.ErrNotForUs) {

@@ -43,12 +43,19 @@ type Store interface {
 	Connected() bool
 }
 
-// Record is one user's member key and options sealed for one member.
+// Record is one user's member key and options sealed for one member,
+// or the user's tombstone for it. The labels (Generation, Removed, Knock,
+// Auth) repeat the sealed payload's in the clear, for listings; a member
+// refuses a record whose labels are not its payload's.
 type Record struct {
-	User   string `json:"user"`
-	Member string `json:"member"`
-	Nonce  []byte `json:"nonce"` // 24 bytes
-	Box    []byte `json:"box"`   // box.Seal of the JSON of a UserKey
+	User       string `json:"user"`
+	Member     string `json:"member"`
+	Nonce      []byte `json:"nonce"` // 24 bytes
+	Box        []byte `json:"box"`   // box.Seal of the JSON of a UserKey
+	Generation uint64 `json:"generation,omitempty"`
+	Removed    bool   `json:"removed,omitempty"`
+	Knock      string `json:"knock,omitempty"`
+	Auth       string `json:"auth,omitempty"`
 }
 
 // MemberInfo is a member as the administrator sees it.

@@ -77,7 +77,8 @@ func newFleetHarness(t *testing.T) *fleetHarness {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.WriteString("fleet:\n  id: acme\n  servers: [nats://198.18.0.100:4222]\n  insecure: true\n  " + line + "\n"); err != nil {
+	if _, err := f.WriteString("fleet:\n  id: acme\n  servers: [nats://198.18.0.100:4222]\n  insecure: true\n  " + line + "\n" +
+		"  cache_file: " + filepath.Join(dir, "fleet-users.json") + "\n"); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -111,8 +112,9 @@ func TestFleetCommands(t *testing.T) {
 			t.Errorf("member %s opens %x, %v; want the client's key %x", r.Member, k.Key, err, key)
 		}
 	}
-	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "alice  m1,m2    -") {
-		t.Errorf("user list:\n%s", got)
+	wantList := "NAME   KNOCK     AUTH  MEMBERS  MISSING\nalice  sequence  hmac  m1,m2    -\n"
+	if diff := cmp.Diff(wantList, h.mustRun(h.userArgs("list")...)); diff != "" {
+		t.Errorf("user list (-want +got):\n%s", diff)
 	}
 	h.addMember("m3", "bastion3.example.org")
 	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "m3") {
@@ -134,11 +136,23 @@ func TestFleetCommands(t *testing.T) {
 		t.Error("m3 holds no record of alice's bastion3 key after sync")
 	}
 	h.mustRun(h.userArgs("remove", "alice", "--yes")...)
-	if recs, _ := h.store.Records(context.Background()); len(recs) != 0 {
-		t.Errorf("records after remove: %v", recs)
+	wantStore := "member m1 identity vpn.example.org\nmember m2 identity vpn.example.org\nmember m3 identity bastion3.example.org\n" +
+		"record alice for m1 (removed)\nrecord alice for m2 (removed)\nrecord alice for m3 (removed)"
+	if diff := cmp.Diff(wantStore, h.store.String()); diff != "" {
+		t.Errorf("store after remove: a tombstone for each member (-want +got):\n%s", diff)
 	}
 	if _, err := os.Stat(fleet.EnrollmentPath(h.enroll, "alice")); !os.IsNotExist(err) {
 		t.Errorf("enrollment secret after remove: %v, want gone", err)
+	}
+	if got := h.mustRun(h.userArgs("list")...); strings.Contains(got, "alice") {
+		t.Errorf("user list shows the removed alice:\n%s", got)
+	}
+	if _, err := h.run(h.userArgs("remove", "alice", "--yes")...); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "NAME:") {
+		t.Errorf("removing alice twice: %v, want exit 2 naming NAME", err)
+	}
+	h.mustRun(h.userArgs("add", "alice", "--open", "tcp/22", "--no-qr")...)
+	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "alice  sequence  hmac  m1,m2,m3  -") {
+		t.Errorf("user list after alice is added again:\n%s", got)
 	}
 }
 
@@ -290,6 +304,9 @@ func TestFleetUserEd25519(t *testing.T) {
 	}
 	if !synced {
 		t.Error("fleet sync did not give m3 erin's locator for its identity and her public key")
+	}
+	if got := h.mustRun(h.userArgs("list")...); !strings.Contains(got, "erin  packet  ed25519  m1,m2,m3  -") {
+		t.Errorf("user list does not show erin as an ed25519 packet user:\n%s", got)
 	}
 
 	out = h.mustRun(h.userArgs("add", "gen", "--auth", "ed25519", "--generate", "--no-qr")...)

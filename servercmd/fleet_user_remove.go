@@ -9,7 +9,8 @@ import (
 )
 
 // fleetUserRemove removes name from every member of the fleet once
-// confirmed (or yes), and its enrollment secret.
+// confirmed (or yes), with a tombstone sealed for each member, and its
+// enrollment secret.
 func fleetUserRemove(cmd *cobra.Command, env *Env, f *fleetFlags, name string, yes bool) error {
 	adm, cfg, closeStore, err := env.admin(f)
 	if err != nil {
@@ -28,12 +29,12 @@ func fleetUserRemove(cmd *cobra.Command, env *Env, f *fleetFlags, name string, y
 			return err
 		}
 	}
-	if err := adm.RemoveUser(cmd.Context(), name); err != nil {
+	if _, err := adm.RemoveUser(cmd.Context(), name); err != nil {
 		return err
 	}
 	if err := fleet.RemoveEnrollment(f.enrollments, name); err != nil {
 		return fmt.Errorf("--enrollments: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "Removed %s from fleet %s: every member drops it within seconds.\n", name, cfg.Fleet.ID)
+	fmt.Fprintf(env.Stdout, "Removed %s from fleet %s: every member drops it within seconds and refuses its older records.\n", name, cfg.Fleet.ID)
 	return nil
 }

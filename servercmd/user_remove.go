@@ -27,7 +27,7 @@ func newUserRemoveCmd(env *Env, s *userScope) *cobra.Command {
 	var f userRemoveFlags
 	c := &cobra.Command{
 		Use:               "remove NAME [--yes] [--no-reload]",
-		ValidArgsFunction: cli.CompleteFirst(userNames),
+		ValidArgsFunction: cli.CompleteFirst(env.fleetUserNames),
 		Aliases:           []string{"rm"},
 		Short:             "Remove a user; keep their secret aside",
 		Long: `Remove a user from the config, move their secret to
@@ -42,8 +42,11 @@ the secret back and put the user back under users: in the config, as
 the command prints.
 
 In a fleet (the config has a fleet section; --local for this server
-alone): remove the user from every member, which drops it within
-seconds, and delete its enrollment secret under --enrollments.`,
+alone): replace the user's record on every member with a tombstone of a
+newer generation, so each member drops it within seconds and refuses
+its older records from then on, and delete its enrollment secret under
+--enrollments. Completion offers the fleet's users (from NATS within
+half a second, else this member's last copy).`,
 		Example: "  otpknockd user remove alice\n  otpknockd user remove alice --yes   # scripts",
 		Args:    cli.Args(1, 1, "the user's NAME"),
 		RunE: func(cmd *cobra.Command, a []string) error {

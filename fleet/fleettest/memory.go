@@ -235,7 +235,11 @@ func (s *Memory) String() string {
 		lines = append(lines, fmt.Sprintf("member %s identity %s", m.Name, m.Identity))
 	}
 	for _, r := range s.records {
-		lines = append(lines, fmt.Sprintf("record %s for %s", r.User, r.Member))
+		line := fmt.Sprintf("record %s for %s", r.User, r.Member)
+		if r.Removed {
+			line += " (removed)"
+		}
+		lines = append(lines, line)
 	}
 	for k := range s.used {
 		lines = append(lines, "used "+k)
