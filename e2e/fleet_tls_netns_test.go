@@ -416,6 +416,9 @@ func (w *poolWorld) wrongCA(pki *testPKI) func(*testing.T) {
 			el, payload := sealFor(t, w.accts[1], step+uint64(n))
 			w.sendPayload(w.addrs[1], el, payload)
 			grant := fmt.Sprintf("msg=grant src=%s user=u1 step=%d", poolClient, step+uint64(n))
+			if mode == "refuse" {
+				w.adminWrongCA(t, w.cfgs[1])
+			}
 			if mode == "local" {
 				waitText(t, log, grant, time.Second)
 				if !w.dial(w.addrs[1], 2301) {
@@ -434,6 +437,23 @@ func (w *poolWorld) wrongCA(pki *testPKI) func(*testing.T) {
 				t.Errorf("fleet_unavailable: refuse: u1's knock opened m2:\n%s", log)
 			}
 		}
+	}
+}
+
+// adminWrongCA: the admin host's fleet members with cfg, whose CA did
+// not sign the servers' certificates, fails at once with one line
+// naming TLS.
+func (w *poolWorld) adminWrongCA(t *testing.T, cfg string) {
+	cmd := w.p.Cmd(w.lb, bins.Server, "fleet", "members", "--config", cfg, "--admin-key", w.adminKey)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := runWithin(cmd, 10*time.Second)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err == nil || time.Since(start) > 5*time.Second || len(lines) != 1 || !strings.Contains(lines[0], "over TLS") ||
+		!strings.Contains(lines[0], "certificate signed by unknown authority") {
+		t.Errorf("fleet members with a wrong CA: %v after %v, said:\n%s\nwant a failure at once, one line naming TLS and the unknown authority",
+			err, time.Since(start).Round(time.Millisecond), out.String())
 	}
 }
 

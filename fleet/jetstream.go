@@ -34,12 +34,13 @@ type JetStream struct {
 
 // Dial connects to the fleet's NATS servers. It returns at once when
 // they are down: the connection keeps retrying in the background, and
-// calls fail until it succeeds ([JetStream.Connected]).
+// calls fail until it succeeds ([JetStream.Connected]); with o.Once it
+// fails instead, naming TLS when the handshake failed.
 func Dial(o Options) (*JetStream, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	opts := []nats.Option{nats.Name(o.Name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+	opts := []nats.Option{nats.Name(o.Name), nats.RetryOnFailedConnect(!o.Once), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(2 * time.Second)}
 	opts = append(opts, o.connReport()...)
 	if o.CredsFile != "" {
@@ -55,6 +56,9 @@ func Dial(o Options) (*JetStream, error) {
 		opts = append(opts, nats.ClientCert(o.CertFile, o.KeyFile))
 	}
 	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+	if err != nil && tlsFailure(err) {
+		return nil, fmt.Errorf("fleet: connecting to %s over TLS (check fleet.tls_ca, tls_cert and tls_key): %w", strings.Join(o.URLs, ","), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fleet: connecting to %s: %w", strings.Join(o.URLs, ","), err)
 	}

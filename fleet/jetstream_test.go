@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/otpknock/otpknock/fleet"
 )
 
@@ -58,6 +60,22 @@ func TestDialLogsWhyItCannotConnect(t *testing.T) {
 	out := buf.String()
 	if n := strings.Count(out, `msg="fleet: cannot connect to NATS"`); n != 1 || !strings.Contains(out, "connection refused") {
 		t.Errorf("the log has %d lines for the refused connection, want 1 naming it:\n%s", n, out)
+	}
+}
+
+// TestDialOnce: a command's dial (Once) fails at once when no server
+// answers.
+func TestDialOnce(t *testing.T) {
+	s := natsServer(t)
+	url := s.ClientURL()
+	s.Shutdown()
+	start := time.Now()
+	js, err := fleet.Dial(fleet.Options{URLs: []string{url}, Fleet: "acme", Insecure: true, Once: true})
+	if err == nil {
+		js.Close()
+	}
+	if !errors.Is(err, nats.ErrNoServers) || time.Since(start) > 2*time.Second {
+		t.Errorf("Dial once to a stopped server: %v after %v, want %v at once", err, time.Since(start), nats.ErrNoServers)
 	}
 }
 

@@ -52,6 +52,9 @@ type Options struct {
 	Insecure bool
 	Replicas int           // JetStream replicas of the buckets (1..5); 0 is 1
 	UsedTTL  time.Duration // 0 is DefaultUsedTTL
+	// Once fails Dial when no server answers now, instead of retrying
+	// in the background: for commands, not members.
+	Once bool
 	// Log, when set, gets one line for each distinct reason a connection
 	// attempt failed, until one succeeds (nil: no log).
 	Log *slog.Logger
