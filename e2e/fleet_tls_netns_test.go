@@ -52,7 +52,8 @@ var m3Addr = netip.MustParseAddr("198.18.3.3")
 // alone. A member without TLS or credentials refuses to start (exit 2,
 // one line naming the field); one with a wrong CA says so in one line
 // naming TLS and holds to fleet_unavailable: refuse refuses, local
-// grants alone.
+// grants alone. The admin host without a client certificate, with a
+// wrong password or a wrong CA fails at once, in one line saying why.
 func TestFleetTLS(t *testing.T) {
 	w := newPoolWorld(t, 3)
 	pki := newTestPKI(t, filepath.Join(w.dir, "pki"))
@@ -95,6 +96,8 @@ func TestFleetTLS(t *testing.T) {
 		}
 	}
 
+	t.Run("no client certificate", w.noClientCert)
+	t.Run("a wrong password", w.wrongPassword)
 	t.Run("a wrong CA", w.wrongCA(pki))
 }
 
@@ -417,7 +420,7 @@ func (w *poolWorld) wrongCA(pki *testPKI) func(*testing.T) {
 			w.sendPayload(w.addrs[1], el, payload)
 			grant := fmt.Sprintf("msg=grant src=%s user=u1 step=%d", poolClient, step+uint64(n))
 			if mode == "refuse" {
-				w.adminWrongCA(t, w.cfgs[1])
+				w.adminRefused(t, w.cfgs[1], "certificate signed by unknown authority")
 			}
 			if mode == "local" {
 				waitText(t, log, grant, time.Second)
@@ -440,21 +443,62 @@ func (w *poolWorld) wrongCA(pki *testPKI) func(*testing.T) {
 	}
 }
 
-// adminWrongCA: the admin host's fleet members with cfg, whose CA did
-// not sign the servers' certificates, fails at once with one line
-// naming TLS.
-func (w *poolWorld) adminWrongCA(t *testing.T, cfg string) {
+// adminRefused: the admin host's fleet members with cfg, which NATS
+// refuses over TLS, fails at once with one line naming TLS and reason.
+func (w *poolWorld) adminRefused(t *testing.T, cfg, reason string) {
+	t.Helper()
+	w.adminRefusedSays(t, cfg, "over TLS", reason)
+}
+
+// adminRefusedSays: the admin host's fleet members with cfg fails at
+// once with one line saying what and reason.
+func (w *poolWorld) adminRefusedSays(t *testing.T, cfg, what, reason string) {
+	t.Helper()
 	cmd := w.p.Cmd(w.lb, bins.Server, "fleet", "members", "--config", cfg, "--admin-key", w.adminKey)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := runWithin(cmd, 10*time.Second)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if err == nil || time.Since(start) > 5*time.Second || len(lines) != 1 || !strings.Contains(lines[0], "over TLS") ||
-		!strings.Contains(lines[0], "certificate signed by unknown authority") {
-		t.Errorf("fleet members with a wrong CA: %v after %v, said:\n%s\nwant a failure at once, one line naming TLS and the unknown authority",
-			err, time.Since(start).Round(time.Millisecond), out.String())
+	if err == nil || time.Since(start) > 5*time.Second || len(lines) != 1 || !strings.Contains(lines[0], what) ||
+		!strings.Contains(lines[0], reason) {
+		t.Errorf("fleet members: %v after %v, said:\n%s\nwant a failure at once, one line with %q and %q",
+			err, time.Since(start).Round(time.Millisecond), out.String(), what, reason)
 	}
+}
+
+// wrongPassword: with another password, the servers refuse the admin
+// host, which says so in one line.
+func (w *poolWorld) wrongPassword(t *testing.T) {
+	data, err := os.ReadFile(w.cfgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(w.dir, "admin", "wrong-password")
+	if err := os.WriteFile(pw, []byte("not "+tlsPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`(?m)^  password_file: .*$`).ReplaceAllString(string(data), "  password_file: "+pw)
+	cfg := filepath.Join(w.dir, "admin", "wrong-password.yaml")
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.adminRefusedSays(t, cfg, "NATS refuses the credentials", "Authorization Violation")
+}
+
+// noClientCert: without tls_cert and tls_key, the servers (verify:
+// true) refuse the admin host.
+func (w *poolWorld) noClientCert(t *testing.T) {
+	data, err := os.ReadFile(w.cfgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`(?m)^  tls_(cert|key):.*\n`).ReplaceAllString(string(data), "")
+	cfg := filepath.Join(w.dir, "admin", "no-cert.yaml")
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.adminRefused(t, cfg, "") // the servers' alert, or their closing the connection
 }
 
 // sealForHost is sealFor for the identity host (a member outside the

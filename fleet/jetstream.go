@@ -35,7 +35,8 @@ type JetStream struct {
 // Dial connects to the fleet's NATS servers. It returns at once when
 // they are down: the connection keeps retrying in the background, and
 // calls fail until it succeeds ([JetStream.Connected]); with o.Once it
-// fails instead, naming TLS when the handshake failed.
+// fails instead, naming TLS when the handshake failed and the
+// credentials when the servers refused them.
 func Dial(o Options) (*JetStream, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -58,6 +59,9 @@ func Dial(o Options) (*JetStream, error) {
 	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
 	if err != nil && tlsFailure(err) {
 		return nil, fmt.Errorf("fleet: connecting to %s over TLS (check fleet.tls_ca, tls_cert and tls_key): %w", strings.Join(o.URLs, ","), err)
+	}
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, fmt.Errorf("fleet: connecting to %s: NATS refuses the credentials (check fleet.credentials, or user and password_file): %w", strings.Join(o.URLs, ","), err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fleet: connecting to %s: %w", strings.Join(o.URLs, ","), err)

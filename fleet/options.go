@@ -83,10 +83,12 @@ func (o Options) Check() error {
 	return nil
 }
 
-// connReport returns the options that log why connecting fails: each
-// distinct reason once until the connection is up, so a wrong CA or
-// a missing client certificate shows in the log as one line naming TLS
-// while the connection retries in the background.
+// connReport returns the options that log why connecting fails: once
+// for TLS, once for the credentials, once for anything else, until the
+// connection is up (the messages name ports that change with each
+// attempt). A wrong CA or a missing client certificate thus shows in
+// the log as one line naming TLS while the connection retries in the
+// background.
 func (o Options) connReport() []nats.Option {
 	if o.Log == nil {
 		return nil
@@ -102,31 +104,40 @@ func (o Options) connReport() []nats.Option {
 		if err == nil || errors.Is(err, nats.ErrNoServers) {
 			return // the first attempt's summary: the reasons follow
 		}
-		mu.Lock()
-		first := !seen[err.Error()]
-		seen[err.Error()] = true
-		mu.Unlock()
-		if !first {
-			return
+		kind := "other"
+		switch {
+		case tlsFailure(err):
+			kind = "tls"
+		case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked):
+			kind = "credentials"
 		}
-		if tlsFailure(err) {
+		mu.Lock()
+		first := !seen[kind]
+		seen[kind] = true
+		mu.Unlock()
+		switch {
+		case !first:
+		case kind == "tls":
 			o.Log.Error("fleet: cannot connect to NATS over TLS: check fleet.tls_ca, tls_cert and tls_key",
 				"tls_ca", o.CAFile, "tls_cert", o.CertFile, "err", err)
-			return
+		case kind == "credentials":
+			o.Log.Error("fleet: NATS refuses the credentials: check fleet.credentials, or user and password_file", "err", err)
+		default:
+			o.Log.Error("fleet: cannot connect to NATS", "err", err)
 		}
-		o.Log.Error("fleet: cannot connect to NATS", "err", err)
 	}
 	return []nats.Option{nats.ReconnectErrHandler(failed), nats.ConnectHandler(up), nats.ReconnectHandler(up)}
 }
 
 // tlsFailure reports whether err is a failed TLS handshake: a server
 // certificate the CA does not sign or that names another host, or a
-// server's alert (a client certificate it wants or refuses).
+// server's alert or its closing the connection after the handshake (a
+// client certificate it wants or refuses).
 func tlsFailure(err error) bool {
 	var verify *tls.CertificateVerificationError
 	var authority x509.UnknownAuthorityError
 	var host x509.HostnameError
 	var alert tls.AlertError
-	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) ||
+	return errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) ||
 		errors.As(err, &alert) || strings.Contains(err.Error(), "tls: ")
 }
