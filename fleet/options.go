@@ -55,8 +55,9 @@ type Options struct {
 	// Once fails Dial when no server answers now, instead of retrying
 	// in the background: for commands, not members.
 	Once bool
-	// Log, when set, gets one line for each distinct reason a connection
-	// attempt failed, until one succeeds (nil: no log).
+	// Log, when set, gets one line for each kind of failed connection
+	// attempt (TLS, the credentials, the rest) until one succeeds (nil:
+	// no log).
 	Log *slog.Logger
 }
 
