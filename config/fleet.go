@@ -139,6 +139,9 @@ func (fl *Fleet) checkLink() error {
 	if (fl.User == "") != (fl.PasswordFile == "") {
 		return fmt.Errorf("fleet.user: user and password_file go together")
 	}
+	if (fl.TLSCert == "") != (fl.TLSKey == "") {
+		return fmt.Errorf("fleet.tls_cert: tls_cert and tls_key go together")
+	}
 	switch {
 	case fl.Insecure:
 		return nil
@@ -148,8 +151,6 @@ func (fl *Fleet) checkLink() error {
 		return fmt.Errorf("fleet.credentials: give a NATS credentials file, or user and password_file (insecure: true is for tests)")
 	case fl.Credentials != "" && fl.User != "":
 		return fmt.Errorf("fleet.credentials: give a credentials file or user and password_file, not both")
-	case (fl.TLSCert == "") != (fl.TLSKey == ""):
-		return fmt.Errorf("fleet.tls_cert: tls_cert and tls_key go together")
 	}
 	return nil
 }

@@ -44,6 +44,8 @@ func TestFleetSectionRefused(t *testing.T) {
 		{"no credentials", ok + "  tls_ca: ca.pem\n", "fleet.credentials:"},
 		{"both credentials", ok + "  tls_ca: ca.pem\n  credentials: m.creds\n  user: u\n  password_file: p\n", "fleet.credentials:"},
 		{"user without password", ok + "  insecure: true\n  user: u\n", "fleet.user:"},
+		{"client certificate without its key", ok + "  tls_ca: ca.pem\n  tls_cert: m.pem\n  user: u\n  password_file: p\n", "fleet.tls_cert:"},
+		{"client key without its certificate", ok + "  insecure: true\n  tls_key: m.key\n", "fleet.tls_cert:"},
 		{"bad id", strings.Replace(ok, "id: acme", "id: -acme", 1) + "  insecure: true\n", "fleet.id:"},
 		{"upper-case identity", ok + "  insecure: true\n  identity: VPN\n", "fleet.identity:"},
 		{"bad server URL", strings.Replace(ok, "tls://n1:4222", "http://n1", 1) + "  insecure: true\n", "fleet.servers[0]:"},

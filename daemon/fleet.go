@@ -58,6 +58,7 @@ func joinFleet(cfg *config.Config, store fleet.Store, log *slog.Logger) (*fleetL
 		if err != nil {
 			return nil, err
 		}
+		o.Log = log
 		js, err := fleet.Dial(o)
 		if err != nil {
 			return nil, err

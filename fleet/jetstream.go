@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,20 +23,27 @@ type JetStream struct {
 	opts  Options
 	scope string // hex of the fleet id: bucket and subject names
 
-	mu    sync.Mutex // guards the buckets, bound on first use
+	// bind guards the buckets, bound on first use: a one-slot semaphore,
+	// so that a caller gives up waiting for another's binding when its
+	// context ends (a knock's used-step check must not wait behind a
+	// start's 2 s attempt while NATS is unreachable).
+	bind  chan struct{}
 	users jetstream.KeyValue
 	used  jetstream.KeyValue
 }
 
 // Dial connects to the fleet's NATS servers. It returns at once when
 // they are down: the connection keeps retrying in the background, and
-// calls fail until it succeeds ([JetStream.Connected]).
+// calls fail until it succeeds ([JetStream.Connected]); with o.Once it
+// fails instead, naming TLS when the handshake failed and the
+// credentials when the servers refused them.
 func Dial(o Options) (*JetStream, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	opts := []nats.Option{nats.Name(o.Name), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+	opts := []nats.Option{nats.Name(o.Name), nats.RetryOnFailedConnect(!o.Once), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(2 * time.Second)}
+	opts = append(opts, o.connReport()...)
 	if o.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(o.CredsFile))
 	}
@@ -51,6 +57,12 @@ func Dial(o Options) (*JetStream, error) {
 		opts = append(opts, nats.ClientCert(o.CertFile, o.KeyFile))
 	}
 	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+	if err != nil && tlsFailure(err) {
+		return nil, fmt.Errorf("fleet: connecting to %s over TLS (check fleet.tls_ca, tls_cert and tls_key): %w", strings.Join(o.URLs, ","), err)
+	}
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, fmt.Errorf("fleet: connecting to %s: NATS refuses the credentials (check fleet.credentials, or user and password_file): %w", strings.Join(o.URLs, ","), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fleet: connecting to %s: %w", strings.Join(o.URLs, ","), err)
 	}
@@ -65,7 +77,7 @@ func Dial(o Options) (*JetStream, error) {
 	if o.UsedTTL == 0 {
 		o.UsedTTL = DefaultUsedTTL
 	}
-	return &JetStream{nc: nc, js: js, opts: o, scope: hex.EncodeToString([]byte(o.Fleet))}, nil
+	return &JetStream{nc: nc, js: js, opts: o, scope: hex.EncodeToString([]byte(o.Fleet)), bind: make(chan struct{}, 1)}, nil
 }
 
 // Close closes the connection.
@@ -76,8 +88,12 @@ func (s *JetStream) Connected() bool { return s.nc.IsConnected() }
 
 // buckets binds (creating them if need be) the two buckets.
 func (s *JetStream) buckets(ctx context.Context) (users, used jetstream.KeyValue, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	select {
+	case s.bind <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("fleet: buckets: %w", ctx.Err())
+	}
+	defer func() { <-s.bind }()
 	if s.users == nil {
 		s.users, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "otpknock_users_" + s.scope,
 			History: 1, Replicas: s.opts.Replicas, Description: "otpknock fleet " + s.opts.Fleet + ": sealed user records and members"})

@@ -1,8 +1,15 @@
 package fleet
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Unavailable is what a member does with a knock while the store is
@@ -45,6 +52,13 @@ type Options struct {
 	Insecure bool
 	Replicas int           // JetStream replicas of the buckets (1..5); 0 is 1
 	UsedTTL  time.Duration // 0 is DefaultUsedTTL
+	// Once fails Dial when no server answers now, instead of retrying
+	// in the background: for commands, not members.
+	Once bool
+	// Log, when set, gets one line for each kind of failed connection
+	// attempt (TLS, the credentials, the rest) until one succeeds (nil:
+	// no log).
+	Log *slog.Logger
 }
 
 // Check refuses options that would join a fleet without TLS and
@@ -68,4 +82,63 @@ func (o Options) Check() error {
 		return errors.New("fleet.replicas: must be from 1 to 5")
 	}
 	return nil
+}
+
+// connReport returns the options that log why connecting fails: once
+// for TLS, once for the credentials, once for anything else, until the
+// connection is up (the messages name ports that change with each
+// attempt). A wrong CA or a missing client certificate thus shows in
+// the log as one line naming TLS while the connection retries in the
+// background.
+func (o Options) connReport() []nats.Option {
+	if o.Log == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	up := func(*nats.Conn) {
+		mu.Lock()
+		clear(seen)
+		mu.Unlock()
+	}
+	failed := func(_ *nats.Conn, err error) {
+		if err == nil || errors.Is(err, nats.ErrNoServers) {
+			return // the first attempt's summary: the reasons follow
+		}
+		kind := "other"
+		switch {
+		case tlsFailure(err):
+			kind = "tls"
+		case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked):
+			kind = "credentials"
+		}
+		mu.Lock()
+		first := !seen[kind]
+		seen[kind] = true
+		mu.Unlock()
+		switch {
+		case !first:
+		case kind == "tls":
+			o.Log.Error("fleet: cannot connect to NATS over TLS: check fleet.tls_ca, tls_cert and tls_key",
+				"tls_ca", o.CAFile, "tls_cert", o.CertFile, "err", err)
+		case kind == "credentials":
+			o.Log.Error("fleet: NATS refuses the credentials: check fleet.credentials, or user and password_file", "err", err)
+		default:
+			o.Log.Error("fleet: cannot connect to NATS", "err", err)
+		}
+	}
+	return []nats.Option{nats.ReconnectErrHandler(failed), nats.ConnectHandler(up), nats.ReconnectHandler(up)}
+}
+
+// tlsFailure reports whether err is a failed TLS handshake: a server
+// certificate the CA does not sign or that names another host, or a
+// server's alert or its closing the connection after the handshake (a
+// client certificate it wants or refuses).
+func tlsFailure(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var alert tls.AlertError
+	return errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) ||
+		errors.As(err, &alert) || strings.Contains(err.Error(), "tls: ")
 }

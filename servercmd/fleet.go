@@ -82,7 +82,7 @@ func (env *Env) fleetStore(cfg *config.Config) (fleet.Store, func(), error) {
 	}
 	fc := cfg.Fleet
 	o := fleet.Options{URLs: fc.Servers, Fleet: fc.ID, Name: "otpknockd admin", CredsFile: fc.Credentials, User: fc.User,
-		CAFile: fc.TLSCA, CertFile: fc.TLSCert, KeyFile: fc.TLSKey, Insecure: fc.Insecure, Replicas: fc.Replicas}
+		CAFile: fc.TLSCA, CertFile: fc.TLSCert, KeyFile: fc.TLSKey, Insecure: fc.Insecure, Replicas: fc.Replicas, Once: true}
 	if fc.PasswordFile != "" {
 		p, err := readSecretFile(fc.PasswordFile)
 		if err != nil {
