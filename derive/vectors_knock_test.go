@@ -3,6 +3,7 @@ package derive
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -60,6 +61,25 @@ func (in KnockInputs) decode(t *testing.T, name string) (Params, uint64, []byte,
 		bound = netip.MustParseAddr(in.Bound)
 	}
 	return p, step, nonce, c, bound
+}
+
+// openErrorName is the name a vector file gives an error of Open: tag
+// names the failed tag ("tag" of a packet knock, "check" of an Ed25519
+// one).
+func openErrorName(err error, tag string) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrPayloadSize):
+		return "size"
+	case errors.Is(err, ErrTag):
+		return tag
+	case errors.Is(err, ErrSignature):
+		return "signature"
+	case errors.Is(err, ErrClaim):
+		return "claim"
+	}
+	return err.Error()
 }
 
 // checkVectors checks a vector file read back: its version is the
