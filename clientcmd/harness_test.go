@@ -1,7 +1,6 @@
 package clientcmd
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"os"
@@ -11,8 +10,8 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/cli/clitest"
 	"github.com/otpknock/otpknock/client"
-	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/provision"
@@ -47,30 +46,26 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err error) {
-	var out, errb bytes.Buffer
-	var c clock.Clock = h.clock
-	if h.realClock {
-		c = clock.System{}
+	return h.line(stdin, args...).Parts()
+}
+
+// line runs a command line through Run on the harness's store, clock,
+// sender and discovery.
+func (h *harness) line(stdin string, args ...string) clitest.Result {
+	entry := func(ctx context.Context, args []string, env cli.Env) error {
+		return Run(ctx, args, Env{Env: env, Writer: h.writer, Prober: h.prober,
+			Finder: func(servers []string, _ *publicaddr.Cache) client.Finder {
+				h.servers, h.finds = servers, h.finds+1
+				return h.finder
+			},
+		})
 	}
-	err = Run(context.Background(), args, Env{Env: cli.Env{
-		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test"},
-		Writer: h.writer, Prober: h.prober,
-		Finder: func(servers []string, _ *publicaddr.Cache) client.Finder {
-			h.servers, h.finds = servers, h.finds+1
-			return h.finder
-		},
-	})
-	return out.String(), errb.String(), err
+	return clitest.Run(entry, clitest.Env(h.env, h.clock, h.realClock), stdin, args...)
 }
 
 func (h *harness) mustRun(stdin string, args ...string) string {
 	h.t.Helper()
-	out, _, err := h.run(stdin, args...)
-	if err != nil {
-		h.t.Fatalf("otpknock %s: %v", strings.Join(args, " "), err)
-	}
-	return out
+	return h.line(stdin, args...).Must(h.t)
 }
 
 func (h *harness) path(p string) string { return filepath.Join(h.dir, p) }
@@ -136,4 +131,16 @@ func writeFile(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// in runs a command line with no stdin, {dir} standing for the
+// harness's directory.
+func (h *harness) in(args ...string) clitest.Result {
+	return h.line("", clitest.InDir(h.dir, args)...)
+}
+
+// withGW1 is a harness holding profile gw1 at 198.18.0.1.
+func withGW1(t *testing.T) *harness {
+	h, _ := withProfile(t, "198.18.0.1")
+	return h
 }

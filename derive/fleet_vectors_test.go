@@ -140,12 +140,7 @@ func TestFleetVectors(t *testing.T) {
 		Source:  "inputs: derive/fleet_vectors_test.go; outputs: this implementation (go test ./derive -run TestFleetVectors -update), checked independently by docs/reference/fleet_v1.py",
 		Vectors: got,
 	})
-	if file.Version != specVersion {
-		t.Errorf("%s: version %d, want %d", fleetVectorFile, file.Version, specVersion)
-	}
-	if diff := gocmp.Diff(file.Vectors, got); diff != "" {
-		t.Errorf("%s differs from this implementation (-file +computed):\n%s", fleetVectorFile, diff)
-	}
+	checkVectors(t, fleetVectorFile, file.Version, file.Vectors, got)
 }
 
 // TestMemberKeyIsolation: a member's key knocks its own identity only. A

@@ -79,6 +79,14 @@ func TestServicePrincipal(t *testing.T) {
 	}
 }
 
+// makeUnitDir makes DIR/unit, the unit's state directory in
+// TestStateAccess, owned by the test's user.
+func makeUnitDir(t *testing.T, dir string) {
+	if err := os.Mkdir(filepath.Join(dir, "unit"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStateAccess: the service user must write the state file's
 // directory, the nearest that exists, and the file itself when there is
 // one.
@@ -99,9 +107,10 @@ func TestStateAccess(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "state.json"), "{}")
 			os.Chmod(filepath.Join(dir, "state.json"), 0o400)
 		}, "state.json", me, "service user otpknock cannot write DIR/state.json"},
-		// The unit's StateDirectory=, whoever owns it now: systemd gives it
-		// to the service user at every start.
-		{"the unit's state directory, stranger", nil, unitStateDir + "/state.json", stranger, ""},
+		// The unit's StateDirectory= (here DIR/unit), whoever owns it now:
+		// systemd gives it to the service user at every start.
+		{"the unit's state directory, stranger", makeUnitDir, "unit/state.json", stranger, ""},
+		{"next to the unit's state directory, stranger", makeUnitDir, "state.json", stranger, "service user otpknock cannot write in DIR (owner "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,10 +125,7 @@ func TestStateAccess(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, dir)
 			}
-			err := stateAccess(filepath.Join(dir, tt.state), tt.p)
-			if tt.state == unitStateDir+"/state.json" {
-				err = stateAccess(tt.state, tt.p)
-			}
+			err := stateAccess(filepath.Join(dir, tt.state), filepath.Join(dir, "unit"), tt.p)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("stateAccess: %v, want nil", err)

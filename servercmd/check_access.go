@@ -96,19 +96,19 @@ func accessChecks(cfg *config.Config, p principal) []accessResult {
 		path := cfg.SecretPath(u.Name)
 		out = append(out, accessResult{mayAccess(path, p, canRead, own), who + " reads " + path})
 	}
-	return append(out, accessResult{stateAccess(cfg.StateFile, p), who + " writes " + cfg.StateFile})
+	return append(out, accessResult{stateAccess(cfg.StateFile, unitStateDir, p), who + " writes " + cfg.StateFile})
 }
 
 // stateAccess checks that p can replace the state file: write its
 // directory, the nearest one that exists, which the server creates the
-// rest of. The unit's own state directory is systemd's: StateDirectory=
-// creates it for the service user, or gives it to the service user when
-// it exists, at every start.
-func stateAccess(path string, p principal) error {
+// rest of. The unit's own state directory, unitDir, is systemd's:
+// StateDirectory= creates it for the service user, or gives it to the
+// service user when it exists, at every start.
+func stateAccess(path, unitDir string, p principal) error {
 	fix := fmt.Sprintf("the service user owns the state directory: chown %s: PATH", p.name)
 	dir := filepath.Dir(path)
 	for {
-		if dir == unitStateDir {
+		if dir == unitDir {
 			return nil
 		}
 		_, err := os.Stat(dir)

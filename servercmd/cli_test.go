@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/cli"
-	"github.com/otpknock/otpknock/clock"
+	"github.com/otpknock/otpknock/cli/clitest"
 	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
@@ -55,19 +55,20 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) run(stdin string, args ...string) (stdout, stderr string, err error) {
-	var out, errb bytes.Buffer
-	var c clock.Clock = h.clock
-	if h.realClock {
-		c = clock.System{}
+	return h.line(stdin, args...).Parts()
+}
+
+// line runs a command line through Run on the harness's directory,
+// clock, systemctl, signals, sockets, service user and terminals.
+func (h *harness) line(stdin string, args ...string) clitest.Result {
+	entry := func(ctx context.Context, args []string, env cli.Env) error {
+		return Run(ctx, args, Env{Env: env, Systemctl: h.systemctl, Signal: h.signal,
+			Listening: func() (map[derive.Knock]bool, error) { return h.listening, nil },
+			Service:   func() (*config.Account, error) { return h.service, nil },
+			Terminal:  h.terminal(env.Stdout),
+		})
 	}
-	err = Run(context.Background(), args, Env{Env: cli.Env{
-		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return h.env[k] }, Clock: c, Version: "test"}, Systemctl: h.systemctl, Signal: h.signal,
-		Listening: func() (map[derive.Knock]bool, error) { return h.listening, nil },
-		Service:   func() (*config.Account, error) { return h.service, nil },
-		Terminal:  h.terminal(&out),
-	})
-	return out.String(), errb.String(), err
+	return clitest.Run(entry, clitest.Env(h.env, h.clock, h.realClock), stdin, args...)
 }
 
 // terminal reports the harness's terminals: stdin when stdinTerminal,
@@ -86,11 +87,7 @@ func (h *harness) terminal(stdout io.Writer) func(v any) (int, bool) {
 
 func (h *harness) mustRun(stdin string, args ...string) string {
 	h.t.Helper()
-	out, _, err := h.run(stdin, args...)
-	if err != nil {
-		h.t.Fatalf("otpknock %s: %v", strings.Join(args, " "), err)
-	}
-	return out
+	return h.line(stdin, args...).Must(h.t)
 }
 
 func (h *harness) path(p string) string { return filepath.Join(h.dir, p) }
@@ -253,4 +250,10 @@ func TestErrors(t *testing.T) {
 	if entries, _ := os.ReadDir(h.path("secrets")); len(entries) != 0 {
 		t.Errorf("failed user adds left secrets: %v", entries)
 	}
+}
+
+// in runs a command line with no stdin, {dir} standing for the
+// harness's directory.
+func (h *harness) in(args ...string) clitest.Result {
+	return h.line("", clitest.InDir(h.dir, args)...)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/cli/clitest"
 	"github.com/otpknock/otpknock/clock"
 	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/fleet"
@@ -21,7 +22,8 @@ import (
 
 // TestCompletions checks the dynamic completions: user names of the
 // config --config names, --knock and --log-format values; never a
-// secret.
+// secret; and the completion command: a script for each known shell, a
+// usage error naming them for an unknown one.
 func TestCompletions(t *testing.T) {
 	h := newHarness(t)
 	cfg := h.path("config.yaml")
@@ -29,90 +31,32 @@ func TestCompletions(t *testing.T) {
 	var secrets []string
 	for _, u := range []string{"alice", "bob"} {
 		uri := uriRE.FindString(h.mustRun("", "user", "add", u, "-c", cfg, "--no-qr", "--no-reload"))
-		secrets = append(secrets, strings.Split(strings.Split(uri, "secret=")[1], "&")[0])
+		secrets = append(secrets, clitest.URISecret(uri))
 	}
-	tests := []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"user", "remove", "-c", cfg, ""}, []string{"alice", "bob"}},
-		{[]string{"user", "qr", "-c", cfg, "b"}, []string{"bob"}},
-		{[]string{"user", "show", "-c", h.path("none.yaml"), ""}, nil},
-		{[]string{"user", "add", "carol", "--knock", "p"}, []string{"packet"}},
-		{[]string{"server", "--log-format", ""}, []string{"text", "json"}},
-		{[]string{"show", ""}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			out, _, err := h.run("", append([]string{"__complete"}, tt.args...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-				if !strings.HasPrefix(l, ":") {
-					got = append(got, l)
-				}
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("completions (-want +got):\n%s", diff)
-			}
-			for _, s := range secrets {
-				if strings.Contains(out, s) {
-					t.Errorf("a completion shows a secret")
-				}
-			}
-		})
-	}
-}
-
-// TestCompletionShells checks that the known shells get a script and an
-// unknown one a usage error naming the known ones.
-func TestCompletionShells(t *testing.T) {
-	h := newHarness(t)
-	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
-		if out := h.mustRun("", "completion", sh); !strings.Contains(out, "otpknockd") {
-			t.Errorf("completion %s printed no script", sh)
-		}
-	}
-	out, _, err := h.run("", "completion", "tcsh")
-	if cli.ExitCode(err) != cli.ExitUsage || out != "" {
-		t.Fatalf("completion tcsh: exit %d, %v, output %q; want exit %d and nothing", cli.ExitCode(err), err, out, cli.ExitUsage)
-	}
-	if want := `completion: unknown shell "tcsh": otpknockd completes bash, fish, powershell, zsh`; err.Error() != want {
-		t.Errorf("error %q, want %q", err, want)
-	}
+	clitest.Completions(t, "otpknockd", h.in, []clitest.Completion{
+		{Args: []string{"user", "remove", "-c", cfg, ""}, Want: []string{"alice", "bob"}},
+		{Args: []string{"user", "qr", "-c", cfg, "b"}, Want: []string{"bob"}},
+		{Args: []string{"user", "show", "-c", h.path("none.yaml"), ""}},
+		{Args: []string{"user", "add", "carol", "--knock", "p"}, Want: []string{"packet"}},
+		{Args: []string{"server", "--log-format", ""}, Want: []string{"text", "json"}},
+		{Args: []string{"show", ""}},
+	}, secrets)
 }
 
 // TestUnknownCommandWithHelp checks that --help does not turn an unknown
 // subcommand into its parent's help and exit 0, while known commands
 // still print their help.
 func TestUnknownCommandWithHelp(t *testing.T) {
-	tests := []struct {
-		args []string
-		want int
-	}{
-		{[]string{"usr", "add", "--help"}, cli.ExitUsage},
-		{[]string{"user", "rmm", "-h"}, cli.ExitUsage},
-		{[]string{"user", "-c", "x.yaml", "bogus", "--help"}, cli.ExitUsage},
-		{[]string{"completion", "tcsh", "--help"}, cli.ExitUsage},
-		{[]string{"user", "rm", "--help"}, cli.ExitOK},
-		{[]string{"user", "-c", "x.yaml", "list", "--help"}, cli.ExitOK},
-		{[]string{"send", "gw1", "--help"}, cli.ExitUsage},
-		{[]string{"--help"}, cli.ExitOK},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			h := newHarness(t)
-			out, _, err := h.run("", tt.args...)
-			if got := cli.ExitCode(err); got != tt.want {
-				t.Errorf("exit %d (%v), want %d", got, err, tt.want)
-			}
-			if tt.want == cli.ExitOK && !strings.Contains(out, "Usage:") {
-				t.Errorf("no help printed:\n%s", out)
-			}
-		})
-	}
+	clitest.Lines(t, newHarness, (*harness).in, []clitest.Line[*harness]{
+		{Args: []string{"usr", "add", "--help"}, Code: cli.ExitUsage},
+		{Args: []string{"user", "rmm", "-h"}, Code: cli.ExitUsage},
+		{Args: []string{"user", "-c", "x.yaml", "bogus", "--help"}, Code: cli.ExitUsage},
+		{Args: []string{"completion", "tcsh", "--help"}, Code: cli.ExitUsage},
+		{Args: []string{"user", "rm", "--help"}, Help: true},
+		{Args: []string{"user", "-c", "x.yaml", "list", "--help"}, Help: true},
+		{Args: []string{"send", "gw1", "--help"}, Code: cli.ExitUsage},
+		{Args: []string{"--help"}, Help: true},
+	})
 }
 
 // hangingStore is a fleet store whose Records never answers, ignoring

@@ -5,22 +5,47 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/internal/netnstest"
 )
+
+// envListeningChild marks the copy of the test binary that
+// TestKernelListening runs inside its own network namespace.
+const envListeningChild = "OTPKNOCK_TEST_LISTENING_CHILD"
 
 // TestKernelListening: without Env's Listening, the services this host
 // serves come from /proc/net: a listening TCP socket and a bound UDP
 // socket show with their protocol and port; a closed listener does not.
+// The sockets are opened in a namespace the test creates: /proc/net
+// shows the process's namespace, so the test binary runs again inside
+// it (root only).
 func TestKernelListening(t *testing.T) {
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if os.Getenv(envListeningChild) == "1" {
+		listeningInNamespace(t)
+		return
+	}
+	netnstest.Require(t)
+	p := netnstest.NewPair(t)
+	cmd := p.Cmd(p.Server, os.Args[0], "-test.run=^TestKernelListening$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envListeningChild+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestKernelListening") {
+		t.Fatalf("in namespace %s: %v\n%s", p.Server, err, out)
+	}
+}
+
+// listeningInNamespace is TestKernelListening inside its namespace.
+func listeningInNamespace(t *testing.T) {
+	tcp, err := net.Listen("tcp", "198.18.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	udp, err := net.ListenPacket("udp", "198.18.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

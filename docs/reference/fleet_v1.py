@@ -13,13 +13,13 @@ locator secret (with packet_ed25519_v1.py; section 14.5).
 """
 import hashlib
 import hmac
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import derive_v1  # noqa: E402  (the derivation reference, beside this file)
 import packet_ed25519_v1  # noqa: E402  (the ed25519 packet reference)
+from common import check_file, lp  # noqa: E402
 
 SALT = b"otpknock/v1/fleet"
 
@@ -32,7 +32,7 @@ def identity(host):
 
 def member_key(secret, fleet, ident):
     """Section 14.1: HKDF-SHA256, L = 32, so one expand block T(1)."""
-    info = derive_v1.lp(fleet.encode()) + derive_v1.lp(ident.encode())
+    info = lp(fleet.encode()) + lp(ident.encode())
     prk = hmac.new(SALT, secret, hashlib.sha256).digest()
     okm = hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
     return info, prk, okm
@@ -55,19 +55,8 @@ def check(v):
 
 
 def main(path):
-    with open(path) as f:
-        doc = json.load(f)
-    vectors, bad = doc["vectors"], 0
-    if doc.get("version") != 1:  # the protocol version (spec section 9.5)
-        bad += 1
-        print(f"FAIL {path}: version {doc.get('version')}, this reference implements 1")
-    for v in vectors:
-        errs = check(v)
-        if errs:
-            bad += 1
-            print(f"FAIL {v['name']}: {'; '.join(errs)}")
-    print(f"{len(vectors) - bad}/{len(vectors)} fleet vectors match {path}")
-    return 1 if bad else 0
+    return check_file(path, lambda doc: [(v["name"], check, v) for v in doc["vectors"]],
+                      lambda doc: "fleet vectors")
 
 
 if __name__ == "__main__":

@@ -14,17 +14,17 @@ Exits non-zero on any difference.
 import hashlib
 import hmac
 import ipaddress
-import json
-import struct
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import NONCE, StreamKey, check_file, claim_bytes, lp, parse_claim, xor  # noqa: E402
 
 PORT_LABEL = b"otpknock/v1/ed25519-port"
 ENC_LABEL = b"otpknock/v1/ed25519-enc"
 CHECK_LABEL = b"otpknock/v1/ed25519-check"
 SIG_LABEL = b"otpknock/v1/ed25519-sig"
-MASK = {"tcp": 1, "udp": 2, "icmp": 4}
-ORDER = ["tcp", "udp", "icmp"]
-NONCE, CHECK, SIG, MAX_PAYLOAD = 16, 16, 64, 256
+CHECK, SIG, MAX_PAYLOAD = 16, 64, 256
 MIN_PAYLOAD = NONCE + 1 + SIG + CHECK
 
 # --- Ed25519, RFC 8032 section 6 ----------------------------------------
@@ -131,100 +131,22 @@ def verify(pub, msg, sig):
 # --- the knock, spec section 11.11 ---------------------------------------
 
 
-def lp(field: bytes) -> bytes:
-    return struct.pack(">H", len(field)) + field
-
-
-def packed(addr: str) -> bytes:
-    if not addr:
-        return b""
-    a = ipaddress.ip_address(addr)
-    if a.version == 6 and a.ipv4_mapped is not None:
-        a = a.ipv4_mapped
-    return a.packed
-
-
-class Key:
+class Key(StreamKey):
     def __init__(self, v):
-        lo, hi = (int(x) for x in v["knock_range"].split("-"))
-        self.excl = sorted({e for e in v["exclude"] if lo <= e <= hi})
-        mask = sum(MASK[p] for p in set(v["protocols"]))
-        self.params = struct.pack(">IBBHHH", v["period"], v["knocks"], mask, lo, hi, len(self.excl))
-        self.params += b"".join(struct.pack(">H", e) for e in self.excl)
-        self.lo, self.hi = lo, hi
-        self.protos = [p for p in ORDER if p in v["protocols"] and p != "tcp"]
-        self.locator = bytes.fromhex(v["locator_hex"])
-        self.server_id = v["server_id"].encode()
+        super().__init__(v, bytes.fromhex(v["locator_hex"]))
         self.pub = public_key(bytes.fromhex(v["private_seed_hex"]))
 
-    def prefix(self, counter, label, step):
-        return (struct.pack(">I", counter) + lp(label) + struct.pack(">Q", step)
-                + lp(self.server_id) + lp(self.params))
-
-    def mac(self, msg):
-        return hmac.new(self.locator, msg, hashlib.sha256).digest()
-
     def element(self, step):
-        values = [x for x in range(self.lo, self.hi + 1) if x not in self.excl]
-        n = len(self.protos) * len(values)
-        limit = (2**32 // n) * n
-        for i in range(1, 256):
-            block = self.mac(self.prefix(i, PORT_LABEL, step) + lp(b""))
-            for w in range(0, 32, 4):
-                x = struct.unpack(">I", block[w:w + 4])[0]
-                if x < limit:
-                    e = x % n
-                    return self.protos[e // len(values)], values[e % len(values)]
-        raise ValueError("HMAC stream exhausted")
+        return super().element(step, PORT_LABEL)
 
     def keystream(self, step, nonce, n):
-        out, i = b"", 1
-        while len(out) < n:
-            out += self.mac(self.prefix(i, ENC_LABEL, step) + lp(nonce))
-            i += 1
-        return out[:n]
-
-    def tail(self, element, nonce, body, bound):
-        proto, value = element
-        return struct.pack(">BH", MASK[proto], value) + lp(nonce) + lp(body) + lp(packed(bound))
+        return super().keystream(step, nonce, n, ENC_LABEL)
 
     def sig_message(self, step, element, nonce, ct, bound):
         return self.prefix(0, SIG_LABEL, step) + self.tail(element, nonce, ct, bound)
 
     def check_message(self, step, element, nonce, body, bound):
         return self.prefix(0, CHECK_LABEL, step) + self.tail(element, nonce, body, bound)
-
-
-def xor(a, b):
-    return bytes(x ^ y for x, y in zip(a, b))
-
-
-def claim_bytes(addrs, source, n):
-    out = bytes([len(addrs) | (0x08 if source else 0)])
-    for a in addrs:
-        p = packed(a)
-        out += bytes([4 if len(p) == 4 else 6]) + p
-    return out + bytes(n - len(out))
-
-
-def parse_claim(pt):
-    flags, n, off, addrs = pt[0], pt[0] & 7, 1, []
-    if flags & ~0x0F or n > 4:
-        return None
-    for _ in range(n):
-        if off >= len(pt) or pt[off] not in (4, 6):
-            return None
-        width = 4 if pt[off] == 4 else 16
-        if off + 1 + width > len(pt):
-            return None
-        a = ipaddress.ip_address(pt[off + 1:off + 1 + width])
-        if a.version == 6 and a.ipv4_mapped is not None:
-            return None
-        addrs.append(str(a))
-        off += 1 + width
-    if any(pt[off:]):
-        return None
-    return addrs, bool(flags & 0x08)
 
 
 def open_payload(key, step, element, payload, bound):
@@ -312,21 +234,10 @@ def check_rfc8032(r):
 
 
 def main(path):
-    with open(path) as f:
-        doc = json.load(f)
-    bad = 0
-    if doc.get("version") != 1:  # the protocol version (spec section 9.5)
-        bad += 1
-        print(f"FAIL {path}: version {doc.get('version')}, this reference implements 1")
-    items = [(r["name"], check_rfc8032, r) for r in doc["rfc8032"]]
-    items += [(v["name"], check_vector, v) for v in doc["vectors"]]
-    for name, fn, v in items:
-        errs = fn(v)
-        if errs:
-            bad += 1
-            print(f"FAIL {name}: {'; '.join(errs)}")
-    print(f"{len(items) - bad}/{len(items)} Ed25519 vectors ({len(doc['rfc8032'])} of RFC 8032) match {path}")
-    return 1 if bad else 0
+    def items(doc):
+        return ([(r["name"], check_rfc8032, r) for r in doc["rfc8032"]]
+                + [(v["name"], check_vector, v) for v in doc["vectors"]])
+    return check_file(path, items, lambda doc: f"Ed25519 vectors ({len(doc['rfc8032'])} of RFC 8032)")
 
 
 if __name__ == "__main__":
