@@ -10,8 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
@@ -43,10 +46,13 @@ var loneAddr = netip.MustParseAddr("198.18.3.50")
 //     handler: the first member's publish, NATS, the scheduling of the
 //     processes) and its apply (checks and the nftables set), from the
 //     "pool grant" lines the members log;
-//   - the host's scheduling noise meanwhile: how late 1 ms sleeps of the
-//     bench's own process wake up. Every hop of a grant (the granting
-//     member, nats-server, the receiving member) pays such a wake-up, so
-//     on a busy host the fan-out's p99 follows this one's.
+//   - the host's noise meanwhile, with no otpknock code in the way: NATS
+//     alone (a timestamp published every 5 ms by one connection of the
+//     bench's process, received by another, through the same
+//     nats-server), and how late 1 ms sleeps of the bench's process wake
+//     up. Every hop of a grant (the granting member, nats-server, the
+//     receiving member) pays such wake-ups, so on a busy host the
+//     transit's p99 follows NATS alone's.
 //
 // It prints "knock-to-open ...", "fan-out p50 N ms p99 N ms" and the
 // stages, and runs once whatever b.N (make bench-fleet: -benchtime 1x).
@@ -75,6 +81,7 @@ func BenchmarkPool(b *testing.B) {
 	b.ResetTimer()
 	stopNoise := make(chan struct{})
 	noise := timerLateness(stopNoise)
+	natsAlone := w.natsAlone(stopNoise)
 	var pool, alone []time.Duration
 	for i := range benchOpens {
 		pool = append(pool, w.knockToOpen(w.accts[i], poolVIP, uint16(2300+i)))
@@ -89,7 +96,7 @@ func BenchmarkPool(b *testing.B) {
 	}
 	b.StopTimer()
 	close(stopNoise)
-	late := <-noise
+	late, alone0 := <-noise, <-natsAlone
 
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	p50, p90, p99 := func(l []time.Duration) float64 { return ms(quantile(l, 0.5)) },
@@ -100,13 +107,14 @@ func BenchmarkPool(b *testing.B) {
 	fan, transit, apply := w.lastFanout(benchGrants)
 	fmt.Printf("fan-out p50 %.2f ms p99 %.2f ms (%d grants to the last of 3 members' nftables sets, nats-server in namespaces)\n",
 		p50(fan), p99(fan), len(fan))
-	fmt.Printf("fan-out stages p50/p99: transit %.2f/%.2f ms, apply %.2f/%.2f ms; host timer lateness p50/p99 %.2f/%.2f ms (%d sleeps of 1 ms)\n",
-		p50(transit), p99(transit), p50(apply), p99(apply), p50(late), p99(late), len(late))
+	fmt.Printf("fan-out stages p50/p99: transit %.2f/%.2f ms, apply %.2f/%.2f ms; meanwhile NATS alone %.2f/%.2f ms (%d messages), a 1 ms sleep late by %.2f/%.2f ms\n",
+		p50(transit), p99(transit), p50(apply), p99(apply), p50(alone0), p99(alone0), len(alone0), p50(late), p99(late))
 	b.ReportMetric(p50(pool), "pool-open-p50-ms")
 	b.ReportMetric(p50(alone), "lone-open-p50-ms")
 	b.ReportMetric(p50(fan), "fanout-p50-ms")
 	b.ReportMetric(p99(fan), "fanout-p99-ms")
 	b.ReportMetric(p99(transit), "transit-p99-ms")
+	b.ReportMetric(p99(alone0), "nats-alone-p99-ms")
 	b.ReportMetric(p99(late), "timer-late-p99-ms")
 }
 
@@ -155,6 +163,61 @@ func timerLateness(stop <-chan struct{}) <-chan []time.Duration {
 			start := time.Now()
 			time.Sleep(time.Millisecond)
 			late = append(late, time.Since(start)-time.Millisecond)
+		}
+	}()
+	return out
+}
+
+// natsAlone publishes the time every 5 ms on one NATS connection of
+// the bench's process (in the load balancer's namespace) and receives it
+// on another, through the pool's nats-server, until stop is closed; then
+// it sends each message's time from publish to receipt.
+func (w *poolWorld) natsAlone(stop <-chan struct{}) <-chan []time.Duration {
+	w.t.Helper()
+	var pub, sub *nats.Conn
+	var err1, err2 error
+	w.p.Do(w.t, w.lb, func() {
+		url := fmt.Sprintf("nats://%s:4222", natsAddr(0))
+		pub, err1 = nats.Connect(url)
+		sub, err2 = nats.Connect(url)
+	})
+	if err := errors.Join(err1, err2); err != nil {
+		w.t.Fatalf("NATS alone: %v", err)
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	if _, err := sub.Subscribe("bench.alone", func(m *nats.Msg) {
+		var at time.Time
+		if at.UnmarshalBinary(m.Data) == nil {
+			mu.Lock()
+			lat = append(lat, time.Since(at))
+			mu.Unlock()
+		}
+	}); err != nil {
+		w.t.Fatalf("NATS alone: %v", err)
+	}
+	if err := sub.Flush(); err != nil {
+		w.t.Fatalf("NATS alone: %v", err)
+	}
+	out := make(chan []time.Duration, 1)
+	go func() {
+		defer sub.Close()
+		defer pub.Close()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				_ = sub.Flush() // what was sent has arrived
+				mu.Lock()
+				out <- slices.Clone(lat)
+				mu.Unlock()
+				return
+			case <-tick.C:
+			}
+			at, _ := time.Now().MarshalBinary()
+			_ = pub.Publish("bench.alone", at)
+			_ = pub.FlushTimeout(time.Second)
 		}
 	}()
 	return out
