@@ -288,8 +288,12 @@ func (fl *fleetLink) keyOf(user string) ([]byte, bool) {
 // (its step inside the window) and new here (a later step than the
 // user's last): the user's services, from its own record, for the
 // grant's addresses, and the step used here too. A grant that fails any
-// check is counted and logged, and opens nothing.
+// check is counted and logged, and opens nothing. The line logged says
+// how long the grant took to reach this member (transit: the granting
+// member's publish, NATS and the scheduling of both processes) and to
+// be applied here (fanout: transit, then the checks and the kernel set).
 func (d *Daemon) peerGrant(g fleet.Grant) {
+	transit := d.clock.Now().Sub(g.Sent)
 	key, ok := d.fleet.keyOf(g.User)
 	if !ok || !fleet.VerifyGrant(g, key) {
 		d.fleet.rejected.Add(1)
@@ -322,7 +326,7 @@ func (d *Daemon) peerGrant(g fleet.Grant) {
 	d.fleet.applied.Add(1)
 	d.fleet.lat.add(lat)
 	d.log.Info("pool grant", "member", g.Member, "user", g.User, "step", g.Step, "addrs", addrList(g.Addrs),
-		"ports", derive.Knocks(u.Open).String(), "fanout", lat.String())
+		"ports", derive.Knocks(u.Open).String(), "fanout", lat.String(), "transit", transit.String())
 }
 
 // stalePeerGrant says why a signed pool grant must not open anything: a

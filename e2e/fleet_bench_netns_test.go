@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,8 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
@@ -38,10 +42,20 @@ var loneAddr = netip.MustParseAddr("198.18.3.50")
 //     knocks sent to m1 by users who all open tcp/2399), each granted by
 //     one member and applied by the two others; per grant, the later of
 //     the two members' times from the first member's grant to its own
-//     kernel set.
+//     kernel set; and, for that member, the grant's transit (to its
+//     handler: the first member's publish, NATS, the scheduling of the
+//     processes) and its apply (checks and the nftables set), from the
+//     "pool grant" lines the members log;
+//   - the host's noise meanwhile, with no otpknock code in the way: NATS
+//     alone (a timestamp published every 5 ms by one connection of the
+//     bench's process, received by another, through the same
+//     nats-server), and how late 1 ms sleeps of the bench's process wake
+//     up. Every hop of a grant (the granting member, nats-server, the
+//     receiving member) pays such wake-ups, so on a busy host the
+//     transit's p99 follows NATS alone's.
 //
-// It prints "knock-to-open ..." and "fan-out p50 N ms p99 N ms" and
-// runs once whatever b.N (make bench-fleet: -benchtime 1x).
+// It prints "knock-to-open ...", "fan-out p50 N ms p99 N ms" and the
+// stages, and runs once whatever b.N (make bench-fleet: -benchtime 1x).
 //
 //	sudo go test ./e2e -run '^$' -bench Pool -benchtime 1x
 func BenchmarkPool(b *testing.B) {
@@ -65,6 +79,9 @@ func BenchmarkPool(b *testing.B) {
 	lone := w.startLone(benchOpens)
 
 	b.ResetTimer()
+	stopNoise := make(chan struct{})
+	noise := timerLateness(stopNoise)
+	natsAlone := w.natsAlone(stopNoise)
 	var pool, alone []time.Duration
 	for i := range benchOpens {
 		pool = append(pool, w.knockToOpen(w.accts[i], poolVIP, uint16(2300+i)))
@@ -78,6 +95,8 @@ func BenchmarkPool(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	close(stopNoise)
+	late, alone0 := <-noise, <-natsAlone
 
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	p50, p90, p99 := func(l []time.Duration) float64 { return ms(quantile(l, 0.5)) },
@@ -85,13 +104,18 @@ func BenchmarkPool(b *testing.B) {
 		func(l []time.Duration) float64 { return ms(quantile(l, 0.99)) }
 	fmt.Printf("knock-to-open through the pool p50 %.2f ms p90 %.2f ms; lone server p50 %.2f ms p90 %.2f ms (%d knocks each, connects of 2 ms)\n",
 		p50(pool), p90(pool), p50(alone), p90(alone), benchOpens)
-	fan := w.lastFanout(benchGrants)
+	fan, transit, apply := w.lastFanout(benchGrants)
 	fmt.Printf("fan-out p50 %.2f ms p99 %.2f ms (%d grants to the last of 3 members' nftables sets, nats-server in namespaces)\n",
 		p50(fan), p99(fan), len(fan))
+	fmt.Printf("fan-out stages p50/p99: transit %.2f/%.2f ms, apply %.2f/%.2f ms; meanwhile NATS alone %.2f/%.2f ms (%d messages), a 1 ms sleep late by %.2f/%.2f ms\n",
+		p50(transit), p99(transit), p50(apply), p99(apply), p50(alone0), p99(alone0), len(alone0), p50(late), p99(late))
 	b.ReportMetric(p50(pool), "pool-open-p50-ms")
 	b.ReportMetric(p50(alone), "lone-open-p50-ms")
 	b.ReportMetric(p50(fan), "fanout-p50-ms")
 	b.ReportMetric(p99(fan), "fanout-p99-ms")
+	b.ReportMetric(p99(transit), "transit-p99-ms")
+	b.ReportMetric(p99(alone0), "nats-alone-p99-ms")
+	b.ReportMetric(p99(late), "timer-late-p99-ms")
 }
 
 // quantile is the q-quantile of l (sorted in place).
@@ -123,33 +147,117 @@ func (w *poolWorld) knockToOpen(acct provision.Account, dst netip.Addr, port uin
 	return 0
 }
 
-var poolGrantRE = regexp.MustCompile(`msg="pool grant" member=\S+ user=(u\d+) .*fanout=(\S+)`)
+// timerLateness sleeps 1 ms at a time until stop is closed, then sends
+// how late each sleep woke up.
+func timerLateness(stop <-chan struct{}) <-chan []time.Duration {
+	out := make(chan []time.Duration, 1)
+	go func() {
+		var late []time.Duration
+		for {
+			select {
+			case <-stop:
+				out <- late
+				return
+			default:
+			}
+			start := time.Now()
+			time.Sleep(time.Millisecond)
+			late = append(late, time.Since(start)-time.Millisecond)
+		}
+	}()
+	return out
+}
+
+// natsAlone publishes the time every 5 ms on one NATS connection of
+// the bench's process (in the load balancer's namespace) and receives it
+// on another, through the pool's nats-server, until stop is closed; then
+// it sends each message's time from publish to receipt.
+func (w *poolWorld) natsAlone(stop <-chan struct{}) <-chan []time.Duration {
+	w.t.Helper()
+	var pub, sub *nats.Conn
+	var err1, err2 error
+	w.p.Do(w.t, w.lb, func() {
+		url := fmt.Sprintf("nats://%s:4222", natsAddr(0))
+		pub, err1 = nats.Connect(url)
+		sub, err2 = nats.Connect(url)
+	})
+	if err := errors.Join(err1, err2); err != nil {
+		w.t.Fatalf("NATS alone: %v", err)
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	if _, err := sub.Subscribe("bench.alone", func(m *nats.Msg) {
+		var at time.Time
+		if at.UnmarshalBinary(m.Data) == nil {
+			mu.Lock()
+			lat = append(lat, time.Since(at))
+			mu.Unlock()
+		}
+	}); err != nil {
+		w.t.Fatalf("NATS alone: %v", err)
+	}
+	if err := sub.Flush(); err != nil {
+		w.t.Fatalf("NATS alone: %v", err)
+	}
+	out := make(chan []time.Duration, 1)
+	go func() {
+		defer sub.Close()
+		defer pub.Close()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				_ = sub.Flush() // what was sent has arrived
+				mu.Lock()
+				out <- slices.Clone(lat)
+				mu.Unlock()
+				return
+			case <-tick.C:
+			}
+			at, _ := time.Now().MarshalBinary()
+			_ = pub.Publish("bench.alone", at)
+			_ = pub.FlushTimeout(time.Second)
+		}
+	}()
+	return out
+}
+
+var poolGrantRE = regexp.MustCompile(`msg="pool grant" member=\S+ user=(u\d+) .*fanout=(\S+) transit=(\S+)`)
 
 // lastFanout is, per user, the later of the two pool grants the members
-// logged (the grant reaching the last member's kernel set). Each of the
-// n users must have exactly two.
-func (w *poolWorld) lastFanout(n int) []time.Duration {
+// logged (the grant reaching the last member's kernel set), and that
+// grant's transit and apply (fanout - transit). Each of the n users must
+// have exactly two.
+func (w *poolWorld) lastFanout(n int) (fanout, transit, apply []time.Duration) {
 	w.t.Helper()
-	last := map[string]time.Duration{}
+	type grant struct{ fanout, transit time.Duration }
+	last := map[string]grant{}
 	count := map[string]int{}
 	for _, l := range w.logs {
 		for _, m := range poolGrantRE.FindAllStringSubmatch(l.String(), -1) {
-			d, err := time.ParseDuration(m[2])
-			if err != nil {
-				w.t.Fatalf("fan-out %q: %v", m[2], err)
+			var g grant
+			var err1, err2 error
+			g.fanout, err1 = time.ParseDuration(m[2])
+			g.transit, err2 = time.ParseDuration(m[3])
+			if err := errors.Join(err1, err2); err != nil {
+				w.t.Fatalf("pool grant of %s: %v", m[1], err)
 			}
 			count[m[1]]++
-			last[m[1]] = max(last[m[1]], d)
+			if g.fanout >= last[m[1]].fanout {
+				last[m[1]] = g
+			}
 		}
 	}
-	var out []time.Duration
 	for u := range n {
-		if c := count[fmt.Sprintf("u%d", u)]; c != 2 {
-			w.t.Fatalf("u%d: %d pool grants logged, want 2 (the two other members)", u, c)
+		name := fmt.Sprintf("u%d", u)
+		if c := count[name]; c != 2 {
+			w.t.Fatalf("%s: %d pool grants logged, want 2 (the two other members)", name, c)
 		}
-		out = append(out, last[fmt.Sprintf("u%d", u)])
+		g := last[name]
+		fanout, transit, apply = append(fanout, g.fanout), append(transit, g.transit), append(apply, g.fanout-g.transit)
 	}
-	return out
+	return fanout, transit, apply
 }
 
 // startLone starts a lone server (no fleet) on the pool's LAN, at

@@ -284,6 +284,50 @@ func (s *JetStream) PublishEvent(ctx context.Context, e Event) error {
 }
 
 func (s *JetStream) publish(ctx context.Context, subject string, v any) error {
+	if err := s.queue(subject, v); err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
+	if err := s.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("fleet: publishing on %s: %w", subject, err)
+	}
+	return nil
+}
+
+// WriteGrant publishes g on its identity's subject and writes it to the
+// connection before it returns, without waiting for the server
+// (Confirm does): the grant leaves from the caller's goroutine, not
+// from the connection's writer goroutine once it is scheduled. While
+// the connection reconnects it waits in the connection's buffer.
+func (s *JetStream) WriteGrant(g Grant) error {
+	subject := s.grantSubject(g.Identity)
+	if err := s.queue(subject, g); err != nil {
+		return err
+	}
+	// A flush writes the buffer from the calling goroutine, then waits
+	// for the server's answer; under a context already ended it does
+	// not wait, and its error is the context's.
+	done, cancel := context.WithDeadline(context.Background(), time.Time{})
+	cancel()
+	_ = s.nc.FlushWithContext(done)
+	return nil
+}
+
+// Confirm returns once the server has received what was written before
+// it (a round trip).
+func (s *JetStream) Confirm(ctx context.Context) error {
+	if err := s.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("fleet: flushing: %w", err)
+	}
+	return nil
+}
+
+// queue publishes v on subject into the connection's buffer.
+func (s *JetStream) queue(subject string, v any) error {
 	if !s.nc.IsConnected() {
 		return fmt.Errorf("fleet: publishing on %s: %w", subject, nats.ErrConnectionClosed)
 	}
@@ -292,14 +336,6 @@ func (s *JetStream) publish(ctx context.Context, subject string, v any) error {
 		return err
 	}
 	if err := s.nc.Publish(subject, b); err != nil {
-		return fmt.Errorf("fleet: publishing on %s: %w", subject, err)
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-	}
-	if err := s.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("fleet: publishing on %s: %w", subject, err)
 	}
 	return nil
@@ -339,3 +375,5 @@ func subscribe[T any](ctx context.Context, nc *nats.Conn, subject string, fn fun
 }
 
 var _ Store = (*JetStream)(nil)
+
+var _ wireStore = (*JetStream)(nil)

@@ -310,37 +310,6 @@ func (m *Member) unavailable(err error) error {
 	return nil
 }
 
-// Publish queues g, signed with the user's member key (SignGrant), for
-// the other members of the pool; it never blocks (a full queue counts a
-// failure).
-func (m *Member) Publish(g Grant, key []byte) {
-	g.Identity, g.Member = m.cfg.Identity, m.cfg.Name
-	g = SignGrant(g, key)
-	select {
-	case m.out <- g:
-	default:
-		m.failed.Add(1)
-	}
-}
-
-func (m *Member) sender(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case g := <-m.out:
-			c, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
-			err := m.store.PublishGrant(c, g)
-			cancel()
-			if err != nil {
-				m.failed.Add(1)
-				continue
-			}
-			m.sent.Add(1)
-		}
-	}
-}
-
 // Audit publishes e on the fleet's audit subject, off the caller's path.
 func (m *Member) Audit(e Event) {
 	e.Member = m.cfg.Name
