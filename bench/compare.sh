@@ -9,7 +9,9 @@
 # CPU and memory sampled. Prints markdown tables (BENCHMARKS.md).
 # otpknock runs twice: sequence users (4 knocks; 5 past 66 of them, as the
 # strength check wants) and packet users (one
-# UDP datagram carrying a sealed payload, docs/spec.md section 11).
+# UDP datagram carrying a sealed payload, docs/spec.md section 11), and
+# packet users once more on a server of 5 s steps and skew 0 with every
+# trial started in a step's last 0.5 s (the row "late in step"; N x 5 s).
 # Usage (root): bench/compare.sh [N [F]]   (make bench-compare; F=0: no floods)
 set -euo pipefail
 n=${1:-50}
@@ -61,6 +63,32 @@ q = lambda f: x[min(len(x) - 1, int(f * len(x)))]
 if x:
     print("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f |" % (sys.argv[1], len(x), x[0], statistics.median(x), q(0.9), q(0.99), x[-1]))
 ' "$1"
+}
+
+# late_slowest: the 3 slowest trials of the late row, each with what the
+# server logged of its user (the grant, a refused late packet, the
+# next step's grant) in ms from the trial's start.
+late_slowest() {
+	python3 - "$work/late.trace" "$work/late.log" <<'PY'
+import re, sys
+from datetime import datetime
+trials = [l.split() for l in open(sys.argv[1]) if l.strip()]
+log = open(sys.argv[2]).read().splitlines()
+key = lambda t: float("inf") if t[3] == "-" else float(t[3])
+for i, wall, left, opened, tries, gap in sorted(trials, key=key, reverse=True)[:3]:
+    said = []
+    for line in log:
+        if " user=l%s " % i not in line + " ":
+            continue
+        m = re.search(r"time=(\S+)", line)
+        at = datetime.fromisoformat(m.group(1)).timestamp() - float(wall)
+        msg = re.search(r"msg=(\S+)", line).group(1)
+        step = re.search(r"step=(\d+)", line)
+        lat = re.search(r"latency=(\S+)", line)
+        said.append("%.0f ms %s%s%s" % (at * 1000, msg, " step " + step.group(1) if step else "", " latency " + lat.group(1) if lat else ""))
+    print("- trial %s: %s ms of the step left at its start; open after %s ms; %s probe connects, longest gap between two %s ms; server: %s" % (
+        i, left, opened, tries, gap, "; ".join(said) or "nothing"))
+PY
 }
 
 rows=$work/rows.md
@@ -126,6 +154,36 @@ OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send 
 kill "$spid"
 wait "$spid" 2>/dev/null || true
 ip netns exec "$srv" "$bind" firewall remove -c "$cfg" >/dev/null
+
+# otpknock packet mode, late in step: the rows above start at whatever
+# time of a 30 s step they happen to (1 in 60 in its last 0.5 s, the
+# margin within which a packet knock leaves at once, docs/spec.md 11.7).
+# Here every trial starts at a time drawn uniformly from the last 0.5 s
+# of a step (the same margin, with 5 s steps: min(0.5 s, step / 10)),
+# against a server with skew 0, which takes no step but its current one:
+# a packet that reaches it after the step's end is refused and the
+# client's next-step packet, at that step's start, must open. One user
+# per trial; a trial each step (N x 5 s). TRIALS_TRACE keeps each trial's
+# step phase and probe; the slowest are printed below the tables.
+lcfg=$work/late/config.yaml
+"$bind" init -c "$lcfg" --server-id late --host 198.18.0.1 --state-file "$work/late/state.json" >/dev/null
+sed -i -e 's/^open_timeout: 30s/open_timeout: 1s/' -e 's/^step: 30s/step: 5s/' -e 's/^skew: 1$/skew: 0/' "$lcfg"
+for i in $(seq 0 $((n - 1))); do
+	"$bind" user add "l$i" -c "$lcfg" --open tcp/2222 --knock packet --no-qr | grep -o 'otpauth://[^ ]*' |
+		OTPKNOCK_CLIENT_CONFIG=$work/client/l$i/client.yaml "$bin" import - --name "l$i" >/dev/null
+done
+ip netns exec "$srv" "$bind" server -c "$lcfg" 2>"$work/late.log" &
+spid=$!
+pids+=("$spid")
+sleep 1
+kill -0 "$spid" 2>/dev/null || { echo "compare: the otpknock server did not start:" >&2; cat "$work/late.log" >&2; exit 1; }
+: >"$work/late.trace"
+OTPKNOCK_CLIENT_CONFIG=$work/client/'l{i}'/client.yaml TRIALS_LATE="5 0.5" TRIALS_TRACE=$work/late.trace \
+	trials "$n" 0 "otpknock packet mode, late in step (last 0.5 s of 5 s steps, skew 0)" "$spid" "$bin" send "l{i}" --stun none >>"$rows"
+late_slowest >"$work/late.slowest"
+kill "$spid"
+wait "$spid" 2>/dev/null || true
+ip netns exec "$srv" "$bind" firewall remove -c "$lcfg" >/dev/null
 
 # watch NAME: starts bench/reaction.py in the server namespace.
 watch() {
@@ -198,3 +256,7 @@ echo
 echo "| system | grants | min | median | p90 | p99 | max |"
 echo "|---|---|---|---|---|---|---|"
 cat "$reactions"
+echo
+echo "The slowest trials of otpknock packet mode, late in step (the probe's longest gap far above 1 ms: the probe was not scheduled, a busy CPU):"
+echo
+cat "$work/late.slowest"
