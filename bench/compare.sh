@@ -65,29 +65,38 @@ if x:
 ' "$1"
 }
 
-# late_slowest: the 3 slowest trials of the late row, each with what the
-# server logged of its user (the grant, a refused late packet, the
-# next step's grant) in ms from the trial's start.
-late_slowest() {
-	python3 - "$work/late.trace" "$work/late.log" <<'PY'
+# slowest TRACE LOG USER: the 3 slowest trials in TRACE (trials.py's
+# TRIALS_TRACE), each with what the server logged (LOG) of its user
+# (USER with {i} the trial's number), in ms from the trial's start: the
+# packet's arrival (the kernel's timestamp: the client's start and send),
+# its grant, a refusal, the next step's grant. A probe's longest gap far
+# above its 1 ms bound is the probe not being scheduled: a busy CPU.
+slowest() {
+	python3 - "$@" <<'PY'
 import re, sys
 from datetime import datetime
 trials = [l.split() for l in open(sys.argv[1]) if l.strip()]
 log = open(sys.argv[2]).read().splitlines()
+unit = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1, "s": 1000}
+def ms(d):
+    m = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", d)
+    return float(m.group(1)) * unit[m.group(2)] if m else 0
 key = lambda t: float("inf") if t[3] == "-" else float(t[3])
 for i, wall, left, opened, tries, gap in sorted(trials, key=key, reverse=True)[:3]:
-    said = []
+    said, user = [], sys.argv[3].replace("{i}", i)
     for line in log:
-        if " user=l%s " % i not in line + " ":
+        if " user=%s " % user not in line + " ":
             continue
-        m = re.search(r"time=(\S+)", line)
-        at = datetime.fromisoformat(m.group(1)).timestamp() - float(wall)
+        at = datetime.fromisoformat(re.search(r"time=(\S+)", line).group(1)).timestamp() - float(wall)
         msg = re.search(r"msg=(\S+)", line).group(1)
         step = re.search(r"step=(\d+)", line)
         lat = re.search(r"latency=(\S+)", line)
-        said.append("%.0f ms %s%s%s" % (at * 1000, msg, " step " + step.group(1) if step else "", " latency " + lat.group(1) if lat else ""))
-    print("- trial %s: %s ms of the step left at its start; open after %s ms; %s probe connects, longest gap between two %s ms; server: %s" % (
-        i, left, opened, tries, gap, "; ".join(said) or "nothing"))
+        what = "%s%s at %.0f" % (msg, " of step " + step.group(1) if step else "", at * 1000)
+        if lat:
+            what = "packet logged at %.1f, %s" % (at * 1000 - ms(lat.group(1)), what)
+        said.append(what)
+    print("- trial %s%s: open after %s ms; the probe: %s connects, longest gap %s ms; the server (ms from the start): %s" % (
+        i, "" if left == "-" else " (%s ms of the step left at its start)" % left, opened, tries, gap, "; ".join(said) or "nothing"))
 PY
 }
 
@@ -140,7 +149,9 @@ latencies() { # the grant latencies (ms) the server logged, from line $1 on
 }
 latencies 1 | reaction "otpknock: NFLOG timestamp of the last knock -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
-OTPKNOCK_CLIENT_CONFIG=$upkt trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$upkt TRIALS_TRACE=$work/packet.trace \
+	trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
+slowest "$work/packet.trace" "$work/otpknock.log" "p{i}" >"$work/packet.slowest"
 latencies "$from" | reaction "otpknock packet mode: NFLOG timestamp of the packet -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
 OTPKNOCK_CLIENT_CONFIG=$usig trials "$n" 0 "otpknock packet mode, ed25519 (1 UDP datagram, signed)" "$spid" "$bin" send "s{i}" >>"$rows"
@@ -177,10 +188,9 @@ spid=$!
 pids+=("$spid")
 sleep 1
 kill -0 "$spid" 2>/dev/null || { echo "compare: the otpknock server did not start:" >&2; cat "$work/late.log" >&2; exit 1; }
-: >"$work/late.trace"
 OTPKNOCK_CLIENT_CONFIG=$work/client/'l{i}'/client.yaml TRIALS_LATE="5 0.5" TRIALS_TRACE=$work/late.trace \
 	trials "$n" 0 "otpknock packet mode, late in step (last 0.5 s of 5 s steps, skew 0)" "$spid" "$bin" send "l{i}" --stun none >>"$rows"
-late_slowest >"$work/late.slowest"
+slowest "$work/late.trace" "$work/late.log" "l{i}" >"$work/late.slowest"
 kill "$spid"
 wait "$spid" 2>/dev/null || true
 ip netns exec "$srv" "$bind" firewall remove -c "$lcfg" >/dev/null
@@ -257,6 +267,10 @@ echo "| system | grants | min | median | p90 | p99 | max |"
 echo "|---|---|---|---|---|---|---|"
 cat "$reactions"
 echo
-echo "The slowest trials of otpknock packet mode, late in step (the probe's longest gap far above 1 ms: the probe was not scheduled, a busy CPU):"
+echo "The slowest trials of otpknock packet mode (a probe's longest gap far above its 1 ms bound: the probe was not scheduled, a busy CPU; the packet logged late: the client started late):"
+echo
+cat "$work/packet.slowest"
+echo
+echo "The slowest trials of otpknock packet mode, late in step:"
 echo
 cat "$work/late.slowest"

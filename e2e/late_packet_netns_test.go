@@ -34,7 +34,15 @@ var openAfterRE = regexp.MustCompile(`open (\d+) ms after the first knock`)
 // when that is set: 20 trials per row take over five minutes, more than
 // a smoke run of every benchmark (-benchtime 100x) should.
 //
-//	sudo OTPKNOCK_LATE_TRIALS=20 go test ./e2e -run '^$' -bench LatePacket -benchtime 1x
+// Each trial's timeline is logged, the slowest first (-v shows them
+// all): the step's time left at the client's start, when the client
+// said each packet left (-v; its step), when the server's kernel logged
+// the packet and when it granted (its log), the probe's connects and
+// the longest time between two. A late client start or a long probe
+// gap is a busy CPU; a grant at the next step's start is the follow-up
+// of a refused late packet.
+//
+//	sudo OTPKNOCK_LATE_TRIALS=20 go test ./e2e -run '^$' -bench LatePacket -benchtime 1x -v
 func BenchmarkLatePacketKnockToOpen(b *testing.B) {
 	trials, err := strconv.Atoi(os.Getenv("OTPKNOCK_LATE_TRIALS"))
 	if err != nil || trials < 1 {
@@ -93,38 +101,19 @@ func lateTrial(b *testing.B, p *netnstest.Pair, store string, log *netnstest.Buf
 	}
 	var opened time.Duration
 	if mode == "probe" {
-		p.Do(b, p.Client, func() {
-			last := t0
-			for time.Since(t0) < 5*time.Second {
-				now := time.Now()
-				tr.gap, last = max(tr.gap, ms(now.Sub(last))), now
-				tr.tries++
-				if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(p.ServerV4, 2222).String(), time.Millisecond); err == nil {
-					c.Close()
-					opened = time.Since(t0)
-					return
-				}
-			}
-		})
+		opened = tr.probe(b, p, t0)
 	}
 	err := cmd.Wait()
-	var text strings.Builder
-	for _, l := range out.all() {
-		text.WriteString(l.text)
-		if m := packetSentRE.FindStringSubmatch(l.text); m != nil {
-			tr.sent = append(tr.sent, ms(l.at.Sub(t0)))
-			tr.steps = append(tr.steps, m[1])
-		}
-	}
+	text := tr.clientLog(out.all(), t0)
 	if mode == "wait" {
-		m := openAfterRE.FindStringSubmatch(text.String())
+		m := openAfterRE.FindStringSubmatch(text)
 		if err != nil || m == nil {
-			b.Fatalf("send: %v\n%s", err, text.String())
+			b.Fatalf("send: %v\n%s", err, text)
 		}
 		tr.open, _ = strconv.ParseFloat(m[1], 64)
 	} else {
 		if err != nil || opened == 0 {
-			b.Fatalf("send: %v, opened after %v\n%s", err, opened, text.String())
+			b.Fatalf("send: %v, opened after %v\n%s", err, opened, text)
 		}
 		tr.open = ms(opened)
 	}
@@ -133,10 +122,46 @@ func lateTrial(b *testing.B, p *netnstest.Pair, store string, log *netnstest.Buf
 	return tr
 }
 
+// probe connects to the service from the client namespace back to
+// back, each connect bounded by 1 ms, until one succeeds (or 5 s pass),
+// counting the connects and the longest time between two; it returns
+// the time from t0 to the success, 0 when none did.
+func (t *lateTrace) probe(b *testing.B, p *netnstest.Pair, t0 time.Time) time.Duration {
+	var opened time.Duration
+	p.Do(b, p.Client, func() {
+		last := t0
+		for time.Since(t0) < 5*time.Second {
+			now := time.Now()
+			t.gap, last = max(t.gap, ms(now.Sub(last))), now
+			t.tries++
+			if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(p.ServerV4, 2222).String(), time.Millisecond); err == nil {
+				c.Close()
+				opened = time.Since(t0)
+				return
+			}
+		}
+	})
+	return opened
+}
+
+// clientLog notes when each packet the client reported left (and its
+// step) and returns the client's whole output.
+func (t *lateTrace) clientLog(lines []stampedLine, t0 time.Time) string {
+	var text strings.Builder
+	for _, l := range lines {
+		text.WriteString(l.text)
+		if m := packetSentRE.FindStringSubmatch(l.text); m != nil {
+			t.sent = append(t.sent, ms(l.at.Sub(t0)))
+			t.steps = append(t.steps, m[1])
+		}
+	}
+	return text.String()
+}
+
 var (
-	packetSentRE    = regexp.MustCompile(`^packet \d+ .*\(step (\d+),`)
-	logTimeRE = regexp.MustCompile(`time=(\S+)`)
-	logAttrRE = regexp.MustCompile(`(msg|step|latency|reason)=("[^"]*"|\S+)`)
+	packetSentRE = regexp.MustCompile(`^packet \d+ .*\(step (\d+),`)
+	logTimeRE    = regexp.MustCompile(`time=(\S+)`)
+	logAttrRE    = regexp.MustCompile(`(msg|step|latency|reason)=("[^"]*"|\S+)`)
 )
 
 // serverLog reads the server's lines about the trial: the first grant
