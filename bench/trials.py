@@ -74,7 +74,7 @@ def late_start():
     if at <= now + 0.01:
         end += period
         at = end - random.uniform(0, margin)
-    time.sleep(at - time.time())
+    time.sleep(max(0, at - time.time()))
     return (end - time.time()) * 1000
 
 
