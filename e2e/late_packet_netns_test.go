@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -134,8 +133,7 @@ func (t *lateTrace) probe(b *testing.B, p *netnstest.Pair, t0 time.Time) time.Du
 			now := time.Now()
 			t.gap, last = max(t.gap, ms(now.Sub(last))), now
 			t.tries++
-			if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(p.ServerV4, 2222).String(), time.Millisecond); err == nil {
-				c.Close()
+			if connectWithin(b, netip.AddrPortFrom(p.ServerV4, 2222), time.Millisecond) {
 				opened = time.Since(t0)
 				return
 			}
