@@ -9,7 +9,9 @@
 # CPU and memory sampled. Prints markdown tables (BENCHMARKS.md).
 # otpknock runs twice: sequence users (4 knocks; 5 past 66 of them, as the
 # strength check wants) and packet users (one
-# UDP datagram carrying a sealed payload, docs/spec.md section 11).
+# UDP datagram carrying a sealed payload, docs/spec.md section 11), and
+# packet users once more on a server of 5 s steps and skew 0 with every
+# trial started in a step's last 0.5 s (the row "late in step"; N x 5 s).
 # Usage (root): bench/compare.sh [N [F]]   (make bench-compare; F=0: no floods)
 set -euo pipefail
 n=${1:-50}
@@ -63,6 +65,41 @@ if x:
 ' "$1"
 }
 
+# slowest TRACE LOG USER: the 3 slowest trials in TRACE (trials.py's
+# TRIALS_TRACE), each with what the server logged (LOG) of its user
+# (USER with {i} the trial's number), in ms from the trial's start: the
+# packet's arrival (the kernel's timestamp: the client's start and send),
+# its grant, a refusal, the next step's grant. A probe's longest gap far
+# above its 1 ms bound is the probe not being scheduled: a busy CPU.
+slowest() {
+	python3 - "$@" <<'PY'
+import re, sys
+from datetime import datetime
+trials = [l.split() for l in open(sys.argv[1]) if l.strip()]
+log = open(sys.argv[2]).read().splitlines()
+unit = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1, "s": 1000}
+def ms(d):
+    m = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", d)
+    return float(m.group(1)) * unit[m.group(2)] if m else 0
+key = lambda t: float("inf") if t[3] == "-" else float(t[3])
+for i, wall, left, opened, tries, gap in sorted(trials, key=key, reverse=True)[:3]:
+    said, user = [], sys.argv[3].replace("{i}", i)
+    for line in log:
+        if " user=%s " % user not in line + " ":
+            continue
+        at = datetime.fromisoformat(re.search(r"time=(\S+)", line).group(1)).timestamp() - float(wall)
+        msg = re.search(r"msg=(\S+)", line).group(1)
+        step = re.search(r"step=(\d+)", line)
+        lat = re.search(r"latency=(\S+)", line)
+        what = "%s%s at %.0f" % (msg, " of step " + step.group(1) if step else "", at * 1000)
+        if lat:
+            what = "packet logged at %.1f, %s" % (at * 1000 - ms(lat.group(1)), what)
+        said.append(what)
+    print("- trial %s%s: open after %s ms; the probe: %s connects, longest gap %s ms; the server (ms from the start): %s" % (
+        i, "" if left == "-" else " (%s ms of the step left at its start)" % left, opened, tries, gap, "; ".join(said) or "nothing"))
+PY
+}
+
 rows=$work/rows.md
 reactions=$work/reactions.md
 : >"$rows"
@@ -112,7 +149,9 @@ latencies() { # the grant latencies (ms) the server logged, from line $1 on
 }
 latencies 1 | reaction "otpknock: NFLOG timestamp of the last knock -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
-OTPKNOCK_CLIENT_CONFIG=$upkt trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
+OTPKNOCK_CLIENT_CONFIG=$upkt TRIALS_TRACE=$work/packet.trace \
+	trials "$n" 0 "otpknock packet mode (1 UDP datagram)" "$spid" "$bin" send "p{i}" --stun none >>"$rows"
+slowest "$work/packet.trace" "$work/otpknock.log" "p{i}" >"$work/packet.slowest"
 latencies "$from" | reaction "otpknock packet mode: NFLOG timestamp of the packet -> set entry added (its log)" >>"$reactions"
 from=$(($(wc -l <"$work/otpknock.log") + 1))
 OTPKNOCK_CLIENT_CONFIG=$usig trials "$n" 0 "otpknock packet mode, ed25519 (1 UDP datagram, signed)" "$spid" "$bin" send "s{i}" >>"$rows"
@@ -126,6 +165,35 @@ OTPKNOCK_CLIENT_CONFIG=$upkt flooded "otpknock packet mode" "$spid" "$bin" send 
 kill "$spid"
 wait "$spid" 2>/dev/null || true
 ip netns exec "$srv" "$bind" firewall remove -c "$cfg" >/dev/null
+
+# otpknock packet mode, late in step: the rows above start at whatever
+# time of a 30 s step they happen to (1 in 60 in its last 0.5 s, the
+# margin within which a packet knock leaves at once, docs/spec.md 11.7).
+# Here every trial starts at a time drawn uniformly from the last 0.5 s
+# of a step (the same margin, with 5 s steps: min(0.5 s, step / 10)),
+# against a server with skew 0, which takes no step but its current one:
+# a packet that reaches it after the step's end is refused and the
+# client's next-step packet, at that step's start, must open. One user
+# per trial; a trial each step (N x 5 s). TRIALS_TRACE keeps each trial's
+# step phase and probe; the slowest are printed below the tables.
+lcfg=$work/late/config.yaml
+"$bind" init -c "$lcfg" --server-id late --host 198.18.0.1 --state-file "$work/late/state.json" >/dev/null
+sed -i -e 's/^open_timeout: 30s/open_timeout: 1s/' -e 's/^step: 30s/step: 5s/' -e 's/^skew: 1$/skew: 0/' "$lcfg"
+for i in $(seq 0 $((n - 1))); do
+	"$bind" user add "l$i" -c "$lcfg" --open tcp/2222 --knock packet --no-qr | grep -o 'otpauth://[^ ]*' |
+		OTPKNOCK_CLIENT_CONFIG=$work/client/l$i/client.yaml "$bin" import - --name "l$i" >/dev/null
+done
+ip netns exec "$srv" "$bind" server -c "$lcfg" 2>"$work/late.log" &
+spid=$!
+pids+=("$spid")
+sleep 1
+kill -0 "$spid" 2>/dev/null || { echo "compare: the otpknock server did not start:" >&2; cat "$work/late.log" >&2; exit 1; }
+OTPKNOCK_CLIENT_CONFIG=$work/client/'l{i}'/client.yaml TRIALS_LATE="5 0.5" TRIALS_TRACE=$work/late.trace \
+	trials "$n" 0 "otpknock packet mode, late in step (last 0.5 s of 5 s steps, skew 0)" "$spid" "$bin" send "l{i}" --stun none >>"$rows"
+slowest "$work/late.trace" "$work/late.log" "l{i}" >"$work/late.slowest"
+kill "$spid"
+wait "$spid" 2>/dev/null || true
+ip netns exec "$srv" "$bind" firewall remove -c "$lcfg" >/dev/null
 
 # watch NAME: starts bench/reaction.py in the server namespace.
 watch() {
@@ -198,3 +266,11 @@ echo
 echo "| system | grants | min | median | p90 | p99 | max |"
 echo "|---|---|---|---|---|---|---|"
 cat "$reactions"
+echo
+echo "The slowest trials of otpknock packet mode (a probe's longest gap far above its 1 ms bound: the probe was not scheduled, a busy CPU; the packet logged late: the client started late):"
+echo
+cat "$work/packet.slowest"
+echo
+echo "The slowest trials of otpknock packet mode, late in step:"
+echo
+cat "$work/late.slowest"

@@ -14,9 +14,19 @@ server's interface (namespace SRVNS, veth0), and prints one markdown row:
 
 | name | opened | min | median | p90 | p99 | max | kpps at server | server CPU | server RSS |
 
+With TRIALS_LATE="PERIOD MARGIN" (seconds) each trial starts, once the
+service is closed, at a time drawn uniformly from the last MARGIN of a
+step of PERIOD (steps counted from the Unix epoch, as otpknock's are):
+the trials of a knock sent late in its step. With TRIALS_TRACE=FILE it
+appends one line per trial to FILE: its number, its start (Unix time),
+the step's time left then (ms, or - without TRIALS_LATE), knock-to-open
+(ms, or - when it did not open), the probe's connects and the longest
+time between two connects' starts (ms): a gap far above the 1 ms bound
+is the probe not being scheduled (a busy CPU), not a wait of the knock.
+
 Usage: trials.py N OFFSET NAME HOST PORT PID SRVNS CMD...
 """
-import json, os, socket, statistics, subprocess, sys, time
+import json, os, random, socket, statistics, subprocess, sys, time
 
 n, offset, name, host, port, pid, srvns = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:5], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 cmd = sys.argv[8:]
@@ -50,6 +60,24 @@ def rx():
     return json.loads(out)[0]["stats64"]["rx"]["packets"]
 
 
+late = [float(x) for x in os.environ.get("TRIALS_LATE", "").split()]
+trace = open(os.environ["TRIALS_TRACE"], "a") if os.environ.get("TRIALS_TRACE") else None
+
+
+def late_start():
+    """Sleeps until a time drawn from the last margin of a step, the first
+    such time still ahead; returns the step's time left then, in ms."""
+    period, margin = late
+    now = time.time()
+    end = (now // period + 1) * period
+    at = end - random.uniform(0, margin)
+    if at <= now + 0.01:
+        end += period
+        at = end - random.uniform(0, margin)
+    time.sleep(max(0, at - time.time()))
+    return (end - time.time()) * 1000
+
+
 times, fails = [], 0
 c0, r0, w0 = cpu(), rx(), time.monotonic()
 for i in range(n):
@@ -58,17 +86,25 @@ for i in range(n):
         time.sleep(0.1)  # wait for the previous grant to expire
     c = [a.replace("{i}", str(i + offset)) for a in cmd]
     env = {k: v.replace("{i}", str(i + offset)) for k, v in os.environ.items()}
-    t0 = time.monotonic()
+    left = late_start() if late else None
+    wall, t0 = time.time(), time.monotonic()
     p = subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     end = t0 + 5
-    while time.monotonic() < end and not is_open(PROBE):
-        pass
+    tries, gap, last = 0, 0.0, t0
+    while time.monotonic() < end:
+        now = time.monotonic()
+        tries, gap, last = tries + 1, max(gap, now - last), now
+        if is_open(PROBE):
+            break
     t1 = time.monotonic()
     p.wait()
     if t1 >= end:
         fails += 1
     else:
         times.append((t1 - t0) * 1000)
+    if trace:
+        print("%d %.3f %s %s %d %.1f" % (i + offset, wall, "-" if left is None else "%.0f" % left,
+                                         "-" if t1 >= end else "%.1f" % ((t1 - t0) * 1000), tries, gap * 1000), file=trace, flush=True)
 c1, r1, w1 = cpu(), rx(), time.monotonic()
 mem, hwm = rss()
 times.sort()

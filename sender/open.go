@@ -18,15 +18,74 @@ type Prober interface {
 	Probe(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.Conn, error)
 }
 
-// Dialer is the real Prober: a TCP connect.
-type Dialer struct{}
+// Dialer is the real Prober: TCP connects. While none has answered it
+// starts another, the first DialStagger after the first, then each
+// twice as long after the last, the earlier ones still waiting: a SYN
+// the closed port dropped (the grant was not in yet) is not sent again
+// by the kernel for a second, so a lone connect would see the grant
+// only when its timeout ends (up to 300 ms after the knock). The first
+// to answer wins; with a grant g after the first SYN, the service is
+// seen open within about 2g + DialStagger.
+type Dialer struct {
+	// dial connects once; nil is a net.Dialer's over TCP. Tests set it.
+	dial func(ctx context.Context, addr string) (net.Conn, error)
+}
 
-// Probe dials addr over TCP.
-func (Dialer) Probe(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.Conn, error) {
+// DialStagger is the time between a probe's first two connects.
+const DialStagger = 10 * time.Millisecond
+
+// Probe dials addr over TCP within timeout, with staggered connects.
+func (d Dialer) Probe(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", addr.String())
+	dial := d.dial
+	if dial == nil {
+		var nd net.Dialer
+		dial = func(ctx context.Context, a string) (net.Conn, error) { return nd.DialContext(ctx, "tcp", a) }
+	}
+	type answer struct {
+		conn net.Conn
+		err  error
+	}
+	// An attempt still dialing when Probe returns is cancelled; one that
+	// answers after it returned closes its connection.
+	answers, done := make(chan answer), make(chan struct{})
+	defer close(done)
+	start := func() {
+		go func() {
+			c, err := dial(ctx, addr.String())
+			select {
+			case answers <- answer{c, err}:
+			case <-done:
+				if c != nil {
+					c.Close()
+				}
+			}
+		}()
+	}
+	start()
+	pending, every := 1, DialStagger
+	next := time.NewTimer(every)
+	defer next.Stop()
+	var err error
+	for pending > 0 {
+		select {
+		case a := <-answers:
+			pending--
+			if a.err == nil {
+				return a.conn, nil
+			}
+			err = a.err
+		case <-next.C:
+			if ctx.Err() == nil {
+				start()
+				pending++
+				every *= 2
+				next.Reset(every)
+			}
+		}
+	}
+	return nil, err
 }
 
 // ErrStillClosed is returned when the service did not answer after every
