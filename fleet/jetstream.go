@@ -42,7 +42,11 @@ func Dial(o Options) (*JetStream, error) {
 		return nil, err
 	}
 	opts := []nats.Option{nats.Name(o.Name), nats.RetryOnFailedConnect(!o.Once), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(2 * time.Second)}
+		nats.ReconnectWait(250 * time.Millisecond), nats.Timeout(2 * time.Second),
+		// A pool grant is written on the knock's path (WriteGrant): a
+		// server that stops reading fails the write after 2 s, not the
+		// library's default minute.
+		nats.FlusherTimeout(2 * time.Second)}
 	opts = append(opts, o.connReport()...)
 	if o.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(o.CredsFile))
