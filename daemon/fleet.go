@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -197,7 +198,10 @@ func (fl *fleetLink) merge(cfg *config.Config) (*config.Config, map[string]fleet
 	return &out, keys
 }
 
-// configUser is a fleet user as the config would hold it.
+// configUser is a fleet user as the config would hold it, its
+// grant_prefix too: grants to it, the member's own and the pool's it
+// applies (peerGrant), open the prefix its record names around each
+// address.
 func configUser(k fleet.UserKey) (config.User, error) {
 	u := config.User{Name: k.User, From: k.From, BindSource: k.Bind}
 	var err error
@@ -224,6 +228,13 @@ func configUser(k fleet.UserKey) (config.User, error) {
 	}
 	if len(u.Open) == 0 {
 		return u, errors.New("open: no services")
+	}
+	if k.GrantPrefix != "" {
+		// The floors of a local user's grant_prefix: a record wider than
+		// them gives no user, never a wider grant.
+		if u.GrantPrefix, err = config.ParseGrantPrefix(k.GrantPrefix); err != nil {
+			return u, fmt.Errorf("grant_prefix: %w", err)
+		}
 	}
 	return u, nil
 }
@@ -288,7 +299,10 @@ func (fl *fleetLink) keyOf(user string) ([]byte, bool) {
 // (its step inside the window) and new here (a later step than the
 // user's last): the user's services, from its own record, for the
 // grant's addresses, and the step used here too. A grant that fails any
-// check is counted and logged, and opens nothing. The line logged says
+// check is counted and logged, and opens nothing. A user with
+// grant_prefix has the prefix around each address opened, as wide as
+// this member's record of the user says: the grant carries addresses
+// only. The line logged says
 // how long the grant took to reach this member (transit: the granting
 // member's publish, NATS and the scheduling of both processes) and to
 // be applied here (fanout: transit, then the checks and the kernel set).
@@ -309,11 +323,17 @@ func (d *Daemon) peerGrant(g fleet.Grant) {
 	}
 	u, _ := d.cfg.User(g.User)
 	var errs []error
-	for _, svc := range u.Open {
-		for _, a := range g.Addrs {
-			if a.IsValid() {
-				errs = append(errs, d.fw.Grant(u.GrantPrefix.Around(a), svc, d.cfg.OpenTimeout))
-			}
+	var nets []netip.Prefix
+	for _, a := range g.Addrs {
+		if !a.IsValid() {
+			continue
+		}
+		src := u.GrantPrefix.Around(a) // this member's record of the user says how wide, never the grant
+		if src.Bits() != src.Addr().BitLen() {
+			nets = append(nets, src)
+		}
+		for _, svc := range u.Open {
+			errs = append(errs, d.fw.Grant(src, svc, d.cfg.OpenTimeout))
 		}
 	}
 	d.m.MarkUsed(map[string]uint64{g.User: g.Step})
@@ -325,8 +345,14 @@ func (d *Daemon) peerGrant(g fleet.Grant) {
 	}
 	d.fleet.applied.Add(1)
 	d.fleet.lat.add(lat)
-	d.log.Info("pool grant", "member", g.Member, "user", g.User, "step", g.Step, "addrs", addrList(g.Addrs),
-		"ports", derive.Knocks(u.Open).String(), "fanout", lat.String(), "transit", transit.String())
+	attrs := []any{"member", g.Member, "user", g.User, "step", g.Step, "addrs", addrList(g.Addrs), "ports", derive.Knocks(u.Open).String()}
+	if len(nets) > 0 {
+		attrs = append(attrs, "prefix", prefixList(nets))
+	}
+	for _, n := range nets {
+		d.metrics.prefixGrant(n)
+	}
+	d.log.Info("pool grant", append(attrs, "fanout", lat.String(), "transit", transit.String())...)
 }
 
 // stalePeerGrant says why a signed pool grant must not open anything: a

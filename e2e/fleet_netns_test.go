@@ -280,7 +280,9 @@ func (w *poolWorld) client(stdin string, args ...string) string {
 // opens nothing new and is logged as a replay. A user removed from the
 // admin host is refused by every member 2 s later, and still after its
 // old records are put back into the store (tombstones deleted): each
-// member refuses them as stale.
+// member refuses them as stale. A user enrolled with --grant-prefix 24
+// knocks one member: a connection from another address of the client's
+// /24 reaches the service on every member.
 func TestPoolBehindLoadBalancer(t *testing.T) {
 	w := newPoolWorld(t, 1)
 	w.startNATS()
@@ -360,6 +362,7 @@ func TestPoolBehindLoadBalancer(t *testing.T) {
 	}
 	w.putBack(t, old)
 	w.ed25519User(t)
+	w.prefixUser(t)
 }
 
 // records returns the store's records of user, read over NATS from the
@@ -490,13 +493,81 @@ func (w *poolWorld) ed25519User(t *testing.T) {
 	})
 }
 
-// startPool starts the members (each serving ports 2300 on), has the
-// admin host enroll users u0..u{n-1} (packet knocks, u opens 2300+u),
-// imports them into the client, and waits until every member holds
-// them.
+// prefixUser enrolls a packet user with --grant-prefix 24 from the
+// admin host and, once every member applied it, knocks member m1
+// directly, claiming the client's address: m1 grants the /24 around it
+// and the two other members apply the same /24 from the fan-out, so a
+// connection from another address of the client's /24 (198.18.4.3),
+// closed before the knock, reaches the service on every member and
+// through the load balancer.
+func (w *poolWorld) prefixUser(t *testing.T) {
+	port := uint16(2300 + poolUsers + 2)
+	var before []int
+	for _, l := range w.logs {
+		before = append(before, len(l.String()))
+	}
+	out := w.admin("user", "add", "cgn", "--knock", "packet", "--grant-prefix", "24", "--open", fmt.Sprintf("tcp/%d", port), "--no-qr")
+	if !strings.Contains(out, "grants open /24,/128 around the address") {
+		t.Errorf("user add --grant-prefix does not say what the grants open:\n%s", out)
+	}
+	acct, err := provision.ParseURI(regexp.MustCompile(`otpauth://\S+`).FindString(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for i, l := range w.logs {
+		for end := time.Now().Add(3 * time.Second); !strings.Contains(l.String()[before[i]:], `msg="fleet: users applied"`); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("member m%d did not apply cgn within 3 s:\n%s", i+1, l)
+			}
+		}
+	}
+	other := netip.MustParseAddr("198.18.4.3") // the client's /24, not the address it claims
+	w.p.MustRun(t, w.cli, "ip", "addr", "add", other.String()+"/24", "dev", "veth0")
+	if w.dialFrom(other, w.addrs[1], port) {
+		t.Fatal("cgn's port is open from 198.18.4.3 before its knock")
+	}
+	el, payload := sealFor(t, acct, derive.Step(time.Now(), acct.Params.Period))
+	w.sendPayload(w.addrs[0], el, payload)
+	waitText(t, w.logs[0], fmt.Sprintf("msg=grant src=%s user=cgn", poolClient), 3*time.Second)
+	if !regexp.MustCompile(`msg=grant src=198\.18\.4\.2 user=cgn .*prefix=198\.18\.4\.0/24`).MatchString(w.logs[0].String()) {
+		t.Errorf("m1's grant line does not name the /24:\n%s", w.logs[0])
+	}
+	for i := 1; i < len(w.members); i++ {
+		waitText(t, w.logs[i], `msg="pool grant" member=m1 user=cgn`, 3*time.Second)
+		if !regexp.MustCompile(`msg="pool grant" member=m1 user=cgn .*prefix=198\.18\.4\.0/24`).MatchString(w.logs[i].String()) {
+			t.Errorf("m%d's pool grant line does not name the /24:\n%s", i+1, w.logs[i])
+		}
+	}
+	for i, a := range w.addrs {
+		if !w.dialFrom(other, a, port) {
+			t.Errorf("a connection from 198.18.4.3 does not reach cgn's service on m%d", i+1)
+		}
+	}
+	if !w.dialFrom(other, poolVIP, port) {
+		t.Error("a connection from 198.18.4.3 does not reach cgn's service through the load balancer")
+	}
+}
+
+// dialFrom is dial from the client's address src.
+func (w *poolWorld) dialFrom(src, dst netip.Addr, port uint16) bool {
+	var err error
+	w.p.Do(w.t, w.cli, func() {
+		d := net.Dialer{Timeout: 300 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+		var c net.Conn
+		if c, err = d.Dial("tcp", netip.AddrPortFrom(dst, port).String()); err == nil {
+			c.Close()
+		}
+	})
+	return err == nil
+}
+
+// startPool starts the members (each serving ports 2300 on, two past
+// the users' for users enrolled later), has the admin host enroll users
+// u0..u{n-1} (packet knocks, u opens 2300+u), imports them into the
+// client, and waits until every member holds them.
 func (w *poolWorld) startPool(n int) {
 	w.t.Helper()
-	w.startMembers(n + 1)
+	w.startMembers(n + 2)
 	for u := range n {
 		w.enroll(u)
 	}

@@ -28,7 +28,7 @@ func TestAdmin(t *testing.T) {
 		}
 	}
 	secret := bytes.Repeat([]byte{1}, 32)
-	alice := fleet.UserKey{User: "alice", Open: []string{"tcp/22"}}
+	alice := fleet.UserKey{User: "alice", Open: []string{"tcp/22"}, GrantPrefix: "24,128"}
 	if got, err := a.AddUser(ctx, secret, alice); err != nil || !cmp.Equal(got, []string{"m1", "m2"}) {
 		t.Fatalf("AddUser = %v, %v; want m1 m2", got, err)
 	}
@@ -38,6 +38,15 @@ func TestAdmin(t *testing.T) {
 	}
 	if got, err := a.Sync(ctx, secret, alice); err != nil || !cmp.Equal(got, []string{"m3"}) {
 		t.Fatalf("Sync = %v, %v; want m3 only", got, err)
+	}
+	recs, _ := s.Records(ctx)
+	for _, r := range recs {
+		if r.Member != "m3" {
+			continue
+		}
+		if k, err := fleet.Open(r, kp, "m3", "c", a.Key.Public); err != nil || k.GrantPrefix != "24,128" {
+			t.Errorf("m3's record after Sync: grant_prefix %q, %v; want alice's 24,128", k.GrantPrefix, err)
+		}
 	}
 	h, err := a.Holders(ctx)
 	if diff := cmp.Diff(map[string][]string{"alice": {"m1", "m2", "m3"}}, h); err != nil || diff != "" {

@@ -43,6 +43,12 @@ type UserKey struct {
 	Knock     string         `json:"knock,omitempty"`      // sequence (empty) or packet
 	Auth      string         `json:"auth,omitempty"`       // a packet user's: hmac (empty) or ed25519
 	PublicKey string         `json:"public_key,omitempty"` // an ed25519 user's key line (otpknock-ed25519 BASE64 NAME)
+	// GrantPrefix is the user's grant_prefix in the form of user add's
+	// --grant-prefix, "24,64" (the IPv4 and IPv6 prefix lengths a grant
+	// opens around each granted address); empty, the address alone. A
+	// member refuses the user when it is wider than its floors
+	// (docs/spec.md section 14.4).
+	GrantPrefix string `json:"grant_prefix,omitempty"`
 	// Generation orders the administrator's records of one user for one
 	// member: the administrator's clock in Unix nanoseconds when it
 	// sealed, above every generation of the user it finds in the store
@@ -59,7 +65,7 @@ type UserKey struct {
 // ([Open]), so the labels of a record any member holds are the
 // administrator's.
 func (r *Record) labels(k UserKey) {
-	r.Generation, r.Removed, r.Knock, r.Auth = k.Generation, k.Removed, k.Knock, k.Auth
+	r.Generation, r.Removed, r.Knock, r.Auth, r.GrantPrefix = k.Generation, k.Removed, k.Knock, k.Auth, k.GrantPrefix
 }
 
 // ErrNotForUs is returned by [Open] for a record that does not open with
@@ -130,7 +136,8 @@ func open(r Record, peer, own *[32]byte) (UserKey, error) {
 	want.labels(k)
 	if k.User != r.User || k.Member != r.Member || k.Generation == 0 || k.Removed != (len(k.Key) == 0) ||
 		!k.Removed && len(k.Key) < derive.MinSecret ||
-		want.Generation != r.Generation || want.Removed != r.Removed || want.Knock != r.Knock || want.Auth != r.Auth {
+		want.Generation != r.Generation || want.Removed != r.Removed || want.Knock != r.Knock || want.Auth != r.Auth ||
+		want.GrantPrefix != r.GrantPrefix {
 		return UserKey{}, ErrNotForUs
 	}
 	return k, nil

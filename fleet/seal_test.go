@@ -52,6 +52,8 @@ func TestSealOpen(t *testing.T) {
 	moved.User = "bob"
 	relabelled := recs[0]
 	relabelled.Generation++
+	widened := recs[0] // the clear label of a user with no grant_prefix made /16
+	widened.GrantPrefix = "16,48"
 	unremoved, err := fleet.SealTombstone(admin, ma, "alice", 5)
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +78,7 @@ func TestSealOpen(t *testing.T) {
 		"moved to another user":    {moved, a, "a", "a.example.org"},
 		"claimed for another id":   {recs[0], a, "a", "b.example.org"},
 		"generation label changed": {relabelled, a, "a", "a.example.org"},
+		"grant prefix label added": {widened, a, "a", "a.example.org"},
 		"tombstone label removed":  {unremoved, a, "a", "a.example.org"},
 		"no generation":            {ungenerated, a, "a", "a.example.org"},
 		"tombstone with a key":     {keyed, a, "a", "a.example.org"},
@@ -85,6 +88,33 @@ func TestSealOpen(t *testing.T) {
 				t.Fatalf("Open: %v, want ErrNotForUs", err)
 			}
 		})
+	}
+}
+
+// TestSealGrantPrefix: a user's grant_prefix is sealed with its
+// options and repeated as a label; a member opens it as sealed, and a
+// record whose label was changed (narrowed or dropped) does not open.
+func TestSealGrantPrefix(t *testing.T) {
+	admin, a := keyPair(t), keyPair(t)
+	ma := fleet.MemberInfo{Name: "a", Identity: "vpn.example.org", Public: a.Public[:]}
+	recs, err := fleet.SealUser(admin, "acme", bytes.Repeat([]byte{1}, 32), []fleet.MemberInfo{ma},
+		fleet.UserKey{User: "carol", Open: []string{"tcp/22"}, GrantPrefix: "24,64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].GrantPrefix != "24,64" {
+		t.Errorf("label grant_prefix %q, want 24,64", recs[0].GrantPrefix)
+	}
+	k, err := fleet.Open(recs[0], a, "a", "vpn.example.org", admin.Public)
+	if err != nil || k.GrantPrefix != "24,64" {
+		t.Fatalf("opened grant_prefix %q, %v; want 24,64", k.GrantPrefix, err)
+	}
+	for _, label := range []string{"", "16,48", "24"} {
+		r := recs[0]
+		r.GrantPrefix = label
+		if _, err := fleet.Open(r, a, "a", "vpn.example.org", admin.Public); !errors.Is(err, fleet.ErrNotForUs) {
+			t.Errorf("label %q on a record sealed with 24,64: Open %v, want ErrNotForUs", label, err)
+		}
 	}
 }
 

@@ -45,7 +45,7 @@ type Store interface {
 
 // Record is one user's member key and options sealed for one member,
 // or the user's tombstone for it. The labels (Generation, Removed, Knock,
-// Auth) repeat the sealed payload's in the clear, for listings; a member
+// Auth, GrantPrefix) repeat the sealed payload's in the clear, for listings; a member
 // refuses a record whose labels are not its payload's.
 type Record struct {
 	User       string `json:"user"`
@@ -56,6 +56,9 @@ type Record struct {
 	Removed    bool   `json:"removed,omitempty"`
 	Knock      string `json:"knock,omitempty"`
 	Auth       string `json:"auth,omitempty"`
+	// GrantPrefix is the payload's grant_prefix ("24,64"), empty when a
+	// grant opens the address alone.
+	GrantPrefix string `json:"grant_prefix,omitempty"`
 }
 
 // MemberInfo is a member as the administrator sees it.

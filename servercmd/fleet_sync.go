@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/fleet"
 	"github.com/spf13/cobra"
 )
@@ -23,6 +24,11 @@ func newFleetSyncCmd(env *Env, f *fleetFlags) *cobra.Command {
 			es, err := fleet.LoadEnrollments(f.enrollments)
 			if err != nil {
 				return cli.Usage(fmt.Errorf("--enrollments: %w", err))
+			}
+			for _, e := range es { // members refuse what user add refuses: seal none of it
+				if _, err := config.ParseGrantPrefix(e.GrantPrefix); e.GrantPrefix != "" && err != nil {
+					return cli.Usage(fmt.Errorf("--enrollments: %s: grant_prefix: %w", fleet.EnrollmentPath(f.enrollments, e.User), err))
+				}
 			}
 			for _, e := range es {
 				got, err := adm.Sync(cmd.Context(), e.Secret, e.UserKey)

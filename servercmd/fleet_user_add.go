@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/otpknock/otpknock/cli"
+	"github.com/otpknock/otpknock/config"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/fleet"
 	"github.com/otpknock/otpknock/internal/naming"
@@ -20,7 +21,8 @@ type fleetUserAddFlags struct {
 	bind, noQR bool
 	host       string
 	knock      string
-	knockSet   bool // --knock was given
+	knockSet   bool   // --knock was given
+	prefix     string // --grant-prefix V4,V6
 	key        keyFlags
 	stdin      io.Reader // --key-file -
 }
@@ -49,6 +51,15 @@ func fleetUserAddPlan(name string, a fleetUserAddFlags) (fleet.UserKey, derive.M
 			return k, 0, fmt.Errorf("--from: %q is not a CIDR without host bits, e.g. 198.18.0.0/15", s)
 		}
 		k.From = append(k.From, p)
+	}
+	if a.prefix != "" {
+		gp, err := config.ParseGrantPrefix(a.prefix)
+		if err != nil {
+			return k, 0, fmt.Errorf("--grant-prefix: %w", err)
+		}
+		if !gp.IsZero() {
+			k.GrantPrefix = gp.String()
+		}
 	}
 	return k, mode, nil
 }
@@ -99,8 +110,8 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 		_ = fleet.RemoveEnrollment(f.enrollments, name) // nothing of a failed add stays behind
 		return fmt.Errorf("fleet %s: %w", cfg.Fleet.ID, err)
 	}
-	fmt.Fprintf(env.Stdout, "Enrolled %s in fleet %s: opens %s; sealed for %s.\n", name, cfg.Fleet.ID,
-		strings.Join(k.Open, ","), strings.Join(members, ", "))
+	fmt.Fprintf(env.Stdout, "Enrolled %s in fleet %s: opens %s%s; sealed for %s.\n", name, cfg.Fleet.ID,
+		strings.Join(k.Open, ","), fleetPrefixNote(k.GrantPrefix), strings.Join(members, ", "))
 	fmt.Fprintf(env.Stdout, "Enrollment secret: %s (mode 0600; needed to give the user to members added later).\n",
 		fleet.EnrollmentPath(f.enrollments, name))
 	header := "Provisioning URI for the whole fleet (it holds the enrollment secret; hand it over privately):"
@@ -116,6 +127,15 @@ func fleetUserAdd(cmd *cobra.Command, env *Env, f *fleetFlags, name string, a fl
 	}
 	printURI(env, header, uri, "", a.noQR)
 	return nil
+}
+
+// fleetPrefixNote says what a grant of a user with grant_prefix gp
+// opens: ", grants open /24,/64 around the address"; "" for none.
+func fleetPrefixNote(gp string) string {
+	if gp == "" {
+		return ""
+	}
+	return ", grants open " + fleetPrefixText(gp) + " around the address"
 }
 
 // fleetAuth resolves the key flags of a fleet user add into k and mode:

@@ -64,7 +64,7 @@ reload. The one URI knocks any member by its name or a pool's.`,
 					return err
 				}
 				return fleetUserAdd(cmd, env, &s.fleet, a[0], fleetUserAddFlags{open: f.open, from: f.from, bind: f.bind,
-					host: f.host, knock: f.knock, knockSet: f.knockSet, noQR: f.noQR, key: f.key, stdin: env.Stdin})
+					host: f.host, knock: f.knock, knockSet: f.knockSet, prefix: f.grantPrefix, noQR: f.noQR, key: f.key, stdin: env.Stdin})
 			}
 			return userAdd(env, s.fleet.config, a[0], f)
 		},

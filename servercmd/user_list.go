@@ -17,7 +17,7 @@ func newUserListCmd(env *Env, s *userScope) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List users, what they open and the state of their secrets; in a fleet, their knock and auth and the members holding each",
+		Short:   "List users, what they open and the state of their secrets; in a fleet, their knock, auth and grant prefix and the members holding each",
 		Args:    cli.Args(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl, err := s.onFleet()
