@@ -50,6 +50,7 @@ type filter struct {
 
 	logged   time.Time // when a failed Track was last logged (the tracker's own)
 	unlogged int       // failed Track calls since
+	quiet    time.Time // until when new sources are not sent (the tracker's own): after a flood or a full set
 }
 
 // trackReq is a source to track until a time.
@@ -197,6 +198,20 @@ const trackRoom = firewall.MaxTracked / 16
 // holds MaxTracked exactly.
 const trackQuiet = 256
 
+// floodHold is how long, after a batch larger than trackQuiet, the
+// tracker sends renewals only: a flood's sources do not all come in
+// large batches (a busy tracker, or a flood's first and last moments,
+// split them), and the smaller ones would be adds into the set the
+// packet path is filling.
+const floodHold = 5 * time.Second
+
+// fullHold is how long, after the kernel refused a Track because the
+// source set is full, the tracker sends renewals only: a full set
+// holds the kernel's own tracks of a flood for the sequence timeout,
+// and each refused add into it while the packet path fills it lets it
+// grow past its size.
+const fullHold = 30 * time.Second
+
 // flush hands reqs to the kernel at now in one Track, unless they are a
 // flood, new sources while the daemon has room; when a full set refuses
 // it, the renewals of sources sent before (which never fill a set) go
@@ -206,8 +221,10 @@ func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
 	sent.expire(now)
 	if len(reqs) > trackQuiet {
 		f.dropped.Add(uint64(len(reqs)))
+		f.quiet = now.Add(floodHold)
 		return
 	}
+	quiet := now.Before(f.quiet)
 	var renew, fresh []firewall.Source
 	for _, r := range reqs {
 		src := r.src.Unmap()
@@ -215,6 +232,9 @@ func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
 		switch {
 		case ok && re:
 			renew = append(renew, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
+		case ok && quiet:
+			sent.forget(src)
+			f.dropped.Add(1) // a flood or a full set: renewals only
 		case ok:
 			fresh = append(fresh, firewall.Source{Addr: src, TTL: r.until.Sub(now)})
 		case !re:
@@ -226,6 +246,9 @@ func (f *filter) flush(sent *sentSet, reqs []trackReq, now time.Time) {
 		return
 	}
 	err := f.f.Track(batch)
+	if errors.Is(err, firewall.ErrFull) {
+		f.quiet = now.Add(fullHold)
+	}
 	if errors.Is(err, firewall.ErrFull) && len(renew) > 0 && len(fresh) > 0 {
 		// A full set refuses the whole transaction for one new source:
 		// the renewals go in alone (they add nothing). The new sources

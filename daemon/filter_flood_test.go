@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -161,6 +162,88 @@ func TestTrackFullSet(t *testing.T) {
 			got := state{liveTracks(ff), strings.Contains(s, "\ntrack 198.18.0.2 20s")}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("the kernel's set after the batch (-want +got):\n%s\n%s", diff, s)
+			}
+		})
+	}
+}
+
+// batchSettled is batchTo for a batch that may be dropped whole: it
+// returns once every source of reqs is counted tracked or dropped, or
+// a Track failed.
+func batchSettled(ctx context.Context, t *testing.T, f *filter, c *clocktest.Fake, reqs ...trackReq) {
+	t.Helper()
+	st := f.stats()
+	track := f.hook()
+	for _, r := range reqs {
+		track(r.src, r.until)
+	}
+	if err := c.WaitTickers(ctx, 1); err != nil {
+		t.Fatalf("the tracker does not wait: %v", err)
+	}
+	c.Advance(trackBatch)
+	eventually(t, "the batch", func() bool {
+		now := f.stats()
+		return now.Failures != st.Failures || now.Tracked+now.Dropped >= st.Tracked+st.Dropped+uint64(len(reqs))
+	})
+}
+
+// TestTrackQuietAfterFlood: after a batch of a flood's size, or a Track
+// the full set refused, new sources in smaller batches are not sent for
+// a while (floodHold, fullHold): a busy tracker splits a flood into
+// batches under trackQuiet, and adds into a set the packet path fills
+// let it grow past its size. Renewals still go in; new sources go in
+// again once the hold is over.
+func TestTrackQuietAfterFlood(t *testing.T) {
+	legit := netip.MustParseAddr("198.18.0.2")
+	fresh := func(base, n int, until time.Time) []trackReq {
+		var reqs []trackReq
+		for i := range n {
+			reqs = append(reqs, trackReq{floodSrc(base + i), until})
+		}
+		return reqs
+	}
+	for _, tc := range []struct {
+		name string
+		room int // the set's size (0: no limit)
+		hold time.Duration
+	}{
+		{"a flood's batch", 0, floodHold},
+		{"a full set", 20, fullHold},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(testContext(t))
+			defer cancel()
+			c := clocktest.NewFake(time.Unix(1800000000, 0))
+			t0 := c.Now()
+			ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}, MaxTracked: tc.room}
+			f := newFilter(ff, c, slog.New(slog.DiscardHandler))
+			done := make(chan struct{})
+			go func() {
+				f.run(ctx)
+				close(done)
+			}()
+			batchSettled(ctx, t, f, c, trackReq{legit, t0.Add(time.Minute)})
+			if tc.room == 0 {
+				batchSettled(ctx, t, f, c, fresh(1<<24, trackQuiet+1, t0.Add(time.Minute))...)
+			} else {
+				batchSettled(ctx, t, f, c, fresh(1<<24, tc.room, t0.Add(time.Minute))...) // refused: the set is full
+			}
+			before := liveTracks(ff)
+			// Within the hold: a small batch of new sources and a renewal.
+			batchSettled(ctx, t, f, c, append(fresh(2<<24, 10, t0.Add(time.Minute)), trackReq{legit, t0.Add(2 * time.Minute)})...)
+			within, renewed := liveTracks(ff), regexp.MustCompile(`(?m)^track 198\.18\.0\.2 1[12]\ds$`).MatchString(ff.String())
+			c.Advance(tc.hold)
+			if tc.room > 0 {
+				ff.MaxTracked = 0 // room again
+			}
+			batchSettled(ctx, t, f, c, fresh(3<<24, 10, c.Now().Add(time.Minute))...)
+			after := liveTracks(ff)
+			cancel()
+			<-done
+			type state struct{ Before, Within, After int }
+			want := state{before, before, before + 10}
+			if diff := cmp.Diff(want, state{before, within, after}); diff != "" || !renewed {
+				t.Errorf("live sources in the kernel's set (-want +got):\n%s\nlegit renewed: %v\n%s", diff, renewed, ff.String())
 			}
 		})
 	}
