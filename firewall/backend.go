@@ -14,7 +14,8 @@ type Backend interface {
 	Setup(Plan) error
 	// Grant opens svc to the sources of src for timeout (an address
 	// is its /32 or /128, HostPrefix); a repeat refreshes the timeout. A
-	// wider prefix needs a plan with Prefixes installed.
+	// wider prefix needs a plan with Prefixes installed. A grant that
+	// fails opens nothing.
 	Grant(src netip.Prefix, svc derive.Knock, timeout time.Duration) error
 	// Close stops logging knocks (the daemon exits): the protected ports
 	// stay closed and grants expire on their own.

@@ -30,8 +30,9 @@
 // published ports), which never cross INPUT. With iptables, ForwardChain,
 // jumped from DOCKER-USER (else FORWARD), matches them by conntrack's
 // original destination port and accepts the sources of a per-service set
-// (ForwardSet) that Grant fills beside the main one; with nftables a
-// prerouting chain ahead of DNAT guards them with the same grant sets.
+// (ForwardSet, and with Plan.Prefixes the prefixes of ForwardNetSet)
+// that Grant fills beside the main one; with nftables a prerouting chain
+// ahead of DNAT guards them with the same grant sets.
 //
 // Backend.Verify lists what of a plan is missing or changed; the daemon
 // runs it every few seconds and installs the plan again. IPTables compares

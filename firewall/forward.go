@@ -26,6 +26,30 @@ func ForwardSet(v6 bool, svc derive.Knock) string {
 	return fmt.Sprintf("otpknock%s-%s-%d", fam, svc.Proto, svc.Port)
 }
 
+// ForwardNetSet names the set of the prefixes granted svc on the
+// forward path, with Plan.Prefixes (otpknocknet4-tcp-8080): a hash:net
+// set, matched as ForwardSet is, for a grant of a prefix wider than one
+// address.
+func ForwardNetSet(v6 bool, svc derive.Knock) string {
+	return "otpknocknet" + strings.TrimPrefix(ForwardSet(v6, svc), "otpknock")
+}
+
+// forwardSets lists the forward sets of p for one family: each
+// forwarded service's address set, then with Plan.Prefixes its prefix
+// set.
+func (p Plan) forwardSets(v6 bool) []string {
+	var out []string
+	for _, svc := range p.Forward {
+		out = append(out, ForwardSet(v6, svc))
+	}
+	if p.Prefixes {
+		for _, svc := range p.Forward {
+			out = append(out, ForwardNetSet(v6, svc))
+		}
+	}
+	return out
+}
+
 // ForwardRules returns the forward chain's rules for IPv4 or IPv6, each
 // with the digest comment of the forward rule set; none without
 // Plan.Forward. After the DNAT of a published port the packet carries
@@ -34,8 +58,10 @@ func ForwardSet(v6 bool, svc derive.Knock) string {
 // (--ctorigdstport), and only DNATed connections (--ctstate DNAT): a
 // container's own connections to a remote port of the same number pass.
 // Established sessions of the services are accepted, other established
-// traffic returns to the host's rules, a granted source is accepted and
-// every other new connection to a forwarded service is dropped.
+// traffic returns to the host's rules, a granted source (in the
+// service's address set, or with Plan.Prefixes its prefix set) is
+// accepted and every other new connection to a forwarded service is
+// dropped.
 func (p Plan) ForwardRules(v6 bool) [][]string {
 	rules := p.forwardRules(v6)
 	tag := []string{"-m", "comment", "--comment", "otpknock:" + p.ForwardDigest()}
@@ -59,6 +85,11 @@ func (p Plan) forwardRules(v6 bool) [][]string {
 	r = append(r, []string{"-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"})
 	for _, svc := range p.Forward {
 		r = append(r, append(match(svc, "DNAT"), "-m", "set", "--match-set", ForwardSet(v6, svc), "src", "-j", "ACCEPT"))
+	}
+	if p.Prefixes {
+		for _, svc := range p.Forward {
+			r = append(r, append(match(svc, "DNAT"), "-m", "set", "--match-set", ForwardNetSet(v6, svc), "src", "-j", "ACCEPT"))
+		}
 	}
 	for _, svc := range p.Forward {
 		r = append(r, append(match(svc, "DNAT"), "-j", "DROP"))
@@ -89,6 +120,11 @@ func (p Plan) renderForward(b *strings.Builder) {
 	}{{"iptables", "inet", false}, {"ip6tables", "inet6", true}} {
 		for _, svc := range p.Forward {
 			fmt.Fprintf(b, "ipset create %s hash:ip family %s timeout %s -exist\n", ForwardSet(fam.v6, svc), fam.family, secs)
+		}
+		if p.Prefixes {
+			for _, svc := range p.Forward {
+				fmt.Fprintf(b, "ipset create %s hash:net family %s timeout %s -exist\n", ForwardNetSet(fam.v6, svc), fam.family, secs)
+			}
 		}
 		fmt.Fprintf(b, "%s -t %s -N %s\n", fam.cmd, Table, ForwardChain)
 		for _, r := range p.ForwardRules(fam.v6) {

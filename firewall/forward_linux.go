@@ -2,10 +2,9 @@ package firewall
 
 import (
 	"errors"
-	"net/netip"
 	"os"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/otpknock/otpknock/derive"
 )
@@ -33,18 +32,28 @@ func (k *IPTables) syncForward(b []string, f family, tbl map[string][]string, p 
 	return removeJumps(b, tbl, "FORWARD", ForwardChain), nil
 }
 
-// destroyForwardSets deletes the family's forward sets.
-func (k *IPTables) destroyForwardSets(f family) error {
+// destroyStaleSets deletes the family's sets that p does not name: the
+// forward sets of services no longer forwarded, and without
+// Plan.Prefixes the prefix sets (Net4 or Net6 and the forward ones), as
+// nftables deletes the sets a plan lacks. It runs once the batch that
+// installed p's rules left no rule matching them.
+func (k *IPTables) destroyStaleSets(f family, p Plan) error {
 	names, err := k.sets.Names()
 	if err != nil {
 		return err
 	}
+	keep := p.forwardSets(f.v6)
+	if p.Prefixes {
+		keep = append(keep, netSet(f.v6))
+	}
 	var errs []error
 	for _, n := range names {
-		if strings.HasPrefix(n, f.set+"-") {
-			if err := k.sets.Destroy(n); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
+		ours := n == netSet(f.v6) || strings.HasPrefix(n, f.set+"-") || strings.HasPrefix(n, netSet(f.v6)+"-")
+		if !ours || slices.Contains(keep, n) {
+			continue
+		}
+		if err := k.sets.Destroy(n); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -57,10 +66,15 @@ func (k *IPTables) forwarded(svc derive.Knock) bool {
 	return k.forward[svc]
 }
 
-// grantForward adds src to svc's forward set when svc is forwarded.
-func (k *IPTables) grantForward(src netip.Addr, svc derive.Knock, timeout time.Duration) error {
+// grantForward adds e (an address, or a prefix when e.Bits is set) to
+// svc's forward set of that kind when svc is forwarded.
+func (k *IPTables) grantForward(e setEntry, svc derive.Knock) error {
 	if !k.forwarded(svc) {
 		return nil
 	}
-	return k.sets.Add(ForwardSet(src.Is6(), svc), setEntry{Addr: src, Timeout: timeout})
+	set := ForwardSet(e.Addr.Is6(), svc)
+	if e.Bits != 0 {
+		set = ForwardNetSet(e.Addr.Is6(), svc)
+	}
+	return k.sets.Add(set, e)
 }

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -113,6 +114,91 @@ func TestIPTablesForward(t *testing.T) {
 			}
 			if s := f.String(); strings.Contains(strings.ToLower(s), "otpknock") {
 				t.Errorf("left after Remove:\n%s", s)
+			}
+		})
+	}
+}
+
+// TestIPTablesForwardPrefix installs a plan with a forwarded service
+// and Prefixes: the hash:net forward sets beside the address sets and
+// their accepts (golden), prefix grants in both families' prefix and
+// forward prefix sets, Verify of a missing prefix set and its repair,
+// and a plan without Prefixes deleting the prefix sets, after which a
+// prefix grant fails and leaves no entry.
+func TestIPTablesForwardPrefix(t *testing.T) {
+	f := newFakeIPTables()
+	p := forwardPlan()
+	p.Prefixes = true
+	if err := f.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	svc := p.Forward[0]
+	for _, src := range []string{"198.18.0.0/24", "2001:2::/64", "198.18.5.2/32"} {
+		if err := f.Grant(netip.MustParsePrefix(src), svc, 30*time.Second); err != nil {
+			t.Fatalf("Grant(%s, %v): %v", src, svc, err)
+		}
+	}
+	golden(t, "kernel_forward_prefix.golden", f.String())
+	for v6, want := range map[bool]string{false: ForwardNetSet(false, svc), true: ForwardNetSet(true, svc)} {
+		rule := "-m set --match-set " + want + " src -j ACCEPT"
+		if n := strings.Count(strings.Join(map[bool]*fakeTables{false: f.t4, true: f.t6}[v6].Rules(Table, ForwardChain), "\n"), rule); n != 1 {
+			t.Errorf("IPv6 %v: %d forward rules with %q, want 1", v6, n, rule)
+		}
+	}
+	if got, err := f.restart().Verify(p); err != nil || got != nil {
+		t.Fatalf("Verify of the installed plan = %q, %v", got, err)
+	}
+	f.s.Destroy(ForwardNetSet(true, svc))
+	f.s.Destroy(Net4)
+	if got, _ := f.Verify(p); !cmp.Equal(got, []string{"iptables: set " + Net4, "ip6tables: set " + ForwardNetSet(true, svc)}) {
+		t.Errorf("Verify after two prefix sets went: %q", got)
+	}
+	if err := f.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Verify(p); err != nil || got != nil {
+		t.Errorf("Verify after the repair = %q, %v", got, err)
+	}
+	plain := forwardPlan()
+	if err := f.Setup(plain); err != nil {
+		t.Fatal(err)
+	}
+	if left := LinesWith(f.String(), "otpknocknet"); len(left) > 0 {
+		t.Errorf("a plan without Prefixes left prefix sets or rules:\n%s", strings.Join(left, "\n"))
+	}
+	if err := f.Grant(netip.MustParsePrefix("198.18.0.0/24"), svc, 30*time.Second); err == nil {
+		t.Errorf("a prefix grant without Plan.Prefixes succeeded")
+	}
+	if got, err := f.Verify(plain); err != nil || got != nil {
+		t.Errorf("Verify without Prefixes = %q, %v", got, err)
+	}
+}
+
+// TestIPTablesForwardGrantFails: when the forward set refuses an entry,
+// Grant fails and takes back the entry it had just added to the
+// family's set (address or prefix): a failed grant opens nothing.
+func TestIPTablesForwardGrantFails(t *testing.T) {
+	for _, src := range []string{"198.18.0.2/32", "198.18.0.0/24", "2001:2::/64"} {
+		t.Run(src, func(t *testing.T) {
+			f := newFakeIPTables()
+			p := forwardPlan()
+			p.Prefixes = true
+			if err := f.Setup(p); err != nil {
+				t.Fatal(err)
+			}
+			before := f.s.String()
+			refused := errors.New("refused")
+			f.s.Fail = func(op, name string) error {
+				if op == "add" && strings.Contains(name, "-tcp-2222") {
+					return refused
+				}
+				return nil
+			}
+			if err := f.Grant(netip.MustParsePrefix(src), p.Forward[0], 30*time.Second); !errors.Is(err, refused) {
+				t.Fatalf("Grant = %v, want the forward set's error", err)
+			}
+			if diff := cmp.Diff(before, f.s.String()); diff != "" {
+				t.Errorf("sets after the failed grant (-before +after):\n%s", diff)
 			}
 		})
 	}

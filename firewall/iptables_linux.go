@@ -95,6 +95,12 @@ func (k *IPTables) setupFamily(f family, p Plan) error {
 		if err := k.createSet(ForwardSet(f.v6, svc), "hash:ip", f.v6, p.Timeout); err != nil {
 			return err
 		}
+		if !p.Prefixes {
+			continue
+		}
+		if err := k.createSet(ForwardNetSet(f.v6, svc), "hash:net", f.v6, p.Timeout); err != nil {
+			return err
+		}
 	}
 	tbl, err := readTable(f.t)
 	if err != nil {
@@ -114,10 +120,8 @@ func (k *IPTables) setupFamily(f family, p Plan) error {
 	if err := f.t.Restore(Table, b); err != nil {
 		return err
 	}
-	if len(p.Forward) == 0 {
-		if err := k.destroyForwardSets(f); err != nil {
-			return err
-		}
+	if err := k.destroyStaleSets(f, p); err != nil {
+		return err
 	}
 	if tbl, err = readTable(f.t); err != nil {
 		return err
@@ -278,25 +282,31 @@ func removeChain(b []string, tbl map[string][]string, chain string, from ...stri
 
 // Grant adds (or refreshes) src,svc in the family's set with a timeout,
 // and src in svc's forward set when svc is forwarded. A prefix wider
-// than one address goes to the family's hash:net,port set (Net4,
-// Net6); the forward sets hold addresses only, so a forwarded service
-// refuses a prefix grant.
+// than one address goes to the family's hash:net,port set (Net4, Net6)
+// and, for a forwarded service, to its hash:net forward set
+// (ForwardNetSet): sets a plan with Prefixes installs. When the forward
+// set refuses the entry, the entry just added to the family's set is
+// deleted again (a refreshed grant ends early): a failed grant opens
+// nothing.
 func (k *IPTables) Grant(src netip.Prefix, svc derive.Knock, timeout time.Duration) error {
 	src = netip.PrefixFrom(src.Addr().Unmap(), src.Bits()).Masked()
 	addr := src.Addr()
+	set, e := Set(addr), setEntry{Addr: addr, Svc: svc, Timeout: timeout}
 	if !IsHost(src) {
-		if err := k.sets.Add(netSet(addr.Is6()), setEntry{Addr: addr, Bits: src.Bits(), Svc: svc, Timeout: timeout}); err != nil {
-			return err
-		}
-		if k.forwarded(svc) {
-			return fmt.Errorf("granting %v %v: a forwarded service opens to addresses only on iptables (use nftables)", src, svc)
-		}
-		return nil
+		set, e.Bits = netSet(addr.Is6()), src.Bits()
 	}
-	if err := k.sets.Add(Set(addr), setEntry{Addr: addr, Svc: svc, Timeout: timeout}); err != nil {
+	if err := k.sets.Add(set, e); err != nil {
 		return err
 	}
-	return k.grantForward(addr, svc, timeout)
+	fwd := e
+	fwd.Svc = derive.Knock{}
+	if err := k.grantForward(fwd, svc); err != nil {
+		if derr := k.sets.Del(set, e); derr != nil {
+			return fmt.Errorf("granting %v %v on the forward path: %w (and withdrawing it from %s: %w)", src, svc, err, set, derr)
+		}
+		return fmt.Errorf("granting %v %v on the forward path: %w", src, svc, err)
+	}
+	return nil
 }
 
 // Close deletes the NFLOG rules only: fail closed.
@@ -325,8 +335,8 @@ func (k *IPTables) Close(p Plan) error {
 	return errors.Join(errs...)
 }
 
-// Remove deletes the jumps, the chains and the sets; it succeeds on a
-// clean firewall.
+// Remove deletes the jumps, the chains and the sets (the address,
+// prefix and forward sets); it succeeds on a clean firewall.
 func (k *IPTables) Remove(Plan) error {
 	k.forget()
 	var errs []error
@@ -344,12 +354,10 @@ func (k *IPTables) Remove(Plan) error {
 				continue
 			}
 		}
-		for _, set := range []string{f.set, netSet(f.v6)} {
-			if err := k.sets.Destroy(set); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
+		if err := k.sets.Destroy(f.set); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
 		}
-		if err := k.destroyForwardSets(f); err != nil {
+		if err := k.destroyStaleSets(f, Plan{}); err != nil { // the prefix and forward sets
 			errs = append(errs, err)
 		}
 	}

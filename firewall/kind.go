@@ -143,6 +143,9 @@ func (iptablesKind) StatusText(st Status, p Plan) string {
 		for _, r := range st.Forward4 {
 			fmt.Fprintf(&b, "  %s\n", r)
 		}
+		if len(p.Forward) > 0 {
+			fmt.Fprintf(&b, "Sets of the forwarded services: %s.\n", strings.Join(append(p.forwardSets(false), p.forwardSets(true)...), ", "))
+		}
 	}
 	fmt.Fprintf(&b, "Sets %s: %s.\n", grantSetNames(p, Set4, Set6, Net4, Net6), count(len(st.Grants), "grant", "grants"))
 	return b.String()

@@ -139,6 +139,7 @@ func TestKindIPTablesStatusText(t *testing.T) {
 		{"running", func() error { return nil }, []string{
 			fmt.Sprintf("Chain OTPKNOCK: %d IPv4 and %d IPv6 rules, current; knock logging on.\n", n, n),
 			"Chain OTPKNOCK-FWD (services forwarded to containers): 4 IPv4 and 4 IPv6 rules.\n",
+			"Sets of the forwarded services: otpknock4-tcp-8080, otpknock6-tcp-8080.\n",
 			"Sets otpknock4, otpknock6: 0 grants.\n"}},
 		{"stopped", func() error { return k.Close(p) }, []string{", current; knock logging off: no server is reading knocks, protected ports stay closed.\n"}},
 	} {
@@ -153,6 +154,43 @@ func TestKindIPTablesStatusText(t *testing.T) {
 			}
 			rest = rest[i+len(w):]
 		}
+	}
+}
+
+// TestKindIPTablesStatusTextPrefixes: with Plan.Prefixes the status
+// names the prefix sets beside the address sets, the forwarded
+// services' too, and lists a prefix grant.
+func TestKindIPTablesStatusTextPrefixes(t *testing.T) {
+	k := newFakeIPTables()
+	p := testPlan()
+	p.Prefixes = true
+	p.Forward = []derive.Knock{{Proto: derive.TCP, Port: 8080}}
+	if err := k.Setup(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Grant(netip.MustParsePrefix("2001:2::/64"), p.Forward[0], 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err := k.Status(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := KindOf(ModeIPTables).StatusText(st, p)
+	rest := got
+	for _, w := range []string{
+		"Chain OTPKNOCK-FWD (services forwarded to containers): 5 IPv4 and 5 IPv6 rules.\n",
+		"otpknocknet4-tcp-8080 src -j ACCEPT",
+		"Sets of the forwarded services: otpknock4-tcp-8080, otpknocknet4-tcp-8080, otpknock6-tcp-8080, otpknocknet6-tcp-8080.\n",
+		"Sets otpknock4, otpknock6, otpknocknet4, otpknocknet6: 1 grant.\n",
+	} {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Fatalf("status lacks %q (in order):\n%s", w, got)
+		}
+		rest = rest[i+len(w):]
+	}
+	if len(st.Grants) != 1 || st.Grants[0].Source() != "2001:2::/64" {
+		t.Errorf("Status grants %+v, want the /64", st.Grants)
 	}
 }
 

@@ -390,7 +390,7 @@ type fakeSets struct {
 	mu   sync.Mutex
 	sets map[string]*fakeSet
 	// Fail, when set, is asked before each call (op is "create", "add",
-	// "list", "destroy" or "names") and fails it with its error.
+	// "del", "list", "destroy" or "names") and fails it with its error.
 	Fail func(op, name string) error
 	// Clock, when set, expires entries: List leaves out the expired
 	// and gives the others the time they have left.
@@ -429,21 +429,17 @@ func (f *fakeSets) Create(name, typ string, v6 bool, timeout time.Duration) erro
 }
 
 // Add adds or replaces an entry; it refuses an address of the other
-// family and a service in a hash:ip set.
+// family, a service in a set of addresses (hash:ip, hash:net) or none
+// in a set with ports, and a prefix length in a set without nets.
 func (f *fakeSets) Add(name string, e setEntry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail("add", name); err != nil {
 		return err
 	}
-	s, ok := f.sets[name]
-	switch {
-	case !ok:
-		return fmt.Errorf("set %s: %w", name, os.ErrNotExist)
-	case e.Addr.Unmap().Is6() != s.v6:
-		return fmt.Errorf("set %s: %v is of the other family", name, e.Addr)
-	case (s.typ == "hash:ip") != (e.Svc.Port == 0):
-		return fmt.Errorf("set %s of type %s: entry %v %v", name, s.typ, e.Addr, e.Svc)
+	s, err := f.entrySet(name, e)
+	if err != nil {
+		return err
 	}
 	s.entries[entryKey(e)] = e
 	if f.Clock != nil && e.Timeout > 0 {
@@ -452,13 +448,47 @@ func (f *fakeSets) Add(name string, e setEntry) error {
 	return nil
 }
 
-func entryKey(e setEntry) string {
-	if e.Svc.Port == 0 {
-		return e.Addr.Unmap().String()
+// entrySet returns the set name that e fits, or why it does not. f.mu
+// is held.
+func (f *fakeSets) entrySet(name string, e setEntry) (*fakeSet, error) {
+	s, ok := f.sets[name]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("set %s: %w", name, os.ErrNotExist)
+	case e.Addr.Unmap().Is6() != s.v6:
+		return nil, fmt.Errorf("set %s: %v is of the other family", name, e.Addr)
+	case strings.HasSuffix(s.typ, ",port") == (e.Svc.Port == 0), e.Bits != 0 && !strings.HasPrefix(s.typ, "hash:net"):
+		return nil, fmt.Errorf("set %s of type %s: entry %s", name, s.typ, entryKey(e))
 	}
+	return s, nil
+}
+
+// Del deletes an entry; like ipset, it refuses one the set lacks.
+func (f *fakeSets) Del(name string, e setEntry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail("del", name); err != nil {
+		return err
+	}
+	s, err := f.entrySet(name, e)
+	if err != nil {
+		return err
+	}
+	if _, ok := s.entries[entryKey(e)]; !ok {
+		return fmt.Errorf("set %s: no entry %s", name, entryKey(e))
+	}
+	delete(s.entries, entryKey(e))
+	delete(s.expires, entryKey(e))
+	return nil
+}
+
+func entryKey(e setEntry) string {
 	addr := e.Addr.Unmap().String()
 	if e.Bits != 0 {
 		addr += "/" + fmt.Sprint(e.Bits)
+	}
+	if e.Svc.Port == 0 {
+		return addr
 	}
 	return addr + "," + e.Svc.Proto.String() + ":" + fmt.Sprint(e.Svc.Port)
 }

@@ -29,12 +29,15 @@ type tables interface {
 // (vishvananda/netlink): the real one is netlinkSets, the fake
 // fakeSets.
 type sets interface {
-	// Create makes a set of typ ("hash:ip,port", "hash:net,port" or
-	// "hash:ip") for the
-	// family with a default entry timeout; os.ErrExist when it exists.
+	// Create makes a set of typ ("hash:ip,port", "hash:net,port",
+	// "hash:ip" or "hash:net") for the family with a default entry
+	// timeout; os.ErrExist when it exists.
 	Create(name, typ string, v6 bool, timeout time.Duration) error
 	// Add adds or replaces an entry with its timeout.
 	Add(name string, e setEntry) error
+	// Del deletes an entry (its timeout aside); os.ErrNotExist when
+	// the set is missing.
+	Del(name string, e setEntry) error
 	// List returns a set's entries; os.ErrNotExist when it is missing.
 	List(name string) ([]setEntry, error)
 	// Destroy deletes a set; os.ErrNotExist when it is missing.
@@ -43,12 +46,13 @@ type sets interface {
 	Names() ([]string, error)
 }
 
-// setEntry is one member of a set: an address, with a service in a
-// hash:ip,port set (zero in a hash:ip set), and its timeout (the time
+// setEntry is one member of a set: an address (with its prefix length
+// in a hash:net set), with a service in a hash:ip,port or hash:net,port
+// set (zero in a hash:ip or hash:net set), and its timeout (the time
 // left when listed).
 type setEntry struct {
 	Addr    netip.Addr
-	Bits    int // a hash:net,port entry's prefix length; 0: Addr alone
+	Bits    int // a hash:net or hash:net,port entry's prefix length; 0: Addr alone
 	Svc     derive.Knock
 	Timeout time.Duration
 }

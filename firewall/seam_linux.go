@@ -111,7 +111,19 @@ func (s netlinkSets) Create(name, typ string, v6 bool, timeout time.Duration) er
 // Add adds or replaces the entry.
 func (s netlinkSets) Add(name string, e setEntry) error {
 	secs := uint32(e.Timeout / time.Second)
-	ne := &netlink.IPSetEntry{IP: e.Addr.Unmap().AsSlice(), Timeout: &secs, Replace: true}
+	ne := ipsetEntry(e)
+	ne.Timeout, ne.Replace = &secs, true
+	return setErr(fmt.Sprintf("adding %s to set %q", entryText(e), name), s.h.IpsetAdd(name, ne))
+}
+
+// Del deletes the entry.
+func (s netlinkSets) Del(name string, e setEntry) error {
+	return setErr(fmt.Sprintf("deleting %s from set %q", entryText(e), name), s.h.IpsetDel(name, ipsetEntry(e)))
+}
+
+// ipsetEntry is e as netlink's entry, without a timeout.
+func ipsetEntry(e setEntry) *netlink.IPSetEntry {
+	ne := &netlink.IPSetEntry{IP: e.Addr.Unmap().AsSlice()}
 	if e.Bits != 0 {
 		ne.CIDR = uint8(e.Bits)
 	}
@@ -120,7 +132,20 @@ func (s netlinkSets) Add(name string, e setEntry) error {
 		port, proto := e.Svc.Port, r.IP(e.Addr.Unmap().Is6())
 		ne.Port, ne.Protocol = &port, &proto
 	}
-	return setErr(fmt.Sprintf("adding %v %v to set %q", e.Addr.Unmap(), e.Svc, name), s.h.IpsetAdd(name, ne))
+	return ne
+}
+
+// entryText names an entry in an error: the address or prefix, and the
+// service when it has one.
+func entryText(e setEntry) string {
+	s := e.Addr.Unmap().String()
+	if e.Bits != 0 {
+		s = netip.PrefixFrom(e.Addr.Unmap(), e.Bits).String()
+	}
+	if e.Svc.Port != 0 {
+		s += " " + e.Svc.String()
+	}
+	return s
 }
 
 // List returns the set's entries with the time they have left.

@@ -8,9 +8,10 @@ import (
 )
 
 // Verify lists what of p is missing or differs in the kernel, per
-// family: the set, the chain, its rules and the jump from INPUT (where
-// it is: see ensureJump);
-// for Plan.Forward, the forward sets, chain, rules and jump. It reads
+// family: the set (and the prefix set with Plan.Prefixes), the chain,
+// its rules and the jump from INPUT (where it is: see addJump); for
+// Plan.Forward, the forward sets (address and, with Plan.Prefixes,
+// prefix sets), chain, rules and jump. It reads
 // one listing of the filter table per family (one iptables run) and
 // the sets over netlink. The rules are compared with the listing the
 // last Setup left, else (an IPTables that installed nothing) by count,
@@ -32,9 +33,10 @@ func (k *IPTables) Verify(p Plan) ([]string, error) {
 func (k *IPTables) verifyFamily(f family, p Plan) ([]string, error) {
 	var out []string
 	sets := []string{f.set}
-	for _, svc := range p.Forward {
-		sets = append(sets, ForwardSet(f.v6, svc))
+	if p.Prefixes {
+		sets = append(sets, netSet(f.v6))
 	}
+	sets = append(sets, p.forwardSets(f.v6)...)
 	for _, s := range sets {
 		if _, err := k.sets.List(s); errors.Is(err, os.ErrNotExist) {
 			out = append(out, "set "+s)

@@ -68,7 +68,8 @@ const grantTime = 3 * time.Second
 // Verify finds a flushed firewall and Setup heals it; Status lists the
 // rules and grants; a Filter's Arm and Track decide what is logged;
 // only echo requests in the knock range are knocks (Plan.DropEcho drops
-// the others too).
+// the others too); a prefix grant opens the prefix, of a forwarded
+// service too.
 func Contract(t *testing.T, newSubject func(t *testing.T) *Subject) {
 	for _, c := range []struct {
 		name string
@@ -83,6 +84,7 @@ func Contract(t *testing.T, newSubject func(t *testing.T) *Subject) {
 		{"arm and track", armTrack},
 		{"echo requests", echoRequests},
 		{"prefix grants", prefixGrants},
+		{"prefix grants to a forwarded service", forwardPrefixGrants},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newSubject(t)) })
 	}
@@ -283,6 +285,72 @@ func prefixGrants(t *testing.T, s *Subject) {
 	}
 	if s.Reaches(t, s.Near4, svc) {
 		t.Errorf("%v reaches %v after its prefix's grant expired", s.Near4, svc)
+	}
+}
+
+// forwardPrefixGrants: a plan with Prefixes that forwards a service
+// (Plan.Forward: DNATed to a container) takes prefix and address grants
+// of it in both families, which open the prefix and no more; Verify
+// finds it whole before and after; once the plan drops Prefixes, a
+// prefix grant of the service fails and opens nothing; Remove leaves
+// nothing, the forward path's objects included.
+func forwardPrefixGrants(t *testing.T, s *Subject) {
+	if !s.Prefix4.IsValid() {
+		t.Skip("the subject names no prefixes")
+	}
+	p := contractPlan()
+	p.Prefixes = true
+	b := s.Backend
+	svc := p.Protected[1]
+	p.Forward = []derive.Knock{svc}
+	s.do(t, "Setup", func() error { return b.Setup(p) })
+	if missing := s.verify(t, p); len(missing) > 0 {
+		t.Errorf("Verify after Setup with Forward and Prefixes: %q", missing)
+	}
+	for _, src := range []netip.Prefix{s.Prefix4, s.Prefix6, firewall.HostPrefix(s.Src4)} {
+		s.do(t, "Grant "+src.String(), func() error { return b.Grant(src, svc, grantTime) })
+	}
+	checkGrants(t, "after grants of a forwarded service", s.status(t, p), []string{
+		s.Prefix4.Masked().String() + " " + svc.String(), s.Prefix6.Masked().String() + " " + svc.String(),
+		s.Src4.String() + " " + svc.String()})
+	if s.Reaches != nil {
+		for _, src := range []netip.Addr{s.Near4, s.Near6} {
+			if !s.Reaches(t, src, svc) {
+				t.Errorf("%v does not reach forwarded %v after a grant of its prefix", src, svc)
+			}
+		}
+		for _, src := range []netip.Addr{s.Far4, s.Far6} {
+			if s.Reaches(t, src, svc) {
+				t.Errorf("%v, outside the granted prefixes, reaches forwarded %v", src, svc)
+			}
+		}
+	}
+	if missing := s.verify(t, p); len(missing) > 0 {
+		t.Errorf("Verify after the grants: %q", missing)
+	}
+	plain := p
+	plain.Prefixes = false
+	s.do(t, "Setup without Prefixes", func() error { return b.Setup(plain) })
+	if missing := s.verify(t, plain); len(missing) > 0 {
+		t.Errorf("Verify after Setup without Prefixes: %q", missing)
+	}
+	var err error
+	if s.Do == nil {
+		err = b.Grant(s.Prefix4, svc, grantTime)
+	} else {
+		s.Do(func() { err = b.Grant(s.Prefix4, svc, grantTime) })
+	}
+	if err == nil {
+		t.Errorf("Grant(%v) of forwarded %v without Plan.Prefixes succeeded, want an error", s.Prefix4, svc)
+	}
+	if s.Reaches != nil && s.Reaches(t, s.Near4, svc) {
+		t.Errorf("%v reaches forwarded %v after its prefix's grant failed", s.Near4, svc)
+	}
+	s.do(t, "Remove", func() error { return b.Remove(p) })
+	if s.Left != nil {
+		if left := s.Left(t); len(left) > 0 {
+			t.Errorf("left after Remove:\n%s", strings.Join(left, "\n"))
+		}
 	}
 }
 
