@@ -1,11 +1,13 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,7 +68,11 @@ func Dial(o Options) (*JetStream, error) {
 		}
 	}))
 	if o.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
+		opt, err := credentials(o.CredsFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -100,6 +106,25 @@ func Dial(o Options) (*JetStream, error) {
 	}
 	s.nc, s.js = nc, js
 	return s, nil
+}
+
+// credentials is the option of a credentials file: a .creds file (a
+// user JWT and its nkey seed, for servers in operator mode), or an nkey
+// seed alone (a server's authorization user given by its nkey).
+func credentials(path string) (nats.Option, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("fleet.credentials: %w", err)
+	}
+	defer clear(b)
+	if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+		return nats.UserCredentials(path), nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(path)
+	if err != nil {
+		return nil, fmt.Errorf("fleet.credentials: %s is neither a .creds file (a user JWT and its seed) nor a user's nkey seed: %w", path, err)
+	}
+	return opt, nil
 }
 
 // why adds to err the permissions violation NATS reported since a

@@ -6,13 +6,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/otpknock/otpknock/fleet"
 )
 
@@ -133,5 +137,55 @@ func TestMemberWaitsForTheBuckets(t *testing.T) {
 	ms, err := dial(t, s, "lister").Members(t.Context())
 	if err != nil || len(ms) != 1 || ms[0].Name != "m1" {
 		t.Errorf("members after the buckets were created: %+v, %v, want m1 registered", ms, err)
+	}
+}
+
+// TestDialNkeySeed: a credentials file holding a user's nkey seed alone
+// signs in as the server's nkey user; another user's seed is refused,
+// and a file that is neither a .creds file nor a seed is named.
+func TestDialNkeySeed(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	defer s.Shutdown()
+	other, _ := nkeys.CreateUser()
+	dir := t.TempDir()
+	seedFile := func(name string, kp nkeys.KeyPair) string {
+		seed, _ := kp.Seed()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, append(seed, '\n'), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	garbage := filepath.Join(dir, "garbage")
+	os.WriteFile(garbage, []byte("not a seed\n"), 0o600)
+	for _, c := range []struct {
+		name, file, wantErr string
+	}{
+		{"its seed", seedFile("user.nk", user), ""},
+		{"another user's seed", seedFile("other.nk", other), "NATS refuses the credentials"},
+		{"neither", garbage, "is neither a .creds file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			js, err := fleet.Dial(fleet.Options{URLs: []string{s.ClientURL()}, Fleet: "acme", Insecure: true, Once: true, CredsFile: c.file})
+			if err == nil {
+				defer js.Close()
+			}
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Errorf("Dial with %s: %v, want an error with %q (none: %v)", c.file, err, c.wantErr, c.wantErr == "")
+			}
+		})
 	}
 }

@@ -42,7 +42,7 @@ type Options struct {
 	URLs      []string // nats:// or tls:// URLs of the cluster's servers
 	Fleet     string   // the fleet id
 	Name      string   // this connection's name, for NATS monitoring
-	CredsFile string   // a NATS credentials file (JWT and nkey seed)
+	CredsFile string   // a .creds file (user JWT and nkey seed), or a user's nkey seed alone
 	User      string   // user and password, when not CredsFile
 	Password  string
 	CAFile    string // the CA that signed the servers' certificates
