@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/otpknock/otpknock/derive"
@@ -46,10 +47,11 @@ var m3Addr = netip.MustParseAddr("198.18.3.3")
 // TestFleetTLS runs the guide's fleet over TLS: a 3-node nats-server
 // cluster (client TLS with verify, route TLS, JetStream, the guide's
 // authorization: an admin user and one user per member, bcrypt'd
-// passwords, each with the guide's permissions) from the guide's
-// config, members m1 and m2 in a pool behind the load balancer and m3
-// alone, each with the guide's fleet section (tls://, tls_ca, tls_cert
-// and tls_key, its own user and password_file, replicas 3). The admin
+// passwords or, for m2, an nkey, each with the guide's permissions)
+// from the guide's config, members m1 and m2 in a pool behind the load
+// balancer and m3 alone, each with the guide's fleet section (tls://,
+// tls_ca, tls_cert and tls_key, its own user and password_file or, for
+// m2, credentials: its nkey seed, replicas 3). The admin
 // host, as admin, creates the buckets (fleet init); the members, as
 // themselves, bind them and register. The admin host's user add
 // reaches them over TLS; a knock through the load balancer opens on
@@ -294,9 +296,26 @@ func (w *poolWorld) memberUsers(t *testing.T, conf string) string {
 	for m := range w.members {
 		name := fmt.Sprintf("m%d", m+1)
 		e := mustReplace(t, entry, "user: bastion1,", "user: "+name+",")
+		if m == 1 {
+			e = mustReplace(t, e, `user: m2, password: "$2a$11$...bcrypt...",`, "nkey: "+w.nkeyUser(t)+",")
+		}
 		users.WriteString(mustReplace(t, e, ".m."+hex.EncodeToString([]byte("bastion1"))+`"`, ".m."+hex.EncodeToString([]byte(name))+`"`))
 	}
 	return conf[:i] + users.String() + conf[i+len(entry):]
+}
+
+// nkeyUser makes m2's nkey, the seed in m2.nk, and returns its public key.
+func (w *poolWorld) nkeyUser(t *testing.T) string {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	if err := os.WriteFile(filepath.Join(w.dir, "m2.nk"), append(seed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return pub
 }
 
 // tlsFleetSection is the guide's member fleet section for member i (its
@@ -322,6 +341,11 @@ func (w *poolWorld) tlsFleetSection(pki *testPKI, i int, dir, adminKey string) s
 	s = regexp.MustCompile(`admin_key: \S+`).ReplaceAllString(s, adminKey)
 	name := fmt.Sprintf("m%d", i+1)
 	s = mustReplace(t, s, "user: bastion1", "user: "+name)
+	if i == 1 { // m2 signs in with its nkey, as the guide says
+		s = regexp.MustCompile(`(?m)^  (user|password_file):.*\n`).ReplaceAllString(s, "")
+		s = mustReplace(t, s, "  replicas:", "  credentials: "+filepath.Join(dir, "nats-member.nk")+"\n  replicas:")
+		copyFile(t, filepath.Join(w.dir, "m2.nk"), filepath.Join(dir, "nats-member.nk"))
+	}
 	copyFile(t, filepath.Join(pki.dir, "ca.pem"), filepath.Join(dir, "nats-ca.pem"))
 	copyFile(t, filepath.Join(pki.dir, name+".pem"), filepath.Join(dir, "nats-member.pem"))
 	copyFile(t, filepath.Join(pki.dir, name+".key"), filepath.Join(dir, "nats-member.key"))
