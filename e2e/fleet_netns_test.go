@@ -57,6 +57,7 @@ type poolWorld struct {
 	cfgs        []string // the members' configs
 	memberProcs []*exec.Cmd
 	adminKey    string
+	adminCfg    string              // the admin host's config; "": m1's
 	accts       []provision.Account // the enrolled users, u0 on
 	logs        []*netnstest.Buffer
 	procs       []*exec.Cmd
@@ -576,8 +577,9 @@ func (w *poolWorld) startPool(n int) {
 	}
 }
 
-// startMembers makes the admin key, starts the members (each serving
-// ports 2300 to 2300+ports-1) and waits until all three registered.
+// startMembers makes the admin key and the fleet's buckets, starts the
+// members (each serving ports 2300 to 2300+ports-1) and waits until all
+// three registered.
 func (w *poolWorld) startMembers(ports int) {
 	t := w.t
 	t.Helper()
@@ -585,6 +587,9 @@ func (w *poolWorld) startMembers(ports int) {
 	line := regexp.MustCompile(`admin_key: \S+`).FindString(w.p.MustRun(t, w.lb, bins.Server, "fleet", "admin-key", "--admin-key", w.adminKey))
 	for i := range w.members {
 		w.cfgs = append(w.cfgs, w.memberConfig(i, line))
+	}
+	w.admin("fleet", "init")
+	for i := range w.members {
 		for u := range ports {
 			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
 		}
@@ -608,7 +613,11 @@ func (w *poolWorld) admin(args ...string) string {
 
 // adminFlags are the admin host's fleet flags.
 func (w *poolWorld) adminFlags() []string {
-	return []string{"--config", w.cfgs[0], "--admin-key", w.adminKey, "--enrollments", filepath.Join(w.dir, "admin", "enrollments")}
+	cfg := w.adminCfg
+	if cfg == "" {
+		cfg = w.cfgs[0]
+	}
+	return []string{"--config", cfg, "--admin-key", w.adminKey, "--enrollments", filepath.Join(w.dir, "admin", "enrollments")}
 }
 
 // enroll adds user u (packet knocks, tcp/2300+u) and imports it into the

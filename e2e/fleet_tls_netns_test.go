@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/otpknock/otpknock/derive"
@@ -43,17 +45,25 @@ const (
 var m3Addr = netip.MustParseAddr("198.18.3.3")
 
 // TestFleetTLS runs the guide's fleet over TLS: a 3-node nats-server
-// cluster (client TLS with verify, route TLS, a bcrypt'd password user,
-// JetStream) from the guide's config, members m1 and m2 in a pool behind
-// the load balancer and m3 alone, each with the guide's fleet section
-// (tls://, tls_ca, tls_cert and tls_key, user and password_file,
-// replicas 3). The admin host's user add reaches them over TLS; a knock
-// through the load balancer opens on both pool members, one to m3 on m3
-// alone. A member without TLS or credentials refuses to start (exit 2,
-// one line naming the field); one with a wrong CA says so in one line
-// naming TLS and holds to fleet_unavailable: refuse refuses, local
-// grants alone. The admin host without a client certificate, with a
-// wrong password or a wrong CA fails at once, in one line saying why.
+// cluster (client TLS with verify, route TLS, JetStream, the guide's
+// authorization: an admin user and one user per member, bcrypt'd
+// passwords or, for m2, an nkey, each with the guide's permissions)
+// from the guide's config, members m1 and m2 in a pool behind the load
+// balancer and m3 alone, each with the guide's fleet section (tls://,
+// tls_ca, tls_cert and tls_key, its own user and password_file or, for
+// m2, credentials: its nkey seed, replicas 3). The admin
+// host, as admin, creates the buckets (fleet init); the members, as
+// themselves, bind them and register. The admin host's user add
+// reaches them over TLS; a knock through the load balancer opens on
+// both pool members, one to m3 on m3 alone; a packet granted by m1 is a
+// replay at m2; a member's NATS user can write neither a user record
+// nor another member's registration, nor purge, change or remove a
+// bucket; user remove reaches every member. A member without TLS or
+// credentials refuses to start (exit 2, one line naming the field); one
+// with a wrong CA says so in one line naming TLS and holds to
+// fleet_unavailable: refuse refuses, local grants alone. The admin host
+// without a client certificate, with a wrong password or a wrong CA
+// fails at once, in one line saying why.
 func TestFleetTLS(t *testing.T) {
 	w := newPoolWorld(t, 3)
 	pki := newTestPKI(t, filepath.Join(w.dir, "pki"))
@@ -96,6 +106,17 @@ func TestFleetTLS(t *testing.T) {
 		}
 	}
 
+	// u0's next step to m1, then the same packet to m2: one grant, then
+	// a replay, with the members' NATS users.
+	next := derive.Step(time.Now(), w.accts[0].Params.Period) + 1
+	el, payload = sealFor(t, w.accts[0], next)
+	w.sendPayload(w.addrs[0], el, payload)
+	waitText(t, w.logs[0], fmt.Sprintf("msg=grant src=%s user=u0 step=%d", poolClient, next), 3*time.Second)
+	w.sendPayload(w.addrs[1], el, payload)
+	waitText(t, w.logs[1], fmt.Sprintf("msg=replay src=%s user=u0", poolClient), 3*time.Second)
+
+	t.Run("a member's NATS user", w.memberPermissions(pki))
+	t.Run("user remove", w.removeOverTLS)
 	t.Run("no client certificate", w.noClientCert)
 	t.Run("a wrong password", w.wrongPassword)
 	t.Run("a wrong CA", w.wrongCA(pki))
@@ -211,11 +232,13 @@ func mustReplace(t *testing.T, s, old, new string) string {
 func (w *poolWorld) startTLSNATS(pki *testPKI) {
 	t := w.t.(*testing.T)
 	conf := guideBlock(t, guideNATSHeading)
-	for _, field := range []string{"verify: true", "cluster {", "tls {", "authorization {", "jetstream {", "user: member"} {
+	for _, field := range []string{"verify: true", "cluster {", "tls {", "authorization {", "jetstream {", "user: admin,", "user: bastion1,",
+		"permissions: {"} {
 		if !strings.Contains(conf, field) {
 			t.Fatalf("the guide's NATS config has no %q", field)
 		}
 	}
+	conf = w.memberUsers(t, conf)
 	hash, err := bcrypt.GenerateFromPassword([]byte(tlsPassword), 11)
 	if err != nil {
 		t.Fatal(err)
@@ -256,9 +279,48 @@ func (w *poolWorld) startTLSNATS(pki *testPKI) {
 	}
 }
 
+// memberUsers replaces the guide's member user, bastion1, by one for
+// each member, m1..m3, as the guide says: its name, and the hex of its
+// name in the subject of its registration.
+func (w *poolWorld) memberUsers(t *testing.T, conf string) string {
+	i := strings.Index(conf, "\n  { user: bastion1,")
+	if i < 0 {
+		t.Fatalf("the guide's NATS config has no member user bastion1:\n%s", conf)
+	}
+	j := strings.Index(conf[i:], "\n  } }")
+	if j < 0 {
+		t.Fatalf("the guide's member user bastion1 has no end (a line \"  } }\"):\n%s", conf[i:])
+	}
+	entry := conf[i : i+j+len("\n  } }")]
+	var users strings.Builder
+	for m := range w.members {
+		name := fmt.Sprintf("m%d", m+1)
+		e := mustReplace(t, entry, "user: bastion1,", "user: "+name+",")
+		if m == 1 {
+			e = mustReplace(t, e, `user: m2, password: "$2a$11$...bcrypt...",`, "nkey: "+w.nkeyUser(t)+",")
+		}
+		users.WriteString(mustReplace(t, e, ".m."+hex.EncodeToString([]byte("bastion1"))+`"`, ".m."+hex.EncodeToString([]byte(name))+`"`))
+	}
+	return conf[:i] + users.String() + conf[i+len(entry):]
+}
+
+// nkeyUser makes m2's nkey, the seed in m2.nk, and returns its public key.
+func (w *poolWorld) nkeyUser(t *testing.T) string {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	if err := os.WriteFile(filepath.Join(w.dir, "m2.nk"), append(seed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return pub
+}
+
 // tlsFleetSection is the guide's member fleet section for member i (its
-// files in dir): the servers at the NATS nodes' addresses, the test's
-// CA, certificate, password and admin key.
+// files in dir): the servers at the NATS nodes' addresses, its own NATS
+// user, the test's CA, certificate, password and admin key.
 func (w *poolWorld) tlsFleetSection(pki *testPKI, i int, dir, adminKey string) string {
 	t := w.t.(*testing.T)
 	block := guideBlock(t, guideMemberHead)
@@ -267,7 +329,7 @@ func (w *poolWorld) tlsFleetSection(pki *testPKI, i int, dir, adminKey string) s
 		t.Fatalf("the guide's member config has no fleet section:\n%s", block)
 	}
 	s := block[j+1:]
-	for _, field := range []string{"tls_ca:", "tls_cert:", "tls_key:", "user: member", "password_file:", "replicas: 3", "tls://nats1:4222"} {
+	for _, field := range []string{"tls_ca:", "tls_cert:", "tls_key:", "user: bastion1", "password_file:", "replicas: 3", "tls://nats1:4222"} {
 		if !strings.Contains(s, field) {
 			t.Fatalf("the guide's member config has no %q:\n%s", field, s)
 		}
@@ -278,6 +340,12 @@ func (w *poolWorld) tlsFleetSection(pki *testPKI, i int, dir, adminKey string) s
 	s = mustReplace(t, s, "/etc/otpknock/", dir+"/")
 	s = regexp.MustCompile(`admin_key: \S+`).ReplaceAllString(s, adminKey)
 	name := fmt.Sprintf("m%d", i+1)
+	s = mustReplace(t, s, "user: bastion1", "user: "+name)
+	if i == 1 { // m2 signs in with its nkey, as the guide says
+		s = regexp.MustCompile(`(?m)^  (user|password_file):.*\n`).ReplaceAllString(s, "")
+		s = mustReplace(t, s, "  replicas:", "  credentials: "+filepath.Join(dir, "nats-member.nk")+"\n  replicas:")
+		copyFile(t, filepath.Join(w.dir, "m2.nk"), filepath.Join(dir, "nats-member.nk"))
+	}
 	copyFile(t, filepath.Join(pki.dir, "ca.pem"), filepath.Join(dir, "nats-ca.pem"))
 	copyFile(t, filepath.Join(pki.dir, name+".pem"), filepath.Join(dir, "nats-member.pem"))
 	copyFile(t, filepath.Join(pki.dir, name+".key"), filepath.Join(dir, "nats-member.key"))
@@ -298,9 +366,11 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// startTLSMembers makes the admin key and starts m1 and m2 (identity the
-// pool's address) and m3 (its own), each serving ports 2300 and 2301,
-// with the guide's fleet section; all three register over TLS.
+// startTLSMembers makes the admin key and the admin host's config (m1's,
+// with the NATS user admin), creates the buckets as admin, then starts
+// m1 and m2 (identity the pool's address) and m3 (its own), each
+// serving ports 2300 and 2301, with the guide's fleet section: all
+// three bind the buckets and register over TLS with their own users.
 func (w *poolWorld) startTLSMembers(pki *testPKI) {
 	t := w.t
 	w.adminKey = filepath.Join(w.dir, "admin", "admin.key")
@@ -321,13 +391,22 @@ func (w *poolWorld) startTLSMembers(pki *testPKI) {
 			t.Fatal(err)
 		}
 		w.cfgs = append(w.cfgs, cfg)
+	}
+	data, _ := os.ReadFile(w.cfgs[0])
+	w.adminCfg = filepath.Join(w.dir, "admin", "config.yaml")
+	if err := os.WriteFile(w.adminCfg, []byte(mustReplace(w.t.(*testing.T), string(data), "  user: m1", "  user: admin")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := w.admin("fleet", "init"); !strings.Contains(out, "buckets otpknock_users_61636d65 and otpknock_used_61636d65 ready (replicas 3)") {
+		t.Fatalf("fleet init as admin: want both buckets, replicas 3:\n%s", out)
+	}
+	for i := range w.members {
 		for u := range 2 {
 			go netnstest.AcceptAll(w.p.Listen(t, w.members[i], "tcp", fmt.Sprintf("[::]:%d", 2300+u)))
 		}
-		c, log := w.startCmd(w.members[i], bins.Server, "server", "-c", cfg)
+		c, log := w.startCmd(w.members[i], bins.Server, "server", "-c", w.cfgs[i])
 		w.memberProcs = append(w.memberProcs, c)
 		w.logs = append(w.logs, log)
-		// One at a time: the first creates the buckets.
 		waitText(t, w.logs[i], "msg=started", 20*time.Second)
 		if !strings.Contains(w.logs[i].String(), "connected=true") {
 			t.Fatalf("m%d did not join the fleet over TLS:\n%s", i+1, w.logs[i])

@@ -1,13 +1,16 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +33,16 @@ type JetStream struct {
 	bind  chan struct{}
 	users jetstream.KeyValue
 	used  jetstream.KeyValue
+
+	// denied is the last permissions violation NATS reported: a
+	// request it refuses gets no answer, only this asynchronous error.
+	denied atomic.Pointer[violation]
+}
+
+// violation is a permissions violation and when it was reported.
+type violation struct {
+	err error
+	at  time.Time
 }
 
 // Dial connects to the fleet's NATS servers. It returns at once when
@@ -47,9 +60,19 @@ func Dial(o Options) (*JetStream, error) {
 		// server that stops reading fails the write after 2 s, not the
 		// library's default minute.
 		nats.FlusherTimeout(2 * time.Second)}
+	s := &JetStream{opts: o, scope: hex.EncodeToString([]byte(o.Fleet)), bind: make(chan struct{}, 1)}
 	opts = append(opts, o.connReport()...)
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			s.denied.Store(&violation{err, time.Now()})
+		}
+	}))
 	if o.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
+		opt, err := credentials(o.CredsFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
 	}
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -75,13 +98,43 @@ func Dial(o Options) (*JetStream, error) {
 		nc.Close()
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
+	if s.opts.Replicas == 0 {
+		s.opts.Replicas = 1
 	}
-	if o.UsedTTL == 0 {
-		o.UsedTTL = DefaultUsedTTL
+	if s.opts.UsedTTL == 0 {
+		s.opts.UsedTTL = DefaultUsedTTL
 	}
-	return &JetStream{nc: nc, js: js, opts: o, scope: hex.EncodeToString([]byte(o.Fleet)), bind: make(chan struct{}, 1)}, nil
+	s.nc, s.js = nc, js
+	return s, nil
+}
+
+// credentials is the option of a credentials file: a .creds file (a
+// user JWT and its nkey seed, for servers in operator mode), or an nkey
+// seed alone (a server's authorization user given by its nkey).
+func credentials(path string) (nats.Option, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("fleet.credentials: %w", err)
+	}
+	defer clear(b)
+	if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+		return nats.UserCredentials(path), nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(path)
+	if err != nil {
+		return nil, fmt.Errorf("fleet.credentials: %s is neither a .creds file (a user JWT and its seed) nor a user's nkey seed: %w", path, err)
+	}
+	return opt, nil
+}
+
+// why adds to err the permissions violation NATS reported since a
+// call began, if any: a request it refuses ends in a timeout that does
+// not say why.
+func (s *JetStream) why(err error, since time.Time) error {
+	if d := s.denied.Load(); err != nil && d != nil && !d.at.Before(since) {
+		return fmt.Errorf("%w (NATS refused this user: %v)", err, d.err)
+	}
+	return err
 }
 
 // Close closes the connection.
@@ -90,7 +143,25 @@ func (s *JetStream) Close() { s.nc.Close() }
 // Connected reports whether the connection is up.
 func (s *JetStream) Connected() bool { return s.nc.IsConnected() }
 
-// buckets binds (creating them if need be) the two buckets.
+// ErrNoBuckets is returned, wrapped, by a [JetStream] without
+// [Options.Manage] while the fleet's buckets do not exist.
+var ErrNoBuckets = errors.New("the fleet's buckets do not exist yet: create them from the admin host with otpknockd fleet init")
+
+// Buckets binds the fleet's two buckets (with [Options.Manage], creating
+// them when absent and setting their replicas and expiry) and returns
+// their names.
+func (s *JetStream) Buckets(ctx context.Context) ([]string, error) {
+	if _, _, err := s.buckets(ctx); err != nil {
+		return nil, err
+	}
+	return []string{s.usersBucket(), s.usedBucket()}, nil
+}
+
+func (s *JetStream) usersBucket() string { return "otpknock_users_" + s.scope }
+
+func (s *JetStream) usedBucket() string { return "otpknock_used_" + s.scope }
+
+// buckets binds the two buckets, once: see [JetStream.Buckets].
 func (s *JetStream) buckets(ctx context.Context) (users, used jetstream.KeyValue, err error) {
 	select {
 	case s.bind <- struct{}{}:
@@ -99,20 +170,36 @@ func (s *JetStream) buckets(ctx context.Context) (users, used jetstream.KeyValue
 	}
 	defer func() { <-s.bind }()
 	if s.users == nil {
-		s.users, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "otpknock_users_" + s.scope,
-			History: 1, Replicas: s.opts.Replicas, Description: "otpknock fleet " + s.opts.Fleet + ": sealed user records and members"})
+		s.users, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: s.usersBucket(), History: 1, Replicas: s.opts.Replicas,
+			Description: "otpknock fleet " + s.opts.Fleet + ": sealed user records and members"})
 		if err != nil {
 			return nil, nil, fmt.Errorf("fleet: users bucket: %w", err)
 		}
 	}
 	if s.used == nil {
-		s.used, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "otpknock_used_" + s.scope,
-			History: 1, Replicas: s.opts.Replicas, TTL: s.opts.UsedTTL, Description: "otpknock fleet " + s.opts.Fleet + ": used steps"})
+		s.used, err = s.bucket(ctx, jetstream.KeyValueConfig{Bucket: s.usedBucket(), History: 1, Replicas: s.opts.Replicas,
+			TTL: s.opts.UsedTTL, Description: "otpknock fleet " + s.opts.Fleet + ": used steps"})
 		if err != nil {
 			return nil, nil, fmt.Errorf("fleet: used bucket: %w", err)
 		}
 	}
 	return s.users, s.used, nil
+}
+
+// bucket creates or updates the bucket of c with [Options.Manage], else
+// binds it: a member's NATS user may read the stream's info but not
+// create or change the stream.
+func (s *JetStream) bucket(ctx context.Context, c jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	start := time.Now()
+	if s.opts.Manage {
+		kv, err := s.js.CreateOrUpdateKeyValue(ctx, c)
+		return kv, s.why(err, start)
+	}
+	kv, err := s.js.KeyValue(ctx, c.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("%s: %w", c.Bucket, ErrNoBuckets)
+	}
+	return kv, s.why(err, start)
 }
 
 func hexOf(s string) string { return hex.EncodeToString([]byte(s)) }
@@ -138,8 +225,9 @@ func (s *JetStream) put(ctx context.Context, key string, v any) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	if _, err := users.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("fleet: storing %s: %w", key, err)
+		return fmt.Errorf("fleet: storing %s: %w", key, s.why(err, start))
 	}
 	return nil
 }

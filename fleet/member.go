@@ -62,12 +62,15 @@ type Member struct {
 
 	sent, failed, peer, storeErr, local atomic.Uint64
 	backoff                             atomic.Int64 // UseStep skips the store until then (Unix ns)
+	noBuckets                           atomic.Bool  // the missing buckets were logged
 }
 
 // Join starts a membership: it registers the member, reads its records
 // (or, when the store is unreachable, its cache file, and says so), and
 // keeps them current, watching the store and retrying it every second
-// until ctx ends.
+// until ctx ends. While the fleet's buckets do not exist yet
+// ([ErrNoBuckets]) it starts with its cache file's users, or none, and
+// says so once.
 func Join(ctx context.Context, store Store, cfg MemberConfig) (*Member, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 250 * time.Millisecond
@@ -84,14 +87,19 @@ func Join(ctx context.Context, store Store, cfg MemberConfig) (*Member, error) {
 		cfg.Log.Warn("fleet: the last copy of the users is unreadable: starting without its generations", "err", cerr)
 	}
 	if err := m.connect(ctx); err != nil {
-		if cerr != nil {
+		missing := errors.Is(err, ErrNoBuckets)
+		if cerr != nil && !missing {
 			return nil, fmt.Errorf("fleet unreachable (%v) and no last copy of its users: %w", err, cerr)
 		}
 		m.applyMu.Lock()
 		n := m.apply(last.Records, false)
 		m.applyMu.Unlock()
-		cfg.Log.Warn("fleet unreachable at start: using the last copy of the fleet's users; pool fan-out and pool-wide replay refusal are down until it is back",
-			"err", err, "users", n, "copy_from", at.Format(time.RFC3339), "fleet_unavailable", cfg.Unavailable.String())
+		if missing {
+			m.waitBuckets(err, n)
+		} else {
+			cfg.Log.Warn("fleet unreachable at start: using the last copy of the fleet's users; pool fan-out and pool-wide replay refusal are down until it is back",
+				"err", err, "users", n, "copy_from", at.Format(time.RFC3339), "fleet_unavailable", cfg.Unavailable.String())
+		}
 	}
 	go m.retry(ctx)
 	go m.sender(ctx)
@@ -151,10 +159,24 @@ func (m *Member) retry(ctx context.Context) {
 			lost = !up // the connection reconnects by itself; the watch survives it
 			continue
 		}
-		if err := m.connect(ctx); err == nil {
+		err := m.connect(ctx)
+		if err == nil {
 			m.cfg.Log.Info("fleet reachable: users, pool fan-out and pool-wide replay refusal are back")
+		} else if errors.Is(err, ErrNoBuckets) {
+			m.waitBuckets(err, len(m.Users()))
 		}
 	}
+}
+
+// waitBuckets logs, once, that the fleet's buckets do not exist yet: a
+// member only binds them (its NATS user need not create streams), and
+// the admin host's otpknockd fleet init creates them.
+func (m *Member) waitBuckets(err error, users int) {
+	if m.noBuckets.Swap(true) {
+		return
+	}
+	m.cfg.Log.Warn("fleet: the fleet's buckets do not exist yet in NATS: waiting for the admin host to create them (otpknockd fleet init)",
+		"err", err, "users", users, "fleet_unavailable", m.cfg.Unavailable.String())
 }
 
 func (m *Member) refreshLogged(ctx context.Context) {

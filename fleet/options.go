@@ -42,7 +42,7 @@ type Options struct {
 	URLs      []string // nats:// or tls:// URLs of the cluster's servers
 	Fleet     string   // the fleet id
 	Name      string   // this connection's name, for NATS monitoring
-	CredsFile string   // a NATS credentials file (JWT and nkey seed)
+	CredsFile string   // a .creds file (user JWT and nkey seed), or a user's nkey seed alone
 	User      string   // user and password, when not CredsFile
 	Password  string
 	CAFile    string // the CA that signed the servers' certificates
@@ -55,6 +55,12 @@ type Options struct {
 	// Once fails Dial when no server answers now, instead of retrying
 	// in the background: for commands, not members.
 	Once bool
+	// Manage creates the fleet's buckets when they are absent and sets
+	// their replicas and expiry (otpknockd fleet init, with the
+	// administrator's NATS credentials). Without it the buckets are only
+	// bound, which needs no stream create or update permission, and a
+	// missing bucket is [ErrNoBuckets].
+	Manage bool
 	// Log, when set, gets one line for each kind of failed connection
 	// attempt (TLS, the credentials, the rest) until one succeeds (nil:
 	// no log).

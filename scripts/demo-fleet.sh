@@ -81,7 +81,7 @@ pids+=($!)
 for _ in $(seq 100); do grep -q 'Server is ready' "$work/nats.log" && break; sleep 0.1; done
 grep -o 'Version:.*\|Server is ready' "$work/nats.log" | sed 's/^/  nats: /'
 
-say "Administrator: a key, then three members that share the pool's identity 198.18.5.1"
+say "Administrator: a key and the fleet's buckets, then three members that share the pool's identity 198.18.5.1"
 line=$(on "$lb" "$bind" fleet admin-key --admin-key "$work/admin/admin.key")
 echo "$line"
 for n in 1 2 3; do
@@ -92,12 +92,15 @@ for n in 1 2 3; do
 	mkdir -p "$work/m$n/www" && echo "hello from m$n" >"$work/m$n/www/index.html"
 	ip netns exec "$ns" python3 -m http.server 2222 --bind 198.18.3.$n --directory "$work/m$n/www" >/dev/null 2>&1 &
 	pids+=($!)
-	ip netns exec "$ns" "$bind" server --config "$cfg" 2>"$work/m$n.log" &
+done
+admin() { on "$lb" "$bind" "$@" --config "$work/m1/config.yaml" --admin-key "$work/admin/admin.key" --enrollments "$work/admin/enrollments"; }
+admin fleet init
+for n in 1 2 3; do
+	ip netns exec "${members[$((n - 1))]}" "$bind" server --config "$work/m$n/config.yaml" 2>"$work/m$n.log" &
 	pids+=($!)
 done
 for n in 1 2 3; do for _ in $(seq 100); do grep -q 'msg=started' "$work/m$n.log" && break; sleep 0.1; done; done
 grep -h 'fleet: joined' "$work"/m?.log | sed 's/^.*msg=/  log: /'
-admin() { on "$lb" "$bind" "$@" --config "$work/m1/config.yaml" --admin-key "$work/admin/admin.key" --enrollments "$work/admin/enrollments"; }
 admin fleet members
 
 say "Administrator: enroll alice once for the whole pool (packet knocks); she imports one URI"

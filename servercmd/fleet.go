@@ -30,7 +30,8 @@ func newFleetCmd(env *Env) *cobra.Command {
 		Short: summary("fleet"),
 		Long: `Administer the fleet named by the config's fleet section, from any host
 with the fleet's NATS credentials: make the administrator's key, list the
-members, and give later members the users they lack. The fleet's users
+members, create the fleet's buckets in NATS (init, before the first member
+starts), and give later members the users they lack. The fleet's users
 are managed with otpknockd user add, list and remove, which act on the
 fleet when the config has a fleet section. The enrollment secrets stay on
 this host (--enrollments).`,
@@ -38,7 +39,7 @@ this host (--enrollments).`,
 	c.PersistentFlags().StringVarP(&f.config, "config", "c", config.DefaultPath, "config file with the fleet section")
 	c.PersistentFlags().StringVar(&f.adminKey, "admin-key", DefaultAdminKey, "the administrator's X25519 key file (mode 0600)")
 	c.PersistentFlags().StringVar(&f.enrollments, "enrollments", DefaultEnrollments, "directory of the fleet users' enrollment secrets (mode 0700)")
-	c.AddCommand(newFleetAdminKeyCmd(env, f), newFleetMembersCmd(env, f), newFleetSyncCmd(env, f))
+	c.AddCommand(newFleetAdminKeyCmd(env, f), newFleetInitCmd(env, f), newFleetMembersCmd(env, f), newFleetSyncCmd(env, f))
 	return c
 }
 
@@ -75,14 +76,22 @@ func (env *Env) admin(f *fleetFlags) (a fleet.Admin, cfg *config.Config, close f
 	return fleet.Admin{Store: store, Fleet: cfg.Fleet.ID, Key: key}, cfg, close, nil
 }
 
-// fleetStore connects to the config's fleet: Env's store, or NATS.
+// fleetStore connects to the config's fleet: Env's store, or NATS,
+// binding the buckets (otpknockd fleet init creates them).
 func (env *Env) fleetStore(cfg *config.Config) (fleet.Store, func(), error) {
+	return env.fleetStoreManaged(cfg, false)
+}
+
+// fleetStoreManaged is fleetStore; with manage, a NATS store creates
+// the buckets when absent and sets their replicas and expiry.
+func (env *Env) fleetStoreManaged(cfg *config.Config, manage bool) (fleet.Store, func(), error) {
 	if env.Fleet != nil {
 		return env.Fleet, func() {}, nil
 	}
 	fc := cfg.Fleet
 	o := fleet.Options{URLs: fc.Servers, Fleet: fc.ID, Name: "otpknockd admin", CredsFile: fc.Credentials, User: fc.User,
-		CAFile: fc.TLSCA, CertFile: fc.TLSCert, KeyFile: fc.TLSKey, Insecure: fc.Insecure, Replicas: fc.Replicas, Once: true}
+		CAFile: fc.TLSCA, CertFile: fc.TLSCert, KeyFile: fc.TLSKey, Insecure: fc.Insecure, Replicas: fc.Replicas, Once: true,
+		Manage: manage}
 	if fc.PasswordFile != "" {
 		p, err := readSecretFile(fc.PasswordFile)
 		if err != nil {
