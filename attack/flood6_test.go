@@ -84,13 +84,11 @@ func TestFloodIPv6(t *testing.T) {
 		}
 		fresh := netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 0, 2, 14: 0x10, 15: byte(round)})
 		honest = append(honest, fresh)
-		l.MustRun(t, l.Client, "ip", "addr", "add", fresh.String()+"/64", "dev", "veth0", "nodad")
-		l.MustRun(t, l.Client, "ip", "-6", "route", "replace", "default", "via", "2001:2:2::fe", "src", fresh.String())
-		if a.knockFrom(a.users[4], userPort(a.users[4]), fresh) {
-			freshOK++
-		}
-		l.MustRun(t, l.Client, "ip", "-6", "route", "replace", "default", "via", "2001:2:2::fe")
-		l.MustRun(t, l.Client, "ip", "addr", "del", fresh.String()+"/64", "dev", "veth0")
+		a.fromNewAddress(fresh, func() {
+			if a.knockFrom(a.users[4], userPort(a.users[4]), fresh) {
+				freshOK++
+			}
+		})
 	}
 	close(stop)
 	sent := <-done

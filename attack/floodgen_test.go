@@ -168,6 +168,24 @@ func (a *arena) knockFrom(u user, port int, src netip.Addr) bool {
 	return false
 }
 
+// fromNewAddress gives the client's namespace the address addr, has
+// its default route of addr's family leave from it while fn runs, then
+// takes it away again: the server sees a client it never saw.
+func (a *arena) fromNewAddress(addr netip.Addr, fn func()) {
+	a.t.Helper()
+	l, prefix, gw, fam := a.l, "/24", "198.18.2.254", "-4"
+	if addr.Is6() {
+		prefix, gw, fam = "/64", "2001:2:2::fe", "-6"
+	}
+	l.MustRun(a.t, l.Client, "ip", "addr", "add", addr.String()+prefix, "dev", "veth0", "nodad")
+	l.MustRun(a.t, l.Client, "ip", fam, "route", "replace", "default", "via", gw, "src", addr.String())
+	defer func() {
+		l.MustRun(a.t, l.Client, "ip", fam, "route", "replace", "default", "via", gw)
+		l.MustRun(a.t, l.Client, "ip", "addr", "del", addr.String()+prefix, "dev", "veth0")
+	}()
+	fn()
+}
+
 // setSize is the entries of the server's ipset name.
 func (a *arena) setSize(name string) int {
 	a.t.Helper()
