@@ -154,9 +154,8 @@ func TestEchoFlood(t *testing.T) {
 	if !strings.Contains(a.log.String(), "protocols=tcp,udp,icmp") {
 		t.Fatalf("icmp is not a knock protocol of the server:\n%s", a.log)
 	}
-	last := map[string]time.Time{} // when each user last knocked: its grant lasts 3 s, its step is used
-	newAddrs := 0
-	echoFlood(t, a, "host", last, &newAddrs)
+	run := &echoRuns{last: map[string]time.Time{}, honest: []netip.Addr{a.l.ClientV4, a.l.ClientV6}}
+	echoFlood(t, a, "host", run)
 	// The same users and lab, the server restarted with icmp_echo: drop.
 	a.kill()
 	data, err := os.ReadFile(a.cfg.Path)
@@ -174,13 +173,21 @@ func TestEchoFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.start()
-	echoFlood(t, a, "drop", last, &newAddrs)
+	echoFlood(t, a, "drop", run)
+}
+
+// echoRuns is what TestEchoFlood's runs share: when each user last
+// knocked (its grant lasts 3 s, its step is used), and the client's
+// addresses so far (a grant outlives the server's kill -9).
+type echoRuns struct {
+	last   map[string]time.Time
+	honest []netip.Addr
 }
 
 // echoFlood is one run of TestEchoFlood, the server's icmp_echo being
-// echo; last says when each user last knocked, newAddrs how many new
-// client addresses knocked.
-func echoFlood(t *testing.T, a *arena, echo string, last map[string]time.Time, newAddrs *int) {
+// echo.
+func echoFlood(t *testing.T, a *arena, echo string, run *echoRuns) {
+	last := run.last
 	l := a.l
 	f := openFlood(t, l)
 	rate, knocks := scale(20000, 60000), scale(3, 20)
@@ -223,7 +230,6 @@ func echoFlood(t *testing.T, a *arena, echo string, last map[string]time.Time, n
 		{"packet, IPv4", true, true, false}, {"packet, IPv6", true, true, true},
 		{"sequence, first knock over ICMP, a new IPv4 address", false, true, false}, {"sequence, first knock over ICMP, a new IPv6 address", false, true, true}}
 	ok, tried := make([]int, len(kinds)), make([]int, len(kinds))
-	honest := []netip.Addr{l.ClientV4, l.ClientV6}
 	var pk peaks
 	// Each round begins a step; each kind knocks as the first user free
 	// (none of its knocks in the last 3.5 s: its grant lasted 3 s, its
@@ -260,12 +266,12 @@ func echoFlood(t *testing.T, a *arena, echo string, last map[string]time.Time, n
 			last[u.name] = time.Now()
 			tried[i]++
 			if k.first && !k.packet {
-				fresh := netip.MustParseAddr(fmt.Sprintf("198.18.2.%d", 150+*newAddrs))
+				n := len(run.honest)
+				fresh := netip.MustParseAddr(fmt.Sprintf("198.18.2.%d", 150+n))
 				if k.v6 {
-					fresh = netip.MustParseAddr(fmt.Sprintf("2001:2:2::2%03d", *newAddrs))
+					fresh = netip.MustParseAddr(fmt.Sprintf("2001:2:2::2%03d", n))
 				}
-				*newAddrs++
-				honest = append(honest, fresh)
+				run.honest = append(run.honest, fresh)
 				a.fromNewAddress(fresh, func() {
 					if a.knockFrom(u, userPort(u), fresh) {
 						ok[i]++
@@ -275,16 +281,16 @@ func echoFlood(t *testing.T, a *arena, echo string, last map[string]time.Time, n
 				ok[i]++
 			}
 		}
-		a.sample(&pk, honest...)
+		a.sample(&pk, run.honest...)
 	}
 	sentPings, answered := pings.end()
 	close(stop)
 	sent := <-done
 	elapsed := time.Since(start)
 	time.Sleep(200 * time.Millisecond)
-	a.sample(&pk, honest...)
+	a.sample(&pk, run.honest...)
 	read := packetsRead(a.metrics()) - packetsRead(m0)
-	foreign := append(pk.foreign, a.foreignGrantLines(honest...)...)
+	foreign := append(pk.foreign, a.foreignGrantLines(run.honest...)...)
 	var opened []string
 	for i, k := range kinds {
 		if !(k.first && !k.packet && echo != "host") {
