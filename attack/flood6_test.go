@@ -5,7 +5,6 @@ package attack
 import (
 	"math/rand/v2"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -109,24 +108,12 @@ func TestFloodIPv6(t *testing.T) {
 			t.Errorf("%s: %d of %d honest knocks opened, want at least %d", k.name, ok[i], rounds, least)
 		}
 	}
-	if pk.rssKB > rssBound {
-		t.Errorf("peak RSS %d MB under the flood, want at most %d MB", pk.rssKB/1024, rssBound/1024)
-	}
-	if pk.sources > matcher.DefaultMaxSources {
-		t.Errorf("the daemon tracked %d sources at once, its bound is %d", pk.sources, matcher.DefaultMaxSources)
-	}
-	if pk.src4 > firewall.MaxTracked || pk.src6 > firewall.MaxTracked {
-		t.Errorf("the kernel's source sets held %d and %d entries, their size is %d", pk.src4, pk.src6, firewall.MaxTracked)
-	}
+	checkFlood(t, pk, foreign)
 	// The flood must have reached the server: its aimed half passes the
 	// kernel's pre-filter and tracks a source each.
 	if read < sent/10 || pk.src6 < 1000 {
 		t.Errorf("the flood did not reach the daemon: %d sent, %d read (want %d), %d IPv6 sources tracked by the kernel (want 1,000)", sent, read, sent/10, pk.src6)
 	}
-	if len(foreign) > 0 {
-		t.Errorf("grants to flooding sources (grant set members, log lines):\n%s", strings.Join(foreign, "\n"))
-	}
-	st := a.stopStats()
 	capacity := a.setCapacity("otpknock-src6")
 	figure(t, "IPv6 flood: a client address new to the server each step", "sequence knocks opened %d/%d (the kernel's IPv6 source set holds %d at most: %s)",
 		freshOK, rounds, capacity, a.setHeader("otpknock-src6"))
@@ -138,6 +125,7 @@ func TestFloodIPv6(t *testing.T) {
 	if least := rounds - (rounds+9)/10; capacity >= firewall.MaxTracked && freshOK < least {
 		t.Errorf("a new client address each step: %d of %d sequences opened, want at least %d", freshOK, rounds, least)
 	}
+	st := a.stopStats()
 	figure(t, "IPv6 flood: server counters", "lost %d, started %d, evicted %d, completed %d, packet grants %d, bad payloads %d",
 		st["lost"], st["started"], st["evicted"], st["completed"], st["packet_grants"], st["bad_payloads"])
 }

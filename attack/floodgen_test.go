@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,8 +13,10 @@ import (
 	"time"
 
 	"github.com/otpknock/otpknock/derive"
+	"github.com/otpknock/otpknock/firewall"
 	"github.com/otpknock/otpknock/internal/netnstest"
 	"github.com/otpknock/otpknock/internal/packettest"
+	"github.com/otpknock/otpknock/matcher"
 	"golang.org/x/sys/unix"
 )
 
@@ -186,92 +187,6 @@ func (a *arena) fromNewAddress(addr netip.Addr, fn func()) {
 	fn()
 }
 
-// setSize is the entries of the server's ipset name.
-func (a *arena) setSize(name string) int {
-	a.t.Helper()
-	m := regexp.MustCompile(`Number of entries: (\d+)`).FindStringSubmatch(a.l.MustRun(a.t, a.l.Server, "ipset", "-t", "list", name))
-	if m == nil {
-		a.t.Fatalf("ipset list %s: no count of entries", name)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
-// setHeader is the header line of the server's ipset name: type
-// parameters, hash size, maximum of elements.
-func (a *arena) setHeader(name string) string {
-	a.t.Helper()
-	m := regexp.MustCompile(`Header: (.*)`).FindStringSubmatch(a.l.MustRun(a.t, a.l.Server, "ipset", "-t", "list", name))
-	if m == nil {
-		a.t.Fatalf("ipset list %s: no header", name)
-	}
-	return m[1]
-}
-
-// setCapacity is the most entries the server's hash ipset name can
-// hold without a resize, which only user space can cause: its hash
-// size times its bucket size (12 unless the header names one), at
-// most its maximum of elements.
-func (a *arena) setCapacity(name string) int {
-	h := a.setHeader(name)
-	num := func(key string, def int) int {
-		if m := regexp.MustCompile(key + ` (\d+)`).FindStringSubmatch(h); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			return n
-		}
-		return def
-	}
-	return min(num("hashsize", 0)*num("bucketsize", 12), num("maxelem", 0))
-}
-
-// foreignGrants returns the members of the server's grant sets
-// (otpknock4, otpknock6) whose address is not one of honest.
-func (a *arena) foreignGrants(honest ...netip.Addr) []string {
-	a.t.Helper()
-	var out []string
-	for _, set := range []string{"otpknock4", "otpknock6"} {
-		_, members, _ := strings.Cut(a.l.MustRun(a.t, a.l.Server, "ipset", "list", set), "Members:\n")
-		for line := range strings.Lines(members) {
-			f := strings.Fields(line)
-			if len(f) == 0 {
-				continue
-			}
-			addr, _, _ := strings.Cut(f[0], ",")
-			if ip, err := netip.ParseAddr(addr); err != nil || !containsAddr(honest, ip) {
-				out = append(out, set+": "+strings.TrimSpace(line))
-			}
-		}
-	}
-	return out
-}
-
-func containsAddr(addrs []netip.Addr, a netip.Addr) bool {
-	for _, b := range addrs {
-		if b == a.Unmap() {
-			return true
-		}
-	}
-	return false
-}
-
-var grantSrcRE = regexp.MustCompile(`msg=grant src=(\S+) `)
-
-// foreignGrantLines returns the grant lines of the server's log whose
-// source is not one of honest.
-func (a *arena) foreignGrantLines(honest ...netip.Addr) []string {
-	var out []string
-	for line := range strings.Lines(a.log.String()) {
-		m := grantSrcRE.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		if ip, err := netip.ParseAddr(m[1]); err != nil || !containsAddr(honest, ip) {
-			out = append(out, strings.TrimSpace(line))
-		}
-	}
-	return out
-}
-
 // peaks are the highest figures seen while a flood runs.
 type peaks struct {
 	sources    int // the daemon's sources with a sequence in progress
@@ -348,4 +263,23 @@ func floodPacket(rng *rand.Rand, v6 bool, dst netip.Addr, p derive.Params, targe
 		return packettest.V6{Src: src, Dst: dst, Next: packettest.ProtoUDP}.Packet(l4)
 	}
 	return packettest.V4{Src: src, Dst: dst, Proto: packettest.ProtoUDP}.Packet(l4)
+}
+
+// checkFlood fails t when a flood left the server past its bounds (peak
+// RSS, sources with a sequence in progress, the kernel's source sets)
+// or granted flooding sources anything (foreign).
+func checkFlood(t *testing.T, pk peaks, foreign []string) {
+	t.Helper()
+	if pk.rssKB > rssBound {
+		t.Errorf("peak RSS %d MB under the flood, want at most %d MB", pk.rssKB/1024, rssBound/1024)
+	}
+	if pk.sources > matcher.DefaultMaxSources {
+		t.Errorf("the daemon tracked %d sources at once, its bound is %d", pk.sources, matcher.DefaultMaxSources)
+	}
+	if pk.src4 > firewall.MaxTracked || pk.src6 > firewall.MaxTracked {
+		t.Errorf("the kernel's source sets held %d and %d entries, their size is %d", pk.src4, pk.src6, firewall.MaxTracked)
+	}
+	if len(foreign) > 0 {
+		t.Errorf("grants to flooding sources (grant set members, log lines):\n%s", strings.Join(foreign, "\n"))
+	}
 }
