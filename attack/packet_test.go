@@ -32,10 +32,21 @@ func newPacketArena(t *testing.T, n int) *arena {
 	a := newArena(t, 0, func(s string) string {
 		return strings.Replace(s, "protocols: [tcp, udp]", "protocols: [tcp, udp, icmp]", 1)
 	})
+	a.addPacketUsers(n, 3000)
+	return a
+}
+
+// addPacketUsers stops the server, adds n packet users, p0..p<n-1>,
+// each opening tcp/2222 and tcp/port+i (listened on), the last one
+// source-bound, imports them as client profiles, and starts the server
+// again with them among a.users.
+func (a *arena) addPacketUsers(n, port int) {
+	t := a.t
+	t.Helper()
 	a.kill()
 	for i := range n {
 		name := fmt.Sprintf("p%d", i)
-		args := []string{"user", "add", name, "-c", a.cfg.Path, "--knock", "packet", "--open", fmt.Sprintf("tcp/2222,tcp/%d", 3000+i), "--no-qr"}
+		args := []string{"user", "add", name, "-c", a.cfg.Path, "--knock", "packet", "--open", fmt.Sprintf("tcp/2222,tcp/%d", port+i), "--no-qr"}
 		if i == n-1 {
 			args = append(args, "--bind-source")
 		}
@@ -54,6 +65,7 @@ func newPacketArena(t *testing.T, n int) *arena {
 	if a.cfg, err = config.Load(a.cfg.Path); err != nil {
 		t.Fatal(err)
 	}
+	a.users = nil
 	for _, u := range a.cfg.Users {
 		s, err := a.cfg.ReadSecret(u.Name)
 		if err != nil {
@@ -62,10 +74,9 @@ func newPacketArena(t *testing.T, n int) *arena {
 		a.users = append(a.users, user{u.Name, s})
 	}
 	for i := range n {
-		go netnstest.AcceptAll(a.l.Listen(t, a.l.Server, "tcp", fmt.Sprintf("[::]:%d", 3000+i)))
+		go netnstest.AcceptAll(a.l.Listen(t, a.l.Server, "tcp", fmt.Sprintf("[::]:%d", port+i)))
 	}
 	a.start()
-	return a
 }
 
 // element is u's packet element of step.

@@ -133,9 +133,10 @@ func (d *Daemon) persister(ctx context.Context) {
 }
 
 // housekeeping keeps the window current between packets and reports
-// lost packets, on every tick.
+// lost packets and refused forged datagrams, at most one line each per
+// tick.
 func (d *Daemon) housekeeping(ctx context.Context, tick <-chan time.Time) {
-	var lost uint64
+	var lost, forged uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -150,9 +151,14 @@ func (d *Daemon) housekeeping(ctx context.Context, tick <-chan time.Time) {
 			d.mu.Unlock()
 			d.filter.arm(m, m.Window()) // when the packet path built it
 			d.prepareNext()
-			if st := d.src.Stats(); st.Lost > lost {
+			st := d.src.Stats()
+			if st.Lost > lost {
 				d.log.Warn("nflog messages lost", "lost", st.Lost-lost, "total", st.Lost)
 				lost = st.Lost
+			}
+			if st.Forged > forged {
+				d.log.Warn("nflog datagrams refused: not sent by the kernel", "refused", st.Forged-forged, "total", st.Forged)
+				forged = st.Forged
 			}
 		}
 	}

@@ -97,6 +97,8 @@ func newMetrics(d *Daemon) *Metrics {
 		func() float64 { return float64(d.src.Stats().Lost) })
 	m.counterFunc("otpknock_nflog_malformed_total", "Logged packets that did not decode.",
 		func() float64 { return float64(d.src.Stats().Malformed) })
+	m.counterFunc("otpknock_nflog_forged_total", "Netlink datagrams refused unread: sent to the NFLOG socket by a process, not the kernel.",
+		func() float64 { return float64(d.src.Stats().Forged) })
 	m.repairs = m.counter("otpknock_firewall_repairs_total",
 		"Reinstalls of the firewall after the periodic check found a piece of it missing or changed (a firewall reload, iptables -F).")
 	// The kernel's pre-filter (all zero for a backend without one).

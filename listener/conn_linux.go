@@ -205,12 +205,29 @@ const readBuf = 2 * batchBytes
 
 // reader reads the datagrams waiting on the socket.
 type reader struct {
-	n   *NFLOG
-	ctx context.Context
-	fn  func(Packet)
-	buf []byte
-	got int   // datagrams read since the last wait
-	err error // a read failed
+	n    *NFLOG
+	ctx  context.Context
+	fn   func(Packet)
+	buf  []byte
+	got  int   // datagrams read since the last wait
+	err  error // a read failed
+	from peer  // the last datagram's sender
+}
+
+// peer is the address recvfrom(2) names a datagram's sender by.
+type peer struct {
+	addr unix.RawSockaddrNetlink
+	len  uint32 // its length: 0 when the socket names none
+}
+
+// kernel says whether the datagram came from the kernel. On a netlink
+// socket every datagram names its sender, and the kernel's port id is 0:
+// a process with CAP_NET_ADMIN in the namespace can send NFLOG-formatted
+// messages to the listener's port id, which then come from its own
+// (non-zero) one and are refused unread (Stats.Forged). A socket that
+// names no sender (a socket pair in tests) is read as the kernel.
+func (s *peer) kernel() bool {
+	return s.len < unix.SizeofSockaddrNetlink || s.addr.Family != unix.AF_NETLINK || s.addr.Pid == 0
 }
 
 // drain reads and handles every datagram waiting and says whether Run
@@ -219,8 +236,11 @@ type reader struct {
 // ctx is done, even in a flood.
 func (r *reader) drain(fd uintptr) bool {
 	for r.ctx.Err() == nil {
-		m, err := recv(fd, r.buf)
+		m, err := recv(fd, r.buf, &r.from)
 		switch {
+		case err == nil && !r.from.kernel():
+			r.got++
+			r.n.c.forged.Add(1)
 		case err == nil:
 			r.got++
 			r.n.c.datagrams.Add(1)
@@ -248,12 +268,14 @@ func (n *NFLOG) setBatching(queue uint32) {
 	}
 }
 
-// recv reads one datagram without waiting. It is a raw system call: the
-// socket never blocks, and a call through the scheduler's syscall entry
-// would wake the runtime's monitor thread from its sleep at every
-// packet.
-func recv(fd uintptr, buf []byte) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
+// recv reads one datagram without waiting, and its sender into from. It
+// is a raw system call: the socket never blocks, and a call through the
+// scheduler's syscall entry would wake the runtime's monitor thread from
+// its sleep at every packet.
+func recv(fd uintptr, buf []byte, from *peer) (int, error) {
+	from.len = unix.SizeofSockaddrNetlink
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), unix.MSG_DONTWAIT,
+		uintptr(unsafe.Pointer(&from.addr)), uintptr(unsafe.Pointer(&from.len)))
 	if e != 0 {
 		return 0, e
 	}

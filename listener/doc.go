@@ -16,7 +16,10 @@
 // (UDP payload or echo data) is handed on as a sub-slice of the receive
 // buffer, valid during the callback; one the copy range cut short is
 // dropped from the packet and counted (Stats.Truncated), never passed on
-// as a shorter payload.
+// as a shorter payload. Only the kernel's datagrams are read: one whose
+// netlink sender is a process (a port id other than 0; sending to the
+// socket needs CAP_NET_ADMIN in its namespace) is refused unread and
+// counted (Stats.Forged).
 //
 // Reading costs wake-ups more than instructions: under a flood, each
 // wake-up of a server thread is charged the kernel's pending network

@@ -14,7 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
+	"github.com/otpknock/otpknock/internal/packettest"
 	"github.com/otpknock/otpknock/sender"
+	"golang.org/x/sys/unix"
 )
 
 // TestNFLOGKernel logs the client's knocks with an iptables NFLOG rule
@@ -249,4 +251,66 @@ func dialUDP(tb testing.TB, p *netnstest.Pair) *net.UDPConn {
 	}
 	tb.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// TestNFLOGKernelForged sends the listener an NFLOG packet message from
+// another netlink socket in its namespace (root may: CAP_NET_ADMIN),
+// then a real knock the kernel logs: the first is refused as forged,
+// the second read.
+func TestNFLOGKernelForged(t *testing.T) {
+	netnstest.Require(t, "iptables")
+	p := netnstest.NewPair(t)
+	const group = 4714
+	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", fmt.Sprint(group), "--nflog-size", fmt.Sprint(CopyRange))
+	p.MustRun(t, p.Server, "iptables", "-A", "INPUT", "-p", "udp", "-j", "DROP")
+	src := openIn(t, p, group)
+	sa, err := unix.Getsockname(src.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: sa.(*unix.SockaddrNetlink).Pid}
+	var mu sync.Mutex
+	var got []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- src.Run(ctx, func(pk Packet) {
+			mu.Lock()
+			got = append(got, pk.Src.String()+" "+pk.Knock.String())
+			mu.Unlock()
+		})
+	}()
+	p.Do(t, p.Server, func() {
+		var fd int
+		if fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER); err != nil {
+			return
+		}
+		defer unix.Close(fd)
+		forged := packettest.V4{Src: netip.MustParseAddr("198.18.0.9"), Dst: p.ServerV4, Proto: packettest.ProtoUDP}.Packet(udp(40001))
+		err = unix.Sendto(fd, packetMsg(1, forged), 0, to)
+	})
+	if err != nil {
+		t.Fatalf("sending the forged message: %v", err)
+	}
+	if _, err := dialUDP(t, p).Write([]byte("knock")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st := src.Stats(); st.Forged+st.Knocks >= 2 {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{p.ClientV4.String() + " udp/9"}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("knocks read (-want +got):\n%s", diff)
+	}
+	if st := src.Stats(); st.Forged != 1 || st.Knocks != 1 || st.Malformed != 0 {
+		t.Errorf("stats %+v, want 1 forged datagram refused, 1 knock", st)
+	}
 }

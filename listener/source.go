@@ -29,6 +29,9 @@ type Stats struct {
 	// Datagrams counts the netlink datagrams read: one per message,
 	// or fewer while the kernel batches them under a flood.
 	Datagrams uint64
+	// Forged counts datagrams refused unread because a process, not the
+	// kernel, sent them (a netlink sender's port id other than 0).
+	Forged uint64
 }
 
 // Source is the kernel boundary of the server's input: something that
@@ -43,10 +46,10 @@ type Source interface {
 
 // counters is an atomic Stats.
 type counters struct {
-	messages, knocks, malformed, truncated, lost, datagrams atomic.Uint64
+	messages, knocks, malformed, truncated, lost, datagrams, forged atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{Messages: c.messages.Load(), Knocks: c.knocks.Load(), Malformed: c.malformed.Load(),
-		Truncated: c.truncated.Load(), Lost: c.lost.Load(), Datagrams: c.datagrams.Load()}
+		Truncated: c.truncated.Load(), Lost: c.lost.Load(), Datagrams: c.datagrams.Load(), Forged: c.forged.Load()}
 }
