@@ -69,6 +69,15 @@ const (
 // packets a second for 10 s.
 const MaxTracked = 1 << 18
 
+// sourceHashSize is the hash size (buckets) of the iptables backend's
+// source sets. The kernel's packet path (the SET target) cannot grow a
+// hash: only an add from user space resizes it. At ipset's default of
+// 1,024 buckets of 12 entries a flood of first knocks filled the set at
+// 12,288 entries and a new client's first knock was not tracked; at
+// MaxTracked/8 (32,768 buckets, 393,216 entries) the set holds
+// MaxTracked without a resize.
+const sourceHashSize = MaxTracked / 8
+
 // ErrFull is wrapped by a Filter's Track refused because a source set
 // is full (nftables: ENFILE). The whole call fails, as the kernel's
 // transaction does: the caller may hand over its sources in parts.
@@ -121,7 +130,7 @@ func (p Plan) renderFilter(b *strings.Builder) {
 		fmt.Fprintf(b, "ipset create %s bitmap:port range 0-65535 timeout %d -exist\n", s, filterTimeout)
 	}
 	for _, s := range []struct{ name, fam string }{{FilterSrc4, "inet"}, {FilterSrc6, "inet6"}} {
-		fmt.Fprintf(b, "ipset create %s hash:ip family %s timeout %d maxelem %d forceadd -exist\n", s.name, s.fam, filterTimeout, MaxTracked)
+		fmt.Fprintf(b, "ipset create %s hash:ip family %s hashsize %d timeout %d maxelem %d forceadd -exist\n", s.name, s.fam, sourceHashSize, filterTimeout, MaxTracked)
 	}
 }
 

@@ -18,7 +18,9 @@ import (
 // request whose sequence number lies in the knock range (a u32 match).
 
 // Setup creates the filter's sets when the plan filters, before
-// the rules that match them; an existing set is kept.
+// the rules that match them; an existing set is kept, but for a source
+// set whose hash is smaller than sourceHashSize, which is replaced
+// (setupSources).
 func (ipsetFilter) Setup(p Plan) error {
 	if !p.Filter {
 		return nil
@@ -28,28 +30,35 @@ func (ipsetFilter) Setup(p Plan) error {
 		return err
 	}
 	defer c.close()
-	for _, s := range []struct {
-		name string
-		msg  func(seq uint32) []byte
-	}{
-		{FilterTCP, func(seq uint32) []byte { return createPortSet(seq, FilterTCP) }},
-		{FilterUDP, func(seq uint32) []byte { return createPortSet(seq, FilterUDP) }},
-		{FilterSrc4, func(seq uint32) []byte { return createSourceSet(seq, FilterSrc4, false) }},
-		{FilterSrc6, func(seq uint32) []byte { return createSourceSet(seq, FilterSrc6, true) }},
-	} {
-		err := c.do(s.msg(c.next()))
+	for _, s := range []string{FilterTCP, FilterUDP} {
+		err := c.do(createPortSet(c.next(), s))
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return setErr("creating ipset "+s.name, err)
+			return setErr("creating ipset "+s, err)
 		}
 	}
-	return nil
+	return setupSources(c)
+}
+
+// Check lists the source sets that are missing or whose hash is
+// smaller than sourceHashSize, when the plan filters.
+func (ipsetFilter) Check(p Plan) ([]string, error) {
+	if !p.Filter {
+		return nil, nil
+	}
+	c, err := dialIpset()
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	return checkSources(c)
 }
 
 // Remove destroys the filter's sets (after the rules that match
-// them are gone); missing ones are no error.
+// them are gone), and a replacement source set an interrupted Setup
+// left; missing ones are no error.
 func (ipsetFilter) Remove() error {
 	var errs []error
-	for _, s := range []string{FilterTCP, FilterUDP, FilterSrc4, FilterSrc6} {
+	for _, s := range []string{FilterTCP, FilterUDP, FilterSrc4, FilterSrc6, replacement(FilterSrc4), replacement(FilterSrc6)} {
 		if err := netlink.IpsetDestroy(s); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, setErr("destroying ipset "+s, err))
 		}
@@ -126,8 +135,15 @@ func (ipsetFilter) Track(srcs []Source) error {
 // fakeFilterSets.
 type filterSets interface {
 	Filter
-	// Setup creates the filter's sets when p filters; existing ones stay.
+	// Setup creates the filter's sets when p filters; existing ones
+	// stay, but for a source set with a hash smaller than
+	// sourceHashSize, which is replaced in place (the rules that match
+	// it never see it missing) and loses its entries.
 	Setup(p Plan) error
+	// Check lists, when p filters, the source sets that are missing or
+	// whose hash is smaller than sourceHashSize ("set NAME: hash size
+	// N, want M"); Setup repairs them.
+	Check(p Plan) ([]string, error)
 	// Remove destroys the filter's sets; missing ones are no error.
 	Remove() error
 }

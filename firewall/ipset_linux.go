@@ -88,22 +88,97 @@ func createPortSet(seq uint32, name string) []byte {
 }
 
 // createSourceSet is the CREATE of a hash:ip set of one family, with
-// timeouts, MaxTracked entries and forceadd.
+// sourceHashSize buckets, timeouts, MaxTracked entries and forceadd.
+// It is exclusive (NLM_F_EXCL, as ipset create without -exist): the
+// kernel answers EEXIST for any set of that name, where it would accept
+// one of another hash size (a resize changes it).
 func createSourceSet(seq uint32, name string, v6 bool) []byte {
 	fam := byte(unix.AF_INET)
 	if v6 {
 		fam = unix.AF_INET6
 	}
-	return ipsetMsg(nl.IPSET_CMD_CREATE, 0, seq, name, func(b []byte) []byte {
+	return ipsetMsg(nl.IPSET_CMD_CREATE, unix.NLM_F_EXCL, seq, name, func(b []byte) []byte {
 		b = attr(b, nl.IPSET_ATTR_TYPENAME, []byte("hash:ip\x00"))
 		b = attr(b, nl.IPSET_ATTR_REVISION, []byte{4})
 		b = attr(b, nl.IPSET_ATTR_FAMILY, []byte{fam})
 		return nest(b, nl.IPSET_ATTR_DATA, func(b []byte) []byte {
+			b = attr(b, nl.IPSET_ATTR_HASHSIZE|netOrder, be32(sourceHashSize))
 			b = attr(b, nl.IPSET_ATTR_MAXELEM|netOrder, be32(MaxTracked))
 			b = attr(b, nl.IPSET_ATTR_TIMEOUT|netOrder, be32(filterTimeout))
 			return attr(b, nl.IPSET_ATTR_CADT_FLAGS|netOrder, be32(nl.IPSET_FLAG_WITH_FORCEADD))
 		})
 	})
+}
+
+// swapSets is the SWAP of the sets named a and b: each name then holds
+// the other's set, and what referenced a name (an iptables rule)
+// references the set now under it.
+func swapSets(seq uint32, a, b string) []byte {
+	return ipsetMsg(nl.IPSET_CMD_SWAP, 0, seq, a, func(m []byte) []byte {
+		return attr(m, nl.IPSET_ATTR_SETNAME2, append([]byte(b), 0))
+	})
+}
+
+// destroySet is the DESTROY of a set.
+func destroySet(seq uint32, name string) []byte {
+	return ipsetMsg(nl.IPSET_CMD_DESTROY, 0, seq, name, func(b []byte) []byte { return b })
+}
+
+// listHeaderFlag is ipset's IPSET_FLAG_LIST_HEADER (a command flag
+// vishvananda/netlink does not name): a LIST of the set's header,
+// without its entries (ipset list -t).
+const listHeaderFlag = 1 << 2
+
+// listHeader is the LIST (a dump) of a set's header: its type, family
+// and creation data (hash size, maximum of elements), not its entries.
+func listHeader(seq uint32, name string) []byte {
+	return ipsetMsg(nl.IPSET_CMD_LIST, unix.NLM_F_DUMP, seq, name, func(b []byte) []byte {
+		return attr(b, nl.IPSET_ATTR_FLAGS|netOrder, be32(listHeaderFlag))
+	})
+}
+
+// headerHashSize reads the hash size from a LIST message's body (after
+// the netlink header): the HASHSIZE of its DATA; 0 when it has none (a
+// set of another type).
+func headerHashSize(body []byte) uint32 {
+	if len(body) < 4 {
+		return 0
+	}
+	for _, a := range attrs(body[4:]) { // after nfgenmsg
+		if a.typ != nl.IPSET_ATTR_DATA {
+			continue
+		}
+		for _, d := range attrs(a.val) {
+			if d.typ == nl.IPSET_ATTR_HASHSIZE && len(d.val) == 4 {
+				return binary.BigEndian.Uint32(d.val)
+			}
+		}
+	}
+	return 0
+}
+
+// rawAttr is one netlink attribute: its type without the nested and
+// byte-order flags, and its value.
+type rawAttr struct {
+	typ uint16
+	val []byte
+}
+
+// attrFlags are the flags of an attribute's type.
+const attrFlags = unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER
+
+// attrs splits b into its attributes; a truncated one ends the list.
+func attrs(b []byte) []rawAttr {
+	var out []rawAttr
+	for len(b) >= 4 {
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < 4 || n > len(b) {
+			break
+		}
+		out = append(out, rawAttr{binary.NativeEndian.Uint16(b[2:]) &^ attrFlags, b[4:n]})
+		b = b[min(len(b), (n+3)&^3):]
+	}
+	return out
 }
 
 // addPorts is an ADD of ports with their timeouts (seconds) to a
@@ -179,9 +254,84 @@ func dialIpset() (*ipsetConn, error) {
 
 func (c *ipsetConn) close() { unix.Close(c.fd) }
 
+// CreateSource creates the source set name of the family
+// (createSourceSet); EEXIST when it exists.
+func (c *ipsetConn) CreateSource(name string, v6 bool) error {
+	return c.do(createSourceSet(c.next(), name, v6))
+}
+
+// HashSize lists the header of set name and returns its hash size;
+// ENOENT when the set is missing.
+func (c *ipsetConn) HashSize(name string) (uint32, error) {
+	var size uint32
+	err := c.dump(listHeader(c.next(), name), func(body []byte) {
+		if s := headerHashSize(body); s != 0 {
+			size = s
+		}
+	})
+	return size, err
+}
+
+// Swap exchanges the sets named a and b.
+func (c *ipsetConn) Swap(a, b string) error { return c.do(swapSets(c.next(), a, b)) }
+
+// Destroy deletes set name; ENOENT when it is missing.
+func (c *ipsetConn) Destroy(name string) error { return c.do(destroySet(c.next(), name)) }
+
 func (c *ipsetConn) next() uint32 {
 	c.seq++
 	return c.seq
+}
+
+// dump sends one dump request (whose sequence number is c.seq) and
+// hands each message's body to each until the dump is done, or returns
+// the kernel's error.
+func (c *ipsetConn) dump(msg []byte, each func(body []byte)) error {
+	if err := unix.Sendto(c.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
+	for {
+		n, _, err := unix.Recvfrom(c.fd, c.buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(c.buf[:n])
+		if err != nil {
+			return fmt.Errorf("reading the listing: %w", err)
+		}
+		for _, m := range msgs {
+			switch {
+			case m.Header.Seq != c.seq:
+			case m.Header.Type == unix.NLMSG_DONE:
+				return nil
+			case m.Header.Type == unix.NLMSG_ERROR:
+				if err := ackErr(m.Data); err != nil {
+					return err
+				}
+			default:
+				each(m.Data)
+			}
+		}
+	}
+}
+
+// ackErr is the error an acknowledgement's body carries: nil, or the
+// kernel's error (ipset's own codes named).
+func ackErr(data []byte) error {
+	if len(data) < 4 {
+		return fmt.Errorf("reading the acknowledgement: %d bytes", len(data))
+	}
+	code := -int32(binary.NativeEndian.Uint32(data))
+	switch {
+	case code == 0:
+		return nil
+	case code >= nl.IPSET_ERR_PRIVATE:
+		return nl.IPSetError(uintptr(code))
+	}
+	return syscall.Errno(code)
 }
 
 // do sends one request (whose sequence number is c.seq) and waits for
@@ -207,14 +357,7 @@ func (c *ipsetConn) do(msg []byte) error {
 			if m.Header.Seq != c.seq || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
 				continue
 			}
-			code := -int32(binary.NativeEndian.Uint32(m.Data))
-			switch {
-			case code == 0:
-				return nil
-			case code >= nl.IPSET_ERR_PRIVATE:
-				return nl.IPSetError(uintptr(code))
-			}
-			return syscall.Errno(code)
+			return ackErr(m.Data)
 		}
 	}
 }

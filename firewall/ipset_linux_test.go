@@ -69,20 +69,66 @@ func TestIpsetMessages(t *testing.T) {
 			[]byte{8, 0, 6, 0x40, 0, 0, 0, 60},      // TIMEOUT 60
 		)},
 		{"create sources", createSourceSet(7, "s", true), cat(
-			hdr(92, 2, 0), nfgen, proto, name("s"),
+			hdr(100, 2, 2), nfgen, proto, name("s"), // flags REQUEST|ACK|EXCL (0x205)
 			[]byte{12, 0, 3, 0}, []byte("hash:ip\x00"),
 			[]byte{5, 0, 4, 0, 4, 0, 0, 0},  // REVISION 4
 			[]byte{5, 0, 5, 0, 10, 0, 0, 0}, // FAMILY inet6
-			[]byte{28, 0, 7, 0x80},
-			[]byte{8, 0, 0x13, 0x40, 0, 4, 0, 0}, // MAXELEM 262144
-			[]byte{8, 0, 6, 0x40, 0, 0, 0, 60},   // TIMEOUT 60
-			[]byte{8, 0, 8, 0x40, 0, 0, 0, 0x20}, // CADT_FLAGS forceadd
+			[]byte{36, 0, 7, 0x80},
+			[]byte{8, 0, 0x12, 0x40, 0, 0, 0x80, 0}, // HASHSIZE 32768
+			[]byte{8, 0, 0x13, 0x40, 0, 4, 0, 0},    // MAXELEM 262144
+			[]byte{8, 0, 6, 0x40, 0, 0, 0, 60},      // TIMEOUT 60
+			[]byte{8, 0, 8, 0x40, 0, 0, 0, 0x20},    // CADT_FLAGS forceadd
+		)},
+		{"swap", swapSets(7, "a", "a-new"), cat(
+			hdr(48, 6, 0), nfgen, proto, name("a"),
+			[]byte{10, 0, 3, 0}, []byte("a-new\x00"), []byte{0, 0}, // SETNAME2
+		)},
+		{"destroy", destroySet(7, "a"), cat(hdr(36, 3, 0), nfgen, proto, name("a"))},
+		{"list header", listHeader(7, "a"), cat(
+			hdr(44, 7, 3), nfgen, proto, name("a"), // flags REQUEST|ACK|DUMP (0x305)
+			[]byte{8, 0, 6, 0x40, 0, 0, 0, 4}, // FLAGS|NET_BYTEORDER LIST_HEADER
 		)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, tc.got); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHeaderHashSize reads the hash size from a LIST reply's body as
+// the kernel sends it (ipset list -t of a hash:ip set: nfgenmsg,
+// protocol, name, type, revision, family, and DATA holding the hash
+// size, maximum of elements and the rest); a body without one is 0.
+func TestHeaderHashSize(t *testing.T) {
+	reply := cat(
+		[]byte{10, 0, 0, 0},              // nfgenmsg: AF_INET6
+		[]byte{5, 0, 1, 0, 7, 0, 0, 0},   // PROTOCOL 7
+		[]byte{6, 0, 2, 0, 's', 0, 0, 0}, // SETNAME
+		[]byte{12, 0, 3, 0}, []byte("hash:ip\x00"),
+		[]byte{5, 0, 5, 0, 10, 0, 0, 0}, // FAMILY inet6
+		[]byte{5, 0, 4, 0, 6, 0, 0, 0},  // REVISION 6
+		[]byte{28, 0, 7, 0x80},
+		[]byte{8, 0, 6, 0x40, 0, 0, 0, 60},   // TIMEOUT 60
+		[]byte{8, 0, 0x12, 0x40, 0, 0, 4, 0}, // HASHSIZE 1024
+		[]byte{8, 0, 0x13, 0x40, 0, 4, 0, 0}, // MAXELEM 262144
+	)
+	tests := []struct {
+		name string
+		body []byte
+		want uint32
+	}{
+		{"hash:ip", reply, 1024},
+		{"no data", reply[:len(reply)-28], 0},
+		{"truncated data", reply[:len(reply)-4], 0},
+		{"empty", nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := headerHashSize(tc.body); got != tc.want {
+				t.Errorf("headerHashSize = %d, want %d", got, tc.want)
 			}
 		})
 	}

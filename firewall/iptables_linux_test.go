@@ -19,18 +19,19 @@ type fakeIPTables struct {
 	*IPTables
 	t4, t6 *fakeTables
 	s      *fakeSets
+	filter *fakeFilterSets
 }
 
 func newFakeIPTables() *fakeIPTables {
-	f := &fakeIPTables{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets()}
-	f.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
+	f := &fakeIPTables{t4: newFakeTables(), t6: newFakeTables(), s: newFakeSets(), filter: &fakeFilterSets{}}
+	f.IPTables = newIPTables(f.t4, f.t6, f.s, f.filter)
 	return f
 }
 
 // restart is a new IPTables (a new process) over the same kernel state.
 func (f *fakeIPTables) restart() *fakeIPTables {
 	g := *f
-	g.IPTables = newIPTables(f.t4, f.t6, f.s, &fakeFilterSets{})
+	g.IPTables = newIPTables(f.t4, f.t6, f.s, f.filter)
 	return &g
 }
 

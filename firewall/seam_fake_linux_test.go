@@ -575,23 +575,48 @@ func (f *fakeSets) String() string {
 }
 
 // fakeFilterSets keeps the filter's sets in memory: whether they exist,
-// the armed elements and tracked sources, expiring on Clock when set.
+// the source sets' hash size, the armed elements and tracked sources,
+// expiring on Clock when set.
 type fakeFilterSets struct {
-	Clock   clock.Clock
-	exists  bool
-	armed   map[derive.Knock]time.Time
-	tracked map[netip.Addr]time.Time
+	Clock    clock.Clock
+	exists   bool
+	hashSize uint32
+	armed    map[derive.Knock]time.Time
+	tracked  map[netip.Addr]time.Time
 }
 
-// Setup creates the sets when p filters.
+// Setup creates the sets when p filters, and replaces source sets of a
+// smaller hash than sourceHashSize (empty).
 func (f *fakeFilterSets) Setup(p Plan) error {
-	f.exists = f.exists || p.Filter
+	if !p.Filter {
+		return nil
+	}
+	if f.hashSize < sourceHashSize {
+		f.hashSize, f.tracked = sourceHashSize, nil
+	}
+	f.exists = true
 	return nil
+}
+
+// Check lists the missing source sets, or those of a smaller hash than
+// sourceHashSize, when p filters.
+func (f *fakeFilterSets) Check(p Plan) ([]string, error) {
+	var out []string
+	for _, s := range []string{FilterSrc4, FilterSrc6} {
+		switch {
+		case !p.Filter:
+		case !f.exists:
+			out = append(out, "set "+s)
+		case f.hashSize < sourceHashSize:
+			out = append(out, fmt.Sprintf("set %s: hash size %d, want %d", s, f.hashSize, sourceHashSize))
+		}
+	}
+	return out, nil
 }
 
 // Remove destroys the sets.
 func (f *fakeFilterSets) Remove() error {
-	f.exists, f.armed, f.tracked = false, nil, nil
+	f.exists, f.hashSize, f.armed, f.tracked = false, 0, nil, nil
 	return nil
 }
 

@@ -11,7 +11,9 @@ import (
 // family: the set (and the prefix set with Plan.Prefixes), the chain,
 // its rules and the jump from INPUT (where it is: see addJump); for
 // Plan.Forward, the forward sets (address and, with Plan.Prefixes,
-// prefix sets), chain, rules and jump. It reads
+// prefix sets), chain, rules and jump; with Plan.Filter, the filter's
+// source sets and their hash size ("ipset: set otpknock-src6: hash size
+// 1024, want 32768"). It reads
 // one listing of the filter table per family (one iptables run) and
 // the sets over netlink. The rules are compared with the listing the
 // last Setup left, else (an IPTables that installed nothing) by count,
@@ -26,6 +28,13 @@ func (k *IPTables) Verify(p Plan) ([]string, error) {
 		for _, m := range miss {
 			out = append(out, ipt(f.v6)+": "+m)
 		}
+	}
+	miss, err := k.filter.Check(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range miss {
+		out = append(out, "ipset: "+m)
 	}
 	return out, nil
 }
