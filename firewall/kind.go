@@ -124,7 +124,7 @@ func (iptablesKind) Probe() ([]string, error) {
 }
 
 func (iptablesKind) Removed() string {
-	return fmt.Sprintf("Removed the %s chain, its INPUT jump and the sets %s and %s.", Chain, Set4, Set6)
+	return fmt.Sprintf("Removed the %s and %s chains, their jumps and otpknock's sets (grants, prefixes, forwarded services and the pre-filter's).", Chain, ForwardChain)
 }
 
 func (iptablesKind) StatusText(st Status, p Plan) string {

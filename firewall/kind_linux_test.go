@@ -100,7 +100,7 @@ func TestKinds(t *testing.T) {
 	}
 	for _, tt := range []struct{ kind, where, removed string }{
 		{ModeNFTables, "table inet otpknock", "Removed table inet otpknock with its chains and sets (grants and the pre-filter's)."},
-		{ModeIPTables, "chain OTPKNOCK", "Removed the OTPKNOCK chain, its INPUT jump and the sets otpknock4 and otpknock6."},
+		{ModeIPTables, "chain OTPKNOCK", "Removed the OTPKNOCK and OTPKNOCK-FWD chains, their jumps and otpknock's sets (grants, prefixes, forwarded services and the pre-filter's)."},
 	} {
 		k := KindOf(tt.kind)
 		if k.Where() != tt.where || k.Removed() != tt.removed {

@@ -67,7 +67,7 @@ func TestFirewallStatusAndRemove(t *testing.T) {
 			"Chain OTPKNOCK: 4 IPv4 and 4 IPv6 rules, locked (otpknockd firewall lock: the protected ports closed, the server not started); knock logging off: no server is reading knocks, protected ports stay closed.",
 		}},
 		{"remove", func() {}, []string{"firewall", "remove"}, []string{
-			"Removed the OTPKNOCK chain, its INPUT jump and the sets otpknock4 and otpknock6.",
+			"Removed the OTPKNOCK and OTPKNOCK-FWD chains, their jumps and otpknock's sets (grants, prefixes, forwarded services and the pre-filter's).",
 		}},
 		{"removed", func() {}, []string{"firewall", "status"},
 			[]string{"Not installed: no OTPKNOCK chain (otpknockd server installs it)."}},

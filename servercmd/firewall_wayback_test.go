@@ -51,7 +51,7 @@ func TestFirewallWithoutConfig(t *testing.T) {
 			}{
 				{"status", "Chain OTPKNOCK: 8 IPv4 and 8 IPv6 rules, not compared with a config (none loaded); knock logging on.\n" +
 					strings.Join(firewallRules(s), "") + "Sets otpknock4, otpknock6: 1 grant.\nSOURCE      SERVICE  LEFT\n198.18.0.2  tcp/22   30s\n"},
-				{"remove", "Removed the OTPKNOCK chain, its INPUT jump and the sets otpknock4 and otpknock6.\n"},
+				{"remove", "Removed the OTPKNOCK and OTPKNOCK-FWD chains, their jumps and otpknock's sets (grants, prefixes, forwarded services and the pre-filter's).\n"},
 				{"remove", "Nothing to remove: no chain OTPKNOCK is installed.\n"},
 				{"status", "Not installed: no OTPKNOCK chain (otpknockd server installs it).\n"},
 			}
