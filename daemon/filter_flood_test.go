@@ -93,25 +93,6 @@ func TestTrackerFloodBounded(t *testing.T) {
 	<-done
 }
 
-// batchTo reports reqs to a running tracker, moves the clock trackBatch
-// once it waits, and returns once its Tracked or Failures moved.
-func batchTo(ctx context.Context, t *testing.T, f *filter, c *clocktest.Fake, reqs ...trackReq) {
-	t.Helper()
-	st := f.stats()
-	track := f.hook()
-	for _, r := range reqs {
-		track(r.src, r.until)
-	}
-	if err := c.WaitTickers(ctx, 1); err != nil {
-		t.Fatalf("the tracker does not wait: %v", err)
-	}
-	c.Advance(trackBatch)
-	eventually(t, "the batch", func() bool {
-		now := f.stats()
-		return now.Tracked != st.Tracked || now.Failures != st.Failures
-	})
-}
-
 // TestTrackFullSet: a kernel set that refuses a whole transaction once
 // full (ENFILE) does not keep the daemon from renewing a source whose
 // sequence goes on; new sources are not retried one by one.
@@ -128,17 +109,8 @@ func TestTrackFullSet(t *testing.T) {
 		{"room for all", 1000, 59, 50, 110},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(testContext(t))
-			defer cancel()
-			c := clocktest.NewFake(time.Unix(1800000000, 0))
+			ctx, c, ff, f, stop := runTracker(t, tc.room)
 			t0 := c.Now()
-			ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}, MaxTracked: tc.room}
-			f := newFilter(ff, c, slog.New(slog.DiscardHandler))
-			done := make(chan struct{})
-			go func() {
-				f.run(ctx)
-				close(done)
-			}()
 			batchTo(ctx, t, f, c, trackReq{legit, t0.Add(10 * time.Second)})
 			var held []trackReq
 			for i := range tc.held {
@@ -151,8 +123,7 @@ func TestTrackFullSet(t *testing.T) {
 			}
 			reqs = append(reqs, trackReq{legit, t0.Add(20 * time.Second)}) // its sequence goes on
 			batchTo(ctx, t, f, c, reqs...)
-			cancel()
-			<-done
+			stop()
 			type state struct {
 				Live    int
 				Renewed bool
@@ -167,10 +138,30 @@ func TestTrackFullSet(t *testing.T) {
 	}
 }
 
-// batchSettled is batchTo for a batch that may be dropped whole: it
-// returns once every source of reqs is counted tracked or dropped, or
-// a Track failed.
-func batchSettled(ctx context.Context, t *testing.T, f *filter, c *clocktest.Fake, reqs ...trackReq) {
+// runTracker starts a tracker over a FakeFilter of room sources (0: no
+// limit) on a fake clock; stop ends it and waits for it.
+func runTracker(t *testing.T, room int) (context.Context, *clocktest.Fake, *firewalltest.FakeFilter, *filter, func()) {
+	ctx, cancel := context.WithCancel(testContext(t))
+	c := clocktest.NewFake(time.Unix(1800000000, 0))
+	ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}, MaxTracked: room}
+	f := newFilter(ff, c, slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() {
+		f.run(ctx)
+		close(done)
+	}()
+	stop := func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return ctx, c, ff, f, stop
+}
+
+// batchTo reports reqs to a running tracker, moves the clock trackBatch
+// once it waits, and returns once every source of reqs is counted
+// tracked or dropped, or a Track failed.
+func batchTo(ctx context.Context, t *testing.T, f *filter, c *clocktest.Fake, reqs ...trackReq) {
 	t.Helper()
 	st := f.stats()
 	track := f.hook()
@@ -211,35 +202,25 @@ func TestTrackQuietAfterFlood(t *testing.T) {
 		{"a full set", 20, fullHold},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(testContext(t))
-			defer cancel()
-			c := clocktest.NewFake(time.Unix(1800000000, 0))
+			ctx, c, ff, f, stop := runTracker(t, tc.room)
 			t0 := c.Now()
-			ff := &firewalltest.FakeFilter{Fake: &firewalltest.Fake{Clock: c}, MaxTracked: tc.room}
-			f := newFilter(ff, c, slog.New(slog.DiscardHandler))
-			done := make(chan struct{})
-			go func() {
-				f.run(ctx)
-				close(done)
-			}()
-			batchSettled(ctx, t, f, c, trackReq{legit, t0.Add(time.Minute)})
+			batchTo(ctx, t, f, c, trackReq{legit, t0.Add(time.Minute)})
 			if tc.room == 0 {
-				batchSettled(ctx, t, f, c, fresh(1<<24, trackQuiet+1, t0.Add(time.Minute))...)
+				batchTo(ctx, t, f, c, fresh(1<<24, trackQuiet+1, t0.Add(time.Minute))...)
 			} else {
-				batchSettled(ctx, t, f, c, fresh(1<<24, tc.room, t0.Add(time.Minute))...) // refused: the set is full
+				batchTo(ctx, t, f, c, fresh(1<<24, tc.room, t0.Add(time.Minute))...) // refused: the set is full
 			}
 			before := liveTracks(ff)
 			// Within the hold: a small batch of new sources and a renewal.
-			batchSettled(ctx, t, f, c, append(fresh(2<<24, 10, t0.Add(time.Minute)), trackReq{legit, t0.Add(2 * time.Minute)})...)
+			batchTo(ctx, t, f, c, append(fresh(2<<24, 10, t0.Add(time.Minute)), trackReq{legit, t0.Add(2 * time.Minute)})...)
 			within, renewed := liveTracks(ff), regexp.MustCompile(`(?m)^track 198\.18\.0\.2 1[12]\ds$`).MatchString(ff.String())
 			c.Advance(tc.hold)
 			if tc.room > 0 {
 				ff.MaxTracked = 0 // room again
 			}
-			batchSettled(ctx, t, f, c, fresh(3<<24, 10, c.Now().Add(time.Minute))...)
+			batchTo(ctx, t, f, c, fresh(3<<24, 10, c.Now().Add(time.Minute))...)
 			after := liveTracks(ff)
-			cancel()
-			<-done
+			stop()
 			type state struct{ Before, Within, After int }
 			want := state{before, before, before + 10}
 			if diff := cmp.Diff(want, state{before, within, after}); diff != "" || !renewed {
