@@ -287,6 +287,23 @@ func (c *ipsetConn) next() uint32 {
 // hands each message's body to each until the dump is done, or returns
 // the kernel's error.
 func (c *ipsetConn) dump(msg []byte, each func(body []byte)) error {
+	return c.exchange(msg, "listing", func(m syscall.NetlinkMessage) (bool, error) {
+		switch m.Header.Type {
+		case unix.NLMSG_DONE:
+			return true, nil
+		case unix.NLMSG_ERROR:
+			err := ackErr(m.Data)
+			return err != nil, err
+		}
+		each(m.Data)
+		return false, nil
+	})
+}
+
+// exchange sends msg and hands each reply of its sequence number
+// (c.seq) to handle until handle is done or fails; what names the reply
+// in a parse error.
+func (c *ipsetConn) exchange(msg []byte, what string, handle func(m syscall.NetlinkMessage) (done bool, err error)) error {
 	if err := unix.Sendto(c.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return err
 	}
@@ -300,19 +317,14 @@ func (c *ipsetConn) dump(msg []byte, each func(body []byte)) error {
 		}
 		msgs, err := syscall.ParseNetlinkMessage(c.buf[:n])
 		if err != nil {
-			return fmt.Errorf("reading the listing: %w", err)
+			return fmt.Errorf("reading the %s: %w", what, err)
 		}
 		for _, m := range msgs {
-			switch {
-			case m.Header.Seq != c.seq:
-			case m.Header.Type == unix.NLMSG_DONE:
-				return nil
-			case m.Header.Type == unix.NLMSG_ERROR:
-				if err := ackErr(m.Data); err != nil {
-					return err
-				}
-			default:
-				each(m.Data)
+			if m.Header.Seq != c.seq {
+				continue
+			}
+			if done, err := handle(m); done || err != nil {
+				return err
 			}
 		}
 	}
@@ -338,26 +350,10 @@ func ackErr(data []byte) error {
 // its acknowledgement: nil, or the kernel's error (ipset's own codes
 // named).
 func (c *ipsetConn) do(msg []byte) error {
-	if err := unix.Sendto(c.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
-	}
-	for {
-		n, _, err := unix.Recvfrom(c.fd, c.buf, 0)
-		if err == unix.EINTR {
-			continue
+	return c.exchange(msg, "acknowledgement", func(m syscall.NetlinkMessage) (bool, error) {
+		if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+			return false, nil
 		}
-		if err != nil {
-			return err
-		}
-		msgs, err := syscall.ParseNetlinkMessage(c.buf[:n])
-		if err != nil {
-			return fmt.Errorf("reading the acknowledgement: %w", err)
-		}
-		for _, m := range msgs {
-			if m.Header.Seq != c.seq || m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
-				continue
-			}
-			return ackErr(m.Data)
-		}
-	}
+		return true, ackErr(m.Data)
+	})
 }
