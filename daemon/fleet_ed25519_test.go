@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/fleet"
-	"github.com/otpknock/otpknock/fleet/fleettest"
 	"github.com/otpknock/otpknock/listener"
 )
 
@@ -23,22 +21,8 @@ import (
 // the user's own knock opens on one member and, through the pool, on the
 // other.
 func TestPoolEd25519(t *testing.T) {
-	store := fleettest.NewMemory()
-	admin, err := fleet.NewKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const step = 60000000
-	now := derive.StepStart(step, 30*time.Second).Add(3 * time.Second)
-	var pool []*running
-	for _, name := range []string{"m1", "m2"} {
-		pool = append(pool, startMember(t, poolMember(t, name, admin), clocktest.NewFake(now), store))
-	}
-	defer func() {
-		for _, r := range pool {
-			r.stop(t)
-		}
-	}()
+	const step = poolStep
+	store, admin, pool, _ := startPool(t, "m1", "m2")
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpknock/otpknock/clock/clocktest"
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/fleet"
-	"github.com/otpknock/otpknock/fleet/fleettest"
 )
 
 // TestPoolGrantPrefix: a fleet user whose record carries grant_prefix
@@ -20,21 +18,7 @@ import (
 // alone (a peer applies what its own record allows, never the granting
 // member's); a record wider than the floors (/8) gives no user.
 func TestPoolGrantPrefix(t *testing.T) {
-	store := fleettest.NewMemory()
-	admin, err := fleet.NewKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second)
-	var pool []*running
-	for _, name := range []string{"m1", "m2", "m3"} {
-		pool = append(pool, startMember(t, poolMember(t, name, admin), clocktest.NewFake(now), store))
-	}
-	defer func() {
-		for _, r := range pool {
-			r.stop(t)
-		}
-	}()
+	store, admin, pool, _ := startPool(t, "m1", "m2", "m3")
 	members, err := store.Members(t.Context())
 	if err != nil || len(members) != 3 {
 		t.Fatalf("members %v, %v; want 3", members, err)

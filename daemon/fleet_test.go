@@ -52,6 +52,32 @@ func poolMember(t *testing.T, name string, admin fleet.KeyPair) *config.Config {
 	return cfg
 }
 
+// poolStep is the step a pool of startPool starts in.
+const poolStep = 60000000
+
+// startPool runs members of one pool, named names, on a shared
+// in-memory store, their clocks 3 s into poolStep; they stop when the
+// test ends.
+func startPool(t *testing.T, names ...string) (*fleettest.Memory, fleet.KeyPair, []*running, time.Time) {
+	t.Helper()
+	store := fleettest.NewMemory()
+	admin, err := fleet.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := derive.StepStart(poolStep, 30*time.Second).Add(3 * time.Second)
+	var pool []*running
+	for _, name := range names {
+		pool = append(pool, startMember(t, poolMember(t, name, admin), clocktest.NewFake(now), store))
+	}
+	t.Cleanup(func() {
+		for _, r := range pool {
+			r.stop(t)
+		}
+	})
+	return store, admin, pool, now
+}
+
 // startMember runs a daemon on fakes, in the fleet of store.
 func startMember(t *testing.T, cfg *config.Config, c *clocktest.Fake, store fleet.Store) *running {
 	t.Helper()
@@ -94,21 +120,7 @@ func (r *running) hasUser(name string) bool {
 // member opens nothing new and is a replay; a user removed is refused
 // by every member 2 s later.
 func TestPool(t *testing.T) {
-	store := fleettest.NewMemory()
-	admin, err := fleet.NewKeyPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := derive.StepStart(60000000, 30*time.Second).Add(3 * time.Second)
-	var pool []*running
-	for _, name := range []string{"m1", "m2", "m3"} {
-		pool = append(pool, startMember(t, poolMember(t, name, admin), clocktest.NewFake(now), store))
-	}
-	defer func() {
-		for _, r := range pool {
-			r.stop(t)
-		}
-	}()
+	store, admin, pool, now := startPool(t, "m1", "m2", "m3")
 	members, err := store.Members(t.Context())
 	if err != nil || len(members) != 3 {
 		t.Fatalf("members %v, %v; want 3", members, err)
