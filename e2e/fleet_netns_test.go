@@ -688,7 +688,14 @@ func (w *poolWorld) knockAll(n int, connect time.Duration) int {
 // client's address: the element it goes to and the payload.
 func sealFor(t testing.TB, acct provision.Account, step uint64) (derive.Knock, []byte) {
 	t.Helper()
-	key, id, err := acct.KeyFor(poolVIP.String())
+	return sealForHost(t, acct, poolVIP.String(), step)
+}
+
+// sealForHost is sealFor for the identity host (the pool's, or a
+// member's outside it).
+func sealForHost(t testing.TB, acct provision.Account, host string, step uint64) (derive.Knock, []byte) {
+	t.Helper()
+	key, id, err := acct.KeyFor(host)
 	if err != nil {
 		t.Fatal(err)
 	}

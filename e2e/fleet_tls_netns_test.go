@@ -27,7 +27,6 @@ import (
 
 	"github.com/otpknock/otpknock/derive"
 	"github.com/otpknock/otpknock/internal/netnstest"
-	"github.com/otpknock/otpknock/provision"
 )
 
 // The guide's sections this test runs: the NATS servers' config and a
@@ -578,29 +577,4 @@ func (w *poolWorld) noClientCert(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.adminRefused(t, cfg, "") // the servers' alert, or their closing the connection
-}
-
-// sealForHost is sealFor for the identity host (a member outside the
-// pool).
-func sealForHost(t testing.TB, acct provision.Account, host string, step uint64) (derive.Knock, []byte) {
-	t.Helper()
-	key, id, err := acct.KeyFor(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pd, err := derive.NewPacket(key, id, acct.Params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonce := make([]byte, derive.NonceSize)
-	rand.Read(nonce)
-	payload, err := pd.Seal(nil, step, nonce, derive.Claim{Addrs: []netip.Addr{poolClient}}, netip.Addr{}, 80)
-	if err != nil {
-		t.Fatal(err)
-	}
-	el, err := pd.Knock(step)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return el, payload
 }
