@@ -3,7 +3,6 @@ package firewall_test
 import (
 	"net"
 	"net/netip"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -102,38 +101,5 @@ func TestForwardPrefixNetns(t *testing.T) {
 // families, as docker run -p 8080:80 does.
 func publish(t *testing.T, p *netnstest.Pair) {
 	t.Helper()
-	ctr := p.Server + "-ctr"
-	for _, args := range [][]string{
-		{"ip", "netns", "add", ctr},
-		{"ip", "link", "add", "toctr", "netns", p.Server, "type", "veth", "peer", "name", "veth0", "netns", ctr},
-	} {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		if args[1] == "netns" {
-			t.Cleanup(func() { exec.Command("ip", "netns", "del", ctr).Run() })
-		}
-	}
-	// No DAD on the container's link: a tentative link-local address
-	// holds the first IPv6 connection back for 2 s.
-	for _, c := range [][]string{
-		{ctr, "sysctl", "-q", "-w", "net.ipv6.conf.veth0.accept_dad=0"},
-		{p.Server, "sysctl", "-q", "-w", "net.ipv6.conf.toctr.accept_dad=0"},
-		{ctr, "ip", "link", "set", "lo", "up"},
-		{ctr, "ip", "addr", "add", "198.18.9.2/24", "dev", "veth0"},
-		{ctr, "ip", "addr", "add", "2001:2:9::2/64", "dev", "veth0", "nodad"},
-		{ctr, "ip", "link", "set", "veth0", "up"},
-		{ctr, "ip", "route", "add", "default", "via", "198.18.9.1"},
-		{ctr, "ip", "-6", "route", "add", "default", "via", "2001:2:9::1"},
-		{p.Server, "ip", "addr", "add", "198.18.9.1/24", "dev", "toctr"},
-		{p.Server, "ip", "addr", "add", "2001:2:9::1/64", "dev", "toctr", "nodad"},
-		{p.Server, "ip", "link", "set", "toctr", "up"},
-		{p.Server, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"},
-		{p.Server, "sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"},
-		{p.Server, "iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to-destination", "198.18.9.2:80"},
-		{p.Server, "ip6tables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to-destination", "[2001:2:9::2]:80"},
-	} {
-		p.MustRun(t, c[0], c[1:]...)
-	}
-	go firewall.Echo(p.Listen(t, ctr, "tcp", "[::]:80"))
+	go firewall.Echo(p.Listen(t, p.Container(t), "tcp", "[::]:80"))
 }

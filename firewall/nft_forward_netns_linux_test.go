@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -20,28 +19,7 @@ import (
 func TestNFTForward(t *testing.T) {
 	netnstest.Require(t, "nft", "iptables")
 	p := netnstest.NewPair(t)
-	ctr := p.Server + "-ctr"
-	for _, args := range [][]string{
-		{"ip", "netns", "add", ctr},
-		{"ip", "link", "add", "toctr", "netns", p.Server, "type", "veth", "peer", "name", "veth0", "netns", ctr},
-	} {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		if args[1] == "netns" {
-			t.Cleanup(func() { exec.Command("ip", "netns", "del", ctr).Run() })
-		}
-	}
-	// lo up: Go probes IPv6 support once per process on [::1], and a
-	// first probe here must not turn the later tests' [::] into IPv4.
-	p.MustRun(t, ctr, "ip", "link", "set", "lo", "up")
-	p.MustRun(t, ctr, "ip", "addr", "add", "198.18.9.2/24", "dev", "veth0")
-	p.MustRun(t, ctr, "ip", "link", "set", "veth0", "up")
-	p.MustRun(t, ctr, "ip", "route", "add", "default", "via", "198.18.9.1")
-	p.MustRun(t, p.Server, "ip", "addr", "add", "198.18.9.1/24", "dev", "toctr")
-	p.MustRun(t, p.Server, "ip", "link", "set", "toctr", "up")
-	p.MustRun(t, p.Server, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	p.MustRun(t, p.Server, "iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "DNAT", "--to-destination", "198.18.9.2:80")
+	ctr := p.Container(t)
 	stranger := netip.MustParseAddr("198.18.0.3")
 	p.MustRun(t, p.Client, "ip", "addr", "add", stranger.String()+"/24", "dev", "veth0")
 	go Echo(p.Listen(t, ctr, "tcp", "0.0.0.0:80"))
