@@ -27,16 +27,7 @@ func TestPrefixGrant(t *testing.T) {
 		t.Run(tt.backend, func(t *testing.T) {
 			w := newWorldWith(t, tt.backend, tt.tools...)
 			p := w.p
-			uri := regexp.MustCompile(`otpauth://\S+`).FindString(w.must(p.Server, "user", "add", "erin", "-c", w.cfg,
-				"--open", "tcp/2226", "--grant-prefix", "24,64", "--no-qr"))
-			for _, imp := range [][]string{{"--name", "erin"}, {"--name", "erin6", "--host", p.ServerV6.String()}} {
-				cmd := p.Cmd(p.Client, append([]string{bins.Client, "import", "-"}, imp...)...)
-				cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
-				cmd.Stdin = strings.NewReader(uri)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("import %v: %v\n%s", imp, err, out)
-				}
-			}
+			w.addPrefixUser(t, "tcp/2226")
 			go netnstest.AcceptAll(p.Listen(t, p.Server, "tcp", "[::]:2226"))
 			// Beside the stranger (198.18.0.3, inside the /24): an
 			// address of each family outside the prefixes, routed back
@@ -107,16 +98,7 @@ func TestPrefixGrantForward(t *testing.T) {
 		t.Run(tt.backend, func(t *testing.T) {
 			w := newWorldWith(t, tt.backend, tt.tools...)
 			p := w.p
-			uri := regexp.MustCompile(`otpauth://\S+`).FindString(w.must(p.Server, "user", "add", "erin", "-c", w.cfg,
-				"--open", "tcp/8080", "--grant-prefix", "24,64", "--no-qr"))
-			for _, imp := range [][]string{{"--name", "erin"}, {"--name", "erin6", "--host", p.ServerV6.String()}} {
-				cmd := p.Cmd(p.Client, append([]string{bins.Client, "import", "-"}, imp...)...)
-				cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
-				cmd.Stdin = strings.NewReader(uri)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("import %v: %v\n%s", imp, err, out)
-				}
-			}
+			w.addPrefixUser(t, "tcp/8080")
 			f, err := os.OpenFile(w.cfg, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -178,6 +160,24 @@ func TestPrefixGrantForward(t *testing.T) {
 			}
 			w.stopServer(syscall.SIGTERM)
 		})
+	}
+}
+
+// addPrefixUser adds erin with --open svc and --grant-prefix 24,64 and
+// imports her twice on the client: erin knocks the server's IPv4
+// address, erin6 its IPv6 one.
+func (w *world) addPrefixUser(t *testing.T, svc string) {
+	t.Helper()
+	p := w.p
+	uri := regexp.MustCompile(`otpauth://\S+`).FindString(w.must(p.Server, "user", "add", "erin", "-c", w.cfg,
+		"--open", svc, "--grant-prefix", "24,64", "--no-qr"))
+	for _, imp := range [][]string{{"--name", "erin"}, {"--name", "erin6", "--host", p.ServerV6.String()}} {
+		cmd := p.Cmd(p.Client, append([]string{bins.Client, "import", "-"}, imp...)...)
+		cmd.Env = append(os.Environ(), "OTPKNOCK_CLIENT_CONFIG="+w.store)
+		cmd.Stdin = strings.NewReader(uri)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("import %v: %v\n%s", imp, err, out)
+		}
 	}
 }
 
