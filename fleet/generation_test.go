@@ -3,7 +3,6 @@ package fleet_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,22 +18,10 @@ import (
 // a restarted server does.
 func rejoin(t *testing.T, s fleet.Store, admin fleet.KeyPair, key fleet.KeyPair, name, cache string) *testMember {
 	t.Helper()
-	tm := &testMember{key: key}
-	cfg := fleet.MemberConfig{Name: name, Identity: "vpn", Key: key, Admin: admin.Public, CacheFile: cache,
-		Log: slog.New(slog.NewTextHandler(lockedWriter{&tm.mu, &tm.log}, nil)),
-		OnUsers: func(us []fleet.UserKey) {
-			tm.mu.Lock()
-			tm.users = nil
-			for _, u := range us {
-				tm.users = append(tm.users, u.User)
-			}
-			tm.mu.Unlock()
-		}}
-	m, err := fleet.Join(t.Context(), s, cfg)
+	tm, err := joinWith(t.Context(), s, admin, key, name, "vpn", cache, fleet.Local)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm.Member = m
 	return tm
 }
 

@@ -48,7 +48,12 @@ func (tm *testMember) userNames() []string {
 
 func join(t *testing.T, ctx context.Context, s fleet.Store, admin fleet.KeyPair, name, identity, cache string, u fleet.Unavailable) (*testMember, error) {
 	t.Helper()
-	tm := &testMember{key: keyPair(t)}
+	return joinWith(ctx, s, admin, keyPair(t), name, identity, cache, u)
+}
+
+// joinWith starts member name of identity with its key pair key.
+func joinWith(ctx context.Context, s fleet.Store, admin, key fleet.KeyPair, name, identity, cache string, u fleet.Unavailable) (*testMember, error) {
+	tm := &testMember{key: key}
 	cfg := fleet.MemberConfig{Name: name, Identity: identity, Key: tm.key, Admin: admin.Public, CacheFile: cache, Unavailable: u,
 		Log: slog.New(slog.NewTextHandler(lockedWriter{&tm.mu, &tm.log}, nil)),
 		OnUsers: func(us []fleet.UserKey) {
@@ -137,20 +142,8 @@ func TestMemberStartsFromLastCopy(t *testing.T) {
 		t.Fatal("a member with no last copy started while the store is down")
 	}
 	// The restarted member has the same key: its cache opens.
-	again := &testMember{}
-	cfg := fleet.MemberConfig{Name: "m1", Identity: "vpn", Key: first.key, Admin: admin.Public, CacheFile: cache,
-		Log: slog.New(slog.NewTextHandler(&again.log, nil)), OnUsers: func(us []fleet.UserKey) {
-			again.mu.Lock()
-			again.users = nil
-			for _, u := range us {
-				again.users = append(again.users, u.User)
-			}
-			again.mu.Unlock()
-		}}
-	m, err := fleet.Join(t.Context(), s, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := rejoin(t, s, admin, first.key, "m1", cache)
+	m := again.Member
 	if !slices.Equal(again.userNames(), []string{"alice"}) || m.Connected() {
 		t.Fatalf("from the last copy: users %v, connected %v; want alice, not connected", again.userNames(), m.Connected())
 	}
