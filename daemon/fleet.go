@@ -55,7 +55,7 @@ func joinFleet(cfg *config.Config, store fleet.Store, log *slog.Logger) (*fleetL
 	}
 	fl := &fleetLink{identity: fc.Identity, log: log, kick: make(chan struct{}, 1)}
 	if store == nil {
-		o, err := natsOptions(cfg)
+		o, err := NATSOptions(cfg, "otpknockd "+fc.Member)
 		if err != nil {
 			return nil, err
 		}
@@ -92,11 +92,13 @@ func joinFleet(cfg *config.Config, store fleet.Store, log *slog.Logger) (*fleetL
 	return fl, nil
 }
 
-// natsOptions are the fleet's connection options from the config; a
-// password is read from its file (an unreadable one fails the dial).
-func natsOptions(cfg *config.Config) (fleet.Options, error) {
+// NATSOptions are the connection options of cfg's fleet section, for a
+// connection named name (a member's, or the admin commands'); a password
+// is read from its file, and an unreadable one is an error naming
+// fleet.password_file.
+func NATSOptions(cfg *config.Config, name string) (fleet.Options, error) {
 	fc := cfg.Fleet
-	o := fleet.Options{URLs: fc.Servers, Fleet: fc.ID, Name: "otpknockd " + fc.Member, CredsFile: fc.Credentials,
+	o := fleet.Options{URLs: fc.Servers, Fleet: fc.ID, Name: name, CredsFile: fc.Credentials,
 		User: fc.User, CAFile: fc.TLSCA, CertFile: fc.TLSCert, KeyFile: fc.TLSKey, Insecure: fc.Insecure, Replicas: fc.Replicas}
 	if fc.PasswordFile != "" {
 		p, err := readPassword(fc.PasswordFile)

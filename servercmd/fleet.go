@@ -2,13 +2,11 @@ package servercmd
 
 import (
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/otpknock/otpknock/cli"
 	"github.com/otpknock/otpknock/config"
+	"github.com/otpknock/otpknock/daemon"
 	"github.com/otpknock/otpknock/fleet"
-	"github.com/otpknock/otpknock/internal/safefile"
 	"github.com/spf13/cobra"
 )
 
@@ -88,33 +86,14 @@ func (env *Env) fleetStoreManaged(cfg *config.Config, manage bool) (fleet.Store,
 	if env.Fleet != nil {
 		return env.Fleet, func() {}, nil
 	}
-	fc := cfg.Fleet
-	o := fleet.Options{URLs: fc.Servers, Fleet: fc.ID, Name: "otpknockd admin", CredsFile: fc.Credentials, User: fc.User,
-		CAFile: fc.TLSCA, CertFile: fc.TLSCert, KeyFile: fc.TLSKey, Insecure: fc.Insecure, Replicas: fc.Replicas, Once: true,
-		Manage: manage}
-	if fc.PasswordFile != "" {
-		p, err := readSecretFile(fc.PasswordFile)
-		if err != nil {
-			return nil, nil, cli.Usage(fmt.Errorf("fleet.password_file: %w", err))
-		}
-		o.Password = p
+	o, err := daemon.NATSOptions(cfg, "otpknockd admin")
+	if err != nil {
+		return nil, nil, cli.Usage(err)
 	}
+	o.Once, o.Manage = true, manage
 	js, err := fleet.Dial(o)
 	if err != nil {
 		return nil, nil, err
 	}
 	return js, js.Close, nil
-}
-
-// readSecretFile reads a one-line secret (a NATS password) from a file
-// private to its owner.
-func readSecretFile(path string) (string, error) {
-	if err := safefile.CheckPrivate(path); err != nil {
-		return "", err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }
