@@ -48,12 +48,7 @@ func TestUserAddWarnsListening(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var warnings []string
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "warning: ") {
-			warnings = append(warnings, l)
-		}
-	}
+	warnings := warningLines(stderr)
 	want := []string{"warning: tcp/443 is served on this host now: once the server runs (or reloads), tcp/443 is closed to every address that has not knocked; established connections stay"}
 	if diff := cmp.Diff(want, warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
@@ -75,14 +70,20 @@ func TestUserAddQuietWhenGuarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	warnings := warningLines(stderr)
+	want := []string{"warning: tcp/443 is served on this host now: once the server runs (or reloads), tcp/443 is closed to every address that has not knocked; established connections stay"}
+	if diff := cmp.Diff(want, warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+// warningLines are the lines of stderr that start "warning: ".
+func warningLines(stderr string) []string {
 	var warnings []string
 	for _, l := range strings.Split(stderr, "\n") {
 		if strings.HasPrefix(l, "warning: ") {
 			warnings = append(warnings, l)
 		}
 	}
-	want := []string{"warning: tcp/443 is served on this host now: once the server runs (or reloads), tcp/443 is closed to every address that has not knocked; established connections stay"}
-	if diff := cmp.Diff(want, warnings); diff != "" {
-		t.Errorf("warnings (-want +got):\n%s", diff)
-	}
+	return warnings
 }
