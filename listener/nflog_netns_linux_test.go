@@ -45,17 +45,7 @@ func TestNFLOGKernel(t *testing.T) {
 		t.Errorf("second bind: %v, want ErrGroupTaken", err)
 	}
 
-	var mu sync.Mutex
-	var got []string
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- src.Run(ctx, func(pk Packet) {
-			mu.Lock()
-			got = append(got, pk.Src.String()+" "+pk.Knock.String())
-			mu.Unlock()
-		})
-	}()
+	got, stop := collect(src, srcKnock)
 
 	knocks := []derive.Knock{{Proto: derive.TCP, Port: 23456}, {Proto: derive.UDP, Port: 40123}, {Proto: derive.ICMP, Port: 31337}}
 	var want []string
@@ -72,26 +62,18 @@ func TestNFLOGKernel(t *testing.T) {
 		}
 	})
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= len(want) {
-			break
-		}
+	for time.Now().Before(deadline) && len(got()) < len(want) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // anything extra would show now
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	slices.Sort(got)
+	read := got()
+	slices.Sort(read)
 	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("listener got:\n%v\nwant:\n%v", got, want)
+	if !slices.Equal(read, want) {
+		t.Errorf("listener got:\n%v\nwant:\n%v", read, want)
 	}
 	if st := src.Stats(); st.Lost != 0 || st.Malformed != 0 || st.Knocks != uint64(len(want)) {
 		t.Errorf("stats %+v", st)
@@ -136,21 +118,12 @@ func TestNFLOGKernelPayload(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf("%v %x", s.k, s.payload))
 	}
-	var mu sync.Mutex
-	var got []string
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- src.Run(ctx, func(pk Packet) {
-			line := fmt.Sprintf("%v %x", pk.Knock, pk.Payload) // a copy: Payload is valid only here
-			if pk.Truncated {
-				line = fmt.Sprintf("%v truncated", pk.Knock)
-			}
-			mu.Lock()
-			got = append(got, line)
-			mu.Unlock()
-		})
-	}()
+	got, stop := collect(src, func(pk Packet) string {
+		if pk.Truncated {
+			return fmt.Sprintf("%v truncated", pk.Knock)
+		}
+		return fmt.Sprintf("%v %x", pk.Knock, pk.Payload) // a copy: Payload is valid only here
+	})
 	w := &sender.Portable{}
 	p.Do(t, p.Client, func() {
 		for _, s := range packets {
@@ -159,24 +132,17 @@ func TestNFLOGKernelPayload(t *testing.T) {
 			}
 		}
 	})
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= len(want) {
-			break
-		}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(got()) < len(want); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	slices.Sort(got)
+	read := got()
+	slices.Sort(read)
 	slices.Sort(want)
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, read); diff != "" {
 		t.Errorf("listener got (-want +got):\n%s", diff)
 	}
 	if st := src.Stats(); st.Truncated != 1 || st.Malformed != 0 || st.Knocks != uint64(len(want)) {
@@ -220,6 +186,34 @@ func TestNFLOGKernelBatches(t *testing.T) {
 	}
 	if st.Datagrams*2 > st.Messages {
 		t.Errorf("%d datagrams for %d messages: the kernel did not batch", st.Datagrams, st.Messages)
+	}
+}
+
+// srcKnock is a packet as "SRC KNOCK".
+func srcKnock(pk Packet) string { return pk.Src.String() + " " + pk.Knock.String() }
+
+// collect runs src, keeping line of each packet it reads: got returns
+// those so far, stop ends the run and returns its error.
+func collect(src *NFLOG, line func(Packet) string) (got func() []string, stop func() error) {
+	var mu sync.Mutex
+	var read []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, func(pk Packet) {
+			mu.Lock()
+			read = append(read, line(pk))
+			mu.Unlock()
+		})
+	}()
+	got = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(read)
+	}
+	return got, func() error {
+		cancel()
+		return <-done
 	}
 }
 
@@ -269,17 +263,7 @@ func TestNFLOGKernelForged(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: sa.(*unix.SockaddrNetlink).Pid}
-	var mu sync.Mutex
-	var got []string
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- src.Run(ctx, func(pk Packet) {
-			mu.Lock()
-			got = append(got, pk.Src.String()+" "+pk.Knock.String())
-			mu.Unlock()
-		})
-	}()
+	got, stop := collect(src, srcKnock)
 	p.Do(t, p.Server, func() {
 		var fd int
 		if fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER); err != nil {
@@ -300,14 +284,11 @@ func TestNFLOGKernelForged(t *testing.T) {
 			break
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{p.ClientV4.String() + " udp/9"}
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got()); diff != "" {
 		t.Errorf("knocks read (-want +got):\n%s", diff)
 	}
 	if st := src.Stats(); st.Forged != 1 || st.Knocks != 1 || st.Malformed != 0 {
